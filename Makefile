@@ -1,0 +1,126 @@
+# waitloop — build, test, run.  See README.md.
+#
+#   make            build build/waitloop
+#   make test       install missing packages, build (plain + ASan/UBSan), run every test
+#   make run        install missing packages, build, run the demo workflow
+#   make install PREFIX=/usr/local
+#   make bench      run the benchmark suite (bench/)
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each
+
+PREFIX     ?= /usr/local
+CC         ?= cc
+PKGS       := yaml-0.1 libcjson libgit2 sqlite3
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# Debian packages the build and the tests need (checked with dpkg, installed only when missing).
+DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev \
+              sqlite3 python3 python3-jsonschema python3-yaml shellcheck git procps clang \
+              libclang-rt-dev man-db
+DEB_TEST_PKGS := prometheus
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wimplicit-fallthrough -Wno-unused-parameter
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DWAITLOOP_VERSION='"$(VERSION)"' $(WARN) -Isrc -Ibuild/gen
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS     ?= -O2 -g
+ALL_CFLAGS  = $(BASE_CFLAGS) -D_FORTIFY_SOURCE=2 $(CFLAGS) $(PKG_CFLAGS)
+SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_CFLAGS  = $(BASE_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS)
+
+SRCS     := $(sort $(wildcard src/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+GEN_SRC  := build/gen/embedded.c
+EMBEDDED := $(sort $(wildcard schema/*.json prompts/*.md))
+OBJS     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) build/obj/embedded.o
+SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(LIB_SRCS)) build/asan/embedded.o
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
+UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS))
+
+.PHONY: all deps test test-deps run install clean asan bench fuzz check-deps
+
+all: check-deps build/waitloop
+
+check-deps:
+	@pkg-config --exists $(PKGS) || { echo "waitloop: missing libraries; run 'make deps' (or 'make test' / 'make run', which do it)"; exit 1; }
+
+# Install missing Debian packages (apt-get update first, only when something is missing).
+deps:
+	@missing=""; for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+test-deps:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEB_TEST_PKGS)"
+
+build/gen/embedded.c: tools/embed.sh $(EMBEDDED)
+	@mkdir -p build/gen
+	sh tools/embed.sh $(EMBEDDED) > $@.tmp && mv $@.tmp $@
+
+build/obj/%.o: src/%.c $(wildcard src/*.h) | build/gen/embedded.c
+	@mkdir -p build/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/obj/embedded.o: build/gen/embedded.c
+	@mkdir -p build/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/asan/%.o: src/%.c $(wildcard src/*.h) | build/gen/embedded.c
+	@mkdir -p build/asan
+	$(CC) $(SAN_CFLAGS) -c $< -o $@
+build/asan/embedded.o: build/gen/embedded.c
+	@mkdir -p build/asan
+	$(CC) $(SAN_CFLAGS) -c $< -o $@
+
+build/libwaitloop.a: $(OBJS)
+	rm -f $@; ar rcs $@ $^
+build/libwaitloop-asan.a: $(SAN_OBJS)
+	rm -f $@; ar rcs $@ $^
+
+build/waitloop: build/obj/main.o build/libwaitloop.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+build/waitloop-asan: build/asan/main.o build/libwaitloop-asan.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a
+	@mkdir -p build/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libwaitloop.a $(PKG_LIBS) -lm
+build/tests-asan/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop-asan.a
+	@mkdir -p build/tests-asan
+	$(CC) $(SAN_CFLAGS) -Itests/unit -o $@ $< build/libwaitloop-asan.a $(PKG_LIBS) -lm
+build/tools/%: tests/tools/%.c
+	@mkdir -p build/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+asan: build/waitloop-asan $(UNIT_SAN)
+
+test: test-deps
+	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS)
+	@bash tests/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory build/waitloop
+	@bash workflows/demo/run-demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory build/waitloop
+	@bash bench/run.sh
+
+install: build/waitloop
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/waitloop/schema $(DESTDIR)$(PREFIX)/share/waitloop/prompts
+	install -m 755 build/waitloop $(DESTDIR)$(PREFIX)/bin/waitloop
+	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/waitloop/schema/
+	install -m 644 prompts/*.md $(DESTDIR)$(PREFIX)/share/waitloop/prompts/
+	install -m 644 share/waitloop/retry.sh $(DESTDIR)$(PREFIX)/share/waitloop/retry.sh
+	[ ! -f docs/waitloop.1 ] || install -m 644 docs/waitloop.1 $(DESTDIR)$(PREFIX)/share/man/man1/waitloop.1
+
+clean:
+	rm -rf build

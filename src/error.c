@@ -1,0 +1,93 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+int err_set(struct wl_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int err_prefix(struct wl_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	char old[sizeof(err->msg)];
+	memcpy(old, err->msg, sizeof(old));
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", old);
+	return -1;
+}
+
+void errlist_add(struct errlist *el, enum diag_level level, const char *file, int line, int col,
+		 const char *fmt, ...)
+{
+	XGROW(el->items, el->n + 1, el->alloc);
+	struct diag *d = &el->items[el->n++];
+	d->level = level;
+	d->file = xstrdup(file ? file : "<input>");
+	d->line = line;
+	d->col = col;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&d->msg, fmt, ap) < 0)
+		d->msg = xstrdup("(unprintable message)");
+	va_end(ap);
+	if (level == DIAG_ERROR)
+		el->nerrors++;
+	else
+		el->nwarnings++;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct diag *x = a, *y = b;
+	int c = strcmp(x->file, y->file);
+	if (c)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x < y ? -1 : (x > y);
+}
+
+void errlist_sort(struct errlist *el)
+{
+	if (el->n > 1)
+		qsort(el->items, el->n, sizeof(*el->items), diag_cmp);
+}
+
+void errlist_print(const struct errlist *el, void *stream)
+{
+	FILE *f = stream;
+	for (size_t i = 0; i < el->n; i++) {
+		const struct diag *d = &el->items[i];
+		fprintf(f, "%s:%d:%d: %s: %s\n", d->file, d->line, d->col,
+			d->level == DIAG_ERROR ? "error" : "warning", d->msg);
+	}
+}
+
+void errlist_release(struct errlist *el)
+{
+	for (size_t i = 0; i < el->n; i++) {
+		free(el->items[i].file);
+		free(el->items[i].msg);
+	}
+	free(el->items);
+	memset(el, 0, sizeof(*el));
+}

@@ -1,0 +1,51 @@
+/*
+ * Errors are values (STYLE.md §4).
+ *
+ * struct wl_err carries one message for library calls that fail:
+ *     struct wl_err err = WL_ERR_INIT;
+ *     if (fs_write_atomic(path, data, len, &err) < 0)
+ *             return err_fatal(&err);   -- only main prints
+ * Messages are lowercase with the subject in quotes: cannot open 'x.yaml': ...
+ *
+ * struct errlist collects positioned diagnostics about user input
+ * (FILE:LINE:COL: error: message); every error is reported, not only the first.
+ */
+#ifndef WAITLOOP_ERROR_H
+#define WAITLOOP_ERROR_H
+#include <stddef.h>
+
+struct wl_err {
+	char msg[1024];
+};
+#define WL_ERR_INIT {{0}}
+
+/* Format into err (if not NULL) and return -1, so: return err_set(err, ...). */
+int err_set(struct wl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix an existing message: "context: <old message>". Returns -1. */
+int err_prefix(struct wl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum diag_level { DIAG_ERROR, DIAG_WARNING };
+
+struct diag {
+	enum diag_level level;
+	char *file;       /* owned */
+	int line, col;    /* 1-based; 0 when unknown */
+	char *msg;        /* owned */
+};
+
+struct errlist {
+	struct diag *items;
+	size_t n, alloc;
+	size_t nerrors, nwarnings;
+};
+#define ERRLIST_INIT {0}
+
+void errlist_add(struct errlist *el, enum diag_level level, const char *file, int line, int col,
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Sort by file, line, column (stable), as a compiler prints them. */
+void errlist_sort(struct errlist *el);
+/* Print every diagnostic as FILE:LINE:COL: error|warning: message. */
+void errlist_print(const struct errlist *el, void *stream /* FILE* */);
+void errlist_release(struct errlist *el);
+
+#endif

@@ -1,0 +1,69 @@
+#include "events.h"
+
+#include "timeutil.h"
+
+static const char *const names[EV__COUNT] = {
+	[EV_RUN_STARTED] = "run_started",
+	[EV_PREFLIGHT] = "preflight",
+	[EV_STEP_STATE] = "step_state",
+	[EV_ATTEMPT_STARTED] = "attempt_started",
+	[EV_ATTEMPT_FINISHED] = "attempt_finished",
+	[EV_ITERATION_STARTED] = "iteration_started",
+	[EV_ITERATION_FINISHED] = "iteration_finished",
+	[EV_OBSERVATION] = "observation",
+	[EV_WAIT_FINISHED] = "wait_finished",
+	[EV_EARLY_ABORT] = "early_abort",
+	[EV_KILL] = "kill",
+	[EV_ALERT] = "alert",
+	[EV_NOTIFY] = "notify",
+	[EV_GIT_CHANGES] = "git_changes",
+	[EV_CONVERGENCE] = "convergence",
+	[EV_RUN_FINISHED] = "run_finished",
+};
+
+const char *event_type_name(enum ev_type t)
+{
+	return (unsigned)t < EV__COUNT ? names[t] : "unknown";
+}
+
+void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx)
+{
+	if (bus->n >= EVENT_MAX_SINKS)
+		return;
+	bus->fn[bus->n] = fn;
+	bus->ctx[bus->n] = ctx;
+	bus->n++;
+}
+
+void bus_emit(struct event_bus *bus, struct wl_event *ev)
+{
+	if (!ev->ts_ms)
+		ev->ts_ms = time_wall_ms();
+	for (int i = 0; i < bus->n; i++)
+		bus->fn[i](bus->ctx[i], ev);
+}
+
+cJSON *event_to_json(const struct wl_event *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+	char ts[40];
+	time_format_rfc3339(ev->ts_ms, ts, sizeof(ts));
+	cJSON_AddStringToObject(o, "type", event_type_name(ev->type));
+	cJSON_AddStringToObject(o, "ts", ts);
+	if (ev->run_id)
+		cJSON_AddStringToObject(o, "run_id", ev->run_id);
+	if (ev->step)
+		cJSON_AddStringToObject(o, "step", ev->step);
+	if (ev->iteration)
+		cJSON_AddNumberToObject(o, "iteration", ev->iteration);
+	if (ev->attempt)
+		cJSON_AddNumberToObject(o, "attempt", ev->attempt);
+	if (ev->data) {
+		const cJSON *it;
+		cJSON_ArrayForEach(it, ev->data) {
+			if (!cJSON_GetObjectItemCaseSensitive(o, it->string))
+				cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
+		}
+	}
+	return o;
+}

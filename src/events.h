@@ -1,0 +1,68 @@
+/*
+ * events: the run's event bus.
+ *
+ * The runner and the wait engine describe what happens as events; sinks
+ * subscribe to them: the context directory (events.jsonl, _meta.json), the
+ * history store, metrics, notifications, the terminal progress display.
+ * Emitting never fails from the emitter's point of view: a sink reports its
+ * own trouble (one bounded warning) and the run goes on.
+ *
+ * Every event has a type, a wall-clock timestamp, the run id and (where it
+ * applies) step / iteration / attempt, plus a cJSON object `data` with the
+ * type-specific fields (documented in schema/event.schema.json). The bus
+ * borrows the event for the duration of bus_emit(); sinks copy what they keep.
+ * Event text is already redacted by the emitter (redact.h).
+ */
+#ifndef WAITLOOP_EVENTS_H
+#define WAITLOOP_EVENTS_H
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+enum ev_type {
+	EV_RUN_STARTED,        /* data: workflow, file, workspace, context_dir, pid */
+	EV_PREFLIGHT,          /* data: name, ok, fingerprint, message */
+	EV_STEP_STATE,         /* data: status (PENDING..), reason */
+	EV_ATTEMPT_STARTED,    /* data: phase (step|completion_check|wait) */
+	EV_ATTEMPT_FINISHED,   /* data: phase, exit_code, signal, timed_out, signals_sent[], reason, duration_s */
+	EV_ITERATION_STARTED,
+	EV_ITERATION_FINISHED, /* data: decision, source, reasons[], fingerprints[] */
+	EV_OBSERVATION,        /* data: the wait-probe.log line */
+	EV_WAIT_FINISHED,      /* data: outcome, elapsed_s, observations, fingerprints[], phase, target, early_abort */
+	EV_EARLY_ABORT,        /* data: as EV_WAIT_FINISHED, for terminal_fail/stalled/no_output */
+	EV_KILL,               /* data: phase, signals_sent[], why */
+	EV_ALERT,              /* data: consecutive_failures, threshold, reason */
+	EV_NOTIFY,             /* data: target, event, reason, message */
+	EV_GIT_CHANGES,        /* data: head_before, head_after, branch, files[{path,insertions,deletions,status}] */
+	EV_CONVERGENCE,        /* data: stage, fingerprints[], diagnosis */
+	EV_RUN_FINISHED,       /* data: status, duration_s, exit_code */
+	EV__COUNT
+};
+
+struct wl_event {
+	enum ev_type type;
+	int64_t ts_ms;            /* wall clock */
+	const char *run_id;
+	const char *step;         /* NULL for run-level events */
+	int iteration;            /* 0 = n/a */
+	int attempt;              /* 0 = n/a */
+	cJSON *data;              /* object; may be NULL */
+};
+
+typedef void (*event_sink_fn)(void *ctx, const struct wl_event *ev);
+
+#define EVENT_MAX_SINKS 8
+struct event_bus {
+	event_sink_fn fn[EVENT_MAX_SINKS];
+	void *ctx[EVENT_MAX_SINKS];
+	int n;
+};
+#define EVENT_BUS_INIT {{0}, {0}, 0}
+
+const char *event_type_name(enum ev_type t);    /* "step_state", "early_abort", ... */
+void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx);
+/* Fill ts_ms if 0 and deliver to every sink in subscription order. */
+void bus_emit(struct event_bus *bus, struct wl_event *ev);
+/* The event as one JSON object {type, ts, run_id, step, iteration, attempt, ...data}. Caller deletes. */
+cJSON *event_to_json(const struct wl_event *ev);
+
+#endif

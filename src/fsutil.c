@@ -1,0 +1,267 @@
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_err *err)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_set(err, "cannot write '%s': %s", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		err_set(err, "cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err_set(err, "cannot write '%s': %s", path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+int fs_append_line(const char *path, const char *line, struct wl_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+	size_t n = strlen(line);
+	char *buf = xmalloc(n + 1);
+	memcpy(buf, line, n);
+	buf[n] = '\n';
+	int r = write_all(fd, buf, n + 1);
+	int saved = errno;
+	free(buf);
+	if (close(fd) < 0 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
+	if (r < 0)
+		return err_set(err, "cannot write '%s': %s", path, strerror(saved));
+	return 0;
+}
+
+int fs_read_file(const char *path, size_t max, struct strbuf *sb, struct wl_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+	char buf[65536];
+	size_t total = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return err_set(err, "cannot read '%s': %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		total += (size_t)r;
+		if (total > max) {
+			close(fd);
+			return err_set(err, "'%s' is larger than %zu bytes", path, max);
+		}
+		strbuf_add(sb, buf, (size_t)r);
+	}
+	close(fd);
+	return 0;
+}
+
+int fs_mkdir_p(const char *path, struct wl_err *err)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			err_set(err, "cannot create directory '%s': %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+		err_set(err, "cannot create directory '%s': %s", p, strerror(errno));
+		free(p);
+		return -1;
+	}
+	free(p);
+	if (!fs_is_dir(path))
+		return err_set(err, "'%s' exists and is not a directory", path);
+	return 0;
+}
+
+int fs_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+int fs_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int copy_file(const char *src, const char *dst, mode_t mode, struct wl_err *err)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_set(err, "cannot open '%s': %s", src, strerror(errno));
+	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
+	if (out < 0) {
+		close(in);
+		return err_set(err, "cannot create '%s': %s", dst, strerror(errno));
+	}
+	char buf[65536];
+	int rc = 0;
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = err_set(err, "cannot read '%s': %s", src, strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		if (write_all(out, buf, (size_t)r) < 0) {
+			rc = err_set(err, "cannot write '%s': %s", dst, strerror(errno));
+			break;
+		}
+	}
+	close(in);
+	if (close(out) < 0 && rc == 0)
+		rc = err_set(err, "cannot write '%s': %s", dst, strerror(errno));
+	return rc;
+}
+
+int fs_copy_tree(const char *src, const char *dst, struct wl_err *err)
+{
+	struct stat st;
+	if (lstat(src, &st) < 0)
+		return err_set(err, "cannot copy '%s': %s", src, strerror(errno));
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(src, target, sizeof(target) - 1);
+		if (n < 0)
+			return err_set(err, "cannot read link '%s': %s", src, strerror(errno));
+		target[n] = '\0';
+		unlink(dst);
+		if (symlink(target, dst) < 0)
+			return err_set(err, "cannot create link '%s': %s", dst, strerror(errno));
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return copy_file(src, dst, st.st_mode, err);
+	if (fs_mkdir_p(dst, err) < 0)
+		return -1;
+	DIR *d = opendir(src);
+	if (!d)
+		return err_set(err, "cannot open directory '%s': %s", src, strerror(errno));
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *s = fs_join(src, de->d_name), *t = fs_join(dst, de->d_name);
+		rc = fs_copy_tree(s, t, err);
+		free(s);
+		free(t);
+	}
+	closedir(d);
+	return rc;
+}
+
+char *fs_join(const char *a, const char *b)
+{
+	if (!a || !*a || b[0] == '/')
+		return xstrdup(b);
+	size_t la = strlen(a);
+	if (a[la - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+char *fs_abspath(const char *path)
+{
+	struct strbuf in = STRBUF_INIT;
+	if (path[0] != '/') {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)))
+			strbuf_addstr(&in, cwd);
+		strbuf_addch(&in, '/');
+	}
+	strbuf_addstr(&in, path);
+	/* Normalise: drop "." and empty parts, resolve "..". */
+	char **parts = NULL;
+	size_t n = 0, alloc = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(in.buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			if (n)
+				n--;
+			continue;
+		}
+		XGROW(parts, n + 1, alloc);
+		parts[n++] = tok;
+	}
+	struct strbuf out = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		strbuf_addch(&out, '/');
+		strbuf_addstr(&out, parts[i]);
+	}
+	if (!n)
+		strbuf_addch(&out, '/');
+	free(parts);
+	strbuf_release(&in);
+	return strbuf_detach(&out);
+}
+
+long long fs_mtime_ms(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	return (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}

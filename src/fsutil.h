@@ -1,0 +1,31 @@
+/*
+ * fsutil: file helpers with the one write discipline of the project:
+ * every artifact is written to a temporary file in the same directory,
+ * fsync'ed, then renamed over the target, so a reader (or a crash) never
+ * sees a torn file.
+ */
+#ifndef WAITLOOP_FSUTIL_H
+#define WAITLOOP_FSUTIL_H
+#include <stddef.h>
+
+#include "error.h"
+#include "strbuf.h"
+
+int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_err *err);
+/* Append one line (a '\n' is added) with a single write(2) on an O_APPEND descriptor. */
+int fs_append_line(const char *path, const char *line, struct wl_err *err);
+/* Read a whole file into sb (appended); fails if larger than max bytes. */
+int fs_read_file(const char *path, size_t max, struct strbuf *sb, struct wl_err *err);
+int fs_mkdir_p(const char *path, struct wl_err *err);
+/* Copy a file or a directory tree (regular files, directories, symlinks). */
+int fs_copy_tree(const char *src, const char *dst, struct wl_err *err);
+int fs_exists(const char *path);
+int fs_is_dir(const char *path);
+/* Join two path parts with one '/', or return b when it is absolute. Caller frees. */
+char *fs_join(const char *a, const char *b);
+/* An absolute, normalised path (no symlink resolution). Caller frees. */
+char *fs_abspath(const char *path);
+/* Modification time of path in ms since the epoch, or -1. */
+long long fs_mtime_ms(const char *path);
+
+#endif

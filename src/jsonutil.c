@@ -1,0 +1,61 @@
+#include "jsonutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "xalloc.h"
+
+int json_write_atomic(const char *path, const cJSON *obj, struct wl_err *err)
+{
+	char *text = cJSON_Print(obj);
+	if (!text)
+		return err_set(err, "cannot serialise JSON for '%s'", path);
+	size_t n = strlen(text);
+	char *buf = xmalloc(n + 2);
+	memcpy(buf, text, n);
+	buf[n] = '\n';
+	buf[n + 1] = '\0';
+	cJSON_free(text);
+	int r = fs_write_atomic(path, buf, n + 1, err);
+	free(buf);
+	return r;
+}
+
+cJSON *json_read_file(const char *path, size_t max, struct wl_err *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (fs_read_file(path, max, &sb, err) < 0) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	cJSON *j = cJSON_ParseWithLength(strbuf_str(&sb), sb.len);
+	strbuf_release(&sb);
+	if (!j)
+		err_set(err, "'%s' is not valid JSON", path);
+	return j;
+}
+
+char *json_compact(const cJSON *obj)
+{
+	char *t = cJSON_PrintUnformatted(obj);
+	if (!t)
+		return xstrdup("null");
+	char *s = xstrdup(t);
+	cJSON_free(t);
+	return s;
+}
+
+cJSON *json_string_array(const struct strvec *sv)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < sv->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(sv->v[i]));
+	return a;
+}
+
+const char *json_get_string(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}

@@ -1,0 +1,23 @@
+/*
+ * jsonutil: small helpers over cJSON used by every artifact writer.
+ * Ownership: functions taking a cJSON * never free it unless named *_take.
+ */
+#ifndef WAITLOOP_JSONUTIL_H
+#define WAITLOOP_JSONUTIL_H
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "strvec.h"
+
+/* Pretty-print obj and write it atomically (with a trailing newline). */
+int json_write_atomic(const char *path, const cJSON *obj, struct wl_err *err);
+/* Parse a file holding one JSON value; max bytes. Caller cJSON_Deletes. */
+cJSON *json_read_file(const char *path, size_t max, struct wl_err *err);
+/* Compact one-line form, caller frees. */
+char *json_compact(const cJSON *obj);
+/* A JSON array of strings from a strvec. */
+cJSON *json_string_array(const struct strvec *sv);
+/* obj[key] as a string, or NULL. */
+const char *json_get_string(const cJSON *obj, const char *key);
+
+#endif

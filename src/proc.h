@@ -1,0 +1,110 @@
+/*
+ * proc: the only module that forks (STYLE.md §7, SPEC §10).
+ *
+ * Every child runs in its own process group, with stdin from /dev/null (or
+ * a given buffer), every other descriptor close-on-exec, stdout and stderr
+ * captured through pipes into files and memory. Exec failures (command not
+ * found, permission denied) reach the parent through a close-on-exec pipe
+ * and are reported as such, never as a mysterious exit 127.
+ *
+ * Calling sequence:
+ *   1. struct proc_spec spec = PROC_SPEC_INIT; fill argv, env, cwd, paths, callbacks;
+ *   2. struct proc *p = proc_start(loop, &spec, &err);
+ *   3. the loop runs; on_output is called as data arrives; proc_stop(p) may be
+ *      called at any time to stop the group with escalation;
+ *   4. on_exit(arg, &result) is called exactly once, after the main process
+ *      has been reaped AND its pipes reached EOF (or the linger expired and
+ *      the group was stopped). After on_exit returns, p is freed: do not use it.
+ *
+ * Stopping (proc_stop, timeout, linger): SIGINT to the group, then SIGTERM
+ * after grace, then SIGKILL after grace (SIGCONT is sent with SIGTERM so a
+ * stopped group can act on it). result.signals_sent records what was needed.
+ * When the main process exits on its own and group members remain (a
+ * background grandchild), the pipes are drained for linger_ms and then the
+ * remaining group is stopped the same way: a child can never hang the runner,
+ * and no process of a run outlives it.
+ *
+ * Ownership: spec strings are copied by proc_start; result pointers are valid
+ * only during on_exit.
+ */
+#ifndef WAITLOOP_PROC_H
+#define WAITLOOP_PROC_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct loop;
+struct proc;
+
+enum proc_stream { PROC_STDOUT = 1, PROC_STDERR = 2 };
+
+/* Bits of proc_result.signals_sent. */
+#define PROC_SENT_SIGINT 1
+#define PROC_SENT_SIGTERM 2
+#define PROC_SENT_SIGKILL 4
+
+struct proc_result {
+	int exited;              /* main process exited normally ... */
+	int exit_code;           /* ... with this code */
+	int signaled;            /* main process died from a signal ... */
+	int signo;               /* ... this one */
+	int exec_failed;         /* could not exec argv[0]; exit_code is 127 (not found) or 126 */
+	int exec_errno;
+	char exec_error[256];    /* "command not found: 'kubectl'" etc. */
+	int timed_out;           /* spec.timeout_ms expired and the group was stopped */
+	int stopped;             /* proc_stop() was called */
+	int lingered;            /* group members outlived main and were stopped after linger */
+	unsigned signals_sent;   /* PROC_SENT_* */
+	const char *out;         /* captured stdout head (spec.capture_out bytes max) */
+	size_t out_len;
+	int out_truncated;       /* more stdout than capture_out */
+	const char *tail;        /* last spec.capture_tail bytes of stdout+stderr interleaved */
+	size_t tail_len;
+	int64_t start_ms;        /* monotonic */
+	int64_t end_ms;
+	int64_t last_output_ms;  /* monotonic time of the last byte on stdout/stderr (start_ms if none) */
+};
+
+typedef void (*proc_output_fn)(void *arg, enum proc_stream stream, const char *data, size_t len);
+typedef void (*proc_exit_fn)(void *arg, const struct proc_result *res);
+
+struct proc_spec {
+	char *const *argv;           /* argv[0] looked up in PATH of env (or of the runner) */
+	char *const *env;            /* complete environment; NULL = inherit the runner's */
+	const char *cwd;             /* NULL = runner's cwd */
+	const char *stdout_path;     /* append captured stdout here (created 0644); NULL = no file */
+	const char *stderr_path;     /* same for stderr; may equal stdout_path */
+	const char *stdin_data;      /* NULL = /dev/null; else written then closed */
+	size_t stdin_len;
+	size_t capture_out;          /* keep the first N bytes of stdout in memory (probes) */
+	size_t capture_tail;         /* keep the last N bytes of stdout+stderr in memory */
+	int64_t timeout_ms;          /* 0 = none; from start */
+	int64_t grace_ms;            /* escalation step; 0 = default 5000 */
+	int64_t linger_ms;           /* drain after main exit; 0 = default 1000 */
+	proc_output_fn on_output;    /* may be NULL */
+	proc_exit_fn on_exit;        /* required */
+	void *arg;
+};
+#define PROC_SPEC_INIT {0}
+
+struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_err *err);
+/* Stop the whole group with escalation (idempotent). on_exit still follows. */
+void proc_stop(struct proc *p);
+pid_t proc_pid(const struct proc *p);
+
+/* Stop every live child group of this process at once (SIGKILL), for the
+ * runner's last-resort exit paths. Safe to call from normal code only. */
+void proc_kill_all(void);
+
+/*
+ * Convenience for callers outside a running loop (preflight checks, tests):
+ * run to completion on a private loop; copies of out/tail are returned in
+ * *out_buf / *tail_buf when not NULL (caller frees). Returns -1 only when the
+ * process could not be started (err set); exec failure is a result, not -1.
+ */
+int proc_run_sync(const struct proc_spec *spec, struct proc_result *res, char **out_buf,
+		  char **tail_buf, struct wl_err *err);
+
+#endif

@@ -1,0 +1,260 @@
+#include "workflow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+static const char *const worker_names[WORKER_KINDS] = {
+	[WORKER_UNSET] = "",
+	[WORKER_CUSTOM] = "CUSTOM",
+	[WORKER_CLAUDE_CODE] = "CLAUDE_CODE",
+	[WORKER_CODEX_CLI] = "CODEX_CLI",
+	[WORKER_OPENCODE] = "OPENCODE",
+};
+
+const char *worker_name(enum wl_worker w)
+{
+	return (unsigned)w < WORKER_KINDS ? worker_names[w] : "";
+}
+
+int worker_parse(const char *s, enum wl_worker *out)
+{
+	for (int i = 1; i < WORKER_KINDS; i++)
+		if (!strcmp(s, worker_names[i])) {
+			*out = (enum wl_worker)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *class_name(enum wl_class c)
+{
+	switch (c) {
+	case CLASS_RETRYABLE: return "retryable";
+	case CLASS_TERMINAL_FAIL: return "terminal_fail";
+	case CLASS_PROGRESSING: return "progressing";
+	case CLASS_STALLED: return "stalled";
+	case CLASS_UNSET: break;
+	}
+	return "";
+}
+
+int class_parse(const char *s, enum wl_class *out)
+{
+	static const struct { const char *name; enum wl_class c; } names[] = {
+		{"retryable", CLASS_RETRYABLE},   {"terminal_fail", CLASS_TERMINAL_FAIL},
+		{"progressing", CLASS_PROGRESSING}, {"stalled", CLASS_STALLED},
+		{"terminal", CLASS_TERMINAL_FAIL}, /* roboppi */
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i].name)) {
+			*out = names[i].c;
+			return 0;
+		}
+	return -1;
+}
+
+long workflow_step_index(const struct wl_workflow *wf, const char *id)
+{
+	for (size_t i = 0; i < wf->nsteps; i++)
+		if (!strcmp(wf->steps[i].id, id))
+			return (long)i;
+	return -1;
+}
+
+void wait_policy_init(struct wl_wait_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_wait = p->interval = p->backoff_max_interval = WL_UNSET;
+	p->probe_timeout = p->no_output_timeout = p->grace = WL_UNSET;
+	p->stall_threshold = WL_UNSET;
+}
+
+static void rules_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src)
+{
+	dst->nrules = src->nrules;
+	dst->rules = src->nrules ? xcalloc(src->nrules, sizeof(*dst->rules)) : NULL;
+	for (size_t i = 0; i < src->nrules; i++) {
+		const struct wl_rule *r = &src->rules[i];
+		struct wl_rule *d = &dst->rules[i];
+		*d = *r;
+		d->match = xstrdup(r->match);
+		d->field = xstrdup(r->field);
+		d->equals = xstrdup(r->equals);
+		d->fingerprint = xstrdup(r->fingerprint);
+		d->hint = xstrdup(r->hint);
+	}
+}
+
+void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src)
+{
+	*dst = *src;
+	dst->target = xstrdup(src->target);
+	dst->probe = xstrdup(src->probe);
+	dst->classify = xstrdup(src->classify);
+	dst->builtin = xstrdup(src->builtin);
+	dst->fingerprint_prefix = xstrdup(src->fingerprint_prefix);
+	memset(&dst->terminal_patterns, 0, sizeof(dst->terminal_patterns));
+	memset(&dst->ignore_fields, 0, sizeof(dst->ignore_fields));
+	strvec_copy(&dst->terminal_patterns, &src->terminal_patterns);
+	strvec_copy(&dst->ignore_fields, &src->ignore_fields);
+	rules_copy(dst, src);
+}
+
+#define FILL_INT(f, d)                 \
+	if (dst->f == WL_UNSET)        \
+		dst->f = defaults && defaults->f != WL_UNSET ? defaults->f : (d);
+#define FILL_STR(f)                    \
+	if (!dst->f && defaults && defaults->f) \
+		dst->f = xstrdup(defaults->f);
+
+void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy *defaults,
+			 int64_t fallback_max_wait)
+{
+	if (defaults && !defaults->present)
+		defaults = NULL;
+	if (dst->mode == WAIT_MODE_UNSET)
+		dst->mode = defaults && defaults->mode ? defaults->mode : WAIT_MODE_TIMEOUT_ONLY;
+	FILL_INT(max_wait, fallback_max_wait)
+	FILL_INT(interval, WAIT_DEFAULT_INTERVAL_MS)
+	FILL_INT(backoff_max_interval, WL_UNSET)
+	FILL_INT(probe_timeout, WAIT_DEFAULT_PROBE_TIMEOUT_MS)
+	FILL_INT(stall_threshold, WAIT_DEFAULT_STALL_THRESHOLD)
+	FILL_INT(no_output_timeout, WL_UNSET)
+	FILL_INT(grace, WAIT_DEFAULT_GRACE_MS)
+	if (dst->backoff_factor == 0 && defaults)
+		dst->backoff_factor = defaults->backoff_factor;
+	FILL_STR(target)
+	FILL_STR(probe)
+	FILL_STR(classify)
+	FILL_STR(builtin)
+	FILL_STR(fingerprint_prefix)
+	if (dst->on_terminal == ON_ABORT_UNSET && defaults)
+		dst->on_terminal = defaults->on_terminal;
+	if (dst->on_stall == ON_ABORT_UNSET && defaults)
+		dst->on_stall = defaults->on_stall;
+	if (defaults && !dst->rules_present && defaults->nrules) {
+		rules_copy(dst, defaults);
+		dst->rules_present = 1;
+	}
+	if (defaults && !dst->terminal_patterns_present) {
+		strvec_copy(&dst->terminal_patterns, &defaults->terminal_patterns);
+		dst->terminal_patterns_present = defaults->terminal_patterns_present;
+	}
+	if (defaults && !dst->ignore_fields_present) {
+		strvec_copy(&dst->ignore_fields, &defaults->ignore_fields);
+		dst->ignore_fields_present = defaults->ignore_fields_present;
+	}
+	dst->present = 1;
+}
+
+void wait_policy_release(struct wl_wait_policy *p)
+{
+	free(p->target);
+	free(p->probe);
+	free(p->classify);
+	free(p->builtin);
+	free(p->fingerprint_prefix);
+	for (size_t i = 0; i < p->nrules; i++) {
+		free(p->rules[i].match);
+		free(p->rules[i].field);
+		free(p->rules[i].equals);
+		free(p->rules[i].fingerprint);
+		free(p->rules[i].hint);
+	}
+	free(p->rules);
+	strvec_clear(&p->terminal_patterns);
+	strvec_clear(&p->ignore_fields);
+	wait_policy_init(p);
+}
+
+static void check_release(struct wl_check *c)
+{
+	free(c->instructions);
+	free(c->instructions_file);
+	strvec_clear(&c->capabilities);
+	free(c->decision_file);
+	free(c->fix_file);
+	free(c->fix_template);
+	wait_policy_release(&c->wait_policy);
+}
+
+static void convergence_release(struct wl_convergence *c)
+{
+	for (size_t i = 0; i < c->nstages; i++)
+		free(c->stages[i].append_instructions);
+	free(c->stages);
+	strvec_clear(&c->allowed_paths);
+	strvec_clear(&c->ignored_paths);
+	free(c->diff_base_ref);
+}
+
+static void step_release(struct wl_step *s)
+{
+	free(s->id);
+	free(s->description);
+	free(s->instructions);
+	free(s->instructions_file);
+	strvec_clear(&s->capabilities);
+	free(s->workspace);
+	strvec_clear(&s->depends_on);
+	free(s->deps);
+	for (size_t i = 0; i < s->ninputs; i++) {
+		free(s->inputs[i].from);
+		free(s->inputs[i].artifact);
+		free(s->inputs[i].as);
+	}
+	free(s->inputs);
+	for (size_t i = 0; i < s->noutputs; i++) {
+		free(s->outputs[i].name);
+		free(s->outputs[i].path);
+	}
+	free(s->outputs);
+	strvec_clear(&s->env);
+	free(s->retry.on_exit_codes);
+	free(s->wait_condition);
+	free(s->wait_target);
+	wait_policy_release(&s->wait_policy);
+	check_release(&s->check);
+	convergence_release(&s->convergence);
+}
+
+void workflow_free(struct wl_workflow *wf)
+{
+	if (!wf)
+		return;
+	free(wf->file);
+	free(wf->name);
+	free(wf->version);
+	free(wf->description);
+	free(wf->context_dir);
+	strvec_clear(&wf->env);
+	free(wf->shell);
+	wait_policy_release(&wf->wait_policy);
+	for (size_t i = 0; i < wf->npreflight; i++) {
+		struct wl_preflight *p = &wf->preflight[i];
+		strvec_clear(&p->items);
+		free(p->name);
+		free(p->command);
+		free(p->fingerprint);
+	}
+	free(wf->preflight);
+	for (size_t i = 0; i < wf->notify.ntargets; i++) {
+		struct wl_notify_target *t = &wf->notify.targets[i];
+		free(t->name);
+		free(t->command);
+		free(t->path);
+	}
+	free(wf->notify.targets);
+	strvec_clear(&wf->notify.events);
+	free(wf->metrics_file);
+	free(wf->history_db);
+	strvec_clear(&wf->redact);
+	for (int i = 0; i < WORKER_KINDS; i++)
+		strvec_clear(&wf->workers[i].command);
+	for (size_t i = 0; i < wf->nsteps; i++)
+		step_release(&wf->steps[i]);
+	free(wf->steps);
+	free(wf);
+}

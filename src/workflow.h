@@ -1,0 +1,279 @@
+/*
+ * workflow: the data model of a workflow file (SPEC §4), as plain data.
+ *
+ * Produced once by loader_load() (loader.h), validated there, then read-only
+ * for the rest of the program: the executor never re-parses YAML or
+ * re-validates. Every string is owned by the struct that holds it and freed
+ * by workflow_free(). Positions (struct wl_pos) point into the source file
+ * for messages about run-time problems ("step 'x' at demo.yaml:12:3").
+ *
+ * Conventions:
+ *   - durations are milliseconds (int64_t); WL_UNSET (-1) means "not given";
+ *   - counts/ints use WL_UNSET for "not given" as well;
+ *   - enums have a *_UNSET = 0 member so a zeroed struct is "nothing given";
+ *   - optional strings are NULL when absent.
+ * Defaults are applied by the consumer through the workflow_* helpers below
+ * (workflow-level wait_policy merged into each use with wait_policy_merge()).
+ */
+#ifndef WAITLOOP_WORKFLOW_H
+#define WAITLOOP_WORKFLOW_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strvec.h"
+
+#define WL_UNSET (-1)
+
+struct wl_pos {
+	int line, col;   /* 1-based; 0 = unknown */
+};
+
+enum wl_worker {
+	WORKER_UNSET = 0,
+	WORKER_CUSTOM,
+	WORKER_CLAUDE_CODE,
+	WORKER_CODEX_CLI,
+	WORKER_OPENCODE,
+};
+#define WORKER_KINDS 5
+
+enum wl_wait_mode { WAIT_MODE_UNSET = 0, WAIT_MODE_TIMEOUT_ONLY, WAIT_MODE_PROBE_AWARE };
+
+/* The four observation classes (SPEC §4.4). */
+enum wl_class {
+	CLASS_UNSET = 0,
+	CLASS_RETRYABLE,
+	CLASS_TERMINAL_FAIL,
+	CLASS_PROGRESSING,
+	CLASS_STALLED,
+};
+
+enum wl_on_abort { ON_ABORT_UNSET = 0, ON_ABORT_INCOMPLETE, ON_ABORT_FAIL };
+enum wl_on_failure { ON_FAILURE_UNSET = 0, ON_FAILURE_ABORT, ON_FAILURE_CONTINUE, ON_FAILURE_RETRY };
+enum wl_on_exhausted { ON_EXHAUSTED_UNSET = 0, ON_EXHAUSTED_ABORT, ON_EXHAUSTED_CONTINUE };
+
+/* One entry of wait_policy.rules (ordered, first match wins). */
+struct wl_rule {
+	char *match;          /* regex over condition/probe/guarded output, or NULL */
+	char *field;          /* dot path into the probe JSON ("a.b[*].c"), or NULL */
+	char *equals;         /* value the field must equal; NULL = field exists */
+	int after;            /* WL_UNSET, or N: takes effect after N matches in a row */
+	enum wl_class class;  /* required */
+	char *fingerprint;    /* template with {1}.. and {field.path}, or NULL */
+	char *hint;           /* optional text for fix.md ("check the chart name") */
+	struct wl_pos pos;
+};
+
+struct wl_wait_policy {
+	int present;                  /* the key was written */
+	enum wl_wait_mode mode;
+	int64_t max_wait;             /* ms */
+	int64_t interval;             /* ms */
+	double backoff_factor;        /* 0 = unset */
+	int64_t backoff_max_interval; /* ms */
+	char *target;
+	char *probe;                  /* shell command */
+	int64_t probe_timeout;        /* ms */
+	char *classify;               /* shell command */
+	char *builtin;                /* "kubernetes" or NULL */
+	struct wl_rule *rules;
+	size_t nrules;
+	int rules_present;            /* rules: was written (even empty) */
+	struct strvec terminal_patterns;
+	int terminal_patterns_present;
+	int stall_threshold;
+	struct strvec ignore_fields;
+	int ignore_fields_present;
+	int64_t no_output_timeout;    /* ms */
+	enum wl_on_abort on_terminal;
+	enum wl_on_abort on_stall;
+	int64_t grace;                /* ms */
+	char *fingerprint_prefix;
+	struct wl_pos pos;
+};
+
+/* Defaults of SPEC §4.4 when neither the use nor the workflow sets a field. */
+#define WAIT_DEFAULT_INTERVAL_MS 10000
+#define WAIT_DEFAULT_PROBE_TIMEOUT_MS 5000
+#define WAIT_DEFAULT_STALL_THRESHOLD 6
+#define WAIT_DEFAULT_GRACE_MS 5000
+
+struct wl_output {
+	char *name;
+	char *path;
+	struct wl_pos pos;
+};
+
+struct wl_input {
+	char *from;       /* step id */
+	char *artifact;   /* output name of that step */
+	char *as;         /* destination path in the workspace (default: artifact) */
+	struct wl_pos pos;
+};
+
+struct wl_retry {
+	int present;
+	int limit;                    /* WL_UNSET = 0 retries */
+	int64_t backoff_duration;     /* ms, first delay */
+	double backoff_factor;        /* 0 = unset (2) */
+	int64_t backoff_max_duration; /* ms cap */
+	int *on_exit_codes;           /* retry only these codes (none = any failure) */
+	size_t n_on_exit_codes;
+	int on_timeout_retry;         /* retry.on_timeout: retry */
+	struct wl_pos pos;
+};
+
+struct wl_check {
+	int present;
+	enum wl_worker worker;
+	char *instructions;
+	char *instructions_file;
+	struct strvec capabilities;
+	int64_t timeout;              /* ms; default step timeout / 4, at least 1 s */
+	char *decision_file;
+	char *fix_file;
+	char *fix_template;
+	struct wl_wait_policy wait_policy;
+	struct wl_pos pos;
+};
+
+struct wl_stage {
+	int stage;
+	char *append_instructions;
+};
+
+struct wl_convergence {
+	int present;
+	int enabled;                  /* WL_UNSET = on when the block is present */
+	int stall_threshold;          /* default 2 */
+	int max_stage;                /* default 3 */
+	int fail_on_max_stage;        /* default 1 */
+	struct wl_stage *stages;
+	size_t nstages;
+	struct strvec allowed_paths;
+	struct strvec ignored_paths;
+	char *diff_base_ref;
+	int max_changed_files;        /* WL_UNSET = no budget */
+	int no_change_limit;          /* WL_UNSET = off */
+	struct wl_pos pos;
+};
+
+struct wl_step {
+	char *id;
+	struct wl_pos pos;
+	char *description;
+	enum wl_worker worker;
+	char *instructions;
+	char *instructions_file;
+	struct strvec capabilities;
+	char *workspace;
+	struct strvec depends_on;     /* as written */
+	size_t *deps;                 /* resolved indices into workflow.steps */
+	size_t ndeps;
+	struct wl_input *inputs;
+	size_t ninputs;
+	struct wl_output *outputs;
+	size_t noutputs;
+	struct strvec env;            /* "NAME=VALUE" */
+	int64_t timeout;              /* ms per attempt */
+	enum wl_on_failure on_failure;
+	int max_retries;
+	struct wl_retry retry;
+	int is_wait;                  /* wait: present -> wait step */
+	char *wait_condition;
+	char *wait_target;
+	struct wl_wait_policy wait_policy;
+	struct wl_check check;
+	int max_iterations;
+	enum wl_on_exhausted on_iterations_exhausted;
+	struct wl_convergence convergence;
+	int alert_after_failures;
+};
+
+enum wl_preflight_kind {
+	PREFLIGHT_COMMANDS,   /* require_commands */
+	PREFLIGHT_ENV,        /* require_env */
+	PREFLIGHT_FILES,      /* require_files */
+	PREFLIGHT_CHECK,      /* name + command */
+};
+
+struct wl_preflight {
+	enum wl_preflight_kind kind;
+	struct strvec items;          /* for the require_* kinds */
+	char *name;
+	char *command;
+	int64_t timeout;              /* ms */
+	char *fingerprint;
+	struct wl_pos pos;
+};
+
+enum wl_notify_type { NOTIFY_UNSET = 0, NOTIFY_COMMAND, NOTIFY_FILE };
+
+struct wl_notify_target {
+	char *name;
+	enum wl_notify_type type;
+	char *command;
+	char *path;
+	int64_t timeout;              /* ms, command targets */
+	struct wl_pos pos;
+};
+
+struct wl_notify {
+	int present;
+	struct wl_notify_target *targets;
+	size_t ntargets;
+	struct strvec events;         /* early_abort, iteration_finished, alert, run_started, run_finished */
+};
+
+struct wl_worker_cmd {
+	int present;
+	struct strvec command;        /* argv prefix; the prompt is appended */
+};
+
+struct wl_workflow {
+	char *file;                   /* path as given to the loader */
+	char *name;
+	char *version;
+	char *description;
+	int64_t timeout;              /* ms, required */
+	int concurrency;              /* WL_UNSET = unlimited */
+	char *context_dir;            /* default "context" */
+	struct strvec env;            /* "NAME=VALUE" */
+	char *shell;                  /* default "bash" */
+	struct wl_wait_policy wait_policy;   /* defaults for every use */
+	struct wl_preflight *preflight;
+	size_t npreflight;
+	struct wl_notify notify;
+	char *metrics_file;
+	char *history_db;
+	struct strvec redact;
+	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */
+	struct wl_step *steps;        /* in file order */
+	size_t nsteps;
+};
+
+void workflow_free(struct wl_workflow *wf);
+/* Index of a step by id, or -1. */
+long workflow_step_index(const struct wl_workflow *wf, const char *id);
+
+/* Name tables (for messages and JSON); the *_parse functions return -1 when unknown. */
+const char *worker_name(enum wl_worker w);
+int worker_parse(const char *s, enum wl_worker *out);
+const char *class_name(enum wl_class c);
+/* Accepts the four classes and roboppi's probe values ("terminal" = terminal_fail). */
+int class_parse(const char *s, enum wl_class *out);
+
+/* A policy with every field unset (present = 0). */
+void wait_policy_init(struct wl_wait_policy *p);
+/*
+ * Fill every unset field of dst from defaults (the workflow-level policy),
+ * then from the built-in defaults above; rules/terminal_patterns/ignore_fields
+ * are taken from defaults only when dst did not write them. dst owns copies.
+ * fallback_max_wait is the enclosing timeout (ms) used when max_wait is unset.
+ */
+void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy *defaults,
+			 int64_t fallback_max_wait);
+void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src);
+void wait_policy_release(struct wl_wait_policy *p);
+
+#endif

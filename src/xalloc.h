@@ -1,0 +1,23 @@
+/*
+ * xalloc: allocation that never returns NULL.
+ *
+ * On exhaustion the program prints "waitloop: error: out of memory" and exits
+ * with status 70 (EX_SOFTWARE): a runner that cannot allocate cannot promise
+ * anything, and every artifact it writes is atomic, so nothing torn is left.
+ */
+#ifndef WAITLOOP_XALLOC_H
+#define WAITLOOP_XALLOC_H
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);           /* xstrdup(NULL) == NULL */
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow *items (of *alloc elements of size elem) to hold at least need. */
+void *xgrow(void *items, size_t elem, size_t need, size_t *alloc);
+#define XGROW(arr, need, alloc) ((arr) = xgrow((arr), sizeof(*(arr)), (need), &(alloc)))
+
+#endif

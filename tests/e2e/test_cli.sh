@@ -1,0 +1,29 @@
+# End-to-end: command dispatch, --help, --version, unknown commands.
+# timeout: 60
+. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+
+t_begin cli_version
+out=$("$WL" --version); expect_rc 0 true
+expect_contains "$out" "waitloop $(cat "$ROOT/VERSION")"
+t_end
+
+t_begin cli_help_lists_commands
+out=$("$WL" --help)
+expect_contains "$out" "usage: waitloop <command>"
+t_end
+
+t_begin cli_no_args_is_usage_error
+expect_rc 2 "$WL" 2>err.txt
+expect_contains err.txt "usage: waitloop"
+t_end
+
+t_begin cli_unknown_command_suggests
+"$WL" histroy 2>err.txt; rc=$?
+expect_eq "$rc" 2
+"$WL" --help | grep -q '^  history' && expect_contains err.txt "waitloop: error: unknown command 'histroy' (did you mean 'history'?)"
+t_end
+
+t_begin cli_unknown_option
+expect_rc 2 "$WL" --frobnicate 2>err.txt
+expect_contains err.txt "waitloop: error: unknown option '--frobnicate'"
+t_end

@@ -1,0 +1,137 @@
+#include "harness.h"
+
+#include <stdlib.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "pattern.h"
+#include "strbuf.h"
+#include "strvec.h"
+#include "suggest.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+static void test_duration_parse(void)
+{
+	int64_t ms = 0;
+	CHECK(duration_parse("200ms", &ms) == 0 && ms == 200);
+	CHECK(duration_parse("10s", &ms) == 0 && ms == 10000);
+	CHECK(duration_parse("1h30m", &ms) == 0 && ms == 5400000);
+	CHECK(duration_parse("1m30s500ms", &ms) == 0 && ms == 90500);
+	CHECK(duration_parse("0s", &ms) == 0 && ms == 0);
+	CHECK(duration_parse("", &ms) < 0);
+	CHECK(duration_parse("10", &ms) < 0);
+	CHECK(duration_parse("s", &ms) < 0);
+	CHECK(duration_parse("10 s", &ms) < 0);
+	CHECK(duration_parse("1.5s", &ms) < 0);
+	CHECK(duration_parse("10d", &ms) < 0);
+	CHECK(duration_parse("-1s", &ms) < 0);
+	CHECK(duration_parse("99999999999999999999h", &ms) < 0);
+}
+
+static void test_duration_format(void)
+{
+	char buf[32];
+	duration_format(90000, buf, sizeof(buf));
+	CHECK_STR(buf, "1m30s");
+	duration_format(200, buf, sizeof(buf));
+	CHECK_STR(buf, "200ms");
+	duration_format(0, buf, sizeof(buf));
+	CHECK_STR(buf, "0s");
+	duration_format(3600000 + 1, buf, sizeof(buf));
+	CHECK_STR(buf, "1h1ms");
+}
+
+static void test_strbuf(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	CHECK_STR(strbuf_str(&sb), "");
+	strbuf_addf(&sb, "%s-%d", "a", 42);
+	strbuf_addch(&sb, '!');
+	CHECK_STR(sb.buf, "a-42!");
+	strbuf_keep_tail(&sb, 3);
+	CHECK_STR(sb.buf, "42!");
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "  x y \n");
+	strbuf_trim(&sb);
+	CHECK_STR(sb.buf, "x y");
+	strbuf_release(&sb);
+}
+
+static void test_strvec(void)
+{
+	struct strvec v = STRVEC_INIT;
+	strvec_push(&v, "b");
+	strvec_push(&v, "a");
+	strvec_push(&v, "b");
+	strvec_sort_unique(&v);
+	CHECK_INT(v.n, 2);
+	CHECK_STR(v.v[0], "a");
+	CHECK(v.v[2] == NULL);
+	strvec_setenv(&v, "K", "1");
+	strvec_setenv(&v, "K", "2");
+	CHECK_STR(strvec_getenv(&v, "K"), "2");
+	CHECK(strvec_getenv(&v, "Q") == NULL);
+	strvec_clear(&v);
+}
+
+static void test_pattern(void)
+{
+	struct pattern p;
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(pattern_compile(&p, "(?i)chart NOT found", &err) == 0);
+	CHECK(pattern_match(&p, "Error: chart not found", NULL, 0));
+	pattern_free(&p);
+	CHECK(pattern_compile(&p, "Error from server \\((Forbidden|Unauthorized)\\)", &err) == 0);
+	regmatch_t m[2];
+	CHECK(pattern_match(&p, "Error from server (Forbidden): x", m, 2));
+	CHECK_INT(m[1].rm_eo - m[1].rm_so, 9);
+	pattern_free(&p);
+	CHECK(pattern_compile(&p, "a(b", &err) < 0);
+	CHECK_CONTAINS(err.msg, "invalid regular expression 'a(b'");
+}
+
+static void test_suggest(void)
+{
+	const char *const keys[] = {"timeout", "steps", "concurrency", "depends_on", NULL};
+	CHECK_STR(suggest_closest("timout", keys), "timeout");
+	CHECK_STR(suggest_closest("depend_on", keys), "depends_on");
+	CHECK(suggest_closest("zzzzzz", keys) == NULL);
+}
+
+static void test_fs(void)
+{
+	char dir[] = "/tmp/wl-test-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *p = fs_join(dir, "a/b/c");
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(fs_mkdir_p(p, &err) == 0);
+	char *f = fs_join(p, "x.json");
+	CHECK(fs_write_atomic(f, "{}", 2, &err) == 0);
+	struct strbuf sb = STRBUF_INIT;
+	CHECK(fs_read_file(f, 100, &sb, &err) == 0);
+	CHECK_STR(sb.buf, "{}");
+	CHECK(fs_read_file(f, 1, &sb, &err) < 0);
+	CHECK_CONTAINS(err.msg, "is larger than 1 bytes");
+	char *abs = fs_abspath("/a/./b/../c//d");
+	CHECK_STR(abs, "/a/c/d");
+	free(abs);
+	free(f);
+	free(p);
+	strbuf_release(&sb);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+}
+
+int main(void)
+{
+	TEST(test_duration_parse);
+	TEST(test_duration_format);
+	TEST(test_strbuf);
+	TEST(test_strvec);
+	TEST(test_pattern);
+	TEST(test_suggest);
+	TEST(test_fs);
+	return tests_done();
+}
