@@ -90,6 +90,7 @@ static size_t nunreaped, aunreaped;
 
 static void proc_check(struct proc *p);
 static void on_killwait(void *arg);
+static int signal_group(struct proc *p, int sig);
 
 /* ---- small helpers ---- */
 
@@ -271,7 +272,7 @@ void proc_kill_all(void)
 	for (struct proc *p = live_head; p; p = p->next) {
 		if (p->finishing)
 			continue;
-		if (kill(-p->pid, SIGKILL) == 0)
+		if (signal_group(p, SIGKILL) == 0)
 			p->res.signals_sent |= PROC_SENT_SIGKILL;
 		if (p->level < 3) {
 			p->level = 3;
@@ -483,6 +484,16 @@ static void on_killwait(void *arg);
 static void on_linger(void *arg);
 static void on_sigchld(void *arg, int signo);
 
+/* Signal the group; also main itself if it left the group (setsid):
+ * until it is reaped its pid is ours. Returns 0 if anyone got it. */
+static int signal_group(struct proc *p, int sig)
+{
+	int r = kill(-p->pid, sig);
+	if (!p->reaped && getpgid(p->pid) != p->pid && kill(p->pid, sig) == 0)
+		r = 0;
+	return r;
+}
+
 /* Send the next signal of the ladder to the whole group. */
 static void escalate(struct proc *p)
 {
@@ -491,14 +502,14 @@ static void escalate(struct proc *p)
 	p->level++;
 	int64_t now = time_now_ms();
 	if (p->level == 1) {
-		if (kill(-p->pid, SIGINT) == 0)
+		if (signal_group(p, SIGINT) == 0)
 			p->res.signals_sent |= PROC_SENT_SIGINT;
 	} else if (p->level == 2) {
-		if (kill(-p->pid, SIGTERM) == 0)
+		if (signal_group(p, SIGTERM) == 0)
 			p->res.signals_sent |= PROC_SENT_SIGTERM;
-		kill(-p->pid, SIGCONT);
+		signal_group(p, SIGCONT);
 	} else {
-		if (kill(-p->pid, SIGKILL) == 0)
+		if (signal_group(p, SIGKILL) == 0)
 			p->res.signals_sent |= PROC_SENT_SIGKILL;
 	}
 	cancel_timer(p, &p->t_escalate);
@@ -578,7 +589,7 @@ static void proc_check(struct proc *p)
 		}
 		p->res.lingered = 1; /* members remain with the pipes closed */
 		escalate(p);
-		return;
+		/* fall through: watch them go */
 	}
 
 	/* Stopping. */
@@ -653,7 +664,8 @@ static void on_timeout(void *arg)
 {
 	struct proc *p = arg;
 	p->t_timeout = 0;
-	if (p->level == 0) {
+	/* Once main has exited, the linger (not the timeout) bounds the rest. */
+	if (p->level == 0 && !p->reaped) {
 		p->res.timed_out = 1;
 		escalate(p);
 	}

@@ -11,6 +11,8 @@
  *   wl-helper grandchild-detached SECONDS
  *                                        like above, but the grandchild closes stdout/stderr
  *                                        first (a group member without pipes)
+ *   wl-helper join-parent-group SECONDS  leave our process group for the parent's,
+ *                                        print "ready", sleep
  *   wl-helper read-stdin                 read stdin to EOF, print the byte count
  *   wl-helper flood BYTES                write BYTES bytes of 'x' lines to stdout
  *   wl-helper flood-both BYTES           write BYTES to stdout and BYTES to stderr
@@ -101,6 +103,16 @@ int main(int argc, char **argv)
 		signal(SIGINT, SIG_IGN);
 		if (!strcmp(mode, "ignore-term"))
 			signal(SIGTERM, SIG_IGN);
+		printf("ready\n");
+		fflush(stdout);
+		sleep_seconds(atof(a1));
+		return 0;
+	}
+	if (!strcmp(mode, "join-parent-group") && a1) {
+		if (setpgid(0, getpgid(getppid())) < 0) {
+			perror("setpgid");
+			return 1;
+		}
 		printf("ready\n");
 		fflush(stdout);
 		sleep_seconds(atof(a1));

@@ -759,10 +759,11 @@ static void test_grandchild_holds_stdout(void)
 	char *argv2[] = {helper, "grandchild-detached", "60", NULL};
 	spec_for(&spec, argv2, &o);
 	spec.linger_ms = 5000;
-	spec.grace_ms = 300;
+	spec.grace_ms = 5000;
 	ms = run_spec(&spec, &o);
 	fprintf(stderr, "  grandchild-detached: %lld ms\n", (long long)ms);
-	CHECK(ms < 4000);
+	CHECK(ms < 4000); /* neither the linger nor a grace period */
+	CHECK_INT(o.res.signals_sent, PROC_SENT_SIGINT);
 	CHECK_INT(o.res.lingered, 1);
 	CHECK_INT(o.res.exit_code, 0);
 	gpid = 0;
@@ -879,6 +880,24 @@ static void test_stop_from_timer(void)
 	CHECK_INT(o.res.timed_out, 0);
 	CHECK_INT(o.res.signals_sent, PROC_SENT_SIGINT);
 	CHECK_INT(o.res.signo, SIGINT);
+	oc_release(&o);
+}
+
+static void test_main_left_group(void)
+{
+	/* main joins the runner's group: the group kill misses it, so it is
+	 * signalled by pid (never the runner's group) */
+	char *argv[] = {helper, "join-parent-group", "30", NULL};
+	struct outcome o = {0};
+	struct proc_spec spec;
+	spec_for(&spec, argv, &o);
+	spec.grace_ms = 200;
+	o.stop_on_ready = 1;
+	int64_t ms = run_spec(&spec, &o);
+	CHECK(ms >= 0 && ms < 10000);
+	CHECK_STR(o.out, "ready\n");
+	CHECK_INT(o.res.signo, SIGINT);
+	CHECK_INT(o.res.signals_sent, PROC_SENT_SIGINT);
 	oc_release(&o);
 }
 
@@ -1013,6 +1032,7 @@ int main(void)
 	TEST(test_flood_bounded_memory);
 	TEST(test_many_concurrent);
 	TEST(test_stop_from_timer);
+	TEST(test_main_left_group);
 	TEST(test_kill_all);
 	TEST(test_run_sync);
 
