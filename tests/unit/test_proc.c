@@ -504,6 +504,29 @@ static void test_only_std_fds(void)
 	close(extra3);
 }
 
+static void test_runner_without_stdin(void)
+{
+	/* the runner started with fd 0 closed: our descriptors must not land
+	 * on 0/1/2 and be clobbered by the child's dup2() */
+	int saved = dup(0);
+	close(0);
+	char *argv[] = {helper, "list-fds", NULL};
+	struct outcome o = {0};
+	CHECK(run_argv(argv, &o) >= 0);
+	CHECK_STR(o.out, "0 1 2\n");
+	oc_release(&o);
+	char *argv2[] = {helper, "read-stdin", NULL};
+	struct proc_spec spec;
+	spec_for(&spec, argv2, &o);
+	spec.stdin_data = "abc";
+	spec.stdin_len = 3;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK_STR(o.out, "3\n");
+	oc_release(&o);
+	dup2(saved, 0);
+	close(saved);
+}
+
 static void test_child_signal_state(void)
 {
 	sigset_t set, old;
@@ -925,6 +948,41 @@ static void test_kill_all(void)
 	loop_free(l);
 }
 
+static int64_t cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+static void test_no_busy_wait(void)
+{
+	/* waiting, lingering and escalating cost (almost) no CPU in the runner */
+	int64_t cpu0 = cpu_ms();
+	int64_t start = time_now_ms();
+	char *argv[] = {helper, "sleep", "1.5", NULL};
+	struct outcome o = {0};
+	CHECK(run_argv(argv, &o) >= 1500);
+	oc_release(&o);
+	char *argv2[] = {helper, "grandchild-holds-stdout", "30", NULL};
+	struct proc_spec spec;
+	spec_for(&spec, argv2, &o);
+	spec.linger_ms = 1000;
+	CHECK(run_spec(&spec, &o) >= 1000);
+	oc_release(&o);
+	char *argv3[] = {helper, "ignore-term", "30", NULL};
+	spec_for(&spec, argv3, &o);
+	spec.grace_ms = 500;
+	o.stop_on_ready = 1;
+	CHECK(run_spec(&spec, &o) >= 1000);
+	CHECK_INT(o.res.signo, SIGKILL);
+	oc_release(&o);
+	int64_t wall = time_now_ms() - start, cpu = cpu_ms() - cpu0;
+	fprintf(stderr, "  no busy wait: %lld ms CPU over %lld ms\n", (long long)cpu, (long long)wall);
+	CHECK(cpu < wall / 4);
+}
+
 static void sync_on_output(void *arg, enum proc_stream stream, const char *data, size_t len)
 {
 	if (memmem(data, len, "ready", 5))
@@ -1021,6 +1079,7 @@ int main(void)
 	TEST(test_path_from_env);
 	TEST(test_stdin);
 	TEST(test_only_std_fds);
+	TEST(test_runner_without_stdin);
 	TEST(test_child_signal_state);
 	TEST(test_process_group);
 	TEST(test_capture);
@@ -1035,6 +1094,7 @@ int main(void)
 	TEST(test_main_left_group);
 	TEST(test_kill_all);
 	TEST(test_run_sync);
+	TEST(test_no_busy_wait);
 
 	TEST(test_no_fd_leak_no_zombie);
 	rmdir(tmpdir);
