@@ -9,7 +9,8 @@
  *
  * Calling sequence:
  *   1. struct proc_spec spec = PROC_SPEC_INIT; fill argv, env, cwd, paths, callbacks;
- *   2. struct proc *p = proc_start(loop, &spec, &err);
+ *   2. struct proc *p = proc_start(loop, &spec, &err);  -- NULL + err (capture file,
+ *      pipe or fork failure): nothing started, on_exit will not be called;
  *   3. the loop runs; on_output is called as data arrives; proc_stop(p) may be
  *      called at any time to stop the group with escalation;
  *   4. on_exit(arg, &result) is called exactly once, after the main process
