@@ -161,13 +161,13 @@ static const char *const stmt_sql[Q__COUNT] = {
 		"  status_reason = NULL, started_at = excluded.started_at, pid = excluded.pid,"
 		"  hostname = excluded.hostname, heartbeat_at = excluded.heartbeat_at",
 	[Q_RUN_FINISHED] =
-		"UPDATE runs SET status = ?2, finished_at = ?3,"
+		"UPDATE runs SET status = COALESCE(?2, 'FINISHED'), finished_at = ?3,"
 		" duration_s = COALESCE(?4, (?3 - started_at) / 1000.0), exit_code = ?5,"
 		" status_reason = ?6, heartbeat_at = ?3 WHERE id = ?1",
 	[Q_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'RUNNING'",
 	[Q_STEP_ENSURE] = "INSERT OR IGNORE INTO steps(run_id, step, updated_at) VALUES(?1, ?2, ?3)",
 	[Q_STEP_STATE] =
-		"UPDATE steps SET status = ?3, reason = ?4, updated_at = ?5,"
+		"UPDATE steps SET status = COALESCE(?3, status), reason = ?4, updated_at = ?5,"
 		" started_at = CASE WHEN ?3 = 'RUNNING' THEN COALESCE(started_at, ?5) ELSE started_at END,"
 		" finished_at = CASE WHEN ?3 IN " LIVE_STATUSES " THEN NULL ELSE ?5 END"
 		" WHERE run_id = ?1 AND step = ?2",
@@ -566,12 +566,12 @@ static int record_wait_end(struct store *st, const struct wl_event *ev, const ch
 	if (!early)
 		early = ea ? cJSON_IsTrue(ea) : is_early_abort_outcome(outcome);
 	int64_t id = 0, closed = 0;
-	int found = query_pair(st, Q_WAIT_FIND, &id, &closed, err, "sIIis", ev->run_id, step,
+	int found = query_pair(st, Q_WAIT_FIND, &id, &closed, err, "ssIis", ev->run_id, step,
 			       (int64_t)ev->iteration, ev->attempt, phase ? phase : "");
 	if (found < 0)
 		return -1;
 	if (!found || (closed & bit)) {
-		if (run_stmt(st, Q_WAIT_INSERT, err, "sIIisJs", ev->run_id, step, (int64_t)ev->iteration,
+		if (run_stmt(st, Q_WAIT_INSERT, err, "ssIisJs", ev->run_id, step, (int64_t)ev->iteration,
 			     ev->attempt, phase ? phase : "", field(ev, "target"), NULL) < 0)
 			return -1;
 		id = sqlite3_last_insert_rowid(st->db);
@@ -585,14 +585,14 @@ static int record_observation(struct store *st, const struct wl_event *ev, const
 {
 	const char *phase = field_str(ev, "phase");
 	int64_t id = 0, closed = 0;
-	int found = query_pair(st, Q_WAIT_FIND_OPEN, &id, &closed, err, "sIIis", ev->run_id, step,
+	int found = query_pair(st, Q_WAIT_FIND_OPEN, &id, &closed, err, "ssIis", ev->run_id, step,
 			       (int64_t)ev->iteration, ev->attempt, phase ? phase : "");
 	if (found < 0)
 		return -1;
 	if (!found) {
 		const cJSON *el = field(ev, "elapsed_s");
 		int64_t start = ev->ts_ms - (cJSON_IsNumber(el) ? (int64_t)(el->valuedouble * 1000) : 0);
-		if (run_stmt(st, Q_WAIT_INSERT, err, "sIIisJI", ev->run_id, step, (int64_t)ev->iteration,
+		if (run_stmt(st, Q_WAIT_INSERT, err, "ssIisJI", ev->run_id, step, (int64_t)ev->iteration,
 			     ev->attempt, phase ? phase : "", field(ev, "target"), start) < 0)
 			return -1;
 		id = sqlite3_last_insert_rowid(st->db);
