@@ -516,6 +516,14 @@ fail:
 	return NULL;
 }
 
+char *store_default_path(const char *dir)
+{
+	const char *env = getenv("WAITLOOP_DB");
+	if (env && *env)
+		return xstrdup(env);
+	return dir ? fs_join(dir, ".waitloop/history.db") : xstrdup(".waitloop/history.db");
+}
+
 void store_close(struct store *st)
 {
 	if (!st)

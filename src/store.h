@@ -45,6 +45,9 @@ struct store;
  * "... has schema version N, newer than this waitloop (M)".
  */
 struct store *store_open(const char *path, struct wl_err *err);
+/* Database path for commands without --db: $WAITLOOP_DB when set and
+ * non-empty, else "<dir>/.waitloop/history.db" (dir NULL = "."). Caller frees. */
+char *store_default_path(const char *dir);
 void store_close(struct store *st);
 const char *store_path(const struct store *st);
 
