@@ -909,9 +909,20 @@ static int is_time_column(const char *name)
 	return !strcmp(name, "ts") || (n > 3 && !strcmp(name + n - 3, "_at"));
 }
 
+enum col_kind { COL_PLAIN, COL_TIME, COL_BOOL, COL_JSON };
+
+static enum col_kind column_kind(const char *name)
+{
+	if (is_json_column(name))
+		return COL_JSON;
+	if (is_bool_column(name))
+		return COL_BOOL;
+	return is_time_column(name) ? COL_TIME : COL_PLAIN;
+}
+
 /* One result row as a JSON object: times as RFC 3339, JSON columns parsed,
- * flags as booleans, NULL as null. */
-static cJSON *row_to_json(sqlite3_stmt *s)
+ * flags as booleans, NULL as null. kinds[i] = column_kind() of column i. */
+static cJSON *row_to_json(sqlite3_stmt *s, const enum col_kind *kinds)
 {
 	cJSON *o = cJSON_CreateObject();
 	int n = sqlite3_column_count(s);
@@ -921,11 +932,11 @@ static cJSON *row_to_json(sqlite3_stmt *s)
 		cJSON *v;
 		if (type == SQLITE_NULL) {
 			v = cJSON_CreateNull();
-		} else if (is_time_column(name) && type == SQLITE_INTEGER) {
+		} else if (kinds[i] == COL_TIME && type == SQLITE_INTEGER) {
 			char buf[40];
 			time_format_rfc3339(sqlite3_column_int64(s, i), buf, sizeof(buf));
 			v = cJSON_CreateString(buf);
-		} else if (is_bool_column(name) && type == SQLITE_INTEGER) {
+		} else if (kinds[i] == COL_BOOL && type == SQLITE_INTEGER) {
 			v = cJSON_CreateBool(sqlite3_column_int64(s, i) != 0);
 		} else if (type == SQLITE_INTEGER) {
 			v = cJSON_CreateNumber((double)sqlite3_column_int64(s, i));
@@ -933,7 +944,7 @@ static cJSON *row_to_json(sqlite3_stmt *s)
 			v = cJSON_CreateNumber(sqlite3_column_double(s, i));
 		} else {
 			const char *txt = (const char *)sqlite3_column_text(s, i);
-			v = is_json_column(name) ? cJSON_Parse(txt) : NULL;
+			v = kinds[i] == COL_JSON ? cJSON_Parse(txt) : NULL;
 			if (!v)
 				v = cJSON_CreateString(txt ? txt : "");
 		}
@@ -957,10 +968,15 @@ static cJSON *query_rows(struct store *st, const char *sql, struct wl_err *err, 
 		sqlite3_bind_text(s, i, p, -1, SQLITE_TRANSIENT);
 	}
 	va_end(ap);
+	int ncols = sqlite3_column_count(s);
+	enum col_kind *kinds = xcalloc((size_t)ncols + 1, sizeof(*kinds));
+	for (int i = 0; i < ncols; i++)
+		kinds[i] = column_kind(sqlite3_column_name(s, i));
 	cJSON *arr = cJSON_CreateArray();
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		cJSON_AddItemToArray(arr, row_to_json(s));
+		cJSON_AddItemToArray(arr, row_to_json(s, kinds));
+	free(kinds);
 	if (rc != SQLITE_DONE) {
 		db_err(st, err, NULL);
 		cJSON_Delete(arr);
