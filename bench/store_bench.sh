@@ -7,10 +7,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 make --no-print-directory -s build/waitloop build/libwaitloop.a
 mkdir -p build/bench
-pkgs="yaml-0.1 libcjson libgit2 sqlite3"
-# shellcheck disable=SC2046
-cc -std=c11 -D_GNU_SOURCE -O2 -Isrc $(pkg-config --cflags $pkgs) -o build/bench/store_bench \
-	bench/store_bench.c build/libwaitloop.a $(pkg-config --libs $pkgs) -lm
+pkgs=(yaml-0.1 libcjson libgit2 sqlite3)
+read -ra cflags <<<"$(pkg-config --cflags "${pkgs[@]}")"
+read -ra libs <<<"$(pkg-config --libs "${pkgs[@]}")"
+cc -std=c11 -D_GNU_SOURCE -O2 -Isrc "${cflags[@]}" -o build/bench/store_bench \
+	bench/store_bench.c build/libwaitloop.a "${libs[@]}" -lm
 tmp=$(mktemp -d /tmp/wl-store-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -20,7 +21,6 @@ build/bench/store_bench write "$tmp/write.db" 1000
 echo "== waitloop history over 10000 runs"
 build/bench/store_bench populate "$tmp/runs.db" 10000
 for args in "" "--limit 0" "--json --limit 0"; do
-	best=
 	times=()
 	for _ in 1 2 3 4 5; do
 		s=$(date +%s%N)

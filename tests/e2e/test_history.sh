@@ -1,6 +1,7 @@
 # End-to-end: `waitloop history` and `waitloop show` on databases written
 # through the real store (tests/tools/store_feed feeds events to store_sink).
 # timeout: 120
+# shellcheck shell=bash
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
 FEED=$TOOLS/store_feed
