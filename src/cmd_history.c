@@ -154,7 +154,7 @@ int cmd_history(int argc, char **argv)
 	struct store *st = store_open(path, &err);
 	cJSON *runs = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, 0, NULL, &err) < 0 || store_list_runs(st, limit, &runs, &err) < 0) {
+	if (!st || store_mark_crashed(st, &err) < 0 || store_list_runs(st, limit, &runs, &err) < 0) {
 		die_msg("%s", err.msg);
 		goto out;
 	}

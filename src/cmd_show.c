@@ -360,7 +360,7 @@ int cmd_show(int argc, char **argv)
 	struct store *st = store_open(path, &err);
 	cJSON *run = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, 0, NULL, &err) < 0 || store_get_run(st, id, &run, &err) < 0) {
+	if (!st || store_mark_crashed(st, &err) < 0 || store_get_run(st, id, &run, &err) < 0) {
 		die_msg("%s", err.msg);
 		goto out;
 	}

@@ -776,12 +776,10 @@ int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err)
 	return run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, time_wall_ms());
 }
 
-int store_mark_crashed(struct store *st, int64_t stale_ms, int *marked, struct wl_err *err)
+int store_mark_crashed(struct store *st, struct wl_err *err)
 {
-	if (stale_ms <= 0)
-		stale_ms = STORE_STALE_MS;
-	if (marked)
-		*marked = 0;
+	const int64_t stale_ms = STORE_STALE_MS;
+	int marked = 0;
 	int64_t now = time_wall_ms();
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db,
@@ -840,8 +838,8 @@ int store_mark_crashed(struct store *st, int64_t stale_ms, int *marked, struct w
 			sqlite3_bind_text(v, 2, why.v[i], -1, SQLITE_STATIC);
 			sqlite3_bind_int64(v, 3, now);
 			ok = ok && sqlite3_step(v) == SQLITE_DONE;
-			if (ok && changed && marked)
-				(*marked)++;
+			if (ok && changed)
+				marked++;
 		}
 		if (!ok)
 			db_err(st, err, "cannot mark crashed runs");
@@ -852,7 +850,7 @@ int store_mark_crashed(struct store *st, int64_t stale_ms, int *marked, struct w
 	}
 	strvec_clear(&ids);
 	strvec_clear(&why);
-	return ret;
+	return ret < 0 ? -1 : marked;
 }
 
 int store_notification_claim(struct store *st, const char *run_id, const char *event, const char *step,

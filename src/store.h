@@ -6,7 +6,7 @@
  *
  *   struct wl_err err = WL_ERR_INIT;
  *   struct store *st = store_open(db_path, &err);      -- NULL + err on failure
- *   store_mark_crashed(st, &n, &err);                  -- older runs whose runner died
+ *   store_mark_crashed(st, &err);                      -- older runs whose runner died
  *   store_set_warn(st, warn_fn, ctx);                  -- optional: first sink failure
  *   bus_subscribe(&bus, store_sink, st);               -- every event is recorded
  *   ... every ~30 s: store_heartbeat(st, run_id, &err);
@@ -68,11 +68,11 @@ int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err);
 
 /*
  * Runs still RUNNING whose runner is gone become CRASHED: the pid is dead on
- * this host, or the heartbeat is older than stale_ms (STORE_STALE_MS when
- * <= 0). Runs of the calling process are never touched. Their RUNNING steps
- * become CRASHED too. *marked (if not NULL) gets the number of runs marked.
+ * this host, or the heartbeat is older than STORE_STALE_MS. Runs of the
+ * calling process are never touched. Their RUNNING steps become CRASHED too.
+ * Returns the number of runs marked, or -1 (err set).
  */
-int store_mark_crashed(struct store *st, int64_t stale_ms, int *marked, struct wl_err *err);
+int store_mark_crashed(struct store *st, struct wl_err *err);
 
 /*
  * Notifications, at most once per (run, event, step, iteration, target);
