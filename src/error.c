@@ -28,8 +28,14 @@ int err_prefix(struct wl_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", old);
+	if (n >= 0 && (size_t)n + 2 < sizeof(err->msg)) {
+		/* manual copy: snprintf("%s", old) trips -Wformat-truncation at -O1 */
+		size_t room = sizeof(err->msg) - (size_t)n - 2;
+		size_t k = strnlen(old, room - 1);
+		memcpy(err->msg + n, ": ", 2);
+		memcpy(err->msg + n + 2, old, k);
+		err->msg[(size_t)n + 2 + k] = '\0';
+	}
 	return -1;
 }
 
