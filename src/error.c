@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "xalloc.h"
 
 int err_set(struct wl_err *err, const char *fmt, ...)
@@ -22,20 +23,17 @@ int err_prefix(struct wl_err *err, const char *fmt, ...)
 {
 	if (!err)
 		return -1;
-	char old[sizeof(err->msg)];
-	memcpy(old, err->msg, sizeof(old));
+	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n + 2 < sizeof(err->msg)) {
-		/* manual copy: snprintf("%s", old) trips -Wformat-truncation at -O1 */
-		size_t room = sizeof(err->msg) - (size_t)n - 2;
-		size_t k = strnlen(old, room - 1);
-		memcpy(err->msg + n, ": ", 2);
-		memcpy(err->msg + n + 2, old, k);
-		err->msg[(size_t)n + 2 + k] = '\0';
-	}
+	strbuf_addstr(&sb, ": ");
+	strbuf_addstr(&sb, err->msg);
+	size_t n = sb.len < sizeof(err->msg) - 1 ? sb.len : sizeof(err->msg) - 1;
+	memcpy(err->msg, sb.buf, n);
+	err->msg[n] = '\0';
+	strbuf_release(&sb);
 	return -1;
 }
 

@@ -1,0 +1,122 @@
+/*
+ * wait: the wait_policy engine (SPEC §4.4, §5, §6.2, §6.3) — one engine for
+ * all four entry points: `waitloop wait`, wait steps, guarded
+ * completion_checks and guarded worker steps.
+ *
+ * Two shapes, both driven by the caller's event loop:
+ *
+ * Condition mode (wait steps, `waitloop wait`):
+ *   1. struct wait_params p = WAIT_PARAMS_INIT; fill loop, policy (already
+ *      resolved with wait_policy_resolve()), condition, env, out_dir, ids, on_done;
+ *   2. struct wait *w = wait_start(&p, &err);
+ *   3. the engine runs the condition every interval (with backoff), and in
+ *      probe_aware mode the probe / rules / classify after each failed
+ *      condition, until met / terminal_fail / stalled / timeout;
+ *   4. on_done(arg, &result) is called once; w is freed after it returns.
+ *
+ * Guard mode (a completion_check or worker step running under a policy):
+ *   1. the caller starts the guarded process with proc_start(), forwarding its
+ *      on_output chunks to wait_guard_output();
+ *   2. w = wait_guard_start(&p, guarded_proc, &err) — probes run beside the
+ *      process every interval; its recent output is matched too;
+ *   3. on terminal_fail / stalled / no_output (no_output_timeout without a
+ *      byte) / max_wait, the engine calls proc_stop(guarded_proc) itself
+ *      (escalation with policy->grace);
+ *   4. from the guarded process's on_exit, the caller MUST call
+ *      wait_guard_finish(w, res): the engine drops its pointer to the proc,
+ *      writes wait-failure.json if it aborted (with the signals actually
+ *      sent), calls on_done synchronously (outcome WAIT_MET when it never
+ *      aborted: "the guarded process ended on its own"), and frees w.
+ *
+ * wait_cancel(w): the run is being cancelled; running condition/probe
+ * children are stopped, on_done follows (outcome WAIT_CANCELLED) once they
+ * are gone. In guard mode the caller stops the guarded proc itself and still
+ * calls wait_guard_finish.
+ *
+ * Artifacts (both modes), in out_dir: wait-probe.log (one JSON line per
+ * observation) and, for every outcome other than met/cancelled,
+ * wait-failure.json (schema waitloop.wait-failure.v1). All text redacted
+ * with params.redactor; bounded in size. Observations and the final outcome
+ * are also emitted on params.bus (EV_OBSERVATION, EV_WAIT_FINISHED and, for
+ * early aborts, EV_EARLY_ABORT) when a bus is given.
+ *
+ * Ownership: params strings/arrays are copied by wait_start/wait_guard_start;
+ * policy, redactor, bus and loop are borrowed and must outlive w. The
+ * result and its strings are valid only during on_done.
+ */
+#ifndef WAITLOOP_WAIT_H
+#define WAITLOOP_WAIT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "strvec.h"
+#include "workflow.h"
+
+struct loop;
+struct proc;
+struct proc_result;
+struct redactor;
+struct event_bus;
+struct wait;
+
+enum wait_phase { WAIT_PHASE_WAIT, WAIT_PHASE_STEP, WAIT_PHASE_CHECK, WAIT_PHASE_STANDALONE };
+
+enum wait_outcome {
+	WAIT_MET,
+	WAIT_TERMINAL_FAIL,
+	WAIT_STALLED,
+	WAIT_TIMEOUT,
+	WAIT_NO_OUTPUT,
+	WAIT_CANCELLED,
+};
+
+struct wait_result {
+	enum wait_outcome outcome;
+	int early_abort;              /* terminal_fail, stalled or no_output */
+	struct strvec fingerprints;   /* sorted, unique; non-empty unless met/cancelled */
+	struct strvec reasons;        /* human sentences, redacted */
+	struct strvec hints;          /* hints of the rules that fired */
+	const char *message;          /* one line, redacted */
+	const char *rule;             /* which rule decided, or NULL */
+	int observations;
+	double elapsed_s;
+	unsigned signals_sent;        /* PROC_SENT_* sent to a guarded/condition group */
+	const char *failure_file;     /* path of wait-failure.json, or NULL */
+	const char *probe_log;        /* path of wait-probe.log */
+};
+
+typedef void (*wait_done_fn)(void *arg, const struct wait_result *res);
+
+struct wait_params {
+	struct loop *loop;
+	const struct wl_wait_policy *policy;  /* resolved; borrowed */
+	enum wait_phase phase;
+	const char *condition;         /* shell command (run as <shell> -c), or NULL */
+	char *const *condition_argv;   /* argv form (`waitloop wait -- cmd ...`), or NULL */
+	const char *shell;             /* default "bash" */
+	char *const *env;              /* environment for condition/probe/classify; NULL = inherit */
+	const char *cwd;
+	const char *out_dir;           /* created if missing */
+	const char *check_id;
+	const char *run_id;
+	const char *workflow;
+	const char *step;
+	int iteration;
+	const struct redactor *redactor;  /* may be NULL (built-in patterns only) */
+	struct event_bus *bus;            /* may be NULL */
+	wait_done_fn on_done;
+	void *arg;
+};
+#define WAIT_PARAMS_INIT {0}
+
+const char *wait_outcome_name(enum wait_outcome o);   /* "met", "terminal_fail", ... */
+const char *wait_phase_name(enum wait_phase p);       /* "wait", "step", "completion_check", "standalone" */
+
+struct wait *wait_start(const struct wait_params *p, struct wl_err *err);
+struct wait *wait_guard_start(const struct wait_params *p, struct proc *guarded, struct wl_err *err);
+void wait_guard_output(struct wait *w, const char *data, size_t len);
+void wait_guard_finish(struct wait *w, const struct proc_result *res);
+void wait_cancel(struct wait *w);
+
+#endif
