@@ -102,7 +102,7 @@ build/tools/%: tests/tools/%.c
 asan: build/waitloop-asan $(UNIT_SAN)
 
 test: test-deps
-	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS)
+	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
 	@bash tests/run.sh
 
 run: deps
@@ -124,3 +124,33 @@ install: build/waitloop
 
 clean:
 	rm -rf build
+
+# --- fuzzing (libFuzzer, clang) --------------------------------------------
+# Each tests/fuzz/fuzz_<name>.c is a target with a seed corpus in
+# tests/fuzz/corpus/<name>/ (crashers found are kept there as regressions).
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS := $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIB_SRCS)) build/fuzz/obj/embedded.o
+FUZZ_CC   ?= clang
+FUZZ_CFLAGS = $(BASE_CFLAGS) -Wno-format-nonliteral -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
+FUZZ_SECONDS ?= 60
+
+build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build/gen/embedded.c
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/obj/embedded.o: build/gen/embedded.c
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+build/libwaitloop-fuzz.a: $(FUZZ_OBJS)
+	rm -f $@; ar rcs $@ $^
+build/fuzz/%: tests/fuzz/%.c build/libwaitloop-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/libwaitloop-fuzz.a $(PKG_LIBS) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@for f in $(FUZZ_BINS); do n=$${f#build/fuzz/fuzz_}; mkdir -p build/fuzz/work/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=tests/fuzz/corpus/$$n/crash- \
+	    build/fuzz/work/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 3 || exit 1; done
