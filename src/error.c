@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "xalloc.h"
 
 int err_set(struct wl_err *err, const char *fmt, ...)
@@ -22,14 +23,17 @@ int err_prefix(struct wl_err *err, const char *fmt, ...)
 {
 	if (!err)
 		return -1;
-	char old[sizeof(err->msg)];
-	memcpy(old, err->msg, sizeof(old));
+	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", old);
+	strbuf_addstr(&sb, ": ");
+	strbuf_addstr(&sb, err->msg);
+	size_t n = sb.len < sizeof(err->msg) - 1 ? sb.len : sizeof(err->msg) - 1;
+	memcpy(err->msg, sb.buf, n);
+	err->msg[n] = '\0';
+	strbuf_release(&sb);
 	return -1;
 }
 
