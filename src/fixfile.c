@@ -54,7 +54,8 @@ static int read_tail(const char *path, long long offset, size_t window, struct s
 			break;
 		got += (size_t)n;
 	}
-	strbuf_setlen(sb, sb->len + got);
+	sb->len += got;   /* strbuf_setlen() only shrinks */
+	sb->buf[sb->len] = '\0';
 	close(fd);
 	/* drop a partial first line when we did not start at the beginning of the output */
 	if (start > offset && start > 0) {
@@ -167,6 +168,75 @@ static void render_check_output(const struct fixfile_params *p, struct strbuf *o
 		strbuf_setlen(out, out->len - 1);
 }
 
+/* One observation of wait-probe.log, reduced to what the timeline shows. */
+struct obs {
+	int seq, seq_last;
+	double elapsed, elapsed_last;
+	int np, np_last;
+	int count;
+	char *key;     /* class, change, condition exit, text, fingerprints: equal keys collapse */
+};
+
+static char *obs_key(const cJSON *j)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const cJSON *ch = cJSON_GetObjectItem(j, "changed");
+	const cJSON *ce = cJSON_GetObjectItem(j, "condition_exit");
+	const char *cls = json_get_string(j, "class");
+	strbuf_addstr(&sb, cls ? cls : "?");
+	if (cJSON_IsBool(ch))
+		strbuf_addstr(&sb, cJSON_IsTrue(ch) ? ", changed" : ", unchanged");
+	strbuf_addch(&sb, '\x01');   /* the no-progress count goes here */
+	if (cJSON_IsNumber(ce))
+		strbuf_addf(&sb, ", condition exit %d", ce->valueint);
+	const char *summary = json_get_string(j, "summary");
+	const char *perr = json_get_string(j, "probe_error");
+	const char *text = perr ? perr : summary;
+	if (text && *text) {
+		char *t = xstrndup(text, TIMELINE_SUMMARY_CHARS);
+		for (char *c = t; *c; c++)
+			if (*c == '\n' || *c == '\r' || *c == '\t')
+				*c = ' ';
+		strbuf_addf(&sb, ": %s%s%s", perr ? "probe failed: " : "", t,
+			    strlen(text) > TIMELINE_SUMMARY_CHARS ? "…" : "");
+		free(t);
+	}
+	const cJSON *fps = cJSON_GetObjectItem(j, "fingerprints");
+	if (cJSON_GetArraySize(fps) > 0) {
+		strbuf_addstr(&sb, " [");
+		int k = 0;
+		const cJSON *f;
+		cJSON_ArrayForEach(f, fps) {
+			if (cJSON_IsString(f))
+				strbuf_addf(&sb, "%s%s", k++ ? ", " : "", f->valuestring);
+		}
+		strbuf_addch(&sb, ']');
+	}
+	return strbuf_detach(&sb);
+}
+
+static void render_obs(const struct obs *o, struct strbuf *out)
+{
+	const char *mark = strchr(o->key, '\x01');
+	size_t head = mark ? (size_t)(mark - o->key) : strlen(o->key);
+	if (o->count == 1)
+		strbuf_addf(out, "- #%d +%.1fs ", o->seq, o->elapsed);
+	else
+		strbuf_addf(out, "- #%d–#%d +%.1fs…+%.1fs (%d×) ", o->seq, o->seq_last, o->elapsed,
+			    o->elapsed_last, o->count);
+	strbuf_add(out, o->key, head);
+	if (o->np_last > 0) {
+		if (o->count > 1 && o->np != o->np_last)
+			strbuf_addf(out, " (no progress %d→%d)", o->np, o->np_last);
+		else
+			strbuf_addf(out, " (no progress %d)", o->np_last);
+	}
+	if (mark)
+		strbuf_addstr(out, mark + 1);
+	strbuf_addch(out, '\n');
+}
+
+/* The last observations; consecutive identical ones collapse into one line. */
 static void render_timeline(const struct fixfile_params *p, struct strbuf *out)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -176,7 +246,8 @@ static void render_timeline(const struct fixfile_params *p, struct strbuf *out)
 		strbuf_release(&sb);
 		return;
 	}
-	keep_last_lines(&sb, max, TAIL_WINDOW);
+	struct obs *v = NULL;
+	size_t n = 0, alloc = 0;
 	for (char *line = sb.buf; line && *line;) {
 		char *nl = strchr(line, '\n');
 		if (nl)
@@ -185,46 +256,32 @@ static void render_timeline(const struct fixfile_params *p, struct strbuf *out)
 		if (cJSON_IsObject(j)) {
 			const cJSON *seq = cJSON_GetObjectItem(j, "seq");
 			const cJSON *el = cJSON_GetObjectItem(j, "elapsed_s");
-			const cJSON *ch = cJSON_GetObjectItem(j, "changed");
 			const cJSON *np = cJSON_GetObjectItem(j, "no_progress");
-			const cJSON *ce = cJSON_GetObjectItem(j, "condition_exit");
-			const char *cls = json_get_string(j, "class");
-			strbuf_addf(out, "- #%d +%.1fs %s", cJSON_IsNumber(seq) ? seq->valueint : 0,
-				    cJSON_IsNumber(el) ? el->valuedouble : 0.0, cls ? cls : "?");
-			if (cJSON_IsBool(ch))
-				strbuf_addstr(out, cJSON_IsTrue(ch) ? ", changed" : ", unchanged");
-			if (cJSON_IsNumber(np) && np->valueint > 0)
-				strbuf_addf(out, " (no progress %d)", np->valueint);
-			if (cJSON_IsNumber(ce))
-				strbuf_addf(out, ", condition exit %d", ce->valueint);
-			const char *summary = json_get_string(j, "summary");
-			const char *perr = json_get_string(j, "probe_error");
-			const char *text = perr ? perr : summary;
-			if (text && *text) {
-				char *t = xstrndup(text, TIMELINE_SUMMARY_CHARS);
-				for (char *c = t; *c; c++)
-					if (*c == '\n' || *c == '\r' || *c == '\t')
-						*c = ' ';
-				strbuf_addf(out, ": %s%s%s", perr ? "probe failed: " : "", t,
-					    strlen(text) > TIMELINE_SUMMARY_CHARS ? "…" : "");
-				free(t);
+			int s = cJSON_IsNumber(seq) ? seq->valueint : 0;
+			double e = cJSON_IsNumber(el) ? el->valuedouble : 0.0;
+			int q = cJSON_IsNumber(np) ? np->valueint : 0;
+			char *key = obs_key(j);
+			if (n && !strcmp(v[n - 1].key, key)) {
+				v[n - 1].seq_last = s;
+				v[n - 1].elapsed_last = e;
+				v[n - 1].np_last = q;
+				v[n - 1].count++;
+				free(key);
+			} else {
+				XGROW(v, n + 1, alloc);
+				v[n++] = (struct obs){s, s, e, e, q, q, 1, key};
 			}
-			const cJSON *fps = cJSON_GetObjectItem(j, "fingerprints");
-			if (cJSON_GetArraySize(fps) > 0) {
-				strbuf_addstr(out, " [");
-				int k = 0;
-				const cJSON *f;
-				cJSON_ArrayForEach(f, fps) {
-					if (cJSON_IsString(f))
-						strbuf_addf(out, "%s%s", k++ ? ", " : "", f->valuestring);
-				}
-				strbuf_addch(out, ']');
-			}
-			strbuf_addch(out, '\n');
 		}
 		cJSON_Delete(j);
 		line = nl ? nl + 1 : NULL;
 	}
+	size_t first = n > (size_t)max ? n - (size_t)max : 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i >= first)
+			render_obs(&v[i], out);
+		free(v[i].key);
+	}
+	free(v);
 	strbuf_release(&sb);
 	if (!out->len)
 		strbuf_addstr(out, "(no readable observations in wait-probe.log)");
