@@ -33,7 +33,8 @@ static const char help[] =
 	"  --fingerprint F           short stable failure id, e.g. tests/unit/foo (repeatable)\n"
 	"  --hint H                  what to try next (repeatable)\n"
 	"  --from-wait-failure FILE  add the message, reasons, fingerprints and hints of a\n"
-	"                            wait-failure.json (only to an incomplete decision)\n"
+	"                            wait-failure.json (only to an incomplete decision;\n"
+	"                            a missing FILE adds nothing, an invalid one is an error)\n"
 	"  --check-id ID             default: $WAITLOOP_CHECK_ID\n"
 	"  -o, --output FILE         default: $WAITLOOP_DECISION_FILE, else\n"
 	"                            $WAITLOOP_STEP_DIR/review.verdict, else ./review.verdict\n"
@@ -117,9 +118,10 @@ static int verdict_write_main(int argc, char **argv)
 	if (wait_failure && v.decision != VERDICT_COMPLETE) {
 		struct verdict_evidence e = VERDICT_EVIDENCE_INIT;
 		int got = verdict_read_wait_failure(wait_failure, 0, &e, &err);
+		/* A script may pass the file unconditionally: no wait failed, nothing to add. */
 		if (got == 0)
-			err_set(&err, "cannot read wait failure '%s': no such file", wait_failure);
-		if (got <= 0) {
+			fprintf(stderr, "waitloop: no wait failure at '%s'; nothing merged\n", wait_failure);
+		if (got < 0) {
 			verdict_evidence_release(&e);
 			die_msg("%s", err.msg);
 			goto out;
