@@ -84,10 +84,12 @@ build/libwaitloop.a: $(OBJS)
 build/libwaitloop-asan.a: $(SAN_OBJS)
 	rm -f $@; ar rcs $@ $^
 
+# --whole-archive: main.c refers to the cmd_* functions weakly, and a weak
+# reference alone does not pull a member out of an archive.
 build/waitloop: build/obj/main.o build/libwaitloop.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) -o $@ build/obj/main.o -Wl,--whole-archive build/libwaitloop.a -Wl,--no-whole-archive $(PKG_LIBS) -lm
 build/waitloop-asan: build/asan/main.o build/libwaitloop-asan.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(SAN_FLAGS) -o $@ build/asan/main.o -Wl,--whole-archive build/libwaitloop-asan.a -Wl,--no-whole-archive $(PKG_LIBS) -lm
 
 build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a
 	@mkdir -p build/tests
