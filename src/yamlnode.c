@@ -208,10 +208,15 @@ static enum yscalar resolve_plain(const char *s)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
 	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
+	/* Most scalars are words: decide by the first character before comparing. */
+	if (!strchr("~nNtTfF0123456789+-.", s[0]))
+		return YSCALAR_STR;
 	if (is_one_of(s, nulls))
 		return YSCALAR_NULL;
 	if (is_one_of(s, bools))
 		return YSCALAR_BOOL;
+	if (!strchr("0123456789+-.", s[0]))
+		return YSCALAR_STR;
 	const char *p = s;
 	if (!strncmp(p, "0x", 2) && all_in(p + 2, "0123456789abcdefABCDEF"))
 		return YSCALAR_INT;
