@@ -12,7 +12,25 @@
  *   3. while (!done) loop_run_once(l);         -- or loop_run(l, &done)
  *   4. loop_free(l);
  *
- * Callbacks may add or remove watches and timers, including their own.
+ * Callbacks may add or remove watches, timers and signal handlers, including
+ * their own; a removed watch never gets a stale event, even if its descriptor
+ * number is reused in the same round. Do not call loop_run_once() or
+ * loop_free() on a loop from inside one of its own callbacks.
+ *
+ * Order within one round: signals, then fd events, then due timers (earliest
+ * deadline first; equal deadlines in order of creation). A timer added from a
+ * callback runs in a later round even if already due, so a timer re-arming
+ * itself at deadline 0 cannot starve descriptors.
+ *
+ * Signals: the handlers (installed by the first loop_new(), restored when the
+ * last loop is freed) only count and write to a close-on-exec, non-blocking
+ * self-pipe. SIGPIPE is set to SIG_IGN for the whole process, for good (EPIPE
+ * is handled where it occurs). Several loops may exist (proc_run_sync() runs
+ * a private one, possibly while the runner's loop exists): each loop sees
+ * each signal delivered after its creation, coalesced, whichever loop happens
+ * to be running when it arrives. loop_on_signal() for another signal
+ * installs the handler for it on first use.
+ *
  * Ownership: the loop owns nothing of the callers' (fds stay open; args are borrowed).
  */
 #ifndef WAITLOOP_LOOP_H
@@ -25,10 +43,14 @@ typedef void (*loop_fd_fn)(void *arg, int fd, short revents);
 typedef void (*loop_timer_fn)(void *arg);
 typedef void (*loop_signal_fn)(void *arg, int signo);
 
+/* NULL (errno set) only when no descriptor is left for the self-pipe. */
 struct loop *loop_new(void);
+/* Frees the loop; watches, timers and handlers still registered are dropped. */
 void loop_free(struct loop *l);
 
-/* Watch fd for events (POLLIN/POLLOUT); one watch per fd. Returns 0 / -1. */
+/* Watch fd for events (POLLIN/POLLOUT); one watch per fd: watching an fd
+ * again replaces its events, callback and arg. fn also gets POLLHUP/POLLERR.
+ * Returns 0, or -1 for a negative fd or a NULL fn. */
 int loop_watch_fd(struct loop *l, int fd, short events, loop_fd_fn fn, void *arg);
 void loop_unwatch_fd(struct loop *l, int fd);
 
@@ -42,7 +64,8 @@ void loop_cancel_timer(struct loop *l, uint64_t id);
 void loop_on_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg);
 void loop_off_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg);
 
-/* One round: wait for the next fd event, signal or deadline, dispatch it. */
+/* One round: wait for the next fd event, signal or deadline (poll without
+ * a timeout when there are no timers), dispatch what is ready. */
 void loop_run_once(struct loop *l);
 /* Run rounds until *done becomes non-zero. */
 void loop_run(struct loop *l, const int *done);

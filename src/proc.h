@@ -9,12 +9,33 @@
  *
  * Calling sequence:
  *   1. struct proc_spec spec = PROC_SPEC_INIT; fill argv, env, cwd, paths, callbacks;
- *   2. struct proc *p = proc_start(loop, &spec, &err);
+ *   2. struct proc *p = proc_start(loop, &spec, &err);  -- NULL + err (capture file,
+ *      pipe or fork failure): nothing started, on_exit will not be called;
  *   3. the loop runs; on_output is called as data arrives; proc_stop(p) may be
  *      called at any time to stop the group with escalation;
  *   4. on_exit(arg, &result) is called exactly once, after the main process
  *      has been reaped AND its pipes reached EOF (or the linger expired and
  *      the group was stopped). After on_exit returns, p is freed: do not use it.
+ *      on_exit and on_output are only ever called from the loop, never from
+ *      inside proc_start() or proc_stop(); on_exit may start new procs.
+ *
+ * The child: own process group (setpgid in parent and child), default
+ * dispositions for every signal and an empty signal mask, stdin /dev/null or
+ * a pipe fed from stdin_data (non-blocking, through the loop; EPIPE if the
+ * child stops reading is not an error), stdout/stderr pipes, every other
+ * descriptor close-on-exec, cwd changed. argv[0] without '/' is searched in
+ * the PATH of spec.env when given (default "/bin:/usr/bin" if it has none),
+ * else the runner's; a file without #! is run by /bin/sh, as execvp does.
+ * exec_error forms: "command not found: 'foo'" (ENOENT), "permission denied:
+ * './x'" (EACCES), "cannot change directory to 'dir': <strerror>" (cwd),
+ * "cannot execute 'x': <strerror>"; exit_code is then 127 for ENOENT, else 126.
+ *
+ * Output: every chunk is appended to the capture file (opened O_APPEND,
+ * created 0644; stdout_path == stderr_path shares one descriptor, so the file
+ * interleaves like a terminal), kept in the head/tail buffers, passed to
+ * on_output and stamps last_output_ms. Memory stays within capture_out, a
+ * few times capture_tail and one 64 KiB chunk, whatever the volume. A write error on
+ * a capture file is not fatal (the rest of the capture continues).
  *
  * Stopping (proc_stop, timeout, linger): SIGINT to the group, then SIGTERM
  * after grace, then SIGKILL after grace (SIGCONT is sent with SIGTERM so a
@@ -22,7 +43,15 @@
  * When the main process exits on its own and group members remain (a
  * background grandchild), the pipes are drained for linger_ms and then the
  * remaining group is stopped the same way: a child can never hang the runner,
- * and no process of a run outlives it.
+ * and no process of a run outlives it. If the pipes are closed but members
+ * remain, the group is stopped at once (no linger). Zombie members waiting
+ * for init count as gone. After SIGKILL, on_exit follows within about one
+ * second even if something cannot die (uninterruptible sleep); a main
+ * process not reaped by then (exited == signaled == 0) is reaped later.
+ * A process that leaves the group with setsid() escapes it (if it holds the
+ * pipes, the linger bounds the wait); main itself is signalled by pid if it
+ * joins another group. The timeout does not apply once main has exited (the
+ * linger does).
  *
  * Ownership: spec strings are copied by proc_start; result pointers are valid
  * only during on_exit.
@@ -53,17 +82,17 @@ struct proc_result {
 	int exec_failed;         /* could not exec argv[0]; exit_code is 127 (not found) or 126 */
 	int exec_errno;
 	char exec_error[256];    /* "command not found: 'kubectl'" etc. */
-	int timed_out;           /* spec.timeout_ms expired and the group was stopped */
+	int timed_out;           /* spec.timeout_ms expired before main exited; the group was stopped */
 	int stopped;             /* proc_stop() was called */
-	int lingered;            /* group members outlived main and were stopped after linger */
-	unsigned signals_sent;   /* PROC_SENT_* */
+	int lingered;            /* group members outlived main and were stopped (after the linger) */
+	unsigned signals_sent;   /* PROC_SENT_*: signals actually delivered to someone */
 	const char *out;         /* captured stdout head (spec.capture_out bytes max) */
 	size_t out_len;
 	int out_truncated;       /* more stdout than capture_out */
 	const char *tail;        /* last spec.capture_tail bytes of stdout+stderr interleaved */
 	size_t tail_len;
 	int64_t start_ms;        /* monotonic */
-	int64_t end_ms;
+	int64_t end_ms;          /* when on_exit is called (after any linger) */
 	int64_t last_output_ms;  /* monotonic time of the last byte on stdout/stderr (start_ms if none) */
 };
 
@@ -90,18 +119,25 @@ struct proc_spec {
 #define PROC_SPEC_INIT {0}
 
 struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_err *err);
-/* Stop the whole group with escalation (idempotent). on_exit still follows. */
+/* Stop the whole group with escalation (idempotent; result.stopped = 1).
+ * on_exit still follows, from the loop. */
 void proc_stop(struct proc *p);
 pid_t proc_pid(const struct proc *p);
 
 /* Stop every live child group of this process at once (SIGKILL), for the
- * runner's last-resort exit paths. Safe to call from normal code only. */
+ * runner's last-resort exit paths. Safe to call from normal code only (not
+ * a signal handler). Reaps nothing: if the loops keep running, each proc's
+ * on_exit follows as usual within about a second. */
 void proc_kill_all(void);
 
 /*
  * Convenience for callers outside a running loop (preflight checks, tests):
  * run to completion on a private loop; copies of out/tail are returned in
- * *out_buf / *tail_buf when not NULL (caller frees). Returns -1 only when the
+ * *out_buf / *tail_buf when not NULL (caller frees; NUL-terminated); then
+ * res->out / res->tail point to those copies, else they are NULL. spec.on_exit
+ * may be NULL (if set, it is called before the copy); on_output is honoured.
+ * SIGINT, SIGTERM or SIGHUP while it runs stop the child (proc_stop); other
+ * loops still see the signal when they run next. Returns -1 only when the
  * process could not be started (err set); exec failure is a result, not -1.
  */
 int proc_run_sync(const struct proc_spec *spec, struct proc_result *res, char **out_buf,

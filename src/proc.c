@@ -1,0 +1,951 @@
+/*
+ * proc: spawn, capture, reap and stop child process groups (see proc.h).
+ *
+ * Life of a proc:
+ *   running   -- main process alive; pipes drained as data arrives.
+ *   reaped    -- waitpid(pid) returned (only ever our own pid, WNOHANG,
+ *                on SIGCHLD, or when both pipes reach EOF).
+ *   done      -- reaped, pipes at EOF and no live member left in the group
+ *                (zombies of grandchildren waiting for init do not count).
+ * If the group outlives main (pipes held open, or members without pipes),
+ * the linger expires or is skipped and the group is stopped: SIGINT, grace,
+ * SIGTERM+SIGCONT, grace, SIGKILL, then at most PROC_KILL_WAIT_MS more.
+ * finish() always runs from a loop callback, never inside proc_start() or
+ * proc_stop(), so callers are never re-entered from their own calls.
+ *
+ * Globals (STYLE.md §6): the registry of live procs and of unreaped pids.
+ */
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+extern char **environ;
+
+#define PROC_DEFAULT_GRACE_MS 5000
+#define PROC_DEFAULT_LINGER_MS 1000
+/* After SIGKILL: how long to wait for the group to disappear before
+ * reporting anyway (a process in uninterruptible sleep, or a member's
+ * zombie that init is slow to reap, must not hang the runner). */
+#define PROC_KILL_WAIT_MS 1000
+#define PROC_READ_CHUNK 65536
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+enum exec_stage { STAGE_EXEC = 1, STAGE_CHDIR = 2, STAGE_DUP = 3 };
+
+struct exec_report {
+	int stage;
+	int err;
+};
+
+struct proc {
+	struct loop *l;
+	pid_t pid; /* also the process group id */
+	struct proc *prev, *next; /* live registry */
+
+	int out_fd, err_fd, in_fd; /* our pipe ends, -1 once closed */
+	int out_file, err_file;    /* capture files; err_file may equal out_file */
+	char *stdin_data;
+	size_t stdin_len, stdin_off;
+
+	size_t capture_out, capture_tail;
+	struct strbuf out, tail;
+
+	proc_output_fn on_output;
+	proc_exit_fn on_exit;
+	void *arg;
+
+	int64_t grace_ms, linger_ms;
+	uint64_t t_timeout, t_escalate, t_linger, t_killwait, t_recheck;
+	int64_t recheck_ms;
+
+	int reaped;
+	int level;     /* signals sent so far: 0 none, 1 SIGINT, 2 SIGTERM, 3 SIGKILL */
+	int finishing; /* finish() has begun */
+	struct proc_result res;
+};
+
+static struct proc *live_head;
+static pid_t *unreaped;            /* main pids given up on after SIGKILL */
+static size_t nunreaped, aunreaped;
+
+static void proc_check(struct proc *p);
+static void on_killwait(void *arg);
+static int signal_group(struct proc *p, int sig);
+
+/* ---- small helpers ---- */
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Keep our descriptors off 0/1/2 (the runner may run with them closed),
+ * so the child's dup2() onto 0/1/2 can never clobber a source. */
+static int fd_above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return nfd;
+}
+
+static int pipe_cloexec(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	p[0] = fd_above_stdio(p[0]);
+	p[1] = fd_above_stdio(p[1]);
+	if (p[0] < 0 || p[1] < 0) {
+		int e = errno;
+		close_fd(&p[0]);
+		close_fd(&p[1]);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* a full disk must not stop the capture of the rest */
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+static const char *env_lookup(char *const *env, const char *name)
+{
+	if (!env)
+		return getenv(name);
+	size_t n = strlen(name);
+	for (; *env; env++)
+		if (!strncmp(*env, name, n) && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+/* PATH search in the parent (the child must not allocate), like execvp:
+ * first executable regular file wins; EACCES if only non-executable ones. */
+static char *resolve_command(const char *cmd, char *const *env, int *err)
+{
+	if (!*cmd) {
+		*err = ENOENT;
+		return NULL;
+	}
+	if (strchr(cmd, '/'))
+		return xstrdup(cmd);
+	const char *path = env_lookup(env, "PATH");
+	if (!path)
+		path = "/bin:/usr/bin";
+	int eacces = 0;
+	const char *p = path;
+	for (;;) {
+		const char *colon = strchr(p, ':');
+		size_t dlen = colon ? (size_t)(colon - p) : strlen(p);
+		char *cand = dlen ? xasprintf("%.*s/%s", (int)dlen, p, cmd) : xasprintf("./%s", cmd);
+		struct stat st;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(cand, X_OK) == 0)
+				return cand;
+			eacces = 1;
+		}
+		free(cand);
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	*err = eacces ? EACCES : ENOENT;
+	return NULL;
+}
+
+/* ---- process group liveness ---- */
+
+/* Does the group have a member that is not a zombie? A zombie grandchild
+ * waits for init to reap it; it holds nothing and cannot be signalled. */
+static int group_alive(pid_t pgid)
+{
+	if (kill(-pgid, 0) < 0 && errno != EPERM)
+		return 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 1;
+	int alive = 0;
+	struct dirent *de;
+	while (!alive && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		/* pid (comm) state ppid pgrp ...; comm may contain anything */
+		char *rp = strrchr(buf, ')');
+		char state;
+		long ppid, pgrp;
+		if (rp && sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 &&
+		    pgrp == (long)pgid && state != 'Z' && state != 'X')
+			alive = 1;
+	}
+	closedir(d);
+	return alive;
+}
+
+/* ---- registry ---- */
+
+static void registry_add(struct proc *p)
+{
+	p->next = live_head;
+	if (live_head)
+		live_head->prev = p;
+	live_head = p;
+}
+
+static void registry_remove(struct proc *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (live_head == p)
+		live_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+}
+
+static void unreaped_sweep(void)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < nunreaped; i++) {
+		int st;
+		pid_t r = waitpid(unreaped[i], &st, WNOHANG);
+		if (r == 0 || (r < 0 && errno == EINTR))
+			unreaped[j++] = unreaped[i];
+	}
+	nunreaped = j;
+}
+
+void proc_kill_all(void)
+{
+	for (struct proc *p = live_head; p; p = p->next) {
+		if (p->finishing)
+			continue;
+		if (signal_group(p, SIGKILL) == 0)
+			p->res.signals_sent |= PROC_SENT_SIGKILL;
+		if (p->level < 3) {
+			p->level = 3;
+			if (p->t_escalate)
+				loop_cancel_timer(p->l, p->t_escalate);
+			p->t_escalate = 0;
+			if (!p->t_killwait)
+				p->t_killwait = loop_add_timer(p->l, time_now_ms() + PROC_KILL_WAIT_MS,
+								on_killwait, p);
+		}
+	}
+	for (size_t i = 0; i < nunreaped; i++)
+		kill(-unreaped[i], SIGKILL);
+}
+
+/* ---- the child side (async-signal-safe only: no malloc, no stdio) ---- */
+
+static void child_report(int fd, int stage, int err) __attribute__((noreturn));
+static void child_report(int fd, int stage, int err)
+{
+	struct exec_report r = {stage, err};
+	ssize_t n = write(fd, &r, sizeof(r));
+	(void)n;
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/* Mark every descriptor >= 3 close-on-exec. */
+static void child_cloexec_from3(void)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+#endif
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		char buf[4096];
+		long n;
+		while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+			for (long off = 0; off < n;) {
+				/* struct linux_dirent64: ino(8) off(8) reclen(2) type(1) name */
+				unsigned short reclen;
+				memcpy(&reclen, buf + off + 16, sizeof(reclen));
+				const char *name = buf + off + 19;
+				int fd = 0, ok = *name != 0;
+				for (const char *c = name; *c; c++) {
+					if (*c < '0' || *c > '9')
+						ok = 0;
+					else
+						fd = fd * 10 + (*c - '0');
+				}
+				if (ok && fd >= 3 && fd != dfd)
+					fcntl(fd, F_SETFD, FD_CLOEXEC);
+				off += reclen;
+			}
+		}
+		close(dfd);
+		return;
+	}
+	struct rlimit rl;
+	long max = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1048576)
+		max = (long)rl.rlim_cur;
+	for (long fd = 3; fd < max; fd++)
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+}
+
+struct child_plan {
+	int in_fd, out_fd, err_fd, report_fd;
+	const char *cwd;
+	const char *path; /* NULL: lookup failed with lookup_err */
+	int lookup_err;
+	char *const *argv;
+	char *const *envp;
+	char *const *sh_argv; /* for ENOEXEC: /bin/sh path args... */
+};
+
+static void child_run(const struct child_plan *cp) __attribute__((noreturn));
+static void child_run(const struct child_plan *cp)
+{
+	setpgid(0, 0);
+	/* All signals are blocked (the parent blocked them before fork): reset
+	 * every disposition first, then unblock, so no handler of ours runs. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &dfl, NULL);
+
+	if (dup2(cp->in_fd, 0) < 0 || dup2(cp->out_fd, 1) < 0 || dup2(cp->err_fd, 2) < 0)
+		child_report(cp->report_fd, STAGE_DUP, errno);
+	if (cp->cwd && chdir(cp->cwd) < 0)
+		child_report(cp->report_fd, STAGE_CHDIR, errno);
+	child_cloexec_from3();
+
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (!cp->path)
+		child_report(cp->report_fd, STAGE_EXEC, cp->lookup_err);
+	execve(cp->path, cp->argv, cp->envp);
+	if (errno == ENOEXEC)
+		execve("/bin/sh", cp->sh_argv, cp->envp);
+	child_report(cp->report_fd, STAGE_EXEC, errno);
+}
+
+/* ---- output ---- */
+
+static void take_output(struct proc *p, enum proc_stream stream, const char *buf, size_t n)
+{
+	p->res.last_output_ms = time_now_ms();
+	int file = stream == PROC_STDOUT ? p->out_file : p->err_file;
+	if (file >= 0)
+		write_all(file, buf, n);
+	if (stream == PROC_STDOUT) {
+		if (p->out.len < p->capture_out) {
+			size_t room = p->capture_out - p->out.len;
+			strbuf_add(&p->out, buf, n < room ? n : room);
+			if (n > room)
+				p->res.out_truncated = 1;
+		} else {
+			p->res.out_truncated = 1;
+		}
+	}
+	if (p->capture_tail) {
+		/* Trim in batches: memory stays below 2x the tail + one chunk. */
+		if (n >= p->capture_tail) {
+			strbuf_reset(&p->tail);
+			strbuf_add(&p->tail, buf + (n - p->capture_tail), p->capture_tail);
+		} else {
+			strbuf_add(&p->tail, buf, n);
+			if (p->tail.len > 2 * p->capture_tail)
+				strbuf_keep_tail(&p->tail, p->capture_tail);
+		}
+	}
+	if (p->on_output)
+		p->on_output(p->arg, stream, buf, n);
+}
+
+/* Read once from one pipe: 1 = data, 0 = nothing yet, -1 = EOF (closed). */
+static int read_pipe(struct proc *p, int *fd, enum proc_stream stream)
+{
+	char buf[PROC_READ_CHUNK];
+	ssize_t n;
+	do
+		n = read(*fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		take_output(p, stream, buf, (size_t)n);
+		return 1;
+	}
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	loop_unwatch_fd(p->l, *fd);
+	close_fd(fd);
+	return -1;
+}
+
+/* Collect what is already buffered, without waiting (bounded: a writer
+ * outside the group may still be producing). */
+static void drain_pipe(struct proc *p, int *fd, enum proc_stream stream)
+{
+	for (int i = 0; i < 64 && *fd >= 0; i++)
+		if (read_pipe(p, fd, stream) <= 0)
+			break;
+}
+
+/* ---- reaping, stopping, finishing ---- */
+
+static void cancel_timer(struct proc *p, uint64_t *id)
+{
+	if (*id)
+		loop_cancel_timer(p->l, *id);
+	*id = 0;
+}
+
+static void try_reap(struct proc *p)
+{
+	if (p->reaped)
+		return;
+	int st;
+	pid_t r;
+	do
+		r = waitpid(p->pid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r != p->pid)
+		return;
+	p->reaped = 1;
+	if (WIFEXITED(st)) {
+		p->res.exited = 1;
+		p->res.exit_code = WEXITSTATUS(st);
+	} else if (WIFSIGNALED(st)) {
+		p->res.signaled = 1;
+		p->res.signo = WTERMSIG(st);
+	}
+}
+
+static void on_timer_check(void *arg)
+{
+	struct proc *p = arg;
+	p->t_recheck = 0;
+	proc_check(p);
+}
+
+static void on_escalate(void *arg);
+static void on_killwait(void *arg);
+static void on_linger(void *arg);
+static void on_sigchld(void *arg, int signo);
+
+/* Signal the group; also main itself if it left the group (setsid):
+ * until it is reaped its pid is ours. Returns 0 if anyone got it. */
+static int signal_group(struct proc *p, int sig)
+{
+	int r = kill(-p->pid, sig);
+	if (!p->reaped && getpgid(p->pid) != p->pid && kill(p->pid, sig) == 0)
+		r = 0;
+	return r;
+}
+
+/* Send the next signal of the ladder to the whole group. */
+static void escalate(struct proc *p)
+{
+	if (p->level >= 3)
+		return;
+	p->level++;
+	int64_t now = time_now_ms();
+	if (p->level == 1) {
+		if (signal_group(p, SIGINT) == 0)
+			p->res.signals_sent |= PROC_SENT_SIGINT;
+	} else if (p->level == 2) {
+		if (signal_group(p, SIGTERM) == 0)
+			p->res.signals_sent |= PROC_SENT_SIGTERM;
+		signal_group(p, SIGCONT);
+	} else {
+		if (signal_group(p, SIGKILL) == 0)
+			p->res.signals_sent |= PROC_SENT_SIGKILL;
+	}
+	cancel_timer(p, &p->t_escalate);
+	if (p->level < 3)
+		p->t_escalate = loop_add_timer(p->l, now + p->grace_ms, on_escalate, p);
+	else if (!p->t_killwait)
+		p->t_killwait = loop_add_timer(p->l, now + PROC_KILL_WAIT_MS, on_killwait, p);
+}
+
+static void finish(struct proc *p)
+{
+	p->finishing = 1;
+	cancel_timer(p, &p->t_timeout);
+	cancel_timer(p, &p->t_escalate);
+	cancel_timer(p, &p->t_linger);
+	cancel_timer(p, &p->t_killwait);
+	cancel_timer(p, &p->t_recheck);
+	if (p->out_fd >= 0)
+		drain_pipe(p, &p->out_fd, PROC_STDOUT);
+	if (p->err_fd >= 0)
+		drain_pipe(p, &p->err_fd, PROC_STDERR);
+	int *fds[] = {&p->out_fd, &p->err_fd, &p->in_fd};
+	for (size_t i = 0; i < 3; i++) {
+		if (*fds[i] >= 0)
+			loop_unwatch_fd(p->l, *fds[i]);
+		close_fd(fds[i]);
+	}
+	if (p->err_file == p->out_file)
+		p->err_file = -1;
+	close_fd(&p->out_file);
+	close_fd(&p->err_file);
+	loop_off_signal(p->l, SIGCHLD, on_sigchld, p);
+	registry_remove(p);
+	try_reap(p);
+	if (!p->reaped) {
+		/* SIGKILL sent and still not gone (uninterruptible sleep): reap later. */
+		XGROW(unreaped, nunreaped + 1, aunreaped);
+		unreaped[nunreaped++] = p->pid;
+	}
+
+	if (p->capture_tail)
+		strbuf_keep_tail(&p->tail, p->capture_tail);
+	p->res.out = strbuf_str(&p->out);
+	p->res.out_len = p->out.len;
+	p->res.tail = strbuf_str(&p->tail);
+	p->res.tail_len = p->tail.len;
+	p->res.end_ms = time_now_ms();
+	p->on_exit(p->arg, &p->res);
+
+	strbuf_release(&p->out);
+	strbuf_release(&p->tail);
+	free(p->stdin_data);
+	free(p);
+}
+
+/* Decide what the state calls for; may finish (and free) p. */
+static void proc_check(struct proc *p)
+{
+	if (p->finishing)
+		return;
+	if (!p->reaped && p->out_fd < 0 && p->err_fd < 0)
+		try_reap(p); /* EOF usually means exit: do not depend on SIGCHLD alone */
+	if (!p->reaped)
+		return;
+	int pipes_open = p->out_fd >= 0 || p->err_fd >= 0;
+	int64_t now = time_now_ms();
+
+	if (p->level == 0) {
+		if (pipes_open) {
+			if (!p->t_linger)
+				p->t_linger = loop_add_timer(p->l, now + p->linger_ms, on_linger, p);
+			return;
+		}
+		if (!group_alive(p->pid)) {
+			finish(p);
+			return;
+		}
+		p->res.lingered = 1; /* members remain with the pipes closed */
+		escalate(p);
+		/* fall through: watch them go */
+	}
+
+	/* Stopping. */
+	if (pipes_open) {
+		if (kill(-p->pid, 0) < 0 && errno == ESRCH)
+			finish(p); /* only a writer outside the group holds the pipes */
+		return;            /* EOF or the next escalation step brings us back */
+	}
+	if (!group_alive(p->pid)) {
+		finish(p);
+		return;
+	}
+	/* Pipes closed, reaped, members dying: nothing will wake us, so look
+	 * again shortly (bounded by the ladder and the kill wait). */
+	if (!p->t_recheck) {
+		p->recheck_ms = p->recheck_ms ? p->recheck_ms * 2 : 10;
+		if (p->recheck_ms > 250)
+			p->recheck_ms = 250;
+		p->t_recheck = loop_add_timer(p->l, now + p->recheck_ms, on_timer_check, p);
+	}
+}
+
+/* ---- loop callbacks ---- */
+
+static void on_sigchld(void *arg, int signo)
+{
+	struct proc *p = arg;
+	if (nunreaped)
+		unreaped_sweep();
+	try_reap(p);
+	proc_check(p);
+}
+
+static void on_linger(void *arg)
+{
+	struct proc *p = arg;
+	p->t_linger = 0;
+	if (p->level == 0) {
+		if (p->out_fd >= 0 || p->err_fd >= 0 ? kill(-p->pid, 0) == 0 || errno == EPERM
+						     : group_alive(p->pid)) {
+			p->res.lingered = 1;
+			escalate(p);
+		} else {
+			finish(p); /* the pipes are held outside the group: stop waiting */
+			return;
+		}
+	}
+	proc_check(p);
+}
+
+static void on_escalate(void *arg)
+{
+	struct proc *p = arg;
+	p->t_escalate = 0;
+	if (p->reaped && !group_alive(p->pid)) {
+		finish(p);
+		return;
+	}
+	escalate(p);
+	proc_check(p);
+}
+
+static void on_killwait(void *arg)
+{
+	struct proc *p = arg;
+	p->t_killwait = 0;
+	try_reap(p);
+	finish(p); /* SIGKILL was sent: report what we have */
+}
+
+static void on_timeout(void *arg)
+{
+	struct proc *p = arg;
+	p->t_timeout = 0;
+	/* Once main has exited, the linger (not the timeout) bounds the rest. */
+	if (p->level == 0 && !p->reaped) {
+		p->res.timed_out = 1;
+		escalate(p);
+	}
+	proc_check(p);
+}
+
+static void on_pipe(void *arg, int fd, short revents)
+{
+	struct proc *p = arg;
+	int *slot = fd == p->out_fd ? &p->out_fd : &p->err_fd;
+	if (read_pipe(p, slot, slot == &p->out_fd ? PROC_STDOUT : PROC_STDERR) < 0)
+		proc_check(p);
+}
+
+static void on_stdin(void *arg, int fd, short revents)
+{
+	struct proc *p = arg;
+	size_t left = p->stdin_len - p->stdin_off;
+	ssize_t n = write(p->in_fd, p->stdin_data + p->stdin_off, left < 65536 ? left : 65536);
+	if (n > 0)
+		p->stdin_off += (size_t)n;
+	if ((n < 0 && errno != EAGAIN && errno != EINTR) || p->stdin_off == p->stdin_len) {
+		loop_unwatch_fd(p->l, p->in_fd);
+		close_fd(&p->in_fd); /* EPIPE: the child does not want the rest */
+	}
+}
+
+/* ---- starting ---- */
+
+static void describe_exec_failure(struct proc_result *res, const struct exec_report *r,
+				  const char *cmd, const char *cwd)
+{
+	res->exec_failed = 1;
+	res->exec_errno = r->err;
+	char *msg;
+	struct stat st;
+	if (r->stage == STAGE_CHDIR)
+		msg = xasprintf("cannot change directory to '%s': %s", cwd ? cwd : "", strerror(r->err));
+	else if (r->stage == STAGE_DUP)
+		msg = xasprintf("cannot set up descriptors for '%s': %s", cmd, strerror(r->err));
+	else if (r->err == ENOENT && strchr(cmd, '/') && stat(cmd, &st) == 0)
+		msg = xasprintf("cannot execute '%s': bad interpreter (%s)", cmd, strerror(r->err));
+	else if (r->err == ENOENT)
+		msg = xasprintf("command not found: '%s'", cmd);
+	else if (r->err == EACCES)
+		msg = xasprintf("permission denied: '%s'", cmd);
+	else
+		msg = xasprintf("cannot execute '%s': %s", cmd, strerror(r->err));
+	snprintf(res->exec_error, sizeof(res->exec_error), "%s", msg);
+	free(msg);
+}
+
+static int open_capture(const char *path, struct wl_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+	fd = fd_above_stdio(fd);
+	if (fd < 0)
+		return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+	return fd;
+}
+
+struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_err *err)
+{
+	if (!spec->argv || !spec->argv[0]) {
+		err_set(err, "cannot start a process: empty command");
+		return NULL;
+	}
+	if (!spec->on_exit) {
+		err_set(err, "cannot start '%s': no exit callback", spec->argv[0]);
+		return NULL;
+	}
+	const char *cmd = spec->argv[0];
+	int out_file = -1, err_file = -1, in_child = -1, in_parent = -1;
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
+	char *path = NULL;
+	char **sh_argv = NULL;
+	struct proc *p = NULL;
+
+	if (spec->stdout_path && (out_file = open_capture(spec->stdout_path, err)) < 0)
+		goto fail;
+	if (spec->stderr_path) {
+		if (spec->stdout_path && !strcmp(spec->stderr_path, spec->stdout_path))
+			err_file = out_file;
+		else if ((err_file = open_capture(spec->stderr_path, err)) < 0)
+			goto fail;
+	}
+	if (spec->stdin_data) {
+		int inp[2];
+		if (pipe_cloexec(inp) < 0) {
+			err_set(err, "cannot start '%s': pipe: %s", cmd, strerror(errno));
+			goto fail;
+		}
+		in_child = inp[0];
+		in_parent = inp[1];
+	} else if ((in_child = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC))) < 0) {
+		err_set(err, "cannot open '/dev/null': %s", strerror(errno));
+		goto fail;
+	}
+	if (pipe_cloexec(outp) < 0 || pipe_cloexec(errp) < 0 || pipe_cloexec(rep) < 0) {
+		err_set(err, "cannot start '%s': pipe: %s", cmd, strerror(errno));
+		goto fail;
+	}
+
+	struct child_plan cp = {
+		.in_fd = in_child, .out_fd = outp[1], .err_fd = errp[1], .report_fd = rep[1],
+		.cwd = spec->cwd, .argv = spec->argv,
+		.envp = spec->env ? spec->env : environ,
+	};
+	path = resolve_command(cmd, spec->env, &cp.lookup_err);
+	cp.path = path;
+	size_t argc = 0;
+	while (spec->argv[argc])
+		argc++;
+	sh_argv = xcalloc(argc + 2, sizeof(char *));
+	sh_argv[0] = (char *)"sh";
+	sh_argv[1] = path;
+	for (size_t i = 1; i < argc; i++)
+		sh_argv[i + 1] = spec->argv[i];
+	cp.sh_argv = sh_argv;
+
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid_t pid = fork();
+	if (pid == 0)
+		child_run(&cp);
+	int fork_errno = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		err_set(err, "cannot start '%s': fork: %s", cmd, strerror(fork_errno));
+		goto fail;
+	}
+	setpgid(pid, pid); /* also here, so signalling the group never races the child */
+
+	p = xcalloc(1, sizeof(*p));
+	p->l = l;
+	p->pid = pid;
+	p->res.start_ms = time_now_ms();
+	p->res.last_output_ms = p->res.start_ms;
+	p->out_fd = outp[0];
+	p->err_fd = errp[0];
+	p->in_fd = in_parent;
+	p->out_file = out_file;
+	p->err_file = err_file;
+	p->capture_out = spec->capture_out;
+	p->capture_tail = spec->capture_tail;
+	p->on_output = spec->on_output;
+	p->on_exit = spec->on_exit;
+	p->arg = spec->arg;
+	p->grace_ms = spec->grace_ms > 0 ? spec->grace_ms : PROC_DEFAULT_GRACE_MS;
+	p->linger_ms = spec->linger_ms > 0 ? spec->linger_ms : PROC_DEFAULT_LINGER_MS;
+	close_fd(&in_child);
+	close_fd(&outp[1]);
+	close_fd(&errp[1]);
+	close_fd(&rep[1]);
+
+	/* The report pipe closes on a successful exec (close-on-exec) or
+	 * carries the errno: this read is bounded by the child's exec. */
+	struct exec_report rep_msg;
+	ssize_t n;
+	do
+		n = read(rep[0], &rep_msg, sizeof(rep_msg));
+	while (n < 0 && errno == EINTR);
+	close_fd(&rep[0]);
+	if (n == (ssize_t)sizeof(rep_msg))
+		describe_exec_failure(&p->res, &rep_msg, cmd, spec->cwd);
+
+	set_nonblock(p->out_fd);
+	set_nonblock(p->err_fd);
+	loop_watch_fd(l, p->out_fd, POLLIN, on_pipe, p);
+	loop_watch_fd(l, p->err_fd, POLLIN, on_pipe, p);
+	if (p->in_fd >= 0) {
+		if (spec->stdin_len == 0) {
+			close_fd(&p->in_fd);
+		} else {
+			p->stdin_data = xmalloc(spec->stdin_len);
+			memcpy(p->stdin_data, spec->stdin_data, spec->stdin_len);
+			p->stdin_len = spec->stdin_len;
+			set_nonblock(p->in_fd);
+			loop_watch_fd(l, p->in_fd, POLLOUT, on_stdin, p);
+		}
+	}
+	loop_on_signal(l, SIGCHLD, on_sigchld, p);
+	if (spec->timeout_ms > 0)
+		p->t_timeout = loop_add_timer(l, p->res.start_ms + spec->timeout_ms, on_timeout, p);
+	registry_add(p);
+	free(path);
+	free(sh_argv);
+	return p;
+
+fail:
+	if (err_file == out_file)
+		err_file = -1;
+	int *fds[] = {&out_file, &err_file, &in_child, &in_parent, &outp[0], &outp[1],
+		      &errp[0], &errp[1], &rep[0], &rep[1]};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close_fd(fds[i]);
+	free(path);
+	free(sh_argv);
+	return NULL;
+}
+
+void proc_stop(struct proc *p)
+{
+	if (!p || p->finishing)
+		return;
+	p->res.stopped = 1;
+	if (p->level == 0)
+		escalate(p);
+	/* Decide on the next round, never inside the caller's own call. */
+	if (!p->t_recheck)
+		p->t_recheck = loop_add_timer(p->l, 0, on_timer_check, p);
+}
+
+pid_t proc_pid(const struct proc *p)
+{
+	return p->pid;
+}
+
+/* ---- synchronous convenience ---- */
+
+struct sync_run {
+	int done;
+	struct proc *p;
+	const struct proc_spec *spec;
+	struct proc_result *res;
+	char **out_buf, **tail_buf;
+};
+
+static void sync_output(void *arg, enum proc_stream stream, const char *data, size_t len)
+{
+	struct sync_run *s = arg;
+	s->spec->on_output(s->spec->arg, stream, data, len);
+}
+
+static void sync_exit(void *arg, const struct proc_result *res)
+{
+	struct sync_run *s = arg;
+	if (s->spec->on_exit)
+		s->spec->on_exit(s->spec->arg, res);
+	*s->res = *res;
+	s->res->out = NULL;
+	s->res->tail = NULL;
+	if (s->out_buf)
+		s->res->out = *s->out_buf = xstrndup(res->out, res->out_len);
+	if (s->tail_buf)
+		s->res->tail = *s->tail_buf = xstrndup(res->tail, res->tail_len);
+	s->p = NULL;
+	s->done = 1;
+}
+
+static void sync_signal(void *arg, int signo)
+{
+	struct sync_run *s = arg;
+	if (s->p)
+		proc_stop(s->p);
+}
+
+int proc_run_sync(const struct proc_spec *spec, struct proc_result *res, char **out_buf,
+		  char **tail_buf, struct wl_err *err)
+{
+	struct loop *l = loop_new();
+	if (!l)
+		return err_set(err, "cannot create the event loop: %s", strerror(errno));
+	struct sync_run s = {.spec = spec, .res = res, .out_buf = out_buf, .tail_buf = tail_buf};
+	struct proc_spec mine = *spec;
+	mine.on_output = spec->on_output ? sync_output : NULL;
+	mine.on_exit = sync_exit;
+	mine.arg = &s;
+	s.p = proc_start(l, &mine, err);
+	if (!s.p) {
+		loop_free(l);
+		return -1;
+	}
+	static const int stop_on[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < 3; i++)
+		loop_on_signal(l, stop_on[i], sync_signal, &s);
+	loop_run(l, &s.done);
+	loop_free(l);
+	return 0;
+}
