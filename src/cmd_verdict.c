@@ -14,10 +14,6 @@
 #include "verdict.h"
 #include "xalloc.h"
 
-/* redact.c may not be linked into this build yet (see verdict.c). */
-#pragma weak redactor_new
-#pragma weak redactor_free
-
 extern char **environ;
 
 static const char help[] =
@@ -139,16 +135,14 @@ static int verdict_write_main(int argc, char **argv)
 	else
 		out_path = xstrdup("review.verdict");
 
-	if (redactor_new) {
-		struct strvec env = STRVEC_INIT;
-		for (char **e = environ; e && *e; e++)
-			strvec_push(&env, *e);
-		r = redactor_new(NULL, &env, &err);
-		strvec_clear(&env);
-		if (!r) {
-			die_msg("%s", err.msg);
-			goto out;
-		}
+	struct strvec env = STRVEC_INIT;
+	for (char **e = environ; e && *e; e++)
+		strvec_push(&env, *e);
+	r = redactor_new(NULL, &env, &err);
+	strvec_clear(&env);
+	if (!r) {
+		die_msg("%s", err.msg);
+		goto out;
 	}
 	if (verdict_write(out_path, &v, env_nonempty("WAITLOOP_RUN_ID"), env_nonempty("WAITLOOP_STEP"), 0,
 			  time_wall_ms(), r, &err) < 0) {
@@ -160,8 +154,7 @@ static int verdict_write_main(int argc, char **argv)
 		v.fingerprints.n, v.fingerprints.n == 1 ? "" : "s", out_path);
 	rc = 0;
 out:
-	if (r && redactor_free)
-		redactor_free(r);
+	redactor_free(r);
 	free(out_path);
 	verdict_release(&v);
 	return rc;

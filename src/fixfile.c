@@ -16,9 +16,6 @@
 #include "strbuf.h"
 #include "xalloc.h"
 
-/* See verdict.c: redact.c may not be linked into this build yet. */
-#pragma weak redact_text
-
 #define MAX_TEMPLATE_BYTES (256 * 1024)
 #define MAX_NOTES_BYTES 8192
 #define TIMELINE_SUMMARY_CHARS 240
@@ -442,11 +439,9 @@ static int render(const struct fixfile_params *p, const char *notes, char **out,
 	char *text = template_expand(strbuf_str(&tpl), &vars);
 	template_vars_release(&vars);
 	strbuf_release(&tpl);
-	if (redact_text) {
-		char *safe = redact_text(p->redactor, text);
-		free(text);
-		text = safe;
-	}
+	char *safe = redact_text(p->redactor, text);
+	free(text);
+	text = safe;
 	*out = text;
 	return 0;
 }

@@ -59,7 +59,8 @@ static void make_artifacts(void)
 		strbuf_addf(&out, "\x1b[31mcheck line %d\x1b[0m\r\n", i);
 	put("stdout.log", out.buf);
 	strbuf_release(&out);
-	put("stderr.log", "Error from server (NotFound): customresourcedefinitions \"widgets.example.io\" not found\n");
+	put("stderr.log", "curl -H 'Authorization: Bearer abcdefghijklmnop0123456789' failed\n"
+			  "Error from server (NotFound): customresourcedefinitions \"widgets.example.io\" not found\n");
 }
 
 static void fill(struct fixfile_params *p, struct verdict *v, char **paths)
@@ -127,7 +128,8 @@ static void test_render_from_artifacts(void)
 		"HelmRelease capi Failed: InstallFailed [k/helmrelease-failed/capi]\n",
 		"stdout:\n\n```text\ncheck line 141\n",
 		"check line 200\n```\n",
-		"stderr:\n\n```text\nError from server (NotFound)",
+		"stderr:\n\n```text\ncurl -H",
+		"Error from server (NotFound)",
 		"- `charts/capi/values.yaml (+3 -1)`\n",
 		"- wait failure (JSON): `",
 	};
@@ -149,6 +151,8 @@ static void test_render_from_artifacts(void)
 	CHECK(!strstr(md, "\r"));
 	CHECK(!strstr(md, "review.verdict"));    /* evidence lists only files that exist */
 	CHECK(!strstr(md, "{{"));                /* every variable of the default template is filled */
+	CHECK(!strstr(md, "abcdefghijklmnop0123456789"));   /* quoted output is redacted */
+	CHECK_CONTAINS(md, "[REDACTED]");
 	free(md);
 
 	/* no git, no wait, no output */

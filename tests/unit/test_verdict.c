@@ -399,6 +399,7 @@ static void test_write(void)
 	v.check_id = xstrdup("run1-build-check");
 	v.iteration = 2;
 	verdict_list_add(&v.reasons, "crd missing");
+	verdict_list_add(&v.reasons, "login with password=hunter2hunter2 failed");
 	verdict_list_add(&v.fingerprints, "k/crd-missing/x");
 	CHECK(verdict_write(p, &v, "run1", "build", 1700000000000LL, 1700000001500LL, NULL, &err) == 0);
 	cJSON *j = json_read_file(p, 1 << 20, &err);
@@ -413,6 +414,11 @@ static void test_write(void)
 	CHECK_INT(cJSON_GetObjectItem(j, "iteration")->valueint, 2);
 	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "fingerprints")), 1);
 	cJSON_Delete(j);
+	struct strbuf raw = STRBUF_INIT;
+	CHECK(fs_read_file(p, 1 << 20, &raw, &err) == 0);
+	CHECK(!strstr(strbuf_str(&raw), "hunter2hunter2"));
+	CHECK_CONTAINS(strbuf_str(&raw), "[REDACTED]");
+	strbuf_release(&raw);
 	/* and the runner's own file reads back as this check's decision */
 	struct verdict back = VERDICT_INIT;
 	CHECK_INT(verdict_read_decision_file(p, "run1-build-check", 0, &back, &err), VERDICT_FILE_FOUND);
