@@ -35,6 +35,10 @@ GEN_SRC  := build/gen/embedded.c
 EMBEDDED := $(sort $(wildcard schema/*.json prompts/*.md))
 OBJS     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) build/obj/embedded.o
 SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(LIB_SRCS)) build/asan/embedded.o
+# main.c references the commands weakly, and a weak reference does not pull a
+# member out of an archive: the command objects are linked in explicitly.
+CMD_OBJS := $(patsubst src/%.c,build/obj/%.o,$(filter src/cmd_%.c,$(LIB_SRCS)))
+CMD_SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(filter src/cmd_%.c,$(LIB_SRCS)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
@@ -84,9 +88,9 @@ build/libwaitloop.a: $(OBJS)
 build/libwaitloop-asan.a: $(SAN_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-build/waitloop: build/obj/main.o build/libwaitloop.a
+build/waitloop: build/obj/main.o $(CMD_OBJS) build/libwaitloop.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
-build/waitloop-asan: build/asan/main.o build/libwaitloop-asan.a
+build/waitloop-asan: build/asan/main.o $(CMD_SAN_OBJS) build/libwaitloop-asan.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a
@@ -95,9 +99,10 @@ build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a
 build/tests-asan/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop-asan.a
 	@mkdir -p build/tests-asan
 	$(CC) $(SAN_CFLAGS) -Itests/unit -o $@ $< build/libwaitloop-asan.a $(PKG_LIBS) -lm
-build/tools/%: tests/tools/%.c
+# Tools may use the library (e.g. feed events through the real store).
+build/tools/%: tests/tools/%.c build/libwaitloop.a
 	@mkdir -p build/tools
-	$(CC) $(ALL_CFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libwaitloop.a $(PKG_LIBS) -lm
 
 asan: build/waitloop-asan $(UNIT_SAN)
 

@@ -1,0 +1,380 @@
+/*
+ * waitloop show RUN_ID [--db FILE] [--json]
+ *
+ * One recorded run in detail: steps, iterations with decisions and
+ * fingerprints, attempts, waits with their observations, git changes,
+ * convergence, alerts, notifications. RUN_ID may be a unique prefix.
+ * Read-only except for the CRASHED marking of dead runs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "fsutil.h"
+#include "jsonutil.h"
+#include "store.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+/* At most this many observations per wait in the text view (the last ones). */
+#define SHOW_OBSERVATIONS 10
+
+static const char show_usage[] =
+	"usage: waitloop show RUN_ID [--db FILE] [--json]\n"
+	"\n"
+	"Show one recorded run: steps, iterations (decision, reasons, fingerprints),\n"
+	"attempts, waits (outcome, elapsed, observations), git changes, convergence,\n"
+	"alerts and notifications. RUN_ID may be any unique prefix of a run id.\n"
+	"\n"
+	"Options:\n"
+	"      --db FILE   history database (default: $WAITLOOP_DB, else ./.waitloop/history.db)\n"
+	"      --json      print the run as one JSON object on stdout\n"
+	"  -h, --help      show this help\n"
+	"\n"
+	"Exit codes: 0 shown, 1 no such run, ambiguous prefix or database error,\n"
+	"2 usage error.\n";
+
+static const char *s_(const cJSON *o, const char *key)
+{
+	const char *s = json_get_string(o, key);
+	return s ? s : "";
+}
+
+static int has_num(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v))
+		return 0;
+	*out = v->valuedouble;
+	return 1;
+}
+
+static int inum(const cJSON *o, const char *key)
+{
+	double d = 0;
+	return has_num(o, key, &d) ? (int)d : 0;
+}
+
+static int is_true(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static void short_time(const char *rfc, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.19s", rfc && *rfc ? rfc : "-");
+	char *t = strchr(buf, 'T');
+	if (t)
+		*t = ' ';
+}
+
+static void seconds(double s, char *buf, size_t size)
+{
+	if (s < 60)
+		snprintf(buf, size, "%.1fs", s);
+	else
+		duration_format((int64_t)(s + 0.5) * 1000, buf, size);
+}
+
+/* A JSON array of strings joined with sep ("" when absent or empty). */
+static char *join(const cJSON *arr, const char *sep)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const cJSON *it, *list = cJSON_IsArray(arr) ? arr : NULL;
+	cJSON_ArrayForEach(it, list) {
+		if (!cJSON_IsString(it))
+			continue;
+		if (sb.len)
+			strbuf_addstr(&sb, sep);
+		strbuf_addstr(&sb, it->valuestring);
+	}
+	return strbuf_detach(&sb);
+}
+
+static void print_list(const char *indent, const char *label, const cJSON *arr)
+{
+	const cJSON *it, *list = cJSON_IsArray(arr) ? arr : NULL;
+	cJSON_ArrayForEach(it, list) {
+		if (cJSON_IsString(it))
+			printf("%s%-12s %s\n", indent, label, it->valuestring);
+	}
+}
+
+static void print_attempt(const cJSON *a)
+{
+	struct strbuf sb = STRBUF_INIT;
+	double d;
+	if (has_num(a, "exit_code", &d))
+		strbuf_addf(&sb, "exit %d", (int)d);
+	if (has_num(a, "signal", &d))
+		strbuf_addf(&sb, "%ssignal %d", sb.len ? ", " : "", (int)d);
+	if (is_true(a, "timed_out"))
+		strbuf_addf(&sb, "%stimed out", sb.len ? ", " : "");
+	char *sig = join(cJSON_GetObjectItemCaseSensitive(a, "signals_sent"), " ");
+	if (*sig)
+		strbuf_addf(&sb, "%ssent %s", sb.len ? ", " : "", sig);
+	free(sig);
+	if (has_num(a, "duration_s", &d)) {
+		char dur[32];
+		seconds(d, dur, sizeof(dur));
+		strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", dur);
+	}
+	if (*s_(a, "reason"))
+		strbuf_addf(&sb, " — %s", s_(a, "reason"));
+	if (!*s_(a, "finished_at"))
+		strbuf_addstr(&sb, sb.len ? " (running)" : "running");
+	printf("    attempt      %s #%d: %s\n", s_(a, "phase"), inum(a, "attempt"), strbuf_str(&sb));
+	strbuf_release(&sb);
+}
+
+static void print_wait(const cJSON *w)
+{
+	double el = 0;
+	char dur[32] = "?";
+	if (has_num(w, "elapsed_s", &el))
+		seconds(el, dur, sizeof(dur));
+	const char *outcome = *s_(w, "outcome") ? s_(w, "outcome") : "(in progress)";
+	printf("    wait         %s%s%s: %s after %s, %d observation%s%s", s_(w, "phase"), *s_(w, "target") ? " " : "",
+	       s_(w, "target"), outcome, dur, inum(w, "observation_count"),
+	       inum(w, "observation_count") == 1 ? "" : "s", is_true(w, "early_abort") ? ", EARLY ABORT" : "");
+	if (*s_(w, "rule"))
+		printf(" (rule %s)", s_(w, "rule"));
+	putchar('\n');
+	if (*s_(w, "message"))
+		printf("                 %s\n", s_(w, "message"));
+	char *fps = join(cJSON_GetObjectItemCaseSensitive(w, "fingerprints"), ", ");
+	if (*fps)
+		printf("                 fingerprints: %s\n", fps);
+	free(fps);
+	const cJSON *obs = cJSON_GetObjectItemCaseSensitive(w, "observations");
+	int n = cJSON_GetArraySize(obs), i = 0;
+	if (n > SHOW_OBSERVATIONS)
+		printf("                 (%d earlier observations)\n", n - SHOW_OBSERVATIONS);
+	const cJSON *o;
+	cJSON_ArrayForEach(o, obs) {
+		if (i++ < n - SHOW_OBSERVATIONS)
+			continue;
+		double oel = 0;
+		char odur[32] = "?";
+		if (has_num(o, "elapsed_s", &oel))
+			seconds(oel, odur, sizeof(odur));
+		printf("                 #%-3d +%-7s %-14s", inum(o, "seq"), odur, *s_(o, "class") ? s_(o, "class") : "-");
+		if (*s_(o, "digest"))
+			printf(" digest %.12s%s", s_(o, "digest"), is_true(o, "changed") ? " (changed)" : "");
+		if (inum(o, "no_progress"))
+			printf(" no-progress %d", inum(o, "no_progress"));
+		if (*s_(o, "probe_error"))
+			printf(" probe error: %s", s_(o, "probe_error"));
+		if (*s_(o, "summary"))
+			printf(" — %.160s", s_(o, "summary"));
+		putchar('\n');
+	}
+}
+
+static void print_git(const cJSON *g)
+{
+	if (!cJSON_IsObject(g))
+		return;
+	const char *hb = s_(g, "head_before"), *ha = s_(g, "head_after");
+	printf("    git          %s%s%.10s", *s_(g, "branch") ? s_(g, "branch") : "(detached)", " ", *hb ? hb : "-");
+	if (strcmp(hb, ha))
+		printf(" -> %.10s", *ha ? ha : "-");
+	printf(", %d file%s changed, +%d -%d\n", inum(g, "files_changed"), inum(g, "files_changed") == 1 ? "" : "s",
+	       inum(g, "insertions"), inum(g, "deletions"));
+	const cJSON *f, *files = cJSON_GetObjectItemCaseSensitive(g, "files");
+	if (!cJSON_IsArray(files))
+		files = NULL;
+	cJSON_ArrayForEach(f, files) {
+		const char *st = s_(f, "status");
+		printf("                 %c %s +%d -%d%s\n", *st ? (char)(*st - 'a' + 'A') : '?', s_(f, "path"),
+		       inum(f, "insertions"), inum(f, "deletions"), is_true(f, "binary") ? " (binary)" : "");
+	}
+}
+
+/* Everything of a step that belongs to iteration it (0 = not iterating). */
+static void print_iteration_items(const cJSON *step, int it)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "attempts"))
+		if (inum(x, "iteration") == it)
+			print_attempt(x);
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "waits"))
+		if (inum(x, "iteration") == it)
+			print_wait(x);
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "kills"))
+		if (inum(x, "iteration") == it) {
+			char *sig = join(cJSON_GetObjectItemCaseSensitive(x, "signals_sent"), " ");
+			printf("    stopped      %s: %s%s%s\n", s_(x, "phase"), sig, *s_(x, "why") ? " — " : "", s_(x, "why"));
+			free(sig);
+		}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "git"))
+		if (inum(x, "iteration") == it)
+			print_git(x);
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "convergence"))
+		if (inum(x, "iteration") == it) {
+			char *fps = join(cJSON_GetObjectItemCaseSensitive(x, "fingerprints"), ", ");
+			printf("    convergence  stage %d%s%s%s%s\n", inum(x, "stage"), *fps ? " [" : "", fps, *fps ? "]" : "",
+			       *s_(x, "diagnosis") ? "" : "");
+			if (*s_(x, "diagnosis"))
+				printf("                 %s\n", s_(x, "diagnosis"));
+			free(fps);
+		}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "alerts"))
+		if (inum(x, "iteration") == it)
+			printf("    ALERT        %d consecutive failures (threshold %d)%s%s\n", inum(x, "consecutive_failures"),
+			       inum(x, "threshold"), *s_(x, "reason") ? ": " : "", s_(x, "reason"));
+}
+
+static void print_step(const cJSON *step)
+{
+	int ni = inum(step, "iteration_count"), na = inum(step, "attempt_count");
+	printf("\nStep %s  %s", s_(step, "step"), s_(step, "status"));
+	if (ni || na) {
+		printf("  (");
+		if (ni)
+			printf("%d iteration%s%s", ni, ni == 1 ? "" : "s", na ? ", " : "");
+		if (na)
+			printf("%d attempt%s", na, na == 1 ? "" : "s");
+		printf(")");
+	}
+	putchar('\n');
+	if (*s_(step, "reason"))
+		printf("  reason: %s\n", s_(step, "reason"));
+	print_iteration_items(step, 0);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(step, "iterations")) {
+		int n = inum(it, "iteration");
+		const char *decision = *s_(it, "decision") ? s_(it, "decision") : "(in progress)";
+		printf("  Iteration %d: %s", n, decision);
+		if (*s_(it, "decision_source"))
+			printf(" (%s)", s_(it, "decision_source"));
+		putchar('\n');
+		print_list("    ", "reason", cJSON_GetObjectItemCaseSensitive(it, "reasons"));
+		print_list("    ", "fingerprint", cJSON_GetObjectItemCaseSensitive(it, "fingerprints"));
+		print_iteration_items(step, n);
+		print_git(cJSON_GetObjectItemCaseSensitive(it, "git"));
+	}
+}
+
+static void print_run(const cJSON *run)
+{
+	char started[32], finished[32], dur[32] = "-";
+	double d;
+	short_time(json_get_string(run, "started_at"), started, sizeof(started));
+	short_time(json_get_string(run, "finished_at"), finished, sizeof(finished));
+	if (has_num(run, "duration_s", &d))
+		seconds(d, dur, sizeof(dur));
+	printf("Run        %s\n", s_(run, "id"));
+	printf("Workflow   %s%s%s%s\n", s_(run, "workflow"), *s_(run, "file") ? " (" : "", s_(run, "file"),
+	       *s_(run, "file") ? ")" : "");
+	printf("Status     %s", s_(run, "status"));
+	if (has_num(run, "exit_code", &d))
+		printf(" (exit %d)", (int)d);
+	if (*s_(run, "status_reason"))
+		printf(" — %s", s_(run, "status_reason"));
+	putchar('\n');
+	printf("Started    %s UTC\n", started);
+	printf("Finished   %s%s (%s)\n", finished, strcmp(finished, "-") ? " UTC" : "", dur);
+	if (*s_(run, "workspace"))
+		printf("Workspace  %s\n", s_(run, "workspace"));
+	if (*s_(run, "context_dir"))
+		printf("Context    %s\n", s_(run, "context_dir"));
+	if (has_num(run, "pid", &d))
+		printf("Runner     pid %d on %s\n", (int)d, s_(run, "hostname"));
+
+	const cJSON *x, *pre = cJSON_GetObjectItemCaseSensitive(run, "preflight");
+	if (cJSON_GetArraySize(pre) > 0) {
+		printf("\nPreflight\n");
+		cJSON_ArrayForEach(x, pre) {
+			printf("  %-5s %s", is_true(x, "ok") ? "ok" : "FAIL", s_(x, "name"));
+			if (*s_(x, "fingerprint"))
+				printf("  [%s]", s_(x, "fingerprint"));
+			if (*s_(x, "message"))
+				printf("  %s", s_(x, "message"));
+			putchar('\n');
+		}
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(run, "steps"))
+		print_step(x);
+	const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(run, "alerts");
+	if (cJSON_GetArraySize(alerts) > 0) {
+		printf("\nAlerts\n");
+		cJSON_ArrayForEach(x, alerts)
+			printf("  %d consecutive failures (threshold %d)%s%s\n", inum(x, "consecutive_failures"),
+			       inum(x, "threshold"), *s_(x, "reason") ? ": " : "", s_(x, "reason"));
+	}
+	const cJSON *notes = cJSON_GetObjectItemCaseSensitive(run, "notifications");
+	if (cJSON_GetArraySize(notes) > 0) {
+		printf("\nNotifications\n");
+		cJSON_ArrayForEach(x, notes) {
+			printf("  %s", s_(x, "event"));
+			if (*s_(x, "step"))
+				printf(" %s", s_(x, "step"));
+			if (inum(x, "iteration"))
+				printf("#%d", inum(x, "iteration"));
+			printf(" -> %s: %s", s_(x, "target"), *s_(x, "reason") ? s_(x, "reason") : "(pending)");
+			if (inum(x, "suppressed"))
+				printf(" (%d duplicate%s suppressed)", inum(x, "suppressed"), inum(x, "suppressed") == 1 ? "" : "s");
+			if (*s_(x, "message"))
+				printf(" — %.160s", s_(x, "message"));
+			putchar('\n');
+		}
+	}
+}
+
+int cmd_show(int argc, char **argv)
+{
+	const char *db = NULL, *id = NULL;
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(show_usage, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strncmp(argv[i], "--db=", 5)) {
+			db = argv[i] + 5;
+		} else if (!strcmp(argv[i], "--db")) {
+			if (i + 1 >= argc)
+				return usage_error("show", "option '--db' needs a value");
+			db = argv[++i];
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return usage_error("show", "unknown option '%s'", argv[i]);
+		} else if (!id) {
+			id = argv[i];
+		} else {
+			return usage_error("show", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (!id || !*id)
+		return usage_error("show", "missing RUN_ID");
+	char *path = db ? xstrdup(db) : store_default_path(NULL);
+	if (!fs_exists(path)) {
+		die_msg("no run '%s': history database '%s' does not exist", id, path);
+		free(path);
+		return 1;
+	}
+	struct wl_err err = WL_ERR_INIT;
+	struct store *st = store_open(path, &err);
+	cJSON *run = NULL;
+	int rc = 1;
+	if (!st || store_mark_crashed(st, &err) < 0 || store_get_run(st, id, &run, &err) < 0) {
+		die_msg("%s", err.msg);
+		goto out;
+	}
+	if (json) {
+		char *txt = cJSON_Print(run);
+		puts(txt);
+		cJSON_free(txt);
+	} else {
+		print_run(run);
+	}
+	rc = 0;
+out:
+	cJSON_Delete(run);
+	store_close(st);
+	free(path);
+	return rc;
+}

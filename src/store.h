@@ -1,0 +1,115 @@
+/*
+ * store: the run history database (SQLite, SPEC §8). The only module that
+ * includes sqlite3.h. Tables and columns are documented in docs/history.md.
+ *
+ * Calling sequence in the runner:
+ *
+ *   struct wl_err err = WL_ERR_INIT;
+ *   struct store *st = store_open(db_path, &err);      -- NULL + err on failure
+ *   store_mark_crashed(st, &err);                      -- older runs whose runner died
+ *   store_set_warn(st, warn_fn, ctx);                  -- optional: first sink failure
+ *   bus_subscribe(&bus, store_sink, st);               -- every event is recorded
+ *   ... every ~30 s: store_heartbeat(st, run_id, &err);
+ *   store_close(st);
+ *
+ * Durability: every event is one short BEGIN IMMEDIATE ... COMMIT
+ * transaction (WAL, synchronous=NORMAL), so a runner killed with SIGKILL
+ * leaves a consistent database holding everything up to its last event.
+ * Several processes may write one database at once (busy_timeout 5 s).
+ *
+ * Times in the database are integers, milliseconds since the Unix epoch
+ * (UTC); the query functions below return them as RFC 3339 strings.
+ *
+ * Ownership: the store owns its connection and statements; store_close()
+ * frees everything. cJSON results are owned by the caller (cJSON_Delete).
+ * Events passed to store_sink() are borrowed.
+ */
+#ifndef WAITLOOP_STORE_H
+#define WAITLOOP_STORE_H
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "events.h"
+
+struct store;
+
+/* Schema version this build writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+/* A RUNNING run whose heartbeat is older than this is CRASHED. */
+#define STORE_STALE_MS (2 * 60 * 1000)
+
+/*
+ * Open (creating the file and its parent directories) and migrate the
+ * database at path. Errors: "history database 'x': <sqlite message>", or
+ * "... has schema version N, newer than this waitloop (M)".
+ */
+struct store *store_open(const char *path, struct wl_err *err);
+/* Database path for commands without --db: $WAITLOOP_DB when set and
+ * non-empty, else "<dir>/.waitloop/history.db" (dir NULL = "."). Caller frees. */
+char *store_default_path(const char *dir);
+void store_close(struct store *st);
+const char *store_path(const struct store *st);
+
+/*
+ * Event sink (events.h): records ev in one transaction. Never fails from the
+ * bus's point of view; a failure is kept (store_sink_error()) and reported
+ * once through the warn callback. Absent data fields are stored as NULL.
+ */
+void store_sink(void *store, const struct wl_event *ev);
+/* Called once, on the first failed sink write, with the message. */
+void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx);
+/* Number of failed sink writes and the first failure's message ("" if none). */
+int store_sink_failures(const struct store *st);
+const char *store_sink_error(const struct store *st);
+
+/* Mark run_id alive now (runs.heartbeat_at). */
+int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err);
+
+/*
+ * Runs still RUNNING whose runner is gone become CRASHED: the pid is dead on
+ * this host, or the heartbeat is older than STORE_STALE_MS. Runs of the
+ * calling process are never touched. Their RUNNING steps become CRASHED too.
+ * Returns the number of runs marked, or -1 (err set).
+ */
+int store_mark_crashed(struct store *st, struct wl_err *err);
+
+/*
+ * Notifications, at most once per (run, event, step, iteration, target);
+ * step NULL and iteration 0 for run-level events.
+ * claim: 1 = first claim (go and deliver), 0 = already claimed (the caller
+ * reports duplicate_suppressed; the row's suppressed counter is bumped),
+ * -1 = error (err set).
+ * result: record the delivery reason (delivered, target_missing, ...) and
+ * message of a claimed notification.
+ */
+int store_notification_claim(struct store *st, const char *run_id, const char *event, const char *step,
+			     int iteration, const char *target, struct wl_err *err);
+int store_notification_result(struct store *st, const char *run_id, const char *event, const char *step,
+			      int iteration, const char *target, const char *reason, const char *message,
+			      struct wl_err *err);
+
+/*
+ * Queries for `history` and `show`.
+ * list: newest first, at most limit runs (limit <= 0: all). *out is a JSON
+ * array of {id, workflow, file, workspace, status, status_reason,
+ * started_at, finished_at, duration_s, exit_code, steps, iterations,
+ * early_aborts}; duration_s of a RUNNING run is the time so far.
+ */
+int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err);
+/*
+ * One run by full id or unique prefix. *out is an object: the run's columns
+ * plus steps[] (each with attempts[], iterations[] (with fingerprints and
+ * git), waits[] (with observations[]), convergence[], kills[], alerts[]),
+ * preflight[], notifications[], alerts[]. Errors: "no run 'x' in history
+ * database 'db'", "run id prefix 'x' is ambiguous: a, b, c".
+ */
+int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struct wl_err *err);
+
+/* Raw access for tests and tools: run one SQL query returning a single
+ * integer (e.g. "SELECT count(*) FROM waits"); -1 + err on failure. */
+int64_t store_query_int(struct store *st, const char *sql, struct wl_err *err);
+/* PRAGMA integrity_check == "ok" → 0; otherwise -1 with the report in err. */
+int store_integrity_check(struct store *st, struct wl_err *err);
+
+#endif

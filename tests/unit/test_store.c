@@ -1,0 +1,413 @@
+/* Unit tests for the history store (src/store.c) on real SQLite files. */
+#include "harness.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "fsutil.h"
+#include "jsonutil.h"
+#include "store.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+static char tmpdir[] = "/tmp/wl-store-test.XXXXXX";
+
+static char *db_path(const char *name)
+{
+	return xasprintf("%s/%s", tmpdir, name);
+}
+
+/* Emit one event whose data is given as JSON text (may be NULL). */
+static void emit(struct store *st, enum ev_type type, const char *run, const char *step, int iteration,
+		 int attempt, int64_t ts, const char *json)
+{
+	struct wl_event ev = {type, ts ? ts : time_wall_ms(), run, step, iteration, attempt, NULL};
+	if (json) {
+		ev.data = cJSON_Parse(json);
+		if (!ev.data)
+			fprintf(stderr, "  bad test JSON: %s\n", json);
+	}
+	store_sink(st, &ev);
+	cJSON_Delete(ev.data);
+}
+
+static int64_t qint(struct store *st, const char *sql)
+{
+	struct wl_err err = WL_ERR_INIT;
+	int64_t v = store_query_int(st, sql, &err);
+	if (v < 0)
+		fprintf(stderr, "  query failed: %s\n", err.msg);
+	return v;
+}
+
+static void test_open_and_migrate(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("nested/dir/history.db");
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (!st) {
+		fprintf(stderr, "  %s\n", err.msg);
+		free(path);
+		return;
+	}
+	CHECK_INT(qint(st, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	CHECK_INT(qint(st, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 13);
+	CHECK_INT(qint(st, "PRAGMA foreign_keys"), 1);
+	CHECK_INT(qint(st, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	CHECK(store_integrity_check(st, &err) == 0);
+	store_close(st);
+
+	/* Reopening an up-to-date database changes nothing. */
+	st = store_open(path, &err);
+	CHECK(st != NULL);
+	store_close(st);
+
+	/* A database from a newer waitloop is refused, with both versions named. */
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(path, &err);
+	CHECK(st == NULL);
+	CHECK_CONTAINS(err.msg, "has schema version 99, newer than this waitloop (1)");
+	CHECK_CONTAINS(err.msg, path);
+	store_close(st);
+
+	/* Not a database at all. */
+	char *junk = db_path("junk.db");
+	const char junk_text[] = "this is not sqlite, not at all, no no no no no no no no no no no no no no no no";
+	CHECK(fs_write_atomic(junk, junk_text, sizeof(junk_text) - 1, &err) == 0);
+	st = store_open(junk, &err);
+	CHECK(st == NULL);
+	CHECK_CONTAINS(err.msg, "history database '");
+	CHECK_CONTAINS(err.msg, "file is not a database");
+	free(junk);
+	free(path);
+}
+
+static void record_sample_run(struct store *st, const char *run)
+{
+	emit(st, EV_RUN_STARTED, run, NULL, 0, 0, 0,
+	     "{\"workflow\":\"demo\",\"file\":\"demo.yaml\",\"workspace\":\"/w\",\"context_dir\":\"/w/context\"}");
+	emit(st, EV_PREFLIGHT, run, NULL, 0, 0, 0, "{\"name\":\"require_commands\",\"ok\":true}");
+	emit(st, EV_STEP_STATE, run, "build", 0, 0, 0, "{\"status\":\"RUNNING\"}");
+	for (int it = 1; it <= 2; it++) {
+		emit(st, EV_ITERATION_STARTED, run, "build", it, 0, 0, NULL);
+		emit(st, EV_ATTEMPT_STARTED, run, "build", it, 1, 0, "{\"phase\":\"step\"}");
+		emit(st, EV_ATTEMPT_FINISHED, run, "build", it, 1, 0,
+		     "{\"phase\":\"step\",\"exit_code\":0,\"timed_out\":false,\"signals_sent\":[],\"duration_s\":0.5}");
+		emit(st, EV_ATTEMPT_STARTED, run, "build", it, 1, 0, "{\"phase\":\"completion_check\"}");
+		if (it == 1) {
+			emit(st, EV_OBSERVATION, run, "build", it, 1, 0,
+			     "{\"seq\":1,\"elapsed_s\":0.1,\"condition_exit\":1,\"class\":\"retryable\","
+			     "\"digest\":\"aa\",\"changed\":true,\"no_progress\":0,\"fingerprints\":[]}");
+			emit(st, EV_OBSERVATION, run, "build", it, 1, 0,
+			     "{\"seq\":2,\"elapsed_s\":1.1,\"condition_exit\":1,\"class\":\"terminal_fail\","
+			     "\"digest\":\"bb\",\"changed\":true,\"no_progress\":0,"
+			     "\"fingerprints\":[\"kest/control/crd-missing/x\"],\"summary\":\"dependency failed\"}");
+			const char *end = "{\"outcome\":\"terminal_fail\",\"elapsed_s\":1.2,\"observations\":2,"
+					  "\"fingerprints\":[\"kest/control/crd-missing/x\"],\"phase\":\"completion_check\","
+					  "\"target\":\"crd/x\",\"rule\":\"builtin:kubernetes/dependency-failed\"}";
+			emit(st, EV_WAIT_FINISHED, run, "build", it, 1, 0, end);
+			emit(st, EV_EARLY_ABORT, run, "build", it, 1, 0, end);
+			emit(st, EV_KILL, run, "build", it, 1, 0,
+			     "{\"phase\":\"completion_check\",\"signals_sent\":[\"SIGINT\"],\"why\":\"terminal_fail\"}");
+		}
+		emit(st, EV_ATTEMPT_FINISHED, run, "build", it, 1, 0,
+		     it == 1 ? "{\"phase\":\"completion_check\",\"signal\":2,\"signals_sent\":[\"SIGINT\"]}"
+			     : "{\"phase\":\"completion_check\",\"exit_code\":0}");
+		emit(st, EV_ITERATION_FINISHED, run, "build", it, 0, 0,
+		     it == 1 ? "{\"decision\":\"incomplete\",\"source\":\"wait_policy\",\"reasons\":[\"crd missing\"],"
+			       "\"fingerprints\":[\"kest/control/crd-missing/x\",\"kest/control/helmrelease-failed/y\"]}"
+			     : "{\"decision\":\"complete\",\"source\":\"exit_code\",\"reasons\":[],\"fingerprints\":[]}");
+		emit(st, EV_GIT_CHANGES, run, "build", it, 0, 0,
+		     "{\"head_before\":\"1111\",\"head_after\":\"2222\",\"branch\":\"main\",\"files\":"
+		     "[{\"path\":\"a.c\",\"status\":\"modified\",\"insertions\":3,\"deletions\":1},"
+		     "{\"path\":\"b.c\",\"status\":\"added\",\"insertions\":10,\"deletions\":0}]}");
+	}
+	emit(st, EV_ALERT, run, "build", 1, 0, 0, "{\"consecutive_failures\":1,\"threshold\":1,\"reason\":\"x\"}");
+	emit(st, EV_CONVERGENCE, run, "build", 1, 0, 0, "{\"stage\":2,\"fingerprints\":[\"f\"],\"diagnosis\":\"d\"}");
+	emit(st, EV_NOTIFY, run, "build", 1, 0, 0,
+	     "{\"target\":\"inbox\",\"event\":\"early_abort\",\"reason\":\"delivered\",\"message\":\"ok\"}");
+	emit(st, EV_STEP_STATE, run, "build", 0, 0, 0, "{\"status\":\"SUCCEEDED\"}");
+	emit(st, EV_RUN_FINISHED, run, NULL, 0, 0, 0, "{\"status\":\"SUCCEEDED\",\"duration_s\":3.5,\"exit_code\":0}");
+}
+
+static void test_record_and_query(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("record.db");
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	record_sample_run(st, "20260101T000000Z-aaaa");
+	CHECK_INT(store_sink_failures(st), 0);
+	CHECK_STR(store_sink_error(st), "");
+
+	CHECK_INT(qint(st, "SELECT count(*) FROM runs WHERE status = 'SUCCEEDED' AND exit_code = 0"), 1);
+	CHECK_INT(qint(st, "SELECT iterations FROM steps WHERE step = 'build'"), 2);
+	CHECK_INT(qint(st, "SELECT attempts FROM steps WHERE step = 'build'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM steps WHERE finished_at IS NOT NULL AND status = 'SUCCEEDED'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM attempts"), 4);
+	CHECK_INT(qint(st, "SELECT count(*) FROM attempts WHERE phase = 'completion_check' AND signal = 2"), 1);
+	/* wait_finished + early_abort of one wait give one row. */
+	CHECK_INT(qint(st, "SELECT count(*) FROM waits"), 1);
+	CHECK_INT(qint(st, "SELECT early_abort + observations * 10 FROM waits"), 21);
+	CHECK_INT(qint(st, "SELECT count(*) FROM waits WHERE outcome = 'terminal_fail' AND target = 'crd/x'"
+			   " AND phase = 'completion_check' AND rule LIKE 'builtin:%'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM observations o JOIN waits w ON o.wait_id = w.id"), 2);
+	CHECK_INT(qint(st, "SELECT count(*) FROM verdict_fingerprints WHERE iteration = 1"), 2);
+	CHECK_INT(qint(st, "SELECT count(*) FROM verdict_fingerprints WHERE fingerprint ="
+			   " 'kest/control/crd-missing/x'"), 1);
+	CHECK_INT(qint(st, "SELECT sum(insertions) FROM git_snapshots"), 26);
+	CHECK_INT(qint(st, "SELECT count(*) FROM notifications WHERE reason = 'delivered'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM alerts") + qint(st, "SELECT count(*) FROM kills") +
+			  qint(st, "SELECT count(*) FROM convergence") + qint(st, "SELECT count(*) FROM preflight"),
+		  4);
+
+	/* Same event twice does not duplicate iterations or attempts (upserts). */
+	emit(st, EV_ITERATION_FINISHED, "20260101T000000Z-aaaa", "build", 2, 0, 0, "{\"decision\":\"complete\"}");
+	CHECK_INT(qint(st, "SELECT count(*) FROM iterations"), 2);
+
+	cJSON *list = NULL;
+	CHECK(store_list_runs(st, 10, &list, &err) == 0);
+	CHECK_INT(cJSON_GetArraySize(list), 1);
+	cJSON *r = cJSON_GetArrayItem(list, 0);
+	CHECK_STR(json_get_string(r, "id"), "20260101T000000Z-aaaa");
+	CHECK_STR(json_get_string(r, "status"), "SUCCEEDED");
+	CHECK_INT(cJSON_GetObjectItem(r, "iterations")->valuedouble, 2);
+	CHECK_INT(cJSON_GetObjectItem(r, "early_aborts")->valuedouble, 1);
+	CHECK(cJSON_GetObjectItem(r, "duration_s")->valuedouble == 3.5);
+	cJSON_Delete(list);
+
+	cJSON *run = NULL;
+	CHECK(store_get_run(st, "20260101T000000Z-a", &run, &err) == 0);
+	if (run) {
+		char *txt = cJSON_PrintUnformatted(run);
+		CHECK_CONTAINS(txt, "\"workflow\":\"demo\"");
+		CHECK_CONTAINS(txt, "\"decision\":\"incomplete\"");
+		CHECK_CONTAINS(txt, "\"fingerprints\":[\"kest/control/crd-missing/x\",\"kest/control/helmrelease-failed/y\"]");
+		CHECK_CONTAINS(txt, "\"observation_count\":2");
+		CHECK_CONTAINS(txt, "\"early_abort\":true");
+		CHECK_CONTAINS(txt, "\"summary\":\"dependency failed\"");
+		CHECK_CONTAINS(txt, "\"head_after\":\"2222\"");
+		CHECK_CONTAINS(txt, "\"path\":\"b.c\"");
+		CHECK_CONTAINS(txt, "\"target\":\"inbox\"");
+		CHECK_CONTAINS(txt, "\"name\":\"require_commands\",\"ok\":true");
+		const cJSON *steps = cJSON_GetObjectItem(run, "steps");
+		CHECK_INT(cJSON_GetArraySize(steps), 1);
+		const cJSON *iters = cJSON_GetObjectItem(cJSON_GetArrayItem(steps, 0), "iterations");
+		CHECK_INT(cJSON_GetArraySize(iters), 2);
+		const cJSON *git = cJSON_GetObjectItem(cJSON_GetArrayItem(iters, 1), "git");
+		CHECK(cJSON_IsObject(git));
+		CHECK_INT(cJSON_GetObjectItem(git, "files_changed")->valuedouble, 2);
+		const cJSON *waits = cJSON_GetObjectItem(cJSON_GetArrayItem(steps, 0), "waits");
+		CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(waits, 0), "observations")), 2);
+		free(txt);
+	}
+	cJSON_Delete(run);
+	CHECK(store_integrity_check(st, &err) == 0);
+	store_close(st);
+out:
+	free(path);
+}
+
+static void test_events_without_run_started(void)
+{
+	/* Graceful with partial streams: no run_started, no data at all. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("partial.db");
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	emit(st, EV_OBSERVATION, "r1", "s", 1, 0, 0, NULL);
+	emit(st, EV_EARLY_ABORT, "r1", "s", 1, 0, 0, "{\"outcome\":\"stalled\"}");
+	emit(st, EV_STEP_STATE, "r1", "s", 0, 0, 0, NULL);
+	emit(st, EV_ATTEMPT_FINISHED, "r1", "s", 0, 0, 0, NULL);
+	emit(st, EV_ITERATION_FINISHED, "r1", "s", 1, 0, 0, "{\"fingerprints\":\"not-an-array\"}");
+	emit(st, EV_GIT_CHANGES, "r1", "s", 1, 0, 0, "{\"files\":{}}");
+	emit(st, EV_NOTIFY, "r1", NULL, 0, 0, 0, "{}");
+	emit(st, EV_RUN_FINISHED, "r1", NULL, 0, 0, 0, NULL);
+	CHECK_INT(store_sink_failures(st), 0);
+	if (store_sink_failures(st))
+		fprintf(stderr, "  %s\n", store_sink_error(st));
+	CHECK_INT(qint(st, "SELECT count(*) FROM runs"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM waits WHERE early_abort = 1 AND observations = 1"), 1);
+	store_close(st);
+out:
+	free(path);
+}
+
+static void test_crashed_marking(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("crash.db");
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	char json[128];
+	snprintf(json, sizeof(json), "{\"workflow\":\"w\",\"pid\":%d}", (int)dead);
+	emit(st, EV_RUN_STARTED, "dead-pid", NULL, 0, 0, 0, json);
+	emit(st, EV_STEP_STATE, "dead-pid", "s", 0, 0, 0, "{\"status\":\"RUNNING\"}");
+	/* pid 1 is alive; an old heartbeat makes it stale. */
+	int64_t old = time_wall_ms() - 10 * 60 * 1000;
+	emit(st, EV_RUN_STARTED, "stale", NULL, 0, 0, old, "{\"workflow\":\"w\",\"pid\":1}");
+	emit(st, EV_RUN_STARTED, "alive", NULL, 0, 0, 0, "{\"workflow\":\"w\",\"pid\":1}");
+	emit(st, EV_RUN_STARTED, "mine-old", NULL, 0, 0, old, "{\"workflow\":\"w\"}");
+	emit(st, EV_RUN_STARTED, "done", NULL, 0, 0, old, "{\"workflow\":\"w\",\"pid\":1}");
+	emit(st, EV_RUN_FINISHED, "done", NULL, 0, 0, old, "{\"status\":\"FAILED\"}");
+
+	CHECK_INT(store_mark_crashed(st, &err), 2);
+	CHECK_INT(qint(st, "SELECT count(*) FROM runs WHERE status = 'CRASHED' AND id IN ('dead-pid', 'stale')"), 2);
+	CHECK_INT(qint(st, "SELECT count(*) FROM runs WHERE status = 'RUNNING' AND id IN ('alive', 'mine-old')"), 2);
+	CHECK_INT(qint(st, "SELECT count(*) FROM runs WHERE status = 'FAILED'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM steps WHERE run_id = 'dead-pid' AND status = 'CRASHED'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM runs WHERE status_reason LIKE 'runner pid % is gone'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM runs WHERE status_reason LIKE 'no heartbeat since %'"), 1);
+
+	/* Nothing left to mark; the heartbeat of a live run is accepted. */
+	CHECK(store_heartbeat(st, "alive", &err) == 0);
+	CHECK_INT(store_mark_crashed(st, &err), 0);
+	store_close(st);
+out:
+	free(path);
+}
+
+static void test_notification_claim(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("notify.db");
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	CHECK_INT(store_notification_claim(st, "r", "early_abort", "check", 2, "inbox", &err), 1);
+	CHECK_INT(store_notification_claim(st, "r", "early_abort", "check", 2, "inbox", &err), 0);
+	/* Different iteration, target or run-level: independent. */
+	CHECK_INT(store_notification_claim(st, "r", "early_abort", "check", 3, "inbox", &err), 1);
+	CHECK_INT(store_notification_claim(st, "r", "early_abort", "check", 2, "peer", &err), 1);
+	CHECK_INT(store_notification_claim(st, "r", "run_finished", NULL, 0, "inbox", &err), 1);
+	CHECK_INT(store_notification_claim(st, "r", "run_finished", NULL, 0, "inbox", &err), 0);
+	CHECK(store_notification_result(st, "r", "early_abort", "check", 2, "inbox", "delivered", NULL, &err) == 0);
+	/* A suppressed duplicate is counted, never overwrites the delivery reason. */
+	emit(st, EV_NOTIFY, "r", "check", 2, 0, 0,
+	     "{\"target\":\"inbox\",\"event\":\"early_abort\",\"reason\":\"duplicate_suppressed\"}");
+	CHECK_INT(qint(st, "SELECT count(*) FROM notifications WHERE step = 'check' AND iteration = 2"
+			   " AND target = 'inbox' AND reason = 'delivered' AND suppressed = 1"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM notifications"), 4);
+	store_close(st);
+out:
+	free(path);
+}
+
+static void test_prefix_lookup(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("prefix.db");
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	emit(st, EV_RUN_STARTED, "abc123", NULL, 0, 0, 0, "{\"workflow\":\"one\"}");
+	emit(st, EV_RUN_STARTED, "abc456", NULL, 0, 0, 0, "{\"workflow\":\"two\"}");
+	emit(st, EV_RUN_STARTED, "ab", NULL, 0, 0, 0, "{\"workflow\":\"three\"}");
+	cJSON *run = NULL;
+	CHECK(store_get_run(st, "abc1", &run, &err) == 0);
+	CHECK_STR(json_get_string(run, "workflow"), "one");
+	cJSON_Delete(run);
+	CHECK(store_get_run(st, "abc", &run, &err) < 0);
+	CHECK(run == NULL);
+	CHECK_STR(err.msg, "run id prefix 'abc' is ambiguous: abc123, abc456");
+	/* An exact id wins over longer ids it prefixes. */
+	CHECK(store_get_run(st, "ab", &run, &err) == 0);
+	CHECK_STR(json_get_string(run, "workflow"), "three");
+	cJSON_Delete(run);
+	run = NULL;
+	CHECK(store_get_run(st, "zzz", &run, &err) < 0);
+	char *want = xasprintf("no run 'zzz' in history database '%s'", path);
+	CHECK_STR(err.msg, want);
+	free(want);
+	CHECK(store_get_run(st, "", &run, &err) < 0);
+	store_close(st);
+out:
+	free(path);
+}
+
+/* Two processes, one database: both writers must succeed. */
+static void test_concurrent_writers(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("concurrent.db");
+	pid_t kids[2];
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			struct wl_err e = WL_ERR_INIT;
+			struct store *cs = store_open(path, &e);
+			if (!cs) {
+				fprintf(stderr, "  child %d: %s\n", k, e.msg);
+				_exit(3);
+			}
+			char run[32];
+			snprintf(run, sizeof(run), "writer-%d", k);
+			emit(cs, EV_RUN_STARTED, run, NULL, 0, 0, 0, "{\"workflow\":\"w\"}");
+			for (int i = 0; i < 200; i++) {
+				char json[96];
+				snprintf(json, sizeof(json), "{\"seq\":%d,\"class\":\"retryable\",\"digest\":\"d%d\"}", i + 1, i);
+				emit(cs, EV_OBSERVATION, run, "s", 1, 1, 0, json);
+			}
+			int failures = store_sink_failures(cs);
+			if (failures)
+				fprintf(stderr, "  child %d: %d failures: %s\n", k, failures, store_sink_error(cs));
+			store_close(cs);
+			_exit(failures ? 1 : 0);
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		int status = -1;
+		CHECK(waitpid(kids[k], &status, 0) == kids[k]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (st) {
+		CHECK_INT(qint(st, "SELECT count(*) FROM observations"), 400);
+		CHECK_INT(qint(st, "SELECT count(*) FROM waits WHERE observations = 200"), 2);
+		CHECK(store_integrity_check(st, &err) == 0);
+		store_close(st);
+	}
+	free(path);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	TEST(test_open_and_migrate);
+	TEST(test_record_and_query);
+	TEST(test_events_without_run_started);
+	TEST(test_crashed_marking);
+	TEST(test_notification_claim);
+	TEST(test_prefix_lookup);
+	TEST(test_concurrent_writers);
+	if (getenv("KEEP")) return tests_done();
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
+	return tests_done();
+}
