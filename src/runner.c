@@ -179,6 +179,11 @@ static const char *phase_name(enum step_phase p)
 	return "";
 }
 
+static const char *outcome_word(enum wait_outcome o)
+{
+	return wait_outcome_name ? wait_outcome_name(o) : "aborted";
+}
+
 static int step_terminal(enum step_status s)
 {
 	return s != STEP_PENDING && s != STEP_RUNNING;
@@ -922,7 +927,7 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 	} else if (guard_aborted(sr) && !sr->stopping) {
 		free(reason);
 		reason = xasprintf("wait_policy: %s", sr->guard.message ? sr->guard.message
-				   : wait_outcome_name(sr->guard.outcome));
+				   : outcome_word(sr->guard.outcome));
 	}
 	struct wl_err err = WL_ERR_INIT;
 	if (!reason && sr->s->noutputs && copy_outputs(sr, &err) < 0)
@@ -1242,7 +1247,7 @@ static void on_wait_done(void *arg, const struct wait_result *wr)
 	pr.timed_out = wr->outcome == WAIT_TIMEOUT;
 	char *reason = NULL;
 	if (wr->outcome != WAIT_MET)
-		reason = xasprintf("wait %s: %s", wait_outcome_name(wr->outcome),
+		reason = xasprintf("wait %s: %s", outcome_word(wr->outcome),
 				   wr->message ? wr->message : "condition not met");
 	if (reason)
 		sr->consecutive_failures++;
