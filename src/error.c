@@ -81,8 +81,11 @@ void errlist_print(const struct errlist *el, void *stream)
 	FILE *f = stream;
 	for (size_t i = 0; i < el->n; i++) {
 		const struct diag *d = &el->items[i];
-		fprintf(f, "%s:%d:%d: %s: %s\n", d->file, d->line, d->col,
-			d->level == DIAG_ERROR ? "error" : "warning", d->msg);
+		const char *level = d->level == DIAG_ERROR ? "error" : "warning";
+		if (d->line > 0)   /* line 0: about the whole file (cannot open, too large) */
+			fprintf(f, "%s:%d:%d: %s: %s\n", d->file, d->line, d->col, level, d->msg);
+		else
+			fprintf(f, "%s: %s: %s\n", d->file, level, d->msg);
 	}
 }
 

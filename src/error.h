@@ -44,7 +44,8 @@ void errlist_add(struct errlist *el, enum diag_level level, const char *file, in
 		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Sort by file, line, column (stable), as a compiler prints them. */
 void errlist_sort(struct errlist *el);
-/* Print every diagnostic as FILE:LINE:COL: error|warning: message. */
+/* Print every diagnostic as FILE:LINE:COL: error|warning: message
+ * (FILE: error: message when line is 0, i.e. about the whole file). */
 void errlist_print(const struct errlist *el, void *stream /* FILE* */);
 void errlist_release(struct errlist *el);
 

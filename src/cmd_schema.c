@@ -1,0 +1,62 @@
+/*
+ * waitloop schema NAME: print one of the JSON Schemas compiled into the binary.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "embedded.h"
+#include "suggest.h"
+
+static const char schema_usage[] =
+	"usage: waitloop schema workflow|verdict|wait-failure|probe|event\n"
+	"\n"
+	"Print a JSON Schema (draft 2020-12) on stdout:\n"
+	"  workflow       the workflow YAML (for editors: yaml-language-server)\n"
+	"  verdict        review.verdict written by completion checks\n"
+	"  wait-failure   wait-failure.json written when a wait does not end in \"met\"\n"
+	"  probe          the JSON object a probe prints\n"
+	"  event          one line of events.jsonl (and the stdin of notify commands)\n"
+	"\n"
+	"Exit codes: 0 printed, 1 the schema is not part of this build, 2 usage error.\n";
+
+int cmd_schema(int argc, char **argv)
+{
+	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event", NULL};
+	const char *name = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(schema_usage, stdout);
+			return 0;
+		}
+		if (a[0] == '-' && a[1])
+			return usage_error("schema", "unknown option '%s'", a);
+		if (name)
+			return usage_error("schema", "one schema name at a time");
+		name = a;
+	}
+	if (!name)
+		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe or event)");
+	int known = 0;
+	for (size_t i = 0; names[i]; i++)
+		known |= !strcmp(name, names[i]);
+	if (!known) {
+		const char *s = suggest_closest(name, names);
+		if (s)
+			return usage_error("schema", "unknown schema '%s' (did you mean '%s'?)", name, s);
+		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe or event)",
+				   name);
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "schema/%s.schema.json", name);
+	const struct embedded_file *f = embedded_find(path);
+	if (!f) {
+		die_msg("schema '%s' is not available", name);
+		return 1;
+	}
+	fwrite(f->data, 1, f->len, stdout);
+	if (f->len && f->data[f->len - 1] != '\n')
+		putchar('\n');
+	return fflush(stdout) == 0 ? 0 : 1;
+}
