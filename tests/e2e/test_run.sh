@@ -65,17 +65,19 @@ PY
 t_begin run_hello
 run hello "$WF/hello.yaml"
 expect_eq "$rc" 0
-expect_contains hello.out "PASS  hello"
+expect_contains hello.out "PASS  greet"
+expect_contains hello.out "PASS  show"
 expect_contains hello.out "Workflow: SUCCEEDED ("
 expect_contains hello.out "Context: $T/ws-hello/context"
 id=$(sed -n 's/^Run: //p' hello.out)
 echo "$id" | grep -Eq '^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$' || t_fail "run id '$id'"
-expect_contains ws-hello/context/hello/stdout.log "hello from step hello of run $id"
+expect_contains ws-hello/context/show/stdout.log "Hello from waitloop!"
+expect_contains ws-hello/context/greet/greeting/hello.txt "Hello from waitloop!"
 expect_eq "$(json_get ws-hello/context/_workflow.json 'd["status"]')" SUCCEEDED
 expect_eq "$(json_get ws-hello/context/_workflow.json 'd["run_id"]')" "$id"
-expect_eq "$(json_get ws-hello/context/hello/_meta.json 'd["status"], d["attempts"], d["exit_code"]')" "SUCCEEDED 1 0"
+expect_eq "$(json_get ws-hello/context/greet/_meta.json 'd["status"], d["attempts"], d["exit_code"]')" "SUCCEEDED 1 0"
 events_valid ws-hello/context/_workflow/events.jsonl
-expect_contains hello.err "[hello] SUCCEEDED"
+expect_contains hello.err "[greet] SUCCEEDED"
 t_end
 
 t_begin run_json_summary
@@ -83,7 +85,7 @@ mkdir -p ws-json
 "$WL" run "$WF/hello.yaml" -w ws-json --json -q >json.out 2>json.err; rc=$?
 expect_eq "$rc" 0
 expect_eq "$(json_get json.out 'd["status"], d["exit_code"], d["steps"][0]["id"], d["steps"][0]["status"]')" \
-	"SUCCEEDED 0 hello SUCCEEDED"
+	"SUCCEEDED 0 greet SUCCEEDED"
 expect_not_contains json.out "Workflow:"
 [ -s json.err ] && t_fail "quiet run wrote to stderr: $(cat json.err)"
 t_end
@@ -336,5 +338,5 @@ t_begin run_verbose_streams_output
 mkdir -p ws-v
 "$WL" run "$WF/hello.yaml" -w ws-v -v >v.out 2>v.err; rc=$?
 expect_eq "$rc" 0
-expect_contains v.err "[hello] hello from step hello"
+expect_contains v.err "[show] Hello from waitloop!"
 t_end
