@@ -15,9 +15,13 @@
 #include "error.h"
 #include "fsutil.h"
 #include "loader.h"
+#include "loop.h"
+#include "metrics.h"
 #include "progress.h"
 #include "runner.h"
+#include "store.h"
 #include "strvec.h"
+#include "timeutil.h"
 #include "xalloc.h"
 
 static const char run_usage[] =
@@ -105,6 +109,28 @@ static char *resolve_metrics(const char *flag, const struct wl_workflow *wf, con
 	free(p);
 	free(ws);
 	return abs;
+}
+
+#define HEARTBEAT_MS 30000
+
+struct heartbeat {
+	struct loop *loop;
+	struct store *st;
+	const char *run_id;
+	uint64_t timer;
+};
+
+static void on_heartbeat(void *arg)
+{
+	struct heartbeat *hb = arg;
+	struct wl_err err = WL_ERR_INIT;
+	store_heartbeat(hb->st, hb->run_id, &err);   /* a failure shows as a sink warning */
+	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
+}
+
+static void warn_once(void *ctx, const char *msg)
+{
+	fprintf(stderr, "waitloop: warning: %s: %s\n", (const char *)ctx, msg);
 }
 
 int cmd_run(int argc, char **argv)
@@ -206,8 +232,30 @@ missing:
 	if (verbosity > 0)
 		runner_set_output_fn(r, progress_output, pg);
 
+	/* History and metrics are sinks on the bus; neither can stop the run. */
+	struct store *store = store_open(db_path, &err);
+	struct heartbeat hb = {runner_loop(r), store, runner_run_id(r), 0};
+	if (!store) {
+		fprintf(stderr, "waitloop: warning: run history disabled: %s\n", err.msg);
+	} else {
+		store_mark_crashed(store, &err);
+		store_set_warn(store, warn_once, "history");
+		bus_subscribe(runner_bus(r), store_sink, store);
+		hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
+	}
+	struct metrics *mx = NULL;
+	if (metrics_path) {
+		mx = metrics_new(metrics_path);
+		metrics_set_warn(mx, warn_once, "metrics");
+		bus_subscribe(runner_bus(r), metrics_sink, mx);
+	}
+
 	enum run_status st = runner_run(r);
 	progress_finish(pg);
+	if (hb.timer)
+		loop_cancel_timer(hb.loop, hb.timer);
+	if (mx && metrics_flush(mx, &err) < 0)
+		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
 	rc = run_status_exit_code(st, runner_cancel_signal(r));
 
 	cJSON *summary = runner_summary(r);
@@ -222,6 +270,8 @@ missing:
 	cJSON_Delete(summary);
 	fflush(stdout);
 	progress_free(pg);
+	metrics_free(mx);
+	store_close(store);
 	runner_free(r);
 out:
 	free(db_path);

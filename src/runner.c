@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "context.h"
 #include "fsutil.h"
 #include "iteration.h"
@@ -69,7 +70,7 @@ struct step_run {
 	int attempt;                /* attempts in this iteration */
 	int attempts_total;         /* attempts of the step (events' attempt number) */
 	int exit_code;              /* last worker/check exit code, or -1 */
-	int consecutive_failures;
+	struct alert_tracker alert;  /* consecutive failed attempts / incomplete iterations */
 	int undecidable_streak;
 	int64_t start_wall, end_wall, start_mono, phase_start_mono;
 	int64_t check_start_wall;
@@ -863,7 +864,7 @@ static void emit_attempt_finished(struct step_run *sr, const char *phase, const 
 	cJSON_AddItemToObject(d, "signals_sent", signals_json(res ? res->signals_sent : 0));
 	add_str_or_null(d, "reason", reason);
 	cJSON_AddNumberToObject(d, "duration_s", res ? ms_to_s(res->end_ms - res->start_ms) : 0);
-	cJSON_AddNumberToObject(d, "consecutive_failures", sr->consecutive_failures);
+	cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
 	emit(sr->r, EV_ATTEMPT_FINISHED, sr, d);
 	if (res && res->signals_sent) {
 		cJSON *k = cJSON_CreateObject();
@@ -903,9 +904,17 @@ static void proc_done(struct step_run *sr, const struct proc_result *res)
 	}
 }
 
+/* Count a failed (or successful) attempt/iteration; N in a row raises the
+ * step's alert (alert_after_failures), once per streak. */
+static void record_outcome(struct step_run *sr, int failed, const char *reason)
+{
+	if (alert_record(&sr->alert, failed))
+		emit(sr->r, EV_ALERT, sr, alert_event_data(&sr->alert, reason));
+}
+
 static void step_succeeded(struct step_run *sr)
 {
-	sr->consecutive_failures = 0;
+	record_outcome(sr, 0, NULL);
 	step_set_status(sr, STEP_SUCCEEDED, NULL);
 }
 
@@ -933,7 +942,7 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 	if (!reason && sr->s->noutputs && copy_outputs(sr, &err) < 0)
 		reason = xstrdup(err.msg);
 	if (reason)
-		sr->consecutive_failures++;
+		record_outcome(sr, 1, reason);
 	emit_attempt_finished(sr, "step", res, reason);
 	if (finish_if_stopping(sr)) {
 		free(reason);
@@ -1096,7 +1105,7 @@ static void attempt_start(struct step_run *sr)
 	/* Could not start: the attempt failed before running. */
 	emit(r, EV_ATTEMPT_STARTED, sr, d);
 	sr->phase = PH_IDLE;
-	sr->consecutive_failures++;
+	record_outcome(sr, 1, err.msg);
 	emit_attempt_finished(sr, sr->s->is_wait ? "wait" : "step", NULL, err.msg);
 	attempt_failed(sr, err.msg, 0, 0, 0);
 }
@@ -1146,9 +1155,9 @@ static void check_decided(struct step_run *sr, const struct proc_result *res, co
 	iteration_decide(&f, &ir);
 	sr->undecidable_streak = ir.undecidable ? sr->undecidable_streak + 1 : 0;
 	if (ir.decision == ITER_COMPLETE)
-		sr->consecutive_failures = 0;
+		record_outcome(sr, 0, NULL);
 	else
-		sr->consecutive_failures++;
+		record_outcome(sr, 1, ir.reasons.n ? ir.reasons.v[0] : "incomplete iteration");
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "decision", iter_decision_name(ir.decision));
 	cJSON_AddStringToObject(d, "source", ir.source);
@@ -1160,7 +1169,7 @@ static void check_decided(struct step_run *sr, const struct proc_result *res, co
 	else
 		cJSON_AddNullToObject(d, "exit_code");
 	cJSON_AddNumberToObject(d, "max_iterations", sr->max_iterations);
-	cJSON_AddNumberToObject(d, "consecutive_failures", sr->consecutive_failures);
+	cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
 	emit(sr->r, EV_ITERATION_FINISHED, sr, d);
 	char *reason = NULL;
 	enum iter_next next = iteration_next(sr->s, sr->iteration, sr->max_iterations, ir.decision, &reason);
@@ -1250,7 +1259,7 @@ static void on_wait_done(void *arg, const struct wait_result *wr)
 		reason = xasprintf("wait %s: %s", outcome_word(wr->outcome),
 				   wr->message ? wr->message : "condition not met");
 	if (reason)
-		sr->consecutive_failures++;
+		record_outcome(sr, 1, reason);
 	emit_attempt_finished(sr, "wait", &pr, reason);
 	if (finish_if_stopping(sr)) {
 		free(reason);
@@ -1298,7 +1307,7 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
 		}
 	}
 	sr->phase = PH_IDLE;
-	sr->consecutive_failures++;
+	record_outcome(sr, 1, err.msg);
 	emit_attempt_finished(sr, "wait", NULL, err.msg);
 	attempt_failed(sr, err.msg, 0, 0, 0);
 }
@@ -1482,6 +1491,7 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 		sr->s = &wf->steps[i];
 		sr->idx = i;
 		sr->exit_code = -1;
+		alert_init(&sr->alert, sr->s->alert_after_failures);
 		sr->max_iterations = sr->s->check.present && sr->s->max_iterations != WL_UNSET ? sr->s->max_iterations : 1;
 	}
 	r->status = RUN_RUNNING;

@@ -340,3 +340,46 @@ mkdir -p ws-v
 expect_eq "$rc" 0
 expect_contains v.err "[show] Hello from waitloop!"
 t_end
+
+t_begin run_history_and_metrics
+mkdir -p ws-hm
+"$WL" run "$WF/hello.yaml" -w ws-hm -q --db hm.db --metrics hm.prom >hm.out 2>hm.err; rc=$?
+expect_eq "$rc" 0
+id=$(sed -n 's/^Run: //p' hm.out)
+"$WL" history --db hm.db --json >hist.json || t_fail "history failed"
+expect_eq "$(json_get hist.json 'd[0]["id"], d[0]["status"]')" "$id SUCCEEDED"
+expect_contains hm.prom 'waitloop_last_run_timestamp_seconds{status="SUCCEEDED"}'
+expect_contains hm.prom 'waitloop_step_duration_seconds{step="greet"}'
+[ -f ws-hm/.waitloop/history.db ] && t_fail "--db ignored: default database created"
+t_end
+
+# Peak RSS of the plain (non-ASan) binary: 1000 steps must not cost much more
+# than 100 (nothing per step grows beyond a few hundred bytes).
+t_begin run_1000_steps_flat_memory
+gen() { # N
+	/usr/bin/python3 - "$1" <<'PY'
+import sys
+n = int(sys.argv[1])
+print('name: big\nversion: "1"\ntimeout: 10m\nconcurrency: 8\nsteps:')
+for i in range(n):
+    print(f'  s{i}:\n    worker: CUSTOM\n    instructions: "true"')
+    if i >= 8:
+        print(f'    depends_on: [s{i-8}]')
+PY
+}
+gen 100 >big100.yaml
+gen 1000 >big1000.yaml
+PLAIN=${WAITLOOP_PLAIN_BIN:-$ROOT/build/waitloop}
+for n in 100 1000; do
+	mkdir -p "ws-big$n"
+	/usr/bin/time -v "$PLAIN" run "big$n.yaml" -w "ws-big$n" -q --db "big$n.db" >"big$n.out" 2>"big$n.time"
+	expect_eq "$?" 0
+done
+expect_contains big1000.out "PASS  s999"
+r100=$(sed -n 's/.*Maximum resident set size (kbytes): //p' big100.time)
+r1000=$(sed -n 's/.*Maximum resident set size (kbytes): //p' big1000.time)
+echo "  peak RSS: 100 steps ${r100} KiB, 1000 steps ${r1000} KiB" >&2
+[ "$r1000" -lt 16384 ] || t_fail "peak RSS ${r1000} KiB for 1000 steps"
+[ $((r1000 - r100)) -lt 4096 ] || t_fail "memory grows with steps: ${r100} -> ${r1000} KiB"
+expect_eq "$(find ws-big1000/context -name _meta.json | wc -l)" 1000
+t_end
