@@ -276,7 +276,7 @@ static void add_list(struct strbuf *sb, const cJSON *d, const char *key, const c
 	const cJSON *a = d ? cJSON_GetObjectItemCaseSensitive(d, key) : NULL;
 	if (!cJSON_IsArray(a) || !cJSON_GetArraySize(a))
 		return;
-	strbuf_addf(sb, " %s", label);
+	strbuf_addf(sb, " %s ", label);
 	const cJSON *it;
 	int first = 1;
 	cJSON_ArrayForEach(it, a) {

@@ -1037,6 +1037,8 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 {
 	const char *phase = is_check ? "completion_check" : "step";
 	struct strvec env = STRVEC_INIT, argv = STRVEC_INIT;
+	guard_summary_release(&sr->guard);   /* a guard's verdict belongs to one child only */
+	release_policy(sr);
 	set_child_env(sr, &env, phase);
 	int rc = -1;
 	if (worker_argv(sr, is_check, &env, &argv, err) < 0)
@@ -1256,8 +1258,8 @@ static void on_wait_done(void *arg, const struct wait_result *wr)
 	pr.timed_out = wr->outcome == WAIT_TIMEOUT;
 	char *reason = NULL;
 	if (wr->outcome != WAIT_MET)
-		reason = xasprintf("wait %s: %s", outcome_word(wr->outcome),
-				   wr->message ? wr->message : "condition not met");
+		reason = wr->message && *wr->message ? xasprintf("wait: %s", wr->message)
+						     : xasprintf("wait %s", outcome_word(wr->outcome));
 	if (reason)
 		record_outcome(sr, 1, reason);
 	emit_attempt_finished(sr, "wait", &pr, reason);

@@ -383,3 +383,27 @@ echo "  peak RSS: 100 steps ${r100} KiB, 1000 steps ${r1000} KiB" >&2
 [ $((r1000 - r100)) -lt 4096 ] || t_fail "memory grows with steps: ${r100} -> ${r1000} KiB"
 expect_eq "$(find ws-big1000/context -name _meta.json | wc -l)" 1000
 t_end
+
+# Wait steps and guards need the wait engine (src/wait.c, `waitloop wait`).
+t_begin run_wait_steps_and_guard
+if ! "$WL" wait --help >/dev/null 2>&1; then
+	echo "  (wait engine not in this build: case not applicable)" >&2
+else
+	SECONDS=0
+	run waits "$FX/waits.yaml"
+	expect_eq "$rc" 1
+	[ "$SECONDS" -lt 40 ] || t_fail "waits took ${SECONDS}s"
+	expect_contains waits.out "PASS  ready-on-third"
+	expect_eq "$(cat ws-waits/cond.count)" 3
+	expect_contains waits.out "FAIL  never-ready — wait: timeout after"
+	expect_contains waits.out "FAIL  doomed — wait: terminal_fail after 1 observation"
+	expect_contains waits.out "PASS  guarded (2 iterations)"
+	expect_schema_valid wait-failure ws-waits/context/doomed/wait-failure.json
+	expect_schema_valid wait-failure ws-waits/context/never-ready/wait-failure.json
+	grep '"type":"iteration_finished"' ws-waits/context/_workflow/events.jsonl | head -n 1 |
+		grep -q '"decision":"incomplete","source":"wait_policy"' || t_fail "guard did not make iteration 1 incomplete"
+	grep -q '"fingerprints":\["guard/terminal/chart-not-found"\]' ws-waits/context/_workflow/events.jsonl ||
+		t_fail "guard fingerprint missing from the iteration"
+	events_valid ws-waits/context/_workflow/events.jsonl
+fi
+t_end
