@@ -258,6 +258,8 @@ missing:
 		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
 	rc = run_status_exit_code(st, runner_cancel_signal(r));
 
+	if (runner_artifact_error(r))
+		fprintf(stderr, "waitloop: warning: context directory: %s\n", runner_artifact_error(r));
 	cJSON *summary = runner_summary(r);
 	if (json) {
 		char *s = cJSON_Print(summary);

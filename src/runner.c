@@ -116,6 +116,7 @@ struct runner {
 	uint64_t deadline_timer, schedule_timer;
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
+	char *artifact_error;       /* first failed artifact write */
 	runner_output_fn output_fn;
 	void *output_arg;
 };
@@ -319,6 +320,14 @@ static void add_str_or_null(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* Artifacts are best effort during the run (a full disk must not kill
+ * running steps); the first failure is reported by the command at the end. */
+static void keep_artifact_error(struct runner *r, const char *msg)
+{
+	if (!r->artifact_error)
+		r->artifact_error = xstrdup(msg);
+}
+
 static double step_duration_s(const struct step_run *sr)
 {
 	if (!sr->start_wall)
@@ -353,7 +362,8 @@ static void write_meta(struct step_run *sr)
 	add_str_or_null(m, "check_id", sr->check_id);
 	cJSON_AddItemToObject(m, "depends_on", json_string_array(&sr->s->depends_on));
 	struct wl_err err = WL_ERR_INIT;
-	context_write_step_meta(r->ctx, sr->s->id, m, &err);  /* a failure shows in the next write too */
+	if (context_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
+		keep_artifact_error(r, err.msg);
 	cJSON_Delete(m);
 }
 
@@ -412,7 +422,8 @@ static void write_workflow_json(struct runner *r)
 {
 	cJSON *d = workflow_doc(r);
 	struct wl_err err = WL_ERR_INIT;
-	context_write_workflow(r->ctx, d, &err);
+	if (context_write_workflow(r->ctx, d, &err) < 0)
+		keep_artifact_error(r, err.msg);
 	cJSON_Delete(d);
 }
 
@@ -1540,6 +1551,7 @@ void runner_free(struct runner *r)
 	free(r->wf_dir);
 	free(r->wf_file);
 	free(r->self_exe);
+	free(r->artifact_error);
 	free(r);
 }
 
@@ -1566,6 +1578,13 @@ const char *runner_run_id(const struct runner *r)
 const char *runner_context_dir(const struct runner *r)
 {
 	return r->context_dir;
+}
+
+const char *runner_artifact_error(const struct runner *r)
+{
+	if (r->artifact_error)
+		return r->artifact_error;
+	return r->ctx ? context_sink_error(r->ctx) : NULL;
 }
 
 int runner_cancel_signal(const struct runner *r)

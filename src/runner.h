@@ -90,6 +90,9 @@ enum run_status runner_run(struct runner *r);
 /* The signal that cancelled the run (SIGINT/SIGTERM/SIGHUP), or 0. */
 int runner_cancel_signal(const struct runner *r);
 
+/* The first failed write of a context artifact (_meta.json, events.jsonl, ...), or NULL. */
+const char *runner_artifact_error(const struct runner *r);
+
 /*
  * The run summary (the document `run --json` prints): run_id, workflow, file,
  * workspace, context_dir, status, exit_code, started_at, finished_at,

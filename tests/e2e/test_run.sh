@@ -407,3 +407,26 @@ else
 	events_valid ws-waits/context/_workflow/events.jsonl
 fi
 t_end
+
+t_begin run_tty_live_progress
+if ! command -v script >/dev/null; then
+	echo "  (script(1) missing: case not applicable)" >&2
+else
+	mkdir -p ws-tty
+	cat >tty.yaml <<'EOF2'
+name: tty
+version: "1"
+timeout: 1m
+steps:
+  slow: {worker: CUSTOM, instructions: sleep 1.5}
+  fast: {worker: CUSTOM, instructions: sleep 0.3}
+EOF2
+	NO_COLOR=1 script -qfec "$WL run tty.yaml -w ws-tty" tty.log >/dev/null 2>&1; rc=$?
+	expect_eq "$rc" 0
+	expect_contains tty.log "… slow  step  "
+	expect_contains tty.log "PASS fast ("
+	grep -q $'\033\\[1A' tty.log || t_fail "no live redraw on a terminal"
+	grep -q $'\033\\[3[0-9]m' tty.log && t_fail "colour despite NO_COLOR"
+	expect_contains tty.log "Workflow: SUCCEEDED"
+fi
+t_end
