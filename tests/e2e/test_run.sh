@@ -1,6 +1,7 @@
 # End-to-end: `waitloop run` — outcomes, exit codes, process hygiene,
 # signals, timeouts, DAG, concurrency, environment, context directory.
 # timeout: 300
+# shellcheck shell=bash
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
 FX=$ROOT/tests/fixtures/run
@@ -250,7 +251,7 @@ expect_contains $e "WAITLOOP_FIX_FILE=$T/ws-env/context/show/fix.md"
 expect_contains $e "WAITLOOP_DECISION_FILE=$T/ws-env/context/show/review.verdict"
 expect_contains $e "WAITLOOP_WAIT_FAILURE_FILE=$T/ws-env/context/show/wait-failure.json"
 bin=$(sed -n 's/^WAITLOOP_BIN=//p' $e)
-[ -x "$bin" ] && [ "$(readlink -f "$bin")" = "$(readlink -f "$WL")" ] || t_fail "WAITLOOP_BIN='$bin'"
+if ! [ -x "$bin" ] || [ "$(readlink -f "$bin")" != "$(readlink -f "$WL")" ]; then t_fail "WAITLOOP_BIN='$bin'"; fi
 expect_contains $e "LEVEL=step"
 expect_contains $e "FROM_WF=wf"
 expect_contains $e "OVERRIDE_ME=cli"
