@@ -1,0 +1,284 @@
+/*
+ * waitloop run WORKFLOW.yaml [options] (alias: workflow): load, run, report.
+ * Progress goes to stderr, the end table (or --json summary) to stdout.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "commands.h"
+#include "context.h"
+#include "error.h"
+#include "fsutil.h"
+#include "loader.h"
+#include "loop.h"
+#include "metrics.h"
+#include "progress.h"
+#include "runner.h"
+#include "store.h"
+#include "strvec.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+static const char run_usage[] =
+	"usage: waitloop run WORKFLOW.yaml [-w DIR] [--context DIR] [--db FILE] [--metrics FILE]\n"
+	"                    [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
+	"       waitloop workflow WORKFLOW.yaml ...   (alias)\n"
+	"\n"
+	"Run a workflow: steps in dependency order, completion_check loops, waits with probes.\n"
+	"\n"
+	"Options:\n"
+	"  -w, --workspace DIR  where steps run (default: the current directory)\n"
+	"      --context DIR    context directory (default: the workflow's context_dir,\n"
+	"                       else 'context', relative to the workspace)\n"
+	"      --db FILE        history database (default: $WAITLOOP_DB, the workflow's\n"
+	"                       history.db, else <workspace>/.waitloop/history.db)\n"
+	"      --metrics FILE   Prometheus text file (default: the workflow's metrics.file)\n"
+	"      --set KEY=VALUE  environment variable for every step, check and probe\n"
+	"                       (overrides the workflow's env; repeatable)\n"
+	"  -v, --verbose        also show every output line of the steps, prefixed [step]\n"
+	"  -q, --quiet          show only errors and the final table\n"
+	"      --json           print one JSON run summary on stdout instead of the table\n"
+	"      --no-progress    one line per event instead of live progress lines\n"
+	"  -h, --help           show this help\n"
+	"\n"
+	"Exit codes: 0 succeeded, 1 failed, 2 usage error or invalid workflow,\n"
+	"3 workflow timed out, 130/143 interrupted by SIGINT/SIGTERM (run CANCELLED).\n"
+	"See docs/cli.md for the environment given to steps.\n";
+
+static int valid_env_name(const char *s, size_t n)
+{
+	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* An option's value: "--opt VALUE", "--opt=VALUE" or "-wVALUE". NULL when missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *longname, const char *shortname)
+{
+	const char *a = argv[*i];
+	size_t ln = strlen(longname);
+	if (!strncmp(a, longname, ln) && a[ln] == '=')
+		return a + ln + 1;
+	if (shortname && !strncmp(a, shortname, 2) && a[2])
+		return a + 2;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static int is_opt(const char *a, const char *longname, const char *shortname)
+{
+	size_t ln = strlen(longname);
+	if (!strcmp(a, longname) || (!strncmp(a, longname, ln) && a[ln] == '='))
+		return 1;
+	return shortname && !strncmp(a, shortname, 2);
+}
+
+static char *resolve_db(const char *flag, const struct wl_workflow *wf, const char *workspace)
+{
+	const char *env = getenv("WAITLOOP_DB");
+	if (flag)
+		return fs_abspath(flag);
+	if (env && *env)
+		return fs_abspath(env);
+	char *ws = fs_abspath(workspace ? workspace : ".");
+	char *p = fs_join(ws, wf->history_db ? wf->history_db : ".waitloop/history.db");
+	char *abs = fs_abspath(p);
+	free(p);
+	free(ws);
+	return abs;
+}
+
+static char *resolve_metrics(const char *flag, const struct wl_workflow *wf, const char *workspace)
+{
+	if (flag)
+		return fs_abspath(flag);
+	if (!wf->metrics_file)
+		return NULL;
+	char *ws = fs_abspath(workspace ? workspace : ".");
+	char *p = fs_join(ws, wf->metrics_file);
+	char *abs = fs_abspath(p);
+	free(p);
+	free(ws);
+	return abs;
+}
+
+#define HEARTBEAT_MS 30000
+
+struct heartbeat {
+	struct loop *loop;
+	struct store *st;
+	const char *run_id;
+	uint64_t timer;
+};
+
+static void on_heartbeat(void *arg)
+{
+	struct heartbeat *hb = arg;
+	struct wl_err err = WL_ERR_INIT;
+	store_heartbeat(hb->st, hb->run_id, &err);   /* a failure shows as a sink warning */
+	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
+}
+
+static void warn_once(void *ctx, const char *msg)
+{
+	fprintf(stderr, "waitloop: warning: %s: %s\n", (const char *)ctx, msg);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
+	struct strvec set = STRVEC_INIT;
+	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v;
+		if (options && !strcmp(a, "--")) {
+			options = 0;
+		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
+			fputs(run_usage, stdout);
+			strvec_clear(&set);
+			return 0;
+		} else if (options && (is_opt(a, "--workspace", "-w"))) {
+			if (!(workspace = opt_value(argc, argv, &i, "--workspace", "-w")))
+				goto missing;
+		} else if (options && is_opt(a, "--context", NULL)) {
+			if (!(context = opt_value(argc, argv, &i, "--context", NULL)))
+				goto missing;
+		} else if (options && is_opt(a, "--db", NULL)) {
+			if (!(db = opt_value(argc, argv, &i, "--db", NULL)))
+				goto missing;
+		} else if (options && is_opt(a, "--metrics", NULL)) {
+			if (!(metrics = opt_value(argc, argv, &i, "--metrics", NULL)))
+				goto missing;
+		} else if (options && is_opt(a, "--set", NULL)) {
+			if (!(v = opt_value(argc, argv, &i, "--set", NULL)))
+				goto missing;
+			const char *eq = strchr(v, '=');
+			if (!eq || !valid_env_name(v, (size_t)(eq - v))) {
+				strvec_clear(&set);
+				return usage_error("run", "--set expects KEY=VALUE with KEY a variable name, got '%s'", v);
+			}
+			strvec_push(&set, v);
+		} else if (options && (!strcmp(a, "-v") || !strcmp(a, "--verbose"))) {
+			verbosity = 1;
+		} else if (options && (!strcmp(a, "-q") || !strcmp(a, "--quiet"))) {
+			verbosity = -1;
+		} else if (options && !strcmp(a, "--json")) {
+			json = 1;
+		} else if (options && !strcmp(a, "--no-progress")) {
+			no_progress = 1;
+		} else if (options && a[0] == '-' && a[1]) {
+			strvec_clear(&set);
+			return usage_error("run", "unknown option '%s'", a);
+		} else if (!file) {
+			file = a;
+		} else {
+			strvec_clear(&set);
+			return usage_error("run", "more than one workflow file given ('%s', '%s')", file, a);
+		}
+		continue;
+missing:
+		strvec_clear(&set);
+		return usage_error("run", "option '%s' needs a value", a);
+	}
+	if (!file) {
+		strvec_clear(&set);
+		return usage_error("run", "no workflow file given");
+	}
+
+	struct errlist diags = ERRLIST_INIT;
+	struct wl_workflow *wf = loader_load(file, &diags);
+	errlist_print(&diags, stderr);
+	errlist_release(&diags);
+	if (!wf) {
+		strvec_clear(&set);
+		return 2;
+	}
+
+	char *db_path = resolve_db(db, wf, workspace);
+	char *metrics_path = resolve_metrics(metrics, wf, workspace);
+	struct run_options o = RUN_OPTIONS_INIT;
+	o.workspace = workspace;
+	o.context_dir = context;
+	o.set_env = &set;
+	o.db_path = db_path;
+	o.metrics_path = metrics_path;
+	o.verbosity = verbosity;
+	struct wl_err err = WL_ERR_INIT;
+	struct runner *r = runner_new(wf, &o, &err);
+	if (!r) {
+		die_msg("%s", err.msg);
+		goto out;
+	}
+
+	const char *no_color = getenv("NO_COLOR");
+	int colors_ok = !(no_color && *no_color);
+	struct progress_opts po = {0};
+	po.out = stderr;
+	po.verbosity = verbosity;
+	po.live = !no_progress && isatty(STDERR_FILENO);
+	po.color = po.live && colors_ok;
+	struct progress *pg = progress_new(runner_loop(r), &po, runner_redactor(r));
+	bus_subscribe(runner_bus(r), progress_sink, pg);
+	if (verbosity > 0)
+		runner_set_output_fn(r, progress_output, pg);
+
+	/* History and metrics are sinks on the bus; neither can stop the run. */
+	struct store *store = store_open(db_path, &err);
+	struct heartbeat hb = {runner_loop(r), store, runner_run_id(r), 0};
+	if (!store) {
+		fprintf(stderr, "waitloop: warning: run history disabled: %s\n", err.msg);
+	} else {
+		store_mark_crashed(store, &err);
+		store_set_warn(store, warn_once, "history");
+		bus_subscribe(runner_bus(r), store_sink, store);
+		hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
+	}
+	struct metrics *mx = NULL;
+	if (metrics_path) {
+		mx = metrics_new(metrics_path);
+		metrics_set_warn(mx, warn_once, "metrics");
+		bus_subscribe(runner_bus(r), metrics_sink, mx);
+	}
+
+	enum run_status st = runner_run(r);
+	progress_finish(pg);
+	if (hb.timer)
+		loop_cancel_timer(hb.loop, hb.timer);
+	if (mx && metrics_flush(mx, &err) < 0)
+		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
+	rc = run_status_exit_code(st, runner_cancel_signal(r));
+
+	if (runner_artifact_error(r))
+		fprintf(stderr, "waitloop: warning: context directory: %s\n", runner_artifact_error(r));
+	cJSON *summary = runner_summary(r);
+	if (json) {
+		char *s = cJSON_Print(summary);
+		if (s)
+			printf("%s\n", s);
+		cJSON_free(s);
+	} else {
+		progress_print_table(stdout, summary, colors_ok && isatty(STDOUT_FILENO));
+	}
+	cJSON_Delete(summary);
+	fflush(stdout);
+	progress_free(pg);
+	metrics_free(mx);
+	store_close(store);
+	runner_free(r);
+out:
+	free(db_path);
+	free(metrics_path);
+	workflow_free(wf);
+	strvec_clear(&set);
+	return rc;
+}

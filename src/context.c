@@ -1,0 +1,130 @@
+#include "context.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "jsonutil.h"
+#include "redact.h"
+#include "xalloc.h"
+
+struct context {
+	char *dir;
+	const struct redactor *rd;
+	int events_fd;
+	char *events_path;
+	char *sink_error;
+};
+
+struct context *context_open(const char *dir, const struct redactor *rd, struct wl_err *err)
+{
+	char *evdir = fs_join(dir, "_workflow");
+	if (fs_mkdir_p(evdir, err) < 0) {
+		free(evdir);
+		return NULL;
+	}
+	char *evpath = fs_join(evdir, "events.jsonl");
+	free(evdir);
+	int fd = open(evpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_set(err, "cannot open '%s': %s", evpath, strerror(errno));
+		free(evpath);
+		return NULL;
+	}
+	struct context *c = xcalloc(1, sizeof(*c));
+	c->dir = xstrdup(dir);
+	c->rd = rd;
+	c->events_fd = fd;
+	c->events_path = evpath;
+	return c;
+}
+
+void context_close(struct context *c)
+{
+	if (!c)
+		return;
+	if (c->events_fd >= 0)
+		close(c->events_fd);
+	free(c->dir);
+	free(c->events_path);
+	free(c->sink_error);
+	free(c);
+}
+
+const char *context_path(const struct context *c)
+{
+	return c->dir;
+}
+
+const char *context_sink_error(const struct context *c)
+{
+	return c->sink_error;
+}
+
+static void keep_error(struct context *c, const char *msg)
+{
+	if (!c->sink_error)
+		c->sink_error = xstrdup(msg);
+}
+
+void context_sink(void *arg, const struct wl_event *ev)
+{
+	struct context *c = arg;
+	cJSON *o = event_to_json(ev);
+	redact_json(c->rd, o);
+	char *line = json_compact(o);
+	cJSON_Delete(o);
+	size_t n = strlen(line);
+	line = xrealloc(line, n + 2);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	/* One write on an O_APPEND descriptor: lines never interleave, even with `waitloop wait` children. */
+	size_t off = 0;
+	while (off < n + 1) {
+		ssize_t w = write(c->events_fd, line + off, n + 1 - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			char msg[512];
+			snprintf(msg, sizeof(msg), "cannot write '%s': %s", c->events_path, strerror(errno));
+			keep_error(c, msg);
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(line);
+}
+
+int context_write_workflow(struct context *c, cJSON *doc, struct wl_err *err)
+{
+	redact_json(c->rd, doc);
+	char *path = fs_join(c->dir, "_workflow.json");
+	int rc = json_write_atomic(path, doc, err);
+	free(path);
+	return rc;
+}
+
+char *context_step_dir(struct context *c, const char *step, struct wl_err *err)
+{
+	char *d = fs_join(c->dir, step);
+	if (fs_mkdir_p(d, err) < 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+int context_write_step_meta(struct context *c, const char *step, cJSON *meta, struct wl_err *err)
+{
+	redact_json(c->rd, meta);
+	char *d = fs_join(c->dir, step);
+	char *path = fs_join(d, "_meta.json");
+	free(d);
+	int rc = json_write_atomic(path, meta, err);
+	free(path);
+	return rc;
+}

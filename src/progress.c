@@ -1,0 +1,545 @@
+#include "progress.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonutil.h"
+#include "loop.h"
+#include "redact.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+#define REDRAW_MS 250
+#define TICK_MS 1000
+#define KEEPALIVE_DEFAULT_S 30
+#define PARTIAL_MAX 4096
+
+struct live_step {
+	char *id;
+	int iteration, max_iterations;
+	char phase[24];
+	char cls[24];
+	int no_progress, threshold;
+	int64_t start_ms;
+	struct strbuf partial[2];   /* verbose: an unfinished output line per stream */
+};
+
+struct progress {
+	struct loop *loop;
+	struct progress_opts o;
+	const struct redactor *rd;
+	struct live_step *steps;
+	size_t n, alloc;
+	int lines_drawn;
+	int64_t last_draw, last_print;
+	uint64_t redraw_timer, tick_timer, keepalive_timer;
+	int64_t keepalive_ms;
+	int finished;
+};
+
+static void on_keepalive(void *arg);
+static void on_tick(void *arg);
+
+struct progress *progress_new(struct loop *l, const struct progress_opts *o, const struct redactor *rd)
+{
+	struct progress *p = xcalloc(1, sizeof(*p));
+	p->loop = l;
+	p->o = *o;
+	if (!p->o.out)
+		p->o.out = stderr;
+	p->rd = rd;
+	p->last_print = time_now_ms();
+	const char *ka = getenv("WAITLOOP_KEEPALIVE_S");
+	long secs = ka && *ka ? strtol(ka, NULL, 10) : KEEPALIVE_DEFAULT_S;
+	p->keepalive_ms = (secs > 0 ? secs : KEEPALIVE_DEFAULT_S) * 1000;
+	if (!p->o.live && p->o.verbosity >= 0)
+		p->keepalive_timer = loop_add_timer(l, time_now_ms() + p->keepalive_ms, on_keepalive, p);
+	return p;
+}
+
+static void live_step_release(struct live_step *s)
+{
+	free(s->id);
+	strbuf_release(&s->partial[0]);
+	strbuf_release(&s->partial[1]);
+}
+
+void progress_free(struct progress *p)
+{
+	if (!p)
+		return;
+	progress_finish(p);
+	for (size_t i = 0; i < p->n; i++)
+		live_step_release(&p->steps[i]);
+	free(p->steps);
+	free(p);
+}
+
+static struct live_step *find_step(struct progress *p, const char *id)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->steps[i].id, id))
+			return &p->steps[i];
+	return NULL;
+}
+
+static struct live_step *add_step(struct progress *p, const char *id)
+{
+	struct live_step *s = find_step(p, id);
+	if (s)
+		return s;
+	XGROW(p->steps, p->n + 1, p->alloc);
+	s = &p->steps[p->n++];
+	memset(s, 0, sizeof(*s));
+	s->id = xstrdup(id);
+	s->start_ms = time_now_ms();
+	return s;
+}
+
+static void remove_step(struct progress *p, const char *id)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->steps[i].id, id)) {
+			live_step_release(&p->steps[i]);
+			memmove(&p->steps[i], &p->steps[i + 1], (p->n - i - 1) * sizeof(*p->steps));
+			p->n--;
+			return;
+		}
+}
+
+static int term_width(const struct progress *p)
+{
+	struct winsize ws;
+	if (ioctl(fileno(p->o.out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		return ws.ws_col;
+	return 80;
+}
+
+static void fmt_elapsed(int64_t ms, char *buf, size_t size)
+{
+	int64_t s = ms / 1000;
+	if (s < 60)
+		snprintf(buf, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, size, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
+}
+
+static void describe_step(const struct live_step *s, struct strbuf *sb)
+{
+	char el[32];
+	fmt_elapsed(time_now_ms() - s->start_ms, el, sizeof(el));
+	strbuf_addstr(sb, s->id);
+	if (s->max_iterations > 1)
+		strbuf_addf(sb, "  iteration %d/%d", s->iteration ? s->iteration : 1, s->max_iterations);
+	if (s->phase[0])
+		strbuf_addf(sb, "  %s", s->phase);
+	if (s->cls[0]) {
+		strbuf_addf(sb, "  probe: %s", s->cls);
+		if (s->threshold > 0)
+			strbuf_addf(sb, "  no progress %d/%d", s->no_progress, s->threshold);
+		else
+			strbuf_addf(sb, "  no progress %d", s->no_progress);
+	}
+	strbuf_addf(sb, "  %s", el);
+}
+
+/* Erase the live block (TTY). */
+static void clear_live(struct progress *p)
+{
+	for (int i = 0; i < p->lines_drawn; i++)
+		fputs("\033[1A\033[2K", p->o.out);
+	p->lines_drawn = 0;
+}
+
+static void draw_live(struct progress *p)
+{
+	int width = term_width(p);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < p->n; i++) {
+		strbuf_reset(&sb);
+		describe_step(&p->steps[i], &sb);
+		if (sb.len > (size_t)width - 3)
+			strbuf_setlen(&sb, (size_t)width - 3);
+		fprintf(p->o.out, "%s %s\n", p->o.color ? "\033[36m…\033[0m" : "…", strbuf_str(&sb));
+		p->lines_drawn++;
+	}
+	strbuf_release(&sb);
+	fflush(p->o.out);
+	p->last_draw = time_now_ms();
+}
+
+static void redraw(struct progress *p)
+{
+	if (!p->o.live || p->finished)
+		return;
+	clear_live(p);
+	draw_live(p);
+}
+
+static void on_redraw(void *arg)
+{
+	struct progress *p = arg;
+	p->redraw_timer = 0;
+	redraw(p);
+}
+
+static void on_tick(void *arg)
+{
+	struct progress *p = arg;
+	p->tick_timer = 0;
+	redraw(p);
+	if (p->n && !p->finished)
+		p->tick_timer = loop_add_timer(p->loop, time_now_ms() + TICK_MS, on_tick, p);
+}
+
+/* Redraw now, or soon: at most every REDRAW_MS. */
+static void redraw_soon(struct progress *p)
+{
+	if (!p->o.live || p->finished)
+		return;
+	int64_t now = time_now_ms();
+	if (now - p->last_draw >= REDRAW_MS) {
+		redraw(p);
+	} else if (!p->redraw_timer) {
+		p->redraw_timer = loop_add_timer(p->loop, p->last_draw + REDRAW_MS, on_redraw, p);
+	}
+	if (p->n && !p->tick_timer)
+		p->tick_timer = loop_add_timer(p->loop, now + TICK_MS, on_tick, p);
+}
+
+/* A permanent line (above the live block on a TTY). */
+static void print_line(struct progress *p, const char *line)
+{
+	if (p->o.live)
+		clear_live(p);
+	if (p->o.live) {
+		fprintf(p->o.out, "%s\n", line);
+	} else {
+		char ts[16];
+		time_t t = time(NULL);
+		struct tm tm;
+		localtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+		fprintf(p->o.out, "%s %s\n", ts, line);
+	}
+	p->last_print = time_now_ms();
+	if (p->o.live)
+		draw_live(p);
+	else
+		fflush(p->o.out);
+}
+
+static void on_keepalive(void *arg)
+{
+	struct progress *p = arg;
+	p->keepalive_timer = 0;
+	if (p->finished)
+		return;
+	int64_t now = time_now_ms();
+	if (now - p->last_print >= p->keepalive_ms - 50) {
+		struct strbuf sb = STRBUF_INIT;
+		strbuf_addstr(&sb, "waitloop: still running:");
+		if (!p->n)
+			strbuf_addstr(&sb, " (between steps)");
+		for (size_t i = 0; i < p->n && i < 8; i++) {
+			strbuf_addstr(&sb, i ? "; " : " ");
+			describe_step(&p->steps[i], &sb);
+		}
+		if (p->n > 8)
+			strbuf_addf(&sb, "; and %zu more", p->n - 8);
+		print_line(p, strbuf_str(&sb));
+		strbuf_release(&sb);
+	}
+	p->keepalive_timer = loop_add_timer(p->loop, p->last_print + p->keepalive_ms, on_keepalive, p);
+}
+
+static const char *jstr(const cJSON *d, const char *key)
+{
+	const char *s = d ? json_get_string(d, key) : NULL;
+	return s ? s : "";
+}
+
+static double jnum(const cJSON *d, const char *key, double dflt)
+{
+	const cJSON *v = d ? cJSON_GetObjectItemCaseSensitive(d, key) : NULL;
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static void add_list(struct strbuf *sb, const cJSON *d, const char *key, const char *label)
+{
+	const cJSON *a = d ? cJSON_GetObjectItemCaseSensitive(d, key) : NULL;
+	if (!cJSON_IsArray(a) || !cJSON_GetArraySize(a))
+		return;
+	strbuf_addf(sb, " %s ", label);
+	const cJSON *it;
+	int first = 1;
+	cJSON_ArrayForEach(it, a) {
+		if (cJSON_IsString(it)) {
+			strbuf_addf(sb, "%s%s", first ? "" : ", ", it->valuestring);
+			first = 0;
+		}
+	}
+}
+
+/* The line describing an event in line mode (empty: not shown). */
+static void event_line(const struct wl_event *ev, struct strbuf *sb)
+{
+	const cJSON *d = ev->data;
+	const char *step = ev->step ? ev->step : "";
+	const char *reason = jstr(d, "reason");
+	switch (ev->type) {
+	case EV_RUN_STARTED:
+		strbuf_addf(sb, "run %s started: %s (%g steps)", ev->run_id, jstr(d, "workflow"), jnum(d, "steps", 0));
+		break;
+	case EV_STEP_STATE:
+		if (!strcmp(jstr(d, "status"), "PENDING"))
+			break;
+		strbuf_addf(sb, "[%s] %s", step, jstr(d, "status"));
+		if (cJSON_GetObjectItemCaseSensitive(d, "duration_s"))
+			strbuf_addf(sb, " (%.1fs)", jnum(d, "duration_s", 0));
+		if (*reason)
+			strbuf_addf(sb, " — %s", reason);
+		break;
+	case EV_ATTEMPT_STARTED:
+		strbuf_addf(sb, "[%s] %s started", step, jstr(d, "phase"));
+		if (ev->iteration)
+			strbuf_addf(sb, " (iteration %d, attempt %d)", ev->iteration, ev->attempt);
+		else if (ev->attempt > 1)
+			strbuf_addf(sb, " (attempt %d)", ev->attempt);
+		break;
+	case EV_ATTEMPT_FINISHED: {
+		const cJSON *ec = cJSON_GetObjectItemCaseSensitive(d, "exit_code");
+		strbuf_addf(sb, "[%s] %s finished", step, jstr(d, "phase"));
+		if (cJSON_IsNumber(ec))
+			strbuf_addf(sb, ": exit %d", ec->valueint);
+		strbuf_addf(sb, " (%.1fs)", jnum(d, "duration_s", 0));
+		if (*reason)
+			strbuf_addf(sb, " — %s", reason);
+		break;
+	}
+	case EV_ITERATION_STARTED:
+		strbuf_addf(sb, "[%s] iteration %d/%g", step, ev->iteration, jnum(d, "max_iterations", 0));
+		break;
+	case EV_ITERATION_FINISHED:
+		strbuf_addf(sb, "[%s] iteration %d: %s (%s)", step, ev->iteration, jstr(d, "decision"), jstr(d, "source"));
+		add_list(sb, d, "reasons", "—");
+		add_list(sb, d, "fingerprints", "fingerprints:");
+		break;
+	case EV_OBSERVATION:
+		strbuf_addf(sb, "[%s] observation %g: %s, no progress %g", step, jnum(d, "seq", 0), jstr(d, "class"),
+			    jnum(d, "no_progress", 0));
+		break;
+	case EV_WAIT_FINISHED:
+		strbuf_addf(sb, "[%s] wait %s after %.1fs (%g observations)", step, jstr(d, "outcome"),
+			    jnum(d, "elapsed_s", 0), jnum(d, "observations", 0));
+		add_list(sb, d, "fingerprints", "fingerprints:");
+		break;
+	case EV_EARLY_ABORT:
+		strbuf_addf(sb, "[%s] early abort: %s", step, jstr(d, "outcome"));
+		break;
+	case EV_KILL:
+		strbuf_addf(sb, "[%s] stopped %s", step, jstr(d, "phase"));
+		add_list(sb, d, "signals_sent", "with");
+		if (*jstr(d, "why"))
+			strbuf_addf(sb, " — %s", jstr(d, "why"));
+		break;
+	case EV_ALERT:
+		strbuf_addf(sb, "[%s] alert: %g consecutive failures", step, jnum(d, "consecutive_failures", 0));
+		break;
+	case EV_NOTIFY:
+		if (strcmp(reason, "delivered") && strcmp(reason, "target_missing"))
+			strbuf_addf(sb, "notify %s: %s", jstr(d, "target"), reason);
+		break;
+	case EV_PREFLIGHT:
+		strbuf_addf(sb, "preflight %s: %s", jstr(d, "name"),
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "ok")) ? "ok" : "FAILED");
+		break;
+	case EV_CONVERGENCE:
+		strbuf_addf(sb, "[%s] convergence stage %g", step, jnum(d, "stage", 0));
+		break;
+	case EV_GIT_CHANGES:
+	case EV_RUN_FINISHED:
+	case EV__COUNT:
+		break;
+	}
+}
+
+static const char *status_label(const char *status)
+{
+	if (!strcmp(status, "SUCCEEDED"))
+		return "PASS";
+	if (!strcmp(status, "FAILED"))
+		return "FAIL";
+	if (!strcmp(status, "SKIPPED"))
+		return "SKIP";
+	return status;   /* INCOMPLETE, CANCELLED (and anything unexpected, as is) */
+}
+
+static const char *status_color(const char *label)
+{
+	if (!strcmp(label, "PASS"))
+		return "\033[32m";
+	if (!strcmp(label, "FAIL"))
+		return "\033[31m";
+	if (!strcmp(label, "CANCELLED"))
+		return "\033[35m";
+	return "\033[33m";
+}
+
+/* TTY mode: the state the live lines show. */
+static void track(struct progress *p, const struct wl_event *ev)
+{
+	if (!ev->step)
+		return;
+	const cJSON *d = ev->data;
+	struct live_step *s;
+	switch (ev->type) {
+	case EV_STEP_STATE: {
+		const char *st = jstr(d, "status");
+		if (!strcmp(st, "RUNNING")) {
+			add_step(p, ev->step);
+		} else if (strcmp(st, "PENDING")) {
+			remove_step(p, ev->step);
+			if (p->o.live) {
+				const char *label = status_label(st);
+				struct strbuf sb = STRBUF_INIT;
+				if (p->o.color)
+					strbuf_addf(&sb, "%s%-4s\033[0m %s", status_color(label), label, ev->step);
+				else
+					strbuf_addf(&sb, "%-4s %s", label, ev->step);
+				strbuf_addf(&sb, " (%.1fs)", jnum(d, "duration_s", 0));
+				if (*jstr(d, "reason"))
+					strbuf_addf(&sb, " — %s", jstr(d, "reason"));
+				print_line(p, strbuf_str(&sb));
+				strbuf_release(&sb);
+			}
+		}
+		break;
+	}
+	case EV_ATTEMPT_STARTED:
+		if ((s = find_step(p, ev->step))) {
+			snprintf(s->phase, sizeof(s->phase), "%s", jstr(d, "phase"));
+			s->cls[0] = '\0';
+		}
+		break;
+	case EV_ITERATION_STARTED:
+		if ((s = find_step(p, ev->step))) {
+			s->iteration = ev->iteration;
+			s->max_iterations = (int)jnum(d, "max_iterations", 0);
+		}
+		break;
+	case EV_OBSERVATION:
+		if ((s = find_step(p, ev->step))) {
+			snprintf(s->cls, sizeof(s->cls), "%s", jstr(d, "class"));
+			s->no_progress = (int)jnum(d, "no_progress", 0);
+			s->threshold = (int)jnum(d, "stall_threshold", 0);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void progress_sink(void *arg, const struct wl_event *ev)
+{
+	struct progress *p = arg;
+	if (p->finished)
+		return;
+	track(p, ev);
+	if (p->o.verbosity < 0)
+		return;
+	if (p->o.live) {
+		if (p->o.verbosity > 0 || ev->type == EV_EARLY_ABORT || ev->type == EV_ALERT) {
+			struct strbuf sb = STRBUF_INIT;
+			if (ev->type != EV_STEP_STATE)
+				event_line(ev, &sb);
+			if (sb.len)
+				print_line(p, strbuf_str(&sb));
+			strbuf_release(&sb);
+		}
+		redraw_soon(p);
+		return;
+	}
+	struct strbuf sb = STRBUF_INIT;
+	event_line(ev, &sb);
+	if (sb.len)
+		print_line(p, strbuf_str(&sb));
+	strbuf_release(&sb);
+}
+
+void progress_output(void *arg, const char *step, enum proc_stream stream, const char *data, size_t len)
+{
+	struct progress *p = arg;
+	if (p->o.verbosity < 1 || p->finished)
+		return;
+	struct live_step *s = add_step(p, step);
+	struct strbuf *part = &s->partial[stream == PROC_STDERR];
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n' && part->len < PARTIAL_MAX) {
+			strbuf_addch(part, data[i]);
+			continue;
+		}
+		if (data[i] != '\n')
+			continue;   /* over-long line: the rest is dropped until its end */
+		char *safe = redact_text(p->rd, strbuf_str(part));
+		char *line = xasprintf("[%s] %s", step, safe);
+		print_line(p, line);
+		free(line);
+		free(safe);
+		strbuf_reset(part);
+	}
+}
+
+void progress_finish(struct progress *p)
+{
+	if (p->finished)
+		return;
+	p->finished = 1;
+	if (p->o.live) {
+		clear_live(p);
+		fflush(p->o.out);
+	}
+	if (p->redraw_timer)
+		loop_cancel_timer(p->loop, p->redraw_timer);
+	if (p->tick_timer)
+		loop_cancel_timer(p->loop, p->tick_timer);
+	if (p->keepalive_timer)
+		loop_cancel_timer(p->loop, p->keepalive_timer);
+	p->redraw_timer = p->tick_timer = p->keepalive_timer = 0;
+}
+
+void progress_print_table(FILE *out, const cJSON *summary, int color)
+{
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(summary, "steps");
+	const cJSON *st;
+	size_t width = 4;
+	cJSON_ArrayForEach(st, steps) {
+		size_t w = strlen(status_label(jstr(st, "status")));
+		if (w > width)
+			width = w;
+	}
+	cJSON_ArrayForEach(st, steps) {
+		const char *label = status_label(jstr(st, "status"));
+		if (color)
+			fprintf(out, "%s%-*s\033[0m  %s", status_color(label), (int)width, label, jstr(st, "id"));
+		else
+			fprintf(out, "%-*s  %s", (int)width, label, jstr(st, "id"));
+		int iters = (int)jnum(st, "iterations", 0);
+		if (iters > 0)
+			fprintf(out, " (%d iteration%s)", iters, iters == 1 ? "" : "s");
+		const char *reason = jstr(st, "reason");
+		if (*reason && strcmp(label, "PASS"))
+			fprintf(out, " — %s", reason);
+		fputc('\n', out);
+	}
+	fprintf(out, "Workflow: %s (%.1fs)\n", jstr(summary, "status"), jnum(summary, "duration_s", 0));
+	fprintf(out, "Context: %s\n", jstr(summary, "context_dir"));
+	fprintf(out, "Run: %s\n", jstr(summary, "run_id"));
+	fflush(out);
+}

@@ -1,0 +1,1686 @@
+/*
+ * runner: the run engine. See runner.h for the calling sequence.
+ *
+ * Shape: one struct step_run per step, driven by callbacks of the loop
+ * (proc exits, wait results, backoff and deadline timers). A step goes
+ *
+ *   PENDING -> RUNNING: [attempt (retries with backoff) -> check]* -> terminal
+ *
+ * where terminal is SUCCEEDED, FAILED, INCOMPLETE, SKIPPED or CANCELLED.
+ * Scheduling (which PENDING step may start, which must be skipped) runs
+ * from a zero-delay timer after every state change, never recursively from
+ * inside a callback. Stopping the run (abort, workflow timeout, signal)
+ * marks pending steps SKIPPED and stops running children with escalation;
+ * the run is over when every step is terminal, i.e. when every child has
+ * been reaped.
+ */
+#include "runner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "context.h"
+#include "fsutil.h"
+#include "iteration.h"
+#include "jsonutil.h"
+#include "loop.h"
+#include "redact.h"
+#include "strbuf.h"
+#include "template.h"
+#include "timeutil.h"
+#include "wait.h"
+#include "xalloc.h"
+
+extern char **environ;
+
+/* The wait engine is linked in when present; without it wait steps and
+ * guards fail with a clear message instead of being faked. */
+#pragma weak wait_start
+#pragma weak wait_guard_start
+#pragma weak wait_guard_output
+#pragma weak wait_guard_finish
+#pragma weak wait_cancel
+#pragma weak wait_outcome_name
+
+#define RETRY_BASE_MS 1000
+#define RETRY_CAP_MS 60000
+#define DEFAULT_RETRY_FACTOR 2.0
+#define DEFAULT_MAX_RETRIES 1
+#define OUTPUT_TAIL 8192
+
+enum step_phase { PH_IDLE, PH_STEP, PH_CHECK, PH_WAIT, PH_BACKOFF };
+
+struct step_run {
+	struct runner *r;
+	const struct wl_step *s;
+	size_t idx;
+	enum step_status status;
+	char *reason;
+	enum step_phase phase;
+	int iteration;              /* current iteration, 1-based (0 before start) */
+	int max_iterations;         /* 1 without a completion_check */
+	int attempt;                /* attempts in this iteration */
+	int attempts_total;         /* attempts of the step (events' attempt number) */
+	int exit_code;              /* last worker/check exit code, or -1 */
+	struct alert_tracker alert;  /* consecutive failed attempts / incomplete iterations */
+	int undecidable_streak;
+	int64_t start_wall, end_wall, start_mono, phase_start_mono;
+	int64_t check_start_wall;
+	char *dir;                  /* <context>/<step> */
+	char *cwd;                  /* where the step runs */
+	char *check_id;
+	char *decision_file, *fix_file, *wait_failure_file;
+	struct proc *proc;
+	struct wait *wait;          /* wait step condition loop, or the guard of proc */
+	struct wl_wait_policy policy;   /* resolved policy of the current wait/guard */
+	int policy_set;
+	struct guard_summary guard;
+	uint64_t backoff_timer;
+	char *guard_error;          /* the guard could not start: the child was stopped */
+	int stopping;               /* being stopped: ends CANCELLED */
+	char *stop_reason;
+};
+
+struct runner {
+	const struct wl_workflow *wf;
+	const struct run_options *opts;
+	struct loop *loop;
+	struct event_bus bus;
+	struct context *ctx;
+	struct redactor *rd;
+	char *run_id;
+	char *workspace;            /* absolute */
+	char *context_dir;          /* absolute */
+	char *wf_dir;               /* directory of the workflow file, absolute */
+	char *wf_file;              /* absolute */
+	char *self_exe;
+	const char *shell;
+	struct strvec base_env;     /* environ + workflow env */
+	struct step_run *steps;
+	size_t nsteps, nrunning, nfinished;
+	int concurrency;            /* 0 = unlimited */
+	int stopping;               /* abort / timeout / cancel in progress */
+	int timed_out;
+	int cancel_signo;
+	int ran;
+	enum run_status status;
+	int64_t start_wall, end_wall, start_mono;
+	uint64_t deadline_timer, schedule_timer;
+	int in_schedule;            /* schedule() is running: state changes need no new pass */
+	int done;
+	char *artifact_error;       /* first failed artifact write */
+	runner_output_fn output_fn;
+	void *output_arg;
+};
+
+static void schedule_soon(struct runner *r);
+static void attempt_start(struct step_run *sr);
+static void check_start(struct step_run *sr);
+static void iteration_start(struct step_run *sr);
+static void run_stop(struct runner *r, enum run_status why, const char *reason);
+static void on_check_exit(void *arg, const struct proc_result *res);
+static void wait_step_start(struct step_run *sr, cJSON *started);
+
+/* ---- names ---- */
+
+const char *run_status_name(enum run_status s)
+{
+	switch (s) {
+	case RUN_RUNNING: return "RUNNING";
+	case RUN_SUCCEEDED: return "SUCCEEDED";
+	case RUN_FAILED: return "FAILED";
+	case RUN_TIMED_OUT: return "TIMED_OUT";
+	case RUN_CANCELLED: return "CANCELLED";
+	}
+	return "";
+}
+
+const char *step_status_name(enum step_status s)
+{
+	switch (s) {
+	case STEP_PENDING: return "PENDING";
+	case STEP_RUNNING: return "RUNNING";
+	case STEP_SUCCEEDED: return "SUCCEEDED";
+	case STEP_FAILED: return "FAILED";
+	case STEP_INCOMPLETE: return "INCOMPLETE";
+	case STEP_SKIPPED: return "SKIPPED";
+	case STEP_CANCELLED: return "CANCELLED";
+	}
+	return "";
+}
+
+int run_status_exit_code(enum run_status s, int cancel_signo)
+{
+	switch (s) {
+	case RUN_SUCCEEDED: return 0;
+	case RUN_FAILED: return 1;
+	case RUN_TIMED_OUT: return 3;
+	case RUN_CANCELLED: return cancel_signo ? 128 + cancel_signo : 130;
+	case RUN_RUNNING: break;
+	}
+	return 1;
+}
+
+static const char *phase_name(enum step_phase p)
+{
+	switch (p) {
+	case PH_STEP: return "step";
+	case PH_CHECK: return "completion_check";
+	case PH_WAIT: return "wait";
+	case PH_BACKOFF: return "backoff";
+	case PH_IDLE: break;
+	}
+	return "";
+}
+
+static const char *outcome_word(enum wait_outcome o)
+{
+	return wait_outcome_name ? wait_outcome_name(o) : "aborted";
+}
+
+static int step_terminal(enum step_status s)
+{
+	return s != STEP_PENDING && s != STEP_RUNNING;
+}
+
+static double ms_to_s(int64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+/* ---- run id, paths ---- */
+
+static char *make_run_id(int64_t wall_ms)
+{
+	time_t t = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	unsigned char rnd[3] = {0};
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* No entropy source: pid and clock still make the id unique on this host. */
+		unsigned v = (unsigned)getpid() ^ (unsigned)time_now_ms();
+		rnd[0] = (unsigned char)v;
+		rnd[1] = (unsigned char)(v >> 8);
+		rnd[2] = (unsigned char)(v >> 16);
+	}
+	return xasprintf("%04d%02d%02d-%02d%02d%02d-%02x%02x%02x", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, rnd[0], rnd[1], rnd[2]);
+}
+
+static char *self_exe_path(void)
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return xstrdup("waitloop");
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+static char *dir_of(const char *path)
+{
+	char *abs = fs_abspath(path);
+	char *slash = strrchr(abs, '/');
+	if (slash == abs)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	return abs;
+}
+
+/* A user path: absolute as is, else relative to base. Normalised, caller frees. */
+static char *path_in(const char *base, const char *p)
+{
+	char *j = fs_join(base, p);
+	char *abs = fs_abspath(j);
+	free(j);
+	return abs;
+}
+
+/* argv[0] as execvp would find it in PATH; 1 when found. */
+static int command_on_path(const char *cmd, const char *path)
+{
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	const char *p = path;
+	while (*p) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *full = n ? xasprintf("%.*s/%s", (int)n, p, cmd) : xasprintf("./%s", cmd);
+		struct stat st;
+		int ok = stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0;
+		free(full);
+		if (ok)
+			return 1;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+/* ---- events and artifacts ---- */
+
+static void emit(struct runner *r, enum ev_type type, const struct step_run *sr, cJSON *data)
+{
+	struct wl_event ev = {0};
+	ev.type = type;
+	ev.run_id = r->run_id;
+	if (sr) {
+		ev.step = sr->s->id;
+		ev.iteration = sr->s->check.present ? sr->iteration : 0;
+		if (type == EV_ATTEMPT_STARTED || type == EV_ATTEMPT_FINISHED || type == EV_KILL)
+			ev.attempt = sr->attempts_total;
+	}
+	if (data)
+		redact_json(r->rd, data);
+	ev.data = data;
+	bus_emit(&r->bus, &ev);
+	cJSON_Delete(data);
+}
+
+static cJSON *signals_json(unsigned sent)
+{
+	cJSON *a = cJSON_CreateArray();
+	if (sent & PROC_SENT_SIGINT)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGINT"));
+	if (sent & PROC_SENT_SIGTERM)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGTERM"));
+	if (sent & PROC_SENT_SIGKILL)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGKILL"));
+	return a;
+}
+
+static void add_time(cJSON *o, const char *key, int64_t wall_ms)
+{
+	if (wall_ms <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	char buf[40];
+	time_format_rfc3339(wall_ms, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* Artifacts are best effort during the run (a full disk must not kill
+ * running steps); the first failure is reported by the command at the end. */
+static void keep_artifact_error(struct runner *r, const char *msg)
+{
+	if (!r->artifact_error)
+		r->artifact_error = xstrdup(msg);
+}
+
+static double step_duration_s(const struct step_run *sr)
+{
+	if (!sr->start_wall)
+		return 0;
+	int64_t end = sr->end_wall ? sr->end_wall : time_wall_ms();
+	return ms_to_s(end - sr->start_wall);
+}
+
+static void write_meta(struct step_run *sr)
+{
+	struct runner *r = sr->r;
+	if (!sr->dir)
+		return;   /* never started (skipped): no directory of its own */
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "step", sr->s->id);
+	cJSON_AddStringToObject(m, "run_id", r->run_id);
+	cJSON_AddStringToObject(m, "status", step_status_name(sr->status));
+	add_str_or_null(m, "reason", sr->reason);
+	cJSON_AddStringToObject(m, "worker", sr->s->is_wait ? "WAIT" : worker_name(sr->s->worker));
+	cJSON_AddStringToObject(m, "phase", phase_name(sr->phase));
+	cJSON_AddNumberToObject(m, "attempts", sr->attempts_total);
+	cJSON_AddNumberToObject(m, "iterations", sr->s->check.present ? sr->iteration : 0);
+	cJSON_AddNumberToObject(m, "max_iterations", sr->s->check.present ? sr->max_iterations : 0);
+	if (sr->exit_code >= 0)
+		cJSON_AddNumberToObject(m, "exit_code", sr->exit_code);
+	else
+		cJSON_AddNullToObject(m, "exit_code");
+	add_time(m, "started_at", sr->start_wall);
+	add_time(m, "finished_at", sr->end_wall);
+	cJSON_AddNumberToObject(m, "duration_s", step_duration_s(sr));
+	add_str_or_null(m, "workspace", sr->cwd);
+	add_str_or_null(m, "check_id", sr->check_id);
+	cJSON_AddItemToObject(m, "depends_on", json_string_array(&sr->s->depends_on));
+	struct wl_err err = WL_ERR_INIT;
+	if (context_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
+		keep_artifact_error(r, err.msg);
+	cJSON_Delete(m);
+}
+
+static cJSON *workflow_doc(const struct runner *r)
+{
+	const struct wl_workflow *wf = r->wf;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "schema", "waitloop.run.v1");
+	cJSON_AddStringToObject(d, "run_id", r->run_id);
+	cJSON_AddStringToObject(d, "workflow", wf->name ? wf->name : "");
+	cJSON_AddStringToObject(d, "file", r->wf_file);
+	cJSON_AddStringToObject(d, "workspace", r->workspace);
+	cJSON_AddStringToObject(d, "context_dir", r->context_dir);
+	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
+	if (r->status != RUN_RUNNING)
+		cJSON_AddNumberToObject(d, "exit_code", run_status_exit_code(r->status, r->cancel_signo));
+	add_time(d, "started_at", r->start_wall);
+	add_time(d, "finished_at", r->end_wall);
+	cJSON_AddNumberToObject(d, "duration_s",
+				ms_to_s((r->end_wall ? r->end_wall : time_wall_ms()) - r->start_wall));
+	cJSON_AddNumberToObject(d, "pid", (double)getpid());
+	cJSON_AddStringToObject(d, "waitloop_version", WAITLOOP_VERSION);
+	cJSON *set = cJSON_AddObjectToObject(d, "settings");
+	char dur[64];
+	duration_format(wf->timeout, dur, sizeof(dur));
+	cJSON_AddStringToObject(set, "timeout", dur);
+	if (r->concurrency)
+		cJSON_AddNumberToObject(set, "concurrency", r->concurrency);
+	else
+		cJSON_AddNullToObject(set, "concurrency");
+	cJSON_AddStringToObject(set, "shell", r->shell);
+	add_str_or_null(set, "history_db", r->opts->db_path);
+	add_str_or_null(set, "metrics_file", r->opts->metrics_path);
+	/* Names only: values may be secrets, and redaction is the second line of defence. */
+	cJSON *envnames = cJSON_AddArrayToObject(set, "env");
+	for (size_t i = 0; i < wf->env.n; i++) {
+		const char *eq = strchr(wf->env.v[i], '=');
+		char *name = xstrndup(wf->env.v[i], eq ? (size_t)(eq - wf->env.v[i]) : strlen(wf->env.v[i]));
+		cJSON_AddItemToArray(envnames, cJSON_CreateString(name));
+		free(name);
+	}
+	cJSON *setnames = cJSON_AddArrayToObject(set, "set");
+	if (r->opts->set_env)
+		for (size_t i = 0; i < r->opts->set_env->n; i++) {
+			const char *kv = r->opts->set_env->v[i];
+			const char *eq = strchr(kv, '=');
+			char *name = xstrndup(kv, eq ? (size_t)(eq - kv) : strlen(kv));
+			cJSON_AddItemToArray(setnames, cJSON_CreateString(name));
+			free(name);
+		}
+	cJSON_AddNumberToObject(d, "steps", (double)r->nsteps);
+	return d;
+}
+
+static void write_workflow_json(struct runner *r)
+{
+	cJSON *d = workflow_doc(r);
+	struct wl_err err = WL_ERR_INIT;
+	if (context_write_workflow(r->ctx, d, &err) < 0)
+		keep_artifact_error(r, err.msg);
+	cJSON_Delete(d);
+}
+
+static void step_set_status(struct step_run *sr, enum step_status st, const char *reason)
+{
+	struct runner *r = sr->r;
+	enum step_status old = sr->status;
+	sr->status = st;
+	free(sr->reason);
+	sr->reason = reason ? xstrdup(reason) : NULL;
+	if (st == STEP_RUNNING && old == STEP_PENDING) {
+		sr->start_wall = time_wall_ms();
+		sr->start_mono = time_now_ms();
+		r->nrunning++;
+	}
+	if (step_terminal(st) && !step_terminal(old)) {
+		if (!sr->dir) {
+			struct wl_err err = WL_ERR_INIT;   /* skipped: a directory for its _meta.json */
+			sr->dir = context_step_dir(r->ctx, sr->s->id, &err);
+		}
+		sr->end_wall = time_wall_ms();
+		sr->phase = PH_IDLE;
+		if (old == STEP_RUNNING)
+			r->nrunning--;
+		r->nfinished++;
+	}
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "status", step_status_name(st));
+	add_str_or_null(d, "reason", reason);
+	if (step_terminal(st)) {
+		cJSON_AddNumberToObject(d, "duration_s", step_duration_s(sr));
+		cJSON_AddNumberToObject(d, "iterations", sr->s->check.present ? sr->iteration : 0);
+		cJSON_AddNumberToObject(d, "attempts", sr->attempts_total);
+	}
+	emit(r, EV_STEP_STATE, sr, d);
+	write_meta(sr);
+	schedule_soon(r);
+}
+
+/* ---- environment, instructions, command line ---- */
+
+static void set_child_env(struct step_run *sr, struct strvec *env, const char *phase)
+{
+	struct runner *r = sr->r;
+	strvec_copy(env, &r->base_env);
+	for (size_t i = 0; i < sr->s->env.n; i++)
+		strvec_push(env, sr->s->env.v[i]);   /* later entries win below */
+	/* Normalise precedence: re-set each step var, then --set. */
+	for (size_t i = 0; i < sr->s->env.n; i++) {
+		const char *kv = sr->s->env.v[i];
+		const char *eq = strchr(kv, '=');
+		if (!eq)
+			continue;
+		char *name = xstrndup(kv, (size_t)(eq - kv));
+		strvec_setenv(env, name, eq + 1);
+		free(name);
+	}
+	if (r->opts->set_env)
+		for (size_t i = 0; i < r->opts->set_env->n; i++) {
+			const char *kv = r->opts->set_env->v[i];
+			const char *eq = strchr(kv, '=');
+			if (!eq)
+				continue;
+			char *name = xstrndup(kv, (size_t)(eq - kv));
+			strvec_setenv(env, name, eq + 1);
+			free(name);
+		}
+	/* Drop the duplicates pushed above: keep the first occurrence of each name
+	 * (strvec_setenv updated it in place), remove later ones. */
+	size_t w = 0;
+	for (size_t i = 0; i < env->n; i++) {
+		const char *eq = strchr(env->v[i], '=');
+		size_t nlen = eq ? (size_t)(eq - env->v[i]) : strlen(env->v[i]);
+		int dup = 0;
+		for (size_t j = 0; j < w && !dup; j++)
+			dup = !strncmp(env->v[j], env->v[i], nlen) && env->v[j][nlen] == '=';
+		if (dup)
+			free(env->v[i]);
+		else
+			env->v[w++] = env->v[i];
+	}
+	env->n = w;
+	if (env->v)
+		env->v[w] = NULL;
+	strvec_setenv(env, "WAITLOOP_RUN_ID", r->run_id);
+	strvec_setenv(env, "WAITLOOP_WORKFLOW", r->wf->name ? r->wf->name : "");
+	strvec_setenv(env, "WAITLOOP_STEP", sr->s->id);
+	char num[32];
+	snprintf(num, sizeof(num), "%d", sr->iteration ? sr->iteration : 1);
+	strvec_setenv(env, "WAITLOOP_ITERATION", num);
+	snprintf(num, sizeof(num), "%d", sr->max_iterations);
+	strvec_setenv(env, "WAITLOOP_MAX_ITERATIONS", num);
+	strvec_setenv(env, "WAITLOOP_PHASE", phase);
+	strvec_setenv(env, "WAITLOOP_WORKSPACE", r->workspace);
+	strvec_setenv(env, "WAITLOOP_CONTEXT_DIR", r->context_dir);
+	strvec_setenv(env, "WAITLOOP_STEP_DIR", sr->dir);
+	strvec_setenv(env, "WAITLOOP_FIX_FILE", sr->fix_file);
+	strvec_setenv(env, "WAITLOOP_DECISION_FILE", sr->decision_file);
+	strvec_setenv(env, "WAITLOOP_WAIT_FAILURE_FILE", sr->wait_failure_file);
+	strvec_setenv(env, "WAITLOOP_BIN", r->self_exe);
+	if (sr->check_id && !strcmp(phase, "completion_check")) {
+		strvec_setenv(env, "WAITLOOP_CHECK_ID", sr->check_id);
+		strvec_setenv(env, "ROBOPPI_COMPLETION_CHECK_ID", sr->check_id);
+	}
+}
+
+static void template_vars_for(const struct step_run *sr, struct template_vars *v)
+{
+	const struct runner *r = sr->r;
+	template_set(v, "workflow", r->wf->name ? r->wf->name : "");
+	template_set(v, "step", sr->s->id);
+	template_setf(v, "iteration", "%d", sr->iteration ? sr->iteration : 1);
+	template_setf(v, "max_iterations", "%d", sr->max_iterations);
+	template_set(v, "check_id", sr->check_id ? sr->check_id : "");
+	template_set(v, "fix_file", sr->fix_file);
+	template_set(v, "decision_file", sr->decision_file);
+	template_set(v, "context_dir", r->context_dir);
+	template_set(v, "step_dir", sr->dir);
+	template_set(v, "wait_failure_file", sr->wait_failure_file);
+}
+
+/*
+ * The text of a step's (or check's) instructions: instructions_file is read
+ * relative to the workflow file's directory, then the workspace, and its
+ * {{var}} placeholders are expanded; inline CUSTOM instructions are used as
+ * written (shell scripts use the WAITLOOP_* variables); a check's
+ * $ROBOPPI_COMPLETION_CHECK_ID is replaced by the check id.
+ */
+static char *instructions_text(const struct step_run *sr, int is_check, struct wl_err *err)
+{
+	const struct runner *r = sr->r;
+	const char *inline_text = is_check ? sr->s->check.instructions : sr->s->instructions;
+	const char *file = is_check ? sr->s->check.instructions_file : sr->s->instructions_file;
+	enum wl_worker worker = is_check ? sr->s->check.worker : sr->s->worker;
+	char *text = NULL;
+	if (file) {
+		char *p = path_in(r->wf_dir, file);
+		if (!fs_exists(p)) {
+			free(p);
+			p = path_in(r->workspace, file);
+		}
+		struct strbuf sb = STRBUF_INIT;
+		if (fs_read_file(p, 16u << 20, &sb, err) < 0) {
+			free(p);
+			strbuf_release(&sb);
+			return NULL;
+		}
+		free(p);
+		struct template_vars v = TEMPLATE_VARS_INIT;
+		template_vars_for(sr, &v);
+		text = template_expand(strbuf_str(&sb), &v);
+		template_vars_release(&v);
+		strbuf_release(&sb);
+	} else if (inline_text) {
+		if (worker == WORKER_CUSTOM) {
+			text = xstrdup(inline_text);
+		} else {
+			struct template_vars v = TEMPLATE_VARS_INIT;
+			template_vars_for(sr, &v);
+			text = template_expand(inline_text, &v);
+			template_vars_release(&v);
+		}
+	} else {
+		err_set(err, "step '%s' has no %sinstructions", sr->s->id, is_check ? "completion_check " : "");
+		return NULL;
+	}
+	if (is_check && sr->check_id) {
+		char *t = template_roboppi_check_id(text, sr->check_id);
+		free(text);
+		text = t;
+	}
+	return text;
+}
+
+/*
+ * The command line of one worker run (a step attempt or a completion_check):
+ * CUSTOM is `<shell> -e -c <script>`; the agent kinds run their CLI (or the
+ * workflow's `workers:` override) with the rendered prompt as last argument.
+ * This is the one place to extend for agent workers.
+ */
+static int worker_argv(const struct step_run *sr, int is_check, const struct strvec *env, struct strvec *argv,
+		       struct wl_err *err)
+{
+	const struct runner *r = sr->r;
+	enum wl_worker worker = is_check ? sr->s->check.worker : sr->s->worker;
+	if (worker == WORKER_UNSET)
+		worker = WORKER_CUSTOM;
+	char *text = instructions_text(sr, is_check, err);
+	if (!text)
+		return -1;
+	if (worker == WORKER_CUSTOM) {
+		strvec_push(argv, r->shell);
+		strvec_push(argv, "-e");
+		strvec_push(argv, "-c");
+		strvec_push_owned(argv, text);
+		return 0;
+	}
+	static const char *const defaults[WORKER_KINDS][3] = {
+		[WORKER_CLAUDE_CODE] = {"claude", "-p", NULL},
+		[WORKER_CODEX_CLI] = {"codex", "exec", NULL},
+		[WORKER_OPENCODE] = {"opencode", "run", NULL},
+	};
+	const struct wl_worker_cmd *wc = &r->wf->workers[worker];
+	if (wc->present && wc->command.n) {
+		strvec_copy(argv, &wc->command);
+	} else {
+		for (int i = 0; defaults[worker][i]; i++)
+			strvec_push(argv, defaults[worker][i]);
+	}
+	if (!command_on_path(argv->v[0], strvec_getenv(env, "PATH"))) {
+		err_set(err, "worker %s needs '%s', which is not on PATH", worker_name(worker), argv->v[0]);
+		free(text);
+		return -1;
+	}
+	strvec_push_owned(argv, text);
+	return 0;
+}
+
+/* ---- artifacts: inputs and outputs ---- */
+
+static int copy_inputs(struct step_run *sr, struct wl_err *err)
+{
+	struct runner *r = sr->r;
+	for (size_t i = 0; i < sr->s->ninputs; i++) {
+		const struct wl_input *in = &sr->s->inputs[i];
+		char *from_dir = fs_join(r->context_dir, in->from);
+		char *src = fs_join(from_dir, in->artifact);
+		free(from_dir);
+		if (!fs_is_dir(src)) {
+			err_set(err, "input '%s' from step '%s' is missing ('%s')", in->artifact, in->from, src);
+			free(src);
+			return -1;
+		}
+		char *dst = path_in(sr->cwd, in->as ? in->as : in->artifact);
+		int rc = fs_copy_tree(src, dst, err);
+		free(src);
+		free(dst);
+		if (rc < 0)
+			return err_prefix(err, "input '%s' from step '%s'", in->artifact, in->from);
+	}
+	return 0;
+}
+
+static int copy_outputs(struct step_run *sr, struct wl_err *err)
+{
+	for (size_t i = 0; i < sr->s->noutputs; i++) {
+		const struct wl_output *o = &sr->s->outputs[i];
+		char *src = path_in(sr->cwd, o->path);
+		char *dst = fs_join(sr->dir, o->name);
+		int rc = -1;
+		if (!fs_exists(src)) {
+			err_set(err, "output '%s': '%s' does not exist", o->name, o->path);
+		} else if (fs_is_dir(src)) {
+			rc = fs_copy_tree(src, dst, err);
+		} else if (fs_mkdir_p(dst, err) == 0) {
+			const char *base = strrchr(src, '/');
+			char *file = fs_join(dst, base ? base + 1 : src);
+			rc = fs_copy_tree(src, file, err);
+			free(file);
+		}
+		free(src);
+		free(dst);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- stopping ---- */
+
+static void step_stop(struct step_run *sr, const char *why)
+{
+	if (sr->stopping)
+		return;
+	sr->stopping = 1;
+	sr->stop_reason = xstrdup(why);
+	if (sr->phase == PH_BACKOFF) {
+		loop_cancel_timer(sr->r->loop, sr->backoff_timer);
+		sr->backoff_timer = 0;
+		step_set_status(sr, STEP_CANCELLED, why);
+		return;
+	}
+	if (sr->proc)
+		proc_stop(sr->proc);      /* the guard (if any) is finished from the proc's exit */
+	else if (sr->wait)
+		wait_cancel(sr->wait);
+	else
+		step_set_status(sr, STEP_CANCELLED, why);   /* between phases: nothing runs */
+}
+
+/* Why a pending step will never run, once the run is stopping. */
+static char *skip_reason(const struct runner *r, const struct step_run *sr, const char *fallback)
+{
+	for (size_t i = 0; i < sr->s->ndeps; i++) {
+		const struct step_run *d = &r->steps[sr->s->deps[i]];
+		if (d->status == STEP_FAILED)
+			return xasprintf("dependency '%s' failed", d->s->id);
+		if (d->status == STEP_PENDING || d->status == STEP_SKIPPED)
+			return xasprintf("dependency '%s' skipped", d->s->id);
+		if (d->status == STEP_CANCELLED)
+			return xasprintf("dependency '%s' cancelled", d->s->id);
+	}
+	return xstrdup(fallback);
+}
+
+static void run_stop(struct runner *r, enum run_status why, const char *reason)
+{
+	if (r->stopping)
+		return;
+	r->stopping = 1;
+	if (why == RUN_TIMED_OUT)
+		r->timed_out = 1;
+	for (size_t i = 0; i < r->nsteps; i++) {
+		struct step_run *sr = &r->steps[i];
+		if (sr->status == STEP_PENDING) {
+			char *why_skip = skip_reason(r, sr, reason);
+			step_set_status(sr, STEP_SKIPPED, why_skip);
+			free(why_skip);
+		}
+	}
+	for (size_t i = 0; i < r->nsteps; i++)
+		if (r->steps[i].status == STEP_RUNNING)
+			step_stop(&r->steps[i], reason);
+}
+
+static void step_fail(struct step_run *sr, const char *reason)
+{
+	struct runner *r = sr->r;
+	step_set_status(sr, STEP_FAILED, reason);
+	if (sr->s->on_failure != ON_FAILURE_CONTINUE && !r->stopping) {
+		char *why = xasprintf("run aborted: step '%s' failed", sr->s->id);
+		run_stop(r, RUN_FAILED, why);
+		free(why);
+	}
+}
+
+/* A stopped step ends CANCELLED with the reason it was stopped for. */
+static int finish_if_stopping(struct step_run *sr)
+{
+	if (!sr->stopping)
+		return 0;
+	step_set_status(sr, STEP_CANCELLED, sr->stop_reason);
+	return 1;
+}
+
+/* ---- retries ---- */
+
+/* Delay before the next attempt, or -1 when the failure is final. */
+static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_exit, int exit_code)
+{
+	const struct wl_step *s = sr->s;
+	int retries_used = sr->attempt - 1;
+	int limit;
+	int64_t base = RETRY_BASE_MS, cap = RETRY_CAP_MS;
+	double factor = DEFAULT_RETRY_FACTOR;
+	int timeout_ok = 0;
+	if (s->retry.present) {
+		limit = s->retry.limit == WL_UNSET ? 0 : s->retry.limit;
+		if (s->retry.backoff_duration != WL_UNSET)
+			base = s->retry.backoff_duration;
+		if (s->retry.backoff_factor > 0)
+			factor = s->retry.backoff_factor;
+		if (s->retry.backoff_max_duration != WL_UNSET)
+			cap = s->retry.backoff_max_duration;
+		timeout_ok = s->retry.on_timeout_retry;
+		if (s->retry.n_on_exit_codes) {
+			int listed = 0;
+			for (size_t i = 0; have_exit && i < s->retry.n_on_exit_codes; i++)
+				listed |= s->retry.on_exit_codes[i] == exit_code;
+			if (!listed && !timed_out)
+				return -1;
+		}
+	} else if (s->on_failure == ON_FAILURE_RETRY) {
+		limit = s->max_retries == WL_UNSET ? DEFAULT_MAX_RETRIES : s->max_retries;
+	} else {
+		return -1;
+	}
+	if (timed_out && !timeout_ok)
+		return -1;
+	if (retries_used >= limit)
+		return -1;
+	double d = (double)base;
+	for (int i = 0; i < retries_used && d < (double)cap; i++)
+		d *= factor;
+	if (d > (double)cap)
+		d = (double)cap;
+	return (int64_t)d;
+}
+
+static void on_backoff(void *arg)
+{
+	struct step_run *sr = arg;
+	sr->backoff_timer = 0;
+	attempt_start(sr);
+}
+
+/* A worker attempt (or a wait) failed: retry after a backoff, or fail the step. */
+static void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
+{
+	struct runner *r = sr->r;
+	int64_t delay = r->stopping ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
+	if (delay < 0) {
+		step_fail(sr, reason);
+		return;
+	}
+	sr->phase = PH_BACKOFF;
+	write_meta(sr);
+	sr->backoff_timer = loop_add_timer(r->loop, time_now_ms() + delay, on_backoff, sr);
+}
+
+/* ---- the end of a worker or check process ---- */
+
+static char *result_reason(const struct proc_result *res, int64_t timeout_ms)
+{
+	if (res->exec_failed)
+		return xstrdup(res->exec_error);
+	if (res->timed_out) {
+		char d[64];
+		duration_format(timeout_ms, d, sizeof(d));
+		return xasprintf("timeout (%s)", d);
+	}
+	if (res->signaled) {
+		const char *n = sigabbrev_np(res->signo);
+		return n ? xasprintf("killed by signal SIG%s", n) : xasprintf("killed by signal %d", res->signo);
+	}
+	if (res->exited && res->exit_code != 0)
+		return xasprintf("exit code %d", res->exit_code);
+	return NULL;
+}
+
+static void emit_attempt_finished(struct step_run *sr, const char *phase, const struct proc_result *res,
+				  const char *reason)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "phase", phase);
+	if (res && res->exited)
+		cJSON_AddNumberToObject(d, "exit_code", res->exit_code);
+	else
+		cJSON_AddNullToObject(d, "exit_code");
+	if (res && res->signaled) {
+		const char *n = sigabbrev_np(res->signo);
+		char buf[32];
+		snprintf(buf, sizeof(buf), "SIG%s", n ? n : "?");
+		cJSON_AddStringToObject(d, "signal", buf);
+	} else {
+		cJSON_AddNullToObject(d, "signal");
+	}
+	cJSON_AddBoolToObject(d, "timed_out", res && res->timed_out);
+	cJSON_AddItemToObject(d, "signals_sent", signals_json(res ? res->signals_sent : 0));
+	add_str_or_null(d, "reason", reason);
+	cJSON_AddNumberToObject(d, "duration_s", res ? ms_to_s(res->end_ms - res->start_ms) : 0);
+	cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
+	emit(sr->r, EV_ATTEMPT_FINISHED, sr, d);
+	if (res && res->signals_sent) {
+		cJSON *k = cJSON_CreateObject();
+		cJSON_AddStringToObject(k, "phase", phase);
+		cJSON_AddItemToObject(k, "signals_sent", signals_json(res->signals_sent));
+		const char *why = res->timed_out ? "timeout"
+				  : sr->stopping ? sr->stop_reason
+				  : res->lingered ? "linger: group members outlived the main process"
+				  : "wait_policy";
+		cJSON_AddStringToObject(k, "why", why);
+		emit(sr->r, EV_KILL, sr, k);
+	}
+}
+
+static void copy_guard_result(void *arg, const struct wait_result *wr)
+{
+	struct step_run *sr = arg;
+	guard_summary_release(&sr->guard);
+	sr->guard.present = 1;
+	sr->guard.outcome = wr->outcome;
+	sr->guard.early_abort = wr->early_abort;
+	strvec_copy(&sr->guard.fingerprints, &wr->fingerprints);
+	strvec_copy(&sr->guard.reasons, &wr->reasons);
+	sr->guard.message = xstrdup(wr->message);
+	sr->guard.failure_file = xstrdup(wr->failure_file);
+}
+
+/* Detach the proc and, when a guard watched it, let the guard finish (it
+ * reports synchronously into sr->guard). */
+static void proc_done(struct step_run *sr, const struct proc_result *res)
+{
+	sr->proc = NULL;
+	if (sr->wait) {
+		struct wait *w = sr->wait;
+		sr->wait = NULL;
+		wait_guard_finish(w, res);
+	}
+}
+
+/* Count a failed (or successful) attempt/iteration; N in a row raises the
+ * step's alert (alert_after_failures), once per streak. */
+static void record_outcome(struct step_run *sr, int failed, const char *reason)
+{
+	if (alert_record(&sr->alert, failed))
+		emit(sr->r, EV_ALERT, sr, alert_event_data(&sr->alert, reason));
+}
+
+static void step_succeeded(struct step_run *sr)
+{
+	record_outcome(sr, 0, NULL);
+	step_set_status(sr, STEP_SUCCEEDED, NULL);
+}
+
+static int guard_aborted(const struct step_run *sr)
+{
+	return sr->guard.present && sr->guard.outcome != WAIT_MET && sr->guard.outcome != WAIT_CANCELLED;
+}
+
+static void on_attempt_exit(void *arg, const struct proc_result *res)
+{
+	struct step_run *sr = arg;
+	proc_done(sr, res);
+	sr->exit_code = res->exited ? res->exit_code : -1;
+	char *reason = result_reason(res, sr->s->timeout);
+	if (sr->guard_error) {
+		free(reason);
+		reason = sr->guard_error;
+		sr->guard_error = NULL;
+	} else if (guard_aborted(sr) && !sr->stopping) {
+		free(reason);
+		reason = xasprintf("wait_policy: %s", sr->guard.message ? sr->guard.message
+				   : outcome_word(sr->guard.outcome));
+	}
+	struct wl_err err = WL_ERR_INIT;
+	if (!reason && sr->s->noutputs && copy_outputs(sr, &err) < 0)
+		reason = xstrdup(err.msg);
+	if (reason)
+		record_outcome(sr, 1, reason);
+	emit_attempt_finished(sr, "step", res, reason);
+	if (finish_if_stopping(sr)) {
+		free(reason);
+		return;
+	}
+	if (reason) {
+		attempt_failed(sr, reason, res->timed_out, res->exited, res->exit_code);
+		free(reason);
+		return;
+	}
+	if (sr->s->check.present) {
+		check_start(sr);
+		return;
+	}
+	step_succeeded(sr);
+}
+
+/* ---- guards ---- */
+
+static void release_policy(struct step_run *sr)
+{
+	if (sr->policy_set) {
+		wait_policy_release(&sr->policy);
+		sr->policy_set = 0;
+	}
+}
+
+static void resolve_policy(struct step_run *sr, const struct wl_wait_policy *use, int64_t fallback_max_wait)
+{
+	release_policy(sr);
+	wait_policy_copy(&sr->policy, use);
+	wait_policy_resolve(&sr->policy, &sr->r->wf->wait_policy, fallback_max_wait);
+	sr->policy_set = 1;
+}
+
+static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wait_phase phase, char *const *env)
+{
+	struct runner *r = sr->r;
+	p->loop = r->loop;
+	p->policy = &sr->policy;
+	p->phase = phase;
+	p->shell = r->shell;
+	p->env = env;
+	p->cwd = sr->cwd;
+	p->out_dir = sr->dir;
+	p->check_id = sr->check_id;
+	p->run_id = r->run_id;
+	p->workflow = r->wf->name;
+	p->step = sr->s->id;
+	p->iteration = sr->s->check.present ? sr->iteration : 0;
+	p->redactor = r->rd;
+	p->bus = &r->bus;
+}
+
+/* Start a guard beside sr->proc; -1 + err when the engine is missing or refuses. */
+static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, enum wait_phase phase,
+		       int64_t timeout, const struct strvec *env, struct wl_err *err)
+{
+	guard_summary_release(&sr->guard);
+	if (!wait_guard_start)
+		return err_set(err, "step '%s': wait_policy needs the wait engine, which is not part of this build",
+			       sr->s->id);
+	resolve_policy(sr, use, timeout > 0 ? timeout : sr->r->wf->timeout);
+	struct wait_params p = WAIT_PARAMS_INIT;
+	fill_wait_params(sr, &p, phase, env->v);
+	p.on_done = copy_guard_result;
+	p.arg = sr;
+	sr->wait = wait_guard_start(&p, sr->proc, err);
+	return sr->wait ? 0 : -1;
+}
+
+static void on_child_output(void *arg, enum proc_stream stream, const char *data, size_t len)
+{
+	struct step_run *sr = arg;
+	if (sr->wait && sr->proc && wait_guard_output)
+		wait_guard_output(sr->wait, data, len);
+	if (sr->r->output_fn)
+		sr->r->output_fn(sr->r->output_arg, sr->s->id, stream, data, len);
+}
+
+static int64_t escalation_grace(const struct step_run *sr, const struct wl_wait_policy *use)
+{
+	if (use && use->grace != WL_UNSET)
+		return use->grace;
+	if (sr->r->wf->wait_policy.grace != WL_UNSET)
+		return sr->r->wf->wait_policy.grace;
+	return WAIT_DEFAULT_GRACE_MS;
+}
+
+/* Start one child of the step (worker attempt or check) with its guard; -1 + err. */
+static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
+{
+	const char *phase = is_check ? "completion_check" : "step";
+	struct strvec env = STRVEC_INIT, argv = STRVEC_INIT;
+	guard_summary_release(&sr->guard);   /* a guard's verdict belongs to one child only */
+	release_policy(sr);
+	set_child_env(sr, &env, phase);
+	int rc = -1;
+	if (worker_argv(sr, is_check, &env, &argv, err) < 0)
+		goto out;
+	int64_t timeout = is_check ? sr->s->check.timeout : sr->s->timeout;
+	if (is_check && timeout == WL_UNSET) {
+		int64_t base = sr->s->timeout != WL_UNSET ? sr->s->timeout : sr->r->wf->timeout;
+		timeout = base / 4 < 1000 ? 1000 : base / 4;
+	}
+	const struct wl_wait_policy *use = is_check ? &sr->s->check.wait_policy : &sr->s->wait_policy;
+	char *out_path = fs_join(sr->dir, is_check ? "check.stdout.log" : "stdout.log");
+	char *err_path = fs_join(sr->dir, is_check ? "check.stderr.log" : "stderr.log");
+	struct proc_spec spec = PROC_SPEC_INIT;
+	spec.argv = argv.v;
+	spec.env = env.v;
+	spec.cwd = sr->cwd;
+	spec.stdout_path = out_path;
+	spec.stderr_path = err_path;
+	spec.capture_tail = OUTPUT_TAIL;
+	spec.timeout_ms = timeout > 0 ? timeout : 0;
+	spec.grace_ms = escalation_grace(sr, use->present ? use : NULL);
+	spec.on_output = on_child_output;
+	spec.on_exit = is_check ? on_check_exit : on_attempt_exit;
+	spec.arg = sr;
+	sr->phase = is_check ? PH_CHECK : PH_STEP;
+	sr->phase_start_mono = time_now_ms();
+	sr->proc = proc_start(sr->r->loop, &spec, err);
+	free(out_path);
+	free(err_path);
+	if (!sr->proc)
+		goto out;
+	if (use->present && guard_start(sr, use, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, timeout, &env, err) < 0) {
+		/* The process runs but cannot be guarded: stop it; its exit reports the error. */
+		free(sr->guard_error);
+		sr->guard_error = xstrdup(err->msg);
+		proc_stop(sr->proc);
+	}
+	rc = 0;
+out:
+	strvec_clear(&env);
+	strvec_clear(&argv);
+	return rc;
+}
+
+static void attempt_start(struct step_run *sr)
+{
+	struct runner *r = sr->r;
+	if (r->stopping) {
+		step_set_status(sr, STEP_CANCELLED, sr->stop_reason ? sr->stop_reason : "run stopping");
+		return;
+	}
+	sr->attempt++;
+	sr->attempts_total++;
+	struct wl_err err = WL_ERR_INIT;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "phase", sr->s->is_wait ? "wait" : "step");
+	if (copy_inputs(sr, &err) == 0 && sr->s->is_wait) {
+		wait_step_start(sr, d);
+		return;
+	}
+	if (!err.msg[0] && spawn(sr, 0, &err) == 0) {
+		emit(r, EV_ATTEMPT_STARTED, sr, d);
+		write_meta(sr);
+		return;
+	}
+	/* Could not start: the attempt failed before running. */
+	emit(r, EV_ATTEMPT_STARTED, sr, d);
+	sr->phase = PH_IDLE;
+	record_outcome(sr, 1, err.msg);
+	emit_attempt_finished(sr, sr->s->is_wait ? "wait" : "step", NULL, err.msg);
+	attempt_failed(sr, err.msg, 0, 0, 0);
+}
+
+/* ---- completion_check and iterations ---- */
+
+static int64_t check_timeout(const struct step_run *sr)
+{
+	if (sr->s->check.timeout != WL_UNSET)
+		return sr->s->check.timeout;
+	int64_t base = sr->s->timeout != WL_UNSET ? sr->s->timeout : sr->r->wf->timeout;
+	return base / 4 < 1000 ? 1000 : base / 4;
+}
+
+static void iteration_start(struct step_run *sr)
+{
+	sr->attempt = 0;
+	if (sr->s->check.present) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddNumberToObject(d, "max_iterations", sr->max_iterations);
+		emit(sr->r, EV_ITERATION_STARTED, sr, d);
+	}
+	attempt_start(sr);
+}
+
+static void check_decided(struct step_run *sr, const struct proc_result *res, const char *start_error)
+{
+	if (finish_if_stopping(sr))
+		return;
+	const struct wl_wait_policy *gp = sr->policy_set && sr->guard.present ? &sr->policy : NULL;
+	struct iteration_facts f = {
+		.step = sr->s,
+		.guard_policy = gp,
+		.iteration = sr->iteration,
+		.max_iterations = sr->max_iterations,
+		.check_id = sr->check_id,
+		.step_dir = sr->dir,
+		.decision_file = sr->decision_file,
+		.fix_file = sr->fix_file,
+		.check_started_wall_ms = sr->check_start_wall,
+		.check = res,
+		.start_error = start_error,
+		.guard = &sr->guard,
+		.undecidable_streak = sr->undecidable_streak,
+	};
+	struct iteration_result ir = ITERATION_RESULT_INIT;
+	iteration_decide(&f, &ir);
+	sr->undecidable_streak = ir.undecidable ? sr->undecidable_streak + 1 : 0;
+	if (ir.decision == ITER_COMPLETE)
+		record_outcome(sr, 0, NULL);
+	else
+		record_outcome(sr, 1, ir.reasons.n ? ir.reasons.v[0] : "incomplete iteration");
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "decision", iter_decision_name(ir.decision));
+	cJSON_AddStringToObject(d, "source", ir.source);
+	cJSON_AddItemToObject(d, "reasons", json_string_array(&ir.reasons));
+	cJSON_AddItemToObject(d, "fingerprints", json_string_array(&ir.fingerprints));
+	cJSON_AddStringToObject(d, "check_id", sr->check_id);
+	if (res && res->exited)
+		cJSON_AddNumberToObject(d, "exit_code", res->exit_code);
+	else
+		cJSON_AddNullToObject(d, "exit_code");
+	cJSON_AddNumberToObject(d, "max_iterations", sr->max_iterations);
+	cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
+	emit(sr->r, EV_ITERATION_FINISHED, sr, d);
+	char *reason = NULL;
+	enum iter_next next = iteration_next(sr->s, sr->iteration, sr->max_iterations, ir.decision, &reason);
+	if (next == ITER_DONE_FAILED && ir.reasons.n) {
+		char *r2 = xasprintf("%s: %s", reason, ir.reasons.v[0]);
+		free(reason);
+		reason = r2;
+	}
+	iteration_result_release(&ir);
+	switch (next) {
+	case ITER_NEXT_ITERATION:
+		if (sr->r->stopping) {
+			step_set_status(sr, STEP_CANCELLED, "run stopping");
+			break;
+		}
+		sr->iteration++;
+		write_meta(sr);
+		iteration_start(sr);
+		break;
+	case ITER_DONE_SUCCEEDED:
+		step_succeeded(sr);
+		break;
+	case ITER_DONE_INCOMPLETE:
+		step_set_status(sr, STEP_INCOMPLETE, reason);
+		break;
+	case ITER_DONE_FAILED:
+		step_fail(sr, reason);
+		break;
+	}
+	free(reason);
+}
+
+static void on_check_exit(void *arg, const struct proc_result *res)
+{
+	struct step_run *sr = arg;
+	proc_done(sr, res);
+	sr->exit_code = res->exited ? res->exit_code : -1;
+	char *reason = result_reason(res, check_timeout(sr));
+	if (sr->guard_error) {
+		free(reason);
+		reason = sr->guard_error;
+		sr->guard_error = NULL;
+		emit_attempt_finished(sr, "completion_check", res, reason);
+		check_decided(sr, NULL, reason);
+	} else {
+		emit_attempt_finished(sr, "completion_check", res, reason);
+		check_decided(sr, res, NULL);
+	}
+	free(reason);
+}
+
+static void check_start(struct step_run *sr)
+{
+	struct runner *r = sr->r;
+	free(sr->check_id);
+	sr->check_id = xasprintf("%s:%s:%d", r->run_id, sr->s->id, sr->iteration);
+	sr->check_start_wall = time_wall_ms();
+	guard_summary_release(&sr->guard);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "phase", "completion_check");
+	cJSON_AddStringToObject(d, "check_id", sr->check_id);
+	emit(r, EV_ATTEMPT_STARTED, sr, d);
+	struct wl_err err = WL_ERR_INIT;
+	if (spawn(sr, 1, &err) < 0) {
+		sr->phase = PH_IDLE;
+		emit_attempt_finished(sr, "completion_check", NULL, err.msg);
+		check_decided(sr, NULL, err.msg);
+		return;
+	}
+	write_meta(sr);
+}
+
+/* ---- wait steps ---- */
+
+static void on_wait_done(void *arg, const struct wait_result *wr)
+{
+	struct step_run *sr = arg;
+	sr->wait = NULL;
+	struct proc_result pr;
+	memset(&pr, 0, sizeof(pr));
+	pr.start_ms = sr->phase_start_mono;
+	pr.end_ms = time_now_ms();
+	pr.signals_sent = wr->signals_sent;
+	pr.timed_out = wr->outcome == WAIT_TIMEOUT;
+	char *reason = NULL;
+	if (wr->outcome != WAIT_MET)
+		reason = wr->message && *wr->message ? xasprintf("wait: %s", wr->message)
+						     : xasprintf("wait %s", outcome_word(wr->outcome));
+	if (reason)
+		record_outcome(sr, 1, reason);
+	emit_attempt_finished(sr, "wait", &pr, reason);
+	if (finish_if_stopping(sr)) {
+		free(reason);
+		return;
+	}
+	if (!reason) {
+		if (sr->s->check.present)
+			check_start(sr);
+		else
+			step_succeeded(sr);
+		return;
+	}
+	attempt_failed(sr, reason, wr->outcome == WAIT_TIMEOUT, 0, 0);
+	free(reason);
+}
+
+static void wait_step_start(struct step_run *sr, cJSON *started)
+{
+	struct runner *r = sr->r;
+	emit(r, EV_ATTEMPT_STARTED, sr, started);
+	struct wl_err err = WL_ERR_INIT;
+	if (!wait_start) {
+		err_set(&err, "step '%s': wait steps need the wait engine, which is not part of this build",
+			sr->s->id);
+	} else {
+		struct strvec env = STRVEC_INIT;
+		set_child_env(sr, &env, "wait");
+		resolve_policy(sr, &sr->s->wait_policy, sr->s->timeout != WL_UNSET ? sr->s->timeout : r->wf->timeout);
+		if (sr->s->wait_target) {
+			free(sr->policy.target);
+			sr->policy.target = xstrdup(sr->s->wait_target);
+		}
+		struct wait_params p = WAIT_PARAMS_INIT;
+		fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
+		p.condition = sr->s->wait_condition;
+		p.on_done = on_wait_done;
+		p.arg = sr;
+		sr->phase = PH_WAIT;
+		sr->phase_start_mono = time_now_ms();
+		sr->wait = wait_start(&p, &err);
+		strvec_clear(&env);
+		if (sr->wait) {
+			write_meta(sr);
+			return;
+		}
+	}
+	sr->phase = PH_IDLE;
+	record_outcome(sr, 1, err.msg);
+	emit_attempt_finished(sr, "wait", NULL, err.msg);
+	attempt_failed(sr, err.msg, 0, 0, 0);
+}
+
+/* ---- scheduling ---- */
+
+static void step_start(struct step_run *sr)
+{
+	struct runner *r = sr->r;
+	const struct wl_step *s = sr->s;
+	struct wl_err err = WL_ERR_INIT;
+	sr->dir = context_step_dir(r->ctx, s->id, &err);
+	sr->cwd = s->workspace ? path_in(r->workspace, s->workspace) : xstrdup(r->workspace);
+	if (!sr->dir)
+		sr->dir = fs_join(r->context_dir, s->id);   /* err is reported below */
+	sr->decision_file = s->check.decision_file ? path_in(r->workspace, s->check.decision_file)
+						   : fs_join(sr->dir, "review.verdict");
+	sr->fix_file = s->check.fix_file ? path_in(r->workspace, s->check.fix_file) : fs_join(sr->dir, "fix.md");
+	sr->wait_failure_file = fs_join(sr->dir, "wait-failure.json");
+	sr->max_iterations = s->check.present && s->max_iterations != WL_UNSET ? s->max_iterations : 1;
+	sr->iteration = 1;
+	step_set_status(sr, STEP_RUNNING, NULL);
+	if (err.msg[0] || fs_mkdir_p(sr->cwd, &err) < 0) {
+		step_fail(sr, err.msg);
+		return;
+	}
+	iteration_start(sr);
+}
+
+static int dep_ok(const struct step_run *d)
+{
+	return d->status == STEP_SUCCEEDED || d->status == STEP_INCOMPLETE ||
+	       (d->status == STEP_FAILED && d->s->on_failure == ON_FAILURE_CONTINUE);
+}
+
+static void schedule(struct runner *r)
+{
+	int changed;
+	r->in_schedule = 1;
+	do {
+		changed = 0;
+		for (size_t i = 0; i < r->nsteps && !r->stopping; i++) {
+			struct step_run *sr = &r->steps[i];
+			if (sr->status != STEP_PENDING)
+				continue;
+			int ready = 1;
+			const struct step_run *bad = NULL;
+			for (size_t j = 0; j < sr->s->ndeps; j++) {
+				const struct step_run *d = &r->steps[sr->s->deps[j]];
+				if (!step_terminal(d->status)) {
+					ready = 0;
+				} else if (!dep_ok(d)) {
+					bad = d;
+					break;
+				}
+			}
+			if (bad) {
+				char *why = xasprintf("dependency '%s' %s", bad->s->id,
+						      bad->status == STEP_FAILED ? "failed"
+						      : bad->status == STEP_SKIPPED ? "skipped" : "cancelled");
+				step_set_status(sr, STEP_SKIPPED, why);
+				free(why);
+				changed = 1;
+				continue;
+			}
+			if (!ready || (r->concurrency && r->nrunning >= (size_t)r->concurrency))
+				continue;
+			step_start(sr);
+			changed = 1;
+		}
+	} while (changed && !r->stopping);
+	r->in_schedule = 0;
+	if (r->nfinished == r->nsteps)
+		r->done = 1;
+}
+
+static void on_schedule(void *arg)
+{
+	struct runner *r = arg;
+	r->schedule_timer = 0;
+	schedule(r);
+}
+
+static void schedule_soon(struct runner *r)
+{
+	if (r->in_schedule || r->schedule_timer)
+		return;
+	r->schedule_timer = loop_add_timer(r->loop, time_now_ms(), on_schedule, r);
+}
+
+static void on_deadline(void *arg)
+{
+	struct runner *r = arg;
+	r->deadline_timer = 0;
+	char d[64], *why;
+	duration_format(r->wf->timeout, d, sizeof(d));
+	why = xasprintf("workflow timeout (%s)", d);
+	run_stop(r, RUN_TIMED_OUT, why);
+	free(why);
+}
+
+static void on_signal(void *arg, int signo)
+{
+	struct runner *r = arg;
+	if (r->cancel_signo) {
+		/* A second signal: no more grace. */
+		proc_kill_all();
+		return;
+	}
+	r->cancel_signo = signo;
+	const char *n = sigabbrev_np(signo);
+	char *why = xasprintf("cancelled by SIG%s", n ? n : "?");
+	run_stop(r, RUN_CANCELLED, why);
+	free(why);
+}
+
+/* ---- public API ---- */
+
+static void env_add_list(struct strvec *env, const struct strvec *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		const char *kv = list->v[i];
+		const char *eq = strchr(kv, '=');
+		if (!eq)
+			continue;
+		char *name = xstrndup(kv, (size_t)(eq - kv));
+		strvec_setenv(env, name, eq + 1);
+		free(name);
+	}
+}
+
+struct runner *runner_new(const struct wl_workflow *wf, const struct run_options *opts, struct wl_err *err)
+{
+	char *ws = fs_abspath(opts->workspace ? opts->workspace : ".");
+	if (!fs_is_dir(ws)) {
+		err_set(err, "workspace '%s' is not a directory", opts->workspace ? opts->workspace : ".");
+		free(ws);
+		return NULL;
+	}
+	struct runner *r = xcalloc(1, sizeof(*r));
+	r->wf = wf;
+	r->opts = opts;
+	r->workspace = ws;
+	r->start_wall = time_wall_ms();
+	r->run_id = make_run_id(r->start_wall);
+	if (opts->context_dir)
+		r->context_dir = fs_abspath(opts->context_dir);
+	else
+		r->context_dir = path_in(ws, wf->context_dir ? wf->context_dir : "context");
+	r->wf_file = fs_abspath(wf->file ? wf->file : "workflow.yaml");
+	r->wf_dir = dir_of(r->wf_file);
+	r->self_exe = self_exe_path();
+	r->shell = wf->shell ? wf->shell : "bash";
+	r->concurrency = wf->concurrency == WL_UNSET ? 0 : wf->concurrency;
+
+	for (char **e = environ; e && *e; e++)
+		strvec_push(&r->base_env, *e);
+	env_add_list(&r->base_env, &wf->env);
+
+	/* Secrets the redactor must know: every value any child may get. */
+	struct strvec all = STRVEC_INIT;
+	strvec_copy(&all, &r->base_env);
+	for (size_t i = 0; i < wf->nsteps; i++)
+		env_add_list(&all, &wf->steps[i].env);
+	if (opts->set_env)
+		env_add_list(&all, opts->set_env);
+	r->rd = redactor_new(&wf->redact, &all, err);
+	strvec_clear(&all);
+	if (!r->rd)
+		goto fail;
+	r->ctx = context_open(r->context_dir, r->rd, err);
+	if (!r->ctx)
+		goto fail;
+	bus_subscribe(&r->bus, context_sink, r->ctx);
+	r->loop = loop_new();
+	r->nsteps = wf->nsteps;
+	r->steps = xcalloc(wf->nsteps ? wf->nsteps : 1, sizeof(*r->steps));
+	for (size_t i = 0; i < wf->nsteps; i++) {
+		struct step_run *sr = &r->steps[i];
+		sr->r = r;
+		sr->s = &wf->steps[i];
+		sr->idx = i;
+		sr->exit_code = -1;
+		alert_init(&sr->alert, sr->s->alert_after_failures);
+		sr->max_iterations = sr->s->check.present && sr->s->max_iterations != WL_UNSET ? sr->s->max_iterations : 1;
+	}
+	r->status = RUN_RUNNING;
+	return r;
+fail:
+	runner_free(r);
+	return NULL;
+}
+
+static void step_run_release(struct step_run *sr)
+{
+	free(sr->reason);
+	free(sr->dir);
+	free(sr->cwd);
+	free(sr->check_id);
+	free(sr->decision_file);
+	free(sr->fix_file);
+	free(sr->wait_failure_file);
+	free(sr->stop_reason);
+	free(sr->guard_error);
+	guard_summary_release(&sr->guard);
+	release_policy(sr);
+}
+
+void runner_free(struct runner *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nsteps; i++)
+		step_run_release(&r->steps[i]);
+	free(r->steps);
+	if (r->loop) {
+		loop_off_signal(r->loop, SIGINT, on_signal, r);
+		loop_off_signal(r->loop, SIGTERM, on_signal, r);
+		loop_off_signal(r->loop, SIGHUP, on_signal, r);
+		loop_free(r->loop);
+	}
+	context_close(r->ctx);
+	redactor_free(r->rd);
+	strvec_clear(&r->base_env);
+	free(r->run_id);
+	free(r->workspace);
+	free(r->context_dir);
+	free(r->wf_dir);
+	free(r->wf_file);
+	free(r->self_exe);
+	free(r->artifact_error);
+	free(r);
+}
+
+struct event_bus *runner_bus(struct runner *r)
+{
+	return &r->bus;
+}
+
+struct loop *runner_loop(struct runner *r)
+{
+	return r->loop;
+}
+
+const struct redactor *runner_redactor(const struct runner *r)
+{
+	return r->rd;
+}
+
+const char *runner_run_id(const struct runner *r)
+{
+	return r->run_id;
+}
+
+const char *runner_context_dir(const struct runner *r)
+{
+	return r->context_dir;
+}
+
+const char *runner_artifact_error(const struct runner *r)
+{
+	if (r->artifact_error)
+		return r->artifact_error;
+	return r->ctx ? context_sink_error(r->ctx) : NULL;
+}
+
+int runner_cancel_signal(const struct runner *r)
+{
+	return r->cancel_signo;
+}
+
+void runner_set_output_fn(struct runner *r, runner_output_fn fn, void *arg)
+{
+	r->output_fn = fn;
+	r->output_arg = arg;
+}
+
+enum run_status runner_run(struct runner *r)
+{
+	if (r->ran)
+		return r->status;
+	r->ran = 1;
+	r->start_mono = time_now_ms();
+	loop_on_signal(r->loop, SIGINT, on_signal, r);
+	loop_on_signal(r->loop, SIGTERM, on_signal, r);
+	loop_on_signal(r->loop, SIGHUP, on_signal, r);
+	write_workflow_json(r);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "workflow", r->wf->name ? r->wf->name : "");
+	cJSON_AddStringToObject(d, "file", r->wf_file);
+	cJSON_AddStringToObject(d, "workspace", r->workspace);
+	cJSON_AddStringToObject(d, "context_dir", r->context_dir);
+	cJSON_AddNumberToObject(d, "pid", (double)getpid());
+	cJSON_AddNumberToObject(d, "steps", (double)r->nsteps);
+	emit(r, EV_RUN_STARTED, NULL, d);
+	r->in_schedule = 1;   /* one PENDING event per step, scheduled after */
+	for (size_t i = 0; i < r->nsteps; i++)
+		step_set_status(&r->steps[i], STEP_PENDING, NULL);
+	r->in_schedule = 0;
+	if (r->wf->timeout > 0)
+		r->deadline_timer = loop_add_timer(r->loop, r->start_mono + r->wf->timeout, on_deadline, r);
+	schedule(r);
+	while (!r->done)
+		loop_run_once(r->loop);
+	if (r->deadline_timer)
+		loop_cancel_timer(r->loop, r->deadline_timer);
+	if (r->schedule_timer)
+		loop_cancel_timer(r->loop, r->schedule_timer);
+	r->deadline_timer = r->schedule_timer = 0;
+
+	int failed = 0;
+	for (size_t i = 0; i < r->nsteps; i++)
+		failed |= r->steps[i].status == STEP_FAILED;
+	if (r->cancel_signo)
+		r->status = RUN_CANCELLED;
+	else if (r->timed_out)
+		r->status = RUN_TIMED_OUT;
+	else if (failed)
+		r->status = RUN_FAILED;
+	else
+		r->status = RUN_SUCCEEDED;
+	r->end_wall = time_wall_ms();
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
+	cJSON_AddNumberToObject(d, "duration_s", ms_to_s(r->end_wall - r->start_wall));
+	cJSON_AddNumberToObject(d, "exit_code", run_status_exit_code(r->status, r->cancel_signo));
+	emit(r, EV_RUN_FINISHED, NULL, d);
+	write_workflow_json(r);
+	return r->status;
+}
+
+cJSON *runner_summary(const struct runner *r)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "run_id", r->run_id);
+	cJSON_AddStringToObject(d, "workflow", r->wf->name ? r->wf->name : "");
+	cJSON_AddStringToObject(d, "file", r->wf_file);
+	cJSON_AddStringToObject(d, "workspace", r->workspace);
+	cJSON_AddStringToObject(d, "context_dir", r->context_dir);
+	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
+	cJSON_AddNumberToObject(d, "exit_code", run_status_exit_code(r->status, r->cancel_signo));
+	add_time(d, "started_at", r->start_wall);
+	add_time(d, "finished_at", r->end_wall);
+	cJSON_AddNumberToObject(d, "duration_s", ms_to_s((r->end_wall ? r->end_wall : time_wall_ms()) - r->start_wall));
+	cJSON *steps = cJSON_AddArrayToObject(d, "steps");
+	for (size_t i = 0; i < r->nsteps; i++) {
+		const struct step_run *sr = &r->steps[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", sr->s->id);
+		cJSON_AddStringToObject(o, "status", step_status_name(sr->status));
+		add_str_or_null(o, "reason", sr->reason);
+		cJSON_AddNumberToObject(o, "iterations", sr->s->check.present ? sr->iteration : 0);
+		cJSON_AddNumberToObject(o, "attempts", sr->attempts_total);
+		if (sr->exit_code >= 0)
+			cJSON_AddNumberToObject(o, "exit_code", sr->exit_code);
+		else
+			cJSON_AddNullToObject(o, "exit_code");
+		cJSON_AddNumberToObject(o, "duration_s", step_duration_s(sr));
+		cJSON_AddItemToArray(steps, o);
+	}
+	redact_json(r->rd, d);
+	return d;
+}
