@@ -15,6 +15,8 @@ int pattern_compile(struct pattern *p, const char *source, struct wl_err *err)
 		re += 4;
 	}
 	int rc = regcomp(&p->re, re, flags);
+	if (rc == REG_ESPACE)
+		xalloc_oom(); /* out of memory is not a property of the expression */
 	if (rc != 0) {
 		char msg[256];
 		regerror(rc, &p->re, msg, sizeof(msg));

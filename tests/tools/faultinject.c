@@ -12,6 +12,8 @@
  *                               write/pwrite/writev/fsync/fdatasync/ftruncate/
  *                               fallocate on them fail, and so does a rename
  *                               whose source or destination is under /dir.
+ *                               A trailing '*' makes it a plain string prefix
+ *                               ("/d/x.json*" covers /d/x.json and /d/x.json.tmp.1).
  *   FAULT_WRITE_ERRNO=ENOSPC|EIO    the errno to fail with (default ENOSPC).
  *   FAULT_WRITE_AFTER_BYTES=N   let the first N bytes (over all faulty
  *                               descriptors) through, then fail; a write that
@@ -54,6 +56,7 @@ static atomic_long malloc_calls;
 static long malloc_after;           /* 0 = off */
 static char prefix[4096];
 static size_t prefix_len;           /* 0 = write faults off */
+static int prefix_glob;             /* trailing '*': string prefix */
 static int fault_errno = ENOSPC;
 static long long bytes_allowed;
 static atomic_llong bytes_written;
@@ -141,7 +144,11 @@ __attribute__((constructor)) static void fault_init(void)
 	if (v && *v && strlen(v) < sizeof(prefix)) {
 		strcpy(prefix, v);
 		prefix_len = strlen(prefix);
-		while (prefix_len > 1 && prefix[prefix_len - 1] == '/')
+		if (prefix[prefix_len - 1] == '*') {
+			prefix_glob = 1;
+			prefix[--prefix_len] = '\0';
+		}
+		while (!prefix_glob && prefix_len > 1 && prefix[prefix_len - 1] == '/')
 			prefix[--prefix_len] = '\0';
 	}
 	v = getenv("FAULT_WRITE_ERRNO");
@@ -253,7 +260,8 @@ static int under_prefix(int dirfd, const char *path)
 		snprintf(buf, sizeof(buf), "%s/%s", base, path);
 		abs = buf;
 	}
-	return !strncmp(abs, prefix, prefix_len) && (abs[prefix_len] == '/' || abs[prefix_len] == '\0');
+	return !strncmp(abs, prefix, prefix_len) &&
+	       (prefix_glob || abs[prefix_len] == '/' || abs[prefix_len] == '\0');
 }
 
 static void track(int fd, int dirfd, const char *path)
