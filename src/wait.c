@@ -302,7 +302,7 @@ static void write_failure(struct wait *w)
 	cJSON_AddNumberToObject(o, "max_wait_s", (double)w->pol->max_wait / 1000.0);
 	cJSON *lp = w->last_probe ? cJSON_Duplicate(w->last_probe, 1) : NULL;
 	cJSON_AddItemToObject(o, "last_probe", lp ? lp : cJSON_CreateNull());
-	if (w->last.met || w->last.class)
+	if (!w->last.met && w->last.class != CLASS_UNSET)
 		cJSON_AddStringToObject(o, "last_class", class_name(w->last.class));
 	if (r->rule)
 		cJSON_AddStringToObject(o, "rule", r->rule);
@@ -901,7 +901,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	if (!w->inherit_env && !w->env.n)
 		strvec_push(&w->env, "WAITLOOP_EMPTY_ENV=1");   /* an empty vector must not mean "inherit" */
 	w->cwd = xstrdup(p->cwd);
-	w->out_dir = xstrdup(p->out_dir);
+	w->out_dir = fs_abspath(p->out_dir);
 	w->run_id = xstrdup(p->run_id);
 	w->workflow = xstrdup(p->workflow);
 	w->step = xstrdup(p->step);
