@@ -314,3 +314,23 @@ expect_eq "$?" 143
 sleep 0.3
 if pgrep -f 'sleep 60; exit 1' >/dev/null; then t_fail "condition outlived waitloop"; fi
 t_end
+
+# 12. The shell helper, from a bash script.
+t_begin wait_retry_sh_shellcheck_clean
+if command -v shellcheck >/dev/null; then
+	shellcheck "$ROOT/share/waitloop/retry.sh" || t_fail "shellcheck"
+else
+	t_fail "shellcheck not installed"
+fi
+t_end
+
+t_begin wait_retry_until_success
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+echo ok | answer kubectl 3 0 out
+cat > verify.sh <<EOF
+. "$ROOT/share/waitloop/retry.sh"
+retry_until_success 30 1 kubectl get crd "$CRD" 2>/dev/null || exit \$?
+echo "after wait"
+retry_until_success 1 200ms false 2>/dev/null
+echo "rc=\$?"
