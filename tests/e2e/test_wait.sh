@@ -328,9 +328,40 @@ t_begin wait_retry_until_success
 reset
 echo "$NOTFOUND" | answer kubectl 1 1 err
 echo ok | answer kubectl 3 0 out
-cat > verify.sh <<EOF
+cat > verify.sh <<SCRIPT
 . "$ROOT/share/waitloop/retry.sh"
 retry_until_success 30 1 kubectl get crd "$CRD" 2>/dev/null || exit \$?
 echo "after wait"
 retry_until_success 1 200ms false 2>/dev/null
 echo "rc=\$?"
+SCRIPT
+out=$(WAITLOOP_BIN="$WL" bash verify.sh)
+expect_eq "$(calls kubectl)" 3
+expect_contains "$out" "after wait"
+expect_contains "$out" "rc=124"
+WAITLOOP_BIN="$WL" bash -c ". '$ROOT/share/waitloop/retry.sh'; retry_until_success 5" 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "usage: retry_until_success MAX_WAIT INTERVAL CMD"
+t_end
+
+t_begin wait_retry_with_probe
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+dep_probe Failed InstallFailed 1 "chart not found" | answer probe 1 0 out
+cat > verify.sh <<SCRIPT
+. "$ROOT/share/waitloop/retry.sh"
+retry_with_probe --probe "$PROBE" --builtin kubernetes --target "crd/$CRD" --max-wait 600 --interval 200ms \\
+	--fingerprint-prefix kest/control --out out -- kubectl get crd "$CRD"
+echo "rc=\$?"
+SCRIPT
+start=$(now_ms)
+out=$(WAITLOOP_BIN="$WL" bash verify.sh 2>err.txt)
+took=$(( $(now_ms) - start ))
+expect_contains "$out" "rc=1"
+[ "$took" -lt 15000 ] || t_fail "took ${took}ms"
+expect_contains out/wait-failure.json '"kest/control/helmrelease-failed/capi-operator"'
+expect_contains err.txt "waitloop wait: terminal_fail after 1 observation"
+WAITLOOP_BIN="$WL" bash -c ". '$ROOT/share/waitloop/retry.sh'; retry_with_probe --bogus x -- true" 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "unknown option '--bogus'"
+t_end
