@@ -365,3 +365,42 @@ WAITLOOP_BIN="$WL" bash -c ". '$ROOT/share/waitloop/retry.sh'; retry_with_probe 
 expect_eq "$?" 2
 expect_contains err.txt "unknown option '--bogus'"
 t_end
+
+# workflows/probes/k8s-probe.sh against a fake kubectl answering by object kind.
+fake_cluster() { # hr-conditions-file
+	mkdir -p "$T/kbin"
+	cat > "$T/kbin/kubectl" <<'SCRIPT'
+#!/usr/bin/env bash
+case " $* " in
+*" crd "*) echo "Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io \"$3\" not found" >&2; exit 1 ;;
+*" helmrelease "*) printf 'Reconciling\tFalse\tInstallFailed\tx\nReady\tFalse\tInstallFailed\tHelm install failed for release capi-operator: chart not found; token=hrsecret123\n' ;;
+*" clustersummary "*) printf 'Helm\tProvisioning\t\nResources\tProvisioned\t\n' ;;
+*" deployment "*) printf 'Available\tFalse\tMinimumReplicasUnavailable\tm\nProgressing\tFalse\tProgressDeadlineExceeded\tReplicaSet "web-1" has timed out progressing.\n' ;;
+*" pods "*) printf 'web-1\tCrashLoopBackOff=false;-=true;\nweb-2\t-=true;\n' ;;
+*) echo "unexpected: $*" >&2; exit 3 ;;
+esac
+SCRIPT
+	chmod +x "$T/kbin/kubectl"
+}
+
+t_begin wait_k8s_probe_maps_real_objects
+fake_cluster
+KPROBE=$ROOT/workflows/probes/k8s-probe.sh
+shellcheck "$KPROBE" || t_fail "shellcheck k8s-probe.sh"
+PATH="$T/kbin:$PATH" bash "$KPROBE" --target "crd/$CRD" --helmrelease flux-system/capi-operator \
+	--clustersummary projectsveltos/cs1 --deployment default/web --pods default/app=web > probe.json
+expect_schema_valid probe probe.json
+expect_eq "$(jq_ probe.json 'd["target"]["status"]')" NotFound
+expect_eq "$(jq_ probe.json '[(x["kind"], x["status"], x["reason"]) for x in d["dependencies"]]')" \
+	"[('HelmRelease', 'Failed', 'InstallFailed'), ('ClusterSummary', 'Progressing', 'HelmProvisioning'), ('Deployment', 'Failed', 'ProgressDeadlineExceeded'), ('Pod', 'Failed', 'CrashLoopBackOff'), ('Pod', 'Ready', 'Ready')]"
+expect_not_contains probe.json hrsecret123
+t_end
+
+t_begin wait_k8s_probe_seed_end_to_end
+fake_cluster
+PATH="$T/kbin:$PATH" "$WL" wait --probe "bash $ROOT/workflows/probes/k8s-probe.sh --target crd/$CRD --helmrelease flux-system/capi-operator" \
+	"${K8S[@]}" --interval 200ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 1
+expect_eq "$(jq_ out/wait-failure.json 'd["fingerprints"]')" \
+	"['kest/control/crd-missing/k0smotrondockerclusters', 'kest/control/helmrelease-failed/capi-operator']"
+t_end
