@@ -1,0 +1,530 @@
+#include "verdict.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "jsonutil.h"
+#include "redact.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+
+void verdict_release(struct verdict *v)
+{
+	free(v->check_id);
+	free(v->message);
+	strvec_clear(&v->reasons);
+	strvec_clear(&v->fingerprints);
+	strvec_clear(&v->hints);
+	memset(v, 0, sizeof(*v));
+}
+
+void verdict_evidence_release(struct verdict_evidence *e)
+{
+	free(e->reason);
+	free(e->message);
+	free(e->target);
+	strvec_clear(&e->reasons);
+	strvec_clear(&e->fingerprints);
+	strvec_clear(&e->hints);
+	memset(e, 0, sizeof(*e));
+}
+
+const char *verdict_decision_name(enum verdict_decision d)
+{
+	switch (d) {
+	case VERDICT_COMPLETE: return "complete";
+	case VERDICT_INCOMPLETE: return "incomplete";
+	case VERDICT_FAILED: return "failed";
+	case VERDICT_NONE: break;
+	}
+	return "none";
+}
+
+const char *verdict_source_name(enum verdict_source s)
+{
+	switch (s) {
+	case VERDICT_SRC_WAIT_POLICY: return "wait_policy";
+	case VERDICT_SRC_DECISION_FILE: return "decision_file";
+	case VERDICT_SRC_MARKER: return "marker";
+	case VERDICT_SRC_EXIT_CODE: return "exit_code";
+	case VERDICT_SRC_CHECK_FAILED: return "check_failed";
+	case VERDICT_SRC_UNDECIDABLE: return "undecidable";
+	case VERDICT_SRC_NONE: break;
+	}
+	return "none";
+}
+
+int verdict_parse_decision(const char *s, enum verdict_decision *out)
+{
+	static const char *const complete[] = {"complete", "completed", "pass", "passed", "success", "ok", "done"};
+	static const char *const incomplete[] = {"incomplete", "fail", "failed", "failure", "retry", "not_complete"};
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof(complete) / sizeof(complete[0]); i++)
+		if (!strcasecmp(s, complete[i])) {
+			*out = VERDICT_COMPLETE;
+			return 0;
+		}
+	for (size_t i = 0; i < sizeof(incomplete) / sizeof(incomplete[0]); i++)
+		if (!strcasecmp(s, incomplete[i])) {
+			*out = VERDICT_INCOMPLETE;
+			return 0;
+		}
+	return -1;
+}
+
+/* --- bounded lists --------------------------------------------------------- */
+
+/* Cut s (len bytes) to at most max bytes at a UTF-8 boundary, ending with "…". */
+static char *bounded_item(const char *s, size_t len)
+{
+	if (len <= VERDICT_MAX_ITEM_CHARS)
+		return xstrndup(s, len);
+	size_t cut = VERDICT_MAX_ITEM_CHARS - 3;   /* room for "…" (3 bytes) */
+	while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+		cut--;
+	char *r = xmalloc(cut + 4);
+	memcpy(r, s, cut);
+	memcpy(r + cut, "\xE2\x80\xA6", 4);
+	return r;
+}
+
+/* One line: control characters (newlines, tabs) become spaces. */
+static char *clean_item(const char *item)
+{
+	while (*item && isspace((unsigned char)*item))
+		item++;
+	size_t len = strlen(item);
+	while (len && isspace((unsigned char)item[len - 1]))
+		len--;
+	if (!len)
+		return NULL;
+	char *r = bounded_item(item, len);
+	for (char *p = r; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return r;
+}
+
+static void list_add(struct strvec *list, const char *item, int sorted)
+{
+	if (!item)
+		return;
+	char *c = clean_item(item);
+	if (!c)
+		return;
+	if (strvec_contains(list, c) || list->n >= VERDICT_MAX_ITEMS) {
+		free(c);
+		return;
+	}
+	strvec_push_owned(list, c);
+	if (sorted)
+		strvec_sort_unique(list);
+}
+
+void verdict_list_add(struct strvec *list, const char *item)
+{
+	list_add(list, item, 0);
+}
+
+static void list_add_all(struct strvec *dst, const struct strvec *src, int sorted)
+{
+	for (size_t i = 0; src && i < src->n; i++)
+		list_add(dst, src->v[i], sorted);
+}
+
+/* A JSON value that is an array of strings or one string. */
+static void list_add_json(struct strvec *dst, const cJSON *val, int sorted)
+{
+	if (cJSON_IsString(val)) {
+		list_add(dst, val->valuestring, sorted);
+		return;
+	}
+	const cJSON *it;
+	cJSON_ArrayForEach(it, val) {
+		if (cJSON_IsString(it))
+			list_add(dst, it->valuestring, sorted);
+	}
+}
+
+/* --- decision files -------------------------------------------------------- */
+
+static enum verdict_file_status parse_json(const char *text, size_t len, const char *check_id,
+					   struct verdict *out, struct wl_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(text, len);
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		err_set(err, "decision file is not a JSON object");
+		return VERDICT_FILE_INVALID;
+	}
+	enum verdict_file_status st = VERDICT_FILE_INVALID;
+	const char *d = json_get_string(j, "decision");
+	if (!d)
+		d = json_get_string(j, "verdict");
+	const char *id = json_get_string(j, "check_id");
+	enum verdict_decision dec;
+	if (!d) {
+		err_set(err, "decision file has no \"decision\"");
+	} else if (verdict_parse_decision(d, &dec) < 0) {
+		err_set(err, "decision file has an unknown decision '%.60s' (want complete or incomplete)", d);
+	} else if (check_id && id && strcmp(id, check_id)) {
+		err_set(err, "decision file is stale: check_id '%.100s' is not this check's '%.100s'", id, check_id);
+		st = VERDICT_FILE_STALE;
+	} else {
+		out->decision = dec;
+		out->source = VERDICT_SRC_DECISION_FILE;
+		out->check_id = xstrdup(id ? id : check_id);
+		const char *msg = json_get_string(j, "message");
+		char *m = msg ? clean_item(msg) : NULL;
+		out->message = m;
+		list_add_json(&out->reasons, cJSON_GetObjectItemCaseSensitive(j, "reasons"), 0);
+		list_add_json(&out->reasons, cJSON_GetObjectItemCaseSensitive(j, "reason"), 0);
+		list_add_json(&out->fingerprints, cJSON_GetObjectItemCaseSensitive(j, "fingerprints"), 1);
+		list_add_json(&out->hints, cJSON_GetObjectItemCaseSensitive(j, "hints"), 0);
+		const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, "iteration");
+		if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 1e9)
+			out->iteration = it->valueint;
+		st = VERDICT_FILE_FOUND;
+	}
+	cJSON_Delete(j);
+	return st;
+}
+
+/* Strip markdown decoration around a line: "**VERDICT: PASS**", "# COMPLETE", "`FAIL`". */
+static void strip_decoration(const char **s, size_t *len)
+{
+	const char *p = *s;
+	size_t n = *len;
+	while (n && (isspace((unsigned char)*p) || strchr("*#`>_-", *p))) {
+		p++;
+		n--;
+	}
+	while (n && (isspace((unsigned char)p[n - 1]) || strchr("*`_.!", p[n - 1])))
+		n--;
+	*s = p;
+	*len = n;
+}
+
+/* The marker words (roboppi's four plus past tenses); "ok"/"done" are too common in prose. */
+static int marker_word(const char *w, enum verdict_decision *dec)
+{
+	static const char *const complete[] = {"pass", "passed", "complete", "completed"};
+	static const char *const incomplete[] = {"fail", "failed", "incomplete"};
+	for (size_t i = 0; i < sizeof(complete) / sizeof(complete[0]); i++)
+		if (!strcasecmp(w, complete[i])) {
+			*dec = VERDICT_COMPLETE;
+			return 1;
+		}
+	for (size_t i = 0; i < sizeof(incomplete) / sizeof(incomplete[0]); i++)
+		if (!strcasecmp(w, incomplete[i])) {
+			*dec = VERDICT_INCOMPLETE;
+			return 1;
+		}
+	return 0;
+}
+
+/* A marker line: "PASS", "**VERDICT: FAIL**", "Decision: incomplete". Returns 1 and sets *dec. */
+static int marker_line(const char *line, size_t len, enum verdict_decision *dec)
+{
+	static const char *const prefixes[] = {"verdict", "decision", "result", "status"};
+	strip_decoration(&line, &len);
+	if (!len || len > 64)
+		return 0;
+	char word[65];
+	memcpy(word, line, len);
+	word[len] = '\0';
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t pl = strlen(prefixes[i]);
+		if (!strncasecmp(word, prefixes[i], pl) && word[pl] == ':') {
+			char *w = word + pl + 1;
+			while (isspace((unsigned char)*w) || *w == '*' || *w == '`')
+				w++;
+			char *end = w + strlen(w);
+			while (end > w && (isspace((unsigned char)end[-1]) || strchr("*`.!", end[-1])))
+				*--end = '\0';
+			return marker_word(w, dec);
+		}
+	}
+	return marker_word(word, dec);
+}
+
+static enum verdict_file_status parse_text(const char *text, size_t len, const char *check_id,
+					   struct verdict *out, struct wl_err *err)
+{
+	/* The last marker line wins (as roboppi reads agent output); other lines are reasons. */
+	const char *end = text + len;
+	const char *marker = NULL;
+	enum verdict_decision dec = VERDICT_NONE;
+	for (const char *p = text; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		enum verdict_decision d;
+		if (marker_line(p, l, &d)) {
+			marker = p;
+			dec = d;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (!marker) {
+		err_set(err, "decision file has no decision (want JSON or a PASS/FAIL/COMPLETE/INCOMPLETE line)");
+		return VERDICT_FILE_INVALID;
+	}
+	out->decision = dec;
+	out->source = VERDICT_SRC_MARKER;
+	out->check_id = xstrdup(check_id);
+	for (const char *p = text; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		enum verdict_decision d;
+		if (!marker_line(p, l, &d)) {
+			const char *s = p;
+			strip_decoration(&s, &l);
+			char *line = xstrndup(s, l);
+			list_add(&out->reasons, line, 0);
+			free(line);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return VERDICT_FILE_FOUND;
+}
+
+enum verdict_file_status verdict_parse_decision_text(const char *text, size_t len, const char *check_id,
+						     struct verdict *out, struct wl_err *err)
+{
+	size_t i = 0;
+	while (i < len && isspace((unsigned char)text[i]))
+		i++;
+	if (i == len)
+		return VERDICT_FILE_MISSING;
+	if (memchr(text, '\0', len)) {
+		err_set(err, "decision file holds binary data");
+		return VERDICT_FILE_INVALID;
+	}
+	if (text[i] == '{')
+		return parse_json(text + i, len - i, check_id, out, err);
+	return parse_text(text, len, check_id, out, err);
+}
+
+enum verdict_file_status verdict_read_decision_file(const char *path, const char *check_id,
+						    int64_t check_started_wall_ms, struct verdict *out,
+						    struct wl_err *err)
+{
+	long long mtime = fs_mtime_ms(path);
+	if (mtime < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return VERDICT_FILE_MISSING;
+		err_set(err, "cannot stat decision file '%s': %s", path, strerror(errno));
+		return VERDICT_FILE_INVALID;
+	}
+	if (check_started_wall_ms > 0 && mtime + VERDICT_MTIME_SLACK_MS < check_started_wall_ms) {
+		err_set(err, "decision file '%s' is stale: written %lld ms before this check started", path,
+			(long long)(check_started_wall_ms - mtime));
+		return VERDICT_FILE_STALE;
+	}
+	struct strbuf sb = STRBUF_INIT;
+	struct wl_err rerr = WL_ERR_INIT;
+	if (fs_read_file(path, VERDICT_MAX_FILE_BYTES, &sb, &rerr) < 0) {
+		strbuf_release(&sb);
+		err_set(err, "%s", rerr.msg);
+		return VERDICT_FILE_INVALID;
+	}
+	enum verdict_file_status st = verdict_parse_decision_text(strbuf_str(&sb), sb.len, check_id, out, err);
+	strbuf_release(&sb);
+	if (st == VERDICT_FILE_STALE || st == VERDICT_FILE_INVALID)
+		err_prefix(err, "'%s'", path);
+	return st;
+}
+
+int verdict_discard_decision_file(const char *path, struct wl_err *err)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_set(err, "cannot remove old decision file '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* --- wait-failure.json ----------------------------------------------------- */
+
+int verdict_read_wait_failure(const char *path, int64_t since_wall_ms, struct verdict_evidence *out,
+			      struct wl_err *err)
+{
+	long long mtime = fs_mtime_ms(path);
+	if (mtime < 0)
+		return 0;
+	if (since_wall_ms > 0 && mtime + VERDICT_MTIME_SLACK_MS < since_wall_ms)
+		return 0;
+	cJSON *j = json_read_file(path, VERDICT_MAX_FILE_BYTES, err);
+	if (!j)
+		return -1;
+	const char *schema = json_get_string(j, "schema");
+	if (!cJSON_IsObject(j) || !schema || strncmp(schema, "waitloop.wait-failure.", 22)) {
+		cJSON_Delete(j);
+		return err_set(err, "'%s' is not a wait-failure.json (schema waitloop.wait-failure.v1)", path);
+	}
+	const char *s;
+	if ((s = json_get_string(j, "reason")))
+		out->reason = xstrdup(s);
+	if ((s = json_get_string(j, "target")))
+		out->target = xstrdup(s);
+	if ((s = json_get_string(j, "message")))
+		out->message = clean_item(s);
+	if (out->message)
+		list_add(&out->reasons, out->message, 0);
+	list_add_json(&out->reasons, cJSON_GetObjectItemCaseSensitive(j, "reasons"), 0);
+	list_add_json(&out->fingerprints, cJSON_GetObjectItemCaseSensitive(j, "fingerprints"), 1);
+	list_add_json(&out->hints, cJSON_GetObjectItemCaseSensitive(j, "hints"), 0);
+	if (!out->reasons.n && out->reason) {
+		char *r = xasprintf("wait on '%s' ended: %s", out->target ? out->target : "?", out->reason);
+		list_add(&out->reasons, r, 0);
+		free(r);
+	}
+	cJSON_Delete(j);
+	return 1;
+}
+
+void verdict_add_evidence(struct verdict *v, const struct verdict_evidence *e)
+{
+	if (!e)
+		return;
+	if (!v->message && e->message)
+		v->message = xstrdup(e->message);
+	if (e->message)
+		list_add(&v->reasons, e->message, 0);
+	list_add_all(&v->reasons, &e->reasons, 0);
+	list_add_all(&v->fingerprints, &e->fingerprints, 1);
+	list_add_all(&v->hints, &e->hints, 0);
+}
+
+int verdict_merge_wait_failure(struct verdict *v, const char *path, int64_t since_wall_ms,
+			       struct wl_err *err)
+{
+	if (v->decision == VERDICT_COMPLETE)
+		return 0;
+	struct verdict_evidence e = VERDICT_EVIDENCE_INIT;
+	int r = verdict_read_wait_failure(path, since_wall_ms, &e, err);
+	if (r == 1)
+		verdict_add_evidence(v, &e);
+	verdict_evidence_release(&e);
+	return r;
+}
+
+/* --- the decision order ---------------------------------------------------- */
+
+static void set_message(struct verdict *v, char *msg /* owned */)
+{
+	free(v->message);
+	v->message = msg;
+	list_add(&v->reasons, msg, 0);
+}
+
+void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
+{
+	out->check_id = xstrdup(in->check_id);
+	out->iteration = in->iteration;
+
+	if (in->guard_outcome) {
+		/* 1. The guard stopped the check. */
+		int fail = in->guard_on_abort == ON_ABORT_FAIL;
+		out->decision = fail ? VERDICT_FAILED : VERDICT_INCOMPLETE;
+		out->source = VERDICT_SRC_WAIT_POLICY;
+		const struct verdict_evidence *g = in->guard;
+		set_message(out, xasprintf("the wait_policy stopped the completion check early (%s)%s",
+					   in->guard_outcome,
+					   fail ? (strcmp(in->guard_outcome, "terminal_fail") ? "; on_stall: fail"
+											       : "; on_terminal: fail")
+						: ""));
+		verdict_add_evidence(out, g);
+		if (g && g->message) {   /* the wait's own message is the better summary */
+			free(out->message);
+			out->message = xstrdup(g->message);
+		}
+	} else if (in->file_status == VERDICT_FILE_FOUND && in->file) {
+		/* 2. The check's own decision file. */
+		out->decision = in->file->decision == VERDICT_COMPLETE ? VERDICT_COMPLETE : VERDICT_INCOMPLETE;
+		out->source = in->file->source == VERDICT_SRC_MARKER ? VERDICT_SRC_MARKER : VERDICT_SRC_DECISION_FILE;
+		out->message = xstrdup(in->file->message);
+		list_add_all(&out->reasons, &in->file->reasons, 0);
+		list_add_all(&out->fingerprints, &in->file->fingerprints, 1);
+		list_add_all(&out->hints, &in->file->hints, 0);
+	} else if (in->exit_code == 0 || in->exit_code == 1) {
+		/* 3. The exit code. */
+		out->decision = in->exit_code == 0 ? VERDICT_COMPLETE : VERDICT_INCOMPLETE;
+		out->source = VERDICT_SRC_EXIT_CODE;
+		if (in->exit_code == 1)
+			set_message(out, xstrdup("the completion check exited with status 1 (incomplete)"));
+	} else if (in->exit_code != VERDICT_NO_EXIT_CODE && in->inner_wait) {
+		/* 3'. The check passed on the exit code of its own `waitloop wait` early abort. */
+		out->decision = VERDICT_INCOMPLETE;
+		out->source = VERDICT_SRC_WAIT_POLICY;
+		set_message(out, xasprintf("the completion check exited with status %d after its wait gave up (%s)",
+					   in->exit_code, in->inner_wait->reason ? in->inner_wait->reason : "wait failed"));
+	} else if (in->exit_code != VERDICT_NO_EXIT_CODE) {
+		out->decision = VERDICT_FAILED;
+		out->source = VERDICT_SRC_CHECK_FAILED;
+		set_message(out, xasprintf("the completion check failed: exit status %d (0 = complete, 1 = incomplete)",
+					   in->exit_code));
+	} else {
+		/* 4. Nothing to decide on. */
+		int twice = in->undecidable_before + 1 >= VERDICT_UNDECIDABLE_LIMIT;
+		out->decision = twice ? VERDICT_FAILED : VERDICT_INCOMPLETE;
+		out->source = VERDICT_SRC_UNDECIDABLE;
+		set_message(out, xasprintf("the completion check gave no decision: no decision file and no exit code (%s)%s",
+					   in->exit_note ? in->exit_note : "no exit status",
+					   twice ? "; two undecidable iterations in a row fail the step" : ""));
+		if (in->file_note && *in->file_note)
+			list_add(&out->reasons, in->file_note, 0);
+	}
+
+	/* 4. A wait inside the check that gave up adds its evidence. */
+	if (out->decision != VERDICT_COMPLETE && in->inner_wait)
+		verdict_add_evidence(out, in->inner_wait);
+}
+
+int verdict_undecidable_streak(int prev, const struct verdict *v)
+{
+	return v->source == VERDICT_SRC_UNDECIDABLE ? prev + 1 : 0;
+}
+
+/* --- review.verdict -------------------------------------------------------- */
+
+int verdict_write(const char *path, const struct verdict *v, const char *run_id, const char *step,
+		  int64_t started_wall_ms, int64_t decided_wall_ms, const struct redactor *r,
+		  struct wl_err *err)
+{
+	char ts[40];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "schema", VERDICT_SCHEMA);
+	cJSON_AddStringToObject(o, "decision", verdict_decision_name(v->decision));
+	cJSON_AddStringToObject(o, "source", verdict_source_name(v->source));
+	if (v->check_id)
+		cJSON_AddStringToObject(o, "check_id", v->check_id);
+	if (v->iteration > 0)
+		cJSON_AddNumberToObject(o, "iteration", v->iteration);
+	if (step)
+		cJSON_AddStringToObject(o, "step", step);
+	if (run_id)
+		cJSON_AddStringToObject(o, "run_id", run_id);
+	if (v->message)
+		cJSON_AddStringToObject(o, "message", v->message);
+	cJSON_AddItemToObject(o, "reasons", json_string_array(&v->reasons));
+	cJSON_AddItemToObject(o, "fingerprints", json_string_array(&v->fingerprints));
+	cJSON_AddItemToObject(o, "hints", json_string_array(&v->hints));
+	if (started_wall_ms > 0) {
+		time_format_rfc3339(started_wall_ms, ts, sizeof(ts));
+		cJSON_AddStringToObject(o, "check_started_at", ts);
+	}
+	time_format_rfc3339(decided_wall_ms > 0 ? decided_wall_ms : time_wall_ms(), ts, sizeof(ts));
+	cJSON_AddStringToObject(o, "decided_at", ts);
+	redact_json(r, o);
+	int rc = json_write_atomic(path, o, err);
+	cJSON_Delete(o);
+	return rc;
+}
