@@ -1,0 +1,1032 @@
+/*
+ * wait: the wait_policy engine. See wait.h for the contract and
+ * classify.h for what one observation means.
+ *
+ * One observation (condition mode):  condition -> [probe -> classify]
+ * -> decide, then the next one at observation start + interval (grown by
+ * backoff). In guard mode the condition is the guarded process itself; an
+ * observation is [probe -> classify] over the probe and the process's recent
+ * output. Children (condition, probe, classify) run one at a time through
+ * proc_start(), each in its own group with a timeout. Each child's callbacks
+ * get a small reference (struct child_ref) instead of the wait itself, so a
+ * wait that is finished while a probe still runs (wait_guard_finish) can be
+ * freed at once: the reference is cut and the stopped child ends alone.
+ *
+ * Memory is bounded whatever the number of observations: only the current
+ * and the last observation are kept; everything else goes to wait-probe.log.
+ */
+#include "wait.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "digest.h"
+#include "events.h"
+#include "fsutil.h"
+#include "jsonutil.h"
+#include "loop.h"
+#include "proc.h"
+#include "redact.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+#define OUTPUT_CAP (64 * 1024)      /* condition / probe / guarded output kept per observation */
+#define SUMMARY_CAP 4096
+#define LAST_PROBE_CAP (16 * 1024)
+#define MESSAGE_CAP 400
+#define CLASSIFY_TIMEOUT_MS 10000
+#define MIN_CONDITION_TIMEOUT_MS 2000   /* a condition may run one interval, at least this */
+
+enum child_kind { CHILD_NONE, CHILD_CONDITION, CHILD_PROBE, CHILD_CLASSIFY };
+
+struct child_ref {
+	struct wait *w;            /* NULL once the wait is gone */
+	enum child_kind kind;
+};
+
+struct wait {
+	struct loop *loop;
+	const struct wl_wait_policy *pol;
+	enum wait_phase phase;
+	char *condition;
+	struct strvec condition_argv;
+	char *shell;
+	struct strvec env;
+	int inherit_env;
+	char *cwd, *out_dir, *check_id, *run_id, *workflow, *step;
+	int iteration;
+	const struct redactor *redactor;
+	struct redactor *own_redactor;
+	struct event_bus *bus;
+	wait_done_fn on_done;
+	void *arg;
+
+	struct classifier *cls;
+	struct progress progress;
+	int64_t start_ms, deadline_ms;
+	int64_t interval_ms;           /* current, grown by backoff */
+	int64_t obs_start_ms;
+	uint64_t next_timer, deadline_timer, silence_timer;
+	int observations;
+
+	/* the running child */
+	struct proc *child;
+	struct child_ref *child_ref;
+
+	/* the observation in progress */
+	int cond_ran, cond_exit;
+	char *cond_output;
+	char *probe_output;
+	cJSON *probe;
+	char *probe_error;
+	char *classify_error;
+
+	/* the last completed observation */
+	struct classification last;
+	char *last_summary;
+	cJSON *last_probe;             /* redacted, bounded */
+	char *last_probe_error;
+
+	/* guard mode */
+	struct proc *guarded;
+	struct strbuf tail;
+	int64_t last_output_ms;
+
+	/* ending */
+	int deadline_hit;
+	int cancelled;
+	int finished;                  /* outcome decided */
+	struct wait_result res;
+	char *message;
+	char *rule;
+	int terminated;
+	char *probe_log, *failure_file;
+};
+
+const char *wait_outcome_name(enum wait_outcome o)
+{
+	static const char *const names[] = {"met", "terminal_fail", "stalled", "timeout", "no_output", "cancelled"};
+	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+const char *wait_phase_name(enum wait_phase p)
+{
+	static const char *const names[] = {"wait", "step", "completion_check", "standalone"};
+	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+static double elapsed_s(const struct wait *w)
+{
+	return (double)(time_now_ms() - w->start_ms) / 1000.0;
+}
+
+static char *redacted(const struct wait *w, const char *text)
+{
+	return redact_text(w->redactor, text ? text : "");
+}
+
+/* Redact, then keep at most cap bytes (cut at a UTF-8 boundary), one line when oneline. */
+static char *redacted_bounded(const struct wait *w, const char *text, size_t cap, int oneline)
+{
+	char *r = redacted(w, text);
+	if (oneline)
+		for (char *p = r; *p; p++)
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';
+	size_t n = strlen(r);
+	if (n > cap) {
+		size_t cut = cap;
+		while (cut > 0 && ((unsigned char)r[cut] & 0xC0) == 0x80)
+			cut--;
+		r[cut] = '\0';
+	}
+	return r;
+}
+
+/* --- artifacts and events -------------------------------------------------- */
+
+static void emit(struct wait *w, enum ev_type type, cJSON *data)
+{
+	if (!w->bus) {
+		cJSON_Delete(data);
+		return;
+	}
+	struct wl_event ev = {.type = type, .run_id = w->run_id, .step = w->step, .iteration = w->iteration,
+			      .data = data};
+	bus_emit(w->bus, &ev);
+	cJSON_Delete(data);
+}
+
+static cJSON *signals_array(unsigned sent)
+{
+	cJSON *a = cJSON_CreateArray();
+	if (sent & PROC_SENT_SIGINT)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGINT"));
+	if (sent & PROC_SENT_SIGTERM)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGTERM"));
+	if (sent & PROC_SENT_SIGKILL)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGKILL"));
+	return a;
+}
+
+/* The one-line summary of an observation: the probe's summary, else the first reason, else the output's last line. */
+static char *observation_summary(struct wait *w, const struct classification *c)
+{
+	const char *s = json_get_string(cJSON_IsObject(w->probe) ? w->probe : NULL, "summary");
+	if (s && *s)
+		return redacted_bounded(w, s, SUMMARY_CAP, 0);
+	if (c->reasons.n)
+		return redacted_bounded(w, c->reasons.v[0], SUMMARY_CAP, 0);
+	const char *text = w->cond_output ? w->cond_output : w->tail.buf;
+	if (!text || !*text)
+		return xstrdup("");
+	/* last non-empty line */
+	size_t n = strlen(text);
+	while (n && isspace((unsigned char)text[n - 1]))
+		n--;
+	size_t b = n;
+	while (b && text[b - 1] != '\n')
+		b--;
+	char *line = xstrndup(text + b, n - b);
+	char *r = redacted_bounded(w, line, SUMMARY_CAP, 1);
+	free(line);
+	return r;
+}
+
+static void log_observation(struct wait *w, const struct classification *c, const char *digest, int changed)
+{
+	cJSON *o = cJSON_CreateObject();
+	char ts[40];
+	time_format_rfc3339(time_wall_ms(), ts, sizeof(ts));
+	cJSON_AddStringToObject(o, "ts", ts);
+	cJSON_AddNumberToObject(o, "seq", w->observations);
+	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(elapsed_s(w) * 1000) / 1000.0);
+	if (w->cond_ran)
+		cJSON_AddNumberToObject(o, "condition_exit", w->cond_exit);
+	else
+		cJSON_AddNullToObject(o, "condition_exit");
+	cJSON_AddStringToObject(o, "class", c->met ? "met" : class_name(c->class));
+	if (digest)
+		cJSON_AddStringToObject(o, "digest", digest);
+	else
+		cJSON_AddNullToObject(o, "digest");
+	cJSON_AddBoolToObject(o, "changed", changed);
+	cJSON_AddNumberToObject(o, "no_progress", w->progress.no_progress);
+	cJSON *fps = json_string_array(&c->fingerprints);
+	redact_json(w->redactor, fps);
+	cJSON_AddItemToObject(o, "fingerprints", fps);
+	cJSON_AddStringToObject(o, "summary", w->last_summary ? w->last_summary : "");
+	if (c->rule)
+		cJSON_AddStringToObject(o, "rule", c->rule);
+	if (w->probe_error) {
+		char *e = redacted_bounded(w, w->probe_error, 1024, 1);
+		cJSON_AddStringToObject(o, "probe_error", e);
+		free(e);
+	}
+	if (w->classify_error) {
+		char *e = redacted_bounded(w, w->classify_error, 1024, 1);
+		cJSON_AddStringToObject(o, "classify_error", e);
+		free(e);
+	}
+	cJSON_AddStringToObject(o, "phase", wait_phase_name(w->phase));
+	char *line = json_compact(o);
+	struct wl_err err = WL_ERR_INIT;
+	if (fs_append_line(w->probe_log, line, &err) < 0 && w->observations == 1)
+		fprintf(stderr, "waitloop: warning: %s\n", err.msg);   /* once: the wait goes on */
+	free(line);
+	emit(w, EV_OBSERVATION, o);
+}
+
+/* The probe as last seen, redacted and bounded, for wait-failure.json. */
+static cJSON *bounded_probe(struct wait *w)
+{
+	if (w->probe) {
+		cJSON *copy = cJSON_Duplicate(w->probe, 1);
+		redact_json(w->redactor, copy);
+		char *text = json_compact(copy);
+		if (strlen(text) <= LAST_PROBE_CAP) {
+			free(text);
+			return copy;
+		}
+		cJSON_Delete(copy);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "truncated", 1);
+		text[LAST_PROBE_CAP / 4] = '\0';
+		cJSON_AddStringToObject(o, "head", text);
+		free(text);
+		return o;
+	}
+	if (w->probe_error) {
+		cJSON *o = cJSON_CreateObject();
+		char *e = redacted_bounded(w, w->probe_error, 1024, 1);
+		cJSON_AddStringToObject(o, "error", e);
+		free(e);
+		return o;
+	}
+	return NULL;
+}
+
+static void write_failure(struct wait *w)
+{
+	const struct wait_result *r = &w->res;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "schema", "waitloop.wait-failure.v1");
+	cJSON_AddStringToObject(o, "check_id", w->check_id);
+	cJSON_AddStringToObject(o, "phase", wait_phase_name(w->phase));
+	char *target = redacted(w, w->pol->target ? w->pol->target : "condition");
+	cJSON_AddStringToObject(o, "target", target);
+	free(target);
+	cJSON_AddStringToObject(o, "reason", wait_outcome_name(r->outcome));
+	cJSON *fps = json_string_array(&r->fingerprints);
+	redact_json(w->redactor, fps);
+	cJSON_AddItemToObject(o, "fingerprints", fps);
+	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(r->elapsed_s * 1000) / 1000.0);
+	if (w->run_id)
+		cJSON_AddStringToObject(o, "run_id", w->run_id);
+	if (w->workflow)
+		cJSON_AddStringToObject(o, "workflow", w->workflow);
+	if (w->step)
+		cJSON_AddStringToObject(o, "step", w->step);
+	if (w->iteration > 0)
+		cJSON_AddNumberToObject(o, "iteration", w->iteration);
+	cJSON_AddStringToObject(o, "mode", w->pol->mode == WAIT_MODE_PROBE_AWARE ? "probe_aware" : "timeout_only");
+	cJSON_AddStringToObject(o, "message", r->message);
+	cJSON_AddItemToObject(o, "reasons", json_string_array(&r->reasons));
+	cJSON_AddNumberToObject(o, "observations", r->observations);
+	cJSON_AddNumberToObject(o, "max_wait_s", (double)w->pol->max_wait / 1000.0);
+	cJSON *lp = w->last_probe ? cJSON_Duplicate(w->last_probe, 1) : NULL;
+	cJSON_AddItemToObject(o, "last_probe", lp ? lp : cJSON_CreateNull());
+	if (!w->last.met && w->last.class != CLASS_UNSET)
+		cJSON_AddStringToObject(o, "last_class", class_name(w->last.class));
+	if (r->rule)
+		cJSON_AddStringToObject(o, "rule", r->rule);
+	else
+		cJSON_AddNullToObject(o, "rule");
+	cJSON *action = cJSON_AddObjectToObject(o, "action");
+	cJSON_AddItemToObject(action, "signals_sent", signals_array(r->signals_sent));
+	cJSON_AddBoolToObject(action, "terminated", w->terminated);
+	cJSON *ptr = cJSON_AddObjectToObject(o, "pointers");
+	cJSON_AddStringToObject(ptr, "probe_log", w->probe_log);
+	char *so = fs_join(w->out_dir, "stdout.log"), *se = fs_join(w->out_dir, "stderr.log");
+	if (fs_exists(so))
+		cJSON_AddStringToObject(ptr, "stdout", so);
+	else
+		cJSON_AddNullToObject(ptr, "stdout");
+	if (fs_exists(se))
+		cJSON_AddStringToObject(ptr, "stderr", se);
+	else
+		cJSON_AddNullToObject(ptr, "stderr");
+	free(so);
+	free(se);
+	cJSON_AddItemToObject(o, "hints", json_string_array(&r->hints));
+	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "reasons"));
+	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "hints"));
+	struct wl_err err = WL_ERR_INIT;
+	if (json_write_atomic(w->failure_file, o, &err) < 0)
+		fprintf(stderr, "waitloop: warning: %s\n", err.msg);
+	else
+		w->res.failure_file = w->failure_file;
+	cJSON_Delete(o);
+}
+
+/* --- ending ---------------------------------------------------------------- */
+
+static void child_detach(struct wait *w)
+{
+	if (w->child_ref) {
+		w->child_ref->w = NULL;
+		proc_stop(w->child);
+	}
+	w->child = NULL;
+	w->child_ref = NULL;
+}
+
+static void wait_free(struct wait *w)
+{
+	child_detach(w);
+	loop_cancel_timer(w->loop, w->next_timer);
+	loop_cancel_timer(w->loop, w->deadline_timer);
+	loop_cancel_timer(w->loop, w->silence_timer);
+	classifier_free(w->cls);
+	redactor_free(w->own_redactor);
+	free(w->condition);
+	strvec_clear(&w->condition_argv);
+	free(w->shell);
+	strvec_clear(&w->env);
+	free(w->cwd);
+	free(w->out_dir);
+	free(w->check_id);
+	free(w->run_id);
+	free(w->workflow);
+	free(w->step);
+	free(w->cond_output);
+	free(w->probe_output);
+	cJSON_Delete(w->probe);
+	free(w->probe_error);
+	free(w->classify_error);
+	classification_release(&w->last);
+	free(w->last_summary);
+	cJSON_Delete(w->last_probe);
+	free(w->last_probe_error);
+	strbuf_release(&w->tail);
+	strvec_clear(&w->res.fingerprints);
+	strvec_clear(&w->res.reasons);
+	strvec_clear(&w->res.hints);
+	free(w->message);
+	free(w->rule);
+	free(w->probe_log);
+	free(w->failure_file);
+	free(w);
+}
+
+/*
+ * Fix the outcome: fingerprints (prefixed, sorted, unique, never empty for a
+ * failure), reasons, hints, message. Artifacts are written by deliver().
+ */
+static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct classification *c)
+{
+	if (w->finished)
+		return;
+	w->finished = 1;
+	struct wait_result *r = &w->res;
+	r->outcome = outcome;
+	r->early_abort = outcome == WAIT_TERMINAL_FAIL || outcome == WAIT_STALLED || outcome == WAIT_NO_OUTPUT;
+	const char *prefix = w->pol->fingerprint_prefix;
+	const struct classification *src = c ? c : &w->last;
+	if (outcome != WAIT_MET && outcome != WAIT_CANCELLED) {
+		strvec_copy(&r->fingerprints, &src->fingerprints);
+		strvec_copy(&r->reasons, &src->reasons);
+		strvec_copy(&r->hints, &src->hints);
+		const char *extra = NULL;
+		if (outcome == WAIT_TIMEOUT)
+			extra = "timeout";
+		else if (outcome == WAIT_NO_OUTPUT)
+			extra = "no-output";
+		else if (outcome == WAIT_STALLED && (!c || !c->fingerprints.n))
+			extra = "stalled/no-progress";
+		else if (!src->fingerprints.n)
+			extra = "terminal/unclassified";
+		if (extra)
+			strvec_push_owned(&r->fingerprints, fingerprint_prefixed(prefix, extra));
+		for (size_t i = 0; i < r->fingerprints.n; i++) {
+			char *safe = redacted_bounded(w, r->fingerprints.v[i], 512, 1);
+			free(r->fingerprints.v[i]);
+			r->fingerprints.v[i] = safe;
+		}
+		strvec_sort_unique(&r->fingerprints);
+		w->rule = xstrdup(c && c->rule ? c->rule : outcome == WAIT_STALLED && !c ? "stall_threshold"
+							 : outcome == WAIT_TIMEOUT ? "max_wait"
+							 : outcome == WAIT_NO_OUTPUT ? "no_output_timeout" : src->rule);
+	}
+	struct strbuf m = STRBUF_INIT;
+	strbuf_addf(&m, "%s after %d observation%s (%.1fs)", wait_outcome_name(outcome), w->observations,
+		    w->observations == 1 ? "" : "s", elapsed_s(w));
+	if (outcome == WAIT_STALLED && (!c || !c->fingerprints.n))
+		strbuf_addf(&m, ": no progress in %d observations", w->progress.no_progress);
+	else if (outcome == WAIT_TIMEOUT)
+		strbuf_addf(&m, ": max_wait %.1fs reached", (double)w->pol->max_wait / 1000.0);
+	else if (outcome == WAIT_NO_OUTPUT)
+		strbuf_addf(&m, ": no output for %.1fs", (double)w->pol->no_output_timeout / 1000.0);
+	if (outcome != WAIT_MET && outcome != WAIT_CANCELLED && r->reasons.n)
+		strbuf_addf(&m, ": %s", r->reasons.v[0]);
+	w->message = redacted_bounded(w, strbuf_str(&m), MESSAGE_CAP, 1);
+	strbuf_release(&m);
+	if (outcome == WAIT_STALLED && (!c || !c->fingerprints.n))
+		strvec_pushf(&r->reasons, "no progress in %d consecutive observations (stall_threshold %d)",
+			     w->progress.no_progress, w->pol->stall_threshold);
+	if (outcome == WAIT_TIMEOUT)
+		strvec_pushf(&r->reasons, "max_wait %.1fs reached", (double)w->pol->max_wait / 1000.0);
+	if (outcome == WAIT_NO_OUTPUT)
+		strvec_pushf(&r->reasons, "no output for %.1fs (no_output_timeout)",
+			     (double)w->pol->no_output_timeout / 1000.0);
+	for (size_t i = 0; i < r->reasons.n; i++) {
+		char *s = redacted_bounded(w, r->reasons.v[i], 1024, 1);
+		free(r->reasons.v[i]);
+		r->reasons.v[i] = s;
+	}
+}
+
+/* Write the artifacts, emit the events, call on_done, free. */
+static void deliver(struct wait *w)
+{
+	struct wait_result *r = &w->res;
+	r->observations = w->observations;
+	r->elapsed_s = elapsed_s(w);
+	r->message = w->message;
+	r->rule = w->rule;
+	r->probe_log = w->probe_log;
+	if (r->outcome != WAIT_MET && r->outcome != WAIT_CANCELLED)
+		write_failure(w);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "outcome", wait_outcome_name(r->outcome));
+	cJSON_AddNumberToObject(d, "elapsed_s", r->elapsed_s);
+	cJSON_AddNumberToObject(d, "observations", r->observations);
+	cJSON_AddItemToObject(d, "fingerprints", json_string_array(&r->fingerprints));
+	cJSON_AddStringToObject(d, "phase", wait_phase_name(w->phase));
+	char *target = redacted(w, w->pol->target ? w->pol->target : "condition");
+	cJSON_AddStringToObject(d, "target", target);
+	free(target);
+	cJSON_AddBoolToObject(d, "early_abort", r->early_abort);
+	cJSON_AddStringToObject(d, "message", r->message ? r->message : "");
+	if (r->failure_file)
+		cJSON_AddStringToObject(d, "failure_file", r->failure_file);
+	if (r->early_abort && w->bus)
+		emit(w, EV_EARLY_ABORT, cJSON_Duplicate(d, 1));
+	emit(w, EV_WAIT_FINISHED, d);
+	if (w->on_done)
+		w->on_done(w->arg, r);
+	wait_free(w);
+}
+
+/* Condition mode: decide and deliver now unless a child still has to go. */
+static void finish(struct wait *w, enum wait_outcome outcome, const struct classification *c)
+{
+	set_outcome(w, outcome, c);
+	if (w->guarded) {
+		/* guard mode: stop the process; wait_guard_finish() delivers */
+		child_detach(w);
+		loop_cancel_timer(w->loop, w->next_timer);
+		loop_cancel_timer(w->loop, w->silence_timer);
+		loop_cancel_timer(w->loop, w->deadline_timer);
+		w->next_timer = w->silence_timer = w->deadline_timer = 0;
+		proc_stop(w->guarded);
+		return;
+	}
+	if (w->child) {
+		w->terminated = 1;
+		proc_stop(w->child);   /* its on_exit delivers */
+		return;
+	}
+	deliver(w);
+}
+
+/* --- observations ---------------------------------------------------------- */
+
+static void start_observation(void *arg);
+static void observe_done(struct wait *w);
+
+static void observation_reset(struct wait *w)
+{
+	w->cond_ran = 0;
+	w->cond_exit = -1;
+	free(w->cond_output);
+	free(w->probe_output);
+	cJSON_Delete(w->probe);
+	free(w->probe_error);
+	free(w->classify_error);
+	w->cond_output = w->probe_output = w->probe_error = w->classify_error = NULL;
+	w->probe = NULL;
+}
+
+static void child_exit(void *arg, const struct proc_result *res);
+
+static int start_child(struct wait *w, enum child_kind kind, char *const *argv, const char *stdin_data,
+		       int64_t timeout_ms, struct wl_err *err)
+{
+	struct child_ref *ref = xcalloc(1, sizeof(*ref));
+	ref->w = w;
+	ref->kind = kind;
+	struct proc_spec spec = PROC_SPEC_INIT;
+	spec.argv = argv;
+	spec.env = w->inherit_env ? NULL : w->env.v;
+	spec.cwd = w->cwd;
+	spec.stdin_data = stdin_data;
+	spec.stdin_len = stdin_data ? strlen(stdin_data) : 0;
+	spec.capture_out = OUTPUT_CAP;
+	spec.capture_tail = OUTPUT_CAP;
+	spec.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+	spec.grace_ms = w->pol->grace > 0 ? (w->pol->grace < 2000 ? w->pol->grace : 2000) : 1000;
+	spec.linger_ms = 500;
+	spec.on_exit = child_exit;
+	spec.arg = ref;
+	struct proc *p = proc_start(w->loop, &spec, err);
+	if (!p) {
+		free(ref);
+		return -1;
+	}
+	w->child = p;
+	w->child_ref = ref;
+	return 0;
+}
+
+static int64_t remaining_ms(const struct wait *w)
+{
+	int64_t r = w->deadline_ms - time_now_ms();
+	return r > 1 ? r : 1;
+}
+
+static void shell_argv(struct wait *w, const char *cmd, struct strvec *argv)
+{
+	strvec_push(argv, w->shell);
+	strvec_push(argv, "-c");
+	strvec_push(argv, cmd);
+}
+
+static void run_probe_or_classify(struct wait *w);
+
+static void start_condition(struct wait *w)
+{
+	struct strvec argv = STRVEC_INIT;
+	if (w->condition_argv.n)
+		strvec_copy(&argv, &w->condition_argv);
+	else
+		shell_argv(w, w->condition, &argv);
+	int64_t t = w->interval_ms > MIN_CONDITION_TIMEOUT_MS ? w->interval_ms : MIN_CONDITION_TIMEOUT_MS;
+	if (t > remaining_ms(w))
+		t = remaining_ms(w);
+	struct wl_err err = WL_ERR_INIT;
+	int rc = start_child(w, CHILD_CONDITION, argv.v, NULL, t, &err);
+	strvec_clear(&argv);
+	if (rc < 0) {
+		/* cannot even start: an observation with a failed condition */
+		w->cond_ran = 1;
+		w->cond_exit = 127;
+		w->cond_output = xstrdup(err.msg);
+		run_probe_or_classify(w);
+	}
+}
+
+static void start_probe(struct wait *w)
+{
+	struct strvec argv = STRVEC_INIT;
+	shell_argv(w, w->pol->probe, &argv);
+	struct wl_err err = WL_ERR_INIT;
+	int rc = start_child(w, CHILD_PROBE, argv.v, NULL, w->pol->probe_timeout, &err);
+	strvec_clear(&argv);
+	if (rc < 0) {
+		w->probe_error = xstrdup(err.msg);
+		observe_done(w);
+	}
+}
+
+static void classify_and_decide(struct wait *w, struct classification *c);
+
+/* After the condition: the probe when the condition failed in probe_aware mode, then classification. */
+static void run_probe_or_classify(struct wait *w)
+{
+	if (w->pol->mode == WAIT_MODE_PROBE_AWARE && w->pol->probe && !(w->cond_ran && w->cond_exit == 0))
+		start_probe(w);
+	else
+		observe_done(w);
+}
+
+/* Parse the probe's output: exactly one JSON object. */
+static void take_probe(struct wait *w, const struct proc_result *res)
+{
+	w->probe_output = xstrndup(res->out ? res->out : "", res->out_len);
+	if (res->exec_failed) {
+		w->probe_error = xasprintf("probe could not start: %s", res->exec_error);
+	} else if (res->timed_out) {
+		w->probe_error = xasprintf("probe timed out after %.1fs", (double)w->pol->probe_timeout / 1000.0);
+	} else if (!res->exited) {
+		w->probe_error = xasprintf("probe killed by signal %d", res->signo);
+	} else if (res->exit_code != 0) {
+		char *tail = xstrndup(res->tail ? res->tail : "", res->tail_len > 300 ? 300 : res->tail_len);
+		w->probe_error = xasprintf("probe exited %d: %s", res->exit_code, tail);
+		free(tail);
+	} else if (res->out_truncated) {
+		w->probe_error = xasprintf("probe output larger than %d KiB", OUTPUT_CAP / 1024);
+	} else {
+		const char *end = NULL;
+		cJSON *j = cJSON_ParseWithLengthOpts(w->probe_output, strlen(w->probe_output), &end, 0);
+		while (j && end && isspace((unsigned char)*end))
+			end++;
+		if (!j)
+			w->probe_error = xstrdup("probe output is not JSON");
+		else if (!cJSON_IsObject(j))
+			w->probe_error = xstrdup("probe output is not a JSON object");
+		else if (end && *end)
+			w->probe_error = xstrdup("probe printed more than one JSON value");
+		if (w->probe_error)
+			cJSON_Delete(j);
+		else
+			w->probe = j;
+	}
+	if (w->probe_error) {
+		free(w->probe_output);
+		w->probe_output = NULL;
+	}
+}
+
+static void child_exit(void *arg, const struct proc_result *res)
+{
+	struct child_ref *ref = arg;
+	struct wait *w = ref->w;
+	enum child_kind kind = ref->kind;
+	free(ref);
+	if (!w)
+		return;   /* the wait is gone; this child was stopped on its way out */
+	w->child = NULL;
+	w->child_ref = NULL;
+	if (res->signals_sent && (res->stopped || res->timed_out))
+		w->res.signals_sent |= res->signals_sent;
+	if (w->cancelled) {
+		set_outcome(w, WAIT_CANCELLED, NULL);
+		deliver(w);
+		return;
+	}
+	if (w->finished) {   /* outcome decided while the child ran (deadline) */
+		deliver(w);
+		return;
+	}
+	switch (kind) {
+	case CHILD_CONDITION:
+		w->cond_ran = 1;
+		w->cond_exit = res->exec_failed ? res->exit_code
+			       : res->exited    ? res->exit_code
+			       : res->timed_out ? 124
+						: 128 + res->signo;
+		w->cond_output = xstrndup(res->tail ? res->tail : "", res->tail_len);
+		if (res->exec_failed) {
+			free(w->cond_output);
+			w->cond_output = xstrdup(res->exec_error);
+		} else if (res->timed_out) {
+			char *o = xasprintf("%s\n[waitloop: condition stopped after one interval]", w->cond_output);
+			free(w->cond_output);
+			w->cond_output = o;
+		}
+		run_probe_or_classify(w);
+		return;
+	case CHILD_PROBE:
+		take_probe(w, res);
+		observe_done(w);
+		return;
+	case CHILD_CLASSIFY: {
+		struct classification *c = xcalloc(1, sizeof(*c));
+		struct wl_err err = WL_ERR_INIT;
+		char *out = xstrndup(res->out ? res->out : "", res->out_len);
+		if (res->exec_failed)
+			w->classify_error = xasprintf("classifier could not start: %s", res->exec_error);
+		else if (res->timed_out)
+			w->classify_error = xasprintf("classifier timed out after %ds", CLASSIFY_TIMEOUT_MS / 1000);
+		else if (!res->exited || res->exit_code != 0)
+			w->classify_error = xasprintf("classifier exited %d", res->exited ? res->exit_code : 128 + res->signo);
+		else if (classify_parse_external(w->cls, out, c, &err) < 0)
+			w->classify_error = xstrdup(err.msg);
+		free(out);
+		if (w->classify_error) {
+			classification_release(c);
+			classifier_finish(w->cls, w->probe, c);
+		}
+		classify_and_decide(w, c);
+		classification_release(c);
+		free(c);
+		return;
+	}
+	case CHILD_NONE:
+		break;
+	}
+}
+
+static void schedule_next(struct wait *w)
+{
+	int64_t next = w->obs_start_ms + w->interval_ms;
+	if (w->pol->backoff_factor > 1.0) {
+		double grown = (double)w->interval_ms * w->pol->backoff_factor;
+		int64_t cap = w->pol->backoff_max_interval > 0 ? w->pol->backoff_max_interval : INT64_MAX / 4;
+		w->interval_ms = grown > (double)cap ? cap : (int64_t)grown;
+	}
+	int64_t now = time_now_ms();
+	w->next_timer = loop_add_timer(w->loop, next > now ? next : now, start_observation, w);
+}
+
+/* Account the classified observation: progress, log, end or go on. */
+static void classify_and_decide(struct wait *w, struct classification *c)
+{
+	char digest[DIGEST_HEX_LEN + 1] = "";
+	const char *dg = NULL;
+	int changed = 0;
+	if (!c->met && w->pol->mode == WAIT_MODE_PROBE_AWARE) {
+		const char *pd = json_get_string(cJSON_IsObject(w->probe) ? w->probe : NULL, "digest");
+		if (pd && *pd) {
+			snprintf(digest, sizeof(digest), "%s", pd);
+			dg = digest;
+		} else if (w->probe) {
+			digest_json(w->probe, &w->pol->ignore_fields, digest);
+			dg = digest;
+		} else if (!w->pol->probe && w->cond_ran) {
+			digest_hex(w->cond_output ? w->cond_output : "", w->cond_output ? strlen(w->cond_output) : 0,
+				   digest);
+			dg = digest;
+		}
+		/* guard mode without a probe: progress is not tracked (silence is no_output_timeout's job) */
+		if (!w->guarded || w->pol->probe)
+			changed = progress_observe(&w->progress, c->class, dg);
+	}
+	free(w->last_summary);
+	w->last_summary = observation_summary(w, c);
+	if (w->probe || w->probe_error) {
+		cJSON_Delete(w->last_probe);
+		w->last_probe = bounded_probe(w);
+	}
+	log_observation(w, c, dg, changed);
+	classification_release(&w->last);
+	w->last = *c;
+	memset(c, 0, sizeof(*c));
+	const struct classification *last = &w->last;
+	if (last->met) {
+		finish(w, WAIT_MET, last);
+		return;
+	}
+	if (w->pol->mode == WAIT_MODE_PROBE_AWARE) {
+		if (last->class == CLASS_TERMINAL_FAIL) {
+			finish(w, WAIT_TERMINAL_FAIL, last);
+			return;
+		}
+		if (last->class == CLASS_STALLED) {
+			finish(w, WAIT_STALLED, last);
+			return;
+		}
+		if (w->pol->stall_threshold > 0 && w->progress.no_progress >= w->pol->stall_threshold) {
+			finish(w, WAIT_STALLED, NULL);
+			return;
+		}
+	}
+	if (time_now_ms() >= w->deadline_ms || w->deadline_hit) {
+		finish(w, WAIT_TIMEOUT, NULL);
+		return;
+	}
+	if (!w->guarded)
+		schedule_next(w);
+	else {
+		int64_t next = w->obs_start_ms + w->interval_ms, now = time_now_ms();
+		w->next_timer = loop_add_timer(w->loop, next > now ? next : now, start_observation, w);
+	}
+}
+
+static void observe_done(struct wait *w)
+{
+	struct classification c = CLASSIFICATION_INIT;
+	if (w->pol->mode != WAIT_MODE_PROBE_AWARE) {
+		if (w->cond_ran && w->cond_exit == 0)
+			c.met = 1;
+		else
+			c.class = CLASS_RETRYABLE;
+		classify_and_decide(w, &c);
+		return;
+	}
+	struct obs_input in = {
+		.condition_ran = w->cond_ran,
+		.condition_exit = w->cond_exit,
+		.condition_output = w->cond_output,
+		.probe_output = w->probe_output,
+		.probe = w->probe,
+		.guard_output = w->guarded ? strbuf_str(&w->tail) : NULL,
+	};
+	if (classifier_observe(w->cls, &in, &c)) {
+		classify_and_decide(w, &c);
+		classification_release(&c);
+		return;
+	}
+	if (w->pol->classify) {
+		char *input = classify_input_json(w->probe, w->cond_ran ? w->cond_exit : -1, w->cond_output,
+						  w->observations, elapsed_s(w));
+		struct strvec argv = STRVEC_INIT;
+		shell_argv(w, w->pol->classify, &argv);
+		struct wl_err err = WL_ERR_INIT;
+		int rc = start_child(w, CHILD_CLASSIFY, argv.v, input, CLASSIFY_TIMEOUT_MS, &err);
+		strvec_clear(&argv);
+		free(input);
+		classification_release(&c);
+		if (rc == 0)
+			return;
+		w->classify_error = xasprintf("classifier could not start: %s", err.msg);
+	}
+	classifier_finish(w->cls, w->probe, &c);
+	classify_and_decide(w, &c);
+	classification_release(&c);
+}
+
+static void start_observation(void *arg)
+{
+	struct wait *w = arg;
+	w->next_timer = 0;
+	if (w->finished || w->child)
+		return;
+	observation_reset(w);
+	w->observations++;
+	w->obs_start_ms = time_now_ms();
+	if (w->guarded) {
+		if (w->pol->mode == WAIT_MODE_PROBE_AWARE && w->pol->probe)
+			start_probe(w);
+		else
+			observe_done(w);
+		return;
+	}
+	start_condition(w);
+}
+
+static void deadline_fired(void *arg)
+{
+	struct wait *w = arg;
+	w->deadline_timer = 0;
+	w->deadline_hit = 1;
+	if (w->finished)
+		return;
+	finish(w, WAIT_TIMEOUT, NULL);
+}
+
+/* --- set-up ---------------------------------------------------------------- */
+
+static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
+{
+	const struct wl_wait_policy *pol = p->policy;
+	if (!p->loop || !pol)
+		return err_set(err, "wait: loop and policy are required"), NULL;
+	if (pol->max_wait <= 0)
+		return err_set(err, "wait: max_wait must be positive"), NULL;
+	if (pol->interval <= 0)
+		return err_set(err, "wait: interval must be positive"), NULL;
+	if (!p->out_dir)
+		return err_set(err, "wait: out_dir is required"), NULL;
+	if (fs_mkdir_p(p->out_dir, err) < 0)
+		return NULL;
+	struct wait *w = xcalloc(1, sizeof(*w));
+	w->loop = p->loop;
+	w->pol = pol;
+	w->phase = p->phase;
+	w->condition = xstrdup(p->condition);
+	for (size_t i = 0; p->condition_argv && p->condition_argv[i]; i++)
+		strvec_push(&w->condition_argv, p->condition_argv[i]);
+	w->shell = xstrdup(p->shell ? p->shell : "bash");
+	w->inherit_env = p->env == NULL;
+	for (size_t i = 0; p->env && p->env[i]; i++)
+		strvec_push(&w->env, p->env[i]);
+	if (!w->inherit_env && !w->env.n)
+		strvec_push(&w->env, "WAITLOOP_EMPTY_ENV=1");   /* an empty vector must not mean "inherit" */
+	w->cwd = xstrdup(p->cwd);
+	w->out_dir = fs_abspath(p->out_dir);
+	w->run_id = xstrdup(p->run_id);
+	w->workflow = xstrdup(p->workflow);
+	w->step = xstrdup(p->step);
+	w->iteration = p->iteration;
+	if (p->check_id)
+		w->check_id = xstrdup(p->check_id);
+	else if (p->workflow && p->step)
+		w->check_id = xasprintf("%s/%s", p->workflow, p->step);
+	else
+		w->check_id = xstrdup(pol->target ? pol->target : "standalone");
+	w->redactor = p->redactor;
+	if (!w->redactor) {
+		w->own_redactor = redactor_new(NULL, NULL, err);
+		w->redactor = w->own_redactor;
+	}
+	w->bus = p->bus;
+	w->on_done = p->on_done;
+	w->arg = p->arg;
+	w->cond_exit = -1;
+	w->probe_log = fs_join(w->out_dir, "wait-probe.log");
+	w->failure_file = fs_join(w->out_dir, "wait-failure.json");
+	if (pol->mode == WAIT_MODE_PROBE_AWARE) {
+		w->cls = classifier_new(pol, err);
+		if (!w->cls) {
+			wait_free(w);
+			return NULL;
+		}
+	}
+	/* a failure file from an earlier wait in this directory is stale now */
+	if (unlink(w->failure_file) < 0 && errno != ENOENT) {
+		err_set(err, "cannot remove '%s': %s", w->failure_file, strerror(errno));
+		wait_free(w);
+		return NULL;
+	}
+	if (w->phase == WAIT_PHASE_STANDALONE)
+		unlink(w->probe_log);
+	w->start_ms = time_now_ms();
+	w->deadline_ms = w->start_ms + pol->max_wait;
+	w->interval_ms = pol->interval;
+	w->deadline_timer = loop_add_timer(w->loop, w->deadline_ms, deadline_fired, w);
+	return w;
+}
+
+struct wait *wait_start(const struct wait_params *p, struct wl_err *err)
+{
+	if (!p->condition && !(p->condition_argv && p->condition_argv[0]))
+		return err_set(err, "wait: a condition is required"), NULL;
+	struct wait *w = wait_new(p, err);
+	if (!w)
+		return NULL;
+	w->next_timer = loop_add_timer(w->loop, time_now_ms(), start_observation, w);
+	return w;
+}
+
+static void silence_check(void *arg)
+{
+	struct wait *w = arg;
+	w->silence_timer = 0;
+	if (w->finished)
+		return;
+	int64_t due = w->last_output_ms + w->pol->no_output_timeout;
+	if (time_now_ms() >= due) {
+		finish(w, WAIT_NO_OUTPUT, NULL);
+		return;
+	}
+	w->silence_timer = loop_add_timer(w->loop, due, silence_check, w);
+}
+
+struct wait *wait_guard_start(const struct wait_params *p, struct proc *guarded, struct wl_err *err)
+{
+	if (!guarded)
+		return err_set(err, "wait: no process to guard"), NULL;
+	struct wait *w = wait_new(p, err);
+	if (!w)
+		return NULL;
+	w->guarded = guarded;
+	w->last_output_ms = w->start_ms;
+	if (w->pol->no_output_timeout > 0)
+		w->silence_timer = loop_add_timer(w->loop, w->start_ms + w->pol->no_output_timeout, silence_check, w);
+	if (w->pol->mode == WAIT_MODE_PROBE_AWARE)
+		w->next_timer = loop_add_timer(w->loop, w->start_ms + w->interval_ms, start_observation, w);
+	return w;
+}
+
+void wait_guard_output(struct wait *w, const char *data, size_t len)
+{
+	if (!w || !len)
+		return;
+	w->last_output_ms = time_now_ms();
+	strbuf_add(&w->tail, data, len);
+	if (w->tail.len > 2 * OUTPUT_CAP)
+		strbuf_keep_tail(&w->tail, OUTPUT_CAP);
+}
+
+void wait_guard_finish(struct wait *w, const struct proc_result *res)
+{
+	if (!w)
+		return;
+	w->guarded = NULL;
+	if (res) {
+		w->res.signals_sent |= res->signals_sent;
+		w->terminated = w->finished && (res->stopped || res->signals_sent);
+	}
+	child_detach(w);
+	if (w->cancelled && !w->finished)
+		set_outcome(w, WAIT_CANCELLED, NULL);
+	if (!w->finished)
+		set_outcome(w, WAIT_MET, NULL);   /* the guarded process ended on its own */
+	deliver(w);
+}
+
+void wait_cancel(struct wait *w)
+{
+	if (!w || w->finished)
+		return;
+	w->cancelled = 1;
+	if (w->guarded)
+		return;   /* the caller stops the process and calls wait_guard_finish() */
+	loop_cancel_timer(w->loop, w->next_timer);
+	loop_cancel_timer(w->loop, w->deadline_timer);
+	w->next_timer = w->deadline_timer = 0;
+	if (w->child) {
+		proc_stop(w->child);   /* child_exit delivers */
+		return;
+	}
+	set_outcome(w, WAIT_CANCELLED, NULL);
+	deliver(w);
+}

@@ -1,0 +1,406 @@
+# End-to-end: `waitloop wait` — the wait_policy engine on real processes, with
+# a fake kubectl and probe replaying scripted answers (fixtures/replay).
+# timeout: 400
+. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+
+REPLAY=$ROOT/tests/e2e/fixtures/replay
+mkdir -p "$T/bin"
+ln -s "$REPLAY" "$T/bin/kubectl"
+export PATH="$T/bin:$PATH"
+export REPLAY_DIR="$T/replay"
+PROBE="$REPLAY probe"
+CRD=k0smotrondockerclusters.cluster.appthrust.io
+NOTFOUND="Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io \"$CRD\" not found"
+
+reset() { rm -rf "$REPLAY_DIR" out; mkdir -p "$REPLAY_DIR/kubectl" "$REPLAY_DIR/probe"; }
+# answer NAME STEP RC STREAM < text   — what call STEP.. of NAME prints (STREAM out|err)
+answer() { cat > "$REPLAY_DIR/$1/$2.$4"; echo "$3" > "$REPLAY_DIR/$1/$2.rc"; }
+dep_probe() { # status reason [resourceVersion]
+	printf '{"target":{"kind":"CustomResourceDefinition","name":"%s","status":"NotFound"},"dependencies":[{"kind":"HelmRelease","name":"capi-operator","namespace":"flux-system","status":"%s","reason":"%s","message":"%s","resourceVersion":"%s"}]}\n' \
+		"$CRD" "$1" "$2" "${4:-x}" "${3:-1}"
+}
+jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+now_ms() { date +%s%3N; }
+lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
+calls() { cat "$REPLAY_DIR/$1/count" 2>/dev/null || echo 0; }
+K8S=(--builtin kubernetes --target "crd/$CRD" --fingerprint-prefix kest/control --out out)
+
+# 1. The seed: the CRD never appears because its HelmRelease failed.
+t_begin wait_seed_probe_aware_aborts_early
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+dep_probe Progressing Progressing 1 | answer probe 1 0 out
+dep_probe Progressing Progressing 2 | answer probe 2 0 out
+dep_probe Failed InstallFailed 3 "chart not found" | answer probe 3 0 out
+start=$(now_ms)
+"$WL" wait --probe "$PROBE" "${K8S[@]}" --interval 200ms --max-wait 60s -- kubectl get crd "$CRD" 2>err.txt
+rc=$?; took=$(( $(now_ms) - start ))
+expect_eq "$rc" 1
+[ "$took" -lt 15000 ] || t_fail "took ${took}ms, max_wait was 60s"
+expect_schema_valid wait-failure out/wait-failure.json
+expect_eq "$(jq_ out/wait-failure.json 'd["reason"]')" terminal_fail
+expect_contains out/wait-failure.json '"kest/control/crd-missing/k0smotrondockerclusters"'
+expect_contains out/wait-failure.json '"kest/control/helmrelease-failed/capi-operator"'
+expect_eq "$(jq_ out/wait-failure.json 'd["observations"]')" 3
+expect_eq "$(lines out/wait-probe.log)" 3
+expect_contains err.txt "waitloop wait: terminal_fail after 3 observations"
+expect_contains err.txt "kest/control/helmrelease-failed/capi-operator"
+/usr/bin/python3 - out/wait-probe.log <<'PY' || t_fail "wait-probe.log lines malformed"
+import json, sys, re
+for i, line in enumerate(open(sys.argv[1]), 1):
+    o = json.loads(line)
+    for k in ("ts", "seq", "elapsed_s", "condition_exit", "class", "digest", "changed", "no_progress", "fingerprints", "summary"):
+        assert k in o, k
+    assert o["seq"] == i and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", o["ts"])
+    assert len(o["summary"]) <= 4096
+assert o["class"] == "terminal_fail"
+PY
+t_end
+
+# 2. The same wait, time-driven: burns all of max_wait.
+t_begin wait_seed_timeout_only_burns_max_wait
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+dep_probe Failed InstallFailed 1 | answer probe 1 0 out
+start=$(now_ms)
+"$WL" wait --mode timeout_only --probe "$PROBE" "${K8S[@]}" --interval 200ms --max-wait 2s -- kubectl get crd "$CRD" 2>err.txt
+rc=$?; took=$(( $(now_ms) - start ))
+expect_eq "$rc" 124
+[ "$took" -ge 2000 ] || t_fail "ended after ${took}ms, before max_wait"
+expect_schema_valid wait-failure out/wait-failure.json
+expect_eq "$(jq_ out/wait-failure.json 'd["reason"]')" timeout
+expect_contains out/wait-failure.json '"kest/control/timeout"'
+expect_eq "$(calls probe)" 0
+t_end
+
+# 3. Slow but healthy: never cut short while the probe shows progress.
+t_begin wait_slow_but_progressing_succeeds
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+echo "customresourcedefinition.apiextensions.k8s.io/$CRD" | answer kubectl 15 0 out
+for k in 1 3 5 8 10 12 14; do dep_probe Progressing Progressing "$k" | answer probe "$k" 0 out; done
+"$WL" wait --probe "$PROBE" "${K8S[@]}" --interval 100ms --max-wait 60s --stall-threshold 3 -- kubectl get crd "$CRD" 2>err.txt
+expect_eq "$?" 0
+[ ! -f out/wait-failure.json ] || t_fail "wait-failure.json written for a met wait"
+expect_eq "$(lines out/wait-probe.log)" 15
+expect_contains err.txt "waitloop wait: met after 15 observations"
+t_end
+
+# 4. Stalled: nothing changes and no rule fires.
+t_begin wait_no_progress_stalls
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+printf '{"dependencies":[{"kind":"HelmRelease","name":"x","status":"Ready"}],"ts":"%s"}\n' ignored | answer probe 1 0 out
+"$WL" wait --probe "$PROBE" "${K8S[@]}" --interval 100ms --max-wait 60s --stall-threshold 4 -- kubectl get crd "$CRD" 2>err.txt
+expect_eq "$?" 3
+expect_eq "$(jq_ out/wait-failure.json 'd["reason"]')" stalled
+expect_eq "$(jq_ out/wait-failure.json 'd["observations"]')" 4
+expect_contains out/wait-failure.json '"kest/control/stalled/no-progress"'
+expect_schema_valid wait-failure out/wait-failure.json
+t_end
+
+t_begin wait_ignore_fields_hide_noise
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+for k in 1 2 3 4 5 6; do printf '{"status":{"phase":"Pending","lastHeartbeatTime":"t%s"}}\n' "$k" | answer probe "$k" 0 out; done
+"$WL" wait --probe "$PROBE" --out out --interval 100ms --max-wait 60s --stall-threshold 3 \
+	--ignore-field status.lastHeartbeatTime -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 3
+t_end
+
+# 5. Forbidden / Unauthorized: terminal at the first observation.
+for who in Forbidden Unauthorized; do
+	t_begin "wait_auth_$who"
+	reset
+	echo "Error from server ($who): customresourcedefinitions.apiextensions.k8s.io is forbidden" | answer kubectl 1 1 err
+	dep_probe Progressing Progressing | answer probe 1 0 out
+	"$WL" wait --probe "$PROBE" "${K8S[@]}" --interval 100ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+	expect_eq "$?" 1
+	expect_eq "$(jq_ out/wait-failure.json 'd["observations"]')" 1
+	lc=$(echo "$who" | tr 'A-Z' 'a-z')
+	expect_contains out/wait-failure.json "\"kest/control/auth/$lc\""
+	t_end
+done
+
+# 6. Webhook / TLS: retryable 5 times in a row, then stalled; a blip that clears is fine.
+TLS='Error from server (InternalError): Internal error occurred: failed calling webhook "v.example.io": tls: failed to verify certificate: x509: certificate signed by unknown authority'
+t_begin wait_webhook_tls_stalls_after_five
+reset
+echo "$TLS" | answer kubectl 1 1 err
+"$WL" wait --builtin kubernetes --target "crd/$CRD" --out out --interval 100ms --max-wait 60s --stall-threshold 50 \
+	-- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 3
+expect_eq "$(jq_ out/wait-failure.json 'd["observations"]')" 6
+expect_eq "$(jq_ out/wait-failure.json 'd["fingerprints"]')" "['webhook-tls']"
+t_end
+
+t_begin wait_webhook_tls_blip_clears
+reset
+echo "$TLS" | answer kubectl 1 1 err
+echo "ok" | answer kubectl 4 0 out
+"$WL" wait --builtin kubernetes --out out --interval 100ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 0
+t_end
+
+# 7. terminal_patterns, rules from a file, external classifiers.
+t_begin wait_terminal_pattern_on_condition_output
+reset
+echo "Error: INSTALLATION FAILED: chart not found" | answer kubectl 1 1 err
+"$WL" wait --terminal-pattern '(?i)chart not found' --terminal-pattern 'ownership metadata' --out out \
+	--interval 100ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 1
+expect_contains out/wait-failure.json '"terminal/chart-not-found"'
+expect_eq "$(jq_ out/wait-failure.json 'd["rule"]')" "terminal_patterns[0]"
+t_end
+
+t_begin wait_rules_file_field_equals_and_templates
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+printf '{"dependencies":[{"kind":"Kustomization","name":"ok","status":"Ready"},{"kind":"HelmRelease","name":"cert-manager","status":"Failed","reason":"UpgradeFailed"}]}\n' | answer probe 1 0 out
+cat > rules.yaml <<'EOF'
+rules:
+  - match: 'Error from server \((Forbidden|Unauthorized)\)'
+    class: terminal_fail
+    fingerprint: 'auth/{1}'
+  - field: 'dependencies[*].status'
+    equals: Failed
+    class: terminal_fail
+    fingerprint: 'dep-failed/{dependencies[*].name}/{dependencies[*].reason}'
+    hint: check the chart version
+EOF
+"$WL" wait --probe "$PROBE" --rules rules.yaml --fingerprint-prefix p --out out --interval 100ms --max-wait 60s \
+	-- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 1
+expect_eq "$(jq_ out/wait-failure.json 'd["fingerprints"]')" "['p/dep-failed/cert-manager/UpgradeFailed']"
+expect_eq "$(jq_ out/wait-failure.json 'd["hints"]')" "['check the chart version']"
+expect_eq "$(jq_ out/wait-failure.json 'd["rule"]')" "rules[1]"
+t_end
+
+t_begin wait_rules_file_errors_are_usage_errors
+printf 'rules:\n  - mach: x\n    class: retryable\n' > bad.yaml
+"$WL" wait --rules bad.yaml --condition true 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "bad.yaml:2:5: unknown rule key 'mach' (did you mean 'match'?)"
+t_end
+
+t_begin wait_external_classify_json_and_word
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+cat > cls.sh <<'EOF'
+input=$(cat)
+case "$input" in *'"observation":2'*) echo '{"class":"terminal_fail","fingerprints":["db/locked"],"reason":"lock held by job 7"}' ;; *) echo retryable ;; esac
+EOF
+"$WL" wait --classify 'bash cls.sh' --out out --interval 100ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 1
+expect_eq "$(jq_ out/wait-failure.json 'd["fingerprints"]')" "['db/locked']"
+expect_eq "$(jq_ out/wait-failure.json 'd["observations"]')" 2
+expect_contains out/wait-failure.json "lock held by job 7"
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+"$WL" wait --classify 'echo stalled' --out out --interval 100ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 3
+t_end
+
+t_begin wait_broken_classifier_is_an_error_observation
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+echo ok | answer kubectl 3 0 out
+"$WL" wait --classify 'echo "{not json"' --out out --interval 100ms --max-wait 60s --stall-threshold 50 \
+	-- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 0
+expect_contains out/wait-probe.log '"classify_error":"classifier output is not one JSON object"'
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+echo ok | answer kubectl 3 0 out
+"$WL" wait --classify 'exit 7' --out out --interval 100ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 0
+expect_contains out/wait-probe.log '"classify_error":"classifier exited 7"'
+t_end
+
+# 8. Probe garbage: recorded, bounded, never fatal.
+probe_garbage_case() { # name probe-command expected-error
+	t_begin "wait_probe_garbage_$1"
+	reset
+	echo "$NOTFOUND" | answer kubectl 1 1 err
+	echo ok | answer kubectl 3 0 out
+	start=$(now_ms)
+	"$WL" wait --probe "$2" --out out --interval 100ms --probe-timeout 500ms --max-wait 60s --stall-threshold 50 \
+		-- kubectl get crd "$CRD" 2>/dev/null
+	expect_eq "$?" 0
+	expect_eq "$(grep -c "\"probe_error\":\"$3" out/wait-probe.log)" 2
+	sz=$(wc -c < out/wait-probe.log)
+	[ "$sz" -lt 20000 ] || t_fail "wait-probe.log is $sz bytes"
+	took=$(( $(now_ms) - start ))
+	[ "$took" -lt 20000 ] || t_fail "took ${took}ms"
+	t_end
+}
+probe_garbage_case not_json 'echo hello world' "probe output is not JSON"
+probe_garbage_case two_objects "echo '{\"a\":1}{\"b\":2}'" "probe printed more than one JSON value"
+probe_garbage_case not_object "echo '[1,2]'" "probe output is not a JSON object"
+probe_garbage_case huge "head -c 10000000 /dev/zero | tr '\\\\0' x" "probe output larger than 64 KiB"
+probe_garbage_case hangs 'sleep 30' "probe timed out after 0.5s"
+probe_garbage_case fails 'echo nope >&2; exit 3' "probe exited 3: nope"
+
+t_begin wait_failing_probe_counts_as_no_progress
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+"$WL" wait --probe 'exit 1' --out out --interval 100ms --max-wait 60s --stall-threshold 3 -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 3
+t_end
+
+# 11. Secrets never reach a file.
+t_begin wait_secrets_never_written
+reset
+cat <<'EOF' | answer kubectl 1 1 err
+Authorization: Bearer abc.def.bearersecret
+token: yamltokensecret99
+EOF
+cat <<'EOF' | answer probe 1 0 out
+{"dependencies":[{"kind":"Secret","name":"db","status":"Progressing","message":"password=probepass777 apiKey: probeapikey31337"}],
+ "kubeconfig":"apiVersion: v1\nusers:\n- name: a\n  user:\n    client-key-data: S0VZREFUQXNlY3JldA==\n    token: kubeconfigtoken4242\n",
+ "token":"jsontokenvalue55","errors":["export API_TOKEN=envsecretvalue4242 && AKIAIOSFODNN7EXAMPLE eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fwpM"]}
+EOF
+API_TOKEN=envsecretvalue4242 "$WL" wait --probe "$PROBE" --out out --interval 100ms --max-wait 60s --stall-threshold 3 \
+	--condition 'kubectl get crd x; echo "using $API_TOKEN"; exit 1' 2>err.txt
+expect_eq "$?" 3
+for s in bearersecret yamltokensecret99 probepass777 probeapikey31337 S0VZREFUQXNlY3JldA kubeconfigtoken4242 \
+	jsontokenvalue55 envsecretvalue4242 AKIAIOSFODNN7EXAMPLE SflKxwRJSMeKKF2QT4fwpM; do
+	if grep -rq -- "$s" out err.txt; then t_fail "secret '$s' written: $(grep -rl -- "$s" out err.txt)"; fi
+done
+expect_contains out/wait-failure.json "[REDACTED]"
+expect_schema_valid wait-failure out/wait-failure.json
+t_end
+
+# Usage errors and defaults.
+t_begin wait_usage_errors
+"$WL" wait 2>err.txt; expect_eq "$?" 2
+expect_contains err.txt "no condition"
+"$WL" wait --interval 10 --condition true 2>err.txt; expect_eq "$?" 2
+expect_contains err.txt "invalid duration '10' for --interval"
+"$WL" wait --mode fast --condition true 2>err.txt; expect_eq "$?" 2
+"$WL" wait --frob x --condition true 2>err.txt; expect_eq "$?" 2
+expect_contains err.txt "unknown option '--frob'"
+"$WL" wait --help | grep -q "Exit codes: 0 met" || t_fail "--help"
+t_end
+
+t_begin wait_default_out_dir_and_env_ids
+rm -rf .waitloop
+WAITLOOP_CHECK_ID=chk-1 WAITLOOP_RUN_ID=run-9 WAITLOOP_ITERATION=2 \
+	"$WL" wait --target svc/web --interval 100ms --max-wait 300ms --condition false 2>/dev/null
+expect_eq "$?" 124
+f=.waitloop/wait/svc_web/wait-failure.json
+expect_eq "$(jq_ "$f" '" ".join(map(str, (d["check_id"], d["run_id"], d["iteration"])))')" "chk-1 run-9 2"
+mkdir -p stepdir
+WAITLOOP_STEP_DIR=$T/stepdir "$WL" wait --interval 100ms --max-wait 300ms --condition false 2>/dev/null
+[ -f stepdir/wait-failure.json ] || t_fail "WAITLOOP_STEP_DIR not used"
+t_end
+
+t_begin wait_hanging_condition_is_stopped
+start=$(now_ms)
+"$WL" wait --out out --interval 100ms --max-wait 1s --condition 'sleep 60' 2>/dev/null
+expect_eq "$?" 124
+took=$(( $(now_ms) - start ))
+[ "$took" -lt 10000 ] || t_fail "took ${took}ms"
+expect_contains out/wait-failure.json '"terminated":	true'
+t_end
+
+t_begin wait_sigterm_stops_children
+"$WL" wait --out out --interval 100ms --max-wait 60s --condition 'sleep 60; exit 1' 2>/dev/null &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+expect_eq "$?" 143
+sleep 0.3
+if pgrep -f 'sleep 60; exit 1' >/dev/null; then t_fail "condition outlived waitloop"; fi
+t_end
+
+# 12. The shell helper, from a bash script.
+t_begin wait_retry_sh_shellcheck_clean
+if command -v shellcheck >/dev/null; then
+	shellcheck "$ROOT/share/waitloop/retry.sh" || t_fail "shellcheck"
+else
+	t_fail "shellcheck not installed"
+fi
+t_end
+
+t_begin wait_retry_until_success
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+echo ok | answer kubectl 3 0 out
+cat > verify.sh <<SCRIPT
+. "$ROOT/share/waitloop/retry.sh"
+retry_until_success 30 1 kubectl get crd "$CRD" 2>/dev/null || exit \$?
+echo "after wait"
+retry_until_success 1 200ms false 2>/dev/null
+echo "rc=\$?"
+SCRIPT
+out=$(WAITLOOP_BIN="$WL" bash verify.sh)
+expect_eq "$(calls kubectl)" 3
+expect_contains "$out" "after wait"
+expect_contains "$out" "rc=124"
+WAITLOOP_BIN="$WL" bash -c ". '$ROOT/share/waitloop/retry.sh'; retry_until_success 5" 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "usage: retry_until_success MAX_WAIT INTERVAL CMD"
+t_end
+
+t_begin wait_retry_with_probe
+reset
+echo "$NOTFOUND" | answer kubectl 1 1 err
+dep_probe Failed InstallFailed 1 "chart not found" | answer probe 1 0 out
+cat > verify.sh <<SCRIPT
+. "$ROOT/share/waitloop/retry.sh"
+retry_with_probe --probe "$PROBE" --builtin kubernetes --target "crd/$CRD" --max-wait 600 --interval 200ms \\
+	--fingerprint-prefix kest/control --out out -- kubectl get crd "$CRD"
+echo "rc=\$?"
+SCRIPT
+start=$(now_ms)
+out=$(WAITLOOP_BIN="$WL" bash verify.sh 2>err.txt)
+took=$(( $(now_ms) - start ))
+expect_contains "$out" "rc=1"
+[ "$took" -lt 15000 ] || t_fail "took ${took}ms"
+expect_contains out/wait-failure.json '"kest/control/helmrelease-failed/capi-operator"'
+expect_contains err.txt "waitloop wait: terminal_fail after 1 observation"
+WAITLOOP_BIN="$WL" bash -c ". '$ROOT/share/waitloop/retry.sh'; retry_with_probe --bogus x -- true" 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "unknown option '--bogus'"
+t_end
+
+# workflows/probes/k8s-probe.sh against a fake kubectl answering by object kind.
+fake_cluster() { # hr-conditions-file
+	mkdir -p "$T/kbin"
+	cat > "$T/kbin/kubectl" <<'SCRIPT'
+#!/usr/bin/env bash
+case " $* " in
+*" crd "*) echo "Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io \"$3\" not found" >&2; exit 1 ;;
+*" helmrelease "*) printf 'Reconciling\tFalse\tInstallFailed\tx\nReady\tFalse\tInstallFailed\tHelm install failed for release capi-operator: chart not found; token=hrsecret123\n' ;;
+*" clustersummary "*) printf 'Helm\tProvisioning\t\nResources\tProvisioned\t\n' ;;
+*" deployment "*) printf 'Available\tFalse\tMinimumReplicasUnavailable\tm\nProgressing\tFalse\tProgressDeadlineExceeded\tReplicaSet "web-1" has timed out progressing.\n' ;;
+*" pods "*) printf 'web-1\tCrashLoopBackOff=false;-=true;\nweb-2\t-=true;\n' ;;
+*) echo "unexpected: $*" >&2; exit 3 ;;
+esac
+SCRIPT
+	chmod +x "$T/kbin/kubectl"
+}
+
+t_begin wait_k8s_probe_maps_real_objects
+fake_cluster
+KPROBE=$ROOT/workflows/probes/k8s-probe.sh
+shellcheck "$KPROBE" || t_fail "shellcheck k8s-probe.sh"
+PATH="$T/kbin:$PATH" bash "$KPROBE" --target "crd/$CRD" --helmrelease flux-system/capi-operator \
+	--clustersummary projectsveltos/cs1 --deployment default/web --pods default/app=web > probe.json
+expect_schema_valid probe probe.json
+expect_eq "$(jq_ probe.json 'd["target"]["status"]')" NotFound
+expect_eq "$(jq_ probe.json '[(x["kind"], x["status"], x["reason"]) for x in d["dependencies"]]')" \
+	"[('HelmRelease', 'Failed', 'InstallFailed'), ('ClusterSummary', 'Progressing', 'HelmProvisioning'), ('Deployment', 'Failed', 'ProgressDeadlineExceeded'), ('Pod', 'Failed', 'CrashLoopBackOff'), ('Pod', 'Ready', 'Ready')]"
+expect_not_contains probe.json hrsecret123
+t_end
+
+t_begin wait_k8s_probe_seed_end_to_end
+fake_cluster
+PATH="$T/kbin:$PATH" "$WL" wait --probe "bash $ROOT/workflows/probes/k8s-probe.sh --target crd/$CRD --helmrelease flux-system/capi-operator" \
+	"${K8S[@]}" --interval 200ms --max-wait 60s -- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 1
+expect_eq "$(jq_ out/wait-failure.json 'd["fingerprints"]')" \
+	"['kest/control/crd-missing/k0smotrondockerclusters', 'kest/control/helmrelease-failed/capi-operator']"
+t_end

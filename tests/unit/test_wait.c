@@ -1,0 +1,326 @@
+/*
+ * wait engine at the wait.h level, with real processes: guard mode (a
+ * verify process printing NotFound forever while the probe shows Failed),
+ * no_output_timeout, cancel, events, bounded memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "fsutil.h"
+#include "harness.h"
+#include "loop.h"
+#include "proc.h"
+#include "timeutil.h"
+#include "wait.h"
+#include "xalloc.h"
+
+struct guard_run {
+	struct loop *loop;
+	struct wait *w;
+	struct proc *p;
+	int done;
+	enum wait_outcome outcome;
+	int early_abort;
+	unsigned signals;
+	char fps[1024];
+	int has_failure_file;
+	int observations;
+	int events_obs, events_finished, events_abort;
+	long rss_at_500;
+	long rss_at_end;
+	int stop_after;
+};
+
+static long rss_kb(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	long kb = 0;
+	if (fs_read_file("/proc/self/statm", 4096, &sb, NULL) == 0) {
+		long pages = 0, res = 0;
+		if (sscanf(strbuf_str(&sb), "%ld %ld", &pages, &res) == 2)
+			kb = res * (sysconf(_SC_PAGESIZE) / 1024);
+	}
+	strbuf_release(&sb);
+	return kb;
+}
+
+static void on_done(void *arg, const struct wait_result *res)
+{
+	struct guard_run *g = arg;
+	g->done = 1;
+	g->outcome = res->outcome;
+	g->early_abort = res->early_abort;
+	g->signals = res->signals_sent;
+	g->observations = res->observations;
+	g->fps[0] = '\0';
+	for (size_t i = 0; i < res->fingerprints.n; i++) {
+		strncat(g->fps, res->fingerprints.v[i], sizeof(g->fps) - strlen(g->fps) - 2);
+		strcat(g->fps, " ");
+	}
+	g->has_failure_file = res->failure_file && fs_exists(res->failure_file);
+}
+
+static void sink(void *ctx, const struct wl_event *ev)
+{
+	struct guard_run *g = ctx;
+	if (ev->type == EV_OBSERVATION) {
+		g->events_obs++;
+		if (g->events_obs == 500)
+			g->rss_at_500 = rss_kb();
+		if (g->stop_after && g->events_obs == g->stop_after) {
+			g->rss_at_end = rss_kb();
+			proc_stop(g->p);
+		}
+	}
+	if (ev->type == EV_WAIT_FINISHED)
+		g->events_finished++;
+	if (ev->type == EV_EARLY_ABORT)
+		g->events_abort++;
+}
+
+static void guarded_output(void *arg, enum proc_stream s, const char *data, size_t len)
+{
+	struct guard_run *g = arg;
+	wait_guard_output(g->w, data, len);
+}
+
+static void guarded_exit(void *arg, const struct proc_result *res)
+{
+	struct guard_run *g = arg;
+	wait_guard_finish(g->w, res);
+	g->w = NULL;
+}
+
+static char tmpdir[] = "/tmp/wl-test-wait.XXXXXX";
+
+/* Run script under policy pol in guard mode until on_done. */
+static void guard(struct guard_run *g, const char *script, const struct wl_wait_policy *pol, struct event_bus *bus)
+{
+	g->loop = loop_new();
+	char *script_copy = xstrdup(script);
+	char *argv[] = {"bash", "-c", script_copy, NULL};
+	struct proc_spec spec = PROC_SPEC_INIT;
+	spec.argv = argv;
+	spec.grace_ms = 300;
+	spec.on_output = guarded_output;
+	spec.on_exit = guarded_exit;
+	spec.arg = g;
+	struct wl_err err = WL_ERR_INIT;
+	g->p = proc_start(g->loop, &spec, &err);
+	CHECK(g->p != NULL);
+	struct wait_params p = WAIT_PARAMS_INIT;
+	p.loop = g->loop;
+	p.policy = pol;
+	p.phase = WAIT_PHASE_CHECK;
+	p.out_dir = tmpdir;
+	p.check_id = "verify";
+	p.bus = bus;
+	p.on_done = on_done;
+	p.arg = g;
+	g->w = wait_guard_start(&p, g->p, &err);
+	if (!g->w)
+		fprintf(stderr, "  wait_guard_start: %s\n", err.msg);
+	CHECK(g->w != NULL);
+	loop_run(g->loop, &g->done);
+	loop_free(g->loop);
+	free(script_copy);
+}
+
+static void policy(struct wl_wait_policy *pol, enum wl_wait_mode mode, int64_t interval, int64_t max_wait)
+{
+	wait_policy_init(pol);
+	pol->mode = mode;
+	pol->interval = interval;
+	pol->max_wait = max_wait;
+	wait_policy_resolve(pol, NULL, max_wait);
+}
+
+static void test_guard_stops_verify_when_dependency_failed(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_PROBE_AWARE, 200, 60000);
+	pol.builtin = xstrdup("kubernetes");
+	pol.target = xstrdup("crd/k0smotrondockerclusters.cluster.appthrust.io");
+	pol.fingerprint_prefix = xstrdup("kest/control");
+	pol.probe = xstrdup("echo '{\"dependencies\":[{\"kind\":\"HelmRelease\",\"name\":\"capi-operator\",\"status\":\"Failed\",\"reason\":\"InstallFailed\"}]}'");
+	struct event_bus bus = EVENT_BUS_INIT;
+	struct guard_run g = {0};
+	bus_subscribe(&bus, sink, &g);
+	int64_t t0 = time_now_ms();
+	guard(&g, "while :; do echo 'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "
+		  "\"k0smotrondockerclusters.cluster.appthrust.io\" not found'; sleep 0.1; done",
+	      &pol, &bus);
+	CHECK_INT(g.outcome, WAIT_TERMINAL_FAIL);
+	CHECK(g.early_abort);
+	CHECK(time_now_ms() - t0 < 15000);
+	CHECK(g.signals & PROC_SENT_SIGINT);
+	CHECK(g.has_failure_file);
+	CHECK_CONTAINS(g.fps, "kest/control/crd-missing/k0smotrondockerclusters");
+	CHECK_CONTAINS(g.fps, "kest/control/helmrelease-failed/capi-operator");
+	CHECK(g.events_obs >= 1);
+	CHECK_INT(g.events_finished, 1);
+	CHECK_INT(g.events_abort, 1);
+	char *f = fs_join(tmpdir, "wait-failure.json");
+	struct strbuf sb = STRBUF_INIT;
+	CHECK(fs_read_file(f, 1 << 20, &sb, NULL) == 0);
+	CHECK_CONTAINS(strbuf_str(&sb), "\"phase\":\t\"completion_check\"");
+	CHECK_CONTAINS(strbuf_str(&sb), "\"terminated\":\ttrue");
+	CHECK_CONTAINS(strbuf_str(&sb), "\"SIGINT\"");
+	strbuf_release(&sb);
+	free(f);
+	wait_policy_release(&pol);
+}
+
+static void test_guard_terminal_pattern_on_output(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_PROBE_AWARE, 100, 60000);
+	strvec_push(&pol.terminal_patterns, "chart not found");
+	struct guard_run g = {0};
+	guard(&g, "sleep 0.2; echo 'Error: chart not found'; sleep 30", &pol, NULL);
+	CHECK_INT(g.outcome, WAIT_TERMINAL_FAIL);
+	CHECK_CONTAINS(g.fps, "terminal/chart-not-found");
+	wait_policy_release(&pol);
+}
+
+static void test_no_output_timeout(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 1000, 60000);
+	pol.no_output_timeout = 500;
+	struct guard_run g = {0};
+	int64_t t0 = time_now_ms();
+	guard(&g, "echo started; sleep 30", &pol, NULL);
+	CHECK_INT(g.outcome, WAIT_NO_OUTPUT);
+	CHECK(g.early_abort);
+	CHECK(time_now_ms() - t0 < 10000);
+	CHECK_CONTAINS(g.fps, "no-output");
+	CHECK(g.has_failure_file);
+	/* a chatty process is left alone and ends on its own */
+	struct guard_run c = {0};
+	guard(&c, "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo tick; sleep 0.1; done", &pol, NULL);
+	CHECK_INT(c.outcome, WAIT_MET);
+	CHECK_INT(c.signals, 0);
+	wait_policy_release(&pol);
+}
+
+static void test_guard_max_wait(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 1000, 400);
+	struct guard_run g = {0};
+	guard(&g, "sleep 30", &pol, NULL);
+	CHECK_INT(g.outcome, WAIT_TIMEOUT);
+	CHECK(!g.early_abort);
+	CHECK_CONTAINS(g.fps, "timeout");
+	wait_policy_release(&pol);
+}
+
+/* 3000 observations (1 ms apart) of a guarded process: memory stays flat. */
+static void test_bounded_memory(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_PROBE_AWARE, 1, 600000);
+	strvec_push(&pol.terminal_patterns, "never-printed-pattern");
+	struct event_bus bus = EVENT_BUS_INIT;
+	struct guard_run g = {.stop_after = 3000};
+	bus_subscribe(&bus, sink, &g);
+	guard(&g, "while :; do echo some output line; sleep 0.01; done", &pol, &bus);
+	CHECK_INT(g.outcome, WAIT_MET);
+	CHECK(g.observations >= 3000);
+	CHECK(g.rss_at_500 > 0);
+#ifndef __SANITIZE_ADDRESS__   /* ASan's quarantine keeps freed memory resident: no RSS bound there */
+	if (g.rss_at_end - g.rss_at_500 > 2048)
+		fprintf(stderr, "  RSS grew from %ld to %ld KiB\n", g.rss_at_500, g.rss_at_end);
+	CHECK(g.rss_at_end - g.rss_at_500 <= 2048);
+#endif
+	wait_policy_release(&pol);
+}
+
+/* Condition mode: cancel stops the running condition and reports cancelled. */
+struct cancel_run {
+	struct wait *w;
+	int done;
+	enum wait_outcome outcome;
+};
+
+static void cancel_done(void *arg, const struct wait_result *res)
+{
+	struct cancel_run *c = arg;
+	c->done = 1;
+	c->outcome = res->outcome;
+}
+
+static void do_cancel(void *arg)
+{
+	struct cancel_run *c = arg;
+	wait_cancel(c->w);
+}
+
+static void test_cancel(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 100, 60000);
+	struct loop *l = loop_new();
+	struct cancel_run c = {0};
+	struct wait_params p = WAIT_PARAMS_INIT;
+	p.loop = l;
+	p.policy = &pol;
+	p.condition = "sleep 30";
+	p.out_dir = tmpdir;
+	p.on_done = cancel_done;
+	p.arg = &c;
+	struct wl_err err = WL_ERR_INIT;
+	c.w = wait_start(&p, &err);
+	CHECK(c.w != NULL);
+	loop_add_timer(l, time_now_ms() + 300, do_cancel, &c);
+	int64_t t0 = time_now_ms();
+	loop_run(l, &c.done);
+	CHECK_INT(c.outcome, WAIT_CANCELLED);
+	CHECK(time_now_ms() - t0 < 10000);
+	loop_free(l);
+	wait_policy_release(&pol);
+}
+
+static void test_start_errors(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_PROBE_AWARE, 100, 1000);
+	strvec_push(&pol.terminal_patterns, "([");
+	struct loop *l = loop_new();
+	struct wait_params p = WAIT_PARAMS_INIT;
+	p.loop = l;
+	p.policy = &pol;
+	p.condition = "true";
+	p.out_dir = tmpdir;
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(wait_start(&p, &err) == NULL);
+	CHECK_CONTAINS(err.msg, "terminal_patterns[0]");
+	p.condition = NULL;
+	CHECK(wait_start(&p, &err) == NULL);
+	CHECK_CONTAINS(err.msg, "a condition is required");
+	loop_free(l);
+	wait_policy_release(&pol);
+	CHECK_STR(wait_outcome_name(WAIT_NO_OUTPUT), "no_output");
+	CHECK_STR(wait_phase_name(WAIT_PHASE_CHECK), "completion_check");
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir))
+		return 1;
+	TEST(test_guard_stops_verify_when_dependency_failed);
+	TEST(test_guard_terminal_pattern_on_output);
+	TEST(test_no_output_timeout);
+	TEST(test_guard_max_wait);
+	TEST(test_bounded_memory);
+	TEST(test_cancel);
+	TEST(test_start_errors);
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
+	return tests_done();
+}
