@@ -7,6 +7,8 @@
 # that observation. Prints one line per scenario and a total.
 #
 #   bash bench/false_aborts.sh        (env: WAITLOOP_BIN, INTERVAL — default 100ms)
+# The probes are bash snippets expanded later, hence the single quotes:
+# shellcheck disable=SC2016
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 WL=${WAITLOOP_BIN:-$root/build/waitloop}
@@ -42,9 +44,12 @@ EOF
 	obs=$(wc -l <"$d/out/wait-probe.log" 2>/dev/null || echo 0)
 	total=$((total + 1))
 	local verdict=ok
-	if [ "$rc" -ne 0 ]; then
+	if [ "${expect_abort:-0}" = 1 ]; then
+		verdict="control: exit $rc (3 = stalled, as it should)"
+		[ "$rc" -ne 0 ] && aborts=$((aborts + 1))
+	elif [ "$rc" -ne 0 ]; then
 		aborts=$((aborts + 1))
-		verdict="FALSE ABORT (exit $rc: $(cat "$d/stderr" | head -c 200))"
+		verdict="FALSE ABORT (exit $rc: $(head -c 200 "$d/stderr"))"
 	fi
 	printf '  %-34s met at obs %2d  exit %3d  observations %3d  %6.2fs  %s\n' "$name" "$met" "$rc" \
 		"$obs" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print (b - a) / 1000}')" "$verdict"
@@ -83,5 +88,12 @@ scenario ready_dependency_named_failed 10 \
 scenario dependency_ready_then_crd 11 \
 	's=Progressing; [ "$n" -ge 8 ] && s=Ready; echo "{'"$tgt"',\"dependencies\":['"$dep"',\"status\":\"$s\",\"n\":$((n < 8 ? n : 8))}]}"'
 
+# Control (not counted): a dependency that really is stuck must still be
+# stopped early, or the corpus would pass with early aborts switched off.
+total_c=$total aborts_c=$aborts expect_abort=1
+scenario control_really_stalled 1000 \
+	'echo "{'"$tgt"',\"dependencies\":['"$dep"',\"status\":\"Progressing\"}]}"'
+[ "$aborts" -gt "$aborts_c" ] || echo "  control: the stuck wait was NOT stopped early"
+total=$total_c aborts=$aborts_c
 echo "false early aborts: $aborts of $total scenarios"
 [ "$aborts" -eq 0 ]
