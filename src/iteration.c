@@ -6,8 +6,6 @@
 
 #include "xalloc.h"
 
-/* Linked in with the wait engine (wait.c); see runner.c. */
-#pragma weak wait_outcome_name
 
 const char *iter_decision_name(enum iter_decision d)
 {
@@ -52,7 +50,7 @@ static int decide_from_guard(const struct iteration_facts *f, struct iteration_r
 	out->source = "wait_policy";
 	strvec_copy(&out->reasons, &g->reasons);
 	if (!g->reasons.n)
-		strvec_pushf(&out->reasons, "wait_policy ended the check: %s", wait_outcome_name ? wait_outcome_name(g->outcome) : "aborted");
+		strvec_pushf(&out->reasons, "wait_policy ended the check: %s", wait_outcome_name(g->outcome));
 	strvec_copy(&out->fingerprints, &g->fingerprints);
 	return 1;
 }

@@ -41,14 +41,6 @@
 
 extern char **environ;
 
-/* The wait engine is linked in when present; without it wait steps and
- * guards fail with a clear message instead of being faked. */
-#pragma weak wait_start
-#pragma weak wait_guard_start
-#pragma weak wait_guard_output
-#pragma weak wait_guard_finish
-#pragma weak wait_cancel
-#pragma weak wait_outcome_name
 
 #define RETRY_BASE_MS 1000
 #define RETRY_CAP_MS 60000
@@ -183,7 +175,7 @@ static const char *phase_name(enum step_phase p)
 
 static const char *outcome_word(enum wait_outcome o)
 {
-	return wait_outcome_name ? wait_outcome_name(o) : "aborted";
+	return wait_outcome_name(o);
 }
 
 static int step_terminal(enum step_status s)
@@ -1013,9 +1005,6 @@ static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, en
 		       int64_t timeout, const struct strvec *env, struct wl_err *err)
 {
 	guard_summary_release(&sr->guard);
-	if (!wait_guard_start)
-		return err_set(err, "step '%s': wait_policy needs the wait engine, which is not part of this build",
-			       sr->s->id);
 	resolve_policy(sr, use, timeout > 0 ? timeout : sr->r->wf->timeout);
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, phase, env->v);
@@ -1028,7 +1017,7 @@ static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, en
 static void on_child_output(void *arg, enum proc_stream stream, const char *data, size_t len)
 {
 	struct step_run *sr = arg;
-	if (sr->wait && sr->proc && wait_guard_output)
+	if (sr->wait && sr->proc)
 		wait_guard_output(sr->wait, data, len);
 	if (sr->r->output_fn)
 		sr->r->output_fn(sr->r->output_arg, sr->s->id, stream, data, len);
@@ -1294,30 +1283,25 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
 	struct runner *r = sr->r;
 	emit(r, EV_ATTEMPT_STARTED, sr, started);
 	struct wl_err err = WL_ERR_INIT;
-	if (!wait_start) {
-		err_set(&err, "step '%s': wait steps need the wait engine, which is not part of this build",
-			sr->s->id);
-	} else {
-		struct strvec env = STRVEC_INIT;
-		set_child_env(sr, &env, "wait");
-		resolve_policy(sr, &sr->s->wait_policy, sr->s->timeout != WL_UNSET ? sr->s->timeout : r->wf->timeout);
-		if (sr->s->wait_target) {
-			free(sr->policy.target);
-			sr->policy.target = xstrdup(sr->s->wait_target);
-		}
-		struct wait_params p = WAIT_PARAMS_INIT;
-		fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
-		p.condition = sr->s->wait_condition;
-		p.on_done = on_wait_done;
-		p.arg = sr;
-		sr->phase = PH_WAIT;
-		sr->phase_start_mono = time_now_ms();
-		sr->wait = wait_start(&p, &err);
-		strvec_clear(&env);
-		if (sr->wait) {
-			write_meta(sr);
-			return;
-		}
+	struct strvec env = STRVEC_INIT;
+	set_child_env(sr, &env, "wait");
+	resolve_policy(sr, &sr->s->wait_policy, sr->s->timeout != WL_UNSET ? sr->s->timeout : r->wf->timeout);
+	if (sr->s->wait_target) {
+		free(sr->policy.target);
+		sr->policy.target = xstrdup(sr->s->wait_target);
+	}
+	struct wait_params p = WAIT_PARAMS_INIT;
+	fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
+	p.condition = sr->s->wait_condition;
+	p.on_done = on_wait_done;
+	p.arg = sr;
+	sr->phase = PH_WAIT;
+	sr->phase_start_mono = time_now_ms();
+	sr->wait = wait_start(&p, &err);
+	strvec_clear(&env);
+	if (sr->wait) {
+		write_meta(sr);
+		return;
 	}
 	sr->phase = PH_IDLE;
 	record_outcome(sr, 1, err.msg);
