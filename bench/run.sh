@@ -38,7 +38,7 @@ time_us() {
 }
 section() { printf '\n== %s\n' "$*"; }
 
-echo "waitloop $("$WL" --version 2>/dev/null) — $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), RUNS=$RUNS"
+echo "$("$WL" --version 2>/dev/null) — $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), RUNS=$RUNS"
 
 # --- 1. time to decision, seed scenario -----------------------------------
 section "1. time to decision, seed scenario (bench/wait_seed.sh)"
@@ -109,7 +109,6 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	echo "on tmpfs: waitloop run median ${run_s} ms, bash loop median ${bash_s} ms"
 	row "  the same, context + db on tmpfs" "${per_s} ms (${run_s} vs ${bash_s} ms)" "<= 1 ms over bash" "$(ok_if "$per_s <= 1.0")"
 fi
-row "  200-step chain, wall time" "${run_ms} ms" "(roboppi: 5.8 s)" "$(awk -v a="$run_ms" 'BEGIN {printf "%.0fx less", 5800 / a}') (roboppi's figure)"
 
 # --- 4. validate, peak RSS, CPU while waiting --------------------------------
 section "4a. validate of a 500-step workflow"
@@ -134,7 +133,6 @@ rss_kb=$(median <"$tmp/rss")
 rss_mb=$(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}')
 echo "peak RSS, 1000-step chain: median ${rss_kb} KiB (runs: $(tr '\n' ' ' <"$tmp/rss") KiB)"
 row "peak RSS, 1000-step run" "${rss_mb} MB" "<= 10 MB" "$(ok_if "$rss_mb <= 10")"
-row "  vs roboppi (200-step chain, 130 MB)" "" "" "$(awk -v a="$rss_mb" 'BEGIN {printf "%.0fx less", 130 / a}') (roboppi's figure)"
 
 section "4c. runner CPU while waiting (interval 1 s, ${CPU_WAIT_S} s, probe each observation)"
 hz=$(getconf CLK_TCK)
