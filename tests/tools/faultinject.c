@@ -216,8 +216,10 @@ void *realloc(void *p, size_t n)
 	resolve_alloc();
 	if (in_boot(p) || !real_realloc) {
 		void *q = malloc(n);
-		if (q && p)
-			memcpy(q, p, n); /* boot blocks are never shrunk below n in practice */
+		if (q && p) {
+			size_t avail = (size_t)(boot_buf + sizeof(boot_buf) - (char *)p);
+			memcpy(q, p, n < avail ? n : avail); /* the block's size is unknown: copy what can be there */
+		}
 		return q;
 	}
 	if (alloc_fails()) {
