@@ -325,8 +325,14 @@ missing:
 	struct wl_err err = WL_ERR_INIT;
 
 	/* History first: without it neither the run nor its notifications
-	 * (at most once, claimed in the database) can be recorded. */
-	struct store *store = store_open(db_path, &err);
+	 * (at most once, claimed in the database) can be recorded. It would
+	 * create its directory: the workspace must exist before. */
+	struct store *store = NULL;
+	if (!fs_is_dir(ws_abs)) {
+		die_msg("workspace '%s' is not a directory", workspace ? workspace : ".");
+		goto out;
+	}
+	store = store_open(db_path, &err);
 	if (!store) {
 		die_msg("%s", err.msg);
 		goto out;
