@@ -454,6 +454,8 @@ static void step_set_status(struct step_run *sr, enum step_status st, const char
 		cJSON_AddNumberToObject(d, "duration_s", step_duration_s(sr));
 		cJSON_AddNumberToObject(d, "iterations", sr->s->check.present ? sr->iteration : 0);
 		cJSON_AddNumberToObject(d, "attempts", sr->attempts_total);
+		/* the streak as it ends (a success resets it; metrics gauge) */
+		cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
 	}
 	emit(r, EV_STEP_STATE, sr, d);
 	write_meta(sr);
