@@ -344,3 +344,30 @@ expect_eq "$(cd repo && "$WL" history --json | /usr/bin/python3 -c 'import json,
 (cd repo && PATH="$T/cbin:$PATH" CRD_PRESENT=1 "$WL" run workflows/crd-wait.yaml -q >/dev/null 2>"$T/crd2.err")
 expect_eq "$?" 0
 t_end
+
+# The preflight example of docs/operations.md, run as written (its output is quoted there).
+t_begin ops_docs_preflight_example
+/usr/bin/python3 - "$ROOT/docs/operations.md" >doc-pf.yaml <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+sec = text.split("\n## Preflight\n", 1)[1]
+block = re.search(r"```yaml\n(.*?)```", sec, re.S).group(1)
+print('name: doc-preflight\nversion: "1"\ntimeout: 1m\n' + block +
+      'steps:\n  s: {worker: CUSTOM, instructions: touch ran.txt}')
+PY
+mkdir -p ws-doc pbin
+ln -sf "$T/kbin/kubectl" pbin/kubectl
+for c in bash sh grep; do ln -sf "$(command -v "$c")" "pbin/$c"; done
+(cd ws-doc && env -u KUBECONFIG PATH="$T/pbin" "$WL" run ../doc-pf.yaml --db ../doc.db -q >../doc.out 2>../doc.err)
+expect_eq "$?" 2
+[ -e ws-doc/ran.txt ] && t_fail "the step ran"
+/usr/bin/python3 - "$ROOT/docs/operations.md" doc.err <<'PY' || t_fail "docs/operations.md quotes other preflight lines than the run prints"
+import sys
+doc = open(sys.argv[1]).read()
+got = [l for l in open(sys.argv[2]).read().splitlines() if l.startswith("waitloop: error: preflight failed")]
+assert len(got) == 4, got
+for l in got:
+    assert l in doc, l
+PY
+expect_eq "$(sql doc.db "SELECT status_reason FROM runs")" "preflight failed (4 of 5 checks)"
+t_end
