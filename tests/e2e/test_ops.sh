@@ -187,6 +187,22 @@ while read -r p; do
 done <ws-nt/hang.pids
 t_end
 
+# A crash and re-run of the recording: the same events replayed by another
+# process through the real notifier against the same history database.
+t_begin ops_notify_at_most_once_across_processes
+"$TOOLS/notify_replay" nt.db "$FX/notify.yaml" "$T/ws-nt" <ws-nt/context/_workflow/events.jsonl >replay.txt 2>replay.err ||
+	t_fail "notify_replay failed: $(cat replay.err)"
+expect_eq "$(wc -l <replay.txt)" 24
+expect_eq "$(grep -vc ' duplicate_suppressed$' replay.txt)" 0
+expect_eq "$(wc -l <ws-nt/inbox/events.jsonl)" 3
+expect_eq "$(wc -l <ws-nt/received.jsonl)" 3
+expect_eq "$(sql nt.db "SELECT sum(suppressed) FROM notifications")" 30
+# control: with a fresh database the same replay delivers (once per key)
+"$TOOLS/notify_replay" fresh.db "$FX/notify.yaml" "$T/ws-nt" <ws-nt/context/_workflow/events.jsonl >replay2.txt 2>&1
+expect_eq "$(grep -c '^[a-z_]* inbox delivered$' replay2.txt)" 3
+expect_eq "$(wc -l <ws-nt/inbox/events.jsonl)" 6
+t_end
+
 t_begin ops_notify_debug_lines_with_verbose
 setup_hooks ws-ntv
 "$WL" run "$FX/notify.yaml" -w ws-ntv --db ntv.db -v --no-progress >ntv.out 2>ntv.err
