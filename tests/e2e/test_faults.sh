@@ -1,5 +1,5 @@
 # Fault injection (build/tools/libfaultinject.so, LD_PRELOAD): artifact
-# writes failing with ENOSPC/EIO at write, fsync and rename time, a history
+# writes failing with ENOSPC/EIO at write and rename time, a history
 # database on a failing disk, and allocation failure sweeps. What must hold:
 # a clear message, a non-zero exit where the command's own output is lost,
 # no torn file (old content intact, no *.tmp.* left), an intact database,
@@ -40,7 +40,7 @@ no_crash() { # rc errfile
 old='{"schema":"old","decision":"complete"}'
 for bin in plain asan; do
 	if [ $bin = plain ]; then B=$PLAIN; else B=$WL; fi
-	for spec in "write ENOSPC 0" "write EIO 0" "write ENOSPC 40" "fsync ENOSPC 0" "fsync EIO 0" \
+	for spec in "write ENOSPC 0" "write EIO 0" "write ENOSPC 40" \
 		"rename ENOSPC 0" "rename EIO 0"; do
 		read -r -a _spec <<<"$spec"; set -- "${_spec[@]}"
 		op=$1 eno=$2 after=$3
