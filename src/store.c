@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
+#define OPEN_BUSY_RETRIES 50
 #define BUSY_TIMEOUT_MS 5000
 
 /*
@@ -504,13 +506,23 @@ struct store *store_open(const char *path, struct wl_err *err)
 	sqlite3_extended_result_codes(st->db, 0);
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	/* journal_mode returns a row; exec ignores it. A read-only medium keeps
-	 * its mode, and the error surfaces on the first write. */
-	if (exec_sql(st, "PRAGMA journal_mode = WAL", err) < 0 ||
-	    exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err) < 0)
-		goto fail;
-	if (migrate(st, err) < 0)
-		goto fail;
-	return st;
+	 * its mode, and the error surfaces on the first write.
+	 * When two runners open a new database at the same moment, SQLite may
+	 * answer SQLITE_BUSY to the WAL switch or the migration without calling
+	 * the busy handler (its deadlock avoidance: both hold a shared lock and
+	 * want to upgrade). Only this set-up sequence is retried, a bounded
+	 * number of times with a short pause; later writes rely on busy_timeout. */
+	for (int tries = 0;; tries++) {
+		if (exec_sql(st, "PRAGMA journal_mode = WAL", err) == 0 &&
+		    exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err) == 0 &&
+		    migrate(st, err) == 0)
+			return st;
+		if (sqlite3_errcode(st->db) != SQLITE_BUSY || tries >= OPEN_BUSY_RETRIES)
+			goto fail;
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		struct timespec pause = {0, (long)(20 + 10 * tries) * 1000000L};
+		nanosleep(&pause, NULL);
+	}
 fail:
 	store_close(st);
 	return NULL;
