@@ -133,3 +133,25 @@ while read -r t; do
 	grep -qE "^$t:" "$ROOT/Makefile" || t_fail "README names 'make $t', which is not a Makefile target"
 done < <(grep -oE 'make [a-z]+' "$ROOT/README.md" | awk '{print $2}' | sort -u)
 t_end
+
+t_begin docs_every_example_workflow_runs_in_a_test
+# Every non-agent workflow in workflows/ is run (not only validated) by an
+# end-to-end test — directly, or through a script of workflows/ that runs it.
+while read -r wf; do
+	base=$(basename "$wf")
+	names=$base
+	while read -r s; do names="$names|$(basename "$s")"; done < <(grep -rlF "$base" "$ROOT/workflows" --include='*.sh')
+	grep -qE "(run|bash).*($names)" "$ROOT"/tests/e2e/test_*.sh || t_fail "no e2e test runs workflows/$base"
+done < <(/usr/bin/python3 - "$ROOT"/workflows/*.yaml <<'PY'
+import sys, yaml
+agents = {"CLAUDE_CODE", "CODEX_CLI", "OPENCODE"}
+for path in sys.argv[1:]:
+    d = yaml.safe_load(open(path))
+    steps = (d or {}).get("steps") or {}
+    workers = {s.get("worker") for s in steps.values() if isinstance(s, dict)}
+    workers |= {(s.get("completion_check") or {}).get("worker") for s in steps.values() if isinstance(s, dict)}
+    if not workers & agents:
+        print(path)
+PY
+)
+t_end

@@ -1,0 +1,41 @@
+# roboppi defaults that decide step outcomes (SPEC §4.1): `on_failure:
+# retry` retries max_retries times, and max_retries defaults to 0 as in
+# roboppi (executor.ts: `max_retries ?? 0`; docs/guide/workflow.md).
+# timeout: 60
+# shellcheck shell=bash
+. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+
+cat >retry.yaml <<'YAML'
+name: retry-defaults
+version: "1"
+timeout: 1m
+steps:
+  bare:
+    worker: CUSTOM
+    on_failure: retry
+    instructions: echo x >> bare.attempts; exit 3
+YAML
+cat >counted.yaml <<'YAML'
+name: retry-counted
+version: "1"
+timeout: 1m
+steps:
+  counted:
+    worker: CUSTOM
+    on_failure: retry
+    max_retries: 1
+    instructions: echo x >> counted.attempts; exit 3
+YAML
+
+t_begin compat_on_failure_retry_default_max_retries_0
+mkdir ws
+"$WL" run retry.yaml -w ws --no-progress >out.txt 2>err.txt
+expect_eq "$?" 1
+"$WL" run counted.yaml -w ws --no-progress >out2.txt 2>err2.txt
+expect_eq "$?" 1
+expect_eq "$(wc -l <ws/bare.attempts)" 1
+expect_eq "$(wc -l <ws/counted.attempts)" 2
+expect_contains out.txt "FAIL  bare — exit code 3"
+expect_contains out2.txt "FAIL  counted — exit code 3"
+expect_eq "$(/usr/bin/python3 -c 'import json; print(json.load(open("ws/context/counted/_meta.json"))["attempts"])')" 2
+t_end
