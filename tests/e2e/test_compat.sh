@@ -1,4 +1,6 @@
-# roboppi defaults that decide step outcomes (SPEC §4.1): `on_failure:
+# roboppi defaults that decide step outcomes (SPEC §4.1), and the run's
+# _workflow.json / _meta.json against schema/run and schema/meta.
+# roboppi defaults:: `on_failure:
 # retry` retries max_retries times, and max_retries defaults to 0 as in
 # roboppi (executor.ts: `max_retries ?? 0`; docs/guide/workflow.md).
 # timeout: 60
@@ -38,4 +40,33 @@ expect_eq "$(wc -l <ws/counted.attempts)" 2
 expect_contains out.txt "FAIL  bare — exit code 3"
 expect_contains out2.txt "FAIL  counted — exit code 3"
 expect_eq "$(/usr/bin/python3 -c 'import json; print(json.load(open("ws/context/counted/_meta.json"))["attempts"])')" 2
+t_end
+
+t_begin compat_workflow_json_and_meta_json_schema_valid
+# real _workflow.json / _meta.json of FAILED, CANCELLED and SUCCEEDED steps
+cat >mixed.yaml <<'YAML'
+name: mixed
+version: "1"
+timeout: 1m
+steps:
+  ok:
+    worker: CUSTOM
+    instructions: "true"
+  bad:
+    worker: CUSTOM
+    depends_on: [ok]
+    instructions: exit 2
+  never:
+    worker: CUSTOM
+    depends_on: [bad]
+    instructions: "true"
+YAML
+mkdir ws2
+"$WL" run mixed.yaml -w ws2 --no-progress --set A=b >/dev/null 2>&1
+expect_schema_valid run ws2/context/_workflow.json
+for s in ok bad never; do
+	[ -f "ws2/context/$s/_meta.json" ] || { t_fail "no _meta.json for $s"; continue; }
+	expect_schema_valid meta "ws2/context/$s/_meta.json"
+done
+expect_schema_valid meta ws/context/counted/_meta.json
 t_end
