@@ -1,8 +1,7 @@
-# roboppi defaults that decide step outcomes (SPEC §4.1), and the run's
-# _workflow.json / _meta.json against schema/run and schema/meta.
-# roboppi defaults:: `on_failure:
+# roboppi defaults that decide step outcomes (SPEC §4.1): `on_failure:
 # retry` retries max_retries times, and max_retries defaults to 0 as in
 # roboppi (executor.ts: `max_retries ?? 0`; docs/guide/workflow.md).
+# Also: real _workflow.json / _meta.json against schema/run and schema/meta.
 # timeout: 60
 # shellcheck shell=bash
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
