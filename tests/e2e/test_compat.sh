@@ -69,3 +69,22 @@ for s in ok bad never; do
 done
 expect_schema_valid meta ws/context/counted/_meta.json
 t_end
+
+t_begin compat_preflight_failure_artifacts_schema_valid
+cat >pf.yaml <<'YAML'
+name: pf
+version: "1"
+timeout: 1m
+preflight:
+  - require_commands: [waitloop-test-no-such-command]
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "true"
+YAML
+mkdir ws3
+"$WL" run pf.yaml -w ws3 -q >/dev/null 2>&1
+expect_eq "$?" 2
+expect_schema_valid run ws3/context/_workflow.json
+expect_schema_valid meta ws3/context/a/_meta.json
+t_end
