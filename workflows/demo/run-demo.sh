@@ -117,9 +117,10 @@ heading "4. The feedback for the implementer: iteration 1's fix.md"
 show_file "$(iter_file 1 fix.md)"
 
 heading "5. The implementer's fix (iteration 2)"
-out2=$(iter_file 2 stdout.log)
-[ -f "$out2" ] && indent <"$out2"
+echo "    What the implementer printed (context/deploy/stdout.log, every iteration):"
+indent <"$step/stdout.log"
 echo
+echo "    What it committed (git log; the diff of the last commit):"
 git -C "$ws" log --reverse --format='    %s' HEAD~2..HEAD 2>/dev/null
 echo
 git -C "$ws" diff HEAD~1 HEAD -- deploy/helmrelease.yaml 2>/dev/null | sed -n '/^@@/,$p' | indent
@@ -128,8 +129,8 @@ heading "6. Iteration 2: the check passed"
 n=$(json "$step/_meta.json" 'd["iterations"]')
 status=$(json "$step/_meta.json" 'd["status"]')
 echo "    step deploy: $status after $n iteration(s)"
-chk2=$(iter_file 2 check.stdout.log)
-[ -f "$chk2" ] && indent <"$chk2"
+echo "    What the check printed (context/deploy/check.stdout.log):"
+indent <"$(iter_file 2 check.stdout.log)"
 v2=$(iter_file 2 review.verdict)
 [ -f "$v2" ] && echo "    review.verdict: decision $(json "$v2" 'd["decision"]') (source: $(json "$v2" 'd.get("source")'))"
 
