@@ -9,7 +9,7 @@
 #include "suggest.h"
 
 static const char schema_usage[] =
-	"usage: waitloop schema workflow|verdict|wait-failure|probe|event\n"
+	"usage: waitloop schema NAME\n"
 	"\n"
 	"Print a JSON Schema (draft 2020-12) on stdout:\n"
 	"  workflow       the workflow YAML (for editors: yaml-language-server)\n"
@@ -17,12 +17,16 @@ static const char schema_usage[] =
 	"  wait-failure   wait-failure.json written when a wait does not end in \"met\"\n"
 	"  probe          the JSON object a probe prints\n"
 	"  event          one line of events.jsonl (and the stdin of notify commands)\n"
+	"  run            <context>/_workflow.json: the run, its status and settings\n"
+	"  meta           <context>/<step>/_meta.json: one step's status and counts\n"
+	"  convergence    <context>/<step>/convergence.json: stages and diagnosis\n"
 	"\n"
 	"Exit codes: 0 printed, 1 the schema is not part of this build, 2 usage error.\n";
 
 int cmd_schema(int argc, char **argv)
 {
-	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event", NULL};
+	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
+					       "run", "meta", "convergence", NULL};
 	const char *name = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -37,7 +41,7 @@ int cmd_schema(int argc, char **argv)
 		name = a;
 	}
 	if (!name)
-		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe or event)");
+		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta or convergence)");
 	int known = 0;
 	for (size_t i = 0; names[i]; i++)
 		known |= !strcmp(name, names[i]);
@@ -45,7 +49,7 @@ int cmd_schema(int argc, char **argv)
 		const char *s = suggest_closest(name, names);
 		if (s)
 			return usage_error("schema", "unknown schema '%s' (did you mean '%s'?)", name, s);
-		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe or event)",
+		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta or convergence)",
 				   name);
 	}
 	char path[64];

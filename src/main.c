@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 		{"verdict", cmd_verdict, "write a review.verdict (verdict write ...)"},
 		{"history", cmd_history, "list recorded runs"},
 		{"show", cmd_show, "show one recorded run"},
-		{"schema", cmd_schema, "print a JSON Schema (workflow|verdict|wait-failure|probe|event)"},
+		{"schema", cmd_schema, "print a JSON Schema (workflow, verdict, wait-failure, run, meta, ...)"},
 	};
 	const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 

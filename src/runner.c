@@ -45,7 +45,7 @@ extern char **environ;
 #define RETRY_BASE_MS 1000
 #define RETRY_CAP_MS 60000
 #define DEFAULT_RETRY_FACTOR 2.0
-#define DEFAULT_MAX_RETRIES 1
+#define DEFAULT_MAX_RETRIES 0 /* roboppi: max_retries ?? 0 (executor.ts, docs/guide/workflow.md) */
 #define OUTPUT_TAIL 8192
 
 enum step_phase { PH_IDLE, PH_STEP, PH_CHECK, PH_WAIT, PH_BACKOFF };

@@ -3,6 +3,8 @@
 # the chart name (as a hurried human or agent might). Later iterations read
 # fix.md ($WAITLOOP_FIX_FILE), and when it reports "chart not found" they
 # correct the chart name — the fix an agent would make from that evidence.
+# Each iteration commits its change when the workspace is a git repository,
+# so `git log -p` shows what every iteration did.
 set -eu
 mkdir -p deploy
 chart=k0smotronn
@@ -23,3 +25,7 @@ spec:
     spec:
       chart: $chart
 YAML
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git add deploy/helmrelease.yaml
+	git commit -q -m "iteration ${WAITLOOP_ITERATION:-?}: HelmRelease k0smotron with chart '$chart'" >/dev/null || true
+fi
