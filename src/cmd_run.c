@@ -219,6 +219,8 @@ missing:
 		die_msg("%s", err.msg);
 		goto out;
 	}
+	if (runner_notice(r) && verbosity >= 0)
+		fprintf(stderr, "waitloop: notice: %s\n", runner_notice(r));
 
 	const char *no_color = getenv("NO_COLOR");
 	int colors_ok = !(no_color && *no_color);

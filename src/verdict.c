@@ -57,6 +57,7 @@ const char *verdict_source_name(enum verdict_source s)
 	case VERDICT_SRC_EXIT_CODE: return "exit_code";
 	case VERDICT_SRC_CHECK_FAILED: return "check_failed";
 	case VERDICT_SRC_UNDECIDABLE: return "undecidable";
+	case VERDICT_SRC_CONVERGENCE: return "convergence";
 	case VERDICT_SRC_NONE: break;
 	}
 	return "none";
