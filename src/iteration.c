@@ -149,6 +149,18 @@ int iter_loop_check_begin(struct iter_loop *l, const char *check_id, const char 
 	free(l->check_id);
 	free(l->stdout_log);
 	free(l->stderr_log);
+	/* A relocated decision_file / fix_file may live in a directory nobody made yet. */
+	const char *files[] = {l->decision_file, l->fix_file};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *dir = xstrdup(files[i]);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			struct wl_err e = WL_ERR_INIT;
+			fs_mkdir_p(dir, &e);   /* a failure shows when the file is written */
+		}
+		free(dir);
+	}
 	l->check_id = xstrdup(check_id);
 	l->stdout_log = xstrdup(stdout_log);
 	l->stderr_log = xstrdup(stderr_log);
@@ -377,8 +389,13 @@ static void apply_loop_rules(struct iter_loop *l, struct verdict *v, const struc
 		keep_warning(end, err.msg);
 }
 
+/* Evidence paths: the archived copies (they outlive the next iteration), else the live files. */
+struct evidence_paths {
+	const char *probe_log, *wait_failure_file, *decision_file;
+};
+
 static void render_fix(struct iter_loop *l, const struct verdict *v, const struct strvec *changed,
-		       const struct template_vars *vars, struct iter_end *end)
+		       const struct evidence_paths *ev, const struct template_vars *vars, struct iter_end *end)
 {
 	struct wl_err err = WL_ERR_INIT;
 	if (v->decision == VERDICT_COMPLETE) {
@@ -394,9 +411,9 @@ static void render_fix(struct iter_loop *l, const struct verdict *v, const struc
 	p.step = l->s->id;
 	p.iteration = l->iteration;
 	p.max_iterations = l->max_iterations;
-	p.probe_log = l->probe_log;
-	p.wait_failure_file = l->wait_failure_file;
-	p.decision_file = l->decision_file;
+	p.probe_log = ev->probe_log;
+	p.wait_failure_file = ev->wait_failure_file;
+	p.decision_file = ev->decision_file;
 	p.check_stdout = l->stdout_log;
 	p.check_stderr = l->stderr_log;
 	p.stdout_offset = l->stdout_off;
@@ -416,8 +433,8 @@ static void render_fix(struct iter_loop *l, const struct verdict *v, const struc
 	}
 }
 
-/* Copy the iteration's evidence to <step_dir>/iterations/<n>/. */
-static void archive(struct iter_loop *l, struct iter_end *end)
+/* <step_dir>/iterations/<n>/ (created), or NULL. */
+static char *archive_dir(struct iter_loop *l, struct iter_end *end)
 {
 	struct wl_err err = WL_ERR_INIT;
 	char num[32];
@@ -426,24 +443,28 @@ static void archive(struct iter_loop *l, struct iter_end *end)
 	if (fs_mkdir_p(dir, &err) < 0) {
 		keep_warning(end, err.msg);
 		free(dir);
-		return;
+		return NULL;
 	}
-	struct { const char *src; const char *name; int only_fresh; } files[] = {
-		{l->decision_file, "review.verdict", 0},
-		{l->fix_file, "fix.md", 0},
-		{l->wait_failure_file, "wait-failure.json", 1},
-		{l->probe_log, "wait-probe.log", 0},
-	};
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *dst = fs_join(dir, files[i].name);
-		if (!fs_exists(files[i].src) || (files[i].only_fresh && fs_mtime_ms(files[i].src) < l->iter_start_wall)) {
-			unlink(dst);
-		} else if (fs_copy_tree(files[i].src, dst, &err) < 0) {
-			keep_warning(end, err.msg);
-		}
-		free(dst);
+	return dir;
+}
+
+/* Copy src into the archive as name; the copy's path, or NULL when there is none. */
+static char *archive_copy(struct iter_loop *l, const char *dir, const char *src, const char *name, int only_fresh,
+			  struct iter_end *end)
+{
+	if (!dir)
+		return NULL;
+	char *dst = fs_join(dir, name);
+	struct wl_err err = WL_ERR_INIT;
+	if (!fs_exists(src) || (only_fresh && fs_mtime_ms(src) < l->iter_start_wall)) {
+		unlink(dst);   /* a re-used context directory: no stale copy */
+	} else if (fs_copy_tree(src, dst, &err) == 0) {
+		return dst;
+	} else {
+		keep_warning(end, err.msg);
 	}
-	free(dir);
+	free(dst);
+	return NULL;
 }
 
 static void next_step(struct iter_loop *l, const struct verdict *v, struct iter_end *end)
@@ -518,8 +539,21 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 	if (verdict_write(l->decision_file, &v, l->run->run_id, l->s->id, l->check_start_wall, time_wall_ms(),
 			  l->run->rd, &err) < 0)
 		keep_warning(end, err.msg);
-	render_fix(l, &v, changed, vars, end);
-	archive(l, end);
+	char *dir = archive_dir(l, end);
+	char *a_verdict = archive_copy(l, dir, l->decision_file, "review.verdict", 0, end);
+	char *a_failure = archive_copy(l, dir, l->wait_failure_file, "wait-failure.json", 1, end);
+	char *a_probes = archive_copy(l, dir, l->probe_log, "wait-probe.log", 0, end);
+	struct evidence_paths ev = {
+		a_probes ? a_probes : l->probe_log,
+		a_failure ? a_failure : dir ? NULL : l->wait_failure_file,   /* not fresh: not evidence */
+		a_verdict ? a_verdict : l->decision_file,
+	};
+	render_fix(l, &v, changed, &ev, vars, end);
+	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, end));
+	free(a_verdict);
+	free(a_failure);
+	free(a_probes);
+	free(dir);
 
 	end->decision = v.decision;
 	if (v.decision != VERDICT_COMPLETE) {
