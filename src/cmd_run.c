@@ -17,12 +17,17 @@
 #include "loader.h"
 #include "loop.h"
 #include "metrics.h"
+#include "notify.h"
+#include "preflight.h"
 #include "progress.h"
+#include "redact.h"
 #include "runner.h"
 #include "store.h"
 #include "strvec.h"
 #include "timeutil.h"
 #include "xalloc.h"
+
+extern char **environ;
 
 static const char run_usage[] =
 	"usage: waitloop run WORKFLOW.yaml [-w DIR] [--context DIR] [--db FILE] [--metrics FILE]\n"
@@ -46,8 +51,13 @@ static const char run_usage[] =
 	"      --no-progress    one line per event instead of live progress lines\n"
 	"  -h, --help           show this help\n"
 	"\n"
-	"Exit codes: 0 succeeded, 1 failed, 2 usage error or invalid workflow,\n"
-	"3 workflow timed out, 130/143 interrupted by SIGINT/SIGTERM (run CANCELLED).\n"
+	"Before the first step: the history database is opened (an error there exits 2)\n"
+	"and every preflight check runs; any failed check is printed and ends the run\n"
+	"FAILED with exit code 2. notify targets get the configured events.\n"
+	"\n"
+	"Exit codes: 0 succeeded, 1 failed, 2 usage error, invalid workflow, preflight\n"
+	"failure or unusable history database, 3 workflow timed out, 130/143\n"
+	"interrupted by SIGINT/SIGTERM (run CANCELLED).\n"
 	"See docs/cli.md for the environment given to steps.\n";
 
 static int valid_env_name(const char *s, size_t n)
@@ -133,6 +143,104 @@ static void warn_once(void *ctx, const char *msg)
 	fprintf(stderr, "waitloop: warning: %s: %s\n", (const char *)ctx, msg);
 }
 
+/* The environment of the run (what steps get before their own env):
+ * the process environment, the workflow's env, then --set. */
+static void run_env(struct strvec *env, const struct wl_workflow *wf, const struct strvec *set)
+{
+	for (char **e = environ; e && *e; e++)
+		strvec_push(env, *e);
+	const struct strvec *lists[2] = {&wf->env, set};
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			const char *kv = lists[l]->v[i];
+			const char *eq = strchr(kv, '=');
+			if (!eq)
+				continue;
+			char *name = xstrndup(kv, (size_t)(eq - kv));
+			strvec_setenv(env, name, eq + 1);
+			free(name);
+		}
+}
+
+/* ---- preflight (SPEC §4.8): checked before runner_run(), recorded by its gate ---- */
+
+struct preflight_gate {
+	struct preflight_report rep;
+	char reason[96];
+};
+
+static void print_preflight_failures(const struct preflight_report *rep, const struct redactor *rd, int verbose)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct preflight_result *res = &rep->results[i];
+		if (res->ok)
+			continue;
+		char *line = xasprintf("%s: %s [%s]", res->name, res->message ? res->message : "failed",
+				       res->fingerprint ? res->fingerprint : "");
+		char *red = redact_text(rd, line);
+		fprintf(stderr, "waitloop: error: preflight failed: %s\n", red);
+		free(red);
+		free(line);
+		if (verbose && res->output && *res->output) {
+			char *out = redact_text(rd, res->output);
+			fprintf(stderr, "%s%s", out, out[strlen(out) - 1] == '\n' ? "" : "\n");
+			free(out);
+		}
+	}
+}
+
+/* The gate: one preflight event per result (right after run_started), then
+ * stop the run when any failed. */
+static const char *preflight_gate(void *arg, struct runner *r)
+{
+	struct preflight_gate *g = arg;
+	for (size_t i = 0; i < g->rep.n; i++) {
+		struct wl_event ev = {0};
+		ev.type = EV_PREFLIGHT;
+		ev.run_id = runner_run_id(r);
+		ev.data = preflight_event_data(&g->rep.results[i]);
+		redact_json(runner_redactor(r), ev.data);
+		bus_emit(runner_bus(r), &ev);
+		cJSON_Delete(ev.data);
+	}
+	if (!g->rep.nfailed)
+		return NULL;
+	snprintf(g->reason, sizeof(g->reason), "preflight failed (%zu of %zu checks)", g->rep.nfailed, g->rep.n);
+	return g->reason;
+}
+
+/* ---- notify (SPEC §4.9) ---- */
+
+#define NOTIFY_LINE_MAX 200
+
+struct notify_log_ctx {
+	int verbosity;
+	const struct redactor *rd;
+};
+
+/* One line of at most NOTIFY_LINE_MAX characters, prefix included;
+ * target_missing and delivered only with -v. */
+static void notify_log(void *ctx, enum notify_log_level level, const char *line)
+{
+	const struct notify_log_ctx *c = ctx;
+	if (level == NOTIFY_LOG_DEBUG && c->verbosity <= 0)
+		return;
+	char *red = redact_text(c->rd, line);
+	char *full = xasprintf("waitloop: %s: %s", level == NOTIFY_LOG_DEBUG ? "debug" : "warning", red);
+	if (strlen(full) > NOTIFY_LINE_MAX)
+		memcpy(full + NOTIFY_LINE_MAX - 3, "...", 4);
+	fprintf(stderr, "%s\n", full);
+	free(full);
+	free(red);
+}
+
+static int notify_claim(void *ctx, const char *run_id, const char *event, const char *step, int iteration,
+			const char *target)
+{
+	struct wl_err err = WL_ERR_INIT;
+	return store_notification_claim(ctx, run_id, event, step, iteration, target, &err);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
@@ -206,6 +314,32 @@ missing:
 
 	char *db_path = resolve_db(db, wf, workspace);
 	char *metrics_path = resolve_metrics(metrics, wf, workspace);
+	char *ws_abs = fs_abspath(workspace ? workspace : ".");
+	struct strvec env = STRVEC_INIT;
+	struct preflight_gate gate = {PREFLIGHT_REPORT_INIT, ""};
+	struct progress *pg = NULL;
+	struct metrics *mx = NULL;
+	struct notifier *nt = NULL;
+	struct runner *r = NULL;
+	struct heartbeat hb = {0};
+	struct wl_err err = WL_ERR_INIT;
+
+	/* History first: without it neither the run nor its notifications
+	 * (at most once, claimed in the database) can be recorded. It would
+	 * create its directory: the workspace must exist before. */
+	struct store *store = NULL;
+	if (!fs_is_dir(ws_abs)) {
+		die_msg("workspace '%s' is not a directory", workspace ? workspace : ".");
+		goto out;
+	}
+	store = store_open(db_path, &err);
+	if (!store) {
+		die_msg("%s", err.msg);
+		goto out;
+	}
+	if (store_mark_crashed(store, &err) < 0)
+		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+
 	struct run_options o = RUN_OPTIONS_INIT;
 	o.workspace = workspace;
 	o.context_dir = context;
@@ -213,14 +347,24 @@ missing:
 	o.db_path = db_path;
 	o.metrics_path = metrics_path;
 	o.verbosity = verbosity;
-	struct wl_err err = WL_ERR_INIT;
-	struct runner *r = runner_new(wf, &o, &err);
+	r = runner_new(wf, &o, &err);
 	if (!r) {
 		die_msg("%s", err.msg);
 		goto out;
 	}
 	if (runner_notice(r) && verbosity >= 0)
 		fprintf(stderr, "waitloop: notice: %s\n", runner_notice(r));
+
+	/* Preflight before anything else is started (notifications included). */
+	run_env(&env, wf, &set);
+	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
+		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
+	if (gate.rep.interrupted) {
+		die_msg("preflight interrupted by SIG%s", sigabbrev_np(gate.rep.interrupted));
+		rc = 128 + gate.rep.interrupted;
+		goto out;
+	}
+	runner_set_gate(r, preflight_gate, &gate);
 
 	const char *no_color = getenv("NO_COLOR");
 	int colors_ok = !(no_color && *no_color);
@@ -229,36 +373,53 @@ missing:
 	po.verbosity = verbosity;
 	po.live = !no_progress && isatty(STDERR_FILENO);
 	po.color = po.live && colors_ok;
-	struct progress *pg = progress_new(runner_loop(r), &po, runner_redactor(r));
+	pg = progress_new(runner_loop(r), &po, runner_redactor(r));
 	bus_subscribe(runner_bus(r), progress_sink, pg);
 	if (verbosity > 0)
 		runner_set_output_fn(r, progress_output, pg);
 
 	/* History and metrics are sinks on the bus; neither can stop the run. */
-	struct store *store = store_open(db_path, &err);
-	struct heartbeat hb = {runner_loop(r), store, runner_run_id(r), 0};
-	if (!store) {
-		fprintf(stderr, "waitloop: warning: run history disabled: %s\n", err.msg);
-	} else {
-		store_mark_crashed(store, &err);
-		store_set_warn(store, warn_once, "history");
-		bus_subscribe(runner_bus(r), store_sink, store);
-		hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
-	}
-	struct metrics *mx = NULL;
+	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
+	store_set_warn(store, warn_once, "history");
+	bus_subscribe(runner_bus(r), store_sink, store);
+	hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
 	if (metrics_path) {
 		mx = metrics_new(metrics_path);
 		metrics_set_warn(mx, warn_once, "metrics");
 		bus_subscribe(runner_bus(r), metrics_sink, mx);
 	}
 
-	enum run_status st = runner_run(r);
+	/* Notifications: last sink, so an event is recorded before it is sent. */
+	struct notify_log_ctx nlog = {verbosity, runner_redactor(r)};
+	if (wf->notify.ntargets) {
+		struct notify_options no = NOTIFY_OPTIONS_INIT;
+		no.loop = runner_loop(r);
+		no.bus = runner_bus(r);
+		no.cwd = ws_abs;
+		no.env = env.v;
+		no.log = notify_log;
+		no.log_ctx = &nlog;
+		no.claim = notify_claim;
+		no.claim_ctx = store;
+		nt = notify_new(&wf->notify, &no, &err);
+		if (!nt) {
+			die_msg("%s", err.msg);
+			goto out;
+		}
+		bus_subscribe(runner_bus(r), notify_sink, nt);
+	}
+
+	runner_run(r);
+	/* Deliveries still in flight (run_finished ...): bounded by the targets' timeouts. */
+	if (nt)
+		notify_drain(nt);
 	progress_finish(pg);
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
+	hb.timer = 0;
 	if (mx && metrics_flush(mx, &err) < 0)
 		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
-	rc = run_status_exit_code(st, runner_cancel_signal(r));
+	rc = runner_exit_code(r);
 
 	if (runner_artifact_error(r))
 		fprintf(stderr, "waitloop: warning: context directory: %s\n", runner_artifact_error(r));
@@ -273,11 +434,17 @@ missing:
 	}
 	cJSON_Delete(summary);
 	fflush(stdout);
+out:
+	if (hb.timer)
+		loop_cancel_timer(hb.loop, hb.timer);
+	notify_free(nt);
 	progress_free(pg);
 	metrics_free(mx);
-	store_close(store);
 	runner_free(r);
-out:
+	store_close(store);
+	preflight_report_release(&gate.rep);
+	strvec_clear(&env);
+	free(ws_abs);
 	free(db_path);
 	free(metrics_path);
 	workflow_free(wf);

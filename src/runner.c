@@ -117,6 +117,9 @@ struct runner {
 	char *artifact_error;       /* first failed artifact write */
 	runner_output_fn output_fn;
 	void *output_arg;
+	runner_gate_fn gate_fn;
+	void *gate_arg;
+	char *gate_reason;          /* the gate stopped the run (exit code 2) */
 };
 
 static void schedule_soon(struct runner *r);
@@ -377,7 +380,9 @@ static cJSON *workflow_doc(const struct runner *r)
 	cJSON_AddStringToObject(d, "context_dir", r->context_dir);
 	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
 	if (r->status != RUN_RUNNING)
-		cJSON_AddNumberToObject(d, "exit_code", run_status_exit_code(r->status, r->cancel_signo));
+		cJSON_AddNumberToObject(d, "exit_code", runner_exit_code(r));
+	if (r->gate_reason)
+		cJSON_AddStringToObject(d, "reason", r->gate_reason);
 	add_time(d, "started_at", r->start_wall);
 	add_time(d, "finished_at", r->end_wall);
 	cJSON_AddNumberToObject(d, "duration_s",
@@ -455,6 +460,8 @@ static void step_set_status(struct step_run *sr, enum step_status st, const char
 		cJSON_AddNumberToObject(d, "duration_s", step_duration_s(sr));
 		cJSON_AddNumberToObject(d, "iterations", sr->s->check.present ? sr->iteration : 0);
 		cJSON_AddNumberToObject(d, "attempts", sr->attempts_total);
+		/* the streak as it ends (a success resets it; metrics gauge) */
+		cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
 	}
 	emit(r, EV_STEP_STATE, sr, d);
 	write_meta(sr);
@@ -1611,6 +1618,7 @@ void runner_free(struct runner *r)
 	free(r->wf_file);
 	free(r->self_exe);
 	free(r->artifact_error);
+	free(r->gate_reason);
 	free(r);
 }
 
@@ -1662,6 +1670,19 @@ void runner_set_output_fn(struct runner *r, runner_output_fn fn, void *arg)
 	r->output_arg = arg;
 }
 
+void runner_set_gate(struct runner *r, runner_gate_fn fn, void *arg)
+{
+	r->gate_fn = fn;
+	r->gate_arg = arg;
+}
+
+int runner_exit_code(const struct runner *r)
+{
+	if (r->gate_reason)
+		return 2;
+	return run_status_exit_code(r->status, r->cancel_signo);
+}
+
 enum run_status runner_run(struct runner *r)
 {
 	if (r->ran)
@@ -1680,13 +1701,23 @@ enum run_status runner_run(struct runner *r)
 	cJSON_AddNumberToObject(d, "pid", (double)getpid());
 	cJSON_AddNumberToObject(d, "steps", (double)r->nsteps);
 	emit(r, EV_RUN_STARTED, NULL, d);
+	const char *gate = r->gate_fn ? r->gate_fn(r->gate_arg, r) : NULL;
+	if (gate)
+		r->gate_reason = xstrdup(gate);
 	r->in_schedule = 1;   /* one PENDING event per step, scheduled after */
-	for (size_t i = 0; i < r->nsteps; i++)
+	for (size_t i = 0; i < r->nsteps; i++) {
 		step_set_status(&r->steps[i], STEP_PENDING, NULL);
+		if (r->gate_reason)
+			step_set_status(&r->steps[i], STEP_SKIPPED, r->gate_reason);
+	}
 	r->in_schedule = 0;
-	if (r->wf->timeout > 0)
-		r->deadline_timer = loop_add_timer(r->loop, r->start_mono + r->wf->timeout, on_deadline, r);
-	schedule(r);
+	if (r->gate_reason) {
+		r->done = 1;
+	} else {
+		if (r->wf->timeout > 0)
+			r->deadline_timer = loop_add_timer(r->loop, r->start_mono + r->wf->timeout, on_deadline, r);
+		schedule(r);
+	}
 	while (!r->done)
 		loop_run_once(r->loop);
 	if (r->deadline_timer)
@@ -1702,7 +1733,7 @@ enum run_status runner_run(struct runner *r)
 		r->status = RUN_CANCELLED;
 	else if (r->timed_out)
 		r->status = RUN_TIMED_OUT;
-	else if (failed)
+	else if (failed || r->gate_reason)
 		r->status = RUN_FAILED;
 	else
 		r->status = RUN_SUCCEEDED;
@@ -1710,7 +1741,9 @@ enum run_status runner_run(struct runner *r)
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
 	cJSON_AddNumberToObject(d, "duration_s", ms_to_s(r->end_wall - r->start_wall));
-	cJSON_AddNumberToObject(d, "exit_code", run_status_exit_code(r->status, r->cancel_signo));
+	cJSON_AddNumberToObject(d, "exit_code", runner_exit_code(r));
+	if (r->gate_reason)
+		cJSON_AddStringToObject(d, "reason", r->gate_reason);
 	emit(r, EV_RUN_FINISHED, NULL, d);
 	write_workflow_json(r);
 	return r->status;
@@ -1725,7 +1758,7 @@ cJSON *runner_summary(const struct runner *r)
 	cJSON_AddStringToObject(d, "workspace", r->workspace);
 	cJSON_AddStringToObject(d, "context_dir", r->context_dir);
 	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
-	cJSON_AddNumberToObject(d, "exit_code", run_status_exit_code(r->status, r->cancel_signo));
+	cJSON_AddNumberToObject(d, "exit_code", runner_exit_code(r));
 	add_time(d, "started_at", r->start_wall);
 	add_time(d, "finished_at", r->end_wall);
 	cJSON_AddNumberToObject(d, "duration_s", ms_to_s((r->end_wall ? r->end_wall : time_wall_ms()) - r->start_wall));

@@ -85,6 +85,18 @@ typedef void (*runner_output_fn)(void *arg, const char *step, enum proc_stream s
 				 size_t len);
 void runner_set_output_fn(struct runner *r, runner_output_fn fn, void *arg);
 
+/*
+ * A gate (preflight, SPEC §4.8): runner_run() calls fn(arg, r) once, right
+ * after run_started and before any step is PENDING. NULL = go on; a reason
+ * (borrowed, copied at once) ends the run there: every step SKIPPED with that
+ * reason, the run FAILED with it (run_finished data.reason), exit code 2
+ * (runner_exit_code()). fn may emit events on runner_bus(r).
+ */
+typedef const char *(*runner_gate_fn)(void *arg, struct runner *r);
+void runner_set_gate(struct runner *r, runner_gate_fn fn, void *arg);
+/* The run's exit code: run_status_exit_code(), or 2 when the gate stopped it. */
+int runner_exit_code(const struct runner *r);
+
 /* Run to the end; returns the final status. Call once. */
 enum run_status runner_run(struct runner *r);
 /* The signal that cancelled the run (SIGINT/SIGTERM/SIGHUP), or 0. */
