@@ -23,7 +23,7 @@ mkrepo() { # dir — a git repository with one commit
 	git -C "$1" config user.email test@example.org
 	git -C "$1" config user.name test
 	git -C "$1" config commit.gpgsign false
-	[ -n "$(ls -A "$1" | grep -v '^\.git$')" ] || echo "# repo" >"$1/README.md"
+	[ -e "$1/README.md" ] || echo "# repo" >"$1/README.md"
 	git -C "$1" add -A
 	git -C "$1" commit -qm init
 }
@@ -137,7 +137,7 @@ expect_schema_valid verdict wsb/out/verdict.json
 expect_contains wsb/context/verdict-cli/iterations/1/fix.md "waitloop: verdict incomplete (1 reason, 1 fingerprint) written to"
 expect_contains wsb/context/verdict-cli/iterations/1/fix.md "unused import in src/app.py"
 expect_contains wsb/context/marker/iterations/1/fix.md "decided by marker"
-[ -f wsb/out/fix.md ] && [ ! -s wsb/out/fix.md ] || t_fail "relocated fix_file missing or not emptied"
+if [ ! -f wsb/out/fix.md ] || [ -s wsb/out/fix.md ]; then t_fail "relocated fix_file missing or not emptied"; fi
 expect_contains wsb/context/relocated/iterations/1/fix.md "needs a second pass"
 # the runner's relocated files never count as changes
 py "$ev" <<'PY' || t_fail "relocated files counted as git changes"
