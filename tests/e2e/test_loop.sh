@@ -39,6 +39,17 @@ show_json() { # ws run-id -> file show.json
 	"$WL" show "$2" --db "$1/.waitloop/history.db" --json >show.json 2>show.err || t_fail "show failed: $(cat show.err)"
 }
 run_id() { sed -n 's/^Run: //p' "$1"; }
+events_valid() { # events.jsonl — every event matches schema/event.schema.json
+	py "$1" "$ROOT/schema/event.schema.json" <<'PY' || t_fail "invalid events in $1"
+import json, sys
+from jsonschema import Draft202012Validator
+v = Draft202012Validator(json.load(open(sys.argv[2])))
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    errs = list(v.iter_errors(e))
+    assert not errs, (e["type"], errs[0].message)
+PY
+}
 
 # ---------------------------------------------------------------------------
 # a. The headline: a guarded verify aborted early → verdict + fix.md → the
@@ -101,6 +112,7 @@ files = [f["path"] for f in its[0]["git"]["files"]]
 assert files == ["src/feature.txt"], files
 assert [f["path"] for f in its[1]["git"]["files"]] == ["charts/capi/Chart.yaml"], its[1]["git"]
 PY
+events_valid wsa/context/_workflow/events.jsonl
 "$WL" show "$id" --db wsa/.waitloop/history.db >show.txt 2>&1
 expect_contains show.txt "charts/capi/Chart.yaml"
 t_end
@@ -180,6 +192,7 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 assert not c.get("diagnosis"), c
 PY
+events_valid wsc/context/_workflow/events.jsonl
 # agent prompts: stage 1 plain, stage 2 text from iteration 3 on
 py "$FAKE_AGENT_LOG" <<'PY' || t_fail "stage instructions in agent prompts"
 import re, sys
@@ -278,4 +291,58 @@ steps:
 EOF
 run p plain.yaml wsn
 expect_not_contains p.err "notice"
+t_end
+
+# ---------------------------------------------------------------------------
+# Agent workers: workers: overrides ({{prompt}} in place), default command
+# lines, an agent checker deciding with `waitloop verdict write`, and a
+# missing CLI as a clear error.
+t_begin loop_agent_workers
+mkdir -p wsw
+mkrepo wsw
+cat >agents.yaml <<'YAML'
+name: agents
+version: "1"
+timeout: 1m
+workers:
+  CODEX_CLI: {command: [codex, exec, --full-auto, "{{prompt}}", --color, never]}
+steps:
+  codex: {worker: CODEX_CLI, instructions: "fix step {{step}}", capabilities: [READ], on_failure: continue}
+  opencode: {worker: OPENCODE, instructions: "fix step {{step}}", on_failure: continue}
+  checked:
+    worker: CUSTOM
+    instructions: "true"
+    max_iterations: 3
+    completion_check:
+      worker: CLAUDE_CODE
+      instructions_file: prompts/completion_check.md
+YAML
+: >"$FAKE_AGENT_LOG"
+FAKE_CHECK_PASS_AT=2 run w agents.yaml wsw
+expect_eq "$rc" 0
+expect_contains w.out "PASS  checked (2 iterations)"
+expect_contains "$FAKE_AGENT_LOG" "=== codex argv: 5 args"
+expect_contains "$FAKE_AGENT_LOG" "arg2=--full-auto"
+expect_contains "$FAKE_AGENT_LOG" "arg3=fix step codex"
+expect_contains "$FAKE_AGENT_LOG" "arg5=never"
+expect_contains "$FAKE_AGENT_LOG" "=== opencode argv: 2 args"
+expect_contains "$FAKE_AGENT_LOG" "arg1=run"
+expect_contains "$FAKE_AGENT_LOG" "=== claude argv: 2 args, iteration 1 phase completion_check"
+py wsw/context/_workflow/events.jsonl <<'PY' || t_fail "agent checker decisions"
+import json, sys
+its = [json.loads(l) for l in open(sys.argv[1])]
+its = [e for e in its if e["type"] == "iteration_finished" and e["step"] == "checked"]
+assert [(e["decision"], e["source"]) for e in its] == [("incomplete", "decision_file"), ("complete", "decision_file")], its
+assert its[0]["fingerprints"] == ["agent-check/iteration-1"], its[0]
+PY
+# the checker's prompt is the built-in prompts/completion_check.md with the check id
+expect_contains "$FAKE_AGENT_LOG" "$(sed -n 's/^Run: //p' w.out):checked:1"
+# a missing CLI for the checker: the step fails at once with a clear reason
+PATH=/usr/bin:/bin "$WL" run agents.yaml -w wsw --no-progress >m.out 2>m.err
+if PATH=/usr/bin:/bin command -v claude >/dev/null; then
+	echo "  (claude is installed: case not applicable)" >&2
+else
+	expect_contains m.out "checked (1 iteration) — the completion check could not start: worker CLAUDE_CODE needs 'claude', which is not on PATH"
+	expect_contains m.out "codex — worker CODEX_CLI needs 'codex', which is not on PATH"
+fi
 t_end
