@@ -42,8 +42,8 @@ CMD_SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(filter src/cmd_%.c,$(LIB_SRC
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
-TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
-TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS))
+TOOL_SRCS := $(sort $(filter-out tests/tools/faultinject.c,$(wildcard tests/tools/*.c)))
+TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS)) build/tools/libfaultinject.so
 
 .PHONY: all deps test test-deps run install clean asan bench fuzz check-deps
 
@@ -103,6 +103,11 @@ build/tests-asan/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop-asan.a
 build/tools/%: tests/tools/%.c build/libwaitloop.a
 	@mkdir -p build/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $< build/libwaitloop.a $(PKG_LIBS) -lm
+
+# LD_PRELOAD fault injector for tests/e2e/test_faults.sh (not linked with the library).
+build/tools/libfaultinject.so: tests/tools/faultinject.c
+	@mkdir -p build/tools
+	$(CC) $(BASE_CFLAGS) -O2 -g -fPIC -shared -o $@ $< -ldl
 
 asan: build/waitloop-asan $(UNIT_SAN)
 

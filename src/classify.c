@@ -594,7 +594,7 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 	return 0;
 }
 
-int classifier_observe(struct classifier *c, const struct obs_input *in, struct classification *out)
+static int observe_steps(struct classifier *c, const struct obs_input *in, struct classification *out)
 {
 	if (in->condition_ran && in->condition_exit == 0) {
 		out->met = 1;
@@ -608,6 +608,14 @@ int classifier_observe(struct classifier *c, const struct obs_input *in, struct 
 	if (c->kubernetes && check_kubernetes(c, in, out))
 		return 1;
 	return 0;
+}
+
+int classifier_observe(struct classifier *c, const struct obs_input *in, struct classification *out)
+{
+	int decided = observe_steps(c, in, out);
+	if (decided)
+		strvec_sort_unique(&out->fingerprints);   /* the header's promise */
+	return decided;
 }
 
 static void take_strings(const cJSON *arr, struct strvec *sv, const struct classifier *c, int as_fp,
@@ -665,6 +673,7 @@ int classify_parse_external(const struct classifier *c, const char *output, stru
 	if (reason && *reason)
 		strvec_push(&out->reasons, reason);
 	take_strings(cJSON_GetObjectItemCaseSensitive(j, "reasons"), &out->reasons, c, 0, out);
+	strvec_sort_unique(&out->fingerprints);
 	cJSON_Delete(j);
 	return 0;
 }
@@ -677,6 +686,7 @@ void classifier_finish(const struct classifier *c, const cJSON *probe, struct cl
 		decide(out, class, "probe");
 		take_strings(cJSON_GetObjectItemCaseSensitive(probe, "fingerprints"), NULL, c, 1, out);
 		take_strings(cJSON_GetObjectItemCaseSensitive(probe, "reasons"), &out->reasons, c, 0, out);
+		strvec_sort_unique(&out->fingerprints);
 		return;
 	}
 	decide(out, CLASS_RETRYABLE, NULL);

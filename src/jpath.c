@@ -137,10 +137,17 @@ void jpath_remove(cJSON *root, const char *path)
 	}
 	if (!cJSON_IsObject(root))
 		return;
-	if (last)
-		cJSON_DeleteItemFromObjectCaseSensitive(root, s.key);
-	else
-		jpath_remove(cJSON_GetObjectItemCaseSensitive(root, s.key), next);
+	/* every member with that key: a duplicated key must not survive (the digest
+	 * would still see an ignored field; found by fuzz_probe) */
+	for (cJSON *c = root->child, *n; c; c = n) {
+		n = c->next;
+		if (!c->string || strcmp(c->string, s.key))
+			continue;
+		if (last)
+			cJSON_Delete(cJSON_DetachItemViaPointer(root, c));
+		else
+			jpath_remove(c, next);
+	}
 }
 
 char *jpath_scalar_string(const cJSON *node)

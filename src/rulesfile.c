@@ -63,6 +63,11 @@ static int load_rule(struct rf *rf, const yaml_node_t *m, struct wl_rule *r)
 			return rf_err(rf, kn, "rule keys must be strings");
 		if (!v)
 			return rf_err(rf, vn, "'%s' must be a scalar", k);
+		for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+			const char *prev = scalar(yaml_document_get_node(&rf->doc, q->key));
+			if (prev && !strcmp(prev, k))
+				return rf_err(rf, kn, "duplicate key '%s'", k);
+		}
 		if (!strcmp(k, "match"))
 			r->match = xstrdup(v);
 		else if (!strcmp(k, "field"))

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static void oom(void)
+void xalloc_oom(void)
 {
 	static const char msg[] = "waitloop: error: out of memory\n";
 	ssize_t r = write(2, msg, sizeof(msg) - 1);
@@ -18,7 +18,7 @@ void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
-		oom();
+		xalloc_oom();
 	return p;
 }
 
@@ -26,7 +26,7 @@ void *xcalloc(size_t count, size_t size)
 {
 	void *p = calloc(count ? count : 1, size ? size : 1);
 	if (!p)
-		oom();
+		xalloc_oom();
 	return p;
 }
 
@@ -34,7 +34,7 @@ void *xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (!q)
-		oom();
+		xalloc_oom();
 	return q;
 }
 
@@ -60,7 +60,7 @@ char *xasprintf(const char *fmt, ...)
 	int r = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (r < 0)
-		oom();
+		xalloc_oom();
 	return s;
 }
 

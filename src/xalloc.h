@@ -16,6 +16,10 @@ char *xstrdup(const char *s);           /* xstrdup(NULL) == NULL */
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Report "out of memory" and _exit(70), as the x* functions do on failure;
+ * for library calls that fail with their own ENOMEM code (regcomp's REG_ESPACE). */
+_Noreturn void xalloc_oom(void);
+
 /* Grow *items (of *alloc elements of size elem) to hold at least need. */
 void *xgrow(void *items, size_t elem, size_t need, size_t *alloc);
 #define XGROW(arr, need, alloc) ((arr) = xgrow((arr), sizeof(*(arr)), (need), &(alloc)))
