@@ -37,7 +37,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_er
 		free(tmp);
 		return -1;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0) {
 		err_set(err, "cannot write '%s': %s", path, strerror(errno));
 		close(fd);
 		unlink(tmp);

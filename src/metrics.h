@@ -2,7 +2,7 @@
  * metrics: the run's Prometheus text exposition (SPEC §6.4).
  *
  * A bus sink: it counts what the run's events say and rewrites the metrics
- * file ATOMICALLY (fs_write_atomic: temp file + fsync + rename, so a
+ * file ATOMICALLY (fs_write_atomic: temp file + rename, so a
  * scraper such as node_exporter's textfile collector never reads a torn
  * file) after every event that changed a value, and once more at the end.
  *

@@ -1,5 +1,5 @@
 # Fault injection (build/tools/libfaultinject.so, LD_PRELOAD): artifact
-# writes failing with ENOSPC/EIO at write, fsync and rename time, a history
+# writes failing with ENOSPC/EIO at write and rename time, a history
 # database on a failing disk, and allocation failure sweeps. What must hold:
 # a clear message, a non-zero exit where the command's own output is lost,
 # no torn file (old content intact, no *.tmp.* left), an intact database,
@@ -40,7 +40,7 @@ no_crash() { # rc errfile
 old='{"schema":"old","decision":"complete"}'
 for bin in plain asan; do
 	if [ $bin = plain ]; then B=$PLAIN; else B=$WL; fi
-	for spec in "write ENOSPC 0" "write EIO 0" "write ENOSPC 40" "fsync ENOSPC 0" "fsync EIO 0" \
+	for spec in "write ENOSPC 0" "write EIO 0" "write ENOSPC 40" \
 		"rename ENOSPC 0" "rename EIO 0"; do
 		read -r -a _spec <<<"$spec"; set -- "${_spec[@]}"
 		op=$1 eno=$2 after=$3
@@ -125,8 +125,9 @@ expect_eq "$(sqlite3 "$H/history.db" 'PRAGMA integrity_check')" "ok"
 t_end
 
 # --- the runner: history and context directory on a failing disk ----------
-# A broken history database never stops a run (docs/cli.md): warning, exit 0,
-# and the database stays consistent wherever the write failed.
+# A history database that cannot be opened stops the run before anything
+# starts (exit 2, SQLite's message; docs/cli.md); one that breaks during the
+# run never stops it (warning, exit 0). Either way it stays consistent.
 mkdir -p ws-h
 "$PLAIN" run "$ROOT/workflows/hello.yaml" -w ws-h -q >/dev/null 2>&1
 for after in 0 2000 8000 20000 60000; do
@@ -136,10 +137,14 @@ for after in 0 2000 8000 20000 60000; do
 		--no-progress >out.txt 2>err.txt
 	rc=$?
 	no_crash "$rc" err.txt
-	expect_eq "$rc" 0
-	expect_contains out.txt "Workflow: SUCCEEDED"
-	if grep -q '^faultinject: ' err.txt; then
-		expect_contains err.txt "waitloop: warning: "
+	if [ "$rc" -eq 2 ]; then
+		expect_contains err.txt "waitloop: error: history database '"
+	else
+		expect_eq "$rc" 0
+		expect_contains out.txt "Workflow: SUCCEEDED"
+		if grep -q '^faultinject: ' err.txt; then
+			expect_contains err.txt "waitloop: warning: "
+		fi
 	fi
 	expect_eq "$(sqlite3 "$T/ws-h/.waitloop/history.db" 'PRAGMA integrity_check')" "ok"
 	t_end
@@ -232,6 +237,8 @@ for ((n = 1; n <= 14000; n += 131)); do
 	rc=$?
 	case $rc in
 	0 | 1) ;;
+	2) grep -q "waitloop: error: history database '.*': out of memory" err.txt ||
+		t_fail "N=$n: exit 2: $(head -3 err.txt)" ;;
 	70) grep -q "waitloop: error: out of memory" err.txt || t_fail "N=$n: exit 70 without the message" ;;
 	*) t_fail "N=$n: exit $rc: $(head -3 err.txt)" ;;
 	esac
