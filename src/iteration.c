@@ -116,6 +116,32 @@ void iter_loop_free(struct iter_loop *l)
 	free(l);
 }
 
+/*
+ * A file that changes while it is hashed (another step of the run writing
+ * it) fails a snapshot; the work tree is read again a few times before this
+ * iteration goes untracked.
+ */
+#define GIT_SNAPSHOT_TRIES 3
+
+static int snapshot(struct gitwork *gw, struct git_snapshot **out, struct wl_err *err)
+{
+	for (int i = 0; i < GIT_SNAPSHOT_TRIES; i++)
+		if (gitwork_snapshot(gw, out, err) == 0)
+			return 0;
+	return -1;
+}
+
+static int changes(struct gitwork *gw, const struct git_snapshot *before, struct git_changes *ch,
+		   struct wl_err *err)
+{
+	for (int i = 0; i < GIT_SNAPSHOT_TRIES; i++) {
+		if (gitwork_changes(gw, before, ch, err) == 0)
+			return 0;
+		gitwork_changes_release(ch);
+	}
+	return -1;
+}
+
 int iter_loop_begin(struct iter_loop *l, int iteration, struct wl_err *err)
 {
 	reset_iteration(l);
@@ -125,7 +151,7 @@ int iter_loop_begin(struct iter_loop *l, int iteration, struct wl_err *err)
 	 * iteration's copies are in iterations/<n-1>/. */
 	unlink(l->probe_log);
 	unlink(l->wait_failure_file);
-	if (l->run->git && gitwork_snapshot(l->run->git, &l->before, err) < 0) {
+	if (l->run->git && snapshot(l->run->git, &l->before, err) < 0) {
 		l->before = NULL;
 		return err_prefix(err, "git snapshot at the start of iteration %d", iteration);
 	}
@@ -300,9 +326,8 @@ static int git_facts(struct iter_loop *l, struct iter_end *end, struct strvec *l
 	const struct wl_convergence *cfg = &l->s->convergence;
 	struct wl_err err = WL_ERR_INIT;
 	struct git_changes ch = GIT_CHANGES_INIT;
-	if (gitwork_changes(gw, l->before, &ch, &err) < 0) {
+	if (changes(gw, l->before, &ch, &err) < 0) {
 		keep_warning(end, err.msg);
-		gitwork_changes_release(&ch);
 		return -1;
 	}
 	end->git_changes = gitwork_changes_to_json(&ch);
@@ -317,7 +342,7 @@ static int git_facts(struct iter_loop *l, struct iter_end *end, struct strvec *l
 		struct git_snapshot *base = NULL;
 		if (cfg->diff_base_ref) {
 			if (gitwork_snapshot_ref(gw, cfg->diff_base_ref, &base, &err) == 0 &&
-			    gitwork_changes(gw, base, &since, &err) == 0)
+			    changes(gw, base, &since, &err) == 0)
 				scope = &since;
 			else
 				keep_warning(end, err.msg);

@@ -504,13 +504,22 @@ struct store *store_open(const char *path, struct wl_err *err)
 	sqlite3_extended_result_codes(st->db, 0);
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	/* journal_mode returns a row; exec ignores it. A read-only medium keeps
-	 * its mode, and the error surfaces on the first write. */
-	if (exec_sql(st, "PRAGMA journal_mode = WAL", err) < 0 ||
-	    exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err) < 0)
-		goto fail;
-	if (migrate(st, err) < 0)
-		goto fail;
-	return st;
+	 * its mode, and the error surfaces on the first write.
+	 * Runners opening a NEW database at the same moment race for the switch
+	 * to WAL and the first migration; SQLite reports some of those conflicts
+	 * as SQLITE_BUSY at once, without the busy handler, so the setup is
+	 * retried for up to BUSY_TIMEOUT_MS. */
+	int64_t give_up = time_now_ms() + BUSY_TIMEOUT_MS;
+	for (;;) {
+		if (exec_sql(st, "PRAGMA journal_mode = WAL", err) == 0 &&
+		    exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err) == 0 &&
+		    migrate(st, err) == 0)
+			return st;
+		int code = sqlite3_errcode(st->db);
+		if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || time_now_ms() >= give_up)
+			goto fail;
+		usleep(20000);
+	}
 fail:
 	store_close(st);
 	return NULL;
