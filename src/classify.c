@@ -554,6 +554,13 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 				strbuf_addf(&sb, "%s not found, and it will not appear: ", name ? name : "the target");
 				dep_reason(&sb, d);
 				strvec_push_owned(&out->reasons, strbuf_detach(&sb));
+				const char *dn = jstr(d, "name") ? jstr(d, "name") : "?";
+				strvec_pushf(&out->hints,
+					     "%s %s must become Ready before %s can appear: fix why it failed%s%s%s "
+					     "(kubectl describe %s %s), not the wait",
+					     jstr(d, "kind") ? jstr(d, "kind") : "the dependency", dn,
+					     name ? name : "the target", jstr(d, "reason") ? " (" : "",
+					     jstr(d, "reason") ? jstr(d, "reason") : "", jstr(d, "reason") ? ")" : "", dk, dn);
 				free(dfp);
 				free(dk);
 			}

@@ -352,6 +352,8 @@ missing:
 		die_msg("%s", err.msg);
 		goto out;
 	}
+	if (runner_notice(r) && verbosity >= 0)
+		fprintf(stderr, "waitloop: notice: %s\n", runner_notice(r));
 
 	/* Preflight before anything else is started (notifications included). */
 	run_env(&env, wf, &set);

@@ -1,87 +1,122 @@
 /*
- * iteration: what one completion_check iteration decided, and what the step
- * does next (SPEC §4.5). The runner gathers the facts of an iteration (the
- * check's process result, the wait_policy guard's outcome, the files it
- * knows about) and asks this module; it never decides on its own.
+ * iteration: the implement → verify loop of one step (SPEC §4.5–§4.7, §9).
  *
- * This is the seam for the decision sources of SPEC §4.5 (in order: the
- * guard's abort, a decision file, the check's exit code, a wait-failure.json
- * written by `waitloop wait`), convergence and fix.md; today it implements
- * the guard's abort and the exit code.
+ * The runner runs the processes; this module keeps the loop's state (git
+ * snapshot, convergence, the undecidable streak, the check's evidence) and
+ * turns the facts of one iteration into ONE decision through
+ * verdict_decide() (verdict.h), then applies the loop's own rules (git
+ * scope, convergence) and writes the iteration's artifacts.
  *
- *   struct iteration_result res = ITERATION_RESULT_INIT;
- *   iteration_decide(&facts, &res);
- *   enum iter_next next = iteration_next(step, facts.iteration, facts.max_iterations,
- *                                        res.decision, &reason);  -- reason: caller frees
- *   iteration_result_release(&res);
+ * Calling sequence (runner), for a step with a completion_check:
  *
- * Ownership: facts are borrowed; the result owns its strings.
+ *   struct iter_loop *l = iter_loop_new(&run, step, step_dir, decision_file, fix_file, max_iterations);
+ *   per iteration n:
+ *     iter_loop_begin(l, n, &err);       -- git snapshot; the previous iteration's
+ *                                           wait-probe.log / wait-failure.json leave the top level
+ *     prompt += iter_loop_agent_append(l) -- AGENT implementers only, never CUSTOM scripts
+ *     ... implementer attempts ...
+ *     iter_loop_check_begin(l, check_id, stdout_log, stderr_log, &err);
+ *                                        -- right before spawning the check: discards the
+ *                                           decision file, notes the wall start and log offsets
+ *     ... the check runs (maybe guarded by a wait_policy) ...
+ *     on the check's exit, BEFORE wait_guard_finish() (the guard writes its own
+ *     wait-failure.json into the same directory):
+ *       iter_loop_check_exited(l, res);  -- reads the decision file and the
+ *                                           wait-failure.json of the check's own `waitloop wait`
+ *     from the guard's on_done: iter_loop_guard_done(l, wr, resolved_policy);
+ *     when the check never ran (cannot start, cannot be guarded):
+ *       iter_loop_check_not_started(l, why);
+ *     struct iter_end end = ITER_END_INIT;
+ *     iter_loop_conclude(l, &vars, &end);
+ *         -- decide (verdict_decide), git changes + scope, convergence,
+ *            review.verdict, fix.md, <step_dir>/iterations/<n>/ archive
+ *     emit end.git_changes (EV_GIT_CHANGES), end.convergence (EV_CONVERGENCE),
+ *     end.finished (EV_ITERATION_FINISHED); act on end.next;
+ *     iter_end_release(&end);
+ *   iter_loop_free(l);
+ *
+ * Loop rules applied after the check's decision (docs/loop.md):
+ *   - git scope (convergence.allowed_paths / ignored_paths / max_changed_files):
+ *     a violation adds scope/outside-allowed-paths, scope/file/<path> or
+ *     diff-budget/exceeded and turns COMPLETE into INCOMPLETE (source "convergence");
+ *   - convergence (stall_threshold / max_stage / no_change_limit) observes
+ *     every incomplete iteration; a stop makes the decision FAILED (source
+ *     "convergence") with the diagnosis as reason and loop/not-converging or
+ *     loop/no-change as fingerprint.
+ *
+ * Ownership: run (and everything it points to), step and vars are borrowed
+ * and must outlive the loop / the call; paths are copied. iter_end owns its
+ * strings and JSON; release with iter_end_release().
  */
 #ifndef WAITLOOP_ITERATION_H
 #define WAITLOOP_ITERATION_H
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "proc.h"
-#include "strvec.h"
+#include "template.h"
+#include "verdict.h"
 #include "wait.h"
 #include "workflow.h"
 
-enum iter_decision {
-	ITER_COMPLETE,
-	ITER_INCOMPLETE,
-	ITER_CHECK_FAILED,   /* the check itself failed: the step fails */
-};
+struct gitwork;
+struct redactor;
 
-/* What the wait_policy guard of the check reported (copied from wait_result). */
-struct guard_summary {
-	int present;                  /* a guard watched the check */
-	enum wait_outcome outcome;
-	int early_abort;
-	struct strvec fingerprints;
-	struct strvec reasons;
-	char *message;
-	char *failure_file;
+/* Run-level facts every loop of the run borrows. */
+struct iter_run {
+	const struct wl_workflow *wf;
+	const char *run_id;
+	const char *workspace;        /* absolute; base of fix_template */
+	struct gitwork *git;          /* NULL: git tracking is off */
+	const struct redactor *rd;
 };
-
-struct iteration_facts {
-	const struct wl_step *step;
-	const struct wl_wait_policy *guard_policy; /* resolved policy of the guard, or NULL */
-	int iteration;                 /* 1-based */
-	int max_iterations;
-	const char *check_id;
-	const char *step_dir;
-	const char *decision_file;     /* absolute */
-	const char *fix_file;          /* absolute */
-	int64_t check_started_wall_ms;
-	const struct proc_result *check; /* NULL when the check could not be started */
-	const char *start_error;       /* why it could not be started */
-	const struct guard_summary *guard; /* may be NULL */
-	int undecidable_streak;        /* undecidable iterations in a row before this one */
-};
-
-struct iteration_result {
-	enum iter_decision decision;
-	const char *source;            /* "wait_policy", "exit_code", "check_error" (static) */
-	struct strvec reasons;         /* redaction is the writer's job */
-	struct strvec fingerprints;    /* sorted, unique */
-	int undecidable;               /* no usable decision (counts towards the streak) */
-};
-#define ITERATION_RESULT_INIT {ITER_INCOMPLETE, "", STRVEC_INIT, STRVEC_INIT, 0}
-
-void iteration_decide(const struct iteration_facts *f, struct iteration_result *out);
-void iteration_result_release(struct iteration_result *res);
-const char *iter_decision_name(enum iter_decision d);   /* "complete", "incomplete", "failed" */
 
 enum iter_next {
 	ITER_NEXT_ITERATION,   /* run the next iteration */
 	ITER_DONE_SUCCEEDED,
 	ITER_DONE_FAILED,
-	ITER_DONE_INCOMPLETE,  /* on_iterations_exhausted: continue */
+	ITER_DONE_INCOMPLETE,  /* max_iterations reached with on_iterations_exhausted: continue */
 };
-/* After a decision: go on, or end the step; *reason (caller frees) explains an end other than success. */
-enum iter_next iteration_next(const struct wl_step *s, int iteration, int max_iterations, enum iter_decision d,
-			      char **reason);
 
-void guard_summary_release(struct guard_summary *g);
+struct iter_end {
+	enum iter_next next;
+	enum verdict_decision decision;
+	char *reason;          /* why the step ends (DONE_FAILED / DONE_INCOMPLETE), else NULL */
+	char *summary;         /* one line: what this iteration decided and why (NULL when complete) */
+	cJSON *git_changes;    /* EV_GIT_CHANGES data, or NULL (git off or unavailable) */
+	cJSON *convergence;    /* EV_CONVERGENCE data (stage change or stop), or NULL */
+	cJSON *finished;       /* EV_ITERATION_FINISHED data: decision, source, check_id, exit_code,
+				  message, reasons[], fingerprints[], hints[], changed_files, stage */
+	char *warning;         /* the first artifact that could not be written, or NULL */
+};
+#define ITER_END_INIT {ITER_NEXT_ITERATION, VERDICT_NONE, NULL, NULL, NULL, NULL, NULL, NULL}
+
+struct iter_loop;
+
+struct iter_loop *iter_loop_new(const struct iter_run *run, const struct wl_step *step, const char *step_dir,
+				const char *decision_file, const char *fix_file, int max_iterations);
+void iter_loop_free(struct iter_loop *l);
+
+/* Iteration n starts. -1 + err when git could not snapshot (this iteration is then untracked). */
+int iter_loop_begin(struct iter_loop *l, int iteration, struct wl_err *err);
+/* The convergence stage's text to append to an AGENT implementer's prompt, or NULL. */
+const char *iter_loop_agent_append(const struct iter_loop *l);
+
+/* The check is about to start. -1 + err when a stale decision file cannot be removed. */
+int iter_loop_check_begin(struct iter_loop *l, const char *check_id, const char *stdout_log, const char *stderr_log,
+			  struct wl_err *err);
+/* Wall-clock start of the current check (ms). */
+int64_t iter_loop_check_started(const struct iter_loop *l);
+/* The check process exited: read its decision file and its own wait-failure.json. */
+void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res);
+/* The check's guard reported (policy: the resolved policy the guard ran with). */
+void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, const struct wl_wait_policy *policy);
+/* The check never ran: the step fails with this reason. */
+void iter_loop_check_not_started(struct iter_loop *l, const char *why);
+
+/* Decide and write the iteration's artifacts (see above). Never fails; see end->warning. */
+void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, struct iter_end *end);
+void iter_end_release(struct iter_end *end);
 
 #endif

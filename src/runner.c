@@ -26,9 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "alert.h"
 #include "context.h"
 #include "fsutil.h"
+#include "gitwork.h"
 #include "iteration.h"
 #include "jsonutil.h"
 #include "loop.h"
@@ -63,9 +65,8 @@ struct step_run {
 	int attempts_total;         /* attempts of the step (events' attempt number) */
 	int exit_code;              /* last worker/check exit code, or -1 */
 	struct alert_tracker alert;  /* consecutive failed attempts / incomplete iterations */
-	int undecidable_streak;
+	struct iter_loop *il;       /* the implement → verify loop (steps with a completion_check) */
 	int64_t start_wall, end_wall, start_mono, phase_start_mono;
-	int64_t check_start_wall;
 	char *dir;                  /* <context>/<step> */
 	char *cwd;                  /* where the step runs */
 	char *check_id;
@@ -74,7 +75,9 @@ struct step_run {
 	struct wait *wait;          /* wait step condition loop, or the guard of proc */
 	struct wl_wait_policy policy;   /* resolved policy of the current wait/guard */
 	int policy_set;
-	struct guard_summary guard;
+	int guard_aborted;          /* the guard of the last child stopped it */
+	enum wait_outcome guard_outcome;
+	char *guard_message;
 	uint64_t backoff_timer;
 	char *guard_error;          /* the guard could not start: the child was stopped */
 	int stopping;               /* being stopped: ends CANCELLED */
@@ -96,6 +99,9 @@ struct runner {
 	char *self_exe;
 	const char *shell;
 	struct strvec base_env;     /* environ + workflow env */
+	struct gitwork *git;        /* NULL: git tracking off (not a repository, or no loop) */
+	struct iter_run iter_run;   /* what every step's loop borrows */
+	char *notice;               /* one line for the user (git tracking off), or NULL */
 	struct step_run *steps;
 	size_t nsteps, nrunning, nfinished;
 	int concurrency;            /* 0 = unlimited */
@@ -544,26 +550,31 @@ static void template_vars_for(const struct step_run *sr, struct template_vars *v
 	template_set(v, "wait_failure_file", sr->wait_failure_file);
 }
 
+/* An instructions_file: relative to the workflow file's directory, else the workspace. */
+static char *instructions_path(const struct runner *r, const char *file)
+{
+	char *p = path_in(r->wf_dir, file);
+	if (!fs_exists(p)) {
+		free(p);
+		p = path_in(r->workspace, file);
+	}
+	return p;
+}
+
 /*
- * The text of a step's (or check's) instructions: instructions_file is read
- * relative to the workflow file's directory, then the workspace, and its
- * {{var}} placeholders are expanded; inline CUSTOM instructions are used as
- * written (shell scripts use the WAITLOOP_* variables); a check's
+ * The script of a CUSTOM step (or check): an instructions_file has its
+ * {{var}} placeholders expanded; inline instructions are used as written
+ * (shell scripts use the WAITLOOP_* variables); a check's
  * $ROBOPPI_COMPLETION_CHECK_ID is replaced by the check id.
  */
-static char *instructions_text(const struct step_run *sr, int is_check, struct wl_err *err)
+static char *script_text(const struct step_run *sr, int is_check, struct wl_err *err)
 {
 	const struct runner *r = sr->r;
 	const char *inline_text = is_check ? sr->s->check.instructions : sr->s->instructions;
 	const char *file = is_check ? sr->s->check.instructions_file : sr->s->instructions_file;
-	enum wl_worker worker = is_check ? sr->s->check.worker : sr->s->worker;
 	char *text = NULL;
 	if (file) {
-		char *p = path_in(r->wf_dir, file);
-		if (!fs_exists(p)) {
-			free(p);
-			p = path_in(r->workspace, file);
-		}
+		char *p = instructions_path(r, file);
 		struct strbuf sb = STRBUF_INIT;
 		if (fs_read_file(p, 16u << 20, &sb, err) < 0) {
 			free(p);
@@ -577,14 +588,7 @@ static char *instructions_text(const struct step_run *sr, int is_check, struct w
 		template_vars_release(&v);
 		strbuf_release(&sb);
 	} else if (inline_text) {
-		if (worker == WORKER_CUSTOM) {
-			text = xstrdup(inline_text);
-		} else {
-			struct template_vars v = TEMPLATE_VARS_INIT;
-			template_vars_for(sr, &v);
-			text = template_expand(inline_text, &v);
-			template_vars_release(&v);
-		}
+		text = xstrdup(inline_text);
 	} else {
 		err_set(err, "step '%s' has no %sinstructions", sr->s->id, is_check ? "completion_check " : "");
 		return NULL;
@@ -598,46 +602,75 @@ static char *instructions_text(const struct step_run *sr, int is_check, struct w
 }
 
 /*
+ * The prompt of an agent step (or check): agent_prompt() renders the
+ * instructions (a missing prompts/<x>.md falls back to the built-in copy);
+ * an implementer's prompt gets the convergence stage's text appended.
+ */
+static char *agent_prompt_text(const struct step_run *sr, int is_check, struct wl_err *err)
+{
+	const struct runner *r = sr->r;
+	struct agent_prompt_params pp = AGENT_PROMPT_PARAMS_INIT;
+	pp.instructions = is_check ? sr->s->check.instructions : sr->s->instructions;
+	const char *file = is_check ? sr->s->check.instructions_file : sr->s->instructions_file;
+	char *path = NULL;
+	if (file) {
+		char *in_wf = path_in(r->wf_dir, file);
+		if (fs_exists(in_wf))
+			path = in_wf;
+		else
+			free(in_wf);
+	}
+	pp.instructions_file = path ? path : file;
+	pp.base_dir = path ? NULL : r->workspace;
+	if (!pp.instructions && !pp.instructions_file) {
+		err_set(err, "step '%s' has no %sinstructions", sr->s->id, is_check ? "completion_check " : "");
+		return NULL;
+	}
+	struct template_vars v = TEMPLATE_VARS_INIT;
+	template_vars_for(sr, &v);
+	pp.vars = &v;
+	pp.check_id = is_check ? sr->check_id : NULL;
+	pp.append = !is_check && sr->il ? iter_loop_agent_append(sr->il) : NULL;
+	char *prompt = NULL;
+	agent_prompt(&pp, &prompt, err);
+	template_vars_release(&v);
+	free(path);
+	return prompt;
+}
+
+/*
  * The command line of one worker run (a step attempt or a completion_check):
  * CUSTOM is `<shell> -e -c <script>`; the agent kinds run their CLI (or the
- * workflow's `workers:` override) with the rendered prompt as last argument.
- * This is the one place to extend for agent workers.
+ * workflow's `workers:` override) with the rendered prompt (agent.h), and
+ * get their capabilities in the environment.
  */
-static int worker_argv(const struct step_run *sr, int is_check, const struct strvec *env, struct strvec *argv,
+static int worker_argv(const struct step_run *sr, int is_check, struct strvec *env, struct strvec *argv,
 		       struct wl_err *err)
 {
 	const struct runner *r = sr->r;
 	enum wl_worker worker = is_check ? sr->s->check.worker : sr->s->worker;
 	if (worker == WORKER_UNSET)
 		worker = WORKER_CUSTOM;
-	char *text = instructions_text(sr, is_check, err);
-	if (!text)
-		return -1;
 	if (worker == WORKER_CUSTOM) {
+		char *text = script_text(sr, is_check, err);
+		if (!text)
+			return -1;
 		strvec_push(argv, r->shell);
 		strvec_push(argv, "-e");
 		strvec_push(argv, "-c");
 		strvec_push_owned(argv, text);
 		return 0;
 	}
-	static const char *const defaults[WORKER_KINDS][3] = {
-		[WORKER_CLAUDE_CODE] = {"claude", "-p", NULL},
-		[WORKER_CODEX_CLI] = {"codex", "exec", NULL},
-		[WORKER_OPENCODE] = {"opencode", "run", NULL},
-	};
-	const struct wl_worker_cmd *wc = &r->wf->workers[worker];
-	if (wc->present && wc->command.n) {
-		strvec_copy(argv, &wc->command);
-	} else {
-		for (int i = 0; defaults[worker][i]; i++)
-			strvec_push(argv, defaults[worker][i]);
-	}
-	if (!command_on_path(argv->v[0], strvec_getenv(env, "PATH"))) {
-		err_set(err, "worker %s needs '%s', which is not on PATH", worker_name(worker), argv->v[0]);
-		free(text);
+	char *prompt = agent_prompt_text(sr, is_check, err);
+	if (!prompt)
 		return -1;
-	}
-	strvec_push_owned(argv, text);
+	int rc = agent_argv(r->wf, worker, prompt, argv, err);
+	free(prompt);
+	if (rc < 0)
+		return -1;
+	if (!command_on_path(argv->v[0], strvec_getenv(env, "PATH")))
+		return err_set(err, "worker %s needs '%s', which is not on PATH", worker_name(worker), argv->v[0]);
+	agent_env(is_check ? &sr->s->check.capabilities : &sr->s->capabilities, env);
 	return 0;
 }
 
@@ -889,21 +922,29 @@ static void emit_attempt_finished(struct step_run *sr, const char *phase, const 
 	}
 }
 
+static void clear_guard(struct step_run *sr)
+{
+	sr->guard_aborted = 0;
+	sr->guard_outcome = WAIT_MET;
+	free(sr->guard_message);
+	sr->guard_message = NULL;
+}
+
+/* The guard's report (from wait_guard_finish, synchronously). A check's
+ * guard is evidence for the iteration's decision. */
 static void copy_guard_result(void *arg, const struct wait_result *wr)
 {
 	struct step_run *sr = arg;
-	guard_summary_release(&sr->guard);
-	sr->guard.present = 1;
-	sr->guard.outcome = wr->outcome;
-	sr->guard.early_abort = wr->early_abort;
-	strvec_copy(&sr->guard.fingerprints, &wr->fingerprints);
-	strvec_copy(&sr->guard.reasons, &wr->reasons);
-	sr->guard.message = xstrdup(wr->message);
-	sr->guard.failure_file = xstrdup(wr->failure_file);
+	clear_guard(sr);
+	sr->guard_outcome = wr->outcome;
+	sr->guard_aborted = wr->outcome != WAIT_MET && wr->outcome != WAIT_CANCELLED;
+	sr->guard_message = wr->message && *wr->message ? xstrdup(wr->message) : NULL;
+	if (sr->phase == PH_CHECK && sr->il)
+		iter_loop_guard_done(sr->il, wr, sr->policy_set ? &sr->policy : NULL);
 }
 
 /* Detach the proc and, when a guard watched it, let the guard finish (it
- * reports synchronously into sr->guard). */
+ * reports synchronously through copy_guard_result). */
 static void proc_done(struct step_run *sr, const struct proc_result *res)
 {
 	sr->proc = NULL;
@@ -928,11 +969,6 @@ static void step_succeeded(struct step_run *sr)
 	step_set_status(sr, STEP_SUCCEEDED, NULL);
 }
 
-static int guard_aborted(const struct step_run *sr)
-{
-	return sr->guard.present && sr->guard.outcome != WAIT_MET && sr->guard.outcome != WAIT_CANCELLED;
-}
-
 static void on_attempt_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
@@ -943,10 +979,10 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 		free(reason);
 		reason = sr->guard_error;
 		sr->guard_error = NULL;
-	} else if (guard_aborted(sr) && !sr->stopping) {
+	} else if (sr->guard_aborted && !sr->stopping) {
 		free(reason);
-		reason = xasprintf("wait_policy: %s", sr->guard.message ? sr->guard.message
-				   : outcome_word(sr->guard.outcome));
+		reason = xasprintf("wait_policy: %s", sr->guard_message ? sr->guard_message
+				   : outcome_word(sr->guard_outcome));
 	}
 	struct wl_err err = WL_ERR_INIT;
 	if (!reason && sr->s->noutputs && copy_outputs(sr, &err) < 0)
@@ -1011,7 +1047,7 @@ static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wa
 static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, enum wait_phase phase,
 		       int64_t timeout, const struct strvec *env, struct wl_err *err)
 {
-	guard_summary_release(&sr->guard);
+	clear_guard(sr);
 	resolve_policy(sr, use, timeout > 0 ? timeout : sr->r->wf->timeout);
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, phase, env->v);
@@ -1044,7 +1080,7 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 {
 	const char *phase = is_check ? "completion_check" : "step";
 	struct strvec env = STRVEC_INIT, argv = STRVEC_INIT;
-	guard_summary_release(&sr->guard);   /* a guard's verdict belongs to one child only */
+	clear_guard(sr);   /* a guard's verdict belongs to one child only */
 	release_policy(sr);
 	set_child_env(sr, &env, phase);
 	int rc = -1;
@@ -1132,7 +1168,10 @@ static int64_t check_timeout(const struct step_run *sr)
 static void iteration_start(struct step_run *sr)
 {
 	sr->attempt = 0;
-	if (sr->s->check.present) {
+	if (sr->il) {
+		struct wl_err err = WL_ERR_INIT;
+		if (iter_loop_begin(sr->il, sr->iteration, &err) < 0)
+			keep_artifact_error(sr->r, err.msg);
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddNumberToObject(d, "max_iterations", sr->max_iterations);
 		emit(sr->r, EV_ITERATION_STARTED, sr, d);
@@ -1140,57 +1179,31 @@ static void iteration_start(struct step_run *sr)
 	attempt_start(sr);
 }
 
-static void check_decided(struct step_run *sr, const struct proc_result *res, const char *start_error)
+/* The iteration is over: decide (iteration.h), publish, and go on or end the step. */
+static void check_decided(struct step_run *sr)
 {
+	struct runner *r = sr->r;
 	if (finish_if_stopping(sr))
 		return;
-	const struct wl_wait_policy *gp = sr->policy_set && sr->guard.present ? &sr->policy : NULL;
-	struct iteration_facts f = {
-		.step = sr->s,
-		.guard_policy = gp,
-		.iteration = sr->iteration,
-		.max_iterations = sr->max_iterations,
-		.check_id = sr->check_id,
-		.step_dir = sr->dir,
-		.decision_file = sr->decision_file,
-		.fix_file = sr->fix_file,
-		.check_started_wall_ms = sr->check_start_wall,
-		.check = res,
-		.start_error = start_error,
-		.guard = &sr->guard,
-		.undecidable_streak = sr->undecidable_streak,
-	};
-	struct iteration_result ir = ITERATION_RESULT_INIT;
-	iteration_decide(&f, &ir);
-	sr->undecidable_streak = ir.undecidable ? sr->undecidable_streak + 1 : 0;
-	if (ir.decision == ITER_COMPLETE)
-		record_outcome(sr, 0, NULL);
-	else
-		record_outcome(sr, 1, ir.reasons.n ? ir.reasons.v[0] : "incomplete iteration");
-	cJSON *d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "decision", iter_decision_name(ir.decision));
-	cJSON_AddStringToObject(d, "source", ir.source);
-	cJSON_AddItemToObject(d, "reasons", json_string_array(&ir.reasons));
-	cJSON_AddItemToObject(d, "fingerprints", json_string_array(&ir.fingerprints));
-	cJSON_AddStringToObject(d, "check_id", sr->check_id);
-	if (res && res->exited)
-		cJSON_AddNumberToObject(d, "exit_code", res->exit_code);
-	else
-		cJSON_AddNullToObject(d, "exit_code");
-	cJSON_AddNumberToObject(d, "max_iterations", sr->max_iterations);
-	cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
-	emit(sr->r, EV_ITERATION_FINISHED, sr, d);
-	char *reason = NULL;
-	enum iter_next next = iteration_next(sr->s, sr->iteration, sr->max_iterations, ir.decision, &reason);
-	if (next == ITER_DONE_FAILED && ir.reasons.n) {
-		char *r2 = xasprintf("%s: %s", reason, ir.reasons.v[0]);
-		free(reason);
-		reason = r2;
-	}
-	iteration_result_release(&ir);
-	switch (next) {
+	struct template_vars vars = TEMPLATE_VARS_INIT;
+	template_vars_for(sr, &vars);
+	struct iter_end end = ITER_END_INIT;
+	iter_loop_conclude(sr->il, &vars, &end);
+	template_vars_release(&vars);
+	if (end.warning)
+		keep_artifact_error(r, end.warning);
+	record_outcome(sr, end.decision != VERDICT_COMPLETE, end.summary);
+	/* emit() takes the data */
+	if (end.git_changes)
+		emit(r, EV_GIT_CHANGES, sr, end.git_changes);
+	if (end.convergence)
+		emit(r, EV_CONVERGENCE, sr, end.convergence);
+	cJSON_AddNumberToObject(end.finished, "consecutive_failures", alert_consecutive(&sr->alert));
+	emit(r, EV_ITERATION_FINISHED, sr, end.finished);
+	end.git_changes = end.convergence = end.finished = NULL;
+	switch (end.next) {
 	case ITER_NEXT_ITERATION:
-		if (sr->r->stopping) {
+		if (r->stopping) {
 			step_set_status(sr, STEP_CANCELLED, "run stopping");
 			break;
 		}
@@ -1202,18 +1215,22 @@ static void check_decided(struct step_run *sr, const struct proc_result *res, co
 		step_succeeded(sr);
 		break;
 	case ITER_DONE_INCOMPLETE:
-		step_set_status(sr, STEP_INCOMPLETE, reason);
+		step_set_status(sr, STEP_INCOMPLETE, end.reason);
 		break;
 	case ITER_DONE_FAILED:
-		step_fail(sr, reason);
+		step_fail(sr, end.reason);
 		break;
 	}
-	free(reason);
+	iter_end_release(&end);
 }
 
 static void on_check_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
+	/* Read the check's own decision file and wait-failure.json first: the
+	 * guard writes its wait-failure.json into the same directory when it finishes. */
+	if (!sr->guard_error)
+		iter_loop_check_exited(sr->il, res);
 	proc_done(sr, res);
 	sr->exit_code = res->exited ? res->exit_code : -1;
 	char *reason = result_reason(res, check_timeout(sr));
@@ -1221,13 +1238,11 @@ static void on_check_exit(void *arg, const struct proc_result *res)
 		free(reason);
 		reason = sr->guard_error;
 		sr->guard_error = NULL;
-		emit_attempt_finished(sr, "completion_check", res, reason);
-		check_decided(sr, NULL, reason);
-	} else {
-		emit_attempt_finished(sr, "completion_check", res, reason);
-		check_decided(sr, res, NULL);
+		iter_loop_check_not_started(sr->il, reason);
 	}
+	emit_attempt_finished(sr, "completion_check", res, reason);
 	free(reason);
+	check_decided(sr);
 }
 
 static void check_start(struct step_run *sr)
@@ -1235,17 +1250,23 @@ static void check_start(struct step_run *sr)
 	struct runner *r = sr->r;
 	free(sr->check_id);
 	sr->check_id = xasprintf("%s:%s:%d", r->run_id, sr->s->id, sr->iteration);
-	sr->check_start_wall = time_wall_ms();
-	guard_summary_release(&sr->guard);
+	clear_guard(sr);
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "phase", "completion_check");
 	cJSON_AddStringToObject(d, "check_id", sr->check_id);
 	emit(r, EV_ATTEMPT_STARTED, sr, d);
 	struct wl_err err = WL_ERR_INIT;
+	char *out_log = fs_join(sr->dir, "check.stdout.log"), *err_log = fs_join(sr->dir, "check.stderr.log");
+	if (iter_loop_check_begin(sr->il, sr->check_id, out_log, err_log, &err) < 0)
+		keep_artifact_error(r, err.msg);
+	free(out_log);
+	free(err_log);
+	err.msg[0] = '\0';
 	if (spawn(sr, 1, &err) < 0) {
 		sr->phase = PH_IDLE;
 		emit_attempt_finished(sr, "completion_check", NULL, err.msg);
-		check_decided(sr, NULL, err.msg);
+		iter_loop_check_not_started(sr->il, err.msg);
+		check_decided(sr);
 		return;
 	}
 	write_meta(sr);
@@ -1333,6 +1354,8 @@ static void step_start(struct step_run *sr)
 	sr->wait_failure_file = fs_join(sr->dir, "wait-failure.json");
 	sr->max_iterations = s->check.present && s->max_iterations != WL_UNSET ? s->max_iterations : 1;
 	sr->iteration = 1;
+	if (s->check.present)
+		sr->il = iter_loop_new(&r->iter_run, s, sr->dir, sr->decision_file, sr->fix_file, sr->max_iterations);
 	step_set_status(sr, STEP_RUNNING, NULL);
 	if (err.msg[0] || fs_mkdir_p(sr->cwd, &err) < 0) {
 		step_fail(sr, err.msg);
@@ -1443,6 +1466,49 @@ static void env_add_list(struct strvec *env, const struct strvec *list)
 	}
 }
 
+/*
+ * Git tracking (SPEC §9) serves the implement → verify loops: opened only
+ * when a step has a completion_check. Not a repository (or libgit2 cannot
+ * open it): one notice, git features off. The runner's own files never
+ * count as changes.
+ */
+static void open_git(struct runner *r)
+{
+	int loops = 0;
+	for (size_t i = 0; i < r->wf->nsteps; i++)
+		loops |= r->wf->steps[i].check.present;
+	if (!loops)
+		return;
+	struct wl_err err = WL_ERR_INIT;
+	r->git = gitwork_open(r->workspace, &err);
+	if (!r->git) {
+		r->notice = gitwork_err_is_not_repo(&err)
+				    ? xasprintf("git tracking off: workspace '%s' is not in a git repository", r->workspace)
+				    : xasprintf("git tracking off: %s", err.msg);
+		return;
+	}
+	gitwork_exclude(r->git, r->context_dir);
+	gitwork_exclude(r->git, ".waitloop");
+	const char *own[] = {r->opts->db_path, r->opts->metrics_path};
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (!own[i])
+			continue;
+		static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+		for (size_t k = 0; k < sizeof(suffix) / sizeof(suffix[0]); k++) {
+			char *p = xasprintf("%s%s", own[i], suffix[k]);
+			gitwork_exclude(r->git, p);
+			free(p);
+		}
+	}
+	for (size_t i = 0; i < r->wf->nsteps; i++) {
+		const struct wl_check *c = &r->wf->steps[i].check;
+		if (c->decision_file)
+			gitwork_exclude(r->git, c->decision_file);
+		if (c->fix_file)
+			gitwork_exclude(r->git, c->fix_file);
+	}
+}
+
 struct runner *runner_new(const struct wl_workflow *wf, const struct run_options *opts, struct wl_err *err)
 {
 	char *ws = fs_abspath(opts->workspace ? opts->workspace : ".");
@@ -1498,6 +1564,12 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 		alert_init(&sr->alert, sr->s->alert_after_failures);
 		sr->max_iterations = sr->s->check.present && sr->s->max_iterations != WL_UNSET ? sr->s->max_iterations : 1;
 	}
+	open_git(r);
+	r->iter_run.wf = wf;
+	r->iter_run.run_id = r->run_id;
+	r->iter_run.workspace = r->workspace;
+	r->iter_run.git = r->git;
+	r->iter_run.rd = r->rd;
 	r->status = RUN_RUNNING;
 	return r;
 fail:
@@ -1516,7 +1588,8 @@ static void step_run_release(struct step_run *sr)
 	free(sr->wait_failure_file);
 	free(sr->stop_reason);
 	free(sr->guard_error);
-	guard_summary_release(&sr->guard);
+	free(sr->guard_message);
+	iter_loop_free(sr->il);
 	release_policy(sr);
 }
 
@@ -1534,6 +1607,8 @@ void runner_free(struct runner *r)
 		loop_free(r->loop);
 	}
 	context_close(r->ctx);
+	gitwork_close(r->git);
+	free(r->notice);
 	redactor_free(r->rd);
 	strvec_clear(&r->base_env);
 	free(r->run_id);
@@ -1577,6 +1652,11 @@ const char *runner_artifact_error(const struct runner *r)
 	if (r->artifact_error)
 		return r->artifact_error;
 	return r->ctx ? context_sink_error(r->ctx) : NULL;
+}
+
+const char *runner_notice(const struct runner *r)
+{
+	return r->notice;
 }
 
 int runner_cancel_signal(const struct runner *r)

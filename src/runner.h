@@ -102,6 +102,9 @@ enum run_status runner_run(struct runner *r);
 /* The signal that cancelled the run (SIGINT/SIGTERM/SIGHUP), or 0. */
 int runner_cancel_signal(const struct runner *r);
 
+/* One line to show the user once before the run (e.g. "git tracking off: ..."), or NULL. */
+const char *runner_notice(const struct runner *r);
+
 /* The first failed write of a context artifact (_meta.json, events.jsonl, ...), or NULL. */
 const char *runner_artifact_error(const struct runner *r);
 

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -22,7 +21,6 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
-#define OPEN_BUSY_RETRIES 50
 #define BUSY_TIMEOUT_MS 5000
 
 /*
@@ -507,21 +505,20 @@ struct store *store_open(const char *path, struct wl_err *err)
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	/* journal_mode returns a row; exec ignores it. A read-only medium keeps
 	 * its mode, and the error surfaces on the first write.
-	 * When two runners open a new database at the same moment, SQLite may
-	 * answer SQLITE_BUSY to the WAL switch or the migration without calling
-	 * the busy handler (its deadlock avoidance: both hold a shared lock and
-	 * want to upgrade). Only this set-up sequence is retried, a bounded
-	 * number of times with a short pause; later writes rely on busy_timeout. */
-	for (int tries = 0;; tries++) {
+	 * Runners opening a NEW database at the same moment race for the switch
+	 * to WAL and the first migration; SQLite reports some of those conflicts
+	 * as SQLITE_BUSY at once, without the busy handler, so the setup is
+	 * retried for up to BUSY_TIMEOUT_MS. */
+	int64_t give_up = time_now_ms() + BUSY_TIMEOUT_MS;
+	for (;;) {
 		if (exec_sql(st, "PRAGMA journal_mode = WAL", err) == 0 &&
 		    exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err) == 0 &&
 		    migrate(st, err) == 0)
 			return st;
-		if (sqlite3_errcode(st->db) != SQLITE_BUSY || tries >= OPEN_BUSY_RETRIES)
+		int code = sqlite3_errcode(st->db);
+		if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || time_now_ms() >= give_up)
 			goto fail;
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		struct timespec pause = {0, (long)(20 + 10 * tries) * 1000000L};
-		nanosleep(&pause, NULL);
+		usleep(20000);
 	}
 fail:
 	store_close(st);

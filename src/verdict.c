@@ -57,6 +57,7 @@ const char *verdict_source_name(enum verdict_source s)
 	case VERDICT_SRC_EXIT_CODE: return "exit_code";
 	case VERDICT_SRC_CHECK_FAILED: return "check_failed";
 	case VERDICT_SRC_UNDECIDABLE: return "undecidable";
+	case VERDICT_SRC_CONVERGENCE: return "convergence";
 	case VERDICT_SRC_NONE: break;
 	}
 	return "none";
@@ -390,6 +391,16 @@ int verdict_read_wait_failure(const char *path, int64_t since_wall_ms, struct ve
 	return 1;
 }
 
+/* A wait's reasons often repeat the tail of its message
+ * ("terminal_fail after 1 observation (1.0s): X" and "X"): say it once. */
+static int restates(const char *message, const char *item)
+{
+	if (!message || !item)
+		return 0;
+	size_t m = strlen(message), n = strlen(item);
+	return n && n + 2 <= m && !strcmp(message + m - n, item) && !strncmp(message + m - n - 2, ": ", 2);
+}
+
 void verdict_add_evidence(struct verdict *v, const struct verdict_evidence *e)
 {
 	if (!e)
@@ -398,7 +409,9 @@ void verdict_add_evidence(struct verdict *v, const struct verdict_evidence *e)
 		v->message = xstrdup(e->message);
 	if (e->message)
 		list_add(&v->reasons, e->message, 0);
-	list_add_all(&v->reasons, &e->reasons, 0);
+	for (size_t i = 0; i < e->reasons.n; i++)
+		if (!restates(e->message, e->reasons.v[i]))
+			list_add(&v->reasons, e->reasons.v[i], 0);
 	list_add_all(&v->fingerprints, &e->fingerprints, 1);
 	list_add_all(&v->hints, &e->hints, 0);
 }
@@ -436,15 +449,17 @@ void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 		out->decision = fail ? VERDICT_FAILED : VERDICT_INCOMPLETE;
 		out->source = VERDICT_SRC_WAIT_POLICY;
 		const struct verdict_evidence *g = in->guard;
-		set_message(out, xasprintf("the wait_policy stopped the completion check early (%s)%s",
-					   in->guard_outcome,
-					   fail ? (strcmp(in->guard_outcome, "terminal_fail") ? "; on_stall: fail"
-											       : "; on_terminal: fail")
-						: ""));
+		/* The wait's own words first: a fixer starts from the first reason. */
 		verdict_add_evidence(out, g);
-		if (g && g->message) {   /* the wait's own message is the better summary */
-			free(out->message);
-			out->message = xstrdup(g->message);
+		char *why = xasprintf("the wait_policy stopped the completion check early (%s)%s", in->guard_outcome,
+				      fail ? (strcmp(in->guard_outcome, "terminal_fail") ? "; on_stall: fail"
+											  : "; on_terminal: fail")
+					   : "");
+		if (out->message) {
+			list_add(&out->reasons, why, 0);
+			free(why);
+		} else {
+			set_message(out, why);
 		}
 	} else if (in->file_status == VERDICT_FILE_FOUND && in->file) {
 		/* 2. The check's own decision file. */

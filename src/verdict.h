@@ -89,6 +89,8 @@ enum verdict_source {
 	VERDICT_SRC_EXIT_CODE,     /* "exit_code" */
 	VERDICT_SRC_CHECK_FAILED,  /* "check_failed" */
 	VERDICT_SRC_UNDECIDABLE,   /* "undecidable" */
+	VERDICT_SRC_CONVERGENCE,   /* "convergence": the loop's own rules (git scope, not converging,
+				      no change) overrode the check (set by iteration.c, never by verdict_decide) */
 };
 
 struct verdict {

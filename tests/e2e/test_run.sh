@@ -264,7 +264,7 @@ run checks "$FX/checks.yaml"
 expect_eq "$rc" 1
 expect_contains checks.out "FAIL        never-done (2 iterations) — max_iterations (2) reached without completion"
 expect_contains checks.out "INCOMPLETE  good-enough (3 iterations) — max_iterations (3) reached, still incomplete"
-expect_contains checks.out "FAIL        broken-check (1 iteration) — completion_check failed: completion_check failed with exit code 2"
+expect_contains checks.out "FAIL        broken-check (1 iteration) — the completion check failed: exit status 2 (0 = complete, 1 = incomplete)"
 expect_contains checks.out "PASS        templated"
 expect_contains ws-checks/templated.out "step=templated iteration=1/1 wf=checks keep={{.metadata.name}}"
 t_end

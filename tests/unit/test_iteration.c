@@ -1,19 +1,42 @@
-/* iteration: the decision of one completion_check iteration and what follows. */
+/* timeout: 60 */
+/* iteration: one step's implement → verify loop, driven with real files (no git). */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fsutil.h"
 #include "harness.h"
 #include "iteration.h"
-#include "workflow.h"
+#include "jsonutil.h"
+#include "strbuf.h"
+#include "xalloc.h"
 
-static struct wl_step step_with(enum wl_on_exhausted ex)
+static char tmpdir[] = "/tmp/wl-test-iteration.XXXXXX";
+
+static char *tp(const char *name)
 {
-	struct wl_step s;
-	memset(&s, 0, sizeof(s));
-	s.id = (char *)"verify";
-	s.on_iterations_exhausted = ex;
-	return s;
+	return fs_join(tmpdir, name);
+}
+
+static char *slurp(const char *name)
+{
+	char *p = tp(name);
+	struct strbuf sb = STRBUF_INIT;
+	struct wl_err err = WL_ERR_INIT;
+	if (fs_read_file(p, 1 << 20, &sb, &err) < 0)
+		strbuf_addstr(&sb, "(missing)");
+	free(p);
+	return strbuf_detach(&sb);
+}
+
+static void put(const char *name, const char *text)
+{
+	char *p = tp(name);
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(fs_write_atomic(p, text, strlen(text), &err) == 0);
+	free(p);
 }
 
 static struct proc_result exited(int code)
@@ -25,142 +48,269 @@ static struct proc_result exited(int code)
 	return r;
 }
 
-static void decide(const struct proc_result *res, const struct guard_summary *g, const struct wl_wait_policy *gp,
-		   int streak, struct iteration_result *out)
+static struct proc_result killed(int sig)
 {
-	struct wl_step s = step_with(ON_EXHAUSTED_ABORT);
-	struct iteration_facts f;
-	memset(&f, 0, sizeof(f));
-	f.step = &s;
-	f.iteration = 1;
-	f.max_iterations = 3;
-	f.check_id = "run:verify:1";
-	f.check = res;
-	f.start_error = res ? NULL : "command not found: 'x'";
-	f.guard = g;
-	f.guard_policy = gp;
-	f.undecidable_streak = streak;
-	iteration_decide(&f, out);
+	struct proc_result r;
+	memset(&r, 0, sizeof(r));
+	r.signaled = 1;
+	r.signo = sig;
+	return r;
 }
 
-static void test_exit_codes(void)
+struct fixture {
+	struct wl_workflow wf;
+	struct wl_step s;
+	struct iter_run run;
+	struct iter_loop *l;
+	char *dir, *verdict, *fix;
+};
+
+static void fixture_init(struct fixture *f, int max_iterations, int converge)
 {
-	struct iteration_result r = ITERATION_RESULT_INIT;
-	struct proc_result p = exited(0);
-	decide(&p, NULL, NULL, 0, &r);
-	CHECK_INT(r.decision, ITER_COMPLETE);
-	CHECK_STR(r.source, "exit_code");
-	iteration_result_release(&r);
-
-	p = exited(1);
-	decide(&p, NULL, NULL, 0, &r);
-	CHECK_INT(r.decision, ITER_INCOMPLETE);
-	CHECK_INT(r.undecidable, 0);
-	iteration_result_release(&r);
-
-	p = exited(2);
-	decide(&p, NULL, NULL, 0, &r);
-	CHECK_INT(r.decision, ITER_CHECK_FAILED);
-	CHECK_STR(r.reasons.v[0], "completion_check failed with exit code 2");
-	iteration_result_release(&r);
+	memset(f, 0, sizeof(*f));
+	f->wf.name = (char *)"wf";
+	f->s.id = (char *)"build";
+	f->s.on_iterations_exhausted = ON_EXHAUSTED_ABORT;
+	f->s.check.present = 1;
+	if (converge) {
+		f->s.convergence.present = 1;
+		f->s.convergence.enabled = WL_UNSET;
+		f->s.convergence.stall_threshold = WL_UNSET;
+		f->s.convergence.max_stage = WL_UNSET;
+		f->s.convergence.fail_on_max_stage = WL_UNSET;
+		f->s.convergence.max_changed_files = WL_UNSET;
+		f->s.convergence.no_change_limit = WL_UNSET;
+	}
+	f->run.wf = &f->wf;
+	f->run.run_id = "r1";
+	f->run.workspace = tmpdir;
+	f->dir = xstrdup(tmpdir);
+	f->verdict = tp("review.verdict");
+	f->fix = tp("fix.md");
+	f->l = iter_loop_new(&f->run, &f->s, f->dir, f->verdict, f->fix, max_iterations);
 }
 
-static void test_start_failure(void)
+static void fixture_release(struct fixture *f)
 {
-	struct iteration_result r = ITERATION_RESULT_INIT;
-	decide(NULL, NULL, NULL, 0, &r);
-	CHECK_INT(r.decision, ITER_CHECK_FAILED);
-	CHECK_STR(r.source, "check_error");
-	CHECK_STR(r.reasons.v[0], "completion_check could not start: command not found: 'x'");
-	iteration_result_release(&r);
+	iter_loop_free(f->l);
+	free(f->dir);
+	free(f->verdict);
+	free(f->fix);
+}
+
+/* One iteration: begin, check begin, (check writes files via fn), exit, conclude. */
+static void iterate(struct fixture *f, int n, const struct proc_result *res, const char *decision_text,
+		    struct iter_end *end)
+{
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(iter_loop_begin(f->l, n, &err) == 0);
+	char id[64];
+	snprintf(id, sizeof(id), "r1:build:%d", n);
+	char *out = tp("check.stdout.log"), *errp = tp("check.stderr.log");
+	CHECK(iter_loop_check_begin(f->l, id, out, errp, &err) == 0);
+	free(out);
+	free(errp);
+	if (decision_text)
+		put("review.verdict", decision_text);
+	iter_loop_check_exited(f->l, res);
+	iter_loop_conclude(f->l, NULL, end);
+}
+
+/* A string or number field of a JSON file in tmpdir, as text (caller frees). */
+static char *jfield(const char *name, const char *key)
+{
+	char *text = slurp(name);
+	cJSON *o = cJSON_Parse(text);
+	free(text);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	char *r = cJSON_IsString(v) ? xstrdup(v->valuestring)
+		  : cJSON_IsNumber(v) ? xasprintf("%d", v->valueint) : xstrdup("(none)");
+	cJSON_Delete(o);
+	return r;
+}
+
+static const char *ev_str(const cJSON *o, const char *k)
+{
+	const char *s = json_get_string(o, k);
+	return s ? s : "";
+}
+
+static void test_exit_code_and_artifacts(void)
+{
+	struct fixture f;
+	fixture_init(&f, 3, 0);
+	struct iter_end end = ITER_END_INIT;
+	struct proc_result r = exited(1);
+	iterate(&f, 1, &r, NULL, &end);
+	CHECK_INT(end.next, ITER_NEXT_ITERATION);
+	CHECK_STR(ev_str(end.finished, "decision"), "incomplete");
+	CHECK_STR(ev_str(end.finished, "source"), "exit_code");
+	CHECK(end.git_changes == NULL);
+	char *v = jfield("review.verdict", "check_id");
+	CHECK_STR(v, "r1:build:1");
+	free(v);
+	v = jfield("review.verdict", "decision");
+	CHECK_STR(v, "incomplete");
+	free(v);
+	char *fix = slurp("fix.md");
+	CHECK_CONTAINS(fix, "exited with status 1");
+	CHECK_CONTAINS(fix, "(git tracking unavailable)");
+	free(fix);
+	char *arch = jfield("iterations/1/review.verdict", "iteration");
+	CHECK_STR(arch, "1");
+	free(arch);
+	arch = slurp("iterations/1/fix.md");
+	CHECK_CONTAINS(arch, "exited with status 1");
+	free(arch);
+	iter_end_release(&end);
+
+	r = exited(0);
+	iterate(&f, 2, &r, NULL, &end);
+	CHECK_INT(end.next, ITER_DONE_SUCCEEDED);
+	CHECK(end.reason == NULL);
+	fix = slurp("fix.md");
+	CHECK_STR(fix, "");     /* emptied on complete */
+	free(fix);
+	arch = slurp("iterations/1/fix.md");   /* the archive keeps iteration 1's */
+	CHECK_CONTAINS(arch, "exited with status 1");
+	free(arch);
+	iter_end_release(&end);
+	fixture_release(&f);
+}
+
+static void test_decision_file_wins_and_stale_ignored(void)
+{
+	struct fixture f;
+	fixture_init(&f, 3, 0);
+	struct iter_end end = ITER_END_INIT;
+	struct proc_result r = exited(0);
+	iterate(&f, 1, &r, "{\"decision\":\"incomplete\",\"check_id\":\"r1:build:1\",\"reasons\":[\"tests fail\"],"
+			   "\"fingerprints\":[\"test/unit\"]}", &end);
+	CHECK_STR(ev_str(end.finished, "source"), "decision_file");
+	CHECK_STR(ev_str(end.finished, "decision"), "incomplete");
+	iter_end_release(&end);
+	/* another check's id: stale, the exit code decides */
+	iterate(&f, 2, &r, "{\"decision\":\"incomplete\",\"check_id\":\"other\"}", &end);
+	CHECK_STR(ev_str(end.finished, "source"), "exit_code");
+	CHECK_INT(end.next, ITER_DONE_SUCCEEDED);
+	iter_end_release(&end);
+	fixture_release(&f);
 }
 
 static void test_undecidable_twice_fails(void)
 {
-	struct iteration_result r = ITERATION_RESULT_INIT;
-	struct proc_result p;
-	memset(&p, 0, sizeof(p));
-	p.signaled = 1;
-	p.signo = SIGKILL;
-	p.timed_out = 1;
-	decide(&p, NULL, NULL, 0, &r);
-	CHECK_INT(r.decision, ITER_INCOMPLETE);
-	CHECK_INT(r.undecidable, 1);
-	CHECK_STR(r.reasons.v[0], "completion_check timed out");
-	iteration_result_release(&r);
-	decide(&p, NULL, NULL, 1, &r);
-	CHECK_INT(r.decision, ITER_CHECK_FAILED);
-	iteration_result_release(&r);
+	struct fixture f;
+	fixture_init(&f, 5, 0);
+	struct iter_end end = ITER_END_INIT;
+	struct proc_result r = killed(SIGKILL);
+	iterate(&f, 1, &r, NULL, &end);
+	CHECK_INT(end.next, ITER_NEXT_ITERATION);
+	CHECK_STR(ev_str(end.finished, "source"), "undecidable");
+	iter_end_release(&end);
+	iterate(&f, 2, &r, NULL, &end);
+	CHECK_INT(end.next, ITER_DONE_FAILED);
+	CHECK_CONTAINS(end.reason, "two undecidable iterations");
+	iter_end_release(&end);
+	fixture_release(&f);
 }
 
-static void test_guard_abort_wins(void)
+static void test_guard_and_not_started(void)
 {
-	struct guard_summary g;
-	memset(&g, 0, sizeof(g));
-	g.present = 1;
-	g.outcome = WAIT_TERMINAL_FAIL;
-	g.early_abort = 1;
-	strvec_push(&g.fingerprints, "kest/control/helmrelease-failed/capi");
-	strvec_push(&g.fingerprints, "kest/control/crd-missing/x");
-	strvec_push(&g.reasons, "dependency helmrelease/capi is Failed");
-	struct proc_result p;
-	memset(&p, 0, sizeof(p));
-	p.signaled = 1;
-	p.signo = SIGINT;
+	struct fixture f;
+	fixture_init(&f, 3, 0);
+	struct iter_end end = ITER_END_INIT;
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(iter_loop_begin(f.l, 1, &err) == 0);
+	CHECK(iter_loop_check_begin(f.l, "r1:build:1", NULL, NULL, &err) == 0);
+	struct proc_result r = killed(SIGTERM);
+	iter_loop_check_exited(f.l, &r);
+	struct wait_result wr;
+	memset(&wr, 0, sizeof(wr));
+	wr.outcome = WAIT_TERMINAL_FAIL;
+	wr.message = "HelmRelease capi failed";
+	strvec_push(&wr.fingerprints, "k/helmrelease-failed/capi");
 	struct wl_wait_policy pol;
 	wait_policy_init(&pol);
-
-	struct iteration_result r = ITERATION_RESULT_INIT;
-	decide(&p, &g, &pol, 1, &r);   /* a streak does not matter: the guard decided */
-	CHECK_INT(r.decision, ITER_INCOMPLETE);
-	CHECK_STR(r.source, "wait_policy");
-	CHECK_INT(r.fingerprints.n, 2);
-	CHECK_STR(r.fingerprints.v[0], "kest/control/crd-missing/x");   /* sorted */
-	CHECK_STR(r.reasons.v[0], "dependency helmrelease/capi is Failed");
-	iteration_result_release(&r);
-
 	pol.on_terminal = ON_ABORT_FAIL;
-	decide(&p, &g, &pol, 0, &r);
-	CHECK_INT(r.decision, ITER_CHECK_FAILED);
-	iteration_result_release(&r);
+	iter_loop_guard_done(f.l, &wr, &pol);
+	strvec_clear(&wr.fingerprints);
+	iter_loop_conclude(f.l, NULL, &end);
+	CHECK_STR(ev_str(end.finished, "decision"), "failed");
+	CHECK_STR(ev_str(end.finished, "source"), "wait_policy");
+	CHECK_INT(end.next, ITER_DONE_FAILED);
+	CHECK_CONTAINS(end.reason, "HelmRelease capi failed");
+	iter_end_release(&end);
 
-	g.outcome = WAIT_STALLED;     /* on_stall unset: incomplete */
-	decide(&p, &g, &pol, 0, &r);
-	CHECK_INT(r.decision, ITER_INCOMPLETE);
-	iteration_result_release(&r);
-
-	g.outcome = WAIT_MET;         /* a guard that never aborted: the exit code decides */
-	struct proc_result ok = exited(0);
-	decide(&ok, &g, &pol, 0, &r);
-	CHECK_INT(r.decision, ITER_COMPLETE);
-	iteration_result_release(&r);
-	guard_summary_release(&g);
+	CHECK(iter_loop_begin(f.l, 2, &err) == 0);
+	CHECK(iter_loop_check_begin(f.l, "r1:build:2", NULL, NULL, &err) == 0);
+	iter_loop_check_not_started(f.l, "worker CLAUDE_CODE needs 'claude', which is not on PATH");
+	iter_loop_conclude(f.l, NULL, &end);
+	CHECK_INT(end.next, ITER_DONE_FAILED);
+	CHECK_STR(end.reason, "the completion check could not start: worker CLAUDE_CODE needs 'claude', which is not on PATH");
+	iter_end_release(&end);
+	fixture_release(&f);
 }
 
-static void test_next(void)
+static void test_convergence_stops(void)
 {
-	struct wl_step abort_s = step_with(ON_EXHAUSTED_ABORT), cont = step_with(ON_EXHAUSTED_CONTINUE);
-	char *reason = NULL;
-	CHECK_INT(iteration_next(&abort_s, 1, 3, ITER_COMPLETE, &reason), ITER_DONE_SUCCEEDED);
-	CHECK(reason == NULL);
-	CHECK_INT(iteration_next(&abort_s, 2, 3, ITER_INCOMPLETE, &reason), ITER_NEXT_ITERATION);
-	CHECK_INT(iteration_next(&abort_s, 3, 3, ITER_INCOMPLETE, &reason), ITER_DONE_FAILED);
-	CHECK_STR(reason, "max_iterations (3) reached without completion");
-	free(reason);
-	CHECK_INT(iteration_next(&cont, 3, 3, ITER_INCOMPLETE, &reason), ITER_DONE_INCOMPLETE);
-	CHECK_STR(reason, "max_iterations (3) reached, still incomplete");
-	free(reason);
-	CHECK_INT(iteration_next(&cont, 1, 3, ITER_CHECK_FAILED, &reason), ITER_DONE_FAILED);
-	CHECK_STR(reason, "completion_check failed");
-	free(reason);
+	struct fixture f;
+	fixture_init(&f, 10, 1);
+	struct iter_end end = ITER_END_INIT;
+	struct proc_result r = exited(1);
+	const char *same = "{\"decision\":\"fail\",\"fingerprints\":[\"test/same\"]}";
+	int n, stage_events = 0;
+	for (n = 1; n <= 10; n++) {
+		iterate(&f, n, &r, same, &end);
+		if (end.convergence)
+			stage_events++;
+		if (end.next != ITER_NEXT_ITERATION)
+			break;
+		iter_end_release(&end);
+	}
+	CHECK_INT(n, 4);   /* stage 2 after 2, stage 3 after 3, stop after 4 */
+	CHECK_INT(stage_events, 3);
+	CHECK_INT(end.next, ITER_DONE_FAILED);
+	CHECK_STR(ev_str(end.finished, "source"), "convergence");
+	CHECK_CONTAINS(end.reason, "convergence: not converging");
+	char *v = slurp("review.verdict");
+	CHECK_CONTAINS(v, "loop/not-converging");
+	free(v);
+	char *c = slurp("convergence.json");
+	CHECK_CONTAINS(c, "not converging");
+	free(c);
+	iter_end_release(&end);
+	fixture_release(&f);
+}
+
+static void test_exhausted(void)
+{
+	struct fixture f;
+	fixture_init(&f, 2, 0);
+	f.s.on_iterations_exhausted = ON_EXHAUSTED_CONTINUE;
+	struct iter_end end = ITER_END_INIT;
+	struct proc_result r = exited(1);
+	iterate(&f, 1, &r, NULL, &end);
+	iter_end_release(&end);
+	iterate(&f, 2, &r, NULL, &end);
+	CHECK_INT(end.next, ITER_DONE_INCOMPLETE);
+	CHECK_STR(end.reason, "max_iterations (2) reached, still incomplete");
+	iter_end_release(&end);
+	fixture_release(&f);
 }
 
 int main(void)
 {
-	TEST(test_exit_codes);
-	TEST(test_start_failure);
+	if (!mkdtemp(tmpdir))
+		return 2;
+	TEST(test_exit_code_and_artifacts);
+	TEST(test_decision_file_wins_and_stale_ignored);
 	TEST(test_undecidable_twice_fails);
-	TEST(test_guard_abort_wins);
-	TEST(test_next);
+	TEST(test_guard_and_not_started);
+	TEST(test_convergence_stops);
+	TEST(test_exhausted);
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
 	return tests_done();
 }
