@@ -187,6 +187,8 @@ expect_eq "$n" 10000
 read -r _ fd0 _ z0 <"$FAST/obs/at10.txt"
 read -r _ fd1 _ z1 <"$FAST/obs/at9999.txt"
 echo "  10000 observations: runner fds at 10: $fd0, at 9999: $fd1; zombies $z0 / $z1" >&2
-expect_eq "$fd1" "$fd0"
+# Sampled from inside a running condition, the count can differ by the one
+# or two descriptors of a spawn in flight; a leak would add ~10 000.
+[ "$fd1" -le $((fd0 + 2)) ] || t_fail "runner descriptors grew from $fd0 to $fd1 over 10 000 observations"
 expect_eq "$z1" 0
 t_end
