@@ -149,17 +149,8 @@ static void run_env(struct strvec *env, const struct wl_workflow *wf, const stru
 {
 	for (char **e = environ; e && *e; e++)
 		strvec_push(env, *e);
-	const struct strvec *lists[2] = {&wf->env, set};
-	for (int l = 0; l < 2; l++)
-		for (size_t i = 0; i < lists[l]->n; i++) {
-			const char *kv = lists[l]->v[i];
-			const char *eq = strchr(kv, '=');
-			if (!eq)
-				continue;
-			char *name = xstrndup(kv, (size_t)(eq - kv));
-			strvec_setenv(env, name, eq + 1);
-			free(name);
-		}
+	strvec_setenv_all(env, &wf->env);
+	strvec_setenv_all(env, set);
 }
 
 /* ---- preflight (SPEC §4.8): checked before runner_run(), recorded by its gate ---- */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "proc.h"
 #include "xalloc.h"
 
 int json_write_atomic(const char *path, const cJSON *obj, struct wl_err *err)
@@ -58,4 +59,16 @@ const char *json_get_string(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+cJSON *json_signals_sent(unsigned sent)
+{
+	cJSON *a = cJSON_CreateArray();
+	if (sent & PROC_SENT_SIGINT)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGINT"));
+	if (sent & PROC_SENT_SIGTERM)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGTERM"));
+	if (sent & PROC_SENT_SIGKILL)
+		cJSON_AddItemToArray(a, cJSON_CreateString("SIGKILL"));
+	return a;
 }

@@ -17,6 +17,8 @@ cJSON *json_read_file(const char *path, size_t max, struct wl_err *err);
 char *json_compact(const cJSON *obj);
 /* A JSON array of strings from a strvec. */
 cJSON *json_string_array(const struct strvec *sv);
+/* proc_result.signals_sent (PROC_SENT_* bits) as ["SIGINT","SIGTERM","SIGKILL"]. */
+cJSON *json_signals_sent(unsigned sent);
 /* obj[key] as a string, or NULL. */
 const char *json_get_string(const cJSON *obj, const char *key);
 

@@ -290,18 +290,6 @@ static void emit(struct runner *r, enum ev_type type, const struct step_run *sr,
 	cJSON_Delete(data);
 }
 
-static cJSON *signals_json(unsigned sent)
-{
-	cJSON *a = cJSON_CreateArray();
-	if (sent & PROC_SENT_SIGINT)
-		cJSON_AddItemToArray(a, cJSON_CreateString("SIGINT"));
-	if (sent & PROC_SENT_SIGTERM)
-		cJSON_AddItemToArray(a, cJSON_CreateString("SIGTERM"));
-	if (sent & PROC_SENT_SIGKILL)
-		cJSON_AddItemToArray(a, cJSON_CreateString("SIGKILL"));
-	return a;
-}
-
 static void add_time(cJSON *o, const char *key, int64_t wall_ms)
 {
 	if (wall_ms <= 0) {
@@ -474,45 +462,9 @@ static void set_child_env(struct step_run *sr, struct strvec *env, const char *p
 {
 	struct runner *r = sr->r;
 	strvec_copy(env, &r->base_env);
-	for (size_t i = 0; i < sr->s->env.n; i++)
-		strvec_push(env, sr->s->env.v[i]);   /* later entries win below */
-	/* Normalise precedence: re-set each step var, then --set. */
-	for (size_t i = 0; i < sr->s->env.n; i++) {
-		const char *kv = sr->s->env.v[i];
-		const char *eq = strchr(kv, '=');
-		if (!eq)
-			continue;
-		char *name = xstrndup(kv, (size_t)(eq - kv));
-		strvec_setenv(env, name, eq + 1);
-		free(name);
-	}
+	strvec_setenv_all(env, &sr->s->env);
 	if (r->opts->set_env)
-		for (size_t i = 0; i < r->opts->set_env->n; i++) {
-			const char *kv = r->opts->set_env->v[i];
-			const char *eq = strchr(kv, '=');
-			if (!eq)
-				continue;
-			char *name = xstrndup(kv, (size_t)(eq - kv));
-			strvec_setenv(env, name, eq + 1);
-			free(name);
-		}
-	/* Drop the duplicates pushed above: keep the first occurrence of each name
-	 * (strvec_setenv updated it in place), remove later ones. */
-	size_t w = 0;
-	for (size_t i = 0; i < env->n; i++) {
-		const char *eq = strchr(env->v[i], '=');
-		size_t nlen = eq ? (size_t)(eq - env->v[i]) : strlen(env->v[i]);
-		int dup = 0;
-		for (size_t j = 0; j < w && !dup; j++)
-			dup = !strncmp(env->v[j], env->v[i], nlen) && env->v[j][nlen] == '=';
-		if (dup)
-			free(env->v[i]);
-		else
-			env->v[w++] = env->v[i];
-	}
-	env->n = w;
-	if (env->v)
-		env->v[w] = NULL;
+		strvec_setenv_all(env, r->opts->set_env);
 	strvec_setenv(env, "WAITLOOP_RUN_ID", r->run_id);
 	strvec_setenv(env, "WAITLOOP_WORKFLOW", r->wf->name ? r->wf->name : "");
 	strvec_setenv(env, "WAITLOOP_STEP", sr->s->id);
@@ -904,7 +856,7 @@ static void emit_attempt_finished(struct step_run *sr, const char *phase, const 
 		cJSON_AddNullToObject(d, "signal");
 	}
 	cJSON_AddBoolToObject(d, "timed_out", res && res->timed_out);
-	cJSON_AddItemToObject(d, "signals_sent", signals_json(res ? res->signals_sent : 0));
+	cJSON_AddItemToObject(d, "signals_sent", json_signals_sent(res ? res->signals_sent : 0));
 	add_str_or_null(d, "reason", reason);
 	cJSON_AddNumberToObject(d, "duration_s", res ? ms_to_s(res->end_ms - res->start_ms) : 0);
 	cJSON_AddNumberToObject(d, "consecutive_failures", alert_consecutive(&sr->alert));
@@ -912,7 +864,7 @@ static void emit_attempt_finished(struct step_run *sr, const char *phase, const 
 	if (res && res->signals_sent) {
 		cJSON *k = cJSON_CreateObject();
 		cJSON_AddStringToObject(k, "phase", phase);
-		cJSON_AddItemToObject(k, "signals_sent", signals_json(res->signals_sent));
+		cJSON_AddItemToObject(k, "signals_sent", json_signals_sent(res->signals_sent));
 		const char *why = res->timed_out ? "timeout"
 				  : sr->stopping ? sr->stop_reason
 				  : res->lingered ? "linger: group members outlived the main process"
@@ -1453,19 +1405,6 @@ static void on_signal(void *arg, int signo)
 
 /* ---- public API ---- */
 
-static void env_add_list(struct strvec *env, const struct strvec *list)
-{
-	for (size_t i = 0; i < list->n; i++) {
-		const char *kv = list->v[i];
-		const char *eq = strchr(kv, '=');
-		if (!eq)
-			continue;
-		char *name = xstrndup(kv, (size_t)(eq - kv));
-		strvec_setenv(env, name, eq + 1);
-		free(name);
-	}
-}
-
 /*
  * Git tracking (SPEC §9) serves the implement → verify loops: opened only
  * when a step has a completion_check. Not a repository (or libgit2 cannot
@@ -1535,15 +1474,15 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 
 	for (char **e = environ; e && *e; e++)
 		strvec_push(&r->base_env, *e);
-	env_add_list(&r->base_env, &wf->env);
+	strvec_setenv_all(&r->base_env, &wf->env);
 
 	/* Secrets the redactor must know: every value any child may get. */
 	struct strvec all = STRVEC_INIT;
 	strvec_copy(&all, &r->base_env);
 	for (size_t i = 0; i < wf->nsteps; i++)
-		env_add_list(&all, &wf->steps[i].env);
+		strvec_setenv_all(&all, &wf->steps[i].env);
 	if (opts->set_env)
-		env_add_list(&all, opts->set_env);
+		strvec_setenv_all(&all, opts->set_env);
 	r->rd = redactor_new(&wf->redact, &all, err);
 	strvec_clear(&all);
 	if (!r->rd)

@@ -100,3 +100,16 @@ const char *strvec_getenv(const struct strvec *env, const char *name)
 	ssize_t i = env_index(env, name);
 	return i < 0 ? NULL : env->v[i] + strlen(name) + 1;
 }
+
+void strvec_setenv_all(struct strvec *env, const struct strvec *assignments)
+{
+	for (size_t i = 0; i < assignments->n; i++) {
+		const char *kv = assignments->v[i];
+		const char *eq = strchr(kv, '=');
+		if (!eq)
+			continue;
+		char *name = xstrndup(kv, (size_t)(eq - kv));
+		strvec_setenv(env, name, eq + 1);
+		free(name);
+	}
+}

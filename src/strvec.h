@@ -27,5 +27,7 @@ void strvec_sort_unique(struct strvec *sv);            /* sort + de-duplicate */
 /* Set NAME=VALUE in an environment vector, replacing an existing NAME. */
 void strvec_setenv(struct strvec *env, const char *name, const char *value);
 const char *strvec_getenv(const struct strvec *env, const char *name);
+/* Apply every "NAME=VALUE" of assignments with strvec_setenv (entries without '=' are skipped). */
+void strvec_setenv_all(struct strvec *env, const struct strvec *assignments);
 
 #endif

@@ -163,18 +163,6 @@ static void emit(struct wait *w, enum ev_type type, cJSON *data)
 	cJSON_Delete(data);
 }
 
-static cJSON *signals_array(unsigned sent)
-{
-	cJSON *a = cJSON_CreateArray();
-	if (sent & PROC_SENT_SIGINT)
-		cJSON_AddItemToArray(a, cJSON_CreateString("SIGINT"));
-	if (sent & PROC_SENT_SIGTERM)
-		cJSON_AddItemToArray(a, cJSON_CreateString("SIGTERM"));
-	if (sent & PROC_SENT_SIGKILL)
-		cJSON_AddItemToArray(a, cJSON_CreateString("SIGKILL"));
-	return a;
-}
-
 /* The one-line summary of an observation: the probe's summary, else the first reason, else the output's last line. */
 static char *observation_summary(struct wait *w, const struct classification *c)
 {
@@ -309,7 +297,7 @@ static void write_failure(struct wait *w)
 	else
 		cJSON_AddNullToObject(o, "rule");
 	cJSON *action = cJSON_AddObjectToObject(o, "action");
-	cJSON_AddItemToObject(action, "signals_sent", signals_array(r->signals_sent));
+	cJSON_AddItemToObject(action, "signals_sent", json_signals_sent(r->signals_sent));
 	cJSON_AddBoolToObject(action, "terminated", w->terminated);
 	cJSON *ptr = cJSON_AddObjectToObject(o, "pointers");
 	cJSON_AddStringToObject(ptr, "probe_log", w->probe_log);
