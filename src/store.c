@@ -892,20 +892,10 @@ int store_notification_result(struct store *st, const char *run_id, const char *
 
 /* ---- queries ------------------------------------------------------------ */
 
-static int is_json_column(const char *name)
+static int name_in(const char *name, const char *const *list)
 {
-	static const char *const cols[] = {"reasons", "fingerprints", "signals_sent", "files", NULL};
-	for (int i = 0; cols[i]; i++)
-		if (!strcmp(name, cols[i]))
-			return 1;
-	return 0;
-}
-
-static int is_bool_column(const char *name)
-{
-	static const char *const cols[] = {"timed_out", "early_abort", "changed", "ok", NULL};
-	for (int i = 0; cols[i]; i++)
-		if (!strcmp(name, cols[i]))
+	for (int i = 0; list[i]; i++)
+		if (!strcmp(name, list[i]))
 			return 1;
 	return 0;
 }
@@ -920,9 +910,11 @@ enum col_kind { COL_PLAIN, COL_TIME, COL_BOOL, COL_JSON };
 
 static enum col_kind column_kind(const char *name)
 {
-	if (is_json_column(name))
+	static const char *const json_cols[] = {"reasons", "fingerprints", "signals_sent", "files", NULL};
+	static const char *const bool_cols[] = {"timed_out", "early_abort", "changed", "ok", NULL};
+	if (name_in(name, json_cols))
 		return COL_JSON;
-	if (is_bool_column(name))
+	if (name_in(name, bool_cols))
 		return COL_BOOL;
 	return is_time_column(name) ? COL_TIME : COL_PLAIN;
 }

@@ -5,28 +5,7 @@
 # shellcheck shell=bash
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
-FX=$ROOT/tests/fixtures/loop
-export WAITLOOP_KEEPALIVE_S=30
-unset WAITLOOP_DB
-
-# Fake CLIs: kubectl, and one agent script installed under every agent name.
-mkdir -p bin
-cp "$FX/fake-kubectl.sh" bin/kubectl
-for a in claude codex opencode; do cp "$FX/fake-agent.sh" "bin/$a"; done
-chmod +x bin/*
-export PATH="$T/bin:$PATH"
-export FAKE_AGENT_LOG="$T/agent.log"
-
-mkrepo() { # dir — a git repository with one commit
-	mkdir -p "$1"
-	git -C "$1" init -q
-	git -C "$1" config user.email test@example.org
-	git -C "$1" config user.name test
-	git -C "$1" config commit.gpgsign false
-	[ -e "$1/README.md" ] || echo "# repo" >"$1/README.md"
-	git -C "$1" add -A
-	git -C "$1" commit -qm init
-}
+. "$ROOT/tests/fixtures/loop/setup.sh"
 # run NAME WORKFLOW WORKSPACE [args...] — sets rc; output in NAME.out / NAME.err
 run() {
 	local name=$1 wf=$2 ws=$3

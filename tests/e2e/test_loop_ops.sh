@@ -5,27 +5,7 @@
 # shellcheck shell=bash
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
-FX=$ROOT/tests/fixtures/loop
-export WAITLOOP_KEEPALIVE_S=30
-unset WAITLOOP_DB
-
-mkdir -p bin
-cp "$FX/fake-kubectl.sh" bin/kubectl
-for a in claude codex opencode; do cp "$FX/fake-agent.sh" "bin/$a"; done
-chmod +x bin/*
-export PATH="$T/bin:$PATH"
-export FAKE_AGENT_LOG="$T/agent.log"
-
-mkrepo() { # dir — a git repository with one commit
-	mkdir -p "$1"
-	git -C "$1" init -q
-	git -C "$1" config user.email test@example.org
-	git -C "$1" config user.name test
-	git -C "$1" config commit.gpgsign false
-	echo "# repo" >>"$1/README.md"
-	git -C "$1" add -A
-	git -C "$1" commit -qm init
-}
+. "$ROOT/tests/fixtures/loop/setup.sh"
 py() { /usr/bin/python3 - "$@"; }
 wait_file() { # seconds file
 	local i=0
