@@ -15,7 +15,7 @@ VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 # Debian packages the build and the tests need (checked with dpkg, installed only when missing).
 DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev \
               sqlite3 python3 python3-jsonschema python3-yaml shellcheck git procps clang \
-              libclang-rt-dev man-db
+              libclang-rt-dev man-db time
 DEB_TEST_PKGS := prometheus
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
