@@ -102,6 +102,28 @@ while read -r b; do
 done <blocks.txt
 t_end
 
+# The other YAML examples (CI jobs, Kubernetes Job, Argo template, alert
+# rules excerpts) cannot be run here: they must at least be valid YAML, and
+# the Kubernetes ones must name apiVersion and kind.
+t_begin docs_every_yaml_block_parses
+/usr/bin/python3 - "$ROOT/README.md" "$ROOT"/docs/*.md >yaml.txt 2>&1 <<'PY' || t_fail "$(cat yaml.txt)"
+import re, sys, yaml
+bad = 0
+for path in sys.argv[1:]:
+    text = open(path).read()
+    for m in re.finditer(r'^```ya?ml\n(.*?)^```', text, re.S | re.M):
+        line = text[:m.start()].count('\n') + 2
+        try:
+            docs = [d for d in yaml.safe_load_all(m.group(1)) if d is not None]
+        except yaml.YAMLError as e:
+            print('%s:%d: %s' % (path, line, str(e).splitlines()[0])); bad += 1; continue
+        for d in docs:
+            if isinstance(d, dict) and ('spec' in d or 'apiVersion' in d) and not ('apiVersion' in d and 'kind' in d):
+                print('%s:%d: a Kubernetes manifest without apiVersion/kind' % (path, line)); bad += 1
+sys.exit(1 if bad else 0)
+PY
+t_end
+
 t_begin docs_every_doc_linked_from_index_and_readme
 for f in "$ROOT"/docs/*.md; do
 	b=$(basename "$f")
