@@ -404,3 +404,22 @@ expect_eq "$?" 1
 expect_eq "$(jq_ out/wait-failure.json 'd["fingerprints"]')" \
 	"['kest/control/crd-missing/k0smotrondockerclusters', 'kest/control/helmrelease-failed/capi-operator']"
 t_end
+
+# backoff {factor, max_interval}: the interval grows 200 → 400 → 800 ms and
+# stays at the cap, so a 3.5 s wait makes ~6 observations instead of ~17,
+# and the gaps between observations never shrink.
+t_begin wait_backoff_grows_interval_to_cap
+rm -rf out
+"$WL" wait --mode timeout_only --interval 200ms --backoff-factor 2 --max-interval 800ms \
+	--max-wait 3500ms --out out -- false 2>/dev/null
+expect_eq "$?" 124
+/usr/bin/python3 - out/wait-probe.log <<'PY' || t_fail "backoff timeline wrong"
+import json, sys
+t = [json.loads(l)["elapsed_s"] for l in open(sys.argv[1])]
+gaps = [round(b - a, 2) for a, b in zip(t, t[1:])]
+print("  backoff: %d observations, gaps %s" % (len(t), gaps), file=sys.stderr)
+ok = 4 <= len(t) <= 9 and all(g >= 0.15 for g in gaps) and max(gaps) >= 0.7 and max(gaps) <= 1.3
+ok = ok and all(b >= a - 0.1 for a, b in zip(gaps, gaps[1:]))
+sys.exit(0 if ok else 1)
+PY
+t_end
