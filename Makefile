@@ -20,7 +20,9 @@ DEB_TEST_PKGS := prometheus
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wimplicit-fallthrough -Wno-unused-parameter
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DWAITLOOP_VERSION='"$(VERSION)"' $(WARN) -Isrc -Ibuild/gen
+# libgit2 is dlopen()ed by src/gitwork.c under its SONAME, found here.
+LIBGIT2_SONAME := $(shell objdump -p "$$(pkg-config --variable=libdir libgit2 2>/dev/null)/libgit2.so" 2>/dev/null | sed -n 's/^ *SONAME *//p')
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DWAITLOOP_VERSION='"$(VERSION)"' -DLIBGIT2_SONAME='"$(or $(LIBGIT2_SONAME),libgit2.so)"' $(WARN) -Isrc -Ibuild/gen
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -89,9 +91,9 @@ build/libwaitloop-asan.a: $(SAN_OBJS)
 	rm -f $@; ar rcs $@ $^
 
 build/waitloop: build/obj/main.o $(CMD_OBJS) build/libwaitloop.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
 build/waitloop-asan: build/asan/main.o $(CMD_SAN_OBJS) build/libwaitloop-asan.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(SAN_FLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
 
 build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a
 	@mkdir -p build/tests

@@ -7,6 +7,7 @@
  */
 #include "gitwork.h"
 
+#include <dlfcn.h>
 #include <fnmatch.h>
 #include <git2.h>
 #include <git2/sys/repository.h>
@@ -19,6 +20,85 @@
 #include "xalloc.h"
 
 #define NOT_REPO_PREFIX "not a git repository: "
+
+/*
+ * libgit2 is loaded with dlopen() the first time git tracking is used, not
+ * linked: the libraries it pulls in (OpenSSL, Kerberos, mbedTLS, libssh2)
+ * cost ~3 MB of resident memory at start-up in every run, git or not
+ * (docs/benchmarks.md). The pointers keep the exact types of git2.h; the
+ * handle is a process-wide cache, set once and never released.
+ */
+#ifndef LIBGIT2_SONAME
+#define LIBGIT2_SONAME "libgit2.so"
+#endif
+#define LG2_FUNCTIONS(X) \
+	X(git_buf_dispose) \
+	X(git_commit_free) \
+	X(git_commit_id) \
+	X(git_commit_tree_id) \
+	X(git_diff_free) \
+	X(git_diff_get_delta) \
+	X(git_diff_num_deltas) \
+	X(git_diff_options_init) \
+	X(git_diff_tree_to_tree) \
+	X(git_error_clear) \
+	X(git_error_last) \
+	X(git_index_add) \
+	X(git_index_add_all) \
+	X(git_index_entrycount) \
+	X(git_index_free) \
+	X(git_index_get_byindex) \
+	X(git_index_new) \
+	X(git_index_update_all) \
+	X(git_index_write_tree) \
+	X(git_libgit2_init) \
+	X(git_libgit2_shutdown) \
+	X(git_object_free) \
+	X(git_object_peel) \
+	X(git_oid_cpy) \
+	X(git_oid_tostr) \
+	X(git_patch_free) \
+	X(git_patch_from_diff) \
+	X(git_patch_get_delta) \
+	X(git_patch_line_stats) \
+	X(git_reference_free) \
+	X(git_reference_lookup) \
+	X(git_reference_name_to_id) \
+	X(git_reference_symbolic_target) \
+	X(git_repository_discover) \
+	X(git_repository_free) \
+	X(git_repository_index) \
+	X(git_repository_is_bare) \
+	X(git_repository_open) \
+	X(git_repository_set_index) \
+	X(git_repository_workdir) \
+	X(git_revparse_single) \
+	X(git_tree_free) \
+	X(git_tree_lookup)
+#define LG2_POINTER(f) __typeof__(&f) f;
+static struct {
+	LG2_FUNCTIONS(LG2_POINTER)
+} lg2;
+#define LG2(f) (lg2.f)
+
+static int lg2_load(struct wl_err *err)
+{
+	static void *handle;
+	if (handle)
+		return 0;
+	void *h = dlopen(LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return err_set(err, "cannot load libgit2 ('%s'): %s", LIBGIT2_SONAME, dlerror());
+#define LG2_RESOLVE(f)                                                                             \
+	if (!(lg2.f = (__typeof__(lg2.f))dlsym(h, #f))) {                                         \
+		dlclose(h);                                                                        \
+		return err_set(err, "cannot load libgit2 ('%s'): no symbol '%s'", LIBGIT2_SONAME, #f); \
+	}
+	LG2_FUNCTIONS(LG2_RESOLVE)
+#undef LG2_RESOLVE
+	handle = h;
+	return 0;
+}
 
 struct gitwork {
 	git_repository *repo;
@@ -38,7 +118,7 @@ struct git_snapshot {
 /* Translate the last libgit2 error now: the next failure overwrites it. */
 static int git_err(struct wl_err *err, const char *what, const char *subject)
 {
-	const git_error *e = git_error_last();
+	const git_error *e = LG2(git_error_last)();
 	return err_set(err, "%s '%s': %s", what, subject, e && e->message ? e->message : "unknown libgit2 error");
 }
 
@@ -63,25 +143,29 @@ struct gitwork *gitwork_open(const char *workspace, struct wl_err *err)
 		free(ws);
 		return NULL;
 	}
-	git_libgit2_init();
+	if (lg2_load(err) < 0) {
+		free(ws);
+		return NULL;
+	}
+	LG2(git_libgit2_init)();
 	struct gitwork *gw = xcalloc(1, sizeof(*gw));
 	gw->workspace = ws;
 	git_buf found = {0};
 	git_index *user_index = NULL;
-	int rc = git_repository_discover(&found, ws, 0, NULL);
+	int rc = LG2(git_repository_discover)(&found, ws, 0, NULL);
 	if (rc == GIT_ENOTFOUND) {
 		err_set(err, NOT_REPO_PREFIX "'%s'", workspace);
 		goto fail;
 	}
-	if (rc < 0 || git_repository_open(&gw->repo, found.ptr) < 0) {
+	if (rc < 0 || LG2(git_repository_open)(&gw->repo, found.ptr) < 0) {
 		git_err(err, "cannot open git repository for", workspace);
 		goto fail;
 	}
-	if (git_repository_is_bare(gw->repo) || !git_repository_workdir(gw->repo)) {
+	if (LG2(git_repository_is_bare)(gw->repo) || !LG2(git_repository_workdir)(gw->repo)) {
 		err_set(err, NOT_REPO_PREFIX "'%s' (bare repository)", workspace);
 		goto fail;
 	}
-	gw->root = real_dir(git_repository_workdir(gw->repo));
+	gw->root = real_dir(LG2(git_repository_workdir)(gw->repo));
 	size_t n = gw->root ? strlen(gw->root) : 0;
 	if (!gw->root || strncmp(ws, gw->root, n) || (ws[n] && ws[n] != '/')) {
 		err_set(err, NOT_REPO_PREFIX "'%s' (outside the work tree)", workspace);
@@ -90,29 +174,29 @@ struct gitwork *gitwork_open(const char *workspace, struct wl_err *err)
 	gw->prefix = xstrdup(ws[n] == '/' ? ws + n + 1 : "");
 
 	/* Seed the private index with the user's entries (stat data included). */
-	if (git_repository_index(&user_index, gw->repo) < 0 || git_index_new(&gw->index) < 0) {
+	if (LG2(git_repository_index)(&user_index, gw->repo) < 0 || LG2(git_index_new)(&gw->index) < 0) {
 		git_err(err, "cannot read the git index of", gw->root);
 		goto fail;
 	}
-	size_t count = git_index_entrycount(user_index);
+	size_t count = LG2(git_index_entrycount)(user_index);
 	for (size_t i = 0; i < count; i++) {
-		const git_index_entry *e = git_index_get_byindex(user_index, i);
-		if (e && GIT_INDEX_ENTRY_STAGE(e) == 0 && git_index_add(gw->index, e) < 0) {
+		const git_index_entry *e = LG2(git_index_get_byindex)(user_index, i);
+		if (e && GIT_INDEX_ENTRY_STAGE(e) == 0 && LG2(git_index_add)(gw->index, e) < 0) {
 			git_err(err, "cannot copy the git index of", gw->root);
 			goto fail;
 		}
 	}
-	git_index_free(user_index);
+	LG2(git_index_free)(user_index);
 	user_index = NULL;
-	if (git_repository_set_index(gw->repo, gw->index) < 0) {
+	if (LG2(git_repository_set_index)(gw->repo, gw->index) < 0) {
 		git_err(err, "cannot use a private index in", gw->root);
 		goto fail;
 	}
-	git_buf_dispose(&found);
+	LG2(git_buf_dispose)(&found);
 	return gw;
 fail:
-	git_index_free(user_index);
-	git_buf_dispose(&found);
+	LG2(git_index_free)(user_index);
+	LG2(git_buf_dispose)(&found);
 	gitwork_close(gw);
 	return NULL;
 }
@@ -121,14 +205,14 @@ void gitwork_close(struct gitwork *gw)
 {
 	if (!gw)
 		return;
-	git_index_free(gw->index);
-	git_repository_free(gw->repo);
+	LG2(git_index_free)(gw->index);
+	LG2(git_repository_free)(gw->repo);
 	free(gw->root);
 	free(gw->workspace);
 	free(gw->prefix);
 	strvec_clear(&gw->excluded);
 	free(gw);
-	git_libgit2_shutdown();
+	LG2(git_libgit2_shutdown)();
 }
 
 const char *gitwork_root(const struct gitwork *gw)
@@ -178,16 +262,16 @@ static int snapshot_filter(const char *path, const char *matched_pathspec, void 
 static void read_head(struct gitwork *gw, struct git_snapshot *snap)
 {
 	git_oid oid;
-	if (git_reference_name_to_id(&oid, gw->repo, "HEAD") == 0)
-		git_oid_tostr(snap->head, sizeof(snap->head), &oid);
+	if (LG2(git_reference_name_to_id)(&oid, gw->repo, "HEAD") == 0)
+		LG2(git_oid_tostr)(snap->head, sizeof(snap->head), &oid);
 	git_reference *head = NULL;
-	if (git_reference_lookup(&head, gw->repo, "HEAD") == 0) {
-		const char *target = git_reference_symbolic_target(head);
+	if (LG2(git_reference_lookup)(&head, gw->repo, "HEAD") == 0) {
+		const char *target = LG2(git_reference_symbolic_target)(head);
 		if (target && !strncmp(target, "refs/heads/", 11))
 			snap->branch = xstrdup(target + 11);
-		git_reference_free(head);
+		LG2(git_reference_free)(head);
 	}
-	git_error_clear();
+	LG2(git_error_clear)();
 }
 
 int gitwork_snapshot(struct gitwork *gw, struct git_snapshot **out, struct wl_err *err)
@@ -195,11 +279,11 @@ int gitwork_snapshot(struct gitwork *gw, struct git_snapshot **out, struct wl_er
 	*out = NULL;
 	char *spec[1] = {gw->prefix};
 	git_strarray paths = {spec, *gw->prefix ? 1 : 0};
-	if (git_index_update_all(gw->index, &paths, snapshot_filter, gw) < 0 ||
-	    git_index_add_all(gw->index, &paths, GIT_INDEX_ADD_DEFAULT, snapshot_filter, gw) < 0)
+	if (LG2(git_index_update_all)(gw->index, &paths, snapshot_filter, gw) < 0 ||
+	    LG2(git_index_add_all)(gw->index, &paths, GIT_INDEX_ADD_DEFAULT, snapshot_filter, gw) < 0)
 		return git_err(err, "cannot snapshot the work tree", gw->workspace);
 	struct git_snapshot *snap = xcalloc(1, sizeof(*snap));
-	if (git_index_write_tree(&snap->tree, gw->index) < 0) {
+	if (LG2(git_index_write_tree)(&snap->tree, gw->index) < 0) {
 		git_err(err, "cannot snapshot the work tree", gw->workspace);
 		free(snap);
 		return -1;
@@ -214,16 +298,16 @@ int gitwork_snapshot_ref(struct gitwork *gw, const char *ref, struct git_snapsho
 	*out = NULL;
 	git_object *obj = NULL;
 	git_commit *commit = NULL;
-	if (git_revparse_single(&obj, gw->repo, ref) < 0)
+	if (LG2(git_revparse_single)(&obj, gw->repo, ref) < 0)
 		return git_err(err, "cannot resolve git revision", ref);
-	int rc = git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT);
-	git_object_free(obj);
+	int rc = LG2(git_object_peel)((git_object **)&commit, obj, GIT_OBJECT_COMMIT);
+	LG2(git_object_free)(obj);
 	if (rc < 0)
 		return git_err(err, "cannot resolve git revision", ref);
 	struct git_snapshot *snap = xcalloc(1, sizeof(*snap));
-	git_oid_cpy(&snap->tree, git_commit_tree_id(commit));
-	git_oid_tostr(snap->head, sizeof(snap->head), git_commit_id(commit));
-	git_commit_free(commit);
+	LG2(git_oid_cpy)(&snap->tree, LG2(git_commit_tree_id)(commit));
+	LG2(git_oid_tostr)(snap->head, sizeof(snap->head), LG2(git_commit_id)(commit));
+	LG2(git_commit_free)(commit);
 	*out = snap;
 	return 0;
 }
@@ -251,7 +335,7 @@ const char *gitwork_change_kind_name(enum git_change_kind k)
 
 static int add_delta(struct gitwork *gw, git_diff *diff, size_t i, struct git_changes *out, struct wl_err *err)
 {
-	const git_diff_delta *d = git_diff_get_delta(diff, i);
+	const git_diff_delta *d = LG2(git_diff_get_delta)(diff, i);
 	const char *path = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
 	if (!in_workspace(gw, path) || is_excluded(gw, path))
 		return 0;
@@ -262,17 +346,17 @@ static int add_delta(struct gitwork *gw, git_diff *diff, size_t i, struct git_ch
 		  : d->status == GIT_DELTA_DELETED ? GIT_CHANGE_DELETED
 						   : GIT_CHANGE_MODIFIED;
 	git_patch *patch = NULL;
-	if (git_patch_from_diff(&patch, diff, i) < 0) {
+	if (LG2(git_patch_from_diff)(&patch, diff, i) < 0) {
 		free(fc.path);
 		return git_err(err, "cannot diff", path);
 	}
 	size_t adds = 0, dels = 0;
 	if (patch)
-		git_patch_line_stats(NULL, &adds, &dels, patch);
-	fc.binary = (git_patch_get_delta(patch) ? git_patch_get_delta(patch)->flags : d->flags) & GIT_DIFF_FLAG_BINARY
+		LG2(git_patch_line_stats)(NULL, &adds, &dels, patch);
+	fc.binary = (LG2(git_patch_get_delta)(patch) ? LG2(git_patch_get_delta)(patch)->flags : d->flags) & GIT_DIFF_FLAG_BINARY
 			    ? 1
 			    : 0;
-	git_patch_free(patch);
+	LG2(git_patch_free)(patch);
 	fc.insertions = (int)adds;
 	fc.deletions = (int)dels;
 	XGROW(out->files, out->nfiles + 1, out->alloc);
@@ -291,22 +375,22 @@ int gitwork_changes(struct gitwork *gw, const struct git_snapshot *before, struc
 	int ret = -1;
 	if (gitwork_snapshot(gw, &after, err) < 0)
 		return -1;
-	if (git_tree_lookup(&t1, gw->repo, &before->tree) < 0 || git_tree_lookup(&t2, gw->repo, &after->tree) < 0) {
+	if (LG2(git_tree_lookup)(&t1, gw->repo, &before->tree) < 0 || LG2(git_tree_lookup)(&t2, gw->repo, &after->tree) < 0) {
 		git_err(err, "cannot read snapshot trees of", gw->workspace);
 		goto out;
 	}
 	git_diff_options opts;
-	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	LG2(git_diff_options_init)(&opts, GIT_DIFF_OPTIONS_VERSION);
 	char *spec[1] = {gw->prefix};
 	if (*gw->prefix) {
 		opts.pathspec.strings = spec;
 		opts.pathspec.count = 1;
 	}
-	if (git_diff_tree_to_tree(&diff, gw->repo, t1, t2, &opts) < 0) {
+	if (LG2(git_diff_tree_to_tree)(&diff, gw->repo, t1, t2, &opts) < 0) {
 		git_err(err, "cannot diff the work tree", gw->workspace);
 		goto out;
 	}
-	size_t n = git_diff_num_deltas(diff);
+	size_t n = LG2(git_diff_num_deltas)(diff);
 	for (size_t i = 0; i < n; i++)
 		if (add_delta(gw, diff, i, out, err) < 0)
 			goto out;
@@ -316,9 +400,9 @@ int gitwork_changes(struct gitwork *gw, const struct git_snapshot *before, struc
 	out->branch = xstrdup(after->branch);
 	ret = 0;
 out:
-	git_diff_free(diff);
-	git_tree_free(t1);
-	git_tree_free(t2);
+	LG2(git_diff_free)(diff);
+	LG2(git_tree_free)(t1);
+	LG2(git_tree_free)(t2);
 	gitwork_snapshot_free(after);
 	return ret;
 }
