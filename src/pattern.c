@@ -39,10 +39,12 @@ static const char *bound_end(const char *s, double *copies)
 	return q + 1;
 }
 
+/* Returns -1 for a quantifier right after another ("a**", "a*+", "a{2}*"):
+ * never useful, and glibc's regcomp is exponential in long runs of them. */
 static double expanded_size(const char *re)
 {
 	double stack[64], cur = 0, last = 0;
-	int depth = 0;
+	int depth = 0, after_quantifier = 0;
 	for (const char *s = re; *s;) {
 		double copies = 0;
 		const char *next = NULL;
@@ -55,6 +57,9 @@ static double expanded_size(const char *re)
 		} else if (*s == '{') {
 			next = bound_end(s, &copies);
 		}
+		if (next && after_quantifier)
+			return -1;
+		after_quantifier = next != NULL;
 		if (next) {
 			cur += last * (copies - 1);
 			last *= copies;
@@ -110,7 +115,13 @@ int pattern_compile(struct pattern *p, const char *source, struct wl_err *err)
 		flags |= REG_ICASE;
 		re += 4;
 	}
-	if (expanded_size(re) > PATTERN_MAX_EXPANDED)
+	double size = expanded_size(re);
+	if (size < 0)
+		return err_set(err,
+			       "invalid regular expression '%s': a quantifier follows another quantifier "
+			       "(POSIX ERE has no lazy or possessive forms such as '*?' or '++')",
+			       source);
+	if (size > PATTERN_MAX_EXPANDED)
 		return err_set(err, "invalid regular expression '%s': too large once its repetitions are expanded",
 			       source);
 	int rc = regcomp(&p->re, re, flags);

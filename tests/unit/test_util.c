@@ -87,6 +87,15 @@ static void test_pattern(void)
 	CHECK(pattern_match(&p, "Error from server (Forbidden): x", m, 2));
 	CHECK_INT(m[1].rm_eo - m[1].rm_so, 9);
 	pattern_free(&p);
+	/* Stacked quantifiers make glibc's regcomp exponential (found by fuzzing):
+	 * rejected with a message; nested groups and single quantifiers are fine. */
+	CHECK(pattern_compile(&p, "z****************************************+++", &err) < 0);
+	CHECK_CONTAINS(err.msg, "a quantifier follows another quantifier");
+	CHECK(pattern_compile(&p, ".*?x", &err) < 0);
+	CHECK(pattern_compile(&p, "((a{999}){999}){999}", &err) < 0);
+	CHECK_CONTAINS(err.msg, "too large once its repetitions are expanded");
+	CHECK(pattern_compile(&p, "(a*)*b+c?[*+]{2,3}\\*", &err) == 0);
+	pattern_free(&p);
 	CHECK(pattern_compile(&p, "a(b", &err) < 0);
 	CHECK_CONTAINS(err.msg, "invalid regular expression 'a(b'");
 }
