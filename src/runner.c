@@ -59,6 +59,7 @@ struct step_run {
 	enum step_status status;
 	char *reason;
 	enum step_phase phase;
+	int meta_dirty;             /* _meta.json changed since it was last written */
 	int iteration;              /* current iteration, 1-based (0 before start) */
 	int max_iterations;         /* 1 without a completion_check */
 	int attempt;                /* attempts in this iteration */
@@ -112,6 +113,7 @@ struct runner {
 	enum run_status status;
 	int64_t start_wall, end_wall, start_mono;
 	uint64_t deadline_timer, schedule_timer;
+	uint64_t meta_timer;        /* pending flush of changed _meta.json files */
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
 	char *artifact_error;       /* first failed artifact write */
@@ -325,9 +327,10 @@ static double step_duration_s(const struct step_run *sr)
 	return ms_to_s(end - sr->start_wall);
 }
 
-static void write_meta(struct step_run *sr)
+static void write_meta_now(struct step_run *sr)
 {
 	struct runner *r = sr->r;
+	sr->meta_dirty = 0;
 	if (!sr->dir)
 		return;   /* never started (skipped): no directory of its own */
 	cJSON *m = cJSON_CreateObject();
@@ -354,6 +357,30 @@ static void write_meta(struct step_run *sr)
 	if (context_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
 		keep_artifact_error(r, err.msg);
 	cJSON_Delete(m);
+}
+
+static void flush_meta(struct runner *r)
+{
+	r->meta_timer = 0;
+	for (size_t i = 0; i < r->nsteps; i++)
+		if (r->steps[i].meta_dirty)
+			write_meta_now(&r->steps[i]);
+}
+
+static void on_flush_meta(void *arg)
+{
+	flush_meta(arg);
+}
+
+/* _meta.json is rewritten once per loop round, not once per change: a step
+ * that starts and reaches its first attempt in one callback is written once
+ * (each file create costs ~0.3 ms on a slow disk; docs/benchmarks.md). */
+static void write_meta(struct step_run *sr)
+{
+	struct runner *r = sr->r;
+	sr->meta_dirty = 1;
+	if (!r->meta_timer)
+		r->meta_timer = loop_add_timer(r->loop, time_now_ms(), on_flush_meta, r);
 }
 
 static cJSON *workflow_doc(const struct runner *r)
@@ -1664,6 +1691,9 @@ enum run_status runner_run(struct runner *r)
 	if (r->schedule_timer)
 		loop_cancel_timer(r->loop, r->schedule_timer);
 	r->deadline_timer = r->schedule_timer = 0;
+	if (r->meta_timer)
+		loop_cancel_timer(r->loop, r->meta_timer);
+	flush_meta(r);
 
 	int failed = 0;
 	for (size_t i = 0; i < r->nsteps; i++)
