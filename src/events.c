@@ -1,5 +1,7 @@
 #include "events.h"
 
+#include <string.h>
+
 #include "timeutil.h"
 
 static const char *const names[EV__COUNT] = {
@@ -66,4 +68,32 @@ cJSON *event_to_json(const struct wl_event *ev)
 		}
 	}
 	return o;
+}
+
+int event_from_json(const cJSON *obj, struct wl_event *ev)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+	int t = 0;
+	while (t < EV__COUNT && !(cJSON_IsString(type) && !strcmp(names[t], type->valuestring)))
+		t++;
+	if (t == EV__COUNT)
+		return -1;
+	*ev = (struct wl_event){.type = (enum ev_type)t, .ts_ms = time_wall_ms(), .data = cJSON_CreateObject()};
+	const cJSON *it;
+	cJSON_ArrayForEach(it, obj) {
+		const char *k = it->string;
+		if (!strcmp(k, "type") || !strcmp(k, "ts"))
+			continue;
+		else if (!strcmp(k, "run_id"))
+			ev->run_id = cJSON_IsString(it) ? it->valuestring : NULL;
+		else if (!strcmp(k, "step"))
+			ev->step = cJSON_IsString(it) ? it->valuestring : NULL;
+		else if (!strcmp(k, "iteration"))
+			ev->iteration = it->valueint;
+		else if (!strcmp(k, "attempt"))
+			ev->attempt = it->valueint;
+		else
+			cJSON_AddItemToObject(ev->data, k, cJSON_Duplicate(it, 1));
+	}
+	return 0;
 }

@@ -64,5 +64,12 @@ void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx);
 void bus_emit(struct event_bus *bus, struct wl_event *ev);
 /* The event as one JSON object {type, ts, run_id, step, iteration, attempt, ...data}. Caller deletes. */
 cJSON *event_to_json(const struct wl_event *ev);
+/*
+ * The inverse, for tools that replay events.jsonl lines: fills *ev from obj
+ * (ts_ms = now; "ts" is not parsed back) and returns 0, or -1 when obj has no
+ * known "type". ev->run_id/step borrow from obj; ev->data is a new object
+ * the caller deletes (cJSON_Delete(ev->data)).
+ */
+int event_from_json(const cJSON *obj, struct wl_event *ev);
 
 #endif

@@ -360,16 +360,26 @@ static int bind_va(sqlite3_stmt *s, const char *fmt, va_list ap)
 	return rc;
 }
 
+/* The cached statement id with fmt's arguments bound; *rc is the bind result. NULL + err on failure. */
+static sqlite3_stmt *stmt_bound(struct store *st, enum stmt_id id, struct wl_err *err, int *rc,
+				const char *fmt, va_list ap)
+{
+	sqlite3_stmt *s = stmt_get(st, id, err);
+	if (s)
+		*rc = bind_va(s, fmt, ap);
+	return s;
+}
+
 /* Run a cached statement that returns no rows. */
 static int run_stmt(struct store *st, enum stmt_id id, struct wl_err *err, const char *fmt, ...)
 {
-	sqlite3_stmt *s = stmt_get(st, id, err);
-	if (!s)
-		return -1;
+	int rc = SQLITE_OK;
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = bind_va(s, fmt, ap);
+	sqlite3_stmt *s = stmt_bound(st, id, err, &rc, fmt, ap);
 	va_end(ap);
+	if (!s)
+		return -1;
 	if (rc == SQLITE_OK) {
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			;
@@ -387,13 +397,13 @@ static int run_stmt(struct store *st, enum stmt_id id, struct wl_err *err, const
 static int query_pair(struct store *st, enum stmt_id id, int64_t *a, int64_t *b, struct wl_err *err,
 		      const char *fmt, ...)
 {
-	sqlite3_stmt *s = stmt_get(st, id, err);
-	if (!s)
-		return -1;
+	int rc = SQLITE_OK;
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = bind_va(s, fmt, ap);
+	sqlite3_stmt *s = stmt_bound(st, id, err, &rc, fmt, ap);
 	va_end(ap);
+	if (!s)
+		return -1;
 	int ret = -1;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);

@@ -20,14 +20,6 @@
 #include "store.h"
 #include "timeutil.h"
 
-static int type_from_name(const char *name)
-{
-	for (int t = 0; t < EV__COUNT; t++)
-		if (!strcmp(event_type_name((enum ev_type)t), name))
-			return t;
-	return -1;
-}
-
 static int claim(void *ctx, const char *run_id, const char *event, const char *step, int iteration,
 		 const char *target)
 {
@@ -87,28 +79,15 @@ int main(int argc, char **argv)
 	size_t cap = 0;
 	while (getline(&line, &cap, stdin) > 0) {
 		cJSON *obj = cJSON_Parse(line);
-		const cJSON *type = obj ? cJSON_GetObjectItemCaseSensitive(obj, "type") : NULL;
-		int t = cJSON_IsString(type) ? type_from_name(type->valuestring) : -1;
-		if (t < 0 || t == EV_NOTIFY) {   /* results of the original run are not replayed */
+		struct wl_event ev;
+		if (!obj || event_from_json(obj, &ev) < 0) {
 			cJSON_Delete(obj);
 			continue;
 		}
-		struct wl_event ev = {(enum ev_type)t, time_wall_ms(), NULL, NULL, 0, 0, cJSON_CreateObject()};
-		const cJSON *it;
-		cJSON_ArrayForEach(it, obj) {
-			const char *k = it->string;
-			if (!strcmp(k, "type") || !strcmp(k, "ts"))
-				continue;
-			else if (!strcmp(k, "run_id"))
-				ev.run_id = cJSON_IsString(it) ? it->valuestring : NULL;
-			else if (!strcmp(k, "step"))
-				ev.step = cJSON_IsString(it) ? it->valuestring : NULL;
-			else if (!strcmp(k, "iteration"))
-				ev.iteration = it->valueint;
-			else if (!strcmp(k, "attempt"))
-				ev.attempt = it->valueint;
-			else
-				cJSON_AddItemToObject(ev.data, k, cJSON_Duplicate(it, 1));
+		if (ev.type == EV_NOTIFY) {   /* results of the original run are not replayed */
+			cJSON_Delete(ev.data);
+			cJSON_Delete(obj);
+			continue;
 		}
 		bus_emit(&bus, &ev);
 		cJSON_Delete(ev.data);

@@ -17,14 +17,6 @@
 #include "strbuf.h"
 #include "timeutil.h"
 
-static int type_from_name(const char *name)
-{
-	for (int t = 0; t < EV__COUNT; t++)
-		if (!strcmp(event_type_name((enum ev_type)t), name))
-			return t;
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -45,35 +37,22 @@ int main(int argc, char **argv)
 		if (line[0] == '\n' || line[0] == '#')
 			continue;
 		cJSON *o = cJSON_Parse(line);
-		const cJSON *type = o ? cJSON_GetObjectItemCaseSensitive(o, "type") : NULL;
-		int t = cJSON_IsString(type) ? type_from_name(type->valuestring) : -1;
-		if (t < 0) {
+		struct wl_event ev;
+		if (!o || event_from_json(o, &ev) < 0) {
 			fprintf(stderr, "store_feed: line %d: not an event object with a known \"type\"\n", lineno);
 			cJSON_Delete(o);
 			rc = 1;
 			break;
 		}
-		struct wl_event ev = {(enum ev_type)t, time_wall_ms(), NULL, NULL, 0, 0, cJSON_CreateObject()};
-		const cJSON *it;
-		cJSON_ArrayForEach(it, o) {
-			const char *k = it->string;
-			if (!strcmp(k, "type"))
-				continue;
-			else if (!strcmp(k, "run_id"))
-				ev.run_id = cJSON_IsString(it) ? it->valuestring : NULL;
-			else if (!strcmp(k, "step"))
-				ev.step = cJSON_IsString(it) ? it->valuestring : NULL;
-			else if (!strcmp(k, "iteration"))
-				ev.iteration = it->valueint;
-			else if (!strcmp(k, "attempt"))
-				ev.attempt = it->valueint;
-			else if (!strcmp(k, "ts_ms"))
-				ev.ts_ms = (int64_t)it->valuedouble;
-			else if (!strcmp(k, "ago_s"))
-				ev.ts_ms = time_wall_ms() - (int64_t)(it->valuedouble * 1000);
-			else
-				cJSON_AddItemToObject(ev.data, k, cJSON_Duplicate(it, 1));
-		}
+		/* Test-only time controls: an absolute ts_ms, or ago_s seconds back. */
+		const cJSON *ts = cJSON_GetObjectItemCaseSensitive(ev.data, "ts_ms");
+		const cJSON *ago = cJSON_GetObjectItemCaseSensitive(ev.data, "ago_s");
+		if (cJSON_IsNumber(ts))
+			ev.ts_ms = (int64_t)ts->valuedouble;
+		if (cJSON_IsNumber(ago))
+			ev.ts_ms = time_wall_ms() - (int64_t)(ago->valuedouble * 1000);
+		cJSON_DeleteItemFromObjectCaseSensitive(ev.data, "ts_ms");
+		cJSON_DeleteItemFromObjectCaseSensitive(ev.data, "ago_s");
 		store_sink(st, &ev);
 		cJSON_Delete(ev.data);
 		cJSON_Delete(o);
