@@ -1,18 +1,33 @@
 /*
  * waitloop wait (SPEC §5): the retry_with_probe primitive — one wait_policy
  * engine run from the command line, for verify scripts.
+ *
+ * What a script sees is what the classic `until cmd; do sleep; done` loop
+ * gives it: the condition's stdout on stdout and its stderr on stderr, try
+ * after try, and an exit status (0 met, 124 timeout). waitloop adds the
+ * evidence: progress lines on stderr (one per observation without a TTY, a
+ * redrawn line on one, a keepalive line whatever the interval), the summary
+ * line, wait-probe.log and wait-failure.json.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "events.h"
 #include "fsutil.h"
+#include "jsonutil.h"
 #include "loop.h"
 #include "redact.h"
 #include "rulesfile.h"
 #include "strbuf.h"
+#include "suggest.h"
 #include "timeutil.h"
 #include "wait.h"
 #include "workflow.h"
@@ -26,16 +41,21 @@ static const char wait_usage[] =
 	"\n"
 	"Run the condition every interval until it exits 0. With a probe, rules, a\n"
 	"builtin set or terminal patterns (probe_aware mode), end the wait early when\n"
-	"what is observed shows that waiting is pointless.\n"
+	"what is observed shows that waiting is pointless. The condition's stdout and\n"
+	"stderr pass through, try after try, as in a shell `until` loop.\n"
 	"\n"
 	"Options:\n"
 	"  --condition CMD           shell command (bash -c) that exits 0 when done\n"
+	"  --name NAME               name of this wait (default: from --target, else\n"
+	"                            from the command); names its artifacts\n"
 	"  --probe CMD               prints ONE JSON object describing the state\n"
 	"  --classify CMD            external classifier (JSON on stdin)\n"
 	"  --mode MODE               timeout_only | probe_aware (default: probe_aware when\n"
 	"                            anything to observe is given, else timeout_only)\n"
-	"  --max-wait DUR            budget of the wait (default 600s)\n"
+	"  --max-wait DUR            budget of the wait (default 600s; 0 = one try)\n"
 	"  --interval DUR            observation period (default 10s)\n"
+	"  --condition-timeout DUR   how long one try may run (default: the time left of\n"
+	"                            max_wait, at least 2s)\n"
 	"  --backoff-factor F        grow the interval by F after each observation\n"
 	"  --max-interval DUR        cap of the grown interval\n"
 	"  --probe-timeout DUR       (default 5s)\n"
@@ -48,24 +68,175 @@ static const char wait_usage[] =
 	"  --fingerprint-prefix P    prefix of every fingerprint\n"
 	"  --check-id ID             (default $WAITLOOP_CHECK_ID, else the target)\n"
 	"  --phase NAME              wait | step | completion_check | standalone\n"
-	"  --out DIR                 artifacts (default $WAITLOOP_STEP_DIR, else\n"
-	"                            ./.waitloop/wait/<target>)\n"
-	"  --quiet                   no summary line\n"
+	"  --out DIR                 artifacts (default $WAITLOOP_STEP_DIR/waits/<name>,\n"
+	"                            else ./.waitloop/wait/<name>)\n"
+	"  --summary WHEN            the final summary line: always (default), failure, never\n"
+	"  -q, --quiet               no progress and no summary on stderr\n"
+	"  -v, --verbose             progress lines carry the probe's summary\n"
+	"  --json                    print the result as one JSON object on stdout (the\n"
+	"                            condition's stdout then goes to stderr)\n"
+	"  --no-progress             one line per observation even on a terminal\n"
 	"\n"
-	"Durations: 200ms, 10s, 5m, 1h30m. Patterns: POSIX ERE, (?i) for case-insensitive.\n"
-	"Writes wait-probe.log and, unless met, wait-failure.json.\n"
+	"Durations: 200ms, 10s, 5m, 1h30m, or bare seconds (600). Patterns: POSIX ERE,\n"
+	"(?i) for case-insensitive. Writes wait-probe.log and, unless met,\n"
+	"wait-failure.json. Progress: one line per observation on stderr (a live line\n"
+	"on a terminal), a keepalive line when nothing was printed for 30s\n"
+	"($WAITLOOP_KEEPALIVE_S).\n"
 	"\n"
-	"Exit codes: 0 met, 1 terminal_fail, 3 stalled, 124 timeout, 2 usage error,\n"
-	"130/143 interrupted.\n";
+	"Exit codes: 0 met, 1 terminal_fail, 3 stalled, 124 timeout, 2 usage error or\n"
+	"a condition/probe/classifier that cannot be executed, 130/143 interrupted.\n";
+
+#define KEEPALIVE_DEFAULT_S 30
+#define LIVE_TICK_MS 1000
+#define LIVE_WIDTH 160
+
+enum summary_when { SUMMARY_ALWAYS, SUMMARY_FAILURE, SUMMARY_NEVER };
 
 struct run {
 	int done;
 	int signo;
 	struct wait *w;
+	struct loop *loop;
+	const struct wl_wait_policy *pol;
+	const struct redactor *red;
+	char *name;
 	enum wait_outcome outcome;
 	char *summary;
-	int quiet;
+	cJSON *result;                /* --json */
+	int quiet, verbose, json, live;
+	enum summary_when summary_when;
+	int64_t start_ms, last_print_ms, keepalive_ms;
+	uint64_t keepalive_timer, tick_timer;
+	int line_shown;               /* live: a progress line is on screen */
+	int observations;
+	char *last_line;              /* live: the last observation's line */
 };
+
+/* --- output ---------------------------------------------------------------- */
+
+static void write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;   /* a closed pipe: the script does not want it any more */
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+static void live_clear(struct run *r)
+{
+	if (r->line_shown) {
+		write_all(2, "\r\033[K", 4);
+		r->line_shown = 0;
+	}
+}
+
+/* One progress line: permanent without a TTY, redrawn on one. */
+static void progress_line(struct run *r, const char *text)
+{
+	r->last_print_ms = time_now_ms();
+	if (r->live) {
+		live_clear(r);
+		struct strbuf sb = STRBUF_INIT;
+		strbuf_addf(&sb, "%.*s", LIVE_WIDTH, text);
+		write_all(2, sb.buf, sb.len);
+		strbuf_release(&sb);
+		r->line_shown = 1;
+		return;
+	}
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "%s\n", text);
+	write_all(2, sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
+static void on_output(void *arg, int stream, const char *data, size_t len)
+{
+	struct run *r = arg;
+	live_clear(r);
+	write_all(stream == 2 || r->json ? 2 : 1, data, len);
+	if (stream == 2 || r->json)
+		r->last_print_ms = time_now_ms();
+}
+
+static double elapsed(const struct run *r)
+{
+	return (double)(time_now_ms() - r->start_ms) / 1000.0;
+}
+
+/* "#3 retryable (condition exit 1), no progress 2/6, 4.2s/600s[: summary]" */
+static void on_event(void *arg, const struct wl_event *ev)
+{
+	struct run *r = arg;
+	if (ev->type != EV_OBSERVATION || !ev->data)
+		return;
+	const char *cls = json_get_string(ev->data, "class");
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev->data, "seq");
+	const cJSON *ce = cJSON_GetObjectItemCaseSensitive(ev->data, "condition_exit");
+	const cJSON *np = cJSON_GetObjectItemCaseSensitive(ev->data, "no_progress");
+	const char *summary = json_get_string(ev->data, "summary");
+	const char *perr = json_get_string(ev->data, "probe_error");
+	r->observations = cJSON_IsNumber(seq) ? seq->valueint : r->observations + 1;
+	if (r->quiet || (cls && !strcmp(cls, "met")))
+		return;   /* success is said by the exit status, not by noise */
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "waitloop wait [%s]: #%d %s", r->name, r->observations, cls ? cls : "?");
+	if (cJSON_IsNumber(ce))
+		strbuf_addf(&sb, " (condition exit %d)", ce->valueint);
+	if (r->pol->mode == WAIT_MODE_PROBE_AWARE && cJSON_IsNumber(np))
+		strbuf_addf(&sb, ", no progress %d/%d", np->valueint, r->pol->stall_threshold);
+	strbuf_addf(&sb, ", %.1fs/%gs", elapsed(r), (double)r->pol->max_wait / 1000.0);
+	if (perr && *perr)
+		strbuf_addf(&sb, ", probe failed: %.200s", perr);
+	if ((r->verbose || r->live) && summary && *summary && r->pol->mode == WAIT_MODE_PROBE_AWARE)
+		strbuf_addf(&sb, ": %.*s", r->verbose && !r->live ? 1000 : 120, summary);
+	free(r->last_line);
+	r->last_line = xstrdup(sb.buf);
+	progress_line(r, sb.buf);
+	strbuf_release(&sb);
+}
+
+/* Without a TTY: a line when nothing was printed for keepalive_ms (CI watchdogs). */
+static void on_keepalive(void *arg)
+{
+	struct run *r = arg;
+	r->keepalive_timer = 0;
+	if (r->done)
+		return;
+	int64_t now = time_now_ms();
+	if (now - r->last_print_ms >= r->keepalive_ms) {
+		char *line = xasprintf("waitloop wait [%s]: still waiting, observation #%d, %.0fs/%gs", r->name,
+				       r->observations + 1, elapsed(r), (double)r->pol->max_wait / 1000.0);
+		progress_line(r, line);
+		free(line);
+		now = r->last_print_ms;
+	}
+	int64_t next = r->last_print_ms + r->keepalive_ms;
+	r->keepalive_timer = loop_add_timer(r->loop, next > now ? next : now + r->keepalive_ms, on_keepalive, r);
+}
+
+/* On a TTY: the live line's clock. */
+static void on_tick(void *arg)
+{
+	struct run *r = arg;
+	r->tick_timer = 0;
+	if (r->done)
+		return;
+	char *line = xasprintf("%s [%.0fs/%gs]", r->last_line ? r->last_line : "waitloop wait: waiting", elapsed(r),
+			       (double)r->pol->max_wait / 1000.0);
+	if (!r->last_line) {
+		free(line);
+		line = xasprintf("waitloop wait [%s]: observation #%d, %.0fs/%gs", r->name, r->observations + 1,
+				 elapsed(r), (double)r->pol->max_wait / 1000.0);
+	}
+	progress_line(r, line);
+	free(line);
+	r->tick_timer = loop_add_timer(r->loop, time_now_ms() + LIVE_TICK_MS, on_tick, r);
+}
 
 static void on_done(void *arg, const struct wait_result *res)
 {
@@ -74,13 +245,34 @@ static void on_done(void *arg, const struct wait_result *res)
 	r->w = NULL;
 	r->outcome = res->outcome;
 	struct strbuf sb = STRBUF_INIT;
-	strbuf_addf(&sb, "waitloop wait: %s after %d observation%s (%.1fs)", wait_outcome_name(res->outcome),
-		    res->observations, res->observations == 1 ? "" : "s", res->elapsed_s);
-	for (size_t i = 0; i < res->fingerprints.n; i++)
-		strbuf_addf(&sb, "%s%s", i ? ", " : ": ", res->fingerprints.v[i]);
+	if (res->outcome == WAIT_ERROR)
+		strbuf_addf(&sb, "waitloop wait [%s]: %s", r->name, res->message ? res->message : "error");
+	else
+		strbuf_addf(&sb, "waitloop wait [%s]: %s after %d observation%s (%.1fs)", r->name,
+			    wait_outcome_name(res->outcome), res->observations, res->observations == 1 ? "" : "s",
+			    res->elapsed_s);
+	if (res->outcome != WAIT_ERROR)
+		for (size_t i = 0; i < res->fingerprints.n; i++)
+			strbuf_addf(&sb, "%s%s", i ? ", " : ": ", res->fingerprints.v[i]);
 	if (res->failure_file)
 		strbuf_addf(&sb, " (%s)", res->failure_file);
 	r->summary = strbuf_detach(&sb);
+	if (r->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", r->name);
+		cJSON_AddStringToObject(o, "outcome", wait_outcome_name(res->outcome));
+		cJSON_AddNumberToObject(o, "observations", res->observations);
+		cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(res->elapsed_s * 1000) / 1000.0);
+		cJSON_AddItemToObject(o, "fingerprints", json_string_array(&res->fingerprints));
+		cJSON_AddItemToObject(o, "reasons", json_string_array(&res->reasons));
+		cJSON_AddStringToObject(o, "message", res->message ? res->message : "");
+		if (res->failure_file)
+			cJSON_AddStringToObject(o, "failure_file", res->failure_file);
+		else
+			cJSON_AddNullToObject(o, "failure_file");
+		cJSON_AddStringToObject(o, "probe_log", res->probe_log ? res->probe_log : "");
+		r->result = o;
+	}
 }
 
 static void on_signal(void *arg, int signo)
@@ -92,26 +284,111 @@ static void on_signal(void *arg, int signo)
 		wait_cancel(r->w);
 }
 
-static int parse_dur(const char *opt, const char *v, int64_t *out)
+/* --- options --------------------------------------------------------------- */
+
+/* A duration, or bare seconds ("600"); 0 only where allow_zero. */
+static int parse_dur(const char *opt, const char *v, int allow_zero, int64_t *out)
 {
-	if (duration_parse(v, out) < 0 || *out <= 0)
-		return usage_error("wait", "invalid duration '%s' for %s (e.g. 200ms, 10s, 5m)", v, opt);
+	char *end;
+	errno = 0;
+	double secs = *v >= '0' && *v <= '9' && !strpbrk(v, "eExXpP") ? strtod(v, &end) : -1;
+	if (secs >= 0 && !*end && !errno && secs <= 100.0 * 365 * 86400)
+		*out = (int64_t)(secs * 1000.0 + 0.5);   /* bare seconds, as sleep(1) takes them: 600, 0.5 */
+	else if (duration_parse(v, out) < 0)
+		return usage_error("wait", "invalid duration '%s' for %s (e.g. 200ms, 10s, 5m, or bare seconds)", v,
+				   opt);
+	if (*out < 0 || (*out == 0 && !allow_zero))
+		return usage_error("wait", "%s must be %s, got '%s'", opt, allow_zero ? "0 or more" : "positive", v);
 	return 0;
 }
 
-/* A path segment from the target: letters, digits, '.', '-', '_' only. */
-static char *safe_segment(const char *s)
+enum {
+	OPT_CONDITION = 256, OPT_PROBE, OPT_CLASSIFY, OPT_MODE, OPT_MAX_WAIT, OPT_INTERVAL, OPT_COND_TIMEOUT,
+	OPT_MAX_INTERVAL, OPT_PROBE_TIMEOUT, OPT_BACKOFF, OPT_STALL, OPT_TERMINAL, OPT_IGNORE, OPT_RULES,
+	OPT_BUILTIN, OPT_TARGET, OPT_NAME, OPT_PREFIX, OPT_CHECK_ID, OPT_PHASE, OPT_OUT, OPT_SUMMARY, OPT_JSON,
+	OPT_NO_PROGRESS,
+};
+
+static const struct option wait_options[] = {
+	{"condition", required_argument, NULL, OPT_CONDITION},
+	{"probe", required_argument, NULL, OPT_PROBE},
+	{"classify", required_argument, NULL, OPT_CLASSIFY},
+	{"mode", required_argument, NULL, OPT_MODE},
+	{"max-wait", required_argument, NULL, OPT_MAX_WAIT},
+	{"interval", required_argument, NULL, OPT_INTERVAL},
+	{"condition-timeout", required_argument, NULL, OPT_COND_TIMEOUT},
+	{"max-interval", required_argument, NULL, OPT_MAX_INTERVAL},
+	{"probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT},
+	{"backoff-factor", required_argument, NULL, OPT_BACKOFF},
+	{"stall-threshold", required_argument, NULL, OPT_STALL},
+	{"terminal-pattern", required_argument, NULL, OPT_TERMINAL},
+	{"ignore-field", required_argument, NULL, OPT_IGNORE},
+	{"rules", required_argument, NULL, OPT_RULES},
+	{"builtin", required_argument, NULL, OPT_BUILTIN},
+	{"target", required_argument, NULL, OPT_TARGET},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"fingerprint-prefix", required_argument, NULL, OPT_PREFIX},
+	{"check-id", required_argument, NULL, OPT_CHECK_ID},
+	{"phase", required_argument, NULL, OPT_PHASE},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"summary", required_argument, NULL, OPT_SUMMARY},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{0, 0, 0, 0},
+};
+
+/* "unknown option '--max-wiat' (did you mean '--max-wait'?)" */
+static int unknown_option(const char *arg)
 {
-	char *d = xstrdup(s && *s ? s : "condition");
-	for (char *p = d; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-		      *p == '-' || *p == '_'))
-			*p = '_';
-	if (!strcmp(d, ".") || !strcmp(d, "..")) {
-		free(d);
-		d = xstrdup("condition");
+	char word[64];
+	const char *a = arg;
+	while (*a == '-')
+		a++;
+	snprintf(word, sizeof(word), "%.*s", (int)strcspn(a, "="), a);
+	const char *names[sizeof(wait_options) / sizeof(wait_options[0])];
+	size_t n = 0;
+	for (const struct option *o = wait_options; o->name; o++)
+		names[n++] = o->name;
+	names[n] = NULL;
+	const char *best = *word ? suggest_closest(word, names) : NULL;
+	if (best)
+		return usage_error("wait", "unknown option '%s' (did you mean '--%s'?)", arg, best);
+	return usage_error("wait", "unknown option '%s'", arg);
+}
+
+/* $WAITLOOP_STEP_DIR/waits/<name>, claimed with mkdir so that two waits of one
+ * check never share a directory: the second "x" becomes "x-2". */
+static char *claim_wait_dir(const char *step_dir, char **name, struct wl_err *err)
+{
+	char *base = fs_join(step_dir, "waits");
+	if (fs_mkdir_p(base, err) < 0) {
+		free(base);
+		return NULL;
 	}
-	return d;
+	for (int i = 1; i < 10000; i++) {
+		char *cand = i == 1 ? xstrdup(*name) : xasprintf("%s-%d", *name, i);
+		char *dir = fs_join(base, cand);
+		if (mkdir(dir, 0755) == 0) {
+			free(*name);
+			*name = cand;
+			free(base);
+			return dir;
+		}
+		int e = errno;
+		free(dir);
+		free(cand);
+		if (e != EEXIST) {
+			err_set(err, "cannot create a directory in '%s': %s", base, strerror(e));
+			free(base);
+			return NULL;
+		}
+	}
+	err_set(err, "too many waits named '%s' in '%s'", *name, base);
+	free(base);
+	return NULL;
 }
 
 static int exit_code_of(enum wait_outcome o)
@@ -123,6 +400,7 @@ static int exit_code_of(enum wait_outcome o)
 	case WAIT_TIMEOUT: return 124;
 	case WAIT_NO_OUTPUT: return 3;
 	case WAIT_CANCELLED: return 130;
+	case WAIT_ERROR: return 2;
 	}
 	return 1;
 }
@@ -132,72 +410,59 @@ int cmd_wait(int argc, char **argv)
 	struct wl_wait_policy pol;
 	wait_policy_init(&pol);
 	pol.present = 1;
-	const char *condition = NULL, *out = NULL, *check_id = NULL, *phase = NULL, *mode = NULL;
+	const char *condition = NULL, *out = NULL, *check_id = NULL, *phase = NULL, *mode = NULL, *name = NULL;
 	char **cond_argv = NULL;
+	int64_t condition_timeout = 0;
+	int no_progress = 0;
 	struct run run = {0};
-	int rc = 2;
-	int i;
+	int rc = 2, c;
 	struct wl_err err = WL_ERR_INIT;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--")) {
-			cond_argv = argv + i + 1;
-			break;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:qvh", wait_options, NULL)) != -1) {
+		int64_t ms;
+		const char *val = optarg;
+		const char *opt = argv[optind - 1];
+		switch (c) {
+		case 'h':
 			fputs(wait_usage, stdout);
 			rc = 0;
 			goto out;
-		}
-		if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-			run.quiet = 1;
-			continue;
-		}
-		/* every other option takes a value: --opt VALUE or --opt=VALUE */
-		char name[64];
-		const char *val = NULL;
-		const char *eq = strchr(a, '=');
-		if (strncmp(a, "--", 2)) {
-			rc = usage_error("wait", "unexpected argument '%s' (the condition goes after '--' or in --condition)", a);
-			goto out;
-		}
-		if (eq && (size_t)(eq - a) < sizeof(name)) {
-			snprintf(name, sizeof(name), "%.*s", (int)(eq - a), a);
-			val = eq + 1;
-		} else {
-			snprintf(name, sizeof(name), "%s", a);
-			if (i + 1 >= argc) {
-				rc = usage_error("wait", "option '%s' needs a value", a);
-				goto out;
-			}
-			val = argv[++i];
-		}
-		int64_t ms;
-		if (!strcmp(name, "--condition"))
-			condition = val;
-		else if (!strcmp(name, "--probe"))
-			pol.probe = xstrdup(val);
-		else if (!strcmp(name, "--classify"))
-			pol.classify = xstrdup(val);
-		else if (!strcmp(name, "--mode"))
-			mode = val;
-		else if (!strcmp(name, "--max-wait")) {
-			if ((rc = parse_dur(name, val, &ms)))
+		case 'q': run.quiet = 1; break;
+		case 'v': run.verbose = 1; break;
+		case OPT_JSON: run.json = 1; break;
+		case OPT_NO_PROGRESS: no_progress = 1; break;
+		case OPT_CONDITION: condition = val; break;
+		case OPT_PROBE: free(pol.probe); pol.probe = xstrdup(val); break;
+		case OPT_CLASSIFY: free(pol.classify); pol.classify = xstrdup(val); break;
+		case OPT_MODE: mode = val; break;
+		case OPT_NAME: name = val; break;
+		case OPT_MAX_WAIT:
+			if ((rc = parse_dur("--max-wait", val, 1, &ms)))
 				goto out;
 			pol.max_wait = ms;
-		} else if (!strcmp(name, "--interval")) {
-			if ((rc = parse_dur(name, val, &ms)))
+			break;
+		case OPT_INTERVAL:
+			if ((rc = parse_dur("--interval", val, 0, &ms)))
 				goto out;
 			pol.interval = ms;
-		} else if (!strcmp(name, "--max-interval")) {
-			if ((rc = parse_dur(name, val, &ms)))
+			break;
+		case OPT_COND_TIMEOUT:
+			if ((rc = parse_dur("--condition-timeout", val, 0, &ms)))
+				goto out;
+			condition_timeout = ms;
+			break;
+		case OPT_MAX_INTERVAL:
+			if ((rc = parse_dur("--max-interval", val, 0, &ms)))
 				goto out;
 			pol.backoff_max_interval = ms;
-		} else if (!strcmp(name, "--probe-timeout")) {
-			if ((rc = parse_dur(name, val, &ms)))
+			break;
+		case OPT_PROBE_TIMEOUT:
+			if ((rc = parse_dur("--probe-timeout", val, 0, &ms)))
 				goto out;
 			pol.probe_timeout = ms;
-		} else if (!strcmp(name, "--backoff-factor")) {
+			break;
+		case OPT_BACKOFF: {
 			char *end;
 			double f = strtod(val, &end);
 			if (*end || !(f >= 1.0 && f <= 100.0)) {
@@ -205,7 +470,9 @@ int cmd_wait(int argc, char **argv)
 				goto out;
 			}
 			pol.backoff_factor = f;
-		} else if (!strcmp(name, "--stall-threshold")) {
+			break;
+		}
+		case OPT_STALL: {
 			char *end;
 			long n = strtol(val, &end, 10);
 			if (*end || n < 1 || n > 1000000) {
@@ -213,38 +480,61 @@ int cmd_wait(int argc, char **argv)
 				goto out;
 			}
 			pol.stall_threshold = (int)n;
-		} else if (!strcmp(name, "--terminal-pattern")) {
+			break;
+		}
+		case OPT_TERMINAL:
 			strvec_push(&pol.terminal_patterns, val);
 			pol.terminal_patterns_present = 1;
-		} else if (!strcmp(name, "--ignore-field")) {
+			break;
+		case OPT_IGNORE:
 			strvec_push(&pol.ignore_fields, val);
 			pol.ignore_fields_present = 1;
-		} else if (!strcmp(name, "--rules")) {
+			break;
+		case OPT_RULES:
 			if (rulesfile_load(val, &pol, &err) < 0) {
 				rc = usage_error("wait", "%s", err.msg);
 				goto out;
 			}
-		} else if (!strcmp(name, "--builtin")) {
+			break;
+		case OPT_BUILTIN:
 			if (strcmp(val, "kubernetes")) {
 				rc = usage_error("wait", "unknown builtin rule set '%s' (known: kubernetes)", val);
 				goto out;
 			}
 			free(pol.builtin);
 			pol.builtin = xstrdup(val);
-		} else if (!strcmp(name, "--target")) {
-			free(pol.target);
-			pol.target = xstrdup(val);
-		} else if (!strcmp(name, "--fingerprint-prefix")) {
-			free(pol.fingerprint_prefix);
-			pol.fingerprint_prefix = xstrdup(val);
-		} else if (!strcmp(name, "--check-id"))
-			check_id = val;
-		else if (!strcmp(name, "--phase"))
-			phase = val;
-		else if (!strcmp(name, "--out"))
-			out = val;
-		else {
-			rc = usage_error("wait", "unknown option '%s'", name);
+			break;
+		case OPT_TARGET: free(pol.target); pol.target = xstrdup(val); break;
+		case OPT_PREFIX: free(pol.fingerprint_prefix); pol.fingerprint_prefix = xstrdup(val); break;
+		case OPT_CHECK_ID: check_id = val; break;
+		case OPT_PHASE: phase = val; break;
+		case OPT_OUT: out = val; break;
+		case OPT_SUMMARY:
+			if (!strcmp(val, "always"))
+				run.summary_when = SUMMARY_ALWAYS;
+			else if (!strcmp(val, "failure"))
+				run.summary_when = SUMMARY_FAILURE;
+			else if (!strcmp(val, "never"))
+				run.summary_when = SUMMARY_NEVER;
+			else {
+				rc = usage_error("wait", "invalid --summary '%s' (always, failure or never)", val);
+				goto out;
+			}
+			break;
+		case ':':
+			rc = usage_error("wait", "option '%s' needs a value", opt);
+			goto out;
+		default:
+			rc = unknown_option(opt);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		if (optind > 0 && !strcmp(argv[optind - 1], "--")) {
+			cond_argv = argv + optind;
+		} else {
+			rc = usage_error("wait", "unexpected argument '%s' (the condition goes after '--' or in --condition)",
+					 argv[optind]);
 			goto out;
 		}
 	}
@@ -256,6 +546,11 @@ int cmd_wait(int argc, char **argv)
 		rc = usage_error("wait", "no condition (use --condition 'CMD' or -- CMD ARGS...)");
 		goto out;
 	}
+	if (condition && !*condition) {
+		rc = usage_error("wait", "--condition is empty");
+		goto out;
+	}
+	int observes = pol.probe || pol.classify || pol.builtin || pol.nrules || pol.terminal_patterns.n;
 	if (mode) {
 		if (!strcmp(mode, "timeout_only"))
 			pol.mode = WAIT_MODE_TIMEOUT_ONLY;
@@ -265,8 +560,13 @@ int cmd_wait(int argc, char **argv)
 			rc = usage_error("wait", "invalid --mode '%s' (timeout_only or probe_aware)", mode);
 			goto out;
 		}
+		if (pol.mode == WAIT_MODE_PROBE_AWARE && !observes) {
+			/* the same rule as a workflow's wait_policy (loader.c) */
+			rc = usage_error("wait", "--mode probe_aware has nothing to observe (give --probe, --rules, "
+						 "--terminal-pattern, --builtin or --classify)");
+			goto out;
+		}
 	} else {
-		int observes = pol.probe || pol.classify || pol.builtin || pol.nrules || pol.terminal_patterns.n;
 		pol.mode = observes ? WAIT_MODE_PROBE_AWARE : WAIT_MODE_TIMEOUT_ONLY;
 	}
 	enum wait_phase ph = WAIT_PHASE_STANDALONE;
@@ -288,7 +588,9 @@ int cmd_wait(int argc, char **argv)
 	}
 	if (pol.max_wait == WL_UNSET)
 		pol.max_wait = 600000;
+	int64_t max_wait = pol.max_wait;
 	wait_policy_resolve(&pol, NULL, pol.max_wait);
+	pol.max_wait = max_wait;   /* 0 (one try) survives the resolver */
 
 	/* redaction: built-ins plus the values of secret-named variables of our environment */
 	struct strvec env = STRVEC_INIT;
@@ -297,29 +599,47 @@ int cmd_wait(int argc, char **argv)
 	struct redactor *red = redactor_new(NULL, &env, &err);
 	strvec_clear(&env);
 
+	run.name = wait_derive_name(name, pol.target, condition, cond_argv && cond_argv[0] ? cond_argv : NULL);
 	char *dir = NULL;
+	const char *step_dir = getenv("WAITLOOP_STEP_DIR");
 	if (out)
 		dir = xstrdup(out);
-	else if (getenv("WAITLOOP_STEP_DIR") && *getenv("WAITLOOP_STEP_DIR"))
-		dir = xstrdup(getenv("WAITLOOP_STEP_DIR"));
-	else {
-		char *seg = safe_segment(pol.target);
-		dir = xasprintf(".waitloop/wait/%s", seg);
-		free(seg);
-	}
+	else if (step_dir && *step_dir)
+		dir = claim_wait_dir(step_dir, &run.name, &err);
+	else
+		dir = xasprintf(".waitloop/wait/%s", run.name);
 	if (!check_id)
 		check_id = getenv("WAITLOOP_CHECK_ID");
 	const char *it = getenv("WAITLOOP_ITERATION");
 
+	/* A wait outlives nothing: when the script that called it dies, it stops too. */
+	pid_t parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		raise(SIGTERM);
+
 	struct loop *l = loop_new();
+	struct event_bus bus = EVENT_BUS_INIT;
+	bus_subscribe(&bus, on_event, &run);
 	loop_on_signal(l, SIGINT, on_signal, &run);
 	loop_on_signal(l, SIGTERM, on_signal, &run);
+	loop_on_signal(l, SIGHUP, on_signal, &run);
+	run.loop = l;
+	run.pol = &pol;
+	run.red = red;
+	run.live = !no_progress && !run.quiet && isatty(2);
+	run.start_ms = run.last_print_ms = time_now_ms();
+	const char *ka = getenv("WAITLOOP_KEEPALIVE_S");
+	long secs = ka && *ka ? strtol(ka, NULL, 10) : KEEPALIVE_DEFAULT_S;
+	run.keepalive_ms = (secs > 0 ? secs : KEEPALIVE_DEFAULT_S) * 1000;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
 	p.policy = &pol;
 	p.phase = ph;
 	p.condition = condition;
 	p.condition_argv = cond_argv && cond_argv[0] ? cond_argv : NULL;
+	p.condition_timeout = condition_timeout;
+	p.name = run.name;
 	p.out_dir = dir;
 	p.check_id = check_id && *check_id ? check_id : NULL;
 	p.run_id = getenv("WAITLOOP_RUN_ID");
@@ -327,22 +647,39 @@ int cmd_wait(int argc, char **argv)
 	p.step = getenv("WAITLOOP_STEP");
 	p.iteration = it ? atoi(it) : 0;
 	p.redactor = red;
+	p.bus = &bus;
+	p.on_output = on_output;
 	p.on_done = on_done;
 	p.arg = &run;
-	run.w = wait_start(&p, &err);
+	run.w = dir ? wait_start(&p, &err) : NULL;
 	if (!run.w) {
 		die_msg("%s", err.msg);
 		rc = 2;
 	} else {
+		if (!run.quiet && !run.live)
+			run.keepalive_timer = loop_add_timer(l, run.start_ms + run.keepalive_ms, on_keepalive, &run);
+		if (run.live)
+			run.tick_timer = loop_add_timer(l, run.start_ms + LIVE_TICK_MS, on_tick, &run);
 		loop_run(l, &run.done);
+		loop_cancel_timer(l, run.keepalive_timer);
+		loop_cancel_timer(l, run.tick_timer);
+		live_clear(&run);
 		if (run.signo) {
 			rc = 128 + run.signo;
 			if (!run.quiet)
-				fprintf(stderr, "waitloop wait: interrupted by signal %d\n", run.signo);
+				fprintf(stderr, "waitloop wait [%s]: interrupted by signal %d\n", run.name, run.signo);
 		} else {
 			rc = exit_code_of(run.outcome);
-			if (!run.quiet && run.summary)
+			int say = !run.quiet && run.summary && run.summary_when != SUMMARY_NEVER &&
+				  (run.summary_when == SUMMARY_ALWAYS || run.outcome != WAIT_MET);
+			if (say)
 				fprintf(stderr, "%s\n", run.summary);
+		}
+		if (run.result) {
+			cJSON_AddNumberToObject(run.result, "exit_code", rc);
+			char *text = json_compact(run.result);
+			printf("%s\n", text);
+			free(text);
 		}
 	}
 	loop_free(l);
@@ -350,6 +687,9 @@ int cmd_wait(int argc, char **argv)
 	free(dir);
 out:
 	free(run.summary);
+	free(run.name);
+	free(run.last_line);
+	cJSON_Delete(run.result);
 	wait_policy_release(&pol);
 	return rc;
 }

@@ -41,7 +41,8 @@
 #define LAST_PROBE_CAP (16 * 1024)
 #define MESSAGE_CAP 400
 #define CLASSIFY_TIMEOUT_MS 10000
-#define MIN_CONDITION_TIMEOUT_MS 2000   /* a condition may run one interval, at least this */
+#define MIN_CONDITION_TIMEOUT_MS 2000   /* the last try may run at least this */
+#define NAME_MAX_LEN 60
 
 enum child_kind { CHILD_NONE, CHILD_CONDITION, CHILD_PROBE, CHILD_CLASSIFY };
 
@@ -60,6 +61,9 @@ struct wait {
 	struct strvec env;
 	int inherit_env;
 	char *cwd, *out_dir, *check_id, *run_id, *workflow, *step;
+	char *name, *stdout_log, *stderr_log;
+	int64_t condition_timeout;
+	wait_output_fn on_output;
 	int iteration;
 	const struct redactor *redactor;
 	struct redactor *own_redactor;
@@ -73,7 +77,11 @@ struct wait {
 	int64_t interval_ms;           /* current, grown by backoff */
 	int64_t obs_start_ms;
 	uint64_t next_timer, deadline_timer, silence_timer;
-	int observations;
+	int observations;              /* started (the current one's seq) */
+	int logged;                    /* completed: lines in wait-probe.log */
+	int last_try;                  /* max_wait passed between tries: this is the one last try */
+	int probe_ran, classify_ran;   /* a first run that cannot execute is an error, a later one evidence */
+	char *error;                   /* WAIT_ERROR: why (command not found ...) */
 
 	/* the running child */
 	struct proc *child;
@@ -111,7 +119,8 @@ struct wait {
 
 const char *wait_outcome_name(enum wait_outcome o)
 {
-	static const char *const names[] = {"met", "terminal_fail", "stalled", "timeout", "no_output", "cancelled"};
+	static const char *const names[] = {"met", "terminal_fail", "stalled", "timeout", "no_output", "cancelled",
+					    "error"};
 	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }
 
@@ -119,6 +128,81 @@ const char *wait_phase_name(enum wait_phase p)
 {
 	static const char *const names[] = {"wait", "step", "completion_check", "standalone"};
 	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+/* Append a safe version of s to sb: runs of other characters become one '-'. */
+static void add_safe(struct strbuf *sb, const char *s)
+{
+	for (; *s && sb->len < NAME_MAX_LEN; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '.' || c == '_' || c == '-')
+			strbuf_addch(sb, (char)c);
+		else if (sb->len && sb->buf[sb->len - 1] != '-')
+			strbuf_addch(sb, '-');
+	}
+}
+
+char *wait_derive_name(const char *name, const char *target, const char *condition, char *const *argv)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (name && *name) {
+		add_safe(&sb, name);
+	} else if (target && *target) {
+		add_safe(&sb, target);
+	} else if (argv && argv[0]) {
+		for (size_t i = 0; argv[i] && sb.len < NAME_MAX_LEN; i++) {
+			const char *a = argv[i];
+			const char *slash = i == 0 ? strrchr(a, '/') : NULL;   /* /usr/bin/kubectl -> kubectl */
+			if (slash && slash[1])
+				a = slash + 1;
+			if (*a == '-')
+				continue;   /* options say little about what is waited for */
+			if (sb.len && sb.buf[sb.len - 1] != '-')
+				strbuf_addch(&sb, '-');
+			add_safe(&sb, a);
+		}
+	} else if (condition) {
+		add_safe(&sb, condition);
+	}
+	while (sb.len && (sb.buf[sb.len - 1] == '-' || sb.buf[sb.len - 1] == '.'))
+		strbuf_setlen(&sb, sb.len - 1);
+	while (sb.len && (sb.buf[0] == '-' || sb.buf[0] == '.')) {
+		memmove(sb.buf, sb.buf + 1, sb.len);
+		sb.len--;
+	}
+	if (!sb.len)
+		strbuf_addstr(&sb, "wait");
+	return strbuf_detach(&sb);
+}
+
+/* The condition as one line of text, for artifacts: the shell command, or the argv words joined. */
+static char *condition_text(const struct wait *w)
+{
+	if (w->condition)
+		return xstrdup(w->condition);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < w->condition_argv.n; i++) {
+		const char *a = w->condition_argv.v[i];
+		int plain = *a != '\0';
+		for (const char *c = a; *c; c++)
+			if (!(isalnum((unsigned char)*c) || strchr("-_./=:,@%+", *c)))
+				plain = 0;
+		if (i)
+			strbuf_addch(&sb, ' ');
+		if (plain) {
+			strbuf_addstr(&sb, a);
+		} else {   /* shell-quoted, so the line can be pasted */
+			strbuf_addch(&sb, '\'');
+			for (const char *c = a; *c; c++) {
+				if (*c == '\'')
+					strbuf_addstr(&sb, "'\\''");
+				else
+					strbuf_addch(&sb, *c);
+			}
+			strbuf_addch(&sb, '\'');
+		}
+	}
+	return strbuf_detach(&sb);
 }
 
 static double elapsed_s(const struct wait *w)
@@ -193,6 +277,7 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	char ts[40];
 	time_format_rfc3339(time_wall_ms(), ts, sizeof(ts));
 	cJSON_AddStringToObject(o, "ts", ts);
+	w->logged++;
 	cJSON_AddNumberToObject(o, "seq", w->observations);
 	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(elapsed_s(w) * 1000) / 1000.0);
 	if (w->cond_ran)
@@ -275,6 +360,25 @@ static void write_failure(struct wait *w)
 	redact_json(w->redactor, fps);
 	cJSON_AddItemToObject(o, "fingerprints", fps);
 	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(r->elapsed_s * 1000) / 1000.0);
+	char *name = redacted_bounded(w, w->name, 200, 1);
+	cJSON_AddStringToObject(o, "name", name);
+	free(name);
+	if (w->condition || w->condition_argv.n) {
+		char *c = condition_text(w);
+		char *rc = redacted_bounded(w, c, 1024, 1);
+		cJSON_AddStringToObject(o, "condition", rc);
+		free(rc);
+		free(c);
+	} else {
+		cJSON_AddNullToObject(o, "condition");
+	}
+	if (w->pol->probe) {
+		char *rp = redacted_bounded(w, w->pol->probe, 1024, 1);
+		cJSON_AddStringToObject(o, "probe", rp);
+		free(rp);
+	} else {
+		cJSON_AddNullToObject(o, "probe");
+	}
 	if (w->run_id)
 		cJSON_AddStringToObject(o, "run_id", w->run_id);
 	if (w->workflow)
@@ -301,17 +405,14 @@ static void write_failure(struct wait *w)
 	cJSON_AddBoolToObject(action, "terminated", w->terminated);
 	cJSON *ptr = cJSON_AddObjectToObject(o, "pointers");
 	cJSON_AddStringToObject(ptr, "probe_log", w->probe_log);
-	char *so = fs_join(w->out_dir, "stdout.log"), *se = fs_join(w->out_dir, "stderr.log");
-	if (fs_exists(so))
-		cJSON_AddStringToObject(ptr, "stdout", so);
+	if (w->stdout_log && fs_exists(w->stdout_log))
+		cJSON_AddStringToObject(ptr, "stdout", w->stdout_log);
 	else
 		cJSON_AddNullToObject(ptr, "stdout");
-	if (fs_exists(se))
-		cJSON_AddStringToObject(ptr, "stderr", se);
+	if (w->stderr_log && fs_exists(w->stderr_log))
+		cJSON_AddStringToObject(ptr, "stderr", w->stderr_log);
 	else
 		cJSON_AddNullToObject(ptr, "stderr");
-	free(so);
-	free(se);
 	cJSON_AddItemToObject(o, "hints", json_string_array(&r->hints));
 	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "reasons"));
 	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "hints"));
@@ -353,6 +454,10 @@ static void wait_free(struct wait *w)
 	free(w->run_id);
 	free(w->workflow);
 	free(w->step);
+	free(w->name);
+	free(w->stdout_log);
+	free(w->stderr_log);
+	free(w->error);
 	free(w->cond_output);
 	free(w->probe_output);
 	cJSON_Delete(w->probe);
@@ -387,6 +492,22 @@ static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct 
 	r->early_abort = outcome == WAIT_TERMINAL_FAIL || outcome == WAIT_STALLED || outcome == WAIT_NO_OUTPUT;
 	const char *prefix = w->pol->fingerprint_prefix;
 	const struct classification *src = c ? c : &w->last;
+	if (outcome == WAIT_ERROR) {
+		/* c->fingerprints holds the one "<what>/not-executable" fingerprint */
+		for (size_t i = 0; c && i < c->fingerprints.n; i++)
+			strvec_push_owned(&r->fingerprints, fingerprint_prefixed(prefix, c->fingerprints.v[i]));
+		if (!r->fingerprints.n)
+			strvec_push_owned(&r->fingerprints, fingerprint_prefixed(prefix, "not-executable"));
+		strvec_push(&r->reasons, w->error ? w->error : "cannot execute");
+		w->rule = xstrdup("not_executable");
+		w->message = redacted_bounded(w, w->error ? w->error : "cannot execute", MESSAGE_CAP, 1);
+		for (size_t i = 0; i < r->reasons.n; i++) {
+			char *e = redacted_bounded(w, r->reasons.v[i], 1024, 1);
+			free(r->reasons.v[i]);
+			r->reasons.v[i] = e;
+		}
+		return;
+	}
 	if (outcome != WAIT_MET && outcome != WAIT_CANCELLED) {
 		strvec_copy(&r->fingerprints, &src->fingerprints);
 		strvec_copy(&r->reasons, &src->reasons);
@@ -413,8 +534,8 @@ static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct 
 							 : outcome == WAIT_NO_OUTPUT ? "no_output_timeout" : src->rule);
 	}
 	struct strbuf m = STRBUF_INIT;
-	strbuf_addf(&m, "%s after %d observation%s (%.1fs)", wait_outcome_name(outcome), w->observations,
-		    w->observations == 1 ? "" : "s", elapsed_s(w));
+	strbuf_addf(&m, "%s after %d observation%s (%.1fs)", wait_outcome_name(outcome), w->logged,
+		    w->logged == 1 ? "" : "s", elapsed_s(w));
 	if (outcome == WAIT_STALLED && (!c || !c->fingerprints.n))
 		strbuf_addf(&m, ": no progress in %d observations", w->progress.no_progress);
 	else if (outcome == WAIT_TIMEOUT)
@@ -444,14 +565,16 @@ static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct 
 static void deliver(struct wait *w)
 {
 	struct wait_result *r = &w->res;
-	r->observations = w->observations;
+	r->observations = w->logged;   /* what wait-probe.log holds: an observation cut short is not one */
 	r->elapsed_s = elapsed_s(w);
+	r->name = w->name;
 	r->message = w->message;
 	r->rule = w->rule;
 	r->probe_log = w->probe_log;
 	if (r->outcome != WAIT_MET && r->outcome != WAIT_CANCELLED)
 		write_failure(w);
 	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "name", w->name);
 	cJSON_AddStringToObject(d, "outcome", wait_outcome_name(r->outcome));
 	cJSON_AddNumberToObject(d, "elapsed_s", r->elapsed_s);
 	cJSON_AddNumberToObject(d, "observations", r->observations);
@@ -514,6 +637,14 @@ static void observation_reset(struct wait *w)
 
 static void child_exit(void *arg, const struct proc_result *res);
 
+/* The condition's output, passed through as it arrives. */
+static void child_output(void *arg, enum proc_stream stream, const char *data, size_t len)
+{
+	struct child_ref *ref = arg;
+	if (ref->w && ref->kind == CHILD_CONDITION && ref->w->on_output)
+		ref->w->on_output(ref->w->arg, stream == PROC_STDERR ? 2 : 1, data, len);
+}
+
 static int start_child(struct wait *w, enum child_kind kind, char *const *argv, const char *stdin_data,
 		       int64_t timeout_ms, struct wl_err *err)
 {
@@ -533,6 +664,11 @@ static int start_child(struct wait *w, enum child_kind kind, char *const *argv, 
 	spec.linger_ms = 500;
 	spec.on_exit = child_exit;
 	spec.arg = ref;
+	if (kind == CHILD_CONDITION) {
+		spec.stdout_path = w->stdout_log;
+		spec.stderr_path = w->stderr_log;
+		spec.on_output = child_output;
+	}
 	struct proc *p = proc_start(w->loop, &spec, err);
 	if (!p) {
 		free(ref);
@@ -543,10 +679,13 @@ static int start_child(struct wait *w, enum child_kind kind, char *const *argv, 
 	return 0;
 }
 
-static int64_t remaining_ms(const struct wait *w)
+/* How long this try of the condition may run (see wait.h, "Condition timing"). */
+static int64_t condition_timeout(const struct wait *w)
 {
-	int64_t r = w->deadline_ms - time_now_ms();
-	return r > 1 ? r : 1;
+	if (w->condition_timeout > 0)
+		return w->condition_timeout;
+	int64_t left = w->deadline_ms - time_now_ms();
+	return left > MIN_CONDITION_TIMEOUT_MS ? left : MIN_CONDITION_TIMEOUT_MS;
 }
 
 static void shell_argv(struct wait *w, const char *cmd, struct strvec *argv)
@@ -557,6 +696,64 @@ static void shell_argv(struct wait *w, const char *cmd, struct strvec *argv)
 }
 
 static void run_probe_or_classify(struct wait *w);
+static void finish(struct wait *w, enum wait_outcome outcome, const struct classification *c);
+
+/* End the wait with WAIT_ERROR (w->error says why): what = condition | probe | classifier. */
+static void not_executable(struct wait *w, const char *what)
+{
+	struct classification c = CLASSIFICATION_INIT;
+	strvec_pushf(&c.fingerprints, "%s/not-executable", what);
+	finish(w, WAIT_ERROR, &c);
+	classification_release(&c);
+}
+
+/* The name in a shell's "bash: line 1: kubctl: command not found" / "x: Permission denied". */
+static char *shell_complaint(const char *out, const char *what)
+{
+	const char *hit = out ? strstr(out, what) : NULL;
+	if (!hit || hit - out < 3 || hit[-1] != ' ' || hit[-2] != ':')
+		return NULL;
+	const char *end = hit - 2, *b = end;
+	while (b > out && b[-1] != ' ' && b[-1] != '\n')
+		b--;
+	return b < end ? xstrndup(b, (size_t)(end - b)) : NULL;
+}
+
+/*
+ * Why a child could not be executed, or NULL when it ran: an exec failure,
+ * or exit 126/127 from its FIRST run (through the shell, the same failure).
+ * what is "condition", "probe" or "classifier"; cmd is argv[0] or the command.
+ */
+static char *exec_problem(const struct proc_result *res, int first, const char *what, const char *cmd,
+			  int argv_form)
+{
+	if (res->exec_failed) {
+		int spaced = argv_form && strchr(cmd, ' ');
+		const char *why = res->exec_errno == ENOENT ? "command not found" : res->exec_errno == EACCES
+				  ? "permission denied" : NULL;
+		if (!why)
+			return xasprintf("%s cannot be executed: %s", what, res->exec_error);
+		if (spaced)
+			return xasprintf("%s: %s (the whole command is one word: pass its words separately, "
+					 "or give it as one shell command with --condition)", why, cmd);
+		return xasprintf("%s: %s", why, cmd);
+	}
+	if (!first || !res->exited || (res->exit_code != 126 && res->exit_code != 127) || res->timed_out)
+		return NULL;
+	char *out = xstrndup(res->tail ? res->tail : "", res->tail_len);
+	char *name = shell_complaint(out, res->exit_code == 127 ? "command not found" : "Permission denied");
+	if (!name && res->exit_code == 127)
+		name = shell_complaint(out, "No such file or directory");
+	char *msg;
+	if (name)
+		msg = xasprintf("%s: %s", res->exit_code == 127 ? "command not found" : "permission denied", name);
+	else
+		msg = xasprintf("the %s exited %d on its first run (%s): %s", what, res->exit_code,
+				res->exit_code == 127 ? "command not found" : "cannot execute", cmd);
+	free(name);
+	free(out);
+	return msg;
+}
 
 static void start_condition(struct wait *w)
 {
@@ -565,18 +762,13 @@ static void start_condition(struct wait *w)
 		strvec_copy(&argv, &w->condition_argv);
 	else
 		shell_argv(w, w->condition, &argv);
-	int64_t t = w->interval_ms > MIN_CONDITION_TIMEOUT_MS ? w->interval_ms : MIN_CONDITION_TIMEOUT_MS;
-	if (t > remaining_ms(w))
-		t = remaining_ms(w);
 	struct wl_err err = WL_ERR_INIT;
-	int rc = start_child(w, CHILD_CONDITION, argv.v, NULL, t, &err);
+	int rc = start_child(w, CHILD_CONDITION, argv.v, NULL, condition_timeout(w), &err);
 	strvec_clear(&argv);
 	if (rc < 0) {
-		/* cannot even start: an observation with a failed condition */
-		w->cond_ran = 1;
-		w->cond_exit = 127;
-		w->cond_output = xstrdup(err.msg);
-		run_probe_or_classify(w);
+		/* no pipe, no fork, no capture file: nothing will ever run */
+		w->error = xasprintf("cannot start the condition: %s", err.msg);
+		not_executable(w, "condition");
 	}
 }
 
@@ -654,6 +846,8 @@ static void child_exit(void *arg, const struct proc_result *res)
 	w->child_ref = NULL;
 	if (res->signals_sent && (res->stopped || res->timed_out))
 		w->res.signals_sent |= res->signals_sent;
+	if (res->timed_out && w->deadline_hit)
+		w->terminated = 1;   /* the try running at max_wait was stopped */
 	if (w->cancelled) {
 		set_outcome(w, WAIT_CANCELLED, NULL);
 		deliver(w);
@@ -664,7 +858,15 @@ static void child_exit(void *arg, const struct proc_result *res)
 		return;
 	}
 	switch (kind) {
-	case CHILD_CONDITION:
+	case CHILD_CONDITION: {
+		char *why = exec_problem(res, w->observations == 1, "condition",
+					 w->condition_argv.n ? w->condition_argv.v[0] : w->condition,
+					 w->condition_argv.n > 0);
+		if (why) {
+			w->error = why;
+			not_executable(w, "condition");
+			return;
+		}
 		w->cond_ran = 1;
 		w->cond_exit = res->exec_failed ? res->exit_code
 			       : res->exited    ? res->exit_code
@@ -675,17 +877,36 @@ static void child_exit(void *arg, const struct proc_result *res)
 			free(w->cond_output);
 			w->cond_output = xstrdup(res->exec_error);
 		} else if (res->timed_out) {
-			char *o = xasprintf("%s\n[waitloop: condition stopped after one interval]", w->cond_output);
+			char *o = xasprintf("%s\n[waitloop: condition stopped after %.1fs (condition timeout)]",
+					    w->cond_output, (double)(res->end_ms - res->start_ms) / 1000.0);
 			free(w->cond_output);
 			w->cond_output = o;
 		}
 		run_probe_or_classify(w);
 		return;
-	case CHILD_PROBE:
+	}
+	case CHILD_PROBE: {
+		char *why = exec_problem(res, !w->probe_ran, "probe", w->pol->probe, 0);
+		w->probe_ran = 1;
+		if (why) {
+			w->error = xasprintf("probe: %s", why);
+			free(why);
+			not_executable(w, "probe");
+			return;
+		}
 		take_probe(w, res);
 		observe_done(w);
 		return;
+	}
 	case CHILD_CLASSIFY: {
+		char *why = exec_problem(res, !w->classify_ran, "classifier", w->pol->classify, 0);
+		w->classify_ran = 1;
+		if (why) {
+			w->error = xasprintf("classify: %s", why);
+			free(why);
+			not_executable(w, "classifier");
+			return;
+		}
 		struct classification *c = xcalloc(1, sizeof(*c));
 		struct wl_err err = WL_ERR_INIT;
 		char *out = xstrndup(res->out ? res->out : "", res->out_len);
@@ -857,7 +1078,18 @@ static void deadline_fired(void *arg)
 	w->deadline_hit = 1;
 	if (w->finished)
 		return;
-	finish(w, WAIT_TIMEOUT, NULL);
+	if (w->guarded) {
+		finish(w, WAIT_TIMEOUT, NULL);
+		return;
+	}
+	/* Condition mode. A running try (or its probe/classifier) ends within its
+	 * own timeout and then decides; between tries, one last try runs now. */
+	if (w->child)
+		return;
+	loop_cancel_timer(w->loop, w->next_timer);
+	w->next_timer = 0;
+	w->last_try = 1;
+	start_observation(w);
 }
 
 /* --- set-up ---------------------------------------------------------------- */
@@ -867,12 +1099,14 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	const struct wl_wait_policy *pol = p->policy;
 	if (!p->loop || !pol)
 		return err_set(err, "wait: loop and policy are required"), NULL;
-	if (pol->max_wait <= 0)
-		return err_set(err, "wait: max_wait must be positive"), NULL;
+	if (pol->max_wait < 0)
+		return err_set(err, "wait: max_wait must not be negative"), NULL;
 	if (pol->interval <= 0)
 		return err_set(err, "wait: interval must be positive"), NULL;
 	if (!p->out_dir)
 		return err_set(err, "wait: out_dir is required"), NULL;
+	if (p->condition_timeout < 0)
+		return err_set(err, "wait: condition_timeout must not be negative"), NULL;
 	if (fs_mkdir_p(p->out_dir, err) < 0)
 		return NULL;
 	struct wait *w = xcalloc(1, sizeof(*w));
@@ -894,6 +1128,11 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	w->workflow = xstrdup(p->workflow);
 	w->step = xstrdup(p->step);
 	w->iteration = p->iteration;
+	w->name = wait_derive_name(p->name, pol->target, p->condition, p->condition_argv);
+	w->stdout_log = p->stdout_log ? fs_abspath(p->stdout_log) : NULL;
+	w->stderr_log = p->stderr_log ? fs_abspath(p->stderr_log) : NULL;
+	w->condition_timeout = p->condition_timeout;
+	w->on_output = p->on_output;
 	if (p->check_id)
 		w->check_id = xstrdup(p->check_id);
 	else if (p->workflow && p->step)
@@ -924,8 +1163,12 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 		wait_free(w);
 		return NULL;
 	}
-	if (w->phase == WAIT_PHASE_STANDALONE)
-		unlink(w->probe_log);
+	/* each wait starts its own log: seq numbers are unique within a file */
+	if (unlink(w->probe_log) < 0 && errno != ENOENT) {
+		err_set(err, "cannot remove '%s': %s", w->probe_log, strerror(errno));
+		wait_free(w);
+		return NULL;
+	}
 	w->start_ms = time_now_ms();
 	w->deadline_ms = w->start_ms + pol->max_wait;
 	w->interval_ms = pol->interval;

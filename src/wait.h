@@ -33,9 +33,21 @@
  * are gone. In guard mode the caller stops the guarded proc itself and still
  * calls wait_guard_finish.
  *
+ * Condition timing (condition mode): a try runs until it exits or until
+ * condition_timeout — never killed at the interval; the next try starts one
+ * interval after the last one started (or at once when the try took
+ * longer). When max_wait passes while waiting for the next try, one last try
+ * runs (as the classic `until cmd; do [ elapsed -ge max ] && fail; sleep;
+ * done` loop does); a try running at max_wait is left to finish within its
+ * condition_timeout. A condition that cannot be executed — exec failure, or
+ * exit 126/127 on the FIRST try (the shell's "command not found") — ends the
+ * wait at once with WAIT_ERROR; so does a probe or classifier that cannot
+ * be executed.
+ *
  * Artifacts (both modes), in out_dir: wait-probe.log (one JSON line per
- * observation) and, for every outcome other than met/cancelled,
- * wait-failure.json (schema waitloop.wait-failure.v1). All text redacted
+ * observation, started afresh by each wait) and, for every outcome other
+ * than met/cancelled, wait-failure.json (schema waitloop.wait-failure.v1,
+ * with the wait's name, condition and probe commands). All text redacted
  * with params.redactor; bounded in size. Observations and the final outcome
  * are also emitted on params.bus (EV_OBSERVATION, EV_WAIT_FINISHED and, for
  * early aborts, EV_EARLY_ABORT) when a bus is given.
@@ -69,6 +81,8 @@ enum wait_outcome {
 	WAIT_TIMEOUT,
 	WAIT_NO_OUTPUT,
 	WAIT_CANCELLED,
+	WAIT_ERROR,          /* the condition, probe or classifier cannot be executed (126/127 on its
+				first run): a configuration error, reported at once, never retried */
 };
 
 struct wait_result {
@@ -84,9 +98,12 @@ struct wait_result {
 	unsigned signals_sent;        /* PROC_SENT_* sent to a guarded/condition group */
 	const char *failure_file;     /* path of wait-failure.json, or NULL */
 	const char *probe_log;        /* path of wait-probe.log */
+	const char *name;             /* the wait's name (wait_params.name, else derived) */
 };
 
 typedef void (*wait_done_fn)(void *arg, const struct wait_result *res);
+/* Condition output as it arrives (stream: 1 stdout, 2 stderr). */
+typedef void (*wait_output_fn)(void *arg, int stream, const char *data, size_t len);
 
 struct wait_params {
 	struct loop *loop;
@@ -97,7 +114,15 @@ struct wait_params {
 	const char *shell;             /* default "bash" */
 	char *const *env;              /* environment for condition/probe/classify; NULL = inherit */
 	const char *cwd;
-	const char *out_dir;           /* created if missing */
+	const char *out_dir;           /* created if missing; wait-probe.log starts empty */
+	const char *name;              /* NULL = derived (wait_derive_name) */
+	int64_t condition_timeout;     /* ms a condition may run; 0 = the time left of max_wait,
+					  at least 2 s so the last try is never cut at birth */
+	const char *stdout_log;        /* condition mode: the condition's stdout is appended here;
+					  guard mode: where the guarded process's stdout is. Both
+					  recorded in wait-failure.json's pointers; may be NULL */
+	const char *stderr_log;
+	wait_output_fn on_output;      /* condition output passthrough; may be NULL */
 	const char *check_id;
 	const char *run_id;
 	const char *workflow;
@@ -112,6 +137,13 @@ struct wait_params {
 
 const char *wait_outcome_name(enum wait_outcome o);   /* "met", "terminal_fail", ... */
 const char *wait_phase_name(enum wait_phase p);       /* "wait", "step", "completion_check", "standalone" */
+/*
+ * A wait's name when none is given: from the target (crd/x.example.io ->
+ * "crd-x.example.io"), else from the command's words ("kubectl get crd x" ->
+ * "kubectl-get-crd-x"), else "wait". A safe path segment: [A-Za-z0-9._-],
+ * at most 60 bytes, never "." or "..". Caller frees.
+ */
+char *wait_derive_name(const char *name, const char *target, const char *condition, char *const *argv);
 
 struct wait *wait_start(const struct wait_params *p, struct wl_err *err);
 struct wait *wait_guard_start(const struct wait_params *p, struct proc *guarded, struct wl_err *err);

@@ -1,0 +1,431 @@
+# End-to-end: share/waitloop/retry.sh is a drop-in for the classic
+# `retry_until_success` bash function (SPEC §5, issue 14). A seed-style
+# kest-env.sh / verify.sh pair, written for this test, runs every case twice:
+# once with the classic function and once after the one-line switch
+# (`. share/waitloop/retry.sh`). What a script observes — stdout, exit status,
+# the condition's stderr — must be the same; the drop-in may only ADD lines on
+# stderr (evidence, all starting "waitloop wait") and end earlier where that is
+# the point (a typo, a probe showing a terminal state).
+# timeout: 400
+. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+
+export FAKE="$T/fake"
+mkdir -p "$T/bin" "$T/classic" "$T/dropin" "$FAKE"
+
+# A fake kubectl: `kubectl get crd NAME` answers from $FAKE/NAME.*:
+#   .ready_at N   succeed from the Nth call on (absent: never)
+#   .sleep S      take S seconds per call
+#   .chatty       print "NAME not ready yet" on stdout when failing
+cat > "$T/bin/kubectl" <<'EOF'
+#!/bin/bash
+name=${3:-none}
+n=$(( $(cat "$FAKE/$name.count" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$FAKE/$name.count"
+[ -f "$FAKE/$name.sleep" ] && sleep "$(cat "$FAKE/$name.sleep")"
+if [ -f "$FAKE/$name.ready_at" ] && [ "$n" -ge "$(cat "$FAKE/$name.ready_at")" ]; then
+	echo "customresourcedefinition.apiextensions.k8s.io/$name"
+	exit 0
+fi
+[ -f "$FAKE/$name.chatty" ] && echo "$name not ready yet"
+echo "Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io \"$name\" not found" >&2
+exit 1
+EOF
+chmod +x "$T/bin/kubectl"
+export PATH="$T/bin:$PATH"
+PROBE_JSON='{"target":{"kind":"CustomResourceDefinition","name":"x","status":"NotFound"},"dependencies":[{"kind":"HelmRelease","name":"capi-operator","namespace":"flux-system","status":"Failed","reason":"InstallFailed","message":"chart not found"}]}'
+printf 'echo %q\n' "$PROBE_JSON" > "$T/probe.sh"
+export PROBE="bash $T/probe.sh"
+
+# The classic kest-env.sh: loop until success or MAX_WAIT, sleeping INTERVAL,
+# the command's output printed as it comes. retry_with_probe is the shim a user
+# of the classic function would have: the same loop, probe options ignored.
+cat > "$T/classic/kest-env.sh" <<'EOF'
+retry_until_success() {
+	local max_wait=$1 interval=$2
+	shift 2
+	local start=$SECONDS
+	until "$@"; do
+		if [ $((SECONDS - start)) -ge "$max_wait" ]; then
+			return 124
+		fi
+		sleep "$interval"
+	done
+}
+retry_with_probe() {
+	local max_wait=600 interval=10
+	while [ "$1" != "--" ]; do
+		case $1 in
+		--max-wait) max_wait=$2 ;;
+		--interval) interval=$2 ;;
+		esac
+		shift 2
+	done
+	shift
+	retry_until_success "$max_wait" "$interval" "$@"
+}
+EOF
+# The switch: one line.
+echo ". \"$ROOT/share/waitloop/retry.sh\"" > "$T/dropin/kest-env.sh"
+
+# The seed's verify.sh pattern, one case per argument; identical in both directories.
+cat > "$T/verify.sh" <<'EOF'
+#!/usr/bin/env bash
+set -euo pipefail
+. "$(dirname "$0")/kest-env.sh"
+
+case $1 in
+met_first_try)
+	retry_until_success 600 1 kubectl get crd ready-now
+	echo "verify: ok"
+	;;
+slow_condition)   # each try takes 3 s, the interval is 2 s
+	retry_until_success 15 2 kubectl get crd slow
+	echo "verify: ok"
+	;;
+captured_output)
+	out=$(retry_until_success 5 1 kubectl get crd captured)
+	echo "captured=[$out]"
+	;;
+met_after_retries)
+	retry_until_success 30 1 kubectl get crd third-time
+	echo "verify: ok"
+	;;
+condition_stderr)   # NotFound on stderr twice, then created
+	retry_until_success 30 0.5 kubectl get crd noisy
+	echo "verify: ok"
+	;;
+timeout)
+	rc=0
+	retry_until_success 2 1 kubectl get crd never || rc=$?
+	echo "verify: wait failed with $rc"
+	exit 1
+	;;
+timeout_set_e)   # set -e ends the script with the wait's status
+	retry_until_success 1 1 kubectl get crd never
+	echo "not reached"
+	;;
+typo)
+	rc=0
+	retry_until_success 4 1 kubctl get crd x || rc=$?
+	echo "verify: wait failed with $rc"
+	;;
+quoted_command)
+	rc=0
+	retry_until_success 4 1 "kubectl get crd x" || rc=$?
+	echo "verify: wait failed with $rc"
+	;;
+zero_budget_met)
+	retry_until_success 0 1 kubectl get crd ready-now
+	echo "verify: ok"
+	;;
+zero_budget_fails)
+	rc=0
+	retry_until_success 0 1 kubectl get crd never || rc=$?
+	echo "verify: wait failed with $rc"
+	;;
+met_on_last_try)   # budget 2 s, interval 4 s: the second (last) try succeeds
+	retry_until_success 2 4 kubectl get crd last-try
+	echo "verify: ok"
+	;;
+three_waits)
+	retry_until_success 30 0.5 kubectl get crd ready-now
+	retry_until_success 30 0.5 kubectl get crd third-time
+	retry_until_success 1 0.5 kubectl get crd never
+	echo "not reached"
+	;;
+same_wait_twice)
+	retry_until_success 30 0.5 kubectl get crd ready-now
+	retry_until_success 30 0.5 kubectl get crd ready-now
+	echo "verify: ok"
+	;;
+sigterm)
+	retry_until_success 120 0.5 kubectl get crd ticking
+	;;
+probe_terminal)
+	rc=0
+	retry_with_probe --probe "$PROBE" --builtin kubernetes --target crd/x --max-wait 4 --interval 1 \
+		-- kubectl get crd x || rc=$?
+	echo "verify: wait failed with $rc"
+	;;
+esac
+EOF
+cp "$T/verify.sh" "$T/classic/verify.sh"
+cp "$T/verify.sh" "$T/dropin/verify.sh"
+
+now_ms() { date +%s%3N; }
+setup() { # case: the fake cluster's state for it
+	rm -rf "$FAKE" && mkdir -p "$FAKE"
+	echo 1 > "$FAKE/ready-now.ready_at"
+	echo 1 > "$FAKE/slow.ready_at"; echo 3 > "$FAKE/slow.sleep"
+	echo 1 > "$FAKE/captured.ready_at"
+	echo 3 > "$FAKE/third-time.ready_at"; touch "$FAKE/third-time.chatty"
+	echo 3 > "$FAKE/noisy.ready_at"
+	echo 2 > "$FAKE/last-try.ready_at"
+	touch "$FAKE/never.chatty" "$FAKE/ticking.chatty"
+}
+# run VARIANT CASE: VARIANT.out / .err / .rc / .ms, and VARIANT.calls-NAME
+run() {
+	setup
+	local t0
+	t0=$(now_ms)
+	( cd "$T/$1" && WAITLOOP_BIN="$WL" bash ./verify.sh "$2" >"$T/$1.out" 2>"$T/$1.err" )
+	echo $? > "$T/$1.rc"
+	echo $(( $(now_ms) - t0 )) > "$T/$1.ms"
+	for f in "$FAKE"/*.count; do
+		[ -f "$f" ] && cp "$f" "$T/$1.calls-$(basename "$f" .count)"
+	done
+}
+calls() { cat "$T/$1.calls-$2" 2>/dev/null || echo 0; }
+# The drop-in's stderr without its evidence lines must be the classic's stderr.
+stderr_same() {
+	grep -v '^waitloop wait' "$T/dropin.err" > "$T/dropin.err.cond" || true
+	if ! cmp -s "$T/classic.err" "$T/dropin.err.cond"; then
+		t_fail "condition stderr differs"
+		diff "$T/classic.err" "$T/dropin.err.cond" | head -20 | sed 's/^/      /' >&2
+	fi
+}
+same() { # the drop-in and the classic agree exactly on stdout, status and the condition's stderr
+	expect_eq "$(cat "$T/dropin.rc")" "$(cat "$T/classic.rc")"
+	if ! cmp -s "$T/classic.out" "$T/dropin.out"; then
+		t_fail "stdout differs"
+		diff "$T/classic.out" "$T/dropin.out" | head -20 | sed 's/^/      /' >&2
+	fi
+	stderr_same
+}
+both() { run classic "$1"; run dropin "$1"; }
+
+t_begin dropin_met_first_try_is_silent
+both met_first_try
+same
+expect_eq "$(cat "$T/dropin.out")" "customresourcedefinition.apiextensions.k8s.io/ready-now
+verify: ok"
+expect_eq "$(cat "$T/dropin.err")" ""   # no "met after" noise
+t_end
+
+t_begin dropin_slow_condition_is_not_killed_at_interval
+both slow_condition
+same
+expect_eq "$(cat "$T/dropin.rc")" 0
+expect_eq "$(calls dropin slow)" 1
+t_end
+
+t_begin dropin_output_captured_with_command_substitution
+both captured_output
+same
+expect_eq "$(cat "$T/dropin.out")" "captured=[customresourcedefinition.apiextensions.k8s.io/captured]"
+t_end
+
+t_begin dropin_met_after_retries_prints_each_try
+both met_after_retries
+same
+expect_eq "$(grep -c 'not ready yet' "$T/dropin.out")" 2
+expect_eq "$(calls dropin third-time)" 3
+# evidence: one progress line per failed try, no summary on success
+expect_eq "$(grep -c '^waitloop wait \[kubectl-get-crd-third-time\]: #[12] retryable (condition exit 1)' "$T/dropin.err")" 2
+expect_not_contains "$T/dropin.err" "met after"
+t_end
+
+t_begin dropin_condition_stderr_passes_through
+both condition_stderr
+same
+expect_eq "$(grep -c 'Error from server (NotFound)' "$T/dropin.err")" 2
+t_end
+
+t_begin dropin_timeout_status_124
+both timeout
+expect_eq "$(cat "$T/classic.rc")" 1
+expect_eq "$(cat "$T/dropin.rc")" 1
+expect_eq "$(tail -n 1 "$T/classic.out")" "verify: wait failed with 124"
+expect_eq "$(tail -n 1 "$T/dropin.out")" "verify: wait failed with 124"
+# the number of tries depends on the machine's speed: compare what was printed, not how often
+expect_eq "$(sort -u "$T/dropin.out")" "$(sort -u "$T/classic.out")"
+[ "$(calls dropin never)" -ge 2 ] || t_fail "drop-in tried $(calls dropin never) times in 2 s at interval 1 s"
+expect_contains "$T/dropin.err" "waitloop wait [kubectl-get-crd-never]: timeout after"
+t_end
+
+t_begin dropin_timeout_under_set_e
+both timeout_set_e
+expect_eq "$(cat "$T/classic.rc")" 124
+expect_eq "$(cat "$T/dropin.rc")" 124
+expect_eq "$(sort -u "$T/dropin.out")" "$(sort -u "$T/classic.out")"
+expect_not_contains "$T/dropin.out" "not reached"
+t_end
+
+t_begin dropin_typo_ends_at_once_with_status_2
+both typo
+# the classic burns the whole budget and calls it a time-out; the drop-in says why, at once
+expect_eq "$(cat "$T/classic.out")" "verify: wait failed with 124"
+expect_eq "$(cat "$T/dropin.out")" "verify: wait failed with 2"
+expect_contains "$T/dropin.err" "command not found: kubctl"
+[ "$(cat "$T/classic.ms")" -ge 4000 ] || t_fail "classic ended after $(cat "$T/classic.ms") ms"
+[ "$(cat "$T/dropin.ms")" -lt 3000 ] || t_fail "typo cost $(cat "$T/dropin.ms") ms"
+t_end
+
+t_begin dropin_whole_command_quoted_as_one_word
+both quoted_command
+expect_eq "$(cat "$T/classic.out")" "verify: wait failed with 124"
+expect_eq "$(cat "$T/dropin.out")" "verify: wait failed with 2"
+expect_contains "$T/dropin.err" "command not found: kubectl get crd x (the whole command is one word"
+[ "$(cat "$T/dropin.ms")" -lt 3000 ] || t_fail "took $(cat "$T/dropin.ms") ms"
+t_end
+
+t_begin dropin_zero_second_budget_tries_once
+both zero_budget_met
+same
+expect_eq "$(cat "$T/dropin.rc")" 0
+both zero_budget_fails
+same
+expect_eq "$(tail -n 1 "$T/dropin.out")" "verify: wait failed with 124"
+expect_eq "$(calls dropin never)" 1
+expect_eq "$(calls classic never)" 1
+t_end
+
+t_begin dropin_met_on_the_last_try
+both met_on_last_try
+same
+expect_eq "$(cat "$T/dropin.rc")" 0
+expect_eq "$(calls classic last-try)" 2
+expect_eq "$(calls dropin last-try)" 2
+t_end
+
+t_begin dropin_three_waits_in_one_check
+both three_waits
+# the last wait times out: how many tries fit in 1 s depends on the machine, what they print does not
+expect_eq "$(cat "$T/classic.rc")" 124
+expect_eq "$(cat "$T/dropin.rc")" 124
+expect_eq "$(sort -u "$T/dropin.out")" "$(sort -u "$T/classic.out")"
+grep -v '^waitloop wait' "$T/dropin.err" | sort -u > "$T/dropin.err.u"
+sort -u "$T/classic.err" > "$T/classic.err.u"
+cmp -s "$T/classic.err.u" "$T/dropin.err.u" || t_fail "condition stderr differs"
+expect_eq "$(grep -c '^waitloop wait \[kubectl-get-crd-never\]: timeout after' "$T/dropin.err")" 1
+# under waitloop run: each wait its own directory, only the failed one with wait-failure.json
+setup
+mkdir -p "$T/step"
+( cd "$T/dropin" && WAITLOOP_BIN="$WL" WAITLOOP_STEP_DIR="$T/step" WAITLOOP_RUN_ID=r1 WAITLOOP_ITERATION=2 \
+	bash ./verify.sh three_waits >/dev/null 2>&1 )
+expect_eq "$(cd "$T/step/waits" && ls | tr '\n' ' ')" "kubectl-get-crd-never kubectl-get-crd-ready-now kubectl-get-crd-third-time "
+[ ! -f "$T/step/wait-failure.json" ] || t_fail "an in-script wait wrote the step's own wait-failure.json"
+[ ! -f "$T/step/waits/kubectl-get-crd-ready-now/wait-failure.json" ] || t_fail "met wait left wait-failure.json"
+expect_eq "$(wc -l < "$T/step/waits/kubectl-get-crd-third-time/wait-probe.log")" 3
+wf="$T/step/waits/kubectl-get-crd-never/wait-failure.json"
+expect_schema_valid wait-failure "$wf"
+/usr/bin/python3 - "$wf" <<'PY' || t_fail "wait-failure.json fields"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["name"] == "kubectl-get-crd-never", d["name"]
+assert d["condition"] == "kubectl get crd never", d["condition"]
+assert d["probe"] is None
+assert d["run_id"] == "r1" and d["iteration"] == 2, d
+log = open(d["pointers"]["probe_log"]).read().splitlines()
+assert d["observations"] == len(log), (d["observations"], len(log))
+assert [json.loads(l)["seq"] for l in log] == list(range(1, len(log) + 1))
+PY
+t_end
+
+t_begin dropin_same_wait_twice_gets_two_names
+setup
+rm -rf "$T/step" && mkdir -p "$T/step"
+( cd "$T/dropin" && WAITLOOP_BIN="$WL" WAITLOOP_STEP_DIR="$T/step" bash ./verify.sh same_wait_twice >/dev/null 2>&1 )
+expect_eq "$(cd "$T/step/waits" && ls | tr '\n' ' ')" "kubectl-get-crd-ready-now kubectl-get-crd-ready-now-2 "
+t_end
+
+t_begin dropin_sigterm_to_the_script
+for v in classic dropin; do
+	setup
+	( cd "$T/$v" && WAITLOOP_BIN="$WL" exec bash ./verify.sh sigterm >"$T/$v.out" 2>"$T/$v.err" ) &
+	pid=$!
+	for _ in $(seq 200); do [ "$(cat "$FAKE/ticking.count" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.1; done
+	kill -TERM "$pid"
+	wait "$pid"
+	echo $? > "$T/$v.rc"
+	sleep 1.5   # a try already under way may still end
+	c1=$(cat "$FAKE/ticking.count")
+	sleep 2
+	c2=$(cat "$FAKE/ticking.count")
+	[ "$c1" = "$c2" ] || t_fail "$v: tries went on after the script was killed ($c1 -> $c2)"
+done
+expect_eq "$(cat "$T/classic.rc")" 143
+expect_eq "$(cat "$T/dropin.rc")" 143
+expect_eq "$(sort -u "$T/dropin.out")" "$(sort -u "$T/classic.out")"
+t_end
+
+t_begin dropin_probe_shows_terminal_state_earlier_abort
+both probe_terminal
+expect_eq "$(cat "$T/classic.out")" "verify: wait failed with 124"
+expect_eq "$(cat "$T/dropin.out")" "verify: wait failed with 1"
+expect_eq "$(calls dropin x)" 1
+[ "$(calls classic x)" -ge 3 ] || t_fail "classic tried $(calls classic x) times"
+expect_contains "$T/dropin.err" "terminal_fail after 1 observation"
+t_end
+
+# --- the waitloop wait CLI behind the drop-in ------------------------------
+
+t_begin wait_cli_bare_seconds_and_decimal
+expect_rc 0 "$WL" wait -q --max-wait 600 --interval 0.5 -- true
+"$WL" wait --max-wait 10x -- true 2>err.txt
+expect_eq $? 2
+expect_contains err.txt "invalid duration '10x' for --max-wait (e.g. 200ms, 10s, 5m, or bare seconds)"
+t_end
+
+t_begin wait_cli_did_you_mean_option
+"$WL" wait --max-wiat 5 -- true 2>err.txt
+expect_eq $? 2
+expect_eq "$(head -n 1 err.txt)" "waitloop: error: unknown option '--max-wiat' (did you mean '--max-wait'?)"
+t_end
+
+t_begin wait_cli_probe_aware_needs_something_to_observe
+"$WL" wait --mode probe_aware -- true 2>err.txt
+expect_eq $? 2
+expect_contains err.txt "--mode probe_aware has nothing to observe"
+t_end
+
+t_begin wait_cli_probe_not_executable_exits_2
+setup
+"$WL" wait --probe 'no-such-probe-cmd --json' --out o --interval 100ms --max-wait 30 -- kubectl get crd never >/dev/null 2>err.txt
+expect_eq $? 2
+expect_contains err.txt "probe: command not found: no-such-probe-cmd"
+expect_eq "$(/usr/bin/python3 -c 'import json; print(json.load(open("o/wait-failure.json"))["reason"])')" error
+expect_schema_valid wait-failure o/wait-failure.json
+"$WL" wait --classify 'no-such-classifier' --out o --interval 100ms --max-wait 30 -- kubectl get crd never >/dev/null 2>err.txt
+expect_eq $? 2
+expect_contains err.txt "classify: command not found: no-such-classifier"
+t_end
+
+t_begin wait_cli_condition_timeout
+"$WL" wait --condition-timeout 300ms --max-wait 1 --interval 200ms --out o -- sleep 5 2>err.txt
+expect_eq $? 124
+expect_contains o/wait-probe.log "condition timeout"
+t_end
+
+t_begin wait_cli_quiet_json_verbose
+setup
+"$WL" wait -q --max-wait 1 --interval 200ms --out o -- kubectl get crd never >out.txt 2>err.txt
+expect_eq $? 124
+expect_not_contains err.txt "waitloop wait"
+"$WL" wait --json --max-wait 0 --out o -- kubectl get crd ready-now >out.txt 2>err.txt
+expect_eq $? 0
+/usr/bin/python3 -c 'import json,sys; d=json.load(open("out.txt")); assert d["outcome"]=="met" and d["exit_code"]==0 and d["name"]=="kubectl-get-crd-ready-now", d' \
+	|| t_fail "--json: $(cat out.txt)"
+expect_contains err.txt "customresourcedefinition.apiextensions.k8s.io/ready-now"   # the condition's stdout moved aside
+"$WL" wait -v --probe "$PROBE" --max-wait 30 --interval 100ms --stall-threshold 50 --out o \
+	--terminal-pattern 'never-matches' -- kubectl get crd never >/dev/null 2>err.txt &
+pid=$!
+for _ in $(seq 100); do grep -q '#2' err.txt && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+expect_contains err.txt "no progress 1/50"
+# -v: the summary of what was seen
+grep -qE 'no progress [0-9]+/50, [0-9.]+s/30s: Error from server \(NotFound\)' err.txt || t_fail "-v: $(cat err.txt)"
+t_end
+
+t_begin wait_cli_keepalive_while_a_try_runs
+WAITLOOP_KEEPALIVE_S=1 "$WL" wait --max-wait 30 -- sleep 2.5 2>err.txt
+expect_eq $? 0
+expect_contains err.txt "waitloop wait [sleep-2.5]: still waiting, observation #1"
+t_end
+
+t_begin wait_cli_live_line_on_a_terminal
+setup
+script -qec "$WL wait --max-wait 1 --interval 300ms -- kubectl get crd never" /dev/null > tty.txt 2>&1
+grep -q $'\r\033\[K' tty.txt || t_fail "no redrawn line on a terminal: $(head -c 300 tty.txt | od -c | head -5)"
+expect_contains tty.txt "timeout after"
+t_end
