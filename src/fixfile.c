@@ -233,16 +233,15 @@ static void render_obs(const struct obs *o, struct strbuf *out)
 	strbuf_addch(out, '\n');
 }
 
-/* The last observations; consecutive identical ones collapse into one line. */
-static void render_timeline(const struct fixfile_params *p, struct strbuf *out)
+/* The last observations of one log; consecutive identical ones collapse into one line. 0 = none. */
+static int render_one_timeline(const char *log, int max, struct strbuf *out)
 {
 	struct strbuf sb = STRBUF_INIT;
-	int max = p->timeline_lines > 0 ? p->timeline_lines : FIXFILE_TIMELINE_LINES;
-	if (!p->probe_log || read_tail(p->probe_log, 0, TAIL_WINDOW, &sb) < 0 || !sb.len) {
-		strbuf_addstr(out, "(no wait observations in this iteration)");
+	if (!log || read_tail(log, 0, TAIL_WINDOW, &sb) < 0 || !sb.len) {
 		strbuf_release(&sb);
-		return;
+		return 0;
 	}
+	size_t start_len = out->len;
 	struct obs *v = NULL;
 	size_t n = 0, alloc = 0;
 	for (char *line = sb.buf; line && *line;) {
@@ -280,8 +279,35 @@ static void render_timeline(const struct fixfile_params *p, struct strbuf *out)
 	}
 	free(v);
 	strbuf_release(&sb);
-	if (!out->len)
-		strbuf_addstr(out, "(no readable observations in wait-probe.log)");
+	if (out->len == start_len)
+		strbuf_addstr(out, "(no readable observations in wait-probe.log)\n");
+	return 1;
+}
+
+/* The step's own wait (guard) and each in-script wait, named when there are several. */
+static void render_timeline(const struct fixfile_params *p, struct strbuf *out)
+{
+	int max = p->timeline_lines > 0 ? p->timeline_lines : FIXFILE_TIMELINE_LINES;
+	size_t nw = p->wait_logs ? p->wait_logs->n : 0;
+	int guard = p->probe_log && fs_exists(p->probe_log);
+	if (guard + (int)nw <= 1) {
+		if (!render_one_timeline(guard ? p->probe_log : nw ? p->wait_logs->v[0] : NULL, max, out))
+			strbuf_addstr(out, "(no wait observations in this iteration)");
+	} else {
+		if (guard) {
+			strbuf_addstr(out, "### the step's own wait (wait_policy)\n\n");
+			if (!render_one_timeline(p->probe_log, max, out))
+				strbuf_addstr(out, "(no observations)\n");
+			strbuf_addch(out, '\n');
+		}
+		for (size_t i = 0; i < nw; i++) {
+			const char *name = p->wait_names && i < p->wait_names->n ? p->wait_names->v[i] : "?";
+			strbuf_addf(out, "### wait `%s`\n\n", name);
+			if (!render_one_timeline(p->wait_logs->v[i], max, out))
+				strbuf_addstr(out, "(no observations)\n");
+			strbuf_addch(out, '\n');
+		}
+	}
 	while (out->len && out->buf[out->len - 1] == '\n')
 		strbuf_setlen(out, out->len - 1);
 }

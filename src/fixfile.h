@@ -12,7 +12,9 @@
  *   {{hints}}            bullet list of the hints of the rules that fired
  *   {{fingerprints}}     bullet list of `fingerprints`
  *   {{wait_timeline}}    the last observations of wait-probe.log, one per line:
- *                        #seq +elapsed class, changed/unchanged (no progress n): summary [fps]
+ *                        #seq +elapsed class, changed/unchanged (no progress n): summary [fps];
+ *                        with several waits (the guard, the check's own waits), one
+ *                        "### wait `name`" block each
  *   {{check_output}}     the tail of the check's stdout/stderr since this check
  *                        started (last 60 lines / 8 KiB each, ANSI colours
  *                        stripped), in fenced blocks
@@ -58,7 +60,9 @@ struct fixfile_params {
 	const struct verdict *verdict;   /* required */
 	const char *workflow, *step;
 	int iteration, max_iterations;
-	const char *probe_log;           /* wait-probe.log, or NULL */
+	const char *probe_log;           /* wait-probe.log of the step's own wait (the guard), or NULL */
+	const struct strvec *wait_logs;  /* wait-probe.log of each in-script wait, or NULL ... */
+	const struct strvec *wait_names; /* ... and their names (same order) */
 	const char *wait_failure_file;   /* listed as evidence when it exists */
 	const char *decision_file;       /* listed as evidence when it exists */
 	const char *check_stdout;        /* raw log files of the check, or NULL */

@@ -29,6 +29,9 @@ int fs_is_dir(const char *path);
 char *fs_join(const char *a, const char *b);
 /* An absolute, normalised path (no symlink resolution). Caller frees. */
 char *fs_abspath(const char *path);
+/* Remove a file or a directory tree (symlinks are removed, never followed).
+ * A missing path is not an error. */
+int fs_remove_tree(const char *path, struct wl_err *err);
 /* Modification time of path in ms since the epoch, or -1. */
 long long fs_mtime_ms(const char *path);
 

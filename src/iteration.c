@@ -9,6 +9,7 @@
  */
 #include "iteration.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "fsutil.h"
 #include "gitwork.h"
 #include "jsonutil.h"
+#include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -30,6 +32,7 @@ struct iter_loop {
 	const struct iter_run *run;
 	const struct wl_step *s;
 	char *step_dir, *decision_file, *fix_file, *wait_failure_file, *probe_log, *archive_root;
+	char *waits_dir;                  /* <step_dir>/waits: the in-script waits, one directory each */
 	int max_iterations;
 	struct convergence *conv;
 	int undecidable_streak;
@@ -49,8 +52,9 @@ struct iter_loop {
 	enum verdict_file_status file_status;
 	struct verdict file;
 	char *file_note;
-	int have_inner;
-	struct verdict_evidence inner;
+	struct verdict_evidence *inner;   /* the check's own waits that gave up, in the order they ended */
+	size_t ninner;
+	struct strvec inner_logs, inner_names;   /* every in-script wait of the check: wait-probe.log, name */
 	const char *guard_outcome;        /* static name, or NULL */
 	enum wl_on_abort guard_on_abort;
 	struct verdict_evidence guard;
@@ -67,6 +71,7 @@ struct iter_loop *iter_loop_new(const struct iter_run *run, const struct wl_step
 	l->fix_file = xstrdup(fix_file);
 	l->wait_failure_file = fs_join(step_dir, "wait-failure.json");
 	l->probe_log = fs_join(step_dir, "wait-probe.log");
+	l->waits_dir = fs_join(step_dir, "waits");
 	l->archive_root = fs_join(step_dir, "iterations");
 	l->max_iterations = max_iterations;
 	char *cpath = fs_join(step_dir, "convergence.json");
@@ -74,6 +79,17 @@ struct iter_loop *iter_loop_new(const struct iter_run *run, const struct wl_step
 	free(cpath);
 	l->exit_code = VERDICT_NO_EXIT_CODE;
 	return l;
+}
+
+static void release_inner(struct iter_loop *l)
+{
+	for (size_t i = 0; i < l->ninner; i++)
+		verdict_evidence_release(&l->inner[i]);
+	free(l->inner);
+	l->inner = NULL;
+	l->ninner = 0;
+	strvec_clear(&l->inner_logs);
+	strvec_clear(&l->inner_names);
 }
 
 /* Forget the current iteration's facts. */
@@ -94,8 +110,7 @@ static void reset_iteration(struct iter_loop *l)
 	l->exit_code = VERDICT_NO_EXIT_CODE;
 	l->file_status = VERDICT_FILE_MISSING;
 	verdict_release(&l->file);
-	l->have_inner = 0;
-	verdict_evidence_release(&l->inner);
+	release_inner(l);
 	l->guard_outcome = NULL;
 	l->guard_on_abort = ON_ABORT_UNSET;
 	verdict_evidence_release(&l->guard);
@@ -112,6 +127,7 @@ void iter_loop_free(struct iter_loop *l)
 	free(l->fix_file);
 	free(l->wait_failure_file);
 	free(l->probe_log);
+	free(l->waits_dir);
 	free(l->archive_root);
 	free(l);
 }
@@ -151,6 +167,8 @@ int iter_loop_begin(struct iter_loop *l, int iteration, struct wl_err *err)
 	 * iteration's copies are in iterations/<n-1>/. */
 	unlink(l->probe_log);
 	unlink(l->wait_failure_file);
+	struct wl_err rerr = WL_ERR_INIT;
+	fs_remove_tree(l->waits_dir, &rerr);   /* a failure shows as stale evidence at worst: the mtime test skips it */
 	if (l->run->git && snapshot(l->run->git, &l->before, err) < 0) {
 		l->before = NULL;
 		return err_prefix(err, "git snapshot at the start of iteration %d", iteration);
@@ -203,6 +221,78 @@ int64_t iter_loop_check_started(const struct iter_loop *l)
 	return l->check_start_wall;
 }
 
+struct found_wait {
+	long long mtime;
+	char *dir;
+};
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct found_wait *x = a, *y = b;
+	return x->mtime < y->mtime ? -1 : x->mtime > y->mtime ? 1 : strcmp(x->dir, y->dir);
+}
+
+/*
+ * The check's own waits: <step_dir>/waits/<name>/ (waitloop wait under the
+ * runner), in the order they ended; those that gave up (a fresh
+ * wait-failure.json) are evidence. A wait-failure.json the check wrote at the
+ * top level itself (waitloop wait --out "$WAITLOOP_STEP_DIR") counts too: the
+ * guard writes its own there only after this.
+ */
+static void read_inner_waits(struct iter_loop *l)
+{
+	release_inner(l);
+	struct found_wait *v = NULL;
+	size_t n = 0, alloc = 0;
+	if (fs_mtime_ms(l->wait_failure_file) >= 0) {
+		XGROW(v, n + 1, alloc);
+		v[n].mtime = -1;   /* first: it has no name, and no timeline of its own here */
+		v[n++].dir = xstrdup(l->step_dir);
+	}
+	DIR *d = opendir(l->waits_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *dir = fs_join(l->waits_dir, de->d_name);
+		char *log = fs_join(dir, "wait-probe.log");
+		long long m = fs_mtime_ms(log);
+		if (m < 0 || m + VERDICT_MTIME_SLACK_MS < l->check_start_wall) {
+			free(dir);
+		} else {
+			XGROW(v, n + 1, alloc);
+			v[n].mtime = m;
+			v[n++].dir = dir;
+		}
+		free(log);
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), by_mtime);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].mtime >= 0) {
+			strvec_push_owned(&l->inner_logs, fs_join(v[i].dir, "wait-probe.log"));
+			strvec_push(&l->inner_names, strrchr(v[i].dir, '/') + 1);
+		}
+		char *path = fs_join(v[i].dir, "wait-failure.json");
+		struct verdict_evidence e = VERDICT_EVIDENCE_INIT;
+		struct wl_err werr = WL_ERR_INIT;
+		int w = verdict_read_wait_failure(path, l->check_start_wall, &e, &werr);
+		if (w == 1) {
+			l->inner = xrealloc(l->inner, (l->ninner + 1) * sizeof(*l->inner));
+			l->inner[l->ninner++] = e;
+		} else {
+			verdict_evidence_release(&e);
+			if (w < 0 && !l->file_note)   /* an unreadable wait-failure.json is worth a reason, never a crash */
+				l->file_note = xstrdup(werr.msg);
+		}
+		free(path);
+		free(v[i].dir);
+	}
+	free(v);
+}
+
 void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res)
 {
 	l->check_ran = 1;
@@ -229,15 +319,7 @@ void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res)
 	free(l->file_note);
 	l->file_note = ferr.msg[0] ? xstrdup(ferr.msg) : NULL;
 
-	struct wl_err werr = WL_ERR_INIT;
-	verdict_evidence_release(&l->inner);
-	int w = verdict_read_wait_failure(l->wait_failure_file, l->check_start_wall, &l->inner, &werr);
-	l->have_inner = w == 1;
-	if (w < 0) {
-		verdict_evidence_release(&l->inner);
-		if (!l->file_note)   /* an unreadable wait-failure.json is worth a reason, never a crash */
-			l->file_note = xstrdup(werr.msg);
-	}
+	read_inner_waits(l);
 }
 
 void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, const struct wl_wait_policy *policy)
@@ -247,8 +329,15 @@ void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, con
 	if (wr->outcome == WAIT_MET || wr->outcome == WAIT_CANCELLED)
 		return;
 	l->guard_outcome = wait_outcome_name(wr->outcome);
-	l->guard_on_abort = !policy ? ON_ABORT_UNSET
+	l->guard_on_abort = wr->outcome == WAIT_ERROR ? ON_ABORT_FAIL   /* a probe that cannot run: fix the workflow */
+			    : !policy ? ON_ABORT_UNSET
 			    : wr->outcome == WAIT_TERMINAL_FAIL ? policy->on_terminal : policy->on_stall;
+	l->guard.name = wr->name ? xstrdup(wr->name) : NULL;
+	if (policy && policy->probe) {
+		char *cmd = xasprintf("probe: %s", policy->probe);
+		l->guard.command = redact_text(l->run->rd, cmd);
+		free(cmd);
+	}
 	l->guard.reason = xstrdup(wait_outcome_name(wr->outcome));
 	l->guard.message = wr->message && *wr->message ? xstrdup(wr->message) : NULL;
 	strvec_copy(&l->guard.reasons, &wr->reasons);
@@ -296,7 +385,8 @@ static void decide(struct iter_loop *l, struct verdict *v)
 	in.file_note = l->file_note;
 	in.exit_code = l->exit_code;
 	in.exit_note = l->exit_note;
-	in.inner_wait = l->have_inner ? &l->inner : NULL;
+	in.inner_wait = l->ninner ? l->inner : NULL;
+	in.n_inner_waits = l->ninner;
 	verdict_decide(&in, v);
 }
 
@@ -417,6 +507,8 @@ static void apply_loop_rules(struct iter_loop *l, struct verdict *v, const struc
 /* Evidence paths: the archived copies (they outlive the next iteration), else the live files. */
 struct evidence_paths {
 	const char *probe_log, *wait_failure_file, *decision_file;
+	const char *check_stdout, *check_stderr;
+	const struct strvec *wait_logs, *wait_names;   /* the in-script waits */
 };
 
 static void render_fix(struct iter_loop *l, const struct verdict *v, const struct strvec *changed,
@@ -439,10 +531,12 @@ static void render_fix(struct iter_loop *l, const struct verdict *v, const struc
 	p.probe_log = ev->probe_log;
 	p.wait_failure_file = ev->wait_failure_file;
 	p.decision_file = ev->decision_file;
-	p.check_stdout = l->stdout_log;
-	p.check_stderr = l->stderr_log;
-	p.stdout_offset = l->stdout_off;
-	p.stderr_offset = l->stderr_off;
+	p.check_stdout = ev->check_stdout ? ev->check_stdout : l->stdout_log;
+	p.check_stderr = ev->check_stderr ? ev->check_stderr : l->stderr_log;
+	p.stdout_offset = ev->check_stdout ? 0 : l->stdout_off;   /* the archived copy is this check's output only */
+	p.stderr_offset = ev->check_stderr ? 0 : l->stderr_off;
+	p.wait_logs = ev->wait_logs;
+	p.wait_names = ev->wait_names;
 	p.check_started_wall_ms = l->check_start_wall;
 	p.changed_files = changed;
 	p.vars = vars;
@@ -490,6 +584,80 @@ static char *archive_copy(struct iter_loop *l, const char *dir, const char *src,
 	}
 	free(dst);
 	return NULL;
+}
+
+/* This check's part of a log (from offset on) into the archive as name; the copy's path, or NULL. */
+static char *archive_range(const char *dir, const char *src, long long offset, const char *name,
+			   struct iter_end *end)
+{
+	if (!dir || !src || !fs_exists(src))
+		return NULL;
+	struct strbuf sb = STRBUF_INIT;
+	struct wl_err err = WL_ERR_INIT;
+	char *dst = fs_join(dir, name);
+	FILE *f = fopen(src, "rb");
+	int ok = f && fseeko(f, (off_t)offset, SEEK_SET) == 0;
+	char buf[65536];
+	size_t n;
+	while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_add(&sb, buf, n);
+	if (f)
+		fclose(f);
+	if (!ok || fs_write_atomic(dst, sb.buf ? sb.buf : "", sb.len, &err) < 0) {
+		keep_warning(end, err.msg[0] ? err.msg : "cannot archive a check log");
+		free(dst);
+		dst = NULL;
+	}
+	strbuf_release(&sb);
+	return dst;
+}
+
+/* An archived wait-failure.json points at the archived copies, not at the live files of the next iteration. */
+static void repoint(const char *failure, const char *probe_log, const char *out, const char *errlog,
+		    struct iter_end *end)
+{
+	if (!failure || !fs_exists(failure))
+		return;
+	struct wl_err err = WL_ERR_INIT;
+	cJSON *j = json_read_file(failure, VERDICT_MAX_FILE_BYTES, &err);
+	cJSON *ptr = j ? cJSON_GetObjectItemCaseSensitive(j, "pointers") : NULL;
+	if (cJSON_IsObject(ptr)) {
+		const char *keys[] = {"probe_log", "stdout", "stderr"};
+		const char *vals[] = {probe_log, out, errlog};
+		for (size_t i = 0; i < 3; i++) {
+			cJSON_DeleteItemFromObjectCaseSensitive(ptr, keys[i]);
+			if (vals[i])
+				cJSON_AddStringToObject(ptr, keys[i], vals[i]);
+			else if (i)
+				cJSON_AddNullToObject(ptr, keys[i]);
+		}
+		if (!cJSON_GetObjectItemCaseSensitive(ptr, "probe_log"))
+			cJSON_AddStringToObject(ptr, "probe_log", "");
+		if (json_write_atomic(failure, j, &err) < 0)
+			keep_warning(end, err.msg);
+	}
+	cJSON_Delete(j);
+}
+
+/* The in-script waits' archived copies: logs for fix.md, wait-failure.json pointers rewritten. */
+static void archive_waits(struct iter_loop *l, const char *dir, const char *a_out, const char *a_err,
+			  struct strvec *logs, struct strvec *names, struct iter_end *end)
+{
+	char *a_waits = archive_copy(l, dir, l->waits_dir, "waits", 0, end);
+	for (size_t i = 0; i < l->inner_logs.n; i++) {
+		const char *name = l->inner_names.v[i];
+		char *wdir = a_waits ? fs_join(a_waits, name) : NULL;
+		char *log = wdir ? fs_join(wdir, "wait-probe.log") : xstrdup(l->inner_logs.v[i]);
+		if (wdir) {
+			char *f = fs_join(wdir, "wait-failure.json");
+			repoint(f, log, a_out, a_err, end);
+			free(f);
+		}
+		strvec_push_owned(logs, log);
+		strvec_push(names, name);
+		free(wdir);
+	}
+	free(a_waits);
 }
 
 static void next_step(struct iter_loop *l, const struct verdict *v, struct iter_end *end)
@@ -568,13 +736,23 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 	char *a_verdict = archive_copy(l, dir, l->decision_file, "review.verdict", 0, end);
 	char *a_failure = archive_copy(l, dir, l->wait_failure_file, "wait-failure.json", 1, end);
 	char *a_probes = archive_copy(l, dir, l->probe_log, "wait-probe.log", 0, end);
+	char *a_out = archive_range(dir, l->stdout_log, l->stdout_off, "check.stdout.log", end);
+	char *a_err = archive_range(dir, l->stderr_log, l->stderr_off, "check.stderr.log", end);
+	repoint(a_failure, a_probes, a_out, a_err, end);
+	struct strvec wait_logs = STRVEC_INIT, wait_names = STRVEC_INIT;
+	archive_waits(l, dir, a_out, a_err, &wait_logs, &wait_names, end);
 	struct evidence_paths ev = {
 		a_probes ? a_probes : l->probe_log,
 		a_failure ? a_failure : dir ? NULL : l->wait_failure_file,   /* not fresh: not evidence */
 		a_verdict ? a_verdict : l->decision_file,
+		a_out, a_err, &wait_logs, &wait_names,
 	};
 	render_fix(l, &v, changed, &ev, vars, end);
 	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, end));
+	strvec_clear(&wait_logs);
+	strvec_clear(&wait_names);
+	free(a_out);
+	free(a_err);
 	free(a_verdict);
 	free(a_failure);
 	free(a_probes);

@@ -72,6 +72,7 @@ struct step_run {
 	char *cwd;                  /* where the step runs */
 	char *check_id;
 	char *decision_file, *fix_file, *wait_failure_file;
+	char *wait_name, *wait_stdout, *wait_stderr;   /* of the step's own wait (params borrow them) */
 	struct proc *proc;
 	struct wait *wait;          /* wait step condition loop, or the guard of proc */
 	struct wl_wait_policy policy;   /* resolved policy of the current wait/guard */
@@ -1020,6 +1021,19 @@ static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wa
 	p->iteration = sr->s->check.present ? sr->iteration : 0;
 	p->redactor = r->rd;
 	p->bus = &r->bus;
+	/* names and logs: the step's own wait is the wait step itself or the guard of
+	 * its check / worker; in-script waits live in <step dir>/waits/<name>/ */
+	free(sr->wait_name);
+	sr->wait_name = phase == WAIT_PHASE_WAIT ? xstrdup(sr->s->id)
+			: sr->policy.target ? NULL
+			: xasprintf("%s-%s", sr->s->id, phase == WAIT_PHASE_CHECK ? "check" : "guard");
+	p->name = sr->wait_name;
+	free(sr->wait_stdout);
+	free(sr->wait_stderr);
+	sr->wait_stdout = fs_join(sr->dir, phase == WAIT_PHASE_CHECK ? "check.stdout.log" : "stdout.log");
+	sr->wait_stderr = fs_join(sr->dir, phase == WAIT_PHASE_CHECK ? "check.stderr.log" : "stderr.log");
+	p->stdout_log = sr->wait_stdout;
+	p->stderr_log = sr->wait_stderr;
 }
 
 /* Start a guard beside sr->proc; -1 + err when the engine is missing or refuses. */
@@ -1285,6 +1299,14 @@ static void on_wait_done(void *arg, const struct wait_result *wr)
 	free(reason);
 }
 
+/* A wait step's condition output: what a worker step's output is (verbose display). */
+static void on_wait_output(void *arg, int stream, const char *data, size_t len)
+{
+	struct step_run *sr = arg;
+	if (sr->r->output_fn)
+		sr->r->output_fn(sr->r->output_arg, sr->s->id, stream == 2 ? PROC_STDERR : PROC_STDOUT, data, len);
+}
+
 static void wait_step_start(struct step_run *sr, cJSON *started)
 {
 	struct runner *r = sr->r;
@@ -1300,6 +1322,7 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
 	p.condition = sr->s->wait_condition;
+	p.on_output = on_wait_output;
 	p.on_done = on_wait_done;
 	p.arg = sr;
 	sr->phase = PH_WAIT;
@@ -1318,6 +1341,24 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
 
 /* ---- scheduling ---- */
 
+/*
+ * A context directory may be re-used by the next run: the logs and wait
+ * artifacts of this step start empty, so that no file mixes two runs
+ * (review.verdict and fix.md are rewritten by the loop itself).
+ */
+static void clear_previous_run(struct step_run *sr, struct wl_err *err)
+{
+	static const char *const names[] = {"stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log",
+					    "wait-probe.log", "wait-failure.json", "waits", "iterations"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *p = fs_join(sr->dir, names[i]);
+		int rc = fs_remove_tree(p, err);
+		free(p);
+		if (rc < 0)
+			return;
+	}
+}
+
 static void step_start(struct step_run *sr)
 {
 	struct runner *r = sr->r;
@@ -1331,6 +1372,8 @@ static void step_start(struct step_run *sr)
 						   : fs_join(sr->dir, "review.verdict");
 	sr->fix_file = s->check.fix_file ? path_in(r->workspace, s->check.fix_file) : fs_join(sr->dir, "fix.md");
 	sr->wait_failure_file = fs_join(sr->dir, "wait-failure.json");
+	if (!err.msg[0])
+		clear_previous_run(sr, &err);
 	sr->max_iterations = s->check.present && s->max_iterations != WL_UNSET ? s->max_iterations : 1;
 	sr->iteration = 1;
 	if (s->check.present)
@@ -1552,6 +1595,9 @@ static void step_run_release(struct step_run *sr)
 	free(sr->decision_file);
 	free(sr->fix_file);
 	free(sr->wait_failure_file);
+	free(sr->wait_name);
+	free(sr->wait_stdout);
+	free(sr->wait_stderr);
 	free(sr->stop_reason);
 	free(sr->guard_error);
 	free(sr->guard_message);

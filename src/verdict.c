@@ -31,6 +31,8 @@ void verdict_evidence_release(struct verdict_evidence *e)
 	free(e->reason);
 	free(e->message);
 	free(e->target);
+	free(e->name);
+	free(e->command);
 	strvec_clear(&e->reasons);
 	strvec_clear(&e->fingerprints);
 	strvec_clear(&e->hints);
@@ -375,6 +377,12 @@ int verdict_read_wait_failure(const char *path, int64_t since_wall_ms, struct ve
 		out->reason = xstrdup(s);
 	if ((s = json_get_string(j, "target")))
 		out->target = xstrdup(s);
+	if ((s = json_get_string(j, "name")))
+		out->name = clean_item(s);
+	if ((s = json_get_string(j, "condition")) && *s)
+		out->command = clean_item(s);
+	else if ((s = json_get_string(j, "probe")) && *s)
+		out->command = xasprintf("probe: %s", s);
 	if ((s = json_get_string(j, "message")))
 		out->message = clean_item(s);
 	if (out->message)
@@ -416,6 +424,45 @@ void verdict_add_evidence(struct verdict *v, const struct verdict_evidence *e)
 	list_add_all(&v->hints, &e->hints, 0);
 }
 
+#define HEADLINE_COMMAND_CHARS 100
+
+char *verdict_wait_headline(const struct verdict_evidence *e)
+{
+	const char *msg = e->message ? e->message : e->reason ? e->reason : "the wait failed";
+	if (!e->name)
+		return xstrdup(msg);
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "wait `%s`", e->name);
+	if (e->command) {
+		size_t n = strlen(e->command);
+		if (n > HEADLINE_COMMAND_CHARS) {
+			size_t cut = HEADLINE_COMMAND_CHARS;
+			while (cut && ((unsigned char)e->command[cut] & 0xC0) == 0x80)
+				cut--;
+			strbuf_addf(&sb, " (%.*s…)", (int)cut, e->command);
+		} else {
+			strbuf_addf(&sb, " (%s)", e->command);
+		}
+	}
+	strbuf_addf(&sb, ": %s", msg);
+	return strbuf_detach(&sb);
+}
+
+/* A wait's evidence, named: its headline, then its other reasons, fingerprints, hints. */
+static void add_wait(struct verdict *v, const struct verdict_evidence *e)
+{
+	char *h = verdict_wait_headline(e);
+	if (!v->message)
+		v->message = clean_item(h);
+	list_add(&v->reasons, h, 0);
+	free(h);
+	for (size_t i = 0; i < e->reasons.n; i++)
+		if (!(e->message && !strcmp(e->message, e->reasons.v[i])) && !restates(e->message, e->reasons.v[i]))
+			list_add(&v->reasons, e->reasons.v[i], 0);
+	list_add_all(&v->fingerprints, &e->fingerprints, 1);
+	list_add_all(&v->hints, &e->hints, 0);
+}
+
 int verdict_merge_wait_failure(struct verdict *v, const char *path, int64_t since_wall_ms,
 			       struct wl_err *err)
 {
@@ -438,10 +485,23 @@ static void set_message(struct verdict *v, char *msg /* owned */)
 	list_add(&v->reasons, msg, 0);
 }
 
+/* The in-script waits, the one that ended the check (the last) first. */
+static void add_inner_waits(struct verdict *out, const struct verdict_evidence *w, size_t n)
+{
+	if (!n)
+		return;
+	add_wait(out, &w[n - 1]);
+	for (size_t i = 0; i + 1 < n; i++)
+		add_wait(out, &w[i]);
+}
+
 void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 {
 	out->check_id = xstrdup(in->check_id);
 	out->iteration = in->iteration;
+	size_t ninner = in->inner_wait ? (in->n_inner_waits ? in->n_inner_waits : 1) : 0;
+	const struct verdict_evidence *last = ninner ? &in->inner_wait[ninner - 1] : NULL;
+	int inner_added = 0;
 
 	if (in->guard_outcome) {
 		/* 1. The guard stopped the check. */
@@ -450,7 +510,8 @@ void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 		out->source = VERDICT_SRC_WAIT_POLICY;
 		const struct verdict_evidence *g = in->guard;
 		/* The wait's own words first: a fixer starts from the first reason. */
-		verdict_add_evidence(out, g);
+		if (g)
+			add_wait(out, g);
 		char *why = xasprintf("the wait_policy stopped the completion check early (%s)%s", in->guard_outcome,
 				      fail ? (strcmp(in->guard_outcome, "terminal_fail") ? "; on_stall: fail"
 											  : "; on_terminal: fail")
@@ -469,18 +530,22 @@ void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 		list_add_all(&out->reasons, &in->file->reasons, 0);
 		list_add_all(&out->fingerprints, &in->file->fingerprints, 1);
 		list_add_all(&out->hints, &in->file->hints, 0);
-	} else if (in->exit_code == 0 || in->exit_code == 1) {
+	} else if (in->exit_code == 0 || (in->exit_code == 1 && !last)) {
 		/* 3. The exit code. */
 		out->decision = in->exit_code == 0 ? VERDICT_COMPLETE : VERDICT_INCOMPLETE;
 		out->source = VERDICT_SRC_EXIT_CODE;
 		if (in->exit_code == 1)
 			set_message(out, xstrdup("the completion check exited with status 1 (incomplete)"));
-	} else if (in->exit_code != VERDICT_NO_EXIT_CODE && in->inner_wait) {
-		/* 3'. The check passed on the exit code of its own `waitloop wait` early abort. */
+	} else if (in->exit_code != VERDICT_NO_EXIT_CODE && last) {
+		/* 3'. The check ended after its own wait gave up: that wait is the cause. */
 		out->decision = VERDICT_INCOMPLETE;
-		out->source = VERDICT_SRC_WAIT_POLICY;
-		set_message(out, xasprintf("the completion check exited with status %d after its wait gave up (%s)",
-					   in->exit_code, in->inner_wait->reason ? in->inner_wait->reason : "wait failed"));
+		out->source = in->exit_code == 1 ? VERDICT_SRC_EXIT_CODE : VERDICT_SRC_WAIT_POLICY;
+		add_inner_waits(out, in->inner_wait, ninner);
+		inner_added = 1;
+		char *st = xasprintf("the completion check exited with status %d after its wait gave up (%s)",
+				     in->exit_code, last->reason ? last->reason : "wait failed");
+		list_add(&out->reasons, st, 0);
+		free(st);
 	} else if (in->exit_code != VERDICT_NO_EXIT_CODE) {
 		out->decision = VERDICT_FAILED;
 		out->source = VERDICT_SRC_CHECK_FAILED;
@@ -498,9 +563,9 @@ void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 			list_add(&out->reasons, in->file_note, 0);
 	}
 
-	/* 4. A wait inside the check that gave up adds its evidence. */
-	if (out->decision != VERDICT_COMPLETE && in->inner_wait)
-		verdict_add_evidence(out, in->inner_wait);
+	/* 4. The waits inside the check that gave up add their evidence, each named. */
+	if (out->decision != VERDICT_COMPLETE && ninner && !inner_added)
+		add_inner_waits(out, in->inner_wait, ninner);
 }
 
 int verdict_undecidable_streak(int prev, const struct verdict *v)

@@ -46,8 +46,15 @@
  *      file: INCOMPLETE, source "undecidable" — FAILED (source "undecidable")
  *      when in.undecidable_before >= 1 (two consecutive undecidable
  *      iterations fail the step);
- *   then: a fresh inner wait-failure.json adds its message, reasons,
- *   fingerprints and hints to any decision that is not COMPLETE.
+ *   then: each fresh inner wait-failure.json adds its reasons, fingerprints
+ *   and hints to any decision that is not COMPLETE.
+ *
+ * The cause leads (fix.md tells the implementer to fix the FIRST reason):
+ * when a wait ended the check — the guard, or an in-script wait whose exit
+ * status the check passed on (3 and 3') — the message and first reason are
+ * that wait's headline, "wait `NAME` (COMMAND): <its message>"; the other
+ * waits follow, each named, then the check's exit status. With a decision
+ * file, the file's words lead and the waits follow.
  *
  * Ownership: struct verdict and struct verdict_evidence own their strings;
  * release with verdict_release() / verdict_evidence_release(). Inputs are
@@ -110,6 +117,8 @@ struct verdict_evidence {
 	char *reason;                 /* "terminal_fail" | "stalled" | "timeout" | "no_output", may be NULL */
 	char *message;                /* one line, may be NULL */
 	char *target;                 /* may be NULL */
+	char *name;                   /* the wait's name, may be NULL */
+	char *command;                /* its condition, else "probe: <probe>", may be NULL (redacted, one line) */
 	struct strvec reasons, fingerprints, hints;
 };
 #define VERDICT_EVIDENCE_INIT {0}
@@ -136,10 +145,12 @@ struct verdict_inputs {
 	/* 3. exit code */
 	int exit_code;                       /* VERDICT_NO_EXIT_CODE when none is usable */
 	const char *exit_note;               /* why there is none ("killed by SIGKILL"), may be NULL */
-	/* 4. a wait-failure.json written during the check */
-	const struct verdict_evidence *inner_wait;   /* may be NULL */
+	/* 4. the wait-failure.json files written during the check by its own waits,
+	 * in the order they ended (the last one ended the check) */
+	const struct verdict_evidence *inner_wait;   /* array, may be NULL */
+	size_t n_inner_waits;                        /* 0 with inner_wait set = 1 */
 };
-#define VERDICT_INPUTS_INIT {NULL, 0, 0, NULL, ON_ABORT_UNSET, NULL, VERDICT_FILE_MISSING, NULL, NULL, VERDICT_NO_EXIT_CODE, NULL, NULL}
+#define VERDICT_INPUTS_INIT {NULL, 0, 0, NULL, ON_ABORT_UNSET, NULL, VERDICT_FILE_MISSING, NULL, NULL, VERDICT_NO_EXIT_CODE, NULL, NULL, 0}
 
 void verdict_release(struct verdict *v);
 void verdict_evidence_release(struct verdict_evidence *e);
@@ -181,6 +192,8 @@ int verdict_read_wait_failure(const char *path, int64_t since_wall_ms, struct ve
 			      struct wl_err *err);
 /* Add evidence (message, reasons, fingerprints, hints) to v, keeping the bounds. */
 void verdict_add_evidence(struct verdict *v, const struct verdict_evidence *e);
+/* "wait `name` (command): message" — or e->message when the wait has no name. Caller frees. */
+char *verdict_wait_headline(const struct verdict_evidence *e);
 /*
  * Convenience: read path like verdict_read_wait_failure and, when v is not
  * COMPLETE, add its evidence. Returns 1 merged, 0 nothing to merge, -1 error.

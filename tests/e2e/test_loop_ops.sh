@@ -143,7 +143,8 @@ leaks=$(grep -rlF -e "$SECRET" -e "$KEYDATA" wss/context wss/.waitloop s.out s.e
 	grep -vE '/(stdout|stderr|check\.stdout|check\.stderr)\.log$' || true)
 [ -z "$leaks" ] || t_fail "secret written to: $leaks"
 grep -qF "$SECRET" wss/context/leak/check.stdout.log || t_fail "the check never printed the secret (test is void)"
-[ -f wss/context/leak/iterations/1/wait-failure.json ] || t_fail "no inner wait-failure.json archived"
+# an in-script wait has its own directory: <step>/waits/<name>/, archived per iteration
+compgen -G 'wss/context/leak/iterations/1/waits/*/wait-failure.json' >/dev/null || t_fail "no inner wait-failure.json archived"
 expect_contains wss/context/leak/iterations/1/fix.md "[REDACTED"
 sqlite3 wss/.waitloop/history.db .dump >dump.sql
 grep -qF -e "$SECRET" -e "$KEYDATA" dump.sql && t_fail "secret in the history database"

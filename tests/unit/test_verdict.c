@@ -331,8 +331,10 @@ static void test_decide_order(void)
 	verdict_decide(&in, &v);
 	CHECK_INT(v.decision, VERDICT_INCOMPLETE);
 	CHECK_INT(v.source, VERDICT_SRC_EXIT_CODE);
-	CHECK_STR(v.reasons.v[0], "the completion check exited with status 1 (incomplete)");
-	CHECK_STR(v.reasons.v[1], "HelmRelease capi failed");
+	/* the wait that ended the check is the cause: it leads, the exit status follows */
+	CHECK_STR(v.message, "HelmRelease capi failed");
+	CHECK_STR(v.reasons.v[0], "HelmRelease capi failed");
+	CHECK_STR(v.reasons.v[1], "the completion check exited with status 1 after its wait gave up (terminal_fail)");
 	CHECK_STR(v.fingerprints.v[0], "p/helmrelease-failed/capi");
 	verdict_release(&v);
 	in.exit_code = 0;   /* a complete decision gets no wait evidence */
@@ -346,8 +348,40 @@ static void test_decide_order(void)
 	verdict_decide(&in, &v);
 	CHECK_INT(v.decision, VERDICT_INCOMPLETE);
 	CHECK_STR(verdict_source_name(v.source), "wait_policy");
-	CHECK_STR(v.reasons.v[0], "the completion check exited with status 3 after its wait gave up (terminal_fail)");
+	CHECK_STR(v.reasons.v[0], "HelmRelease capi failed");
+	CHECK_STR(v.reasons.v[1], "the completion check exited with status 3 after its wait gave up (terminal_fail)");
 	verdict_release(&v);
+
+	/* several named waits: the last one (it ended the check) leads, each is listed by name and command */
+	{
+		struct verdict_evidence w[3] = {VERDICT_EVIDENCE_INIT, VERDICT_EVIDENCE_INIT, VERDICT_EVIDENCE_INIT};
+		evidence(&w[0], "timeout", "timeout after 3 observations (2.0s): max_wait 2.0s reached", "timeout");
+		evidence(&w[1], "timeout", "timeout after 2 observations (1.0s): max_wait 1.0s reached", "timeout");
+		evidence(&w[2], "terminal_fail", "terminal_fail after 1 observation (0.1s): HelmRelease capi Failed: chart not found",
+			 "kest/helmrelease-failed/capi");
+		const char *names[3] = {"crd-a", "crd-b", "crd-k0smotron"};
+		for (int i = 0; i < 3; i++) {
+			w[i].name = xstrdup(names[i]);
+			w[i].command = xasprintf("kubectl get crd %c", 'a' + i);
+		}
+		in.inner_wait = w;
+		in.n_inner_waits = 3;
+		in.exit_code = 1;
+		verdict_decide(&in, &v);
+		CHECK_INT(v.decision, VERDICT_INCOMPLETE);
+		CHECK_STR(v.message, "wait `crd-k0smotron` (kubectl get crd c): terminal_fail after 1 observation (0.1s): "
+				     "HelmRelease capi Failed: chart not found");
+		CHECK_STR(v.reasons.v[0], v.message);
+		CHECK_STR(v.reasons.v[1], "wait `crd-a` (kubectl get crd a): timeout after 3 observations (2.0s): max_wait 2.0s reached");
+		CHECK_STR(v.reasons.v[2], "wait `crd-b` (kubectl get crd b): timeout after 2 observations (1.0s): max_wait 1.0s reached");
+		CHECK_STR(v.reasons.v[3], "the completion check exited with status 1 after its wait gave up (terminal_fail)");
+		verdict_release(&v);
+		for (int i = 0; i < 3; i++)
+			verdict_evidence_release(&w[i]);
+		in.inner_wait = &inner;
+		in.n_inner_waits = 0;
+		in.exit_code = 3;
+	}
 	/* exit 2 without a wait failure: the check is broken → FAILED */
 	in.inner_wait = NULL;
 	in.exit_code = 2;
