@@ -429,3 +429,103 @@ script -qec "$WL wait --max-wait 1 --interval 300ms -- kubectl get crd never" /d
 grep -q $'\r\033\[K' tty.txt || t_fail "no redrawn line on a terminal: $(head -c 300 tty.txt | od -c | head -5)"
 expect_contains tty.txt "timeout after"
 t_end
+
+# --- under waitloop run: every wait named, its own files, the cause first ----
+
+mkdir -p "$T/ws"
+cat > "$T/ws/wf.yaml" <<'EOF2'
+name: dropin-loop
+version: "1"
+timeout: 5m
+steps:
+  impl:
+    worker: CUSTOM
+    instructions: |
+      n=$(cat .iter 2>/dev/null || echo 0); echo $((n + 1)) > .iter
+      echo "implementer iteration $((n + 1))"
+      if [ "$n" -ge 1 ]; then echo 1 > "$FAKE/never.ready_at"; fi   # the fix, in iteration 2
+    max_iterations: 3
+    completion_check:
+      worker: CUSTOM
+      instructions: |
+        set -euo pipefail
+        . "$WAITLOOP_ROOT/share/waitloop/retry.sh"
+        retry_until_success 30 0.2 kubectl get crd ready-now
+        retry_until_success 1 0.2 kubectl get crd slowpoke || echo "slowpoke is late, going on"
+        retry_until_success 1 0.2 kubectl get crd never
+        echo "check passed"
+  gate:
+    depends_on: [impl]
+    wait: {condition: "kubectl get crd ready-now", target: crd/ready-now}
+    wait_policy: {max_wait: 10s, interval: 200ms}
+EOF2
+runwf() { # N: run number
+	( cd "$T/ws" && "$WL" run wf.yaml --no-progress >"$T/run$1.out" 2>"$T/run$1.err" )
+	echo $? > "$T/run$1.rc"
+}
+
+t_begin run_in_script_waits_named_and_first
+setup
+runwf 1
+expect_eq "$(cat "$T/run1.rc")" 0
+expect_contains "$T/run1.out" "PASS  impl (2 iterations)"
+D=$T/ws/context/impl
+expect_schema_valid verdict "$D/iterations/1/review.verdict"
+/usr/bin/python3 - "$D" <<'PY' || t_fail "verdict / archive of iteration 1"
+import json, os, sys
+D = sys.argv[1]
+v = json.load(open(f"{D}/iterations/1/review.verdict"))
+assert v["decision"] == "incomplete", v
+m = v["message"]
+assert m.startswith("wait `kubectl-get-crd-never` (kubectl get crd never): timeout after"), m
+r = v["reasons"]
+assert r[0] == m, r
+assert any(x.startswith("wait `kubectl-get-crd-slowpoke` (kubectl get crd slowpoke): timeout after") for x in r), r
+st = [i for i, x in enumerate(r) if x.startswith("the completion check exited with status 124")]
+assert st and st[0] > 1, r      # the check's exit status comes after the waits
+# each wait its own directory, archived; pointers at the archived copies and the check's output
+w = f"{D}/iterations/1/waits"
+assert sorted(os.listdir(w)) == ["kubectl-get-crd-never", "kubectl-get-crd-ready-now", "kubectl-get-crd-slowpoke"], os.listdir(w)
+f = json.load(open(f"{w}/kubectl-get-crd-never/wait-failure.json"))
+assert f["name"] == "kubectl-get-crd-never" and f["condition"] == "kubectl get crd never", f
+assert f["iteration"] == 1 and f["run_id"], f
+assert f["pointers"]["probe_log"] == f"{w}/kubectl-get-crd-never/wait-probe.log", f["pointers"]
+assert f["pointers"]["stdout"] == f"{D}/iterations/1/check.stdout.log", f["pointers"]
+log = open(f["pointers"]["probe_log"]).read().splitlines()
+assert f["observations"] == len(log) and [json.loads(l)["seq"] for l in log] == list(range(1, len(log) + 1))
+out = open(f"{D}/iterations/1/check.stdout.log").read()
+assert "slowpoke is late" in out and "check passed" not in out, out
+assert "implementer iteration" not in out, out
+# the live waits/ is iteration 2's: "never" was met there
+assert not os.path.exists(f"{D}/waits/kubectl-get-crd-never/wait-failure.json")
+assert os.path.exists(f"{D}/waits/kubectl-get-crd-slowpoke/wait-failure.json")
+PY
+expect_schema_valid wait-failure "$D/iterations/1/waits/kubectl-get-crd-never/wait-failure.json"
+F1=$D/iterations/1/fix.md
+expect_contains "$F1" '**wait `kubectl-get-crd-never` (kubectl get crd never): timeout after'
+expect_contains "$F1" '### wait `kubectl-get-crd-slowpoke`'
+expect_contains "$F1" "iterations/1/check.stdout.log"
+# the wait step: named after the step, its condition's output in its own stdout.log
+expect_contains "$T/ws/context/gate/stdout.log" "customresourcedefinition.apiextensions.k8s.io/ready-now"
+t_end
+
+t_begin run_second_run_starts_clean
+setup
+rm -f "$T/ws/.iter"
+runwf 2
+expect_eq "$(cat "$T/run2.rc")" 0
+D=$T/ws/context/impl
+expect_eq "$(grep -c 'implementer iteration' "$D/stdout.log")" 2   # this run's two iterations, not four
+expect_eq "$(grep -c 'ready-now' "$T/ws/context/gate/stdout.log")" 1
+# history: the gate's observations agree with its wait-probe.log
+id=$(sed -n 's/^Run: //p' "$T/run2.out")
+"$WL" show "$id" --db "$T/ws/.waitloop/history.db" --json > show.json 2>/dev/null || t_fail "show"
+/usr/bin/python3 - show.json "$T/ws/context/gate/wait-probe.log" <<'PY' || t_fail "observation counts"
+import json, sys
+d = json.load(open(sys.argv[1]))
+gate = [s for s in d["steps"] if s["step"] == "gate"][0]
+waits = gate.get("waits") or [w for it in gate.get("iterations", []) for w in it.get("waits", [])]
+n = len(open(sys.argv[2]).read().splitlines())
+assert waits and waits[-1]["observation_count"] == n, (waits, n)
+PY
+t_end
