@@ -529,3 +529,66 @@ n = len(open(sys.argv[2]).read().splitlines())
 assert waits and waits[-1]["observation_count"] == n, (waits, n)
 PY
 t_end
+
+t_begin run_guard_and_in_script_wait_never_share_a_file
+setup
+mkdir -p "$T/wsg"
+cat > "$T/wsg/wf.yaml" <<EOF2
+name: guard-and-inner
+version: "1"
+timeout: 5m
+steps:
+  guarded:
+    worker: CUSTOM
+    instructions: echo implementing
+    max_iterations: 2
+    on_iterations_exhausted: continue
+    completion_check:
+      worker: CUSTOM
+      instructions: |
+        . "\$WAITLOOP_ROOT/share/waitloop/retry.sh"
+        retry_until_success 30 0.2 kubectl get crd third-time
+        retry_until_success 120 1 kubectl get crd x
+      wait_policy:
+        mode: probe_aware
+        interval: 2s
+        max_wait: 120s
+        target: crd/x
+        probe: bash $T/probe.sh
+        builtin: kubernetes
+        grace: 1s
+EOF2
+( cd "$T/wsg" && "$WL" run wf.yaml --no-progress >"$T/g.out" 2>"$T/g.err" )
+expect_eq "$?" 0
+expect_contains "$T/g.out" "INCOMPLETE  guarded (2 iterations)"
+D=$T/wsg/context/guarded
+id=$(sed -n 's/^Run: //p' "$T/g.out")
+"$WL" show "$id" --db "$T/wsg/.waitloop/history.db" --json > show.json 2>/dev/null || t_fail "show"
+/usr/bin/python3 - "$D" show.json <<'PY' || t_fail "guard and in-script wait evidence"
+import json, os, sys
+D = sys.argv[1]
+I = f"{D}/iterations/1"
+v = json.load(open(f"{I}/review.verdict"))
+assert v["source"] == "wait_policy", v
+assert v["message"].startswith("wait `crd-x` (probe: bash ") and "terminal_fail after" in v["message"], v["message"]
+assert v["reasons"][0] == v["message"], v["reasons"]
+assert v["reasons"][-1].startswith("the wait_policy stopped the completion check early"), v["reasons"]
+g = json.load(open(f"{I}/wait-failure.json"))
+assert g["name"] == "crd-x" and g["condition"] is None and g["probe"].startswith("bash "), g
+assert g["pointers"]["probe_log"] == f"{I}/wait-probe.log", g["pointers"]
+assert g["pointers"]["stdout"] == f"{I}/check.stdout.log", g["pointers"]
+glog = [json.loads(l) for l in open(f"{I}/wait-probe.log")]
+assert [o["seq"] for o in glog] == list(range(1, len(glog) + 1)), glog
+assert all(o["phase"] == "completion_check" for o in glog), glog
+assert g["observations"] == len(glog), (g["observations"], len(glog))
+ilog = [json.loads(l) for l in open(f"{I}/waits/kubectl-get-crd-third-time/wait-probe.log")]
+assert [o["seq"] for o in ilog] == [1, 2, 3] and all(o["phase"] == "completion_check" for o in ilog), ilog
+fix = open(f"{I}/fix.md").read()
+assert "### the step's own wait (wait_policy)" in fix and "### wait `kubectl-get-crd-third-time`" in fix, fix
+# history: the guard's recorded observations are what its log holds
+d = json.load(open(sys.argv[2]))
+st = [s for s in d["steps"] if s["step"] == "guarded"][0]
+waits = [w for it in st.get("iterations", []) for w in it.get("waits", [])] or st.get("waits", [])
+assert waits and waits[0]["observation_count"] == len(glog), (waits[:1], len(glog))
+PY
+t_end
