@@ -135,10 +135,10 @@ static void add_safe(struct strbuf *sb, const char *s)
 {
 	for (; *s && sb->len < NAME_MAX_LEN; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (isalnum(c) || c == '.' || c == '_' || c == '-')
+		if (isalnum(c) || c == '.' || c == '_')
 			strbuf_addch(sb, (char)c);
 		else if (sb->len && sb->buf[sb->len - 1] != '-')
-			strbuf_addch(sb, '-');
+			strbuf_addch(sb, '-');   /* '-' itself and every other character: one '-' */
 	}
 }
 

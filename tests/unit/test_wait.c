@@ -307,6 +307,34 @@ static void test_start_errors(void)
 	CHECK_STR(wait_phase_name(WAIT_PHASE_CHECK), "completion_check");
 }
 
+static void test_derive_name(void)
+{
+	char *argv1[] = {"/usr/bin/kubectl", "get", "crd", "x.example.io", "-o", "name", NULL};
+	char *argv2[] = {"bash", "-c", "sleep 3; exit 0", NULL};
+	char *argv3[] = {"--", NULL};
+	const struct { const char *name, *target, *cond; char **argv; const char *want; } cases[] = {
+		{"crd-k0smotron", "crd/x", NULL, argv1, "crd-k0smotron"},
+		{NULL, "crd/k0smotrondockerclusters.cluster.appthrust.io", NULL, argv1,
+		 "crd-k0smotrondockerclusters.cluster.appthrust.io"},
+		{NULL, NULL, NULL, argv1, "kubectl-get-crd-x.example.io-name"},
+		{NULL, NULL, NULL, argv2, "bash-sleep-3-exit-0"},
+		{NULL, NULL, "curl -fsS http://db:5432/health", NULL, "curl-fsS-http-db-5432-health"},
+		{NULL, NULL, NULL, argv3, "wait"},
+		{"../..", NULL, NULL, NULL, "wait"},
+		{"a/b c", NULL, NULL, NULL, "a-b-c"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *n = wait_derive_name(cases[i].name, cases[i].target, cases[i].cond, cases[i].argv);
+		CHECK_STR(n, cases[i].want);
+		free(n);
+	}
+	char *longname = wait_derive_name(
+		"a-very-long-name-that-goes-on-and-on-and-on-well-past-the-sixty-byte-limit-of-names", NULL, NULL, NULL);
+	CHECK(strlen(longname) <= 60);
+	free(longname);
+	CHECK_STR(wait_outcome_name(WAIT_ERROR), "error");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -318,6 +346,7 @@ int main(void)
 	TEST(test_bounded_memory);
 	TEST(test_cancel);
 	TEST(test_start_errors);
+	TEST(test_derive_name);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);
