@@ -137,6 +137,36 @@ static void add_fenced(struct strbuf *out, const char *label, const char *text)
 	strbuf_addstr(out, "\n\n");
 }
 
+/* `waitloop wait`'s per-observation and keepalive lines: the timeline shows those
+ * observations already; its final summary line stays. */
+static int is_progress_line(const char *line, size_t len)
+{
+	static const char prefix[] = "waitloop wait [";
+	if (len < sizeof(prefix) || memcmp(line, prefix, sizeof(prefix) - 1))
+		return 0;
+	const char *close = memchr(line, ']', len);
+	if (!close || (size_t)(close - line) + 4 > len || close[1] != ':' || close[2] != ' ')
+		return 0;
+	size_t rest = (size_t)(line + len - (close + 3));
+	return close[3] == '#' || (rest >= 13 && !memcmp(close + 3, "still waiting", 13));
+}
+
+static void drop_progress_lines(struct strbuf *sb)
+{
+	size_t w = 0;
+	for (size_t r = 0; r < sb->len;) {
+		const char *nl = memchr(sb->buf + r, '\n', sb->len - r);
+		size_t len = nl ? (size_t)(nl - (sb->buf + r)) : sb->len - r;
+		size_t take = nl ? len + 1 : len;
+		if (!is_progress_line(sb->buf + r, len)) {
+			memmove(sb->buf + w, sb->buf + r, take);
+			w += take;
+		}
+		r += take;
+	}
+	strbuf_setlen(sb, w);
+}
+
 static void render_check_output(const struct fixfile_params *p, struct strbuf *out)
 {
 	const char *paths[2] = {p->check_stdout, p->check_stderr};
@@ -151,6 +181,7 @@ static void render_check_output(const struct fixfile_params *p, struct strbuf *o
 		struct strbuf sb = STRBUF_INIT;
 		if (read_tail(paths[i], offs[i], TAIL_WINDOW, &sb) == 0) {
 			clean_output(&sb);
+			drop_progress_lines(&sb);
 			keep_last_lines(&sb, lines, bytes);
 			if (sb.len) {
 				add_fenced(out, labels[i], sb.buf);

@@ -352,7 +352,7 @@ static void write_failure(struct wait *w)
 	cJSON_AddStringToObject(o, "schema", "waitloop.wait-failure.v1");
 	cJSON_AddStringToObject(o, "check_id", w->check_id);
 	cJSON_AddStringToObject(o, "phase", wait_phase_name(w->phase));
-	char *target = redacted(w, w->pol->target ? w->pol->target : "condition");
+	char *target = redacted(w, w->pol->target ? w->pol->target : w->name);
 	cJSON_AddStringToObject(o, "target", target);
 	free(target);
 	cJSON_AddStringToObject(o, "reason", wait_outcome_name(r->outcome));
@@ -580,7 +580,7 @@ static void deliver(struct wait *w)
 	cJSON_AddNumberToObject(d, "observations", r->observations);
 	cJSON_AddItemToObject(d, "fingerprints", json_string_array(&r->fingerprints));
 	cJSON_AddStringToObject(d, "phase", wait_phase_name(w->phase));
-	char *target = redacted(w, w->pol->target ? w->pol->target : "condition");
+	char *target = redacted(w, w->pol->target ? w->pol->target : w->name);
 	cJSON_AddStringToObject(d, "target", target);
 	free(target);
 	cJSON_AddBoolToObject(d, "early_abort", r->early_abort);

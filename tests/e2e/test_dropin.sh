@@ -505,6 +505,10 @@ F1=$D/iterations/1/fix.md
 expect_contains "$F1" '**wait `kubectl-get-crd-never` (kubectl get crd never): timeout after'
 expect_contains "$F1" '### wait `kubectl-get-crd-slowpoke`'
 expect_contains "$F1" "iterations/1/check.stdout.log"
+# the check's output tail keeps each wait's summary line, not its per-observation lines (the timeline has those)
+expect_contains "$F1" "waitloop wait [kubectl-get-crd-slowpoke]: timeout after"
+expect_not_contains "$F1" "waitloop wait [kubectl-get-crd-slowpoke]: #"
+expect_contains "$F1" 'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "slowpoke" not found'
 # the wait step: named after the step, its condition's output in its own stdout.log
 expect_contains "$T/ws/context/gate/stdout.log" "customresourcedefinition.apiextensions.k8s.io/ready-now"
 t_end
