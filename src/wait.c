@@ -80,7 +80,7 @@ struct wait {
 	int observations;              /* started (the current one's seq) */
 	int logged;                    /* completed: lines in wait-probe.log */
 	int last_try;                  /* max_wait passed between tries: this is the one last try */
-	int probe_ran, classify_ran;   /* a first run that cannot execute is an error, a later one evidence */
+	int classify_ran;              /* a first run that cannot execute is an error, a later one evidence */
 	char *error;                   /* WAIT_ERROR: why (command not found ...) */
 
 	/* the running child */
@@ -885,19 +885,11 @@ static void child_exit(void *arg, const struct proc_result *res)
 		run_probe_or_classify(w);
 		return;
 	}
-	case CHILD_PROBE: {
-		char *why = exec_problem(res, !w->probe_ran, "probe", w->pol->probe, 0);
-		w->probe_ran = 1;
-		if (why) {
-			w->error = xasprintf("probe: %s", why);
-			free(why);
-			not_executable(w, "probe");
-			return;
-		}
+	case CHILD_PROBE:
+		/* a probe that cannot be executed is classify/stall logic's "probe-broken" */
 		take_probe(w, res);
 		observe_done(w);
 		return;
-	}
 	case CHILD_CLASSIFY: {
 		char *why = exec_problem(res, !w->classify_ran, "classifier", w->pol->classify, 0);
 		w->classify_ran = 1;

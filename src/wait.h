@@ -41,8 +41,8 @@
  * done` loop does); a try running at max_wait is left to finish within its
  * condition_timeout. A condition that cannot be executed — exec failure, or
  * exit 126/127 on the FIRST try (the shell's "command not found") — ends the
- * wait at once with WAIT_ERROR; so does a probe or classifier that cannot
- * be executed.
+ * wait at once with WAIT_ERROR; so does a classifier that cannot be
+ * executed.
  *
  * Artifacts (both modes), in out_dir: wait-probe.log (one JSON line per
  * observation, started afresh by each wait) and, for every outcome other

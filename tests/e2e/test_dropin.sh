@@ -379,16 +379,14 @@ expect_eq $? 2
 expect_contains err.txt "--mode probe_aware has nothing to observe"
 t_end
 
-t_begin wait_cli_probe_not_executable_exits_2
+# (a probe that cannot be executed is "probe-broken", the stall/classification side: test_stall_evidence.sh)
+t_begin wait_cli_classifier_not_executable_exits_2
 setup
-"$WL" wait --probe 'no-such-probe-cmd --json' --out o --interval 100ms --max-wait 30 -- kubectl get crd never >/dev/null 2>err.txt
-expect_eq $? 2
-expect_contains err.txt "probe: command not found: no-such-probe-cmd"
-expect_eq "$(/usr/bin/python3 -c 'import json; print(json.load(open("o/wait-failure.json"))["reason"])')" error
-expect_schema_valid wait-failure o/wait-failure.json
 "$WL" wait --classify 'no-such-classifier' --out o --interval 100ms --max-wait 30 -- kubectl get crd never >/dev/null 2>err.txt
 expect_eq $? 2
 expect_contains err.txt "classify: command not found: no-such-classifier"
+expect_eq "$(/usr/bin/python3 -c 'import json; print(json.load(open("o/wait-failure.json"))["reason"])')" error
+expect_schema_valid wait-failure o/wait-failure.json
 t_end
 
 t_begin wait_cli_condition_timeout
