@@ -7,6 +7,7 @@
 # stderr (evidence, all starting "waitloop wait") and end earlier where that is
 # the point (a typo, a probe showing a terminal state).
 # timeout: 400
+# shellcheck shell=bash disable=SC2012,SC2016
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
 export FAKE="$T/fake"
