@@ -19,6 +19,7 @@ mkdir -p "$T/bin" "$T/classic" "$T/dropin" "$FAKE"
 #   .chatty       print "NAME not ready yet" on stdout when failing
 cat > "$T/bin/kubectl" <<'EOF'
 #!/bin/bash
+[ "$1" = get ] || { echo "kubectl $*: done"; exit 0; }
 name=${3:-none}
 n=$(( $(cat "$FAKE/$name.count" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$FAKE/$name.count"
@@ -594,4 +595,17 @@ st = [s for s in d["steps"] if s["step"] == "guarded"][0]
 waits = [w for it in st.get("iterations", []) for w in it.get("waits", [])] or st.get("waits", [])
 assert waits and waits[0]["observation_count"] == len(glog), (waits[:1], len(glog))
 PY
+t_end
+
+t_begin run_example_workflow_verify_dropin
+setup
+echo 1 > "$FAKE/k0smotrondockerclusters.cluster.appthrust.io.ready_at"
+echo 2 > "$FAKE/clusters.cluster.x-k8s.io.ready_at"
+mkdir -p "$T/wse"
+( cd "$T/wse" && "$WL" run "$ROOT/workflows/verify-dropin.yaml" --set RETRY_SH="$ROOT/share/waitloop/retry.sh" \
+	--no-progress >"$T/e.out" 2>"$T/e.err" )
+expect_eq "$?" 0
+expect_contains "$T/e.out" "PASS  deploy"
+expect_contains "$T/wse/context/deploy/check.stdout.log" "installed: customresourcedefinition.apiextensions.k8s.io/clusters.cluster.x-k8s.io"
+expect_eq "$(cat "$FAKE/clusters.cluster.x-k8s.io.count")" 2
 t_end
