@@ -109,7 +109,7 @@ struct run {
 	uint64_t keepalive_timer, tick_timer;
 	int line_shown;               /* live: a progress line is on screen */
 	int observations;
-	char *last_line;              /* live: the last observation's line */
+	char *obs_head, *obs_tail;    /* the last observation's line, without its clock */
 };
 
 /* --- output ---------------------------------------------------------------- */
@@ -168,7 +168,15 @@ static double elapsed(const struct run *r)
 	return (double)(time_now_ms() - r->start_ms) / 1000.0;
 }
 
-/* "#3 retryable (condition exit 1), no progress 2/6, 4.2s/600s[: summary]" */
+/* "waitloop wait [NAME]: #3 retryable (condition exit 1), no progress 2/6, 4.2s/600s[: summary]" */
+static char *observation_line(const struct run *r)
+{
+	if (!r->obs_head)
+		return xasprintf("waitloop wait [%s]: observation #%d, %.1fs/%gs", r->name, r->observations + 1,
+				 elapsed(r), (double)r->pol->max_wait / 1000.0);
+	return xasprintf("%s, %.1fs/%gs%s", r->obs_head, elapsed(r), (double)r->pol->max_wait / 1000.0, r->obs_tail);
+}
+
 static void on_event(void *arg, const struct wl_event *ev)
 {
 	struct run *r = arg;
@@ -183,21 +191,23 @@ static void on_event(void *arg, const struct wl_event *ev)
 	r->observations = cJSON_IsNumber(seq) ? seq->valueint : r->observations + 1;
 	if (r->quiet || (cls && !strcmp(cls, "met")))
 		return;   /* success is said by the exit status, not by noise */
-	struct strbuf sb = STRBUF_INIT;
-	strbuf_addf(&sb, "waitloop wait [%s]: #%d %s", r->name, r->observations, cls ? cls : "?");
+	struct strbuf head = STRBUF_INIT, tail = STRBUF_INIT;
+	strbuf_addf(&head, "waitloop wait [%s]: #%d %s", r->name, r->observations, cls ? cls : "?");
 	if (cJSON_IsNumber(ce))
-		strbuf_addf(&sb, " (condition exit %d)", ce->valueint);
+		strbuf_addf(&head, " (condition exit %d)", ce->valueint);
 	if (r->pol->mode == WAIT_MODE_PROBE_AWARE && cJSON_IsNumber(np))
-		strbuf_addf(&sb, ", no progress %d/%d", np->valueint, r->pol->stall_threshold);
-	strbuf_addf(&sb, ", %.1fs/%gs", elapsed(r), (double)r->pol->max_wait / 1000.0);
+		strbuf_addf(&head, ", no progress %d/%d", np->valueint, r->pol->stall_threshold);
 	if (perr && *perr)
-		strbuf_addf(&sb, ", probe failed: %.200s", perr);
+		strbuf_addf(&tail, ", probe failed: %.200s", perr);
 	if ((r->verbose || r->live) && summary && *summary && r->pol->mode == WAIT_MODE_PROBE_AWARE)
-		strbuf_addf(&sb, ": %.*s", r->verbose && !r->live ? 1000 : 120, summary);
-	free(r->last_line);
-	r->last_line = xstrdup(sb.buf);
-	progress_line(r, sb.buf);
-	strbuf_release(&sb);
+		strbuf_addf(&tail, ": %.*s", r->verbose && !r->live ? 1000 : 120, summary);
+	free(r->obs_head);
+	free(r->obs_tail);
+	r->obs_head = strbuf_detach(&head);
+	r->obs_tail = strbuf_detach(&tail);
+	char *line = observation_line(r);
+	progress_line(r, line);
+	free(line);
 }
 
 /* Without a TTY: a line when nothing was printed for keepalive_ms (CI watchdogs). */
@@ -226,13 +236,7 @@ static void on_tick(void *arg)
 	r->tick_timer = 0;
 	if (r->done)
 		return;
-	char *line = xasprintf("%s [%.0fs/%gs]", r->last_line ? r->last_line : "waitloop wait: waiting", elapsed(r),
-			       (double)r->pol->max_wait / 1000.0);
-	if (!r->last_line) {
-		free(line);
-		line = xasprintf("waitloop wait [%s]: observation #%d, %.0fs/%gs", r->name, r->observations + 1,
-				 elapsed(r), (double)r->pol->max_wait / 1000.0);
-	}
+	char *line = observation_line(r);
 	progress_line(r, line);
 	free(line);
 	r->tick_timer = loop_add_timer(r->loop, time_now_ms() + LIVE_TICK_MS, on_tick, r);
@@ -688,7 +692,8 @@ int cmd_wait(int argc, char **argv)
 out:
 	free(run.summary);
 	free(run.name);
-	free(run.last_line);
+	free(run.obs_head);
+	free(run.obs_tail);
 	cJSON_Delete(run.result);
 	wait_policy_release(&pol);
 	return rc;
