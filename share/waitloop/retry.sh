@@ -32,7 +32,7 @@
 #       to observe is given).
 #
 # Durations may be bare seconds (600, 0.5) or waitloop durations (10m, 200ms);
-# MAX_WAIT 0 means one try. Exit status: 0 met, 124 timeout, and for
+# MAX_WAIT 0 means one try; an INTERVAL of 0 is taken as 100ms. Exit status: 0 met, 124 timeout, and for
 # retry_with_probe's early aborts 1 terminal_fail and 3 stalled; 2 for a usage
 # error or a command, probe or classifier that cannot be executed; 130/143
 # when interrupted. The waitloop binary is $WAITLOOP_BIN, else `waitloop` on
@@ -58,6 +58,9 @@ retry_until_success() {
 	local bin max_wait=$1 interval=$2
 	bin=$(_waitloop_bin) || return 2
 	shift 2
+	case $interval in
+	0 | 0.0 | 0s) interval=100ms ;; # `sleep 0` spins; a tenth of a second is as good as nothing
+	esac
 	"$bin" wait --mode timeout_only --summary failure --max-wait "$max_wait" --interval "$interval" -- "$@"
 }
 

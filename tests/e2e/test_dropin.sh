@@ -363,6 +363,13 @@ t_end
 
 # --- the waitloop wait CLI behind the drop-in ------------------------------
 
+t_begin dropin_interval_zero
+setup
+( WAITLOOP_BIN="$WL" bash -c '. "$1"; retry_until_success 30 0 kubectl get crd third-time' _ "$ROOT/share/waitloop/retry.sh" ) >out.txt 2>/dev/null
+expect_eq "$?" 0
+expect_eq "$(grep -c 'not ready yet' out.txt)" 2
+t_end
+
 t_begin wait_cli_bare_seconds_and_decimal
 expect_rc 0 "$WL" wait -q --max-wait 600 --interval 0.5 -- true
 "$WL" wait --max-wait 10x -- true 2>err.txt
