@@ -6,7 +6,7 @@
 # the condition's stderr — must be the same; the drop-in may only ADD lines on
 # stderr (evidence, all starting "waitloop wait") and end earlier where that is
 # the point (a typo, a probe showing a terminal state).
-# timeout: 400
+# timeout: 600
 # shellcheck shell=bash disable=SC2012,SC2016
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 

@@ -382,6 +382,27 @@ static void test_decide_order(void)
 		in.n_inner_waits = 0;
 		in.exit_code = 3;
 	}
+	/* a long command is cut (at a character boundary) so the headline stays one readable line */
+	{
+		struct verdict_evidence e = VERDICT_EVIDENCE_INIT;
+		e.name = xstrdup("w");
+		e.message = xstrdup("timeout after 1 observation (0.0s)");
+		struct strbuf cmd = STRBUF_INIT;
+		for (int i = 0; i < 60; i++)
+			strbuf_addstr(&cmd, "é");   /* 2 bytes each */
+		e.command = strbuf_detach(&cmd);
+		char *h = verdict_wait_headline(&e);
+		CHECK(strlen(h) < 160);
+		CHECK_CONTAINS(h, "…): timeout after 1 observation");
+		CHECK(strstr(h, "é…") != NULL);
+		free(h);
+		free(e.name);
+		e.name = NULL;
+		h = verdict_wait_headline(&e);   /* unnamed: the message alone */
+		CHECK_STR(h, "timeout after 1 observation (0.0s)");
+		free(h);
+		verdict_evidence_release(&e);
+	}
 	/* exit 2 without a wait failure: the check is broken → FAILED */
 	in.inner_wait = NULL;
 	in.exit_code = 2;
