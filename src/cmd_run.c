@@ -348,6 +348,7 @@ missing:
 
 	/* Preflight before anything else is started (notifications included). */
 	run_env(&env, wf, &set);
+	gate.rep.rd = runner_redactor(r);
 	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
 	if (gate.rep.interrupted) {

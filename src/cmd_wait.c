@@ -290,11 +290,13 @@ int cmd_wait(int argc, char **argv)
 		pol.max_wait = 600000;
 	wait_policy_resolve(&pol, NULL, pol.max_wait);
 
-	/* redaction: built-ins plus the values of secret-named variables of our environment */
+	/* redaction: built-ins, the values of secret-named variables of our
+	 * environment, and inside a run the run's own (its `redact` patterns and
+	 * literal secrets, handed over in REDACT_ENV) */
 	struct strvec env = STRVEC_INIT;
 	for (char **e = environ; e && *e; e++)
 		strvec_push(&env, *e);
-	struct redactor *red = redactor_new(NULL, &env, &err);
+	struct redactor *red = redactor_import(getenv(REDACT_ENV), &env, &err);
 	strvec_clear(&env);
 
 	char *dir = NULL;

@@ -151,6 +151,12 @@ static void render_check_output(const struct fixfile_params *p, struct strbuf *o
 		struct strbuf sb = STRBUF_INIT;
 		if (read_tail(paths[i], offs[i], TAIL_WINDOW, &sb) == 0) {
 			clean_output(&sb);
+			/* redact the whole window first, then cut: a private key
+			 * whose BEGIN is above the cut stays hidden */
+			char *safe = redact_text(p->redactor, strbuf_str(&sb));
+			strbuf_reset(&sb);
+			strbuf_addstr(&sb, safe);
+			free(safe);
 			keep_last_lines(&sb, lines, bytes);
 			if (sb.len) {
 				add_fenced(out, labels[i], sb.buf);

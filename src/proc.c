@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -69,6 +70,7 @@ struct proc {
 
 	size_t capture_out, capture_tail;
 	struct strbuf out, tail;
+	struct redact_stream *tail_rs[2];   /* stdout, stderr; NULL = raw tail */
 
 	proc_output_fn on_output;
 	proc_exit_fn on_exit;
@@ -385,6 +387,8 @@ static void child_run(const struct child_plan *cp)
 
 static void take_output(struct proc *p, enum proc_stream stream, const char *buf, size_t n)
 {
+	const char *raw = buf;
+	size_t raw_n = n;
 	p->res.last_output_ms = time_now_ms();
 	int file = stream == PROC_STDOUT ? p->out_file : p->err_file;
 	if (file >= 0)
@@ -399,7 +403,13 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 			p->res.out_truncated = 1;
 		}
 	}
-	if (p->capture_tail) {
+	struct strbuf red = STRBUF_INIT;
+	if (p->capture_tail && p->tail_rs[0]) {
+		redact_stream_feed(p->tail_rs[stream == PROC_STDERR], buf, n, &red);
+		buf = strbuf_str(&red);
+		n = red.len;
+	}
+	if (p->capture_tail && n) {
 		/* Trim in batches: memory stays below 2x the tail + one chunk. */
 		if (n >= p->capture_tail) {
 			strbuf_reset(&p->tail);
@@ -410,8 +420,9 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 				strbuf_keep_tail(&p->tail, p->capture_tail);
 		}
 	}
+	strbuf_release(&red);
 	if (p->on_output)
-		p->on_output(p->arg, stream, buf, n);
+		p->on_output(p->arg, stream, raw, raw_n);
 }
 
 /* Read once from one pipe: 1 = data, 0 = nothing yet, -1 = EOF (closed). */
@@ -550,6 +561,12 @@ static void finish(struct proc *p)
 		unreaped[nunreaped++] = p->pid;
 	}
 
+	for (int i = 0; i < 2; i++)
+		if (p->tail_rs[i]) {   /* an unfinished last line */
+			redact_stream_flush(p->tail_rs[i], &p->tail);
+			redact_stream_free(p->tail_rs[i]);
+			p->tail_rs[i] = NULL;
+		}
 	if (p->capture_tail)
 		strbuf_keep_tail(&p->tail, p->capture_tail);
 	p->res.out = strbuf_str(&p->out);
@@ -814,6 +831,9 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 	p->err_file = err_file;
 	p->capture_out = spec->capture_out;
 	p->capture_tail = spec->capture_tail;
+	if (spec->capture_tail && spec->tail_redactor)
+		for (int i = 0; i < 2; i++)
+			p->tail_rs[i] = redact_stream_new(spec->tail_redactor);
 	p->on_output = spec->on_output;
 	p->on_exit = spec->on_exit;
 	p->arg = spec->arg;

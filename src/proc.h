@@ -66,6 +66,7 @@
 
 struct loop;
 struct proc;
+struct redactor;
 
 enum proc_stream { PROC_STDOUT = 1, PROC_STDERR = 2 };
 
@@ -109,6 +110,9 @@ struct proc_spec {
 	size_t stdin_len;
 	size_t capture_out;          /* keep the first N bytes of stdout in memory (probes) */
 	size_t capture_tail;         /* keep the last N bytes of stdout+stderr in memory */
+	const struct redactor *tail_redactor; /* non-NULL: the tail is kept redacted (redact.h streams,
+					       * one per stream, so no cut reveals a secret); the
+					       * capture files and on_output stay raw */
 	int64_t timeout_ms;          /* 0 = none; from start */
 	int64_t grace_ms;            /* escalation step; 0 = default 5000 */
 	int64_t linger_ms;           /* drain after main exit; 0 = default 1000 */

@@ -482,6 +482,41 @@ static const struct redactor *builtin_redactor(void)
 	return shared;
 }
 
+const struct redactor *redact_process_default(void)
+{
+	/* Built once: built-ins plus this process's secret-named variables. */
+	static struct redactor *shared;
+	if (!shared) {
+		extern char **environ;
+		struct strvec env = STRVEC_INIT;
+		for (char **e = environ; e && *e; e++)
+			strvec_push(&env, *e);
+		shared = redactor_new(NULL, &env, NULL);
+		strvec_clear(&env);
+	}
+	return shared;
+}
+
+int redact_could_be_secret(const struct redactor *r, const char *value)
+{
+	if (!value)
+		return 0;
+	size_t n = strlen(value);
+	char *red = redact_text(r ? r : redact_process_default(), value);
+	int changed = strcmp(red, value) != 0;
+	free(red);
+	if (changed || n > 40)
+		return 1;
+	/* long, mixed letters and digits, no spaces: the shape of a key */
+	int alpha = 0, digit = 0, space = 0;
+	for (const char *p = value; *p; p++) {
+		alpha |= isalpha((unsigned char)*p) != 0;
+		digit |= isdigit((unsigned char)*p) != 0;
+		space |= isspace((unsigned char)*p) != 0;
+	}
+	return n >= 12 && alpha && digit && !space;
+}
+
 char *redact_text(const struct redactor *r, const char *text)
 {
 	char *out = xstrdup(text ? text : "");
@@ -677,7 +712,7 @@ static void drain(struct redact_stream *rs, struct strbuf *out, int final)
 		if (!rs->pending.len)
 			return;
 		const char *s = rs->pending.buf;
-		const char *nl = memchr(s, '\n', rs->pending.len);
+		const char *nl = memrchr(s, '\n', rs->pending.len);   /* every complete line at once */
 		if (nl) {
 			size_t n = (size_t)(nl + 1 - s);
 			emit_piece(rs, s, n, out);
@@ -725,6 +760,15 @@ void redact_stream_feed(struct redact_stream *rs, const char *data, size_t len, 
 {
 	strbuf_add(&rs->pending, data, len);
 	drain(rs, out, 0);
+}
+
+void redact_stream_peek(const struct redact_stream *rs, struct strbuf *out)
+{
+	if (!rs || rs->in_pem || rs->absorb || !rs->pending.len)
+		return;
+	char *red = redact_text(rs->r, rs->pending.buf);
+	strbuf_addstr(out, red);
+	free(red);
 }
 
 void redact_stream_flush(struct redact_stream *rs, struct strbuf *out)

@@ -73,12 +73,22 @@ struct redactor *redactor_import(const char *value, const struct strvec *env, st
 char *redact_text(const struct redactor *r, const char *text);
 char *redact_textn(const struct redactor *r, const char *text, size_t len);
 void redact_json(const struct redactor *r, cJSON *obj);
+/* Built-ins plus the literal values of this process's secret-named
+ * environment variables; built once, never freed. For messages printed
+ * before a run's redactor exists (validation errors, die_msg). */
+const struct redactor *redact_process_default(void);
+/* 1 when a value must not be quoted in a message: redaction would change
+ * it, or it is long, or it has the shape of a key (12+ characters mixing
+ * letters and digits, no spaces). r NULL = redact_process_default(). */
+int redact_could_be_secret(const struct redactor *r, const char *value);
 /* 1 when a JSON/YAML key names a secret (token, password, ...). */
 int redact_key_is_secret(const char *key);
 
 struct redact_stream *redact_stream_new(const struct redactor *r);
 void redact_stream_feed(struct redact_stream *rs, const char *data, size_t len, struct strbuf *out);
 void redact_stream_flush(struct redact_stream *rs, struct strbuf *out);
+/* Append the unfinished last line, redacted, without consuming it. */
+void redact_stream_peek(const struct redact_stream *rs, struct strbuf *out);
 void redact_stream_free(struct redact_stream *rs);
 
 #endif

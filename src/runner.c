@@ -92,6 +92,7 @@ struct runner {
 	struct event_bus bus;
 	struct context *ctx;
 	struct redactor *rd;
+	char *redact_env;            /* rd exported for children (REDACT_ENV) */
 	char *run_id;
 	char *workspace;            /* absolute */
 	char *context_dir;          /* absolute */
@@ -285,10 +286,8 @@ static void emit(struct runner *r, enum ev_type type, const struct step_run *sr,
 		if (type == EV_ATTEMPT_STARTED || type == EV_ATTEMPT_FINISHED || type == EV_KILL)
 			ev.attempt = sr->attempts_total;
 	}
-	if (data)
-		redact_json(r->rd, data);
 	ev.data = data;
-	bus_emit(&r->bus, &ev);
+	bus_emit(&r->bus, &ev);   /* the bus redacts (r->bus.rd) */
 	cJSON_Delete(data);
 }
 
@@ -508,6 +507,7 @@ static void set_child_env(struct step_run *sr, struct strvec *env, const char *p
 	strvec_setenv(env, "WAITLOOP_DECISION_FILE", sr->decision_file);
 	strvec_setenv(env, "WAITLOOP_WAIT_FAILURE_FILE", sr->wait_failure_file);
 	strvec_setenv(env, "WAITLOOP_BIN", r->self_exe);
+	strvec_setenv(env, REDACT_ENV, r->redact_env);   /* waitloop wait / verdict write redact alike */
 	if (sr->check_id && !strcmp(phase, "completion_check")) {
 		strvec_setenv(env, "WAITLOOP_CHECK_ID", sr->check_id);
 		strvec_setenv(env, "ROBOPPI_COMPLETION_CHECK_ID", sr->check_id);
@@ -1503,17 +1503,23 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 		strvec_push(&r->base_env, *e);
 	strvec_setenv_all(&r->base_env, &wf->env);
 
-	/* Secrets the redactor must know: every value any child may get. */
-	struct strvec all = STRVEC_INIT;
-	strvec_copy(&all, &r->base_env);
-	for (size_t i = 0; i < wf->nsteps; i++)
-		strvec_setenv_all(&all, &wf->steps[i].env);
-	if (opts->set_env)
-		strvec_setenv_all(&all, opts->set_env);
-	r->rd = redactor_new(&wf->redact, &all, err);
-	strvec_clear(&all);
+	/* Secrets the redactor must know: every value any child may get -- every
+	 * step's, not the last one per name (the runner's environment, wf env,
+	 * each step's env, --set). */
+	r->rd = redactor_new(&wf->redact, &r->base_env, err);
 	if (!r->rd)
 		goto fail;
+	for (char **e = environ; e && *e; e++) {   /* shadowed by wf env, still a secret */
+		struct strvec one = STRVEC_INIT;
+		strvec_push(&one, *e);
+		redactor_add_env(r->rd, &one);
+		strvec_clear(&one);
+	}
+	for (size_t i = 0; i < wf->nsteps; i++)
+		redactor_add_env(r->rd, &wf->steps[i].env);
+	redactor_add_env(r->rd, opts->set_env);
+	r->redact_env = redactor_export(r->rd);
+	r->bus.rd = r->rd;
 	r->ctx = context_open(r->context_dir, r->rd, err);
 	if (!r->ctx)
 		goto fail;
@@ -1576,6 +1582,7 @@ void runner_free(struct runner *r)
 	gitwork_close(r->git);
 	free(r->notice);
 	redactor_free(r->rd);
+	free(r->redact_env);
 	strvec_clear(&r->base_env);
 	free(r->run_id);
 	free(r->workspace);
