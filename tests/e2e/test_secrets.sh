@@ -66,13 +66,14 @@ NEEDLES="$NEEDLES
 PlantedRsaKeyLine
 PlantedOpensshLine
 PlantedEcKeyLine
+FILENAMEPLANT001
 $LIT_STEP_A
 $LIT_STEP_B
 $LIT_SET
 $LIT_RUNNER
 $LIT_WF"
 printf '%s\n' "$NEEDLES" | grep -v '^$' >needles.txt
-[ "$(wc -l <needles.txt)" -ge 36 ] || { echo "FAIL corpus_size: $(wc -l <needles.txt) kinds"; exit 1; }
+[ "$(wc -l <needles.txt)" -ge 37 ] || { echo "FAIL corpus_size: $(wc -l <needles.txt) kinds"; exit 1; }
 
 # The printer every placement uses: all kinds, three private keys, the literals.
 mkdir -p bin
@@ -90,6 +91,7 @@ mkdir -p bin
 	echo "-----END EC PRIVATE KEY-----"
 	echo "login rejected: key AKIAPLANTEDAWSKEY001 pw $LIT_STEP_A"
 	echo "CORPUS_EOF"
+	# shellcheck disable=SC2016 # expanded by the step, not here
 	echo 'echo "env: a=$STEP_A_TOKEN b=$DEPLOY_TOKEN set=$DB_PASSWORD runner=$MY_RUNNER_SECRET wf=$WF_API_KEY"'
 } >bin/corpus
 chmod +x bin/corpus
@@ -135,7 +137,6 @@ steps:
     instructions: |
       $CORPUS_BIN
       $CORPUS_BIN >&2
-      touch "AKIAFILENAMEPLANT001.txt" "out-$LIT_STEP_A.txt"
   out-b:
     worker: CUSTOM
     depends_on: [out-a]
@@ -184,7 +185,9 @@ steps:
   loop:
     depends_on: [guarded]
     worker: CUSTOM
-    instructions: 'echo "iteration \$WAITLOOP_ITERATION"'
+    instructions: |
+      echo "iteration \$WAITLOOP_ITERATION"
+      touch "AKIAFILENAMEPLANT001.txt" "out-$LIT_STEP_A.txt"
     max_iterations: 2
     completion_check:
       worker: CUSTOM
@@ -244,6 +247,7 @@ grep -qF PlantedMysqlPass ws-q/context/loop/check.stdout.log || t_fail "check co
 [ -f ws-q/context/doomed/wait-failure.json ] || t_fail "no wait-failure.json for the condition wait"
 [ -f ws-q/context/loop/iterations/1/fix.md ] || t_fail "no archived fix.md"
 grep -q REDACTED ws-q/context/loop/iterations/1/fix.md || t_fail "fix.md shows nothing redacted (test is void)"
+grep -q 'out-\[REDACTED\]\.txt' ws-q/context/loop/iterations/1/fix.md || t_fail "changed file names not in fix.md (test is void)"
 grep -q REDACTED ws-q/context/doomed/wait-failure.json || t_fail "wait-failure.json shows nothing redacted (test is void)"
 sqlite3 ws-q/.waitloop/history.db .dump >q.dump || t_fail "no history database"
 grep -q 'auth/' q.dump || t_fail "fingerprints not in the database (test is void)"
@@ -317,7 +321,7 @@ t_end
 # Fingerprints are made from redacted text (leak 1): the lower-cased,
 # dashed forms of the planted secrets are searched for too.
 t_begin secrets_fingerprints_normalised
-lc=$(tr 'A-Z' 'a-z' <needles.txt | tr ' ' '-')
+lc=$(tr '[:upper:]' '[:lower:]' <needles.txt | tr ' ' '-')
 hits=$(grep -rhoiF "$lc" ws-q/context/doomed/wait-failure.json ws-q/context/kube/wait-failure.json q.dump 2>/dev/null | head -3)
 [ -z "$hits" ] || t_fail "a normalised secret in a fingerprint: $hits"
 grep -q 'terminal/login-rejected' ws-q/context/doomed/wait-failure.json ||
