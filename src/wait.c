@@ -699,7 +699,9 @@ static void child_exit(void *arg, const struct proc_result *res)
 	case CHILD_CLASSIFY: {
 		struct classification *c = xcalloc(1, sizeof(*c));
 		struct wl_err err = WL_ERR_INIT;
-		char *out = xstrndup(res->out ? res->out : "", res->out_len);
+		char *raw = xstrndup(res->out ? res->out : "", res->out_len);
+		char *out = redacted(w, raw);   /* its fingerprints and reasons come from redacted text */
+		free(raw);
 		if (res->exec_failed)
 			w->classify_error = xasprintf("classifier could not start: %s", res->exec_error);
 		else if (res->timed_out)

@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "loop.h"
 #include "proc.h"
+#include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -653,6 +654,40 @@ static void test_capture(void)
 	loop_free(l);
 }
 
+/* tail_redactor: the tail is redacted as a stream before it is cut; a key
+ * block whose BEGIN is far above the cut stays hidden; output and the
+ * capture file stay raw (issue 15, leak 4). */
+static void test_tail_redacted(void)
+{
+	char outp[512];
+	snprintf(outp, sizeof(outp), "%s/redact.log", tmpdir);
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c",
+			(char *)"echo '-----BEGIN RSA PRIVATE KEY-----'; i=0; while [ $i -lt 200 ]; do "
+				"printf 'KeyLine%03d/MIIEowIBAAKCAQEAx2VeQ8Zk3mN7pQ\\n' $i; i=$((i+1)); done; "
+				"echo '-----END RSA PRIVATE KEY-----'; echo 'token=abcSecret99 done' >&2; "
+				"printf 'last AKIAIOSFODNN7EXAMPLE'",
+			NULL};
+	struct redactor *rd = redactor_new(NULL, NULL, NULL);
+	struct outcome o = {0};
+	struct proc_spec spec;
+	spec_for(&spec, argv, &o);
+	spec.stdout_path = outp;
+	spec.capture_tail = 600;   /* far less than the key block */
+	spec.tail_redactor = rd;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK(!strstr(o.tail, "KeyLine"));
+	CHECK(!strstr(o.tail, "abcSecret99"));
+	CHECK(!strstr(o.tail, "AKIAIOSFODNN7EXAMPLE"));
+	CHECK_CONTAINS(o.tail, "token=" REDACTED " done");
+	CHECK_CONTAINS(o.tail, "last " REDACTED);
+	CHECK(strstr(strbuf_str(&o.sout), "KeyLine199") != NULL);   /* on_output: raw */
+	char *s = slurp(outp);
+	CHECK(strstr(s, "KeyLine000") != NULL);                     /* the capture file: raw */
+	free(s);
+	oc_release(&o);
+	redactor_free(rd);
+}
+
 static void test_output_chunks(void)
 {
 	char *argv[] = {helper, "tick", "5", "30", NULL};
@@ -1084,6 +1119,7 @@ int main(void)
 	TEST(test_process_group);
 	TEST(test_capture);
 	TEST(test_output_chunks);
+	TEST(test_tail_redacted);
 	TEST(test_timeout_sigint);
 	TEST(test_timeout_sigterm);
 	TEST(test_ignore_term_sigkill);
