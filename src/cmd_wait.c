@@ -305,9 +305,11 @@ int cmd_wait(int argc, char **argv)
 	else if (getenv("WAITLOOP_STEP_DIR") && *getenv("WAITLOOP_STEP_DIR"))
 		dir = xstrdup(getenv("WAITLOOP_STEP_DIR"));
 	else {
-		char *seg = safe_segment(pol.target);
+		char *safe = redact_text(red, pol.target);   /* a directory name is written too */
+		char *seg = safe_segment(safe);
 		dir = xasprintf(".waitloop/wait/%s", seg);
 		free(seg);
+		free(safe);
 	}
 	if (!check_id)
 		check_id = getenv("WAITLOOP_CHECK_ID");

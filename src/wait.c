@@ -314,8 +314,7 @@ static void write_failure(struct wait *w)
 	free(so);
 	free(se);
 	cJSON_AddItemToObject(o, "hints", json_string_array(&r->hints));
-	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "reasons"));
-	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "hints"));
+	redact_json(w->redactor, o);   /* the whole document: check_id, step, ... too */
 	struct wl_err err = WL_ERR_INIT;
 	if (json_write_atomic(w->failure_file, o, &err) < 0)
 		fprintf(stderr, "waitloop: warning: %s\n", err.msg);

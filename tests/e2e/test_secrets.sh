@@ -384,3 +384,19 @@ grep -q 'StreamKeyBody39' ws-3/context/gen/stdout.log || t_fail "key not printed
 grep -q '\[gen\] word word' s3.out s3.err || t_fail "-v printed no output (test is void)"
 grep -qF -e StreamKeyBody -e AKIACUTPLANT s3.out s3.err && t_fail "-v output shows a key line or a cut secret's prefix"
 t_end
+
+# Standalone `waitloop wait`: the corpus in its condition and probe, a
+# secret-named variable, and a run's hand-over (WAITLOOP_REDACT) with a
+# pattern of its own (leak 5).
+t_begin secrets_wait_cli
+mkdir -p wcli
+DEPLOY_TOKEN=$LIT_STEP_A MY_RUNNER_SECRET=$LIT_RUNNER \
+	WAITLOOP_REDACT='{"patterns":["corp-[0-9]{8}"],"literals":["'"$LIT_SET"'","'"$LIT_WF"'"]}' \
+	"$WL" wait --condition "$CORPUS_BIN; echo set=$LIT_SET wf=$LIT_WF; false" --probe "$PWD/bin/probe" \
+	--terminal-pattern 'login rejected: .*' --max-wait 5s --interval 200ms --target "corp-31415926" \
+	--out wcli >wcli.out 2>wcli.err
+expect_eq "$?" 1
+[ -f wcli/wait-failure.json ] || t_fail "no wait-failure.json"
+grep -q 'REDACTED' wcli/wait-failure.json || t_fail "nothing redacted (test is void)"
+search "waitloop wait" wcli wcli.out wcli.err
+t_end
