@@ -86,7 +86,6 @@ static const struct builtin builtins[] = {
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
 struct redactor {
-	struct pattern builtin[NBUILTINS];
 	struct pattern *extra;
 	size_t nextra;
 	struct strvec literals;   /* sorted longest first when used */
@@ -112,11 +111,6 @@ struct redactor *redactor_new(const struct strvec *extra_patterns, const struct 
 			      struct wl_err *err)
 {
 	struct redactor *r = xcalloc(1, sizeof(*r));
-	for (size_t i = 0; i < NBUILTINS; i++)
-		if (pattern_compile(&r->builtin[i], builtins[i].re, err) < 0) {
-			redactor_free(r);
-			return NULL;   /* a bug in the table above; unit-tested */
-		}
 	if (extra_patterns && extra_patterns->n) {
 		r->extra = xcalloc(extra_patterns->n, sizeof(*r->extra));
 		for (size_t i = 0; i < extra_patterns->n; i++) {
@@ -137,8 +131,6 @@ void redactor_free(struct redactor *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < NBUILTINS; i++)
-		pattern_free(&r->builtin[i]);
 	for (size_t i = 0; i < r->nextra; i++)
 		pattern_free(&r->extra[i]);
 	free(r->extra);
@@ -457,6 +449,29 @@ static void replace_literals(char **text, const struct strvec *lits)
 	free(sorted);
 }
 
+/*
+ * The built-in patterns are the same for every redactor: compiled once per
+ * process, each only when text first contains one of its keywords (most
+ * text never needs most of them; regcomp is the costly part).
+ */
+static struct pattern builtin_compiled[NBUILTINS];
+static signed char builtin_state[NBUILTINS];   /* 0 not yet, 1 compiled, -1 failed */
+
+static const struct pattern *builtin_pattern(size_t i)
+{
+	if (!builtin_state[i])
+		builtin_state[i] = pattern_compile(&builtin_compiled[i], builtins[i].re, NULL) == 0 ? 1 : -1;
+	return builtin_state[i] > 0 ? &builtin_compiled[i] : NULL;
+}
+
+int redact_builtins_check(struct wl_err *err)
+{
+	for (size_t i = 0; i < NBUILTINS; i++)
+		if (!builtin_pattern(i))
+			return err_set(err, "built-in redaction pattern %zu does not compile: %s", i, builtins[i].re);
+	return 0;
+}
+
 static void redact_with(const struct redactor *r, char **text)
 {
 	replace_literals(text, &r->literals);
@@ -467,7 +482,11 @@ static void redact_with(const struct redactor *r, char **text)
 		lower[i] = (char)tolower((unsigned char)(*text)[i]);
 	for (size_t i = 0; i < NBUILTINS; i++)
 		if (has_needle(lower, builtins[i].needles))
-			replace_pattern(text, &r->builtin[i], builtins[i].group);
+		{
+			const struct pattern *p = builtin_pattern(i);
+			if (p)
+				replace_pattern(text, p, builtins[i].group);
+		}
 	free(lower);
 	for (size_t i = 0; i < r->nextra; i++)
 		replace_pattern(text, &r->extra[i], 0);

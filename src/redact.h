@@ -81,6 +81,8 @@ const struct redactor *redact_process_default(void);
  * it, or it is long, or it has the shape of a key (12+ characters mixing
  * letters and digits, no spaces). r NULL = redact_process_default(). */
 int redact_could_be_secret(const struct redactor *r, const char *value);
+/* 0 when every built-in pattern compiles (they are compiled lazily); -1 + err. */
+int redact_builtins_check(struct wl_err *err);
 /* 1 when a JSON/YAML key names a secret (token, password, ...). */
 int redact_key_is_secret(const char *key);
 

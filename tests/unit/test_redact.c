@@ -158,6 +158,14 @@ static void test_json(void)
 	redactor_free(r);
 }
 
+static void test_builtins_compile(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	CHECK_INT(redact_builtins_check(&err), 0);
+	if (err.msg[0])
+		fprintf(stderr, "  %s\n", err.msg);
+}
+
 static void test_bad_custom_pattern(void)
 {
 	struct strvec pats = STRVEC_INIT;
@@ -390,6 +398,7 @@ int main(void)
 	TEST(test_ordinary_text_untouched);
 	TEST(test_json);
 	TEST(test_bad_custom_pattern);
+	TEST(test_builtins_compile);
 	TEST(test_large_text);
 	TEST(test_more_kinds);
 	TEST(test_pem_kinds);
