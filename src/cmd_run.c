@@ -138,6 +138,12 @@ static void on_heartbeat(void *arg)
 	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
 }
 
+static void flush_history(void *arg)
+{
+	struct wl_err err = WL_ERR_INIT;
+	store_flush(arg, &err);   /* a failure shows as a sink warning */
+}
+
 static void warn_once(void *ctx, const char *msg)
 {
 	fprintf(stderr, "waitloop: warning: %s: %s\n", (const char *)ctx, msg);
@@ -373,6 +379,9 @@ missing:
 	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
 	store_set_warn(store, warn_once, "history");
 	bus_subscribe(runner_bus(r), store_sink, store);
+	/* One transaction per loop round, not per event (docs/history.md). */
+	store_set_batching(store, 1);
+	loop_set_idle(runner_loop(r), flush_history, store);
 	hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
 	if (metrics_path) {
 		mx = metrics_new(metrics_path);
@@ -401,6 +410,7 @@ missing:
 	}
 
 	runner_run(r);
+	flush_history(store);   /* run_finished is emitted after the last round */
 	/* Deliveries still in flight (run_finished ...): bounded by the targets' timeouts. */
 	if (nt)
 		notify_drain(nt);

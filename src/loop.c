@@ -144,6 +144,9 @@ struct loop {
 	struct pollfd *pfds; /* scratch for one round */
 	uint64_t *pserial;
 	size_t apfds, apserial;
+
+	loop_timer_fn idle_fn; /* loop_set_idle(): the end of every round */
+	void *idle_arg;
 };
 
 struct loop *loop_new(void)
@@ -421,6 +424,14 @@ void loop_run_once(struct loop *l)
 	}
 
 	dispatch_timers(l);
+	if (l->idle_fn)
+		l->idle_fn(l->idle_arg);
+}
+
+void loop_set_idle(struct loop *l, loop_timer_fn fn, void *arg)
+{
+	l->idle_fn = fn;
+	l->idle_arg = arg;
 }
 
 void loop_run(struct loop *l, const int *done)

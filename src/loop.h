@@ -67,6 +67,11 @@ void loop_off_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg);
 /* One round: wait for the next fd event, signal or deadline (poll without
  * a timeout when there are no timers), dispatch what is ready. */
 void loop_run_once(struct loop *l);
+/* Call fn(arg) at the end of every round, after everything ready was
+ * dispatched and before the next wait: the place to finish work batched
+ * during the round (the history's transaction). One per loop; fn NULL
+ * removes it. */
+void loop_set_idle(struct loop *l, loop_timer_fn fn, void *arg);
 /* Run rounds until *done becomes non-zero. */
 void loop_run(struct loop *l, const int *done);
 

@@ -372,15 +372,17 @@ static void on_flush_meta(void *arg)
 	flush_meta(arg);
 }
 
-/* _meta.json is rewritten once per loop round, not once per change: a step
- * that starts and reaches its first attempt in one callback is written once
- * (each file create costs ~0.3 ms on a slow disk; docs/benchmarks.md). */
+/* _meta.json is rewritten at most every META_FLUSH_MS, not once per change:
+ * the changes of that window are written together, and a step that starts
+ * and ends within it gets only its final file (each file create costs ~0.3 ms
+ * on a slow disk; docs/benchmarks.md). The end of the run writes the rest. */
+#define META_FLUSH_MS 100
 static void write_meta(struct step_run *sr)
 {
 	struct runner *r = sr->r;
 	sr->meta_dirty = 1;
 	if (!r->meta_timer)
-		r->meta_timer = loop_add_timer(r->loop, time_now_ms(), on_flush_meta, r);
+		r->meta_timer = loop_add_timer(r->loop, time_now_ms() + META_FLUSH_MS, on_flush_meta, r);
 }
 
 static cJSON *workflow_doc(const struct runner *r)
@@ -927,6 +929,8 @@ static void copy_guard_result(void *arg, const struct wait_result *wr)
 static void proc_done(struct step_run *sr, const struct proc_result *res)
 {
 	sr->proc = NULL;
+	if (res->capture_error[0])   /* a log file that could not be created at its first byte */
+		keep_artifact_error(sr->r, res->capture_error);
 	if (sr->wait) {
 		struct wait *w = sr->wait;
 		sr->wait = NULL;
