@@ -138,7 +138,7 @@ static void on_heartbeat(void *arg)
 	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
 }
 
-static void flush_history(void *arg)
+static void flush_history(void *arg, int will_wait)
 {
 	struct wl_err err = WL_ERR_INIT;
 	store_flush(arg, &err);   /* a failure shows as a sink warning */
@@ -381,7 +381,7 @@ missing:
 	bus_subscribe(runner_bus(r), store_sink, store);
 	/* One transaction per loop round, not per event (docs/history.md). */
 	store_set_batching(store, 1);
-	loop_set_idle(runner_loop(r), flush_history, store);
+	loop_on_idle(runner_loop(r), flush_history, store);
 	hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
 	if (metrics_path) {
 		mx = metrics_new(metrics_path);
@@ -410,7 +410,7 @@ missing:
 	}
 
 	runner_run(r);
-	flush_history(store);   /* run_finished is emitted after the last round */
+	flush_history(store, 0);   /* run_finished is emitted after the last round */
 	/* Deliveries still in flight (run_finished ...): bounded by the targets' timeouts. */
 	if (nt)
 		notify_drain(nt);

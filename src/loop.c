@@ -145,8 +145,8 @@ struct loop {
 	uint64_t *pserial;
 	size_t apfds, apserial;
 
-	loop_timer_fn idle_fn; /* loop_set_idle(): the end of every round */
-	void *idle_arg;
+	struct idle { loop_idle_fn fn; void *arg; } *idles; /* loop_on_idle(): end of every round */
+	size_t nidles, aidles;
 };
 
 struct loop *loop_new(void)
@@ -170,6 +170,7 @@ void loop_free(struct loop *l)
 	free(l->sigs);
 	free(l->pfds);
 	free(l->pserial);
+	free(l->idles);
 	free(l);
 	sig_plumbing_down();
 }
@@ -424,14 +425,17 @@ void loop_run_once(struct loop *l)
 	}
 
 	dispatch_timers(l);
-	if (l->idle_fn)
-		l->idle_fn(l->idle_arg);
+	if (l->nidles) {
+		int will_wait = poll_timeout(l) != 0;
+		for (size_t i = 0; i < l->nidles; i++)
+			l->idles[i].fn(l->idles[i].arg, will_wait);
+	}
 }
 
-void loop_set_idle(struct loop *l, loop_timer_fn fn, void *arg)
+void loop_on_idle(struct loop *l, loop_idle_fn fn, void *arg)
 {
-	l->idle_fn = fn;
-	l->idle_arg = arg;
+	XGROW(l->idles, l->nidles + 1, l->aidles);
+	l->idles[l->nidles++] = (struct idle){fn, arg};
 }
 
 void loop_run(struct loop *l, const int *done)

@@ -114,6 +114,7 @@ struct runner {
 	int64_t start_wall, end_wall, start_mono;
 	uint64_t deadline_timer, schedule_timer;
 	uint64_t meta_timer;        /* pending flush of changed _meta.json files */
+	size_t next_dir;            /* on_idle(): steps before this have their directory */
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
 	char *artifact_error;       /* first failed artifact write */
@@ -383,6 +384,36 @@ static void write_meta(struct step_run *sr)
 	sr->meta_dirty = 1;
 	if (!r->meta_timer)
 		r->meta_timer = loop_add_timer(r->loop, time_now_ms() + META_FLUSH_MS, on_flush_meta, r);
+}
+
+/* Deferred file creates, done only when the loop is about to wait (mostly
+ * while children run, so on a 2-core machine they cost no step any time):
+ * the final _meta.json of finished steps and the directory of the next
+ * pending step. At most IDLE_CREATES per wait, so a child that exits
+ * meanwhile is served soon; the META_FLUSH_MS timer and the end of the run
+ * write whatever is left. */
+#define IDLE_CREATES 2
+static void on_idle(void *arg, int will_wait)
+{
+	struct runner *r = arg;
+	if (!will_wait || r->done)
+		return;
+	int budget = IDLE_CREATES;
+	for (size_t i = 0; budget > 0 && r->meta_timer && i < r->nsteps; i++) {
+		struct step_run *sr = &r->steps[i];
+		if (sr->meta_dirty && sr->dir && step_terminal(sr->status)) {
+			write_meta_now(sr);
+			budget--;
+		}
+	}
+	for (; budget > 0 && r->next_dir < r->nsteps; r->next_dir++) {
+		struct step_run *sr = &r->steps[r->next_dir];
+		if (sr->status == STEP_PENDING && !sr->dir) {
+			struct wl_err err = WL_ERR_INIT;   /* a failure shows again in step_start() */
+			sr->dir = context_step_dir(r->ctx, sr->s->id, &err);
+			budget--;
+		}
+	}
 }
 
 static cJSON *workflow_doc(const struct runner *r)
@@ -1327,7 +1358,8 @@ static void step_start(struct step_run *sr)
 	struct runner *r = sr->r;
 	const struct wl_step *s = sr->s;
 	struct wl_err err = WL_ERR_INIT;
-	sr->dir = context_step_dir(r->ctx, s->id, &err);
+	if (!sr->dir)   /* else made ahead by on_idle() */
+		sr->dir = context_step_dir(r->ctx, s->id, &err);
 	sr->cwd = s->workspace ? path_in(r->workspace, s->workspace) : xstrdup(r->workspace);
 	if (!sr->dir)
 		sr->dir = fs_join(r->context_dir, s->id);   /* err is reported below */
@@ -1523,6 +1555,8 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 		goto fail;
 	bus_subscribe(&r->bus, context_sink, r->ctx);
 	r->loop = loop_new();
+	if (r->loop)
+		loop_on_idle(r->loop, on_idle, r);
 	r->nsteps = wf->nsteps;
 	r->steps = xcalloc(wf->nsteps ? wf->nsteps : 1, sizeof(*r->steps));
 	for (size_t i = 0; i < wf->nsteps; i++) {

@@ -272,6 +272,7 @@ struct store {
 	int sink_failures;
 	int batching;  /* store_set_batching(): events join one open transaction */
 	int in_batch;  /* that transaction is open (BEGIN IMMEDIATE done) */
+	char *batch_run, *batch_step; /* rows the open batch has ensured already */
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
@@ -662,9 +663,13 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 				field(ev, "file"), field(ev, "workspace"), field(ev, "context_dir"), ts,
 				(int64_t)(cJSON_IsNumber(pid) ? (int64_t)pid->valuedouble : st->pid), st->hostname);
 	}
-	if (run_stmt(st, Q_RUN_ENSURE, err, "sIIs", ev->run_id, ts, (int64_t)st->pid, st->hostname) < 0)
+	/* In a batch, the run's row (and the last step's) need ensuring once:
+	 * the heartbeat then carries the batch's first event, a round earlier. */
+	int run_known = st->in_batch && st->batch_run && !strcmp(st->batch_run, ev->run_id);
+	int step_known = run_known && ev->step && st->batch_step && !strcmp(st->batch_step, ev->step);
+	if (!run_known && run_stmt(st, Q_RUN_ENSURE, err, "sIIs", ev->run_id, ts, (int64_t)st->pid, st->hostname) < 0)
 		return -1;
-	if (ev->step && run_stmt(st, Q_STEP_ENSURE, err, "ssI", ev->run_id, step, ts) < 0)
+	if (ev->step && !step_known && run_stmt(st, Q_STEP_ENSURE, err, "ssI", ev->run_id, step, ts) < 0)
 		return -1;
 
 	switch (ev->type) {
@@ -783,8 +788,19 @@ static int record_in_batch(struct store *st, const struct wl_event *ev, struct w
 	}
 	if (run_stmt(st, Q_SAVEPOINT, err, "") < 0)
 		return -1;
-	if (record_event(st, ev, err) == 0 && run_stmt(st, Q_RELEASE, err, "") == 0)
+	if (record_event(st, ev, err) == 0 && run_stmt(st, Q_RELEASE, err, "") == 0) {
+		if (!st->batch_run || strcmp(st->batch_run, ev->run_id)) {
+			free(st->batch_run);
+			st->batch_run = xstrdup(ev->run_id);
+			free(st->batch_step);
+			st->batch_step = NULL;
+		}
+		if (ev->step && (!st->batch_step || strcmp(st->batch_step, ev->step))) {
+			free(st->batch_step);
+			st->batch_step = xstrdup(ev->step);
+		}
 		return 0;
+	}
 	struct wl_err ignore = WL_ERR_INIT;
 	run_stmt(st, Q_ROLLBACK_TO, &ignore, "");
 	run_stmt(st, Q_RELEASE, &ignore, "");
@@ -822,6 +838,9 @@ int store_flush(struct store *st, struct wl_err *err)
 	if (!st || !st->in_batch)
 		return 0;
 	st->in_batch = 0;
+	free(st->batch_run);
+	free(st->batch_step);
+	st->batch_run = st->batch_step = NULL;
 	if (tx_end(st, 0, err) == 0)
 		return 0;
 	struct wl_err copy = *err;
