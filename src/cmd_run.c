@@ -3,6 +3,7 @@
  * Progress goes to stderr, the end table (or --json summary) to stdout.
  */
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,11 @@ int cmd_run(int argc, char **argv)
 	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
 	struct strvec set = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
+	/* Keep freed heap: every step allocates and frees the same few hundred
+	 * KiB, and glibc's default trimming gave it back and took it again with
+	 * brk() several times per step (~10 % of the runner's time on 200
+	 * parallel steps). Peak RSS is unchanged: those pages were resident. */
+	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
