@@ -18,6 +18,7 @@
 # waitloop's figures only.
 #
 # env: RUNS (default 5, at least 5 for the published table), N (200),
+#      RUN_TIMEOUT (seconds per run, default 600),
 #      WAITLOOP_BIN (default build/waitloop), BUN (default
 #      ROBOPPI_DIR/node_modules/.bin/bun), KEEP=1 keeps the workspaces.
 # The last lines are "row|figure|measured|target|result" for bench/run.sh.
@@ -77,6 +78,17 @@ else
 fi
 
 now_us() { echo $(($(date +%s%N) / 1000)); }
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+# Kill (by pid) every process still in session $1, and say so.
+reap_session() {
+	[ -n "${1:-}" ] || return 0
+	local left
+	left=$(ps -eo pid=,sid= | awk -v s="$1" '$2 == s {print $1}')
+	[ -n "$left" ] || return 0
+	echo "  session $1 left $(echo "$left" | wc -l) process(es) behind: killed" >&2
+	# shellcheck disable=SC2086
+	kill -KILL $left 2>/dev/null
+}
 seq_no=0
 # measure SYSTEM WORKFLOW: one run; appends "wall_us rss_kb" to $tmp/SYSTEM.WORKFLOW
 measure() {
@@ -91,9 +103,17 @@ measure() {
 	supervised) cmd=("$BUN" run "$RDIR/src/workflow/run.ts" "$tmp/$wf.yaml" --no-tui --workspace "$ws") ;;
 	esac
 	t0=$(now_us)
-	(cd "$ws" && /usr/bin/time -v -o "$ws.time" "${cmd[@]}" >"$ws.out" 2>&1)
+	# Each run in a session of its own (the shell execs setsid, which keeps
+	# the pid): whatever it leaves behind is found by session id and killed.
+	# roboppi's supervised mode left orphaned core processes (`bun
+	# src/index.ts`, ~95 MB each) when a run failed under load.
+	# shellcheck disable=SC2016
+	(cd "$ws" && /usr/bin/time -v -o "$ws.time" \
+		bash -c 'echo $$ >"$0.sid"; exec setsid timeout -k 5 "$1" "${@:2}"' "$ws" "$RUN_TIMEOUT" "${cmd[@]}" \
+		>"$ws.out" 2>&1)
 	rc=$?
 	t1=$(now_us)
+	reap_session "$(cat "$ws.sid" 2>/dev/null)"
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$ws.time")
 	if [ "$rc" -ne 0 ]; then
 		echo "  $sys $wf run $seq_no FAILED (exit $rc): $(tail -n 3 "$ws.out" | tr '\n' ' ')" >&2
