@@ -13,7 +13,8 @@
 # loop for the chain, `xargs -P 200` (the same concurrency: both runners
 # start every ready step at once) for the parallel workflow.
 # Per system and workflow: min/median/max wall time and median peak RSS
-# (/usr/bin/time -v); per-step overhead = (median wall - median floor) / N.
+# (/usr/bin/time -v); per-step overhead = the median over the rounds of
+# (wall - floor of the same round) / N.
 # Without ROBOPPI_DIR (or when it has no bun) it says so and prints
 # waitloop's figures only.
 #
@@ -182,6 +183,19 @@ stats() {
 			printf "%.1f %.1f %.1f %.1f %d\n", mn, med(w, n), mx, med(m, n), n
 		}'
 }
+# paired SYSTEM_FILE FLOOR_FILE -> per-step overhead in ms: the median over
+# the rounds of (wall - floor of the same round) / N. The floor runs right
+# after the system in every round, so each difference sees one load; that
+# is much steadier on a busy machine than median(wall) - median(floor).
+paired() {
+	paste -d ' ' "$1" "$2" | awk -v n="$N" '
+		$1 != "FAILED" { d[++k] = ($1 - $3) / 1000 / n }
+		END {
+			if (k == 0) { print "-"; exit }
+			for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (d[j] < d[i]) { t = d[i]; d[i] = d[j]; d[j] = t }
+			printf "%.3f\n", (k % 2) ? d[(k + 1) / 2] : (d[k / 2] + d[k / 2 + 1]) / 2
+		}'
+}
 label() { case $1 in waitloop) echo waitloop ;; direct) echo "roboppi --direct" ;; supervised) echo "roboppi supervised" ;; floor) echo "floor: bash -e -c true" ;; esac; }
 
 declare -A MED RSS OVH
@@ -198,7 +212,7 @@ for wf in hello chain parallel; do
 		RSS[$sys.$wf]=$rss
 		ovh="-"
 		if [ -n "$fmed" ] && [ "$md" != - ]; then
-			ovh=$(awk -v a="$md" -v b="$fmed" -v n="$N" 'BEGIN {printf "%.3f", (a - b) / n}')
+			ovh=$(paired "$tmp/$sys.$wf" "$tmp/floor.$wf")
 		fi
 		OVH[$sys.$wf]=$ovh
 		fails=$((RUNS - n))
