@@ -301,8 +301,9 @@ void proc_kill_all(void)
  * stage that failed, the ENOEXEC fallback to /bin/sh, and a place for
  * per-child settings. Rules for everything below: raw system calls only (no
  * malloc, no stdio, no locks: the parent may hold one), write no memory but
- * the child's own stack, no sanitizer instrumentation (the stack is not one
- * the sanitizers know).
+ * the child's own stack (and errno, shared with the parent's thread, which
+ * the parent does not read after a successful clone), no sanitizer
+ * instrumentation (the stack is not one the sanitizers know).
  */
 #define CHILD_FN __attribute__((no_sanitize("address", "undefined")))
 
