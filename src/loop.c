@@ -145,7 +145,7 @@ struct loop {
 	uint64_t *pserial;
 	size_t apfds, apserial;
 
-	struct idle { loop_idle_fn fn; void *arg; } *idles; /* loop_on_idle(): end of every round */
+	struct idle { loop_idle_fn fn; void *arg; } *idles; /* loop_on_idle(): start of every round */
 	size_t nidles, aidles;
 };
 
@@ -388,6 +388,13 @@ static void dispatch_timers(struct loop *l)
 
 void loop_run_once(struct loop *l)
 {
+	/* Idle hooks first: they finish what the previous round (or the code
+	 * before the first round) did, before this round may block. */
+	if (l->nidles) {
+		int will_wait = poll_timeout(l) != 0;
+		for (size_t i = 0; i < l->nidles; i++)
+			l->idles[i].fn(l->idles[i].arg, will_wait);
+	}
 	size_t n = l->nwatches;
 	XGROW(l->pfds, n + 1, l->apfds);
 	XGROW(l->pserial, n + 1, l->apserial);
@@ -425,11 +432,6 @@ void loop_run_once(struct loop *l)
 	}
 
 	dispatch_timers(l);
-	if (l->nidles) {
-		int will_wait = poll_timeout(l) != 0;
-		for (size_t i = 0; i < l->nidles; i++)
-			l->idles[i].fn(l->idles[i].arg, will_wait);
-	}
 }
 
 void loop_on_idle(struct loop *l, loop_idle_fn fn, void *arg)

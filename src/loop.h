@@ -68,13 +68,14 @@ void loop_off_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg);
 /* One round: wait for the next fd event, signal or deadline (poll without
  * a timeout when there are no timers), dispatch what is ready. */
 void loop_run_once(struct loop *l);
-/* fn(arg, will_wait) is called at the end of every round, after everything
- * ready was dispatched, in the order of registration: the place to finish
- * work batched during the round (the history's transaction). will_wait is 1
- * when no timer is due and no signal pending, i.e. the next round will
- * block in poll() unless a descriptor is ready: the place for deferrable
- * work (it then overlaps the children's run). Idle hooks stay until
- * loop_free(); they must not call loop_run_once(). */
+/* fn(arg, will_wait) is called at the start of every round, before poll(),
+ * in the order of registration — so after everything the previous round
+ * (or the caller, before the first round) did: the place to finish work
+ * batched since (the history's transaction), before the loop may block.
+ * will_wait is 1 when no timer is due and no signal pending, i.e. this
+ * round will block in poll() unless a descriptor is ready: the place for
+ * deferrable work (it then overlaps the children's run). Idle hooks stay
+ * until loop_free(); they must not call loop_run_once(). */
 void loop_on_idle(struct loop *l, loop_idle_fn fn, void *arg);
 /* Run rounds until *done becomes non-zero. */
 void loop_run(struct loop *l, const int *done);

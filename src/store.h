@@ -15,8 +15,8 @@
  * Durability: by default every event is one short BEGIN IMMEDIATE ... COMMIT
  * transaction (WAL, synchronous=NORMAL). With store_set_batching(st, 1) the
  * events join one open transaction (each in a savepoint) until
- * store_flush(): the runner flushes at the end of every loop round
- * (loop_set_idle), so a runner killed with SIGKILL leaves a consistent
+ * store_flush(): the runner flushes before every wait of its loop (an idle
+ * hook, loop_on_idle), so a runner killed with SIGKILL leaves a consistent
  * database holding everything up to the end of its last complete round, and
  * the write lock is never held while the runner waits. Several processes may
  * write one database at once (busy_timeout 5 s).

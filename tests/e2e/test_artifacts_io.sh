@@ -91,3 +91,29 @@ expect_eq "$(q "SELECT status FROM runs")" RUNNING
 "$WL" history --db hk.db >hist.out 2>&1 || t_fail "history failed"
 expect_eq "$(q "SELECT status FROM runs")" CRASHED
 t_end
+
+# ---------------------------------------------------------------------------
+t_begin sigkill_before_the_first_wait_keeps_the_start
+# The run's first events (run_started, the first step's start) happen
+# before the runner's loop first waits; they are committed before that wait,
+# so a SIGKILL while the only step sleeps silently still finds them.
+cat >first.yaml <<'EOF2'
+name: first
+version: "1"
+timeout: 5m
+steps:
+  sleeper:
+    worker: CUSTOM
+    instructions: echo $$ >sleeper.pid; exec sleep 30
+EOF2
+"$WL" run first.yaml -w . --context fctx -q --no-progress --db hf.db >f.out 2>&1 &
+wpid=$!
+for _ in $(seq 300); do [ -s sleeper.pid ] && break; sleep 0.1; done
+[ -s sleeper.pid ] || t_fail "the step never started"
+{ kill -KILL "$wpid"; wait "$wpid"; } 2>/dev/null
+kill -KILL "$(cat sleeper.pid 2>/dev/null)" 2>/dev/null
+expect_eq "$(sqlite3 hf.db 'PRAGMA integrity_check')" ok
+expect_eq "$(sqlite3 hf.db "SELECT status FROM runs")" RUNNING
+expect_eq "$(sqlite3 hf.db "SELECT status FROM steps WHERE step = 'sleeper'")" RUNNING
+expect_eq "$(sqlite3 hf.db "SELECT count(*) FROM attempts WHERE step = 'sleeper'")" 1
+t_end
