@@ -566,6 +566,15 @@ int redact_key_is_secret(const char *key)
 	if (!key)
 		return 0;
 	size_t kl = strlen(key);
+	char lower[128];
+	if (kl < sizeof(lower)) {   /* the usual short key: one lower-case copy, then strstr */
+		for (size_t i = 0; i <= kl; i++)
+			lower[i] = (char)tolower((unsigned char)key[i]);
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+			if (strstr(lower, words[w]))
+				return 1;
+		return 0;
+	}
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
 		size_t wl = strlen(words[w]);
 		for (size_t i = 0; i + wl <= kl; i++)

@@ -644,6 +644,46 @@ static void test_capture(void)
 	CHECK(o.res.last_output_ms >= o.res.start_ms);
 	oc_release(&o);
 
+	/* capture files are created at the first byte: a silent stream leaves none */
+	char silent_out[512], silent_err[512];
+	snprintf(silent_out, sizeof(silent_out), "%s/silent.out", tmpdir);
+	snprintf(silent_err, sizeof(silent_err), "%s/silent.err", tmpdir);
+	char *argv_silent[] = {helper, "exit", "0", NULL};
+	spec_for(&spec, argv_silent, &o);
+	spec.stdout_path = silent_out;
+	spec.stderr_path = silent_err;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK_INT(o.res.exited, 1);
+	CHECK_STR(o.res.capture_error, "");
+	oc_release(&o);
+	CHECK(access(silent_out, F_OK) != 0 && errno == ENOENT);
+	CHECK(access(silent_err, F_OK) != 0 && errno == ENOENT);
+	spec_for(&spec, argv3, &o); /* stdout only: stderr.log stays absent */
+	spec.stdout_path = silent_out;
+	spec.stderr_path = silent_err;
+	CHECK(run_spec(&spec, &o) >= 0);
+	oc_release(&o);
+	s = slurp(silent_out);
+	CHECK_STR(s, "short\n");
+	free(s);
+	CHECK(access(silent_err, F_OK) != 0 && errno == ENOENT);
+
+	/* a capture file that cannot be created at the first byte: named in the
+	 * result, and the capture goes on in memory */
+	char isdir[512];
+	snprintf(isdir, sizeof(isdir), "%s/a-directory", tmpdir);
+	CHECK(mkdir(isdir, 0755) == 0);
+	spec_for(&spec, argv3, &o);
+	spec.stdout_path = isdir;
+	spec.capture_out = 100;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK_INT(o.res.exited, 1);
+	CHECK_STR(o.out, "short\n");
+	char want[700];
+	snprintf(want, sizeof(want), "cannot open '%s': Is a directory", isdir);
+	CHECK_STR(o.res.capture_error, want);
+	oc_release(&o);
+
 	/* a capture file that cannot be opened: a start error */
 	spec_for(&spec, argv3, &o);
 	spec.stdout_path = "/nonexistent-dir-wl/out.log";
