@@ -596,14 +596,29 @@ int cmd_wait(int argc, char **argv)
 	wait_policy_resolve(&pol, NULL, pol.max_wait);
 	pol.max_wait = max_wait;   /* 0 (one try) survives the resolver */
 
-	/* redaction: built-ins plus the values of secret-named variables of our environment */
+	/* redaction: built-ins, the values of secret-named variables of our
+	 * environment, and inside a run the run's own (its `redact` patterns and
+	 * literal secrets, handed over in REDACT_ENV) */
 	struct strvec env = STRVEC_INIT;
 	for (char **e = environ; e && *e; e++)
 		strvec_push(&env, *e);
-	struct redactor *red = redactor_new(NULL, &env, &err);
+	struct redactor *red = redactor_import(getenv(REDACT_ENV), &env, &err);
 	strvec_clear(&env);
 
-	run.name = wait_derive_name(name, pol.target, condition, cond_argv && cond_argv[0] ? cond_argv : NULL);
+	/* the name becomes a directory and is printed: it is made of redacted words */
+	{
+		char *rname = name ? redact_text(red, name) : NULL;
+		char *rtarget = pol.target ? redact_text(red, pol.target) : NULL;
+		char *rcond = condition ? redact_text(red, condition) : NULL;
+		struct strvec rargv = STRVEC_INIT;
+		for (size_t k = 0; cond_argv && cond_argv[k]; k++)
+			strvec_push_owned(&rargv, redact_text(red, cond_argv[k]));
+		run.name = wait_derive_name(rname, rtarget, rcond, rargv.n ? rargv.v : NULL);
+		free(rname);
+		free(rtarget);
+		free(rcond);
+		strvec_clear(&rargv);
+	}
 	char *dir = NULL;
 	const char *step_dir = getenv("WAITLOOP_STEP_DIR");
 	if (out)

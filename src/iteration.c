@@ -569,7 +569,7 @@ static char *archive_dir(struct iter_loop *l, struct iter_end *end)
 
 /* Copy src into the archive as name; the copy's path, or NULL when there is none. */
 static char *archive_copy(struct iter_loop *l, const char *dir, const char *src, const char *name, int only_fresh,
-			  struct iter_end *end)
+			  int redact, struct iter_end *end)
 {
 	if (!dir)
 		return NULL;
@@ -577,6 +577,17 @@ static char *archive_copy(struct iter_loop *l, const char *dir, const char *src,
 	struct wl_err err = WL_ERR_INIT;
 	if (!fs_exists(src) || (only_fresh && fs_mtime_ms(src) < l->iter_start_wall)) {
 		unlink(dst);   /* a re-used context directory: no stale copy */
+	} else if (redact && !fs_is_dir(src)) {
+		/* written by the check, not the runner: the runner's copy is redacted */
+		struct strbuf sb = STRBUF_INIT;
+		int ok = fs_read_file(src, 16 * 1024 * 1024, &sb, &err) == 0;
+		char *safe = ok ? redact_text(l->run->rd, strbuf_str(&sb)) : NULL;
+		strbuf_release(&sb);
+		ok = ok && fs_write_atomic(dst, safe, strlen(safe), &err) == 0;
+		free(safe);
+		if (ok)
+			return dst;
+		keep_warning(end, err.msg);
 	} else if (fs_copy_tree(src, dst, &err) == 0) {
 		return dst;
 	} else {
@@ -587,8 +598,8 @@ static char *archive_copy(struct iter_loop *l, const char *dir, const char *src,
 }
 
 /* This check's part of a log (from offset on) into the archive as name; the copy's path, or NULL. */
-static char *archive_range(const char *dir, const char *src, long long offset, const char *name,
-			   struct iter_end *end)
+static char *archive_range(struct iter_loop *l, const char *dir, const char *src, long long offset,
+			   const char *name, struct iter_end *end)
 {
 	if (!dir || !src || !fs_exists(src))
 		return NULL;
@@ -603,11 +614,14 @@ static char *archive_range(const char *dir, const char *src, long long offset, c
 		strbuf_add(&sb, buf, n);
 	if (f)
 		fclose(f);
-	if (!ok || fs_write_atomic(dst, sb.buf ? sb.buf : "", sb.len, &err) < 0) {
+	/* the runner's copy of the check's output is redacted, as every copy it makes */
+	char *safe = ok ? redact_text(l->run->rd, strbuf_str(&sb)) : NULL;
+	if (!ok || fs_write_atomic(dst, safe, strlen(safe), &err) < 0) {
 		keep_warning(end, err.msg[0] ? err.msg : "cannot archive a check log");
 		free(dst);
 		dst = NULL;
 	}
+	free(safe);
 	strbuf_release(&sb);
 	return dst;
 }
@@ -643,7 +657,7 @@ static void repoint(const char *failure, const char *probe_log, const char *out,
 static void archive_waits(struct iter_loop *l, const char *dir, const char *a_out, const char *a_err,
 			  struct strvec *logs, struct strvec *names, struct iter_end *end)
 {
-	char *a_waits = archive_copy(l, dir, l->waits_dir, "waits", 0, end);
+	char *a_waits = archive_copy(l, dir, l->waits_dir, "waits", 0, 0, end);
 	for (size_t i = 0; i < l->inner_logs.n; i++) {
 		const char *name = l->inner_names.v[i];
 		char *wdir = a_waits ? fs_join(a_waits, name) : NULL;
@@ -733,11 +747,11 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 			  l->run->rd, &err) < 0)
 		keep_warning(end, err.msg);
 	char *dir = archive_dir(l, end);
-	char *a_verdict = archive_copy(l, dir, l->decision_file, "review.verdict", 0, end);
-	char *a_failure = archive_copy(l, dir, l->wait_failure_file, "wait-failure.json", 1, end);
-	char *a_probes = archive_copy(l, dir, l->probe_log, "wait-probe.log", 0, end);
-	char *a_out = archive_range(dir, l->stdout_log, l->stdout_off, "check.stdout.log", end);
-	char *a_err = archive_range(dir, l->stderr_log, l->stderr_off, "check.stderr.log", end);
+	char *a_verdict = archive_copy(l, dir, l->decision_file, "review.verdict", 0, 1, end);
+	char *a_failure = archive_copy(l, dir, l->wait_failure_file, "wait-failure.json", 1, 0, end);
+	char *a_probes = archive_copy(l, dir, l->probe_log, "wait-probe.log", 0, 0, end);
+	char *a_out = archive_range(l, dir, l->stdout_log, l->stdout_off, "check.stdout.log", end);
+	char *a_err = archive_range(l, dir, l->stderr_log, l->stderr_off, "check.stderr.log", end);
 	repoint(a_failure, a_probes, a_out, a_err, end);
 	struct strvec wait_logs = STRVEC_INIT, wait_names = STRVEC_INIT;
 	archive_waits(l, dir, a_out, a_err, &wait_logs, &wait_names, end);
@@ -748,7 +762,7 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 		a_out, a_err, &wait_logs, &wait_names,
 	};
 	render_fix(l, &v, changed, &ev, vars, end);
-	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, end));
+	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, 1, end));
 	strvec_clear(&wait_logs);
 	strvec_clear(&wait_names);
 	free(a_out);
