@@ -1383,10 +1383,20 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
  */
 static void clear_previous_run(struct step_run *sr, struct wl_err *err)
 {
-	static const char *const names[] = {"stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log",
-					    "wait-probe.log", "wait-failure.json", "waits", "iterations"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char *p = fs_join(sr->dir, names[i]);
+	static const char *const files[] = {"stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log",
+					    "wait-probe.log", "wait-failure.json"};
+	static const char *const dirs[] = {"waits", "iterations"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		/* only files: anything else in their place is not ours (and is reported when written to) */
+		char *p = fs_join(sr->dir, files[i]);
+		if (unlink(p) < 0 && errno != ENOENT && errno != EISDIR && errno != EPERM)
+			err_set(err, "cannot remove '%s': %s", p, strerror(errno));
+		free(p);
+		if (err->msg[0])
+			return;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char *p = fs_join(sr->dir, dirs[i]);
 		int rc = fs_remove_tree(p, err);
 		free(p);
 		if (rc < 0)

@@ -398,5 +398,10 @@ DEPLOY_TOKEN=$LIT_STEP_A MY_RUNNER_SECRET=$LIT_RUNNER \
 expect_eq "$?" 1
 [ -f wcli/wait-failure.json ] || t_fail "no wait-failure.json"
 grep -q 'REDACTED' wcli/wait-failure.json || t_fail "nothing redacted (test is void)"
-search "waitloop wait" wcli wcli.out wcli.err
+# The condition's own stdout/stderr pass through raw, as the classic shell loop
+# prints them (a script may capture them: out=$(waitloop wait -- ...), issue 14),
+# like a step's stdout.log; every line waitloop writes itself is redacted.
+grep '^waitloop' wcli.err >wcli.own
+grep -qF "$LIT_SET" wcli.out || t_fail "the condition's stdout did not pass through (test is void)"
+search "waitloop wait" wcli wcli.own
 t_end
