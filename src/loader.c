@@ -53,7 +53,7 @@ static const char *const CHECK_KEYS[] = {
 	"decision_file", "fix_file", "fix_template", "wait_policy", NULL};
 static const char *const POLICY_KEYS[] = {
 	"mode", "max_wait", "interval", "backoff", "target", "probe", "probe_timeout",
-	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold",
+	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold", "progress_deadline",
 	"ignore_fields", "no_output_timeout", "on_terminal", "on_stall", "grace",
 	"fingerprint_prefix", NULL};
 static const char *const BACKOFF_KEYS[] = {"factor", "max_interval", NULL};
@@ -548,6 +548,8 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 			get_regex_list(ld, pk, pv, &p->terminal_patterns);
 		} else if (!strcmp(name, "stall_threshold"))
 			get_int(ld, pk, pv, 1, &p->stall_threshold);
+		else if (!strcmp(name, "progress_deadline"))
+			get_duration(ld, pk, pv, 1, &p->progress_deadline);
 		else if (!strcmp(name, "ignore_fields")) {
 			p->ignore_fields_present = 1;
 			get_strlist(ld, pk, pv, &p->ignore_fields, 0);

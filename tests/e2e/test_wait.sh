@@ -241,11 +241,14 @@ probe_garbage_case huge "head -c 10000000 /dev/zero | tr '\\\\0' x" "probe outpu
 probe_garbage_case hangs 'sleep 30' "probe timed out after 0.5s"
 probe_garbage_case fails 'echo nope >&2; exit 3' "probe exited 3: nope"
 
-t_begin wait_failing_probe_counts_as_no_progress
+# A probe failing N times in a row is stalled, saying so (probe-failed/<why>),
+# never "no progress" (issue 12: it used to end as stalled/no-progress).
+t_begin wait_failing_probe_stalls_as_probe_failed
 reset
 echo "$NOTFOUND" | answer kubectl 1 1 err
 "$WL" wait --probe 'exit 1' --out out --interval 100ms --max-wait 60s --stall-threshold 3 -- kubectl get crd "$CRD" 2>/dev/null
 expect_eq "$?" 3
+expect_eq "$(jq_ out/wait-failure.json '" ".join(d["fingerprints"] + [d["rule"], str(d["observations"])])')" "probe-failed/nonzero-exit probe-failed 3"
 t_end
 
 # 11. Secrets never reach a file.
