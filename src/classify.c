@@ -867,6 +867,8 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 	int missing = kube_target_missing(c, in, &kv);
 	int decided = kube_check_errors(c, in->probe, out) || kube_check_failed(c, in, &kv, missing, out) ||
 		      kube_check_events(c, in->probe, &kv, out) || kube_check_in_progress(c, in, &kv, missing, out);
+	if (decided && out->class == CLASS_PROGRESSING)
+		c->tls_streak = 0;   /* webhook errors while its certificate is still being issued: not stuck */
 	if (!decided && tls) {
 		enum wl_class class = c->tls_streak > KUBE_TLS_AFTER ? CLASS_STALLED : CLASS_RETRYABLE;
 		decide(out, class, "builtin:kubernetes/webhook-tls");
