@@ -262,6 +262,30 @@ static void test_progress(void)
 	CHECK_INT(p.no_progress, 0);
 }
 
+static void test_builtin_tls_while_progressing(void)
+{
+	policy_reset();
+	pol.builtin = xstrdup("kubernetes");
+	struct classifier *c = mk();
+	struct classification r = CLASSIFICATION_INIT;
+	const char *tls = "Error from server (InternalError): failed calling webhook \"x\": x509: certificate signed by unknown authority";
+	/* while an object progresses (the webhook's certificate being issued), the count starts again */
+	for (int i = 0; i < 8; i++) {
+		observe(c, 1, tls, "{\"dependencies\":[{\"kind\":\"Certificate\",\"name\":\"ca\",\"status\":\"Progressing\"}]}", &r);
+		CHECK_INT(r.class, CLASS_PROGRESSING);
+		classification_release(&r);
+	}
+	for (int i = 0; i < 5; i++) {
+		observe(c, 1, tls, NULL, &r);
+		CHECK_INT(r.class, CLASS_RETRYABLE);
+		classification_release(&r);
+	}
+	observe(c, 1, tls, NULL, &r);
+	CHECK_INT(r.class, CLASS_STALLED);
+	classification_release(&r);
+	classifier_free(c);
+}
+
 /* Classify at a given wall clock (ms since the epoch). */
 static int observe_at(struct classifier *c, int64_t now, const char *cond_out, const char *probe_text,
 		      const char *probe_err, struct classification *out)
@@ -434,6 +458,7 @@ int main(void)
 	TEST(test_rule_after);
 	TEST(test_builtin_kubernetes_seed);
 	TEST(test_builtin_tls_streak);
+	TEST(test_builtin_tls_while_progressing);
 	TEST(test_builtin_in_progress_deadline);
 	TEST(test_builtin_progress_deadline);
 	TEST(test_builtin_raw_objects);
