@@ -893,7 +893,8 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 		target_of(c, in->probe, &kind, &name);
 		decide(out, CLASS_RETRYABLE, "builtin:kubernetes/not-found");
 		strvec_pushf(&out->reasons, "%s not found yet", name ? name : "the target");
-		out->no_evidence = 1;
+		/* with a probe that shows nothing about it; without a probe wait.c decides (explicit stall_threshold) */
+		out->no_evidence = in->probe || in->probe_error_output;
 		out->probe_explained = in->probe_error_output &&
 				       pattern_match(&c->k_notfound, in->probe_error_output, NULL, 0);
 		free(kind);

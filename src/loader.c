@@ -585,6 +585,14 @@ static void check_observes(struct ld *ld, const struct wl_wait_policy *use, stru
 	if (!observes)
 		errlist_add(ld->diags, DIAG_ERROR, ld->file, at.line, at.col,
 			    "wait_policy with mode 'probe_aware' has nothing to observe (set probe, rules, terminal_patterns, builtin or classify)");
+	/* stalling needs evidence (SPEC §4.4.2): without a probe, a stall_threshold
+	 * can only fire on silence — the condition's output merely staying the same */
+	const char *probe = use->probe ? use->probe : top->present ? top->probe : NULL;
+	int stall = use->stall_threshold != WL_UNSET || (top->present && top->stall_threshold != WL_UNSET);
+	if (observes && !probe && stall)
+		errlist_add(ld->diags, DIAG_WARNING, ld->file, at.line, at.col,
+			    "wait_policy sets stall_threshold without a probe: it can only stall on silence (the condition's "
+			    "output staying the same), not on evidence; add a probe that shows progress, or drop stall_threshold");
 }
 
 /* ---------------------------------------------------------- step sub-blocks */
