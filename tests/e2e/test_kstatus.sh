@@ -6,7 +6,7 @@
 # with the README's settings (`waitloop run` of the README's workflow shape);
 # every terminal sequence must be decided at the first observation that
 # shows it. Without kubectl every case prints SKIP.
-# timeout: 900
+# timeout: 1800
 # shellcheck shell=bash
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
