@@ -45,7 +45,11 @@ contexts:
 current-context: test
 EOF
 
-load() { curl -fsS -XPOST --data-binary @"$1" "http://127.0.0.1:$port/_scenario" >/dev/null || t_fail "cannot load $1"; }
+load() { # scenario.json — to the fake API server (python3: no curl needed)
+	$PY -c 'import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[2], data=open(sys.argv[1], "rb").read(), method="POST"), timeout=10).read()' \
+		"$1" "http://127.0.0.1:$port/_scenario" || t_fail "cannot load $1"
+}
 jq_() { $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
@@ -56,6 +60,28 @@ kubectl version -o json >ver.json 2>ver.err || t_fail "kubectl version failed: $
 expect_contains ver.json "v1.30.0-fake"
 kubectl get helmrelease -n flux-system nothing >get.out 2>get.err
 expect_contains get.err 'helmreleases.helm.toolkit.fluxcd.io "nothing" not found'
+t_end
+
+# The shipped probe itself: raw objects, filtered (no spec values, env,
+# annotations), the newest Warning events, valid against the probe schema.
+t_begin kstatus_k8s_probe_output
+load "$CORPUS/hr-upgrade-then-rollout/scenario.json"
+bash "$ROOT/workflows/probes/k8s-probe.sh" --target "crd/x.example.io" --helmrelease flux-system/capi-operator \
+	--deployment apps/api --object Pod/apps/nope >probe.json 2>probe.err
+expect_eq "$?" 0
+expect_schema_valid probe probe.json
+expect_not_contains probe.json planted-secret
+expect_not_contains probe.json fake-kubeconfig-token
+expect_eq "$(jq_ probe.json '[d["target"]["status"]] + [x["kind"] for x in d["dependencies"]] + [d["dependencies"][2]["status"]]')" \
+	"['NotFound', 'HelmRelease', 'Deployment', 'Pod', 'NotFound']"
+expect_eq "$(jq_ probe.json 'd["dependencies"][0]["spec"], d["dependencies"][0]["metadata"]["resourceVersion"]')" \
+	"({'interval': '10m', 'timeout': '5m'}, '11')"
+expect_contains probe.json '"lastTransitionTime"'
+load "$CORPUS/events-failedmount-repeated/scenario.json"
+bash "$ROOT/workflows/probes/k8s-probe.sh" --object Pod/apps/web-1 >probe.json 2>probe.err
+expect_eq "$(jq_ probe.json '[(e["kind"], e["name"], e["reason"], e["count"]) for e in d["events"]]')" \
+	"[('Pod', 'web-1', 'FailedMount', 2)]"
+shellcheck "$ROOT/workflows/probes/k8s-probe.sh" 2>&1 || t_fail "k8s-probe.sh is not ShellCheck-clean"
 t_end
 
 healthy=0 terminal=0 false_aborts=0
