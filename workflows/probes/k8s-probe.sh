@@ -26,8 +26,9 @@
 # rules read (timeout, interval, replicas, type, updateStrategy,
 # progressDeadlineSeconds, activeDeadlineSeconds, suspend); metadata
 # annotations and managedFields, and any data/stringData/values/valuesFrom/env
-# are dropped; event messages are cut to 200 characters with token/password/
-# secret values masked (waitloop redacts everything again before writing).
+# are dropped; token/password/secret values and bearer tokens in what remains
+# (condition and event messages) are masked, event messages cut to 200
+# characters (waitloop redacts everything again before writing).
 # Exit 0 whenever it could print the JSON.
 set -u
 
@@ -90,7 +91,7 @@ filter_json() {
 			printf "%s", l
 		}
 		print ""
-	}'
+	}' | sed -E 's/([Bb]earer) [^ ",]+/\1 [REDACTED]/g; s/((token|password|passwd|secret|api[_-]?key)[^=:"]{0,20}[=:] *)[^ ,;"\\]+/\1[REDACTED]/Ig'
 }
 
 split_ref() { # NS/NAME -> ns name (default namespace "default")
