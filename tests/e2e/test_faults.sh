@@ -7,7 +7,7 @@
 # the plain binary (ASan's allocator would sit between us and malloc).
 # timeout: 240
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FI=$TOOLS/libfaultinject.so
 PLAIN=${WAITLOOP_PLAIN_BIN:-$ROOT/build/waitloop}

@@ -3,7 +3,7 @@
 # with a fake `claude` and a fake cluster behind `kubectl`.
 # timeout: 400
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 . "$ROOT/tests/fixtures/loop/setup.sh"
 py() { /usr/bin/python3 - "$@"; }

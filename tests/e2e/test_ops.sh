@@ -3,7 +3,7 @@
 # database selection and errors, workflows/crd-wait.yaml against a fake kubectl.
 # timeout: 240
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FX=$ROOT/tests/fixtures/ops
 export WAITLOOP_KEEPALIVE_S=30

@@ -1,7 +1,7 @@
 # End-to-end: `waitloop wait` — the wait_policy engine on real processes, with
 # a fake kubectl and probe replaying scripted answers (fixtures/replay).
 # timeout: 400
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 REPLAY=$ROOT/tests/e2e/fixtures/replay
 mkdir -p "$T/bin"
