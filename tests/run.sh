@@ -95,7 +95,7 @@ if [ "$in_git" -eq 1 ]; then
 	git -C "$root" status --porcelain --untracked-files=all | sort >"$logdir/git-after"
 	new=$(comm -13 "$logdir/git-before" "$logdir/git-after" | cut -c4- | tr '\n' ' ')
 	if [ -n "$new" ]; then
-		echo "FAIL repository_unchanged: the tests wrote into the checkout: $new"
+		echo "FAIL repository_unchanged: new in git status after the tests (written by a test, or edited during the run): $new"
 		failed=$((failed + 1))
 		failures+=("repository_unchanged")
 	fi
