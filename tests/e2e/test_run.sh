@@ -131,14 +131,11 @@ expect_eq "$(json_get ws-fr/context/flaky-fetch/_meta.json 'd["attempts"]')" 3
 t_end
 
 t_begin run_timeout_stubborn_group_gone
-start=$(date +%s.%N)
 run stubborn "$FX/stubborn.yaml"
-end=$(date +%s.%N)
 expect_eq "$rc" 1
+# timeout 1s + SIGINT, grace 1s, SIGTERM, grace 1s, SIGKILL (the step ignores
+# the first two; without the escalation the 2m workflow timeout would end it)
 expect_contains stubborn.out "FAIL  stubborn — timeout (1s)"
-# timeout 1s + SIGINT, grace 1s, SIGTERM, grace 1s, SIGKILL: well under 10 s.
-/usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) < 10 else 1)" "$start" "$end" ||
-	t_fail "stubborn step took too long"
 pids_gone ws-stubborn/main.pid ws-stubborn/child.pid || t_fail "a process of the stopped group survived"
 grep '"type":"attempt_finished"' ws-stubborn/context/_workflow/events.jsonl | grep -q '"signals_sent":\["SIGINT","SIGTERM","SIGKILL"\]' ||
 	t_fail "signals_sent not recorded"
@@ -146,13 +143,11 @@ grep -q '"type":"kill"' ws-stubborn/context/_workflow/events.jsonl || t_fail "no
 t_end
 
 t_begin run_pipes_do_not_hang
-SECONDS=0
 run pipes "$FX/pipes.yaml"
-took=$SECONDS
 expect_eq "$rc" 0
+# a hang would end in the steps' 90 s timeout: FAIL, not PASS
 expect_contains pipes.out "PASS  holder"
 expect_contains pipes.out "PASS  stdin"
-[ "$took" -lt 30 ] || t_fail "pipes workflow took ${took}s (timeouts are 90s)"
 sed -n 's/^grandchild //p' ws-pipes/context/holder/stdout.log >gc.pid
 pids_gone gc.pid || t_fail "the grandchild holding stdout survived"
 t_end
@@ -185,10 +180,8 @@ signal_case sigint INT 130
 t_end
 
 t_begin run_workflow_timeout
-SECONDS=0
 run wft "$FX/wf-timeout.yaml"
 expect_eq "$rc" 3
-[ "$SECONDS" -lt 30 ] || t_fail "workflow timeout took ${SECONDS}s"
 expect_contains wft.out "Workflow: TIMED_OUT"
 expect_contains wft.out "CANCELLED  slow — workflow timeout (2s)"
 expect_contains wft.out "SKIP       after — workflow timeout (2s)"
@@ -197,10 +190,8 @@ expect_eq "$(json_get ws-wft/context/_workflow.json 'd["status"], d["exit_code"]
 t_end
 
 t_begin run_abort_skips_transitively
-SECONDS=0
 run skip "$FX/skip.yaml"
 expect_eq "$rc" 1
-[ "$SECONDS" -lt 30 ] || t_fail "abort did not stop the sleeper promptly (${SECONDS}s)"
 expect_contains skip.out "FAIL       a — exit code 4"
 expect_contains skip.out "SKIP       b — dependency 'a' failed"
 expect_contains skip.out "SKIP       c — dependency 'b' skipped"
