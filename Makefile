@@ -37,10 +37,6 @@ GEN_SRC  := build/gen/embedded.c
 EMBEDDED := $(sort $(wildcard schema/*.json prompts/*.md))
 OBJS     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) build/obj/embedded.o
 SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(LIB_SRCS)) build/asan/embedded.o
-# main.c references the commands weakly, and a weak reference does not pull a
-# member out of an archive: the command objects are linked in explicitly.
-CMD_OBJS := $(patsubst src/%.c,build/obj/%.o,$(filter src/cmd_%.c,$(LIB_SRCS)))
-CMD_SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(filter src/cmd_%.c,$(LIB_SRCS)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
@@ -90,9 +86,10 @@ build/libwaitloop.a: $(OBJS)
 build/libwaitloop-asan.a: $(SAN_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-build/waitloop: build/obj/main.o $(CMD_OBJS) build/libwaitloop.a
+# main.c references every cmd_* strongly: a missing command is a link error.
+build/waitloop: build/obj/main.o build/libwaitloop.a
 	$(CC) $(CFLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
-build/waitloop-asan: build/asan/main.o $(CMD_SAN_OBJS) build/libwaitloop-asan.a
+build/waitloop-asan: build/asan/main.o build/libwaitloop-asan.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
 
 build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a
