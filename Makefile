@@ -2,6 +2,7 @@
 #
 #   make            build build/waitloop
 #   make test       install missing packages, build (plain + ASan/UBSan), run every test
+#   make test-slow  the same with the exhaustive sweeps (docs/testing.md)
 #   make run        install missing packages, build, run the demo workflow
 #   make install PREFIX=/usr/local
 #   make bench      run the benchmark suite (bench/)
@@ -43,7 +44,7 @@ UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 TOOL_SRCS := $(sort $(filter-out tests/tools/faultinject.c,$(wildcard tests/tools/*.c)))
 TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS)) build/tools/libfaultinject.so
 
-.PHONY: all deps test test-deps run install clean asan bench fuzz check-deps
+.PHONY: all deps test test-slow test-deps run install clean asan bench fuzz check-deps
 
 all: check-deps build/waitloop
 
@@ -113,6 +114,12 @@ asan: build/waitloop-asan $(UNIT_SAN)
 test: test-deps
 	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
 	@bash tests/run.sh
+
+# The same suite with the exhaustive sweeps (every allocation failure, the
+# 1 GB flood, 10 000 observations) instead of samples; see docs/testing.md.
+test-slow: test-deps
+	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
+	@WAITLOOP_TEST_SLOW=1 bash tests/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory build/waitloop
