@@ -174,6 +174,12 @@ if [ -z "${SKIP_STORE:-}" ]; then
 	[ -n "$hall" ] && row "  the same, every run (--limit 0)" "${hall} ms" "<= 100 ms" "$(ok_if "$hall <= 100")"
 fi
 
+# --- 6. load: memory and time under load (bench/load.sh) ---------------------
+section "6. load: 1 GB step, 10 000 observations, 100 vs 1000 steps, 200 concurrent waits (bench/load.sh)"
+ld=$(WAITLOOP_BIN="$WL" bash bench/load.sh 2>&1)
+echo "$ld" | grep -v '^ROW|'
+while IFS='|' read -r _ f m t res; do row "$f" "$m" "$t" "$res"; done < <(echo "$ld" | grep '^ROW|')
+
 row "vs roboppi on the same workflows" "not measured" "roboppi not installed here" "-"
 
 printf '\n%-44s %-30s %-22s %s\n' "figure" "measured (median)" "target" "result"
