@@ -44,7 +44,7 @@ UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 TOOL_SRCS := $(sort $(filter-out tests/tools/faultinject.c,$(wildcard tests/tools/*.c)))
 TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS)) build/tools/libfaultinject.so
 
-.PHONY: all deps test test-slow test-deps run install clean asan bench fuzz check-deps
+.PHONY: all deps test test-slow test-build test-deps run install clean asan bench fuzz check-deps
 
 all: check-deps build/waitloop
 
@@ -112,14 +112,17 @@ build/tools/libfaultinject.so: tests/tools/faultinject.c
 asan: build/waitloop-asan $(UNIT_SAN)
 
 test: test-deps
-	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory test-build
 	@bash tests/run.sh
 
 # The same suite with the exhaustive sweeps (every allocation failure, the
 # 1 GB flood, 10 000 observations) instead of samples; see docs/testing.md.
 test-slow: test-deps
-	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory test-build
 	@WAITLOOP_TEST_SLOW=1 bash tests/run.sh
+
+# Everything the tests run, built (for tests/run.sh FILTER, tests/stress.sh).
+test-build: build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
 
 run: deps
 	@$(MAKE) --no-print-directory build/waitloop

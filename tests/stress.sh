@@ -2,8 +2,7 @@
 # A stress check of the test suite itself: run tests/run.sh [FILTER] N times
 # in a row while N_BUSY busy loops keep the CPUs loaded, and report each
 # round and a summary. A suite that is green here does not depend on the
-# machine being idle. Build first (`make test` once, or the targets it
-# builds); this script does not build.
+# machine being idle. It does not build: `make test-deps test-build` first.
 #
 #   N=3 N_BUSY=2 bash tests/stress.sh [FILTER]
 #
