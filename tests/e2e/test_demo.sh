@@ -36,8 +36,8 @@ for line in open(sys.argv[1]):
 PY
 )
 [ -n "${dur:-}" ] || t_fail "no completion_check attempt in iteration 1"
-# max_wait is 600 s: "early" means well under a minute on a loaded machine.
-[ "$(/usr/bin/python3 -c "print(int(${dur:-999} < 30))")" = 1 ] || t_fail "iteration 1's check ran ${dur:-?}s"
+# max_wait is 600 s: "early" means 10x under it (and terminal_fail, below, not timeout).
+[ "$(/usr/bin/python3 -c "print(int(${dur:-999} < 60))")" = 1 ] || t_fail "iteration 1's check ran ${dur:-?}s"
 expect_contains "${sigs:-}" SIGINT
 wf=$(it 1 wait-failure.json)
 expect_schema_valid wait-failure "$wf"
