@@ -89,7 +89,9 @@ t_end
 # by a wait_policy with a probe, all at once; the last step (after all of
 # them) records the runner's fds. A guarded step runs until its guard has
 # logged an observation (not for a fixed time: the runner starts the 200
-# steps back to back, which keeps its loop busy for seconds under ASan).
+# steps back to back, which keeps its loop busy for seconds under ASan); it
+# polls for it without forking (read -t on an idle FIFO: 100 steps forking a
+# sleep every 0.1 s would load the machine more than the runner does).
 t_begin load_200_concurrent_waits_with_probes
 {
 	echo "name: waits200"
@@ -106,7 +108,7 @@ t_begin load_200_concurrent_waits_with_probes
   g$i:
     depends_on: [first]
     worker: CUSTOM
-    instructions: 'for k in \$(seq 2400); do [ -s context/g$i/wait-probe.log ] && exit 0; sleep 0.1; done; exit 1'
+    instructions: 'mkfifo .g$i.idle && exec 3<>.g$i.idle; for k in \$(seq 600); do [ -s context/g$i/wait-probe.log ] && exit 0; read -r -t 0.4 -u 3 _ || :; done; exit 1'
     wait_policy: {mode: probe_aware, interval: 500ms, max_wait: 280s, probe: 'echo "{\\"t\\": \$(date +%s%N)}"'}
 EOF
 	done
