@@ -80,7 +80,10 @@ echo "  dag: $((SECONDS - s0))s, peak concurrency $peak" >&2
 read -r _ fd0 _ z0 <"$ws/first.txt"
 read -r _ fd1 _ z1 <"$ws/last.txt"
 echo "  dag: runner fds first step $fd0, last step $fd1; zombies $z0 / $z1" >&2
-[ "$fd1" -le $((fd0 + 2)) ] || t_fail "descriptor leak: $fd0 fds at the first step, $fd1 at the last"
+# A leak of one descriptor per step would add ~1000. When the last step
+# starts, the runner may still be closing what the steps that just ended
+# held (seen: +5 with two busy loops beside it): 20 is far from both.
+[ "$fd1" -le $((fd0 + 20)) ] || t_fail "descriptor leak: $fd0 fds at the first step, $fd1 at the last"
 expect_eq "$z1" 0
 t_end
 
@@ -164,7 +167,8 @@ PY
 read -r _ fd0 _ z0 <"$ws/first.txt"
 read -r _ fd1 _ z1 <"$ws/last.txt"
 echo "  waits: runner fds first $fd0, last $fd1; zombies $z1" >&2
-[ "$fd1" -le $((fd0 + 2)) ] || t_fail "descriptor leak: $fd0 fds before, $fd1 after"
+# one per wait would add ~200; 20 allows for the ends still being closed
+[ "$fd1" -le $((fd0 + 20)) ] || t_fail "descriptor leak: $fd0 fds before, $fd1 after"
 expect_eq "$z1" 0
 t_end
 
