@@ -11,7 +11,8 @@
 #
 # env: WAITLOOP_TEST_TIMEOUT_MULTIPLIER  scales every timeout (default 1; e.g. 3
 #        on a slow or loaded machine, as libuv's UV_TEST_TIMEOUT_MULTIPLIER)
-#      WAITLOOP_TEST_SLOW=1  the exhaustive sweeps (`make test-slow`)
+#      WAITLOOP_TEST_SLOW=1  the exhaustive sweeps (`make test-slow`); a file's
+#        "# slow-timeout: N" line, if any, replaces its "# timeout: N" then
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
@@ -88,6 +89,10 @@ for t in tests/e2e/*.sh; do
 	case "$(basename "$t")" in lib.sh) continue ;; esac
 	case "$t" in *"$filter"*) ;; *) continue ;; esac
 	limit=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
+	if [ -n "${WAITLOOP_TEST_SLOW:-}" ]; then
+		slow=$(sed -n 's/^# slow-timeout: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
+		limit=${slow:-$limit}
+	fi
 	run_one "${t#tests/}" "${limit:-120}" "" bash "$root/$t"
 done
 
