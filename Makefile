@@ -122,7 +122,9 @@ test-slow: test-deps
 	@WAITLOOP_TEST_SLOW=1 bash tests/run.sh
 
 # Everything the tests run, built (for tests/run.sh FILTER, tests/stress.sh).
-test-build: build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
+# (A recipe, not prerequisites: FUZZ_BINS is defined further down.)
+test-build:
+	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
 
 run: deps
 	@$(MAKE) --no-print-directory build/waitloop
