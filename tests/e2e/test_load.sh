@@ -11,7 +11,7 @@
 # Workspaces of the step-heavy cases are on tmpfs when there is one: on this
 # machine's disk every step's _meta.json fsync would dominate (see
 # docs/benchmarks.md); the flood case writes to the test's own directory.
-# timeout: 300
+# timeout: 360
 # slow-timeout: 1200
 # shellcheck shell=bash
 . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
