@@ -9,7 +9,7 @@
 # 200 more spread evenly) and exhaustive in `make test-slow`
 # (WAITLOOP_TEST_SLOW=1).
 # timeout: 240
-# slow-timeout: 3600
+# slow-timeout: 4800
 # shellcheck shell=bash
 . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
