@@ -21,7 +21,7 @@ export NO_COLOR=1
 ok_if() { if awk "BEGIN {exit !($1)}"; then echo ok; else echo MISSED; fi; }
 rss_of() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
 wall_of() { # "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:01.23" -> seconds
-	sed -n 's/.*Elapsed (wall clock) time[^:]*: //p' "$1" | awk -F: '{s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.1f", s}'
+	sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$1" | awk -F: '{s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.1f", s}'
 }
 row() { echo "ROW|$1|$2|$3|$4"; }
 
