@@ -200,6 +200,8 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	cJSON_AddStringToObject(o, "ts", ts);
 	cJSON_AddNumberToObject(o, "seq", w->observations);
 	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(elapsed_s(w) * 1000) / 1000.0);
+	/* when this observation started, on the same monotonic clock: its gap to the next one is the schedule */
+	cJSON_AddNumberToObject(o, "started_s", (double)(w->obs_start_ms - w->start_ms) / 1000.0);
 	if (w->cond_ran)
 		cJSON_AddNumberToObject(o, "condition_exit", w->cond_exit);
 	else
@@ -768,16 +770,22 @@ static void child_exit(void *arg, const struct proc_result *res)
 	}
 }
 
+int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+			   int64_t *interval_ms)
+{
+	int64_t next = obs_start_ms + *interval_ms;
+	if (pol->backoff_factor > 1.0) {
+		double grown = (double)*interval_ms * pol->backoff_factor;
+		int64_t cap = pol->backoff_max_interval > 0 ? pol->backoff_max_interval : INT64_MAX / 4;
+		*interval_ms = grown > (double)cap ? cap : (int64_t)grown;
+	}
+	return next > now_ms ? next : now_ms;
+}
+
 static void schedule_next(struct wait *w)
 {
-	int64_t next = w->obs_start_ms + w->interval_ms;
-	if (w->pol->backoff_factor > 1.0) {
-		double grown = (double)w->interval_ms * w->pol->backoff_factor;
-		int64_t cap = w->pol->backoff_max_interval > 0 ? w->pol->backoff_max_interval : INT64_MAX / 4;
-		w->interval_ms = grown > (double)cap ? cap : (int64_t)grown;
-	}
-	int64_t now = time_now_ms();
-	w->next_timer = loop_add_timer(w->loop, next > now ? next : now, start_observation, w);
+	int64_t due = wait_schedule_next(w->pol, w->obs_start_ms, time_now_ms(), &w->interval_ms);
+	w->next_timer = loop_add_timer(w->loop, due, start_observation, w);
 }
 
 /* N failed probes in a row that nothing explained: stalled, saying why, never "no progress". */
