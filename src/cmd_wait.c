@@ -59,7 +59,10 @@ static const char wait_usage[] =
 	"  --backoff-factor F        grow the interval by F after each observation\n"
 	"  --max-interval DUR        cap of the grown interval\n"
 	"  --probe-timeout DUR       (default 5s)\n"
-	"  --stall-threshold N       observations without progress -> stalled (default 6)\n"
+	"  --stall-threshold N       observations without progress -> stalled (default 6;\n"
+	"                            without a probe only when given)\n"
+	"  --progress-deadline DUR   longest InProgress of an object without a deadline\n"
+	"                            of its own (builtin kubernetes; default 10m)\n"
 	"  --terminal-pattern RE     terminal_fail when RE matches (repeatable)\n"
 	"  --rules FILE.yaml         a YAML file with a 'rules:' list (workflow format)\n"
 	"  --ignore-field PATH       left out of the progress digest (repeatable)\n"
@@ -84,7 +87,8 @@ static const char wait_usage[] =
 	"($WAITLOOP_KEEPALIVE_S).\n"
 	"\n"
 	"Exit codes: 0 met, 1 terminal_fail, 3 stalled, 124 timeout, 2 usage error or\n"
-	"a condition/probe/classifier that cannot be executed, 130/143 interrupted.\n";
+	"a condition/probe/classifier that cannot be executed (probe-broken), 130/143\n"
+	"interrupted.\n";
 
 #define KEEPALIVE_DEFAULT_S 30
 #define LIVE_TICK_MS 1000
@@ -101,6 +105,8 @@ struct run {
 	const struct redactor *red;
 	char *name;
 	enum wait_outcome outcome;
+	int probe_broken;             /* the probe cannot run: a configuration error, exit 2 */
+	char *error_line;             /* "waitloop: error: probe-broken: ..." */
 	char *summary;
 	cJSON *result;                /* --json */
 	int quiet, verbose, json, live;
@@ -248,6 +254,9 @@ static void on_done(void *arg, const struct wait_result *res)
 	r->done = 1;
 	r->w = NULL;
 	r->outcome = res->outcome;
+	r->probe_broken = res->probe_broken;
+	if (res->probe_broken && res->reasons.n)
+		r->error_line = xasprintf("waitloop: error: %s", res->reasons.v[0]);
 	struct strbuf sb = STRBUF_INIT;
 	if (res->outcome == WAIT_ERROR)
 		strbuf_addf(&sb, "waitloop wait [%s]: %s", r->name, res->message ? res->message : "error");
@@ -310,7 +319,7 @@ enum {
 	OPT_CONDITION = 256, OPT_PROBE, OPT_CLASSIFY, OPT_MODE, OPT_MAX_WAIT, OPT_INTERVAL, OPT_COND_TIMEOUT,
 	OPT_MAX_INTERVAL, OPT_PROBE_TIMEOUT, OPT_BACKOFF, OPT_STALL, OPT_TERMINAL, OPT_IGNORE, OPT_RULES,
 	OPT_BUILTIN, OPT_TARGET, OPT_NAME, OPT_PREFIX, OPT_CHECK_ID, OPT_PHASE, OPT_OUT, OPT_SUMMARY, OPT_JSON,
-	OPT_NO_PROGRESS,
+	OPT_NO_PROGRESS, OPT_PROGRESS_DEADLINE,
 };
 
 static const struct option wait_options[] = {
@@ -322,6 +331,7 @@ static const struct option wait_options[] = {
 	{"interval", required_argument, NULL, OPT_INTERVAL},
 	{"condition-timeout", required_argument, NULL, OPT_COND_TIMEOUT},
 	{"max-interval", required_argument, NULL, OPT_MAX_INTERVAL},
+	{"progress-deadline", required_argument, NULL, OPT_PROGRESS_DEADLINE},
 	{"probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT},
 	{"backoff-factor", required_argument, NULL, OPT_BACKOFF},
 	{"stall-threshold", required_argument, NULL, OPT_STALL},
@@ -460,6 +470,11 @@ int cmd_wait(int argc, char **argv)
 			if ((rc = parse_dur("--max-interval", val, 0, &ms)))
 				goto out;
 			pol.backoff_max_interval = ms;
+			break;
+		case OPT_PROGRESS_DEADLINE:
+			if ((rc = parse_dur("--progress-deadline", val, 0, &ms)))
+				goto out;
+			pol.progress_deadline = ms;
 			break;
 		case OPT_PROBE_TIMEOUT:
 			if ((rc = parse_dur("--probe-timeout", val, 0, &ms)))
@@ -688,11 +703,13 @@ int cmd_wait(int argc, char **argv)
 			if (!run.quiet)
 				fprintf(stderr, "waitloop wait [%s]: interrupted by signal %d\n", run.name, run.signo);
 		} else {
-			rc = exit_code_of(run.outcome);
+			rc = run.probe_broken ? 2 : exit_code_of(run.outcome);
 			int say = !run.quiet && run.summary && run.summary_when != SUMMARY_NEVER &&
 				  (run.summary_when == SUMMARY_ALWAYS || run.outcome != WAIT_MET);
 			if (say)
 				fprintf(stderr, "%s\n", run.summary);
+			if (run.error_line)   /* even with -q: a broken probe is a configuration error */
+				fprintf(stderr, "%s\n", run.error_line);
 		}
 		if (run.result) {
 			cJSON_AddNumberToObject(run.result, "exit_code", rc);
@@ -706,6 +723,7 @@ int cmd_wait(int argc, char **argv)
 	free(dir);
 out:
 	free(run.summary);
+	free(run.error_line);
 	free(run.name);
 	free(run.obs_head);
 	free(run.obs_tail);

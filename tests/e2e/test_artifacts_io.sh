@@ -3,7 +3,7 @@
 # short step, one history transaction per loop turn that survives a SIGKILL.
 # timeout: 120
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 # ---------------------------------------------------------------------------
 t_begin logs_created_at_first_byte

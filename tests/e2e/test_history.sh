@@ -2,7 +2,7 @@
 # through the real store (tests/tools/store_feed feeds events to store_sink).
 # timeout: 120
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FEED=$TOOLS/store_feed
 DB=$T/h/history.db

@@ -327,11 +327,12 @@ static void test_notify_hanging_command_stopped_at_timeout(void)
 	fixture_init(&f, &o.cfg);
 	int64_t t0 = time_now_ms();
 	emit(&f, EV_RUN_FINISHED, NULL, 0, "{\"status\":\"SUCCEEDED\"}");
-	CHECK(time_now_ms() - t0 < 1000);          /* emitting does not wait for the peer */
+	/* emitting does not wait for the peer: its timeout is not recorded yet */
+	CHECK(!strvec_contains(&f.rec.seen, "notify:companion:run_finished:timed_out"));
 	notify_drain(f.n);
 	int64_t took = time_now_ms() - t0;
 	CHECK(took >= 300);
-	CHECK(took < 8000);                        /* 300 ms timeout + 2 x 500 ms grace, generously */
+	CHECK(took < 60000);   /* the peer never ends by itself: only the escalation's SIGKILL ends the drain */
 	CHECK(strvec_contains(&f.rec.seen, "notify:companion:run_finished:timed_out"));
 	CHECK_INT(f.rec.warnings.n, 1);
 	if (f.rec.warnings.n)
