@@ -343,6 +343,18 @@ static void get_strlist(struct ld *ld, const struct ynode *k, const struct ynode
 	}
 }
 
+/* Warns about a pattern that hits the match limit on an adversarial text
+ * (it would count as no match on such output at run time); frees p. */
+static void check_regex_limits(struct ld *ld, const struct ynode *at, struct pattern *p)
+{
+	if (pattern_probe_limits(p) == PATTERN_LIMIT)
+		lwarn(ld, at,
+		      "regular expression '%s' hits the match limit on a 64 KiB adversarial text; on such output "
+		      "it counts as no match (rewrite nested or overlapping repetition, avoid backreferences)",
+		      p->source);
+	pattern_free(p);
+}
+
 static void get_regex_list(struct ld *ld, const struct ynode *k, const struct ynode *v,
 			   struct strvec *out)
 {
@@ -360,7 +372,7 @@ static void get_regex_list(struct ld *ld, const struct ynode *k, const struct yn
 		if (pattern_compile(&p, out->v[j], &err) < 0)
 			lerr(ld, it, "%s", err.msg);
 		else
-			pattern_free(&p);
+			check_regex_limits(ld, it, &p);
 		j++;
 	}
 }
@@ -443,7 +455,7 @@ static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, 
 			if (r->match && pattern_compile(&p, r->match, &err) < 0)
 				lerr(ld, v, "%s", err.msg);
 			else if (r->match)
-				pattern_free(&p);
+				check_regex_limits(ld, v, &p);
 		} else if (!strcmp(name, "field")) {
 			r->field = get_str(ld, k, v);
 		} else if (!strcmp(name, "equals")) {

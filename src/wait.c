@@ -86,6 +86,7 @@ struct wait {
 	cJSON *probe;
 	char *probe_error;
 	char *classify_error;
+	struct strvec warnings;        /* patterns that hit the match limit (each once per wait) */
 
 	/* the last completed observation */
 	struct classification last;
@@ -223,6 +224,11 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 		free(e);
 	}
 	cJSON_AddStringToObject(o, "phase", wait_phase_name(w->phase));
+	if (w->warnings.n) {
+		cJSON *wa = json_string_array(&w->warnings);
+		redact_json(w->redactor, wa);
+		cJSON_AddItemToObject(o, "warnings", wa);
+	}
 	char *line = json_compact(o);
 	struct wl_err err = WL_ERR_INIT;
 	if (fs_append_line(w->probe_log, line, &err) < 0 && w->observations == 1)
@@ -363,6 +369,7 @@ static void wait_free(struct wait *w)
 	cJSON_Delete(w->last_probe);
 	free(w->last_probe_error);
 	strbuf_release(&w->tail);
+	strvec_clear(&w->warnings);
 	strvec_clear(&w->res.fingerprints);
 	strvec_clear(&w->res.reasons);
 	strvec_clear(&w->res.hints);
@@ -499,6 +506,20 @@ static void finish(struct wait *w, enum wait_outcome outcome, const struct class
 static void start_observation(void *arg);
 static void observe_done(struct wait *w);
 
+/* Output as text for patterns: a NUL byte becomes a space, so what follows
+ * it is still seen (docs/wait_policy.md "Pattern dialect"). Caller frees. */
+static char *text_dup(const char *buf, size_t len)
+{
+	char *t = xmalloc(len + 1);
+	if (len)
+		memcpy(t, buf, len);
+	t[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (t[i] == '\0')
+			t[i] = ' ';
+	return t;
+}
+
 static void observation_reset(struct wait *w)
 {
 	w->cond_ran = 0;
@@ -510,6 +531,7 @@ static void observation_reset(struct wait *w)
 	free(w->classify_error);
 	w->cond_output = w->probe_output = w->probe_error = w->classify_error = NULL;
 	w->probe = NULL;
+	strvec_clear(&w->warnings);
 }
 
 static void child_exit(void *arg, const struct proc_result *res);
@@ -670,7 +692,7 @@ static void child_exit(void *arg, const struct proc_result *res)
 			       : res->exited    ? res->exit_code
 			       : res->timed_out ? 124
 						: 128 + res->signo;
-		w->cond_output = xstrndup(res->tail ? res->tail : "", res->tail_len);
+		w->cond_output = text_dup(res->tail, res->tail_len);
 		if (res->exec_failed) {
 			free(w->cond_output);
 			w->cond_output = xstrdup(res->exec_error);
@@ -807,7 +829,15 @@ static void observe_done(struct wait *w)
 		.probe = w->probe,
 		.guard_output = w->guarded ? strbuf_str(&w->tail) : NULL,
 	};
-	if (classifier_observe(w->cls, &in, &c)) {
+	int decided = classifier_observe(w->cls, &in, &c);
+	size_t had = w->warnings.n;
+	classifier_take_warnings(w->cls, &w->warnings);
+	for (size_t i = had; i < w->warnings.n; i++) {
+		char *msg = redacted(w, w->warnings.v[i]);
+		fprintf(stderr, "waitloop: warning: %s\n", msg);   /* once per pattern */
+		free(msg);
+	}
+	if (decided) {
 		classify_and_decide(w, &c);
 		classification_release(&c);
 		return;
@@ -979,7 +1009,11 @@ void wait_guard_output(struct wait *w, const char *data, size_t len)
 	if (!w || !len)
 		return;
 	w->last_output_ms = time_now_ms();
+	size_t from = w->tail.len;
 	strbuf_add(&w->tail, data, len);
+	for (size_t i = from; i < w->tail.len; i++)   /* NUL -> space, as text_dup() */
+		if (w->tail.buf[i] == '\0')
+			w->tail.buf[i] = ' ';
 	if (w->tail.len > 2 * OUTPUT_CAP)
 		strbuf_keep_tail(&w->tail, OUTPUT_CAP);
 }
