@@ -684,7 +684,7 @@ int classify_parse_external(const struct classifier *c, const char *output, stru
 		decide(out, class, "classify");
 		return 0;
 	}
-	cJSON *j = cJSON_Parse(s);
+	cJSON *j = json_too_deep(s, strlen(s)) ? NULL : cJSON_Parse(s);
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		return err_set(err, "classifier output is not one JSON object");

@@ -644,10 +644,14 @@ static void take_probe(struct wait *w, const struct proc_result *res)
 		w->probe_error = xasprintf("probe output larger than %d KiB", OUTPUT_CAP / 1024);
 	} else {
 		const char *end = NULL;
-		cJSON *j = cJSON_ParseWithLengthOpts(w->probe_output, strlen(w->probe_output), &end, 0);
+		size_t plen = strlen(w->probe_output);
+		cJSON *j = json_too_deep(w->probe_output, plen) ? NULL
+			   : cJSON_ParseWithLengthOpts(w->probe_output, plen, &end, 0);
 		while (j && end && isspace((unsigned char)*end))
 			end++;
-		if (!j)
+		if (!j && json_too_deep(w->probe_output, plen))
+			w->probe_error = xasprintf("probe output nests deeper than %d", JSON_MAX_DEPTH);
+		else if (!j)
 			w->probe_error = xstrdup("probe output is not JSON");
 		else if (!cJSON_IsObject(j))
 			w->probe_error = xstrdup("probe output is not a JSON object");
