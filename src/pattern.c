@@ -23,7 +23,8 @@
 #define JIT_STACK_MAX (4 * 1024 * 1024) /* reserved, touched only as deep as a match goes */
 /* PCRE2's limits count per start position; a text of n bytes can still cost
  * n times the limit (or a backreference O(n^2) per position). A callout at
- * the start of every attempt checks the clock: a whole search gets this long. */
+ * the start of every attempt checks the CPU time this thread used (not the
+ * wall clock, which a loaded machine stretches): a whole search gets this. */
 #define MATCH_BUDGET_NS (50 * 1000000LL)
 #define COMPILE_OPTIONS (PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C)
 
@@ -156,10 +157,10 @@ struct budget {
 	unsigned attempts;
 };
 
-static int64_t mono_ns(void)
+static int64_t cpu_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -168,7 +169,7 @@ static int budget(pcre2_callout_block *cb, void *data)
 {
 	(void)cb;
 	struct budget *b = data;
-	if (++b->attempts % 16 == 0 && mono_ns() > b->deadline_ns)
+	if (++b->attempts % 64 == 0 && cpu_ns() > b->deadline_ns)
 		return PCRE2_ERROR_CALLOUT;
 	return 0;
 }
@@ -184,7 +185,7 @@ enum pattern_result pattern_exec(const struct pattern *p, const char *text, size
 	pcre2_match_context *mc = pcre2_match_context_copy(p->mctx);
 	if (!md || !mc)
 		xalloc_oom();
-	struct budget b = {mono_ns() + MATCH_BUDGET_NS, 0};
+	struct budget b = {cpu_ns() + MATCH_BUDGET_NS, 0};
 	pcre2_set_callout(mc, budget, &b);
 	int rc = pcre2_match(p->code, (PCRE2_SPTR)text, len, start, 0, md, mc);
 	if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* deep but maybe fine: the interpreter's frames are on the bounded heap */
