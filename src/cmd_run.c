@@ -20,6 +20,7 @@
 #include "notify.h"
 #include "preflight.h"
 #include "progress.h"
+#include "reaper.h"
 #include "redact.h"
 #include "runner.h"
 #include "store.h"
@@ -313,6 +314,7 @@ missing:
 	struct notifier *nt = NULL;
 	struct runner *r = NULL;
 	struct heartbeat hb = {0};
+	struct reaper *rp = NULL;
 	struct wl_err err = WL_ERR_INIT;
 
 	/* History first: without it neither the run nor its notifications
@@ -330,6 +332,7 @@ missing:
 	}
 	if (store_mark_crashed(store, &err) < 0)
 		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+	stop_orphans(store);
 
 	struct run_options o = RUN_OPTIONS_INIT;
 	o.workspace = workspace;
@@ -343,6 +346,7 @@ missing:
 		die_msg("%s", err.msg);
 		goto out;
 	}
+	rp = reaper_start(store, runner_run_id(r));
 	if (runner_notice(r) && verbosity >= 0)
 		fprintf(stderr, "waitloop: notice: %s\n", runner_notice(r));
 
@@ -428,6 +432,7 @@ missing:
 out:
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
+	reaper_finish(rp);
 	notify_free(nt);
 	progress_free(pg);
 	metrics_free(mx);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "reaper.h"
 
 void die_msg(const char *fmt, ...)
 {
@@ -23,4 +24,15 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "Try 'waitloop %s --help'.\n", cmd);
 	return 2;
+}
+
+void stop_orphans(struct store *st)
+{
+	struct wl_err err = WL_ERR_INIT;
+	int n = reaper_stop_orphans(st, &err);
+	if (n < 0)
+		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+	else if (n > 0)
+		fprintf(stderr, "waitloop: warning: stopped %d process%s left running by crashed runs\n", n,
+			n == 1 ? "" : "es");
 }

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -85,12 +86,20 @@ struct proc {
 };
 
 static struct proc *live_head;
+static struct proc_watch watch;    /* reaper.h's hooks, or none */
 static pid_t *unreaped;            /* main pids given up on after SIGKILL */
 static size_t nunreaped, aunreaped;
 
 static void proc_check(struct proc *p);
 static void on_killwait(void *arg);
 static int signal_group(struct proc *p, int sig);
+
+void proc_set_watch(const struct proc_watch *w)
+{
+	memset(&watch, 0, sizeof(watch));
+	if (w)
+		watch = *w;
+}
 
 /* ---- small helpers ---- */
 
@@ -347,12 +356,18 @@ struct child_plan {
 	char *const *argv;
 	char *const *envp;
 	char *const *sh_argv; /* for ENOEXEC: /bin/sh path args... */
+	pid_t parent;         /* the runner, for PR_SET_PDEATHSIG */
 };
 
 static void child_run(const struct child_plan *cp) __attribute__((noreturn));
 static void child_run(const struct child_plan *cp)
 {
 	setpgid(0, 0);
+	/* No orphans (docs/execution.md): the child dies with the runner, even
+	 * when the runner is SIGKILLed; if it already died, do not start. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != cp->parent)
+		_exit(126);
 	/* All signals are blocked (the parent blocked them before fork): reset
 	 * every disposition first, then unblock, so no handler of ours runs. */
 	struct sigaction dfl;
@@ -557,6 +572,8 @@ static void finish(struct proc *p)
 	p->res.tail = strbuf_str(&p->tail);
 	p->res.tail_len = p->tail.len;
 	p->res.end_ms = time_now_ms();
+	if (watch.finished)
+		watch.finished(watch.arg, p->pid);
 	p->on_exit(p->arg, &p->res);
 
 	strbuf_release(&p->out);
@@ -787,6 +804,7 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 	for (size_t i = 1; i < argc; i++)
 		sh_argv[i + 1] = spec->argv[i];
 	cp.sh_argv = sh_argv;
+	cp.parent = getpid();
 
 	sigset_t all, old;
 	sigfillset(&all);
@@ -801,6 +819,8 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 		goto fail;
 	}
 	setpgid(pid, pid); /* also here, so signalling the group never races the child */
+	if (watch.spawned)
+		watch.spawned(watch.arg, pid, spec->env);
 
 	p = xcalloc(1, sizeof(*p));
 	p->l = l;

@@ -131,6 +131,19 @@ pid_t proc_pid(const struct proc *p);
 void proc_kill_all(void);
 
 /*
+ * Watching spawns (reaper.h): spawned() right after a child is forked (pgid
+ * is its pid and group; env is spec.env, NULL = the runner's own), finished()
+ * when its proc is done, just before on_exit. One watcher; NULL removes it.
+ * Every child also gets PR_SET_PDEATHSIG (SIGKILL): it dies with the runner.
+ */
+struct proc_watch {
+	void (*spawned)(void *arg, pid_t pgid, char *const *env);
+	void (*finished)(void *arg, pid_t pgid);
+	void *arg;
+};
+void proc_set_watch(const struct proc_watch *w);
+
+/*
  * Convenience for callers outside a running loop (preflight checks, tests):
  * run to completion on a private loop; copies of out/tail are returned in
  * *out_buf / *tail_buf when not NULL (caller frees; NUL-terminated); then

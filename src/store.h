@@ -35,7 +35,7 @@
 struct store;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* A RUNNING run whose heartbeat is older than this is CRASHED. */
 #define STORE_STALE_MS (2 * 60 * 1000)
 
@@ -57,6 +57,18 @@ const char *store_path(const struct store *st);
  * once through the warn callback. Absent data fields are stored as NULL.
  */
 void store_sink(void *store, const struct wl_event *ev);
+/*
+ * Process groups of a run (for reaper.h): recorded when spawned, closed when
+ * they ended. store_orphan_groups() calls fn for every group still open of a
+ * run that is no longer RUNNING (CRASHED: its runner is gone); when fn
+ * returns 0 the group is closed. run_id is borrowed for the call.
+ */
+typedef int (*store_group_fn)(void *arg, const char *run_id, long pgid, long long start_ticks);
+int store_group_started(struct store *st, const char *run_id, long pgid, long long start_ticks,
+			const char *step, struct wl_err *err);
+int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
+		      struct wl_err *err);
+int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct wl_err *err);
 /* Called once, on the first failed sink write, with the message. */
 void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx);
 /* Number of failed sink writes and the first failure's message ("" if none). */

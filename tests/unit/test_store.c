@@ -74,7 +74,7 @@ static void test_open_and_migrate(void)
 	sqlite3_close(db);
 	st = store_open(path, &err);
 	CHECK(st == NULL);
-	CHECK_CONTAINS(err.msg, "has schema version 99, newer than this waitloop (1)");
+	CHECK_CONTAINS(err.msg, "has schema version 99, newer than this waitloop (2)");
 	CHECK_CONTAINS(err.msg, path);
 	store_close(st);
 
