@@ -416,7 +416,10 @@ missing:
 		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
 	rc = runner_exit_code(r);
 
-	if (runner_artifact_error(r))
+	const struct strvec *lost = runner_artifact_errors(r);
+	for (size_t i = 0; i < lost->n; i++)
+		fprintf(stderr, "waitloop: warning: context directory: %s\n", lost->v[i]);
+	if (!lost->n && runner_artifact_error(r))
 		fprintf(stderr, "waitloop: warning: context directory: %s\n", runner_artifact_error(r));
 	cJSON *summary = runner_summary(r);
 	if (json) {

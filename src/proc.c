@@ -147,17 +147,19 @@ static void set_nonblock(int fd)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void write_all(int fd, const char *data, size_t len)
+/* 0, or the errno of a failed write (what was not written is lost). */
+static int write_all(int fd, const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return; /* a full disk must not stop the capture of the rest */
+			return n < 0 ? errno : ENOSPC; /* a full disk must not stop the capture of the rest */
 		data += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 static const char *env_lookup(char *const *env, const char *name)
@@ -402,8 +404,10 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 {
 	p->res.last_output_ms = time_now_ms();
 	int file = stream == PROC_STDOUT ? p->out_file : p->err_file;
-	if (file >= 0)
-		write_all(file, buf, n);
+	int werr = file >= 0 ? write_all(file, buf, n) : 0;
+	if (werr && !p->res.capture_error[0])
+		snprintf(p->res.capture_error, sizeof(p->res.capture_error), "cannot write its %s capture file: %s",
+			 stream == PROC_STDOUT ? "stdout" : "stderr", strerror(werr));
 	if (stream == PROC_STDOUT) {
 		if (p->out.len < p->capture_out) {
 			size_t room = p->capture_out - p->out.len;

@@ -35,7 +35,8 @@
  * interleaves like a terminal), kept in the head/tail buffers, passed to
  * on_output and stamps last_output_ms. Memory stays within capture_out, a
  * few times capture_tail and one 64 KiB chunk, whatever the volume. A write error on
- * a capture file is not fatal (the rest of the capture continues).
+ * a capture file is not fatal (the rest of the capture continues) but is
+ * reported: result.capture_error.
  *
  * Stopping (proc_stop, timeout, linger): SIGINT to the group, then SIGTERM
  * after grace, then SIGKILL after grace (SIGCONT is sent with SIGTERM so a
@@ -91,6 +92,7 @@ struct proc_result {
 	int out_truncated;       /* more stdout than capture_out */
 	const char *tail;        /* last spec.capture_tail bytes of stdout+stderr interleaved */
 	size_t tail_len;
+	char capture_error[160]; /* first failed write to a capture file ("" = none): output was lost */
 	int64_t start_ms;        /* monotonic */
 	int64_t end_ms;          /* when on_exit is called (after any linger) */
 	int64_t last_output_ms;  /* monotonic time of the last byte on stdout/stderr (start_ms if none) */

@@ -117,6 +117,7 @@ struct runner {
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
 	char *artifact_error;       /* first failed artifact write */
+	struct strvec artifact_errors; /* every distinct one */
 	runner_output_fn output_fn;
 	void *output_arg;
 	runner_gate_fn gate_fn;
@@ -312,11 +313,16 @@ static void add_str_or_null(cJSON *o, const char *key, const char *v)
 }
 
 /* Artifacts are best effort during the run (a full disk must not kill
- * running steps); the first failure is reported by the command at the end. */
+ * running steps); every distinct failure is reported by the command at the
+ * end, and a run that lost an artifact does not succeed. */
 static void keep_artifact_error(struct runner *r, const char *msg)
 {
 	if (!r->artifact_error)
 		r->artifact_error = xstrdup(msg);
+	for (size_t i = 0; i < r->artifact_errors.n; i++)
+		if (!strcmp(r->artifact_errors.v[i], msg))
+			return;
+	strvec_push(&r->artifact_errors, msg);
 }
 
 static double step_duration_s(const struct step_run *sr)
@@ -847,7 +853,22 @@ static void attempt_failed(struct step_run *sr, const char *reason, int timed_ou
 
 /* ---- the end of a worker or check process ---- */
 
+static char *result_reason_of_exit(const struct proc_result *res, int64_t timeout_ms);
+
+/* Why an attempt failed, or NULL. Lost output (a capture file could not be
+ * written: full disk) fails the attempt too: a log that is not whole must
+ * never turn into a pass (docs/execution.md "Write errors"). */
 static char *result_reason(const struct proc_result *res, int64_t timeout_ms)
+{
+	char *why = result_reason_of_exit(res, timeout_ms);
+	if (!res->capture_error[0])
+		return why;
+	char *r = xasprintf("%s%soutput log lost: %s", why ? why : "", why ? "; " : "", res->capture_error);
+	free(why);
+	return r;
+}
+
+static char *result_reason_of_exit(const struct proc_result *res, int64_t timeout_ms)
 {
 	if (res->exec_failed)
 		return xstrdup(res->exec_error);
@@ -953,6 +974,11 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 	struct step_run *sr = arg;
 	proc_done(sr, res);
 	sr->exit_code = res->exited ? res->exit_code : -1;
+	if (res->capture_error[0]) {
+		char *w = xasprintf("step '%s': output log lost: %s", sr->s->id, res->capture_error);
+		keep_artifact_error(sr->r, w);
+		free(w);
+	}
 	char *reason = result_reason(res, sr->s->timeout);
 	if (sr->guard_error) {
 		free(reason);
@@ -1584,6 +1610,7 @@ void runner_free(struct runner *r)
 	free(r->wf_file);
 	free(r->self_exe);
 	free(r->artifact_error);
+	strvec_clear(&r->artifact_errors);
 	free(r->gate_reason);
 	free(r);
 }
@@ -1611,6 +1638,11 @@ const char *runner_run_id(const struct runner *r)
 const char *runner_context_dir(const struct runner *r)
 {
 	return r->context_dir;
+}
+
+const struct strvec *runner_artifact_errors(const struct runner *r)
+{
+	return &r->artifact_errors;
 }
 
 const char *runner_artifact_error(const struct runner *r)
@@ -1707,14 +1739,28 @@ enum run_status runner_run(struct runner *r)
 	else
 		r->status = RUN_SUCCEEDED;
 	r->end_wall = time_wall_ms();
+	/* The final _workflow.json first: if it (or any artifact before it)
+	 * could not be written, the run did not succeed, and history, the
+	 * exit code and the files left say the same (a file that cannot be
+	 * written is removed rather than left saying RUNNING). */
+	write_workflow_json(r);
+	const char *lost = runner_artifact_error(r);
+	if (lost && r->status == RUN_SUCCEEDED) {
+		r->status = RUN_FAILED;
+		write_workflow_json(r);
+	}
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
 	cJSON_AddNumberToObject(d, "duration_s", ms_to_s(r->end_wall - r->start_wall));
 	cJSON_AddNumberToObject(d, "exit_code", runner_exit_code(r));
 	if (r->gate_reason)
 		cJSON_AddStringToObject(d, "reason", r->gate_reason);
+	else if (lost) {
+		char *why = xasprintf("artifacts lost: %s", lost);
+		cJSON_AddStringToObject(d, "reason", why);
+		free(why);
+	}
 	emit(r, EV_RUN_FINISHED, NULL, d);
-	write_workflow_json(r);
 	return r->status;
 }
 

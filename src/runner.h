@@ -107,6 +107,9 @@ const char *runner_notice(const struct runner *r);
 
 /* The first failed write of a context artifact (_meta.json, events.jsonl, ...), or NULL. */
 const char *runner_artifact_error(const struct runner *r);
+/* Every distinct artifact write failure of the run (without the events.jsonl
+ * one, which runner_artifact_error() falls back to). */
+const struct strvec *runner_artifact_errors(const struct runner *r);
 
 /*
  * The run summary (the document `run --json` prints): run_id, workflow, file,
