@@ -407,6 +407,22 @@ static void get_env(struct ld *ld, const struct ynode *k, const struct ynode *v,
 	}
 }
 
+/* Names the runner itself uses in the context directory (<context>/<step>
+ * and <context>/<step>/<output>): a step or output with one of them would
+ * overwrite, or be overwritten by, the runner's own files. */
+static const char *const reserved_step_ids[] = {"_workflow", "_workflow.json", NULL};
+static const char *const reserved_output_names[] = {
+	"_meta.json", "stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log", "wait-probe.log",
+	"wait-failure.json", "review.verdict", "fix.md", "iterations", "events.jsonl", "_workflow", "_workflow.json", NULL};
+
+static int is_reserved(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(name, *list))
+			return 1;
+	return 0;
+}
+
 int loader_safe_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -799,6 +815,9 @@ static void load_outputs(struct ld *ld, const struct ynode *k, const struct ynod
 					lerr(ld, oval,
 					     "invalid output name '%s' in %s: names must match [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 64 characters)",
 					     o->name, ctx);
+				else if (o->name && is_reserved(o->name, reserved_output_names))
+					lerr(ld, oval, "output name '%s' in %s is reserved (the runner writes a file of that name in the step's directory)",
+					     o->name, ctx);
 				for (size_t m = 0; o->name && m + 1 < s->noutputs; m++)
 					if (s->outputs[m].name && !strcmp(s->outputs[m].name, o->name))
 						lerr(ld, oval, "duplicate output name '%s' in %s", o->name, ctx);
@@ -888,6 +907,8 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 		lerr(ld, key,
 		     "invalid step id '%s': ids must match [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 64 characters, not '.' or '..')",
 		     s->id);
+	else if (is_reserved(s->id, reserved_step_ids))
+		lerr(ld, key, "step id '%s' is reserved (the runner's own files in the context directory)", s->id);
 	if (!v || v->kind != YNODE_MAPPING) {
 		lerr(ld, v ? v : key, "step '%s' must be a mapping", s->id);
 		return;
