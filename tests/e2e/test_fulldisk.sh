@@ -3,6 +3,7 @@
 # write error is reported, events.jsonl lines are whole, and history, the
 # exit code, _workflow.json and _meta.json agree (docs/execution.md
 # "Write errors").
+# shellcheck shell=bash
 # timeout: 120
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 

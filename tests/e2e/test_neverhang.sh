@@ -1,5 +1,6 @@
 # End-to-end: the runner never hangs on what it reads — bounded regexes
 # (PCRE2 under limits) and bounded parsing (YAML/JSON nesting).
+# shellcheck shell=bash
 # timeout: 300
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 

@@ -2,6 +2,7 @@
 # runner is SIGKILLed: the subreaper brings `setsid` escapees back, the
 # watchdog of the next `history`/`run` stops what a crashed run left, and
 # a reused pid is never touched (docs/execution.md "No orphans").
+# shellcheck shell=bash
 # timeout: 180
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
@@ -11,11 +12,12 @@ alive() { # pid: running (not gone, not a zombie)
 	st=$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)
 	[ "$st" != Z ] && [ "$st" != X ]
 }
-wait_file() { local i; for i in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
-gone_soon() { local i; for i in $(seq 1 40); do alive "$1" || return 0; sleep 0.05; done; return 1; }
+wait_file() { local _; for _ in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
+gone_soon() { local _; for _ in $(seq 1 40); do alive "$1" || return 0; sleep 0.05; done; return 1; }
 start_ticks() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
 cleanup_pids=()
-trap 'for p in "${cleanup_pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+cleanup() { local p; for p in "${cleanup_pids[@]}"; do alive "$p" && kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
 
 # 1. A step's `setsid cmd &` is stopped with its step, not left under init.
 t_begin setsid_escapee_stopped_with_step
@@ -59,7 +61,7 @@ steps:
 Y
 "$WL" run kill.yaml -w ws2 -q >/dev/null 2>err2.txt &
 runner=$!
-wait_file ws2/member.pid && wait_file ws2/escapee.pid && wait_file ws2/main.pid || t_fail "step did not start"
+{ wait_file ws2/member.pid && wait_file ws2/escapee.pid && wait_file ws2/main.pid; } || t_fail "step did not start"
 main=$(cat ws2/main.pid); member=$(cat ws2/member.pid); escapee=$(cat ws2/escapee.pid)
 cleanup_pids+=("$main" "$member" "$escapee")
 kill -9 "$runner"; wait "$runner" 2>/dev/null
@@ -96,4 +98,13 @@ t_end
 # 4. A finished run closes every group it recorded.
 t_begin groups_recorded_and_closed
 expect_eq "$(sqlite3 ws1/.waitloop/history.db 'SELECT count(*) > 0, count(ended_at) = count(*) FROM process_groups')" "1|1"
+t_end
+
+# 5. The quick form of the fault campaign (bench/fault_campaign.sh, 100 in
+#    the long form): random SIGKILLs mid-step leave 0 orphans, 0 torn JSON,
+#    an intact database, the killed runs CRASHED and the earlier ones intact.
+t_begin fault_campaign_quick
+WAITLOOP_BIN=$WL bash "$ROOT/bench/fault_campaign.sh" 6 >fc.txt 2>&1 || { t_fail "violations:"; cat fc.txt >&2; }
+expect_contains fc.txt "6 SIGKILLs"
+expect_contains fc.txt ", 0 violations"
 t_end
