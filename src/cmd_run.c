@@ -195,6 +195,11 @@ static const char *preflight_gate(void *arg, struct runner *r)
 		bus_emit(runner_bus(r), &ev);
 		cJSON_Delete(ev.data);
 	}
+	if (g->rep.interrupted) {
+		snprintf(g->reason, sizeof(g->reason), "cancelled by SIG%s during the preflight",
+			 sigabbrev_np(g->rep.interrupted));
+		return g->reason;
+	}
 	if (!g->rep.nfailed)
 		return NULL;
 	snprintf(g->reason, sizeof(g->reason), "preflight failed (%zu of %zu checks)", g->rep.nfailed, g->rep.n);
@@ -355,9 +360,9 @@ missing:
 	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
 	if (gate.rep.interrupted) {
+		/* recorded as a run CANCELLED before its first step (cli.md) */
 		die_msg("preflight interrupted by SIG%s", sigabbrev_np(gate.rep.interrupted));
-		rc = 128 + gate.rep.interrupted;
-		goto out;
+		runner_cancel_before_start(r, gate.rep.interrupted);
 	}
 	runner_set_gate(r, preflight_gate, &gate);
 

@@ -1674,9 +1674,15 @@ void runner_set_gate(struct runner *r, runner_gate_fn fn, void *arg)
 	r->gate_arg = arg;
 }
 
+void runner_cancel_before_start(struct runner *r, int signo)
+{
+	if (!r->ran)
+		r->cancel_signo = signo;
+}
+
 int runner_exit_code(const struct runner *r)
 {
-	if (r->gate_reason)
+	if (r->gate_reason && !r->cancel_signo)
 		return 2;
 	return run_status_exit_code(r->status, r->cancel_signo);
 }
