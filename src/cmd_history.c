@@ -153,13 +153,16 @@ int cmd_history(int argc, char **argv)
 	}
 	struct wl_err err = WL_ERR_INIT;
 	struct store *st = store_open(path, &err);
+	if (!st)   /* a read-only copy or medium: read it as it is */
+		st = store_open_readonly(path, &err);
 	cJSON *runs = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, &err) < 0) {
+	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
 		die_msg("%s", err.msg);
 		goto out;
 	}
-	stop_orphans(st);
+	if (!store_is_readonly(st))
+		stop_orphans(st);
 	if (store_list_runs(st, limit, &runs, &err) < 0) {
 		die_msg("%s", err.msg);
 		goto out;

@@ -284,6 +284,8 @@ struct store {
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
+	int readonly;               /* store_open_readonly() */
+	char *tmpdir;               /* its private copy, removed by store_close() */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -550,6 +552,81 @@ fail:
 	return NULL;
 }
 
+/* Copy src to dst when src exists; -1 + err on a failed copy. */
+static int copy_if_exists(const char *src, const char *dst, struct wl_err *err)
+{
+	if (!fs_exists(src))
+		return 0;
+	struct strbuf sb = STRBUF_INIT;
+	int rc = fs_read_file(src, (size_t)1 << 40, &sb, err);
+	if (rc == 0)
+		rc = fs_write_atomic(dst, sb.buf ? sb.buf : "", sb.len, err);
+	strbuf_release(&sb);
+	return rc;
+}
+
+static int open_ro(struct store *st, const char *file, struct wl_err *err)
+{
+	int rc = sqlite3_open_v2(file, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	int v = 0;
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+		if (user_version(st, &v, err) == 0) {
+			if (v <= STORE_SCHEMA_VERSION)
+				return 0;
+			err_set(err, "history database '%s' has schema version %d, newer than this waitloop (%d)",
+				st->path, v, STORE_SCHEMA_VERSION);
+		}
+	} else {
+		err_set(err, "history database '%s': %s", st->path, sqlite3_errstr(rc));
+	}
+	sqlite3_close(st->db);
+	st->db = NULL;
+	return -1;
+}
+
+struct store *store_open_readonly(const char *path, struct wl_err *err)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	st->pid = (long)getpid();
+	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
+		strcpy(st->hostname, "localhost");
+	st->readonly = 1;
+	if (open_ro(st, path, err) == 0)
+		return st;
+	if (strstr(err->msg, "newer than this waitloop"))
+		goto fail;
+	/* A WAL database whose -shm cannot be created next to it (a read-only
+	 * copy or medium): read a private copy of the file and its WAL, so
+	 * what the WAL holds is seen too. */
+	const char *tmp = getenv("TMPDIR");
+	char *tpl = xasprintf("%s/waitloop-ro.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tpl)) {
+		free(tpl);
+		goto fail;
+	}
+	st->tmpdir = tpl;
+	char *db = fs_join(tpl, "history.db"), *wal_src = xasprintf("%s-wal", path);
+	char *wal = xasprintf("%s-wal", db);
+	struct wl_err cerr = WL_ERR_INIT;
+	int ok = copy_if_exists(path, db, &cerr) == 0 && copy_if_exists(wal_src, wal, &cerr) == 0 &&
+		 open_ro(st, db, err) == 0;
+	free(db);
+	free(wal_src);
+	free(wal);
+	if (ok)
+		return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+int store_is_readonly(const struct store *st)
+{
+	return st->readonly;
+}
+
 char *store_default_path(const char *dir)
 {
 	const char *env = getenv("WAITLOOP_DB");
@@ -565,6 +642,16 @@ void store_close(struct store *st)
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	if (st->tmpdir) {
+		const char *names[] = {"history.db", "history.db-wal", "history.db-shm"};
+		for (size_t i = 0; i < 3; i++) {
+			char *f = fs_join(st->tmpdir, names[i]);
+			unlink(f);
+			free(f);
+		}
+		rmdir(st->tmpdir);
+		free(st->tmpdir);
+	}
 	free(st->path);
 	free(st);
 }

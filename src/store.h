@@ -45,6 +45,11 @@ struct store;
  * "... has schema version N, newer than this waitloop (M)".
  */
 struct store *store_open(const char *path, struct wl_err *err);
+/* For reading only (history, show) when store_open() cannot write: a
+ * read-only file or medium, a WAL copy without its -shm (opened immutable).
+ * Nothing is migrated or marked; writes fail. */
+struct store *store_open_readonly(const char *path, struct wl_err *err);
+int store_is_readonly(const struct store *st);
 /* Database path for commands without --db: $WAITLOOP_DB when set and
  * non-empty, else "<dir>/.waitloop/history.db" (dir NULL = "."). Caller frees. */
 char *store_default_path(const char *dir);

@@ -36,3 +36,29 @@ expect_eq "$(sqlite3 pf/.waitloop/history.db 'SELECT status, exit_code, status_r
 expect_eq "$(sqlite3 pf/.waitloop/history.db "SELECT status FROM steps WHERE step = 'a'")" SKIPPED
 expect_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' pf/context/_workflow.json)" CANCELLED
 t_end
+
+# 2. history/show on a read-only copy of a database (WAL without -shm).
+t_begin history_show_on_readonly_wal_copy
+mkdir -p rosrc ro romnt
+cp pf/.waitloop/history.db rosrc/h.db
+python3 - <<'PY'
+import sqlite3, shutil
+c = sqlite3.connect('rosrc/h.db')
+c.execute('PRAGMA journal_mode=WAL'); c.execute('PRAGMA wal_autocheckpoint=0')
+c.execute("UPDATE runs SET workflow = 'only-in-wal'"); c.commit()
+shutil.copy('rosrc/h.db', 'ro/h.db'); shutil.copy('rosrc/h.db-wal', 'ro/h.db-wal')
+PY
+if mount --bind ro romnt 2>/dev/null && mount -o remount,bind,ro romnt 2>/dev/null; then
+	"$WL" history --db romnt/h.db >h.txt 2>h.err; rc=$?
+	expect_eq "$rc" 0
+	expect_contains h.txt only-in-wal
+	id=$(sqlite3 rosrc/h.db 'SELECT id FROM runs LIMIT 1')
+	"$WL" show --db romnt/h.db "${id:-2}" >s.txt 2>s.err; rc=$?
+	expect_eq "$rc" 0
+	expect_contains s.txt only-in-wal
+	umount romnt
+	t_end
+else
+	umount romnt 2>/dev/null
+	echo "SKIP history_show_on_readonly_wal_copy: cannot make a read-only bind mount (needs root)"
+fi
