@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -300,6 +301,21 @@ static enum notify_reason deliver_file(const struct target *t, const char *paylo
 		return NOTIFY_SEND_FAILED;
 	}
 	size_t len = strlen(payload);
+	/* Whole lines or nothing. A FIFO takes the line only when it has room
+	 * for all of it (a reader that does not read must not get half a JSON
+	 * line); a file cut short (full disk) is truncated back. */
+	struct stat st;
+	int fifo = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+	off_t before = !fifo && fstat(fd, &st) == 0 ? st.st_size : -1;
+	if (fifo) {
+		int size = fcntl(fd, F_GETPIPE_SZ), queued = 0;
+		if (size > 0 && ioctl(fd, FIONREAD, &queued) == 0 && (size_t)(size - queued) < len + 1) {
+			close(fd);
+			snprintf(msg, msz, "cannot write '%s': the FIFO is full (its reader is not reading); line not written",
+				 t->path);
+			return NOTIFY_SEND_FAILED;
+		}
+	}
 	char *line = xmalloc(len + 1);
 	memcpy(line, payload, len);
 	line[len] = '\n';
@@ -309,6 +325,8 @@ static enum notify_reason deliver_file(const struct target *t, const char *paylo
 	while (w < 0 && errno == EINTR);
 	int e = errno;
 	free(line);
+	if (w > 0 && w != (ssize_t)(len + 1) && before >= 0 && ftruncate(fd, before) < 0)
+		e = errno;
 	if (close(fd) < 0 && w == (ssize_t)(len + 1)) {
 		e = errno;
 		w = -1;

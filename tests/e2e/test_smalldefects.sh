@@ -62,3 +62,44 @@ else
 	umount romnt 2>/dev/null
 	echo "SKIP history_show_on_readonly_wal_copy: cannot make a read-only bind mount (needs root)"
 fi
+
+# 3. A notify line to a FIFO whose reader never reads is written whole or
+#    not at all (a line longer than PIPE_BUF used to be cut in half): two
+#    pages left in the pipe, a run_started line of ~11 KB (long paths).
+t_begin notify_fifo_whole_lines
+long=ws
+for _ in $(seq 1 18); do long="$long/$(printf 'd%.0s' $(seq 1 200))"; done
+mkdir -p "$long"
+mkfifo "$T/inbox.fifo"
+cat > "$long/nf.yaml" <<Y
+name: nf
+version: "1"
+timeout: 1m
+notify:
+  targets:
+    inbox: {type: file, path: $T/inbox.fifo}
+  events: [run_started]
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "true"
+Y
+exec 3<>"$T/inbox.fifo"          # a reader that never reads
+T="$T" python3 -c 'import os, fcntl; fd = os.open(os.environ["T"] + "/inbox.fifo", os.O_WRONLY | os.O_NONBLOCK); os.write(fd, b"#" * (65536 - 8192))' 
+"$WL" run "$long/nf.yaml" -w "$long" --db "$T/nf.db" --no-progress >nf.out 2>nf.err
+expect_contains nf.err "the FIFO is full (its reader is not reading); line not written"
+T="$T" python3 -c '
+import os, fcntl, sys
+fd = os.open(os.environ["T"] + "/inbox.fifo", os.O_RDONLY | os.O_NONBLOCK)
+data = b""
+try:
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk: break
+        data += chunk
+except BlockingIOError:
+    pass
+rest = data.lstrip(b"#")
+sys.exit(0 if rest == b"" else 1)' || t_fail "a partial line was written to the FIFO"
+exec 3>&-
+t_end
