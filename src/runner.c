@@ -969,6 +969,13 @@ static void step_succeeded(struct step_run *sr)
 	step_set_status(sr, STEP_SUCCEEDED, NULL);
 }
 
+/* The guard timed out at a max_wait nobody set: the step's own timeout. */
+static int guard_timeout_is_step_timeout(const struct step_run *sr)
+{
+	return sr->guard_outcome == WAIT_TIMEOUT && sr->s->timeout > 0 && sr->s->wait_policy.max_wait == WL_UNSET &&
+	       sr->r->wf->wait_policy.max_wait == WL_UNSET;
+}
+
 static void on_attempt_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
@@ -980,10 +987,19 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 		free(w);
 	}
 	char *reason = result_reason(res, sr->s->timeout);
+	int timed_out = 0;
 	if (sr->guard_error) {
 		free(reason);
 		reason = sr->guard_error;
 		sr->guard_error = NULL;
+	} else if (sr->guard_aborted && !sr->stopping && guard_timeout_is_step_timeout(sr)) {
+		/* a wait_policy without max_wait (e.g. only grace) times out with
+		 * the step: that is the step's timeout, reported as such */
+		free(reason);
+		char d[64];
+		duration_format(sr->s->timeout, d, sizeof(d));
+		reason = xasprintf("timeout (%s)", d);
+		timed_out = 1;
 	} else if (sr->guard_aborted && !sr->stopping) {
 		free(reason);
 		reason = xasprintf("wait_policy: %s", sr->guard_message ? sr->guard_message
@@ -1000,7 +1016,7 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 		return;
 	}
 	if (reason) {
-		attempt_failed(sr, reason, res->timed_out, res->exited, res->exit_code);
+		attempt_failed(sr, reason, res->timed_out || timed_out, res->exited, res->exit_code);
 		free(reason);
 		return;
 	}

@@ -103,3 +103,24 @@ rest = data.lstrip(b"#")
 sys.exit(0 if rest == b"" else 1)' || t_fail "a partial line was written to the FIFO"
 exec 3>&-
 t_end
+
+# 4. A wait_policy that only sets grace: a plain step timeout is reported as
+#    the step's timeout, not as "wait_policy: timeout after 0 observations".
+t_begin grace_only_policy_reports_step_timeout
+mkdir -p gr
+cat > gr/g.yaml <<'Y'
+name: g
+version: "1"
+timeout: 1m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: sleep 30
+    timeout: 1s
+    wait_policy:
+      grace: 500ms
+Y
+"$WL" run gr/g.yaml -w gr -q >gr.out 2>gr.err; rc=$?
+expect_eq "$rc" 1
+expect_eq "$(sqlite3 gr/.waitloop/history.db "SELECT reason FROM steps WHERE step = 'a'")" "timeout (1s)"
+t_end
