@@ -139,6 +139,24 @@ static void on_heartbeat(void *arg)
 	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
 }
 
+#define METRICS_REFRESH_MS 15000
+
+/* The metrics file while a step runs: durations brought up to now, so the
+ * "run too long" alerts can fire during a hang (docs/operations.md). */
+struct metrics_tick {
+	struct loop *loop;
+	struct metrics *mx;
+	int64_t every;
+	uint64_t timer;
+};
+
+static void on_metrics_tick(void *arg)
+{
+	struct metrics_tick *mt = arg;
+	metrics_refresh(mt->mx, NULL);   /* a failure is reported once by the metrics warn callback */
+	mt->timer = loop_add_timer(mt->loop, time_now_ms() + mt->every, on_metrics_tick, mt);
+}
+
 static void warn_once(void *ctx, const char *msg)
 {
 	fprintf(stderr, "waitloop: warning: %s: %s\n", (const char *)ctx, msg);
@@ -320,6 +338,7 @@ missing:
 	struct runner *r = NULL;
 	struct heartbeat hb = {0};
 	struct reaper *rp = NULL;
+	struct metrics_tick mt = {0};
 	struct wl_err err = WL_ERR_INIT;
 
 	/* History first: without it neither the run nor its notifications
@@ -387,6 +406,9 @@ missing:
 		mx = metrics_new(metrics_path);
 		metrics_set_warn(mx, warn_once, "metrics");
 		bus_subscribe(runner_bus(r), metrics_sink, mx);
+		int64_t every = wf->metrics_refresh > 0 ? wf->metrics_refresh : METRICS_REFRESH_MS;
+		mt = (struct metrics_tick){runner_loop(r), mx, every, 0};
+		mt.timer = loop_add_timer(mt.loop, time_now_ms() + every, on_metrics_tick, &mt);
 	}
 
 	/* Notifications: last sink, so an event is recorded before it is sent. */
@@ -417,6 +439,9 @@ missing:
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
 	hb.timer = 0;
+	if (mt.timer)
+		loop_cancel_timer(mt.loop, mt.timer);
+	mt.timer = 0;
 	if (mx && metrics_flush(mx, &err) < 0)
 		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
 	rc = runner_exit_code(r);
@@ -440,6 +465,8 @@ missing:
 out:
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
+	if (mt.timer)
+		loop_cancel_timer(mt.loop, mt.timer);
 	reaper_finish(rp);
 	notify_free(nt);
 	progress_free(pg);

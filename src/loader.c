@@ -75,7 +75,7 @@ static const char *const PREFLIGHT_KEYS[] = {
 static const char *const NOTIFY_KEYS[] = {"targets", "events", NULL};
 static const char *const TARGET_KEYS[] = {"type", "command", "path", "timeout", NULL};
 static const char *const WORKER_CMD_KEYS[] = {"command", NULL};
-static const char *const METRICS_KEYS[] = {"file", NULL};
+static const char *const METRICS_KEYS[] = {"file", "refresh", NULL};
 static const char *const HISTORY_KEYS[] = {"db", NULL};
 
 /* roboppi features accepted with a warning (SPEC §4.1). */
@@ -1192,6 +1192,26 @@ static char *load_single(struct ld *ld, const struct ynode *k, const struct ynod
 	return out;
 }
 
+/* metrics: {file: PATH, refresh: DURATION} */
+static void load_metrics(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_workflow *wf)
+{
+	if (!expect_map(ld, k, v))
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *sk = v->keys[i], *sv = v->items[i];
+		if (!strcmp(sk->value, "file")) {
+			free(wf->metrics_file);
+			wf->metrics_file = get_str(ld, sk, sv);
+		} else if (!strcmp(sk->value, "refresh")) {
+			get_duration(ld, sk, sv, 1, &wf->metrics_refresh);
+		} else {
+			unknown_key(ld, sk, METRICS_KEYS, NULL, k->value);
+		}
+	}
+	if (!ynode_key(v, "file"))
+		lerr(ld, k, "missing required field 'file' in %s", k->value);
+}
+
 static void load_version(struct ld *ld, const struct ynode *v)
 {
 	if (is_scalar(v) && ((v->type == YSCALAR_STR || v->type == YSCALAR_INT) && !strcmp(v->value, "1"))) {
@@ -1495,7 +1515,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 		else if (!strcmp(name, "notify"))
 			load_notify(ld, k, v);
 		else if (!strcmp(name, "metrics"))
-			wf->metrics_file = load_single(ld, k, v, METRICS_KEYS);
+			load_metrics(ld, k, v, wf);
 		else if (!strcmp(name, "history"))
 			wf->history_db = load_single(ld, k, v, HISTORY_KEYS);
 		else if (!strcmp(name, "redact"))

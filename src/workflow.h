@@ -245,6 +245,7 @@ struct wl_workflow {
 	size_t npreflight;
 	struct wl_notify notify;
 	char *metrics_file;
+	int64_t metrics_refresh;          /* ms; 0 = default (15 s) */
 	char *history_db;
 	struct strvec redact;
 	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */

@@ -124,3 +124,29 @@ Y
 expect_eq "$rc" 1
 expect_eq "$(sqlite3 gr/.waitloop/history.db "SELECT reason FROM steps WHERE step = 'a'")" "timeout (1s)"
 t_end
+
+# 5. The metrics file is refreshed while a step runs (metrics.refresh), so
+#    run_duration_seconds grows during a hang instead of staying at 0.003.
+t_begin metrics_refreshed_while_step_runs
+mkdir -p mx
+cat > mx/m.yaml <<'Y'
+name: m
+version: "1"
+timeout: 1m
+metrics: {file: m.prom, refresh: 200ms}
+steps:
+  a:
+    worker: CUSTOM
+    instructions: sleep 3
+Y
+"$WL" run mx/m.yaml -w mx -q >mx.out 2>mx.err &
+pid=$!
+sleep 2.2
+dur=$(sed -n 's/^waitloop_run_duration_seconds \([0-9.e+-]*\)$/\1/p' mx/m.prom 2>/dev/null)
+step=$(sed -n 's/^waitloop_step_duration_seconds{step="a"} \([0-9.e+-]*\)$/\1/p' mx/m.prom 2>/dev/null)
+wait "$pid"
+python3 -c 'import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 1.0 else 1)' "${dur:-0}" ||
+	t_fail "run_duration_seconds was '${dur}' 2 s into a 3 s step"
+python3 -c 'import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 1.0 else 1)' "${step:-0}" ||
+	t_fail "step_duration_seconds was '${step}' 2 s into a 3 s step"
+t_end
