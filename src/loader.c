@@ -59,8 +59,8 @@ static const char *const POLICY_KEYS[] = {
 static const char *const BACKOFF_KEYS[] = {"factor", "max_interval", NULL};
 static const char *const RULE_KEYS[] = {
 	"match", "field", "equals", "after", "class", "fingerprint", "hint", NULL};
-static const char *const RETRY_KEYS[] = {"limit", "backoff", "on_exit_codes", "on_timeout", NULL};
-static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "max_duration", NULL};
+static const char *const RETRY_KEYS[] = {"limit", "backoff", "max_duration", "on_exit_codes", "on_timeout", NULL};
+static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "cap", NULL};
 static const char *const CONV_KEYS[] = {
 	"enabled", "stall_threshold", "max_stage", "fail_on_max_stage", "stages",
 	"allowed_paths", "ignored_paths", "diff_base_ref", "max_changed_files",
@@ -638,12 +638,22 @@ static void load_retry(struct ld *ld, const struct ynode *k, const struct ynode 
 					get_duration(ld, bk, bv, 0, &r->backoff_duration);
 				else if (!strcmp(bk->value, "factor"))
 					get_number(ld, bk, bv, 1.0, &r->backoff_factor);
-				else if (!strcmp(bk->value, "max_duration"))
+				else if (!strcmp(bk->value, "cap"))
 					get_duration(ld, bk, bv, 0, &r->backoff_max_duration);
+				else if (!strcmp(bk->value, "max_duration")) {
+					/* the old name of cap (Argo's maxDuration is a total budget) */
+					get_duration(ld, bk, bv, 0, &r->backoff_max_duration);
+					lwarn(ld, bk,
+					      "'max_duration' in %s caps each delay: it is now called 'cap' (the total time "
+					      "across retries is retry.max_duration)",
+					      bctx);
+				}
 				else
 					unknown_key(ld, bk, RETRY_BACKOFF_KEYS, NULL, bctx);
 			}
 			free(bctx);
+		} else if (!strcmp(name, "max_duration")) {
+			get_duration(ld, rk, rv, 1, &r->max_duration);
 		} else if (!strcmp(name, "on_exit_codes")) {
 			if (!expect_list(ld, rk, rv, "exit codes"))
 				continue;
@@ -889,6 +899,7 @@ static void step_init(struct wl_step *s)
 	s->retry.limit = WL_UNSET;
 	s->retry.backoff_duration = WL_UNSET;
 	s->retry.backoff_max_duration = WL_UNSET;
+	s->retry.max_duration = WL_UNSET;
 	wait_policy_init(&s->wait_policy);
 	wait_policy_init(&s->check.wait_policy);
 	s->check.timeout = WL_UNSET;

@@ -788,7 +788,10 @@ static int finish_if_stopping(struct step_run *sr)
 
 /* ---- retries ---- */
 
-/* Delay before the next attempt, or -1 when the failure is final. */
+#define RETRY_BUDGET_SPENT (-2)
+
+/* Delay before the next attempt, or -1 when the failure is final
+ * (RETRY_BUDGET_SPENT: because retry.max_duration would be exceeded). */
 static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_exit, int exit_code)
 {
 	const struct wl_step *s = sr->s;
@@ -827,6 +830,10 @@ static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_ex
 		d *= factor;
 	if (d > (double)cap)
 		d = (double)cap;
+	/* retry.max_duration: no attempt starts past the step's total budget */
+	if (s->retry.present && s->retry.max_duration != WL_UNSET && sr->start_mono &&
+	    time_now_ms() + (int64_t)d - sr->start_mono >= s->retry.max_duration)
+		return RETRY_BUDGET_SPENT;
 	return (int64_t)d;
 }
 
@@ -842,6 +849,14 @@ static void attempt_failed(struct step_run *sr, const char *reason, int timed_ou
 {
 	struct runner *r = sr->r;
 	int64_t delay = r->stopping ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
+	if (delay == RETRY_BUDGET_SPENT) {
+		char d[64];
+		duration_format(sr->s->retry.max_duration, d, sizeof(d));
+		char *why = xasprintf("%s; no retry: retry.max_duration %s spent", reason, d);
+		step_fail(sr, why);
+		free(why);
+		return;
+	}
 	if (delay < 0) {
 		step_fail(sr, reason);
 		return;

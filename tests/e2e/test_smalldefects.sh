@@ -150,3 +150,37 @@ python3 -c 'import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 1.0 else 1)' "$
 python3 -c 'import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 1.0 else 1)' "${step:-0}" ||
 	t_fail "step_duration_seconds was '${step}' 2 s into a 3 s step"
 t_end
+
+# 6. retry.backoff.cap caps each delay (old name max_duration: a warning);
+#    retry.max_duration is the total budget across retries.
+t_begin retry_cap_and_max_duration
+mkdir -p rt
+cat > rt/old.yaml <<'Y'
+name: old
+version: "1"
+timeout: 1m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "true"
+    retry: {limit: 2, backoff: {duration: 100ms, max_duration: 1s}}
+Y
+"$WL" validate rt/old.yaml >rt1.txt 2>&1
+expect_contains rt1.txt "rt/old.yaml:8:50: warning: 'max_duration' in backoff of retry of step 'a' caps each delay: it is now called 'cap'"
+cat > rt/budget.yaml <<'Y'
+name: budget
+version: "1"
+timeout: 1m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "sleep 0.3; exit 1"
+    retry: {limit: 100, max_duration: 2s, backoff: {duration: 200ms, factor: 1, cap: 200ms}}
+Y
+"$WL" run rt/budget.yaml -w rt -q >rt2.out 2>rt2.err; rc=$?
+expect_eq "$rc" 1
+reason=$(sqlite3 rt/.waitloop/history.db "SELECT reason FROM steps WHERE step = 'a'")
+expect_contains "$reason" "exit code 1; no retry: retry.max_duration 2s spent"
+n=$(sqlite3 rt/.waitloop/history.db "SELECT attempts FROM steps WHERE step = 'a'")
+[ "$n" -ge 2 ] && [ "$n" -le 5 ] || t_fail "$n attempts in a 2s budget of 0.5s attempts"
+t_end
