@@ -161,6 +161,20 @@ struct notifier *notify_new(const struct wl_notify *cfg, const struct notify_opt
 		t->timeout_ms = src->timeout > 0 ? src->timeout : NOTIFY_DEFAULT_TIMEOUT_MS;
 		if (t->type == NOTIFY_FILE) {
 			t->path = n->cwd && src->path ? fs_join(n->cwd, src->path) : xstrdup(src->path);
+			/* Nothing is created, but a target whose directory is missing
+			 * at the start would drop every delivery: said once, here. */
+			char *dir = xstrdup(t->path);
+			char *slash = strrchr(dir, '/');
+			if (slash && slash != dir)
+				*slash = '\0';
+			if (slash && slash != dir && !fs_is_dir(dir) && n->log) {
+				char line[400];
+				snprintf(line, sizeof(line),
+					 "notify: target '%s': directory '%s' is missing: deliveries will be target_missing",
+					 t->name, dir);
+				n->log(n->log_ctx, NOTIFY_LOG_WARNING, line);
+			}
+			free(dir);
 		} else if (t->type == NOTIFY_COMMAND) {
 			if (!src->command || split_words(src->command, &t->argv) < 0) {
 				err_set(err, "notify target '%s': cannot split command '%s' into words", t->name,
@@ -517,7 +531,8 @@ void notify_sink(void *ctx, const struct wl_event *ev)
 		struct about a;
 		about_set(&a, ev, event, t->name);
 		if (!claim(n, &a)) {
-			report(n, &a, NOTIFY_DUPLICATE_SUPPRESSED, "already delivered once");
+			report(n, &a, NOTIFY_DUPLICATE_SUPPRESSED,
+			       "already attempted once (at most once per event and target, whatever its outcome)");
 			continue;
 		}
 		if (!payload) {
