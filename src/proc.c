@@ -41,6 +41,7 @@ extern char **environ;
 
 #define PROC_DEFAULT_GRACE_MS 5000
 #define PROC_DEFAULT_LINGER_MS 1000
+#define PROC_LINGER_GRACE_MS 300   /* escalation step for what outlived main */
 /* After SIGKILL: how long to wait for the group to disappear before
  * reporting anyway (a process in uninterruptible sleep, or a member's
  * zombie that init is slow to reap, must not hang the runner). */
@@ -532,8 +533,14 @@ static void escalate(struct proc *p)
 			p->res.signals_sent |= PROC_SENT_SIGKILL;
 	}
 	cancel_timer(p, &p->t_escalate);
+	/* Leftovers after main exited (the linger) get a short ladder: main is
+	 * done, a background process that ignores SIGINT must not cost the
+	 * whole grace at every linger (docs/execution.md: about 2 s at most). */
+	int64_t step = p->grace_ms;
+	if (p->res.lingered && !p->res.stopped && !p->res.timed_out && step > PROC_LINGER_GRACE_MS)
+		step = PROC_LINGER_GRACE_MS;
 	if (p->level < 3)
-		p->t_escalate = loop_add_timer(p->l, now + p->grace_ms, on_escalate, p);
+		p->t_escalate = loop_add_timer(p->l, now + step, on_escalate, p);
 	else if (!p->t_killwait)
 		p->t_killwait = loop_add_timer(p->l, now + PROC_KILL_WAIT_MS, on_killwait, p);
 }

@@ -184,3 +184,27 @@ expect_contains "$reason" "exit code 1; no retry: retry.max_duration 2s spent"
 n=$(sqlite3 rt/.waitloop/history.db "SELECT attempts FROM steps WHERE step = 'a'")
 [ "$n" -ge 2 ] && [ "$n" -le 5 ] || t_fail "$n attempts in a 2s budget of 0.5s attempts"
 t_end
+
+# 7. A background grandchild that ignores SIGINT and holds the output costs
+#    about 2 s at the linger, not the step's whole grace (30 s here).
+t_begin linger_sigint_ignoring_grandchild_bounded
+mkdir -p lg
+cat > lg/l.yaml <<'Y'
+name: l
+version: "1"
+timeout: 2m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: |
+      sh -c 'trap "" INT; sleep 60' &
+      echo started
+    wait_policy: {grace: 30s}
+Y
+start=$(date +%s%3N)
+"$WL" run lg/l.yaml -w lg -q >lg.out 2>lg.err; rc=$?
+took=$(( $(date +%s%3N) - start ))
+expect_eq "$rc" 0
+[ "$took" -lt 15000 ] || t_fail "the linger took ${took} ms (grace 30 s; target about 2 s)"
+expect_contains "$(sqlite3 lg/.waitloop/history.db "SELECT signals_sent FROM attempts WHERE step = 'a'")" SIGTERM
+t_end
