@@ -153,7 +153,7 @@ int cmd_history(int argc, char **argv)
 	}
 	struct wl_err err = WL_ERR_INIT;
 	struct store *st = store_open(path, &err);
-	if (!st)   /* a read-only copy or medium: read it as it is */
+	if (!st && store_err_readonly(&err))   /* a read-only copy or medium: read it as it is */
 		st = store_open_readonly(path, &err);
 	cJSON *runs = NULL;
 	int rc = 1;

@@ -622,6 +622,12 @@ fail:
 	return NULL;
 }
 
+int store_err_readonly(const struct wl_err *err)
+{
+	return strstr(err->msg, "unable to open database file") || strstr(err->msg, "readonly database") ||
+	       strstr(err->msg, "Read-only file system") || strstr(err->msg, "Permission denied");
+}
+
 int store_is_readonly(const struct store *st)
 {
 	return st->readonly;

@@ -50,6 +50,9 @@ struct store *store_open(const char *path, struct wl_err *err);
  * Nothing is migrated or marked; writes fail. */
 struct store *store_open_readonly(const char *path, struct wl_err *err);
 int store_is_readonly(const struct store *st);
+/* Did store_open() fail because the database cannot be written (read-only
+ * file, medium or directory) rather than because it is broken? */
+int store_err_readonly(const struct wl_err *err);
 /* Database path for commands without --db: $WAITLOOP_DB when set and
  * non-empty, else "<dir>/.waitloop/history.db" (dir NULL = "."). Caller frees. */
 char *store_default_path(const char *dir);
