@@ -454,6 +454,22 @@ static int has_dotdot(const char *p)
 	return 0;
 }
 
+/*
+ * The one rule for paths a workflow names (context_dir, a step's workspace,
+ * a notify file target's path, metrics.file, history.db): an absolute path
+ * is taken as written; a relative one is relative to the workspace and must
+ * not leave it ('..'). inputs[].as is stricter (relative only).
+ */
+static void check_path(struct ld *ld, const struct ynode *at, const char *what, const char *path)
+{
+	if (!path)
+		return;
+	if (!*path)
+		lerr(ld, at, "'%s' must not be empty", what);
+	else if (path[0] != '/' && has_dotdot(path))
+		lerr(ld, at, "'%s' must not leave the workspace ('..' in '%s')", what, path);
+}
+
 /* ------------------------------------------------------------- wait_policy */
 
 static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, const char *ctx)
@@ -939,8 +955,10 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			s->instructions_file = get_str(ld, k, val);
 		else if (!strcmp(name, "capabilities"))
 			get_strlist(ld, k, val, &s->capabilities, 0);
-		else if (!strcmp(name, "workspace"))
+		else if (!strcmp(name, "workspace")) {
 			s->workspace = get_str(ld, k, val);
+			check_path(ld, val, "workspace", s->workspace);
+		}
 		else if (!strcmp(name, "depends_on")) {
 			src->depends_on = val;
 			get_strlist(ld, k, val, &s->depends_on, 0);
@@ -1116,8 +1134,10 @@ static void load_notify(struct ld *ld, const struct ynode *k, const struct ynode
 						t->type = (enum wl_notify_type)get_enum(ld, fk, fv, NOTIFY_TYPE_NAMES);
 					else if (!strcmp(fk->value, "command"))
 						t->command = get_text(ld, fk, fv);
-					else if (!strcmp(fk->value, "path"))
+					else if (!strcmp(fk->value, "path")) {
 						t->path = get_str(ld, fk, fv);
+						check_path(ld, fv, "path", t->path);
+					}
 					else if (!strcmp(fk->value, "timeout"))
 						get_duration(ld, fk, fv, 1, &t->timeout);
 					else
@@ -1213,6 +1233,7 @@ static void load_metrics(struct ld *ld, const struct ynode *k, const struct ynod
 		if (!strcmp(sk->value, "file")) {
 			free(wf->metrics_file);
 			wf->metrics_file = get_str(ld, sk, sv);
+			check_path(ld, sv, "file", wf->metrics_file);
 		} else if (!strcmp(sk->value, "refresh")) {
 			get_duration(ld, sk, sv, 1, &wf->metrics_refresh);
 		} else {
@@ -1510,11 +1531,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			get_int(ld, k, v, 1, &wf->concurrency);
 		else if (!strcmp(name, "context_dir")) {
 			wf->context_dir = get_str(ld, k, v);
-			if (wf->context_dir && !*wf->context_dir)
-				lerr(ld, v, "'context_dir' must not be empty");
-			else if (wf->context_dir && wf->context_dir[0] != '/' && has_dotdot(wf->context_dir))
-				lerr(ld, v, "'context_dir' must not leave the workspace ('..' in '%s')",
-				     wf->context_dir);
+			check_path(ld, v, "context_dir", wf->context_dir);
 		} else if (!strcmp(name, "env"))
 			get_env(ld, k, v, &wf->env);
 		else if (!strcmp(name, "shell"))
@@ -1527,8 +1544,12 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			load_notify(ld, k, v);
 		else if (!strcmp(name, "metrics"))
 			load_metrics(ld, k, v, wf);
-		else if (!strcmp(name, "history"))
+		else if (!strcmp(name, "history")) {
 			wf->history_db = load_single(ld, k, v, HISTORY_KEYS);
+			for (size_t j = 0; v && v->kind == YNODE_MAPPING && j < v->n; j++)
+				if (!strcmp(v->keys[j]->value, "db"))
+					check_path(ld, v->items[j], "db", wf->history_db);
+		}
 		else if (!strcmp(name, "redact"))
 			get_regex_list(ld, k, v, &wf->redact);
 		else if (!strcmp(name, "workers"))
