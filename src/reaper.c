@@ -26,6 +26,7 @@
 #define ENV_RUN "WAITLOOP_RUN_ID="
 #define ENV_STEP "WAITLOOP_STEP="
 #define FINISH_GRACE_MS 1000
+static const char REAP_ONLY[] = "";   /* sweep(): reap exited escapees, signal nobody */
 
 struct group {
 	pid_t pgid;
@@ -213,6 +214,8 @@ static size_t sweep(struct reaper *rp, const char *step, int force_kill)
 			continue;
 		}
 		left++;
+		if (step == REAP_ONLY)
+			continue;
 		if (step) {
 			char *run = env_of(pid, ENV_RUN), *s = env_of(pid, ENV_STEP);
 			int mine = run && s && !strcmp(run, rp->run_id) && !strcmp(s, step);
@@ -267,8 +270,10 @@ static void on_finished(void *arg, pid_t pgid)
 		rp->live[i] = rp->live[--rp->nlive];
 		break;
 	}
-	if (step)
-		sweep(rp, step, 0);
+	/* Exited escapees are reaped; running ones stay until the run ends:
+	 * a step may start a service later steps use (workflows/db-startup.yaml). */
+	(void)step;
+	sweep(rp, REAP_ONLY, 0);
 	free(step);
 }
 

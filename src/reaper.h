@@ -3,12 +3,11 @@
  * is SIGKILLed. Three parts (docs/execution.md "No orphans"):
  *
  *   1. While a run lives, the runner is a child subreaper: a process that
- *      leaves its step's group (`setsid cmd &`) and loses its parent comes
- *      back to the runner instead of init. When a step's process finishes,
- *      such escapees of that step (their environment names the run and the
- *      step: WAITLOOP_RUN_ID, WAITLOOP_STEP) get SIGTERM (+SIGCONT); the
- *      next sweep, or the end of the run, sends SIGKILL. Exited escapees
- *      are reaped.
+ *      leaves its step's group (`setsid cmd &`, a daemon) and loses its
+ *      parent comes back to the runner instead of init. It may keep running
+ *      while the run lives (a step may start a service later steps use);
+ *      exited ones are reaped whenever a child finishes; at the end of the
+ *      run every one left gets SIGTERM (+SIGCONT), one second, SIGKILL.
  *   2. Every spawned group is recorded in history (pgid + start time,
  *      field 22 of /proc/PID/stat) and closed when it ends; children have
  *      PR_SET_PDEATHSIG (proc.h).

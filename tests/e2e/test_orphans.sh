@@ -19,8 +19,9 @@ cleanup_pids=()
 cleanup() { local p; for p in "${cleanup_pids[@]}"; do alive "$p" && kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
 trap cleanup EXIT
 
-# 1. A step's `setsid cmd &` is stopped with its step, not left under init.
-t_begin setsid_escapee_stopped_with_step
+# 1. A step's `setsid cmd &` (a service) lives while the run does — a later
+#    step can use it — and is stopped at the end of the run, not left to init.
+t_begin setsid_escapee_lives_with_run_stopped_at_end
 mkdir -p ws1
 cat > esc.yaml <<'Y'
 name: esc
@@ -33,9 +34,16 @@ steps:
       setsid sh -c 'echo $$ > esc.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &
       while [ ! -s esc.pid ]; do sleep 0.05; done
       echo started
+  b:
+    worker: CUSTOM
+    depends_on: [a]
+    instructions: |
+      sleep 0.3
+      kill -0 "$(cat esc.pid)" && echo "service still up"
 Y
 "$WL" run esc.yaml -w ws1 -q >/dev/null 2>err1.txt; rc=$?
 expect_eq "$rc" 0
+expect_contains ws1/context/b/stdout.log "service still up"
 pid=$(cat ws1/esc.pid 2>/dev/null)
 cleanup_pids+=("$pid")
 [ -n "$pid" ] || t_fail "escapee never started"
