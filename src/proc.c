@@ -504,6 +504,15 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 		}
 	}
 	struct strbuf red = STRBUF_INIT;
+	char *text = NULL;
+	if (p->capture_tail && memchr(buf, '\0', n)) {
+		/* the tail is text (patterns, messages): a NUL byte is read as a
+		 * space, so what follows it is not lost (issue 16) */
+		text = xmalloc(n);
+		for (size_t i = 0; i < n; i++)
+			text[i] = buf[i] ? buf[i] : ' ';
+		buf = text;
+	}
 	if (p->capture_tail && p->tail_rs[0]) {
 		redact_stream_feed(p->tail_rs[stream == PROC_STDERR], buf, n, &red);
 		buf = strbuf_str(&red);
@@ -521,6 +530,7 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 		}
 	}
 	strbuf_release(&red);
+	free(text);
 	if (p->on_output)
 		p->on_output(p->arg, stream, raw, raw_n);
 }
