@@ -182,7 +182,7 @@ expect_eq "$rc" 1
 reason=$(sqlite3 rt/.waitloop/history.db "SELECT reason FROM steps WHERE step = 'a'")
 expect_contains "$reason" "exit code 1; no retry: retry.max_duration 2s spent"
 n=$(sqlite3 rt/.waitloop/history.db "SELECT attempts FROM steps WHERE step = 'a'")
-[ "$n" -ge 2 ] && [ "$n" -le 5 ] || t_fail "$n attempts in a 2s budget of 0.5s attempts"
+{ [ "$n" -ge 2 ] && [ "$n" -le 5 ]; } || t_fail "$n attempts in a 2s budget of 0.5s attempts"
 t_end
 
 # 7. A background grandchild that ignores SIGINT and holds the output costs
