@@ -10,11 +10,11 @@
 
 PREFIX     ?= /usr/local
 CC         ?= cc
-PKGS       := yaml-0.1 libcjson libgit2 sqlite3
+PKGS       := yaml-0.1 libcjson libgit2 sqlite3 libpcre2-8
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Debian packages the build and the tests need (checked with dpkg, installed only when missing).
-DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev \
+DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev libpcre2-dev \
               sqlite3 python3 python3-jsonschema python3-yaml shellcheck git procps clang \
               libclang-rt-dev man-db time
 DEB_TEST_PKGS := prometheus postgresql

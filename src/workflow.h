@@ -119,7 +119,8 @@ struct wl_retry {
 	int limit;                    /* WL_UNSET = 0 retries */
 	int64_t backoff_duration;     /* ms, first delay */
 	double backoff_factor;        /* 0 = unset (2) */
-	int64_t backoff_max_duration; /* ms cap */
+	int64_t backoff_max_duration; /* ms, cap of each delay (backoff.cap; old name backoff.max_duration) */
+	int64_t max_duration;         /* ms, total time of the step across its attempts (WL_UNSET = none) */
 	int *on_exit_codes;           /* retry only these codes (none = any failure) */
 	size_t n_on_exit_codes;
 	int on_timeout_retry;         /* retry.on_timeout: retry */
@@ -248,6 +249,7 @@ struct wl_workflow {
 	size_t npreflight;
 	struct wl_notify notify;
 	char *metrics_file;
+	int64_t metrics_refresh;          /* ms; 0 = default (15 s) */
 	char *history_db;
 	struct strvec redact;
 	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */

@@ -243,7 +243,7 @@ static void test_notify_missing_inbox_directory(void)
 	CHECK_INT(f.rec.seen.n, 2);
 	if (f.rec.seen.n == 2)
 		CHECK_STR(f.rec.seen.v[1], "notify:inbox:run_finished:target_missing");
-	CHECK_INT(f.rec.warnings.n, 0);          /* debug level only */
+	CHECK_INT(f.rec.warnings.n, 1);          /* once, at the start (issue 16); deliveries: debug */
 	CHECK_INT(f.rec.debug.n, 1);
 	if (f.rec.debug.n)
 		CHECK_CONTAINS(f.rec.debug.v[0], "target_missing");
@@ -348,6 +348,25 @@ static void test_notify_hanging_command_stopped_at_timeout(void)
 	fixture_release(&f);
 }
 
+/* A file target whose directory is missing at the start: one warning (every
+ * delivery would be target_missing, which is only a debug line). */
+static void test_notify_missing_target_warned_once(void)
+{
+	struct one_target o;
+	target_file(&o, "inbox", "no-such-dir/inbox.jsonl");
+	struct fixture f;
+	fixture_init(&f, &o.cfg);
+	emit(&f, EV_ITERATION_FINISHED, "review", 1, "{\"decision\":\"incomplete\"}");
+	emit(&f, EV_ITERATION_FINISHED, "review", 2, "{\"decision\":\"incomplete\"}");
+	notify_drain(f.n);
+	int warned = 0;
+	for (size_t i = 0; i < f.rec.warnings.n; i++)
+		warned += strstr(f.rec.warnings.v[i], "target 'inbox': directory") != NULL &&
+			  strstr(f.rec.warnings.v[i], "is missing: deliveries will be target_missing") != NULL;
+	CHECK_INT(warned, 1);
+	fixture_release(&f);
+}
+
 static void test_notify_duplicate_suppressed(void)
 {
 	struct one_target o;
@@ -377,6 +396,17 @@ static void test_notify_duplicate_suppressed(void)
 	}
 	CHECK_INT(dups, 2);
 	CHECK_INT(delivered, 2);
+	/* a duplicate is never said to have been delivered (its first attempt may have failed) */
+	int attempted = 0;
+	for (size_t i = 0; i < f.rec.debug.n; i++) {
+		CHECK(!strstr(f.rec.debug.v[i], "already delivered once"));
+		attempted += strstr(f.rec.debug.v[i], "already attempted once") != NULL;
+	}
+	for (size_t i = 0; i < f.rec.warnings.n; i++) {
+		CHECK(!strstr(f.rec.warnings.v[i], "already delivered once"));
+		attempted += strstr(f.rec.warnings.v[i], "already attempted once") != NULL;
+	}
+	CHECK_INT(attempted, 2);
 	free(s);
 	free(p);
 	fixture_release(&f);
@@ -445,6 +475,7 @@ int main(void)
 	TEST(test_notify_command_failing);
 	TEST(test_notify_hanging_command_stopped_at_timeout);
 	TEST(test_notify_duplicate_suppressed);
+	TEST(test_notify_missing_target_warned_once);
 	TEST(test_notify_never_notifies_itself);
 	TEST(test_notify_warning_is_bounded);
 	TEST(test_notify_bad_command_line);
