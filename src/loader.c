@@ -67,7 +67,7 @@ static const char *const CONV_KEYS[] = {
 	"no_change_limit", NULL};
 static const char *const STAGE_KEYS[] = {"stage", "append_instructions", NULL};
 static const char *const WAIT_KEYS[] = {"condition", "target", NULL};
-static const char *const OUTPUT_KEYS[] = {"name", "path", "type", NULL};
+static const char *const OUTPUT_KEYS[] = {"name", "path", "type", "required", NULL};
 static const char *const INPUT_KEYS[] = {"from", "artifact", "as", NULL};
 static const char *const PREFLIGHT_KEYS[] = {
 	"require_commands", "require_env", "require_files", "name", "command", "timeout",
@@ -795,6 +795,8 @@ static void load_outputs(struct ld *ld, const struct ynode *k, const struct ynod
 			} else if (!strcmp(ok->value, "type")) {
 				char *t = get_str(ld, ok, oval);   /* roboppi hint, not used */
 				free(t);
+			} else if (!strcmp(ok->value, "required")) {
+				get_bool(ld, ok, oval, &o->required);
 			} else {
 				unknown_key(ld, ok, OUTPUT_KEYS, NULL, octx);
 			}

@@ -363,6 +363,9 @@ static void event_line(const struct wl_event *ev, struct strbuf *sb)
 	case EV_CONVERGENCE:
 		strbuf_addf(sb, "[%s] convergence stage %g", step, jnum(d, "stage", 0));
 		break;
+	case EV_WARNING:
+		strbuf_addf(sb, "[%s] warning: %s", step, jstr(d, "message"));
+		break;
 	case EV_GIT_CHANGES:
 	case EV_RUN_FINISHED:
 	case EV__COUNT:

@@ -655,6 +655,23 @@ static int worker_argv(const struct step_run *sr, int is_check, struct strvec *e
 
 /* ---- artifacts: inputs and outputs ---- */
 
+/* Something that did not change an outcome but must not go unseen: an
+ * EV_WARNING (progress line, events.jsonl, history -> `waitloop show`). */
+static void emit_warning(struct step_run *sr, const char *kind, const char *message)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "kind", kind);
+	cJSON_AddStringToObject(d, "message", message);
+	emit(sr->r, EV_WARNING, sr, d);
+}
+
+/*
+ * roboppi's hand-off (context-manager.ts, AT-3.4/3.5): inputs land in the
+ * RUN workspace (not the step's `workspace:`), outputs are read from it; a
+ * missing input artifact is skipped (the producer may have failed with
+ * on_failure: continue), and so is a declared output that was not produced
+ * unless it says `required: true`. Skips are warnings, not silence.
+ */
 static int copy_inputs(struct step_run *sr, struct wl_err *err)
 {
 	struct runner *r = sr->r;
@@ -664,11 +681,13 @@ static int copy_inputs(struct step_run *sr, struct wl_err *err)
 		char *src = fs_join(from_dir, in->artifact);
 		free(from_dir);
 		if (!fs_is_dir(src)) {
-			err_set(err, "input '%s' from step '%s' is missing ('%s')", in->artifact, in->from, src);
+			char *msg = xasprintf("input '%s' from step '%s' not found; skipped", in->artifact, in->from);
+			emit_warning(sr, "input_missing", msg);
+			free(msg);
 			free(src);
-			return -1;
+			continue;
 		}
-		char *dst = path_in(sr->cwd, in->as ? in->as : in->artifact);
+		char *dst = path_in(r->workspace, in->as ? in->as : in->artifact);
 		int rc = fs_copy_tree(src, dst, err);
 		free(src);
 		free(dst);
@@ -682,11 +701,18 @@ static int copy_outputs(struct step_run *sr, struct wl_err *err)
 {
 	for (size_t i = 0; i < sr->s->noutputs; i++) {
 		const struct wl_output *o = &sr->s->outputs[i];
-		char *src = path_in(sr->cwd, o->path);
+		char *src = path_in(sr->r->workspace, o->path);
 		char *dst = fs_join(sr->dir, o->name);
 		int rc = -1;
 		if (!fs_exists(src)) {
-			err_set(err, "output '%s': '%s' does not exist", o->name, o->path);
+			if (o->required) {
+				err_set(err, "output '%s': '%s' does not exist (required: true)", o->name, o->path);
+			} else {
+				char *msg = xasprintf("output '%s': '%s' was not produced; skipped", o->name, o->path);
+				emit_warning(sr, "output_missing", msg);
+				free(msg);
+				rc = 0;
+			}
 		} else if (fs_is_dir(src)) {
 			rc = fs_copy_tree(src, dst, err);
 		} else if (fs_mkdir_p(dst, err) == 0) {
@@ -760,15 +786,14 @@ static void run_stop(struct runner *r, enum run_status why, const char *reason)
 			step_stop(&r->steps[i], reason);
 }
 
+/*
+ * A FAILED step with on_failure abort/retry blocks its dependents (they end
+ * SKIPPED through schedule()); as in roboppi (AT-5.7) it does not cancel
+ * running steps nor skip independent ones. The run still ends FAILED.
+ */
 static void step_fail(struct step_run *sr, const char *reason)
 {
-	struct runner *r = sr->r;
 	step_set_status(sr, STEP_FAILED, reason);
-	if (sr->s->on_failure != ON_FAILURE_CONTINUE && !r->stopping) {
-		char *why = xasprintf("run aborted: step '%s' failed", sr->s->id);
-		run_stop(r, RUN_FAILED, why);
-		free(why);
-	}
 }
 
 /* A stopped step ends CANCELLED with the reason it was stopped for. */
@@ -964,7 +989,8 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 				   : outcome_word(sr->guard_outcome));
 	}
 	struct wl_err err = WL_ERR_INIT;
-	if (!reason && sr->s->noutputs && copy_outputs(sr, &err) < 0)
+	/* roboppi collects outputs of a looping step after its check */
+	if (!reason && sr->s->noutputs && !sr->s->check.present && copy_outputs(sr, &err) < 0)
 		reason = xstrdup(err.msg);
 	if (reason)
 		record_outcome(sr, 1, reason);
@@ -1221,6 +1247,13 @@ static void on_check_exit(void *arg, const struct proc_result *res)
 	}
 	emit_attempt_finished(sr, "completion_check", res, reason);
 	free(reason);
+	struct wl_err oerr = WL_ERR_INIT;
+	if (sr->s->noutputs && !sr->stopping && copy_outputs(sr, &oerr) < 0) {
+		/* a required output is missing: the step fails whatever the check said */
+		record_outcome(sr, 1, oerr.msg);
+		step_fail(sr, oerr.msg);
+		return;
+	}
 	check_decided(sr);
 }
 

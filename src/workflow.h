@@ -101,6 +101,7 @@ struct wl_wait_policy {
 struct wl_output {
 	char *name;
 	char *path;
+	int required;     /* required: true -> a missing output fails the step (default: skipped, warning) */
 	struct wl_pos pos;
 };
 
