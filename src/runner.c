@@ -35,6 +35,7 @@
 #include "jsonutil.h"
 #include "loop.h"
 #include "redact.h"
+#include "sentinel.h"
 #include "strbuf.h"
 #include "template.h"
 #include "timeutil.h"
@@ -81,6 +82,10 @@ struct step_run {
 	char *guard_message;
 	uint64_t backoff_timer;
 	char *guard_error;          /* the guard could not start: the child was stopped */
+	struct sentinel *sentinel;  /* roboppi Sentinel guard of the running child, or NULL */
+	int sentinel_fired;         /* it stopped the last child: strig says why */
+	struct sentinel_trigger strig;
+	int fatal;                  /* FAILED with error class FATAL: dependents skipped even with continue */
 	int stopping;               /* being stopped: ends CANCELLED */
 	char *stop_reason;
 };
@@ -860,7 +865,7 @@ static void on_backoff(void *arg)
 static void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
 {
 	struct runner *r = sr->r;
-	int64_t delay = r->stopping ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
+	int64_t delay = r->stopping || sr->fatal ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
 	if (delay < 0) {
 		step_fail(sr, reason);
 		return;
@@ -920,6 +925,7 @@ static void emit_attempt_finished(struct step_run *sr, const char *phase, const 
 		const char *why = res->timed_out ? "timeout"
 				  : sr->stopping ? sr->stop_reason
 				  : res->lingered ? "linger: group members outlived the main process"
+				  : sr->sentinel_fired ? "sentinel"
 				  : "wait_policy";
 		cJSON_AddStringToObject(k, "why", why);
 		emit(sr->r, EV_KILL, sr, k);
@@ -952,6 +958,12 @@ static void copy_guard_result(void *arg, const struct wait_result *wr)
 static void proc_done(struct step_run *sr, const struct proc_result *res)
 {
 	sr->proc = NULL;
+	sentinel_trigger_release(&sr->strig);
+	sr->sentinel_fired = 0;
+	if (sr->sentinel) {
+		sr->sentinel_fired = sentinel_finish(sr->sentinel, &sr->strig);
+		sr->sentinel = NULL;
+	}
 	if (sr->wait) {
 		struct wait *w = sr->wait;
 		sr->wait = NULL;
@@ -983,6 +995,11 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 		free(reason);
 		reason = sr->guard_error;
 		sr->guard_error = NULL;
+	} else if (sr->sentinel_fired && !sr->stopping) {
+		free(reason);
+		reason = xasprintf("Step failed (errorClass: %s): Sentinel: %s", error_class_name(sr->strig.error_class),
+				   sr->strig.reason);
+		sr->fatal = sr->strig.error_class == ERROR_CLASS_FATAL;
 	} else if (sr->guard_aborted && !sr->stopping) {
 		free(reason);
 		reason = xasprintf("wait_policy: %s", sr->guard_message ? sr->guard_message
@@ -1065,10 +1082,45 @@ static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, en
 static void on_child_output(void *arg, enum proc_stream stream, const char *data, size_t len)
 {
 	struct step_run *sr = arg;
+	if (sr->sentinel)
+		sentinel_output(sr->sentinel);
 	if (sr->wait && sr->proc)
 		wait_guard_output(sr->wait, data, len);
 	if (sr->r->output_fn)
 		sr->r->output_fn(sr->r->output_arg, sr->s->id, stream, data, len);
+}
+
+static void on_sentinel_warning(void *arg, const char *message)
+{
+	emit_warning(arg, "sentinel", message);
+}
+
+/* roboppi's Sentinel beside the child, when the workflow enables it (sentinel.h). */
+static int sentinel_guard_start(struct step_run *sr, int is_check, const struct strvec *env, struct wl_err *err)
+{
+	struct runner *r = sr->r;
+	const struct wl_step *s = sr->s;
+	const struct wl_stall *st = is_check && s->check.stall.present ? &s->check.stall : &s->stall;
+	struct sentinel_params p = {0};
+	if (!sentinel_policy_active(r->wf, st, &p.policy))
+		return 0;
+	enum wl_worker w = is_check ? s->check.worker : s->worker;
+	p.loop = r->loop;
+	p.is_check = is_check;
+	p.worker_events = w != WORKER_CUSTOM && w != WORKER_UNSET;
+	p.env = env->v;
+	p.cwd = r->workspace;
+	p.context_dir = r->context_dir;
+	p.step = s->id;
+	p.iteration = sr->iteration ? sr->iteration : 1;
+	p.workflow_id = r->run_id;
+	p.workflow_name = r->wf->name;
+	p.events_file = r->wf->sentinel.events_file;
+	p.redactor = r->rd;
+	p.on_warning = on_sentinel_warning;
+	p.arg = sr;
+	sr->sentinel = sentinel_start(&p, sr->proc, err);
+	return sr->sentinel ? 0 : -1;
 }
 
 static int64_t escalation_grace(const struct step_run *sr, const struct wl_wait_policy *use)
@@ -1118,7 +1170,8 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	free(err_path);
 	if (!sr->proc)
 		goto out;
-	if (use->present && guard_start(sr, use, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, timeout, &env, err) < 0) {
+	if (sentinel_guard_start(sr, is_check, &env, err) < 0 ||
+	    (use->present && guard_start(sr, use, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, timeout, &env, err) < 0)) {
 		/* The process runs but cannot be guarded: stop it; its exit reports the error. */
 		free(sr->guard_error);
 		sr->guard_error = xstrdup(err->msg);
@@ -1229,6 +1282,31 @@ static void check_decided(struct step_run *sr)
 	iter_end_release(&end);
 }
 
+/* The Sentinel stopped the check: as_incomplete -> the iteration is
+ * INCOMPLETE (the loop goes on), else the step fails (roboppi executor). */
+static void sentinel_to_iteration(struct step_run *sr)
+{
+	const struct sentinel_trigger *t = &sr->strig;
+	struct wait_result wr;
+	memset(&wr, 0, sizeof(wr));
+	int terminal = !strcmp(t->kind, "terminal");
+	wr.outcome = terminal ? WAIT_TERMINAL_FAIL : WAIT_STALLED;
+	wr.early_abort = 1;
+	strvec_copy(&wr.fingerprints, &t->fingerprints);
+	strvec_copy(&wr.reasons, &t->reasons);
+	char *msg = t->as_incomplete ? xasprintf("Sentinel: %s", t->reason)
+				     : xasprintf("Sentinel %s during completion check: %s", t->kind, t->reason);
+	wr.message = msg;
+	struct wl_wait_policy pol;
+	wait_policy_init(&pol);
+	pol.on_terminal = pol.on_stall = t->as_incomplete ? ON_ABORT_INCOMPLETE : ON_ABORT_FAIL;
+	iter_loop_guard_done(sr->il, &wr, &pol);
+	sr->fatal = !t->as_incomplete && t->error_class == ERROR_CLASS_FATAL;
+	free(msg);
+	strvec_clear(&wr.fingerprints);
+	strvec_clear(&wr.reasons);
+}
+
 static void on_check_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
@@ -1237,6 +1315,8 @@ static void on_check_exit(void *arg, const struct proc_result *res)
 	if (!sr->guard_error)
 		iter_loop_check_exited(sr->il, res);
 	proc_done(sr, res);
+	if (sr->sentinel_fired && !sr->stopping)
+		sentinel_to_iteration(sr);
 	sr->exit_code = res->exited ? res->exit_code : -1;
 	char *reason = result_reason(res, check_timeout(sr));
 	if (sr->guard_error) {
@@ -1379,7 +1459,7 @@ static void step_start(struct step_run *sr)
 static int dep_ok(const struct step_run *d)
 {
 	return d->status == STEP_SUCCEEDED || d->status == STEP_INCOMPLETE ||
-	       (d->status == STEP_FAILED && d->s->on_failure == ON_FAILURE_CONTINUE);
+	       (d->status == STEP_FAILED && d->s->on_failure == ON_FAILURE_CONTINUE && !d->fatal);
 }
 
 static void schedule(struct runner *r)
@@ -1590,6 +1670,8 @@ static void step_run_release(struct step_run *sr)
 	free(sr->guard_message);
 	iter_loop_free(sr->il);
 	release_policy(sr);
+	sentinel_finish(sr->sentinel, NULL);
+	sentinel_trigger_release(&sr->strig);
 }
 
 void runner_free(struct runner *r)
