@@ -3,6 +3,7 @@
  * Progress goes to stderr, the end table (or --json summary) to stdout.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ extern char **environ;
 static const char run_usage[] =
 	"usage: waitloop run WORKFLOW.yaml [-w DIR] [--context DIR] [--db FILE] [--metrics FILE]\n"
 	"                    [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
-	"       waitloop workflow WORKFLOW.yaml ...   (alias)\n"
+	"       waitloop workflow WORKFLOW.yaml ...   (roboppi's command line, below)\n"
 	"\n"
 	"Run a workflow: steps in dependency order, completion_check loops, waits with probes.\n"
 	"\n"
@@ -58,6 +59,15 @@ static const char run_usage[] =
 	"Exit codes: 0 succeeded, 1 failed, 2 usage error, invalid workflow, preflight\n"
 	"failure or unusable history database, 3 workflow timed out, 130/143\n"
 	"interrupted by SIGINT/SIGTERM (run CANCELLED).\n"
+	"\n"
+	"`waitloop workflow` is roboppi's `roboppi workflow`: it also accepts --no-tui,\n"
+	"--tui, --direct, --supervised, --no-supervised, --keepalive, --no-keepalive,\n"
+	"--keepalive-interval D, --ipc-request-timeout D, --core X (no effect here),\n"
+	"--protected-branches CSV and --allow-protected-branch (waitloop never refuses a\n"
+	"branch); --base-branch and --agents are refused (not implemented). A missing\n"
+	"-w directory is created; without -w a fresh temporary directory is used. Exit\n"
+	"codes are roboppi's (0 succeeded, 1 anything else but a signal) and the result\n"
+	"lines are printed as roboppi prints them.\n"
 	"See docs/cli.md for the environment given to steps.\n";
 
 static int valid_env_name(const char *s, size_t n)
@@ -232,16 +242,84 @@ static int notify_claim(void *ctx, const char *run_id, const char *event, const 
 	return store_notification_claim(ctx, run_id, event, step, iteration, target, &err);
 }
 
+/*
+ * roboppi's flags under `waitloop workflow` (its src/workflow/run.ts):
+ * 0 = not one of them; 1 = accepted (consumed); -1 = refused (message printed).
+ */
+static int roboppi_flag(int argc, char **argv, int *i)
+{
+	static const char *const no_value[] = {"--no-tui", "--tui", "--direct", "--supervised", "--no-supervised",
+					       "--keepalive", "--no-keepalive", "--allow-protected-branch", NULL};
+	static const char *const with_value[] = {"--keepalive-interval", "--ipc-request-timeout", "--core",
+						 "--core-entrypoint", "--protected-branches", NULL};
+	const char *a = argv[*i];
+	for (size_t k = 0; no_value[k]; k++)
+		if (!strcmp(a, no_value[k]))
+			return 1;
+	for (size_t k = 0; with_value[k]; k++)
+		if (!strcmp(a, with_value[k])) {
+			if (*i + 1 >= argc) {
+				usage_error("workflow", "option '%s' needs a value", a);
+				return -1;
+			}
+			++*i;
+			return 1;
+		}
+	if (!strcmp(a, "--base-branch")) {
+		die_msg("--base-branch: roboppi's branch lock (BASE_BRANCH, protected branches, create_branch) is not "
+			"implemented by waitloop; create or check out the branch in a first CUSTOM step");
+		return -1;
+	}
+	if (!strcmp(a, "--agents")) {
+		die_msg("--agents: roboppi agent catalogs are not implemented by waitloop; give each step its "
+			"'worker' and 'instructions' (and the command line in 'workers:')");
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh temporary workspace, as roboppi uses without --workspace. */
+static char *temp_workspace(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *tmpl = xasprintf("%s/waitloop-wf-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tmpl)) {
+		die_msg("cannot create a temporary workspace '%s': %s", tmpl, strerror(errno));
+		free(tmpl);
+		return NULL;
+	}
+	return tmpl;
+}
+
+static int run_main(int argc, char **argv, int roboppi);
+
 int cmd_run(int argc, char **argv)
 {
+	int roboppi = argc > 0 && !strcmp(argv[0], "workflow");
+	int rc = run_main(argc, argv, roboppi);
+	/* roboppi exits 1 for an invalid workflow, a usage error and a timeout */
+	if (roboppi && (rc == 2 || rc == 3))
+		rc = 1;
+	return rc;
+}
+
+static int run_main(int argc, char **argv, int roboppi)
+{
 	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
+	char *made_ws = NULL;
 	struct strvec set = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
+		int rf;
 		if (options && !strcmp(a, "--")) {
 			options = 0;
+		} else if (options && roboppi && (rf = roboppi_flag(argc, argv, &i)) != 0) {
+			if (rf < 0) {
+				strvec_clear(&set);
+				return 2;
+			}
 		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
 			fputs(run_usage, stdout);
 			strvec_clear(&set);
@@ -301,6 +379,23 @@ missing:
 	if (!wf) {
 		strvec_clear(&set);
 		return 2;
+	}
+	if (roboppi) {
+		/* roboppi: a missing --workspace is created; none given -> a fresh temp dir */
+		struct wl_err werr = WL_ERR_INIT;
+		if (!workspace) {
+			if (!(made_ws = temp_workspace())) {
+				workflow_free(wf);
+				strvec_clear(&set);
+				return 2;
+			}
+			workspace = made_ws;
+		} else if (!fs_is_dir(workspace) && fs_mkdir_p(workspace, &werr) < 0) {
+			die_msg("%s", werr.msg);
+			workflow_free(wf);
+			strvec_clear(&set);
+			return 2;
+		}
 	}
 
 	char *db_path = resolve_db(db, wf, workspace);
@@ -420,6 +515,8 @@ missing:
 		if (s)
 			printf("%s\n", s);
 		cJSON_free(s);
+	} else if (roboppi) {
+		progress_print_roboppi_table(stdout, summary, colors_ok && isatty(STDOUT_FILENO));
 	} else {
 		progress_print_table(stdout, summary, colors_ok && isatty(STDOUT_FILENO));
 	}
@@ -440,5 +537,6 @@ out:
 	free(metrics_path);
 	workflow_free(wf);
 	strvec_clear(&set);
+	free(made_ws);
 	return rc;
 }

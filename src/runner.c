@@ -50,6 +50,7 @@ extern char **environ;
 #define DEFAULT_RETRY_FACTOR 2.0
 #define DEFAULT_MAX_RETRIES 0 /* roboppi: max_retries ?? 0 (executor.ts, docs/guide/workflow.md) */
 #define OUTPUT_TAIL 8192
+#define STEP_LINGER_MS 10000   /* background job holding a step's pipes: waited for this long */
 
 enum step_phase { PH_IDLE, PH_STEP, PH_CHECK, PH_WAIT, PH_BACKOFF };
 
@@ -1159,6 +1160,11 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	spec.stderr_path = err_path;
 	spec.capture_tail = OUTPUT_TAIL;
 	spec.timeout_ms = timeout > 0 ? timeout : 0;
+	/* roboppi: a step ends when its shell has exited AND its output pipes are
+	 * closed, so a background job still holding them is waited for — here
+	 * for at most STEP_LINGER_MS (never longer than the attempt's timeout),
+	 * then its group is stopped: deterministic, and a step never hangs. */
+	spec.linger_ms = timeout > 0 && timeout < STEP_LINGER_MS ? timeout : STEP_LINGER_MS;
 	spec.grace_ms = escalation_grace(sr, use->present ? use : NULL);
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? on_check_exit : on_attempt_exit;
