@@ -47,7 +47,8 @@ static const char *const STEP_KEYS[] = {
 	"description", "worker", "instructions", "instructions_file", "capabilities",
 	"workspace", "depends_on", "inputs", "outputs", "env", "timeout", "on_failure",
 	"max_retries", "retry", "wait", "wait_policy", "completion_check", "max_iterations",
-	"on_iterations_exhausted", "convergence", "alert_after_failures", "stall", NULL};
+	"on_iterations_exhausted", "convergence", "alert_after_failures", "stall", "workflow",
+	"bubble_subworkflow_events", "exports", "exports_mode", NULL};
 static const char *const CHECK_KEYS[] = {
 	"worker", "instructions", "instructions_file", "capabilities", "timeout",
 	"decision_file", "fix_file", "fix_template", "wait_policy", "stall", NULL};
@@ -94,8 +95,12 @@ static const char *const ROBOPPI_TOP[] = {
 	"expected_work_branch", "stall", NULL};
 static const char *const ROBOPPI_STEP[] = {
 	"sentinel", "management", "agents", "create_branch", "branch_transition_step",
-	"expected_work_branch", "workflow", "model", "max_steps", "max_command_time", NULL};
-static const char *const ROBOPPI_CHECK[] = {"model", NULL};
+	"expected_work_branch", "model", "variant", "max_steps", "max_command_time", NULL};
+static const char *const ROBOPPI_CHECK[] = {"model", "variant", NULL};
+/* roboppi features that change outcomes and that waitloop does not run:
+ * refused (an error naming the feature and what to do instead). */
+static const char *const ROBOPPI_REFUSED[] = {"agent", NULL};
+static const char *const EXPORTS_MODE_NAMES[] = {"merge", "replace", NULL};
 
 /* Enum spellings; index + 1 is the enum value (every enum has *_UNSET = 0). */
 static const char *const WORKER_NAMES[] = {"CUSTOM", "CLAUDE_CODE", "CODEX_CLI", "OPENCODE", NULL};
@@ -163,11 +168,14 @@ static void unknown_key(struct ld *ld, const struct ynode *k, const char *const 
 			const char *const *roboppi, const char *ctx)
 {
 	const char *name = k->value;
+	if (roboppi && is_one_of(name, ROBOPPI_REFUSED)) {
+		lerr(ld, k, "'agent' (a roboppi agent catalog reference) is not implemented by waitloop; "
+			    "give %s 'worker' and 'instructions' (the CLI's command line goes in 'workers:')",
+		     ctx ? ctx : "the step");
+		return;
+	}
 	if (is_one_of(name, roboppi)) {
-		if (!strcmp(name, "workflow"))
-			lwarn(ld, k, "'workflow' (subworkflow) is a roboppi feature waitloop does not implement; ignored");
-		else
-			lwarn(ld, k, "'%s' is a roboppi feature waitloop does not implement; ignored", name);
+		lwarn(ld, k, "'%s' is a roboppi feature waitloop does not implement; ignored", name);
 		return;
 	}
 	const char *s = suggest_closest(name, known);
@@ -900,9 +908,11 @@ static void load_check(struct ld *ld, const struct ynode *k, const struct ynode 
 		else
 			unknown_key(ld, ck, CHECK_KEYS, ROBOPPI_CHECK, cctx);
 	}
-	if (!ynode_key(v, "worker"))
+	if (!ynode_key(v, "worker") && !ynode_key(v, "agent"))
 		lerr(ld, k, "missing required field 'worker' in %s", cctx);
-	if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
+	if (ynode_key(v, "agent"))
+		;   /* refused above, with the reason */
+	else if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
 		lerr(ld, k, "missing required field 'instructions' (or 'instructions_file') in %s", cctx);
 	else if (ynode_key(v, "instructions") && ynode_key(v, "instructions_file"))
 		lerr(ld, ynode_key(v, "instructions_file"),
@@ -1019,8 +1029,51 @@ static void load_inputs(struct ld *ld, const struct ynode *k, const struct ynode
 	}
 }
 
+/* roboppi subworkflow `exports: [{from, artifact, as}]` (child step, its output, name here). */
+static void load_exports(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_step *s,
+			 const char *ctx)
+{
+	static const char *const EXPORT_KEYS[] = {"from", "artifact", "as", NULL};
+	if (!expect_list(ld, k, v, "{from, artifact, as} entries"))
+		return;
+	s->exports = v->n ? xcalloc(v->n, sizeof(*s->exports)) : NULL;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *ev = v->items[i];
+		char *ectx = xasprintf("export %zu of %s", i + 1, ctx);
+		if (ev->kind != YNODE_MAPPING) {
+			lerr(ld, ev, "%s must be a mapping with 'from' and 'artifact'", ectx);
+			free(ectx);
+			continue;
+		}
+		struct wl_input *e = &s->exports[s->nexports++];
+		e->pos = (struct wl_pos){ev->line, ev->col};
+		for (size_t j = 0; j < ev->n; j++) {
+			const struct ynode *ek = ev->keys[j], *eval = ev->items[j];
+			if (!strcmp(ek->value, "from"))
+				e->from = get_str(ld, ek, eval);
+			else if (!strcmp(ek->value, "artifact"))
+				e->artifact = get_str(ld, ek, eval);
+			else if (!strcmp(ek->value, "as"))
+				e->as = get_str(ld, ek, eval);
+			else
+				unknown_key(ld, ek, EXPORT_KEYS, NULL, ectx);
+		}
+		const char *names[] = {e->from, e->artifact, e->as};
+		for (int m = 0; m < 3; m++)
+			if (names[m] && !loader_safe_name(names[m]))
+				lerr(ld, ev, "invalid name '%s' in %s: names must match [A-Za-z0-9_][A-Za-z0-9_.-]*",
+				     names[m], ectx);
+		if (!ynode_key(ev, "from"))
+			lerr(ld, ev, "missing required field 'from' in %s", ectx);
+		if (!ynode_key(ev, "artifact"))
+			lerr(ld, ev, "missing required field 'artifact' in %s", ectx);
+		free(ectx);
+	}
+}
+
 static void step_init(struct wl_step *s)
 {
+	s->exports_replace = WL_UNSET;
 	s->timeout = WL_UNSET;
 	s->max_retries = WL_UNSET;
 	s->max_iterations = WL_UNSET;
@@ -1114,9 +1167,19 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			get_int(ld, k, val, 1, &s->alert_after_failures);
 		else if (!strcmp(name, "stall"))
 			load_stall(ld, k, val, &s->stall, ctx);
-		else {
-			if (!strcmp(name, "workflow"))
-				subworkflow = k;
+		else if (!strcmp(name, "workflow")) {
+			subworkflow = k;
+			s->subworkflow = get_str(ld, k, val);
+		} else if (!strcmp(name, "bubble_subworkflow_events")) {
+			int b;
+			get_bool(ld, k, val, &b);   /* display only: child steps are in the child run */
+		} else if (!strcmp(name, "exports")) {
+			load_exports(ld, k, val, s, ctx);
+		} else if (!strcmp(name, "exports_mode")) {
+			int m = get_enum(ld, k, val, EXPORTS_MODE_NAMES);
+			if (m)
+				s->exports_replace = m == 2;
+		} else {
 			unknown_key(ld, k, STEP_KEYS, ROBOPPI_STEP, ctx);
 		}
 	}
@@ -1130,16 +1193,20 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 				lerr(ld, bad, "'%s' cannot be used in a wait step (step '%s' has 'wait')",
 				     not_in_wait[i], s->id);
 		}
-	} else {
-		if (!ynode_key(v, "worker")) {
-			if (subworkflow)
-				lerr(ld, key,
-				     "missing required field 'worker' in step '%s' (its roboppi subworkflow is not run by waitloop)",
-				     s->id);
-			else
-				lerr(ld, key, "missing required field 'worker' in step '%s'", s->id);
+	} else if (subworkflow) {
+		static const char *const not_in_sub[] = {"worker", "instructions", "instructions_file", NULL};
+		for (size_t i = 0; not_in_sub[i]; i++) {
+			const struct ynode *bad = ynode_key(v, not_in_sub[i]);
+			if (bad)
+				lerr(ld, bad, "'%s' cannot be used in a subworkflow step (step '%s' has 'workflow')",
+				     not_in_sub[i], s->id);
 		}
-		if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
+	} else {
+		if (!ynode_key(v, "worker") && !ynode_key(v, "agent"))
+			lerr(ld, key, "missing required field 'worker' in step '%s'", s->id);
+		if (ynode_key(v, "agent"))
+			;   /* refused above, with the reason */
+		else if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
 			lerr(ld, key, "missing required field 'instructions' (or 'instructions_file') in step '%s'",
 			     s->id);
 		else if (ynode_key(v, "instructions") && ynode_key(v, "instructions_file"))

@@ -17,6 +17,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,9 @@ extern char **environ;
 #define RETRY_BASE_MS 1000
 #define RETRY_CAP_MS 60000
 #define DEFAULT_RETRY_FACTOR 2.0
+#define SUBWORKFLOW_MAX_DEPTH 5   /* roboppi's default maximum nesting depth */
+#define ROBOPPI_RETRY_BASE_MS 100
+#define ROBOPPI_RETRY_CAP_MS 5000
 #define DEFAULT_MAX_RETRIES 0 /* roboppi: max_retries ?? 0 (executor.ts, docs/guide/workflow.md) */
 #define OUTPUT_TAIL 8192
 #define STEP_LINGER_MS 10000   /* background job holding a step's pipes: waited for this long */
@@ -87,6 +91,7 @@ struct step_run {
 	int sentinel_fired;         /* it stopped the last child: strig says why */
 	struct sentinel_trigger strig;
 	int fatal;                  /* FAILED with error class FATAL: dependents skipped even with continue */
+	char *sub_ctx;              /* context directory of the running subworkflow attempt */
 	int stopping;               /* being stopped: ends CANCELLED */
 	char *stop_reason;
 };
@@ -137,6 +142,7 @@ static void iteration_start(struct step_run *sr);
 static void run_stop(struct runner *r, enum run_status why, const char *reason);
 static void on_check_exit(void *arg, const struct proc_result *res);
 static void wait_step_start(struct step_run *sr, cJSON *started);
+static void emit_warning(struct step_run *sr, const char *kind, const char *message);
 
 /* ---- names ---- */
 
@@ -624,15 +630,119 @@ static char *agent_prompt_text(const struct step_run *sr, int is_check, struct w
 }
 
 /*
+ * A roboppi subworkflow step (`workflow: child.yaml`): a nested run of this
+ * binary in the same workspace, its context under
+ * <context>/_subworkflows/<step>/<n>, recorded in the same history. The
+ * call stack travels in WAITLOOP_WORKFLOW_STACK: a cycle or more than
+ * SUBWORKFLOW_MAX_DEPTH levels fails the step (FATAL, as roboppi).
+ */
+static int subworkflow_argv(struct step_run *sr, struct strvec *env, struct strvec *argv, struct wl_err *err)
+{
+	const struct runner *r = sr->r;
+	char *child = path_in(r->wf_dir, sr->s->subworkflow);
+	const char *stack = strvec_getenv(env, "WAITLOOP_WORKFLOW_STACK");
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, stack && *stack ? stack : r->wf_file);
+	int depth = 1, cycle = !strcmp(child, r->wf_file);
+	for (const char *p = strbuf_str(&sb); *p;) {
+		const char *e = strchr(p, ':');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		cycle |= n == strlen(child) && !strncmp(p, child, n);
+		depth++;
+		p = e ? e + 1 : p + n;
+	}
+	int rc = 0;
+	if (!fs_exists(child)) {
+		rc = err_set(err, "subworkflow '%s' not found ('%s')", sr->s->subworkflow, child);
+	} else if (cycle) {
+		sr->fatal = 1;
+		rc = err_set(err, "subworkflow recursion: '%s' is already running (%s)", child, strbuf_str(&sb));
+	} else if (depth > SUBWORKFLOW_MAX_DEPTH) {
+		sr->fatal = 1;
+		rc = err_set(err, "subworkflow nesting deeper than %d levels", SUBWORKFLOW_MAX_DEPTH);
+	}
+	if (rc == 0) {
+		strbuf_addch(&sb, ':');
+		strbuf_addstr(&sb, child);
+		strvec_setenv(env, "WAITLOOP_WORKFLOW_STACK", strbuf_str(&sb));
+		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_PARENT_STEP", sr->s->id);
+		char num[32];
+		snprintf(num, sizeof(num), "%d", sr->iteration ? sr->iteration : 1);
+		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_ITERATION", num);
+		free(sr->sub_ctx);
+		char *base = fs_join(r->context_dir, "_subworkflows");
+		char *stepbase = fs_join(base, sr->s->id);
+		char *leaf = xasprintf("%d.%d", sr->iteration ? sr->iteration : 1, sr->attempts_total);
+		sr->sub_ctx = fs_join(stepbase, leaf);
+		free(base);
+		free(stepbase);
+		free(leaf);
+		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_RUN_ID", sr->sub_ctx);
+		strvec_push(argv, r->self_exe);
+		strvec_push(argv, "run");
+		strvec_push(argv, child);
+		strvec_push(argv, "--workspace");
+		strvec_push(argv, r->workspace);
+		strvec_push(argv, "--context");
+		strvec_push(argv, sr->sub_ctx);
+		if (r->opts->db_path) {
+			strvec_push(argv, "--db");
+			strvec_push(argv, r->opts->db_path);
+		}
+		strvec_push(argv, "--no-progress");
+		strvec_push(argv, "--quiet");
+	}
+	strbuf_release(&sb);
+	free(child);
+	return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* roboppi's copyExports: best effort, after every child run (even a failed one). */
+static void copy_exports(struct step_run *sr)
+{
+	int replace = sr->s->exports_replace == WL_UNSET ? sr->s->check.present : sr->s->exports_replace;
+	for (size_t i = 0; sr->sub_ctx && i < sr->s->nexports; i++) {
+		const struct wl_input *e = &sr->s->exports[i];
+		char *from = fs_join(sr->sub_ctx, e->from);
+		char *src = fs_join(from, e->artifact);
+		char *dst = fs_join(sr->dir, e->as ? e->as : e->artifact);
+		struct wl_err err = WL_ERR_INIT;
+		if (!fs_is_dir(src)) {
+			char *msg = xasprintf("export '%s' of child step '%s' not found; skipped", e->artifact, e->from);
+			emit_warning(sr, "export_missing", msg);
+			free(msg);
+		} else {
+			if (replace && fs_exists(dst))
+				nftw(dst, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			if (fs_copy_tree(src, dst, &err) < 0)
+				keep_artifact_error(sr->r, err.msg);
+		}
+		free(from);
+		free(src);
+		free(dst);
+	}
+}
+
+/*
  * The command line of one worker run (a step attempt or a completion_check):
  * CUSTOM is `<shell> -e -c <script>`; the agent kinds run their CLI (or the
  * workflow's `workers:` override) with the rendered prompt (agent.h), and
  * get their capabilities in the environment.
  */
-static int worker_argv(const struct step_run *sr, int is_check, struct strvec *env, struct strvec *argv,
+static int worker_argv(struct step_run *sr, int is_check, struct strvec *env, struct strvec *argv,
 		       struct wl_err *err)
 {
 	const struct runner *r = sr->r;
+	if (!is_check && sr->s->subworkflow)
+		return subworkflow_argv(sr, env, argv, err);
 	enum wl_worker worker = is_check ? sr->s->check.worker : sr->s->worker;
 	if (worker == WORKER_UNSET)
 		worker = WORKER_CUSTOM;
@@ -839,7 +949,12 @@ static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_ex
 				return -1;
 		}
 	} else if (s->on_failure == ON_FAILURE_RETRY) {
+		/* roboppi's executor: every failed attempt (a timed-out one too) is
+		 * retried, after 100 ms * 2^n capped at 5 s */
 		limit = s->max_retries == WL_UNSET ? DEFAULT_MAX_RETRIES : s->max_retries;
+		base = ROBOPPI_RETRY_BASE_MS;
+		cap = ROBOPPI_RETRY_CAP_MS;
+		timeout_ok = 1;
 	} else {
 		return -1;
 	}
@@ -1005,6 +1120,14 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 		free(reason);
 		reason = xasprintf("wait_policy: %s", sr->guard_message ? sr->guard_message
 				   : outcome_word(sr->guard_outcome));
+	}
+	if (sr->s->subworkflow && !sr->stopping) {
+		copy_exports(sr);
+		if (reason && res->exited && !res->timed_out) {
+			free(reason);
+			reason = xasprintf("subworkflow '%s' did not succeed (exit code %d)", sr->s->subworkflow,
+					   res->exit_code);
+		}
 	}
 	struct wl_err err = WL_ERR_INIT;
 	/* roboppi collects outputs of a looping step after its check */
@@ -1674,6 +1797,7 @@ static void step_run_release(struct step_run *sr)
 	free(sr->stop_reason);
 	free(sr->guard_error);
 	free(sr->guard_message);
+	free(sr->sub_ctx);
 	iter_loop_free(sr->il);
 	release_policy(sr);
 	sentinel_finish(sr->sentinel, NULL);

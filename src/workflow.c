@@ -239,6 +239,13 @@ static void step_release(struct wl_step *s)
 	check_release(&s->check);
 	convergence_release(&s->convergence);
 	stall_release(&s->stall);
+	free(s->subworkflow);
+	for (size_t i = 0; i < s->nexports; i++) {
+		free(s->exports[i].from);
+		free(s->exports[i].artifact);
+		free(s->exports[i].as);
+	}
+	free(s->exports);
 }
 
 void workflow_free(struct wl_workflow *wf)

@@ -240,6 +240,10 @@ struct wl_step {
 	struct wl_convergence convergence;
 	int alert_after_failures;
 	struct wl_stall stall;        /* roboppi step stall (Sentinel guard) */
+	char *subworkflow;            /* roboppi `workflow:` child file (relative to this file), or NULL */
+	struct wl_input *exports;     /* child artifacts copied into <context>/<step>/<as> */
+	size_t nexports;
+	int exports_replace;          /* WL_UNSET: replace with a completion_check, else merge */
 };
 
 enum wl_preflight_kind {
