@@ -19,7 +19,7 @@
 FX=$ROOT/tests/fixtures/roboppi
 export PATH="$FX/fake-agents:$PATH"
 
-# known NAME -> "feature|reason" (empty when not a known difference)
+# known NAME -> its known-differences.txt entry (empty when none)
 known() {
 	sed -n "s/^$1[[:space:]][[:space:]]*//p" "$FX/known-differences.txt" | head -n 1
 }
@@ -38,17 +38,29 @@ for exp in "$FX"/expected/*.txt; do
 	sh "$FX/summarize.sh" "$ws" "$name.out" "$rc" >"$name.got"
 	sed 1d "$exp" >"$name.want"
 	k=$(known "$name")
-	if [ -n "$k" ]; then
-		feature=${k%%|*}
+	case $k in
+	refused:*)
+		feature=${k#refused:}
+		feature=${feature%%|*}
 		expect_eq "$rc" 1
 		expect_contains "$name.err" "$feature"
-		if [ "$_case_failed" -eq 0 ]; then
-			echo "SKIP roboppi_${name}: ${k#*|}"
-		else
-			t_end
-		fi
+		if [ "$_case_failed" -eq 0 ]; then echo "SKIP roboppi_${name}: refused: ${k#*|}"; else t_end; fi
 		continue
-	fi
+		;;
+	differs*)
+		diff -u "$name.want" "$name.got" | sed 's/^/      /' >&2
+		echo "SKIP roboppi_${name}: known difference: ${k#*|}"
+		continue
+		;;
+	ignore:*)
+		re=${k#ignore:}
+		re=${re%%|*}
+		grep -v -E "$re" "$name.want" >"$name.want2"
+		grep -v -E "$re" "$name.got" >"$name.got2"
+		mv "$name.want2" "$name.want"
+		mv "$name.got2" "$name.got"
+		;;
+	esac
 	if ! diff -u "$name.want" "$name.got" >"$name.diff"; then
 		t_fail "outcome differs from roboppi's (- roboppi, + waitloop):"
 		sed 's/^/      /' "$name.diff" >&2
