@@ -339,6 +339,65 @@ static double step_duration_s(const struct step_run *sr)
 	return ms_to_s(end - sr->start_wall);
 }
 
+/*
+ * roboppi's StepMeta fields (its context-manager.ts), beside waitloop's own:
+ * stepId, startedAt/completedAt (ms), wallTimeMs, maxIterations, workerKind,
+ * artifacts. `status` and `attempts` are shared; `iterations` keeps
+ * waitloop's meaning (0 without a completion_check; roboppi says 1).
+ */
+static void add_roboppi_meta(const struct step_run *sr, cJSON *m)
+{
+	cJSON_AddStringToObject(m, "stepId", sr->s->id);
+	cJSON_AddNumberToObject(m, "startedAt", (double)sr->start_wall);
+	if (sr->end_wall && sr->start_wall) {
+		cJSON_AddNumberToObject(m, "completedAt", (double)sr->end_wall);
+		cJSON_AddNumberToObject(m, "wallTimeMs", (double)(sr->end_wall - sr->start_wall));
+	}
+	cJSON_AddNumberToObject(m, "maxIterations", sr->max_iterations);
+	cJSON_AddStringToObject(m, "workerKind", sr->s->is_wait ? "WAIT"
+				: sr->s->subworkflow ? "SUBWORKFLOW" : worker_name(sr->s->worker));
+	cJSON *arts = cJSON_AddArrayToObject(m, "artifacts");
+	for (size_t i = 0; sr->dir && i < sr->s->noutputs; i++) {
+		const struct wl_output *o = &sr->s->outputs[i];
+		char *p = fs_join(sr->dir, o->name);
+		if (fs_exists(p)) {
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddStringToObject(a, "name", o->name);
+			char *rel = xasprintf("%s/%s", sr->s->id, o->name);
+			cJSON_AddStringToObject(a, "path", rel);
+			free(rel);
+			cJSON_AddItemToArray(arts, a);
+		}
+		free(p);
+	}
+}
+
+/* roboppi's _resolved.json: the step's meta and what it ran with. */
+static void write_resolved(const struct step_run *sr, const cJSON *meta)
+{
+	cJSON *d = cJSON_CreateObject();
+	static const char *const keys[] = {"stepId", "status", "startedAt", "completedAt", "wallTimeMs",
+					   "attempts", "iterations", "maxIterations", "workerKind", "artifacts", NULL};
+	for (size_t i = 0; keys[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, keys[i]);
+		if (v)
+			cJSON_AddItemToObject(d, keys[i], cJSON_Duplicate(v, 1));
+	}
+	cJSON *res = cJSON_AddObjectToObject(d, "resolved");
+	if (sr->s->timeout != WL_UNSET)
+		cJSON_AddNumberToObject(res, "timeoutMs", (double)sr->s->timeout);
+	add_str_or_null(res, "workspaceRef", sr->cwd);
+	cJSON_AddStringToObject(res, "workerKind", cJSON_GetObjectItemCaseSensitive(meta, "workerKind")->valuestring);
+	cJSON_AddItemToObject(res, "capabilities", json_string_array(&sr->s->capabilities));
+	redact_json(sr->r->rd, d);
+	char *path = fs_join(sr->dir, "_resolved.json");
+	struct wl_err err = WL_ERR_INIT;
+	if (json_write_atomic(path, d, &err) < 0)
+		keep_artifact_error(sr->r, err.msg);
+	free(path);
+	cJSON_Delete(d);
+}
+
 static void write_meta_now(struct step_run *sr)
 {
 	struct runner *r = sr->r;
@@ -365,9 +424,12 @@ static void write_meta_now(struct step_run *sr)
 	add_str_or_null(m, "workspace", sr->cwd);
 	add_str_or_null(m, "check_id", sr->check_id);
 	cJSON_AddItemToObject(m, "depends_on", json_string_array(&sr->s->depends_on));
+	add_roboppi_meta(sr, m);
 	struct wl_err err = WL_ERR_INIT;
 	if (context_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
 		keep_artifact_error(r, err.msg);
+	if (step_terminal(sr->status) && sr->start_wall)
+		write_resolved(sr, m);
 	cJSON_Delete(m);
 }
 
@@ -445,6 +507,18 @@ static cJSON *workflow_doc(const struct runner *r)
 			free(name);
 		}
 	cJSON_AddNumberToObject(d, "steps", (double)r->nsteps);
+	/* roboppi's _workflow.json fields (ms times, its names) beside waitloop's */
+	cJSON_AddStringToObject(d, "id", r->run_id);
+	cJSON_AddStringToObject(d, "name", wf->name ? wf->name : "");
+	cJSON_AddNumberToObject(d, "startedAt", (double)r->start_wall);
+	if (r->end_wall)
+		cJSON_AddNumberToObject(d, "completedAt", (double)r->end_wall);
+	cJSON *res = cJSON_AddObjectToObject(d, "resolved");
+	cJSON_AddNumberToObject(res, "timeoutMs", (double)wf->timeout);
+	if (r->concurrency)
+		cJSON_AddNumberToObject(res, "concurrency", r->concurrency);
+	else
+		cJSON_AddNullToObject(res, "concurrency");
 	return d;
 }
 
