@@ -158,3 +158,7 @@ expect_eq "$?" 1
 "$WL" run to.yaml -w "$T/to" --no-progress >to2.out 2>to2.err
 expect_eq "$?" 3
 t_end
+
+t_begin roboppi_fixture_scripts_shellcheck
+shellcheck -s sh "$FX/record.sh" "$FX/summarize.sh" "$FX"/fake-agents/* "$FX"/cases/*.setup.sh || t_fail "shellcheck"
+t_end
