@@ -162,3 +162,15 @@ t_end
 t_begin roboppi_fixture_scripts_shellcheck
 shellcheck -s sh "$FX/record.sh" "$FX/summarize.sh" "$FX"/fake-agents/* "$FX"/cases/*.setup.sh || t_fail "shellcheck"
 t_end
+
+# workflows/sentinel.yaml: the terminal probe stops the 10-minute step at once.
+t_begin roboppi_sentinel_example_workflow
+mkdir -p ws-sen
+SECONDS=0
+"$WL" run "$ROOT/workflows/sentinel.yaml" -w ws-sen --no-progress >sen.out 2>sen.err
+expect_eq "$?" 1
+[ "$SECONDS" -lt 120 ] || t_fail "the sentinel did not stop the step long before its timeout (${SECONDS}s)"
+expect_contains sen.out "FAIL  deploy — Step failed (errorClass: NON_RETRYABLE): Sentinel: probe reported terminal condition"
+expect_contains sen.out "SKIP  report — dependency 'deploy' failed"
+expect_contains ws-sen/context/deploy/_stall/event.json "k8s/crd/missing:widgets.example.com"
+t_end
