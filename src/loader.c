@@ -684,6 +684,9 @@ static void load_convergence(struct ld *ld, const struct ynode *k, const struct 
 			get_strlist(ld, ck, cv, &c->ignored_paths, 0);
 		else if (!strcmp(name, "diff_base_ref"))
 			c->diff_base_ref = get_str(ld, ck, cv);
+		else if (!strcmp(name, "diff_base_ref_file"))
+			lerr(ld, ck, "'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself "
+				     "in 'diff_base_ref'");
 		else if (!strcmp(name, "max_changed_files"))
 			get_int(ld, ck, cv, 0, &c->max_changed_files);
 		else if (!strcmp(name, "no_change_limit"))

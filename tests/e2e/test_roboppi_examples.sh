@@ -174,3 +174,23 @@ expect_contains sen.out "FAIL  deploy — Step failed (errorClass: NON_RETRYABLE
 expect_contains sen.out "SKIP  report — dependency 'deploy' failed"
 expect_contains ws-sen/context/deploy/_stall/event.json "k8s/crd/missing:widgets.example.com"
 t_end
+
+# Features not implemented are refused with the feature and the alternative.
+t_begin roboppi_refusals_name_feature_and_alternative
+cat >dbr.yaml <<'YAML'
+name: dbr
+version: "1"
+timeout: 1m
+steps:
+  s:
+    worker: CUSTOM
+    instructions: "true"
+    convergence: {diff_base_ref_file: .base}
+YAML
+"$WL" workflow dbr.yaml --workspace "$T/dbr" >dbr.out 2>dbr.err
+expect_eq "$?" 1
+expect_contains dbr.err "dbr.yaml:9:19: error: 'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself in 'diff_base_ref'"
+"$WL" workflow "$FX/examples/hello-world.yaml" --workspace "$T/bb" --base-branch main >bb.out 2>bb.err
+expect_eq "$?" 1
+expect_contains bb.err "--base-branch: roboppi's branch lock"
+t_end
