@@ -189,7 +189,7 @@ steps:
 YAML
 "$WL" workflow dbr.yaml --workspace "$T/dbr" >dbr.out 2>dbr.err
 expect_eq "$?" 1
-expect_contains dbr.err "dbr.yaml:9:19: error: 'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself in 'diff_base_ref'"
+expect_contains dbr.err "dbr.yaml:8:19: error: 'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself in 'diff_base_ref'"
 "$WL" workflow "$FX/examples/hello-world.yaml" --workspace "$T/bb" --base-branch main >bb.out 2>bb.err
 expect_eq "$?" 1
 expect_contains bb.err "--base-branch: roboppi's branch lock"
