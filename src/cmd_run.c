@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "branchctx.h"
 #include "commands.h"
 #include "context.h"
 #include "error.h"
@@ -63,8 +64,9 @@ static const char run_usage[] =
 	"`waitloop workflow` is roboppi's `roboppi workflow`: it also accepts --no-tui,\n"
 	"--tui, --direct, --supervised, --no-supervised, --keepalive, --no-keepalive,\n"
 	"--keepalive-interval D, --ipc-request-timeout D, --core X (no effect here),\n"
-	"--protected-branches CSV and --allow-protected-branch (waitloop never refuses a\n"
-	"branch); --base-branch and --agents are refused (not implemented). A missing\n"
+	"--base-branch B, --protected-branches CSV and --allow-protected-branch (roboppi's\n"
+	"branch context: BASE_BRANCH/ROBOPPI_* variables, and the refusal to run on a\n"
+	"protected branch of a git workspace); --agents is refused. A missing\n"
 	"-w directory is created; without -w a fresh temporary directory is used. Exit\n"
 	"codes are roboppi's (0 succeeded, 1 anything else but a signal) and the result\n"
 	"lines are printed as roboppi prints them.\n"
@@ -246,13 +248,22 @@ static int notify_claim(void *ctx, const char *run_id, const char *event, const 
  * roboppi's flags under `waitloop workflow` (its src/workflow/run.ts):
  * 0 = not one of them; 1 = accepted (consumed); -1 = refused (message printed).
  */
-static int roboppi_flag(int argc, char **argv, int *i)
+struct roboppi_branch_flags {
+	const char *base_branch, *protected_branches;
+	int allow_protected;
+};
+
+static int roboppi_flag(int argc, char **argv, int *i, struct roboppi_branch_flags *bf)
 {
 	static const char *const no_value[] = {"--no-tui", "--tui", "--direct", "--supervised", "--no-supervised",
-					       "--keepalive", "--no-keepalive", "--allow-protected-branch", NULL};
+					       "--keepalive", "--no-keepalive", NULL};
 	static const char *const with_value[] = {"--keepalive-interval", "--ipc-request-timeout", "--core",
-						 "--core-entrypoint", "--protected-branches", NULL};
+						 "--core-entrypoint", "--protected-branches", "--base-branch", NULL};
 	const char *a = argv[*i];
+	if (!strcmp(a, "--allow-protected-branch")) {
+		bf->allow_protected = 1;
+		return 1;
+	}
 	for (size_t k = 0; no_value[k]; k++)
 		if (!strcmp(a, no_value[k]))
 			return 1;
@@ -263,13 +274,12 @@ static int roboppi_flag(int argc, char **argv, int *i)
 				return -1;
 			}
 			++*i;
+			if (!strcmp(a, "--base-branch"))
+				bf->base_branch = argv[*i];
+			else if (!strcmp(a, "--protected-branches"))
+				bf->protected_branches = argv[*i];
 			return 1;
 		}
-	if (!strcmp(a, "--base-branch")) {
-		die_msg("--base-branch: roboppi's branch lock (BASE_BRANCH, protected branches, create_branch) is not "
-			"implemented by waitloop; create or check out the branch in a first CUSTOM step");
-		return -1;
-	}
 	if (!strcmp(a, "--agents")) {
 		die_msg("--agents: roboppi agent catalogs are not implemented by waitloop; give each step its "
 			"'worker' and 'instructions' (and the command line in 'workers:')");
@@ -307,6 +317,7 @@ static int run_main(int argc, char **argv, int roboppi)
 {
 	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
 	char *made_ws = NULL;
+	struct roboppi_branch_flags bf = {NULL, NULL, 0};
 	struct strvec set = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
 	for (int i = 1; i < argc; i++) {
@@ -315,7 +326,7 @@ static int run_main(int argc, char **argv, int roboppi)
 		int rf;
 		if (options && !strcmp(a, "--")) {
 			options = 0;
-		} else if (options && roboppi && (rf = roboppi_flag(argc, argv, &i)) != 0) {
+		} else if (options && roboppi && (rf = roboppi_flag(argc, argv, &i, &bf)) != 0) {
 			if (rf < 0) {
 				strvec_clear(&set);
 				return 2;
@@ -396,6 +407,21 @@ missing:
 			strvec_clear(&set);
 			return 2;
 		}
+		/* roboppi's branch context: its variables for every step, and its
+		 * refusal to work on a protected branch */
+		struct branchctx_opts bo = {workspace, bf.base_branch, bf.protected_branches, bf.allow_protected,
+					    wf->create_branch, wf->expected_work_branch};
+		char *note = NULL;
+		if (branchctx_resolve(&bo, &set, &note, &werr) < 0) {
+			die_msg("%s", werr.msg);
+			workflow_free(wf);
+			strvec_clear(&set);
+			free(made_ws);
+			return 2;
+		}
+		if (note && verbosity >= 0)
+			fprintf(stderr, "waitloop: notice: %s\n", note);
+		free(note);
 	}
 
 	char *db_path = resolve_db(db, wf, workspace);

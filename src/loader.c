@@ -42,7 +42,7 @@ struct ld {
 static const char *const TOP_KEYS[] = {
 	"name", "version", "description", "timeout", "concurrency", "context_dir", "env",
 	"shell", "wait_policy", "preflight", "notify", "metrics", "history", "redact",
-	"workers", "steps", "sentinel", NULL};
+	"workers", "steps", "sentinel", "create_branch", "expected_work_branch", NULL};
 static const char *const STEP_KEYS[] = {
 	"description", "worker", "instructions", "instructions_file", "capabilities",
 	"workspace", "depends_on", "inputs", "outputs", "env", "timeout", "on_failure",
@@ -91,8 +91,7 @@ static const char *const HISTORY_KEYS[] = {"db", NULL};
 
 /* roboppi features accepted with a warning (SPEC §4.1). */
 static const char *const ROBOPPI_TOP[] = {
-	"management", "agents", "create_branch", "branch_transition_step",
-	"expected_work_branch", "stall", NULL};
+	"management", "agents", "branch_transition_step", "stall", NULL};
 static const char *const ROBOPPI_STEP[] = {
 	"sentinel", "management", "agents", "create_branch", "branch_transition_step",
 	"expected_work_branch", "model", "variant", "max_steps", "max_command_time", NULL};
@@ -1716,6 +1715,10 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			load_workers(ld, k, v);
 		else if (!strcmp(name, "sentinel"))
 			load_sentinel(ld, k, v);
+		else if (!strcmp(name, "create_branch"))
+			get_bool(ld, k, v, &wf->create_branch);
+		else if (!strcmp(name, "expected_work_branch"))
+			wf->expected_work_branch = get_str(ld, k, v);
 		else if (!strcmp(name, "steps")) {
 			steps_key = k;
 			steps_val = v;

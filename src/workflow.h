@@ -298,6 +298,8 @@ struct wl_workflow {
 	char *shell;                  /* default "bash" */
 	struct wl_wait_policy wait_policy;   /* defaults for every use */
 	struct wl_sentinel sentinel;         /* roboppi Sentinel */
+	int create_branch;                   /* roboppi create_branch (branchctx.h) */
+	char *expected_work_branch;          /* roboppi expected_work_branch, or NULL */
 	struct wl_preflight *preflight;
 	size_t npreflight;
 	struct wl_notify notify;

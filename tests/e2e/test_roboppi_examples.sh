@@ -190,7 +190,46 @@ YAML
 "$WL" workflow dbr.yaml --workspace "$T/dbr" >dbr.out 2>dbr.err
 expect_eq "$?" 1
 expect_contains dbr.err "dbr.yaml:8:19: error: 'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself in 'diff_base_ref'"
-"$WL" workflow "$FX/examples/hello-world.yaml" --workspace "$T/bb" --base-branch main >bb.out 2>bb.err
+t_end
+
+# item 8: roboppi's branch context (compared with roboppi by hand: the same
+# refusal text, and the same variables in a step's environment).
+t_begin roboppi_branch_context_guard_and_env
+mkdir -p repo
+git -C repo init -q -b main
+git -C repo -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
+sha=$(git -C repo rev-parse HEAD)
+cat >br.yaml <<'YAML'
+name: br
+version: "1"
+timeout: 30s
+steps:
+  show:
+    worker: CUSTOM
+    instructions: env | grep -E '^(BASE_BRANCH|ROBOPPI_)' | LC_ALL=C sort > env.txt
+YAML
+"$WL" workflow br.yaml --workspace repo >br1.out 2>br1.err
 expect_eq "$?" 1
-expect_contains bb.err "--base-branch: roboppi's branch lock"
+expect_contains br1.err 'blocked: expected_work_branch "main" is protected (protected_branches=main,master,release/*). Use --allow-protected-branch or ROBOPPI_ALLOW_PROTECTED_BRANCH=1 to override.'
+[ ! -e repo/env.txt ] || t_fail "a step ran on a protected branch"
+"$WL" workflow br.yaml --workspace repo --allow-protected-branch >br2.out 2>br2.err
+expect_eq "$?" 0
+top=$(cd repo && pwd -P)
+printf '%s\n' BASE_BRANCH=main ROBOPPI_ALLOW_PROTECTED_BRANCH=1 ROBOPPI_CREATE_BRANCH=0 \
+	ROBOPPI_EFFECTIVE_BASE_BRANCH=main ROBOPPI_EFFECTIVE_BASE_BRANCH_SOURCE=current \
+	"ROBOPPI_EFFECTIVE_BASE_SHA=$sha" ROBOPPI_EXPECTED_CURRENT_BRANCH=main ROBOPPI_EXPECTED_WORK_BRANCH=main \
+	'ROBOPPI_PROTECTED_BRANCHES=main,master,release/*' ROBOPPI_STARTUP_BRANCH=main \
+	"ROBOPPI_STARTUP_HEAD_SHA=$sha" "ROBOPPI_STARTUP_TOPLEVEL=$top" >want.txt
+diff want.txt repo/env.txt >&2 || t_fail "branch variables differ from roboppi's"
+git -C repo checkout -q -b feature
+rm -f repo/env.txt
+"$WL" workflow br.yaml --workspace repo --base-branch main >br3.out 2>br3.err
+expect_eq "$?" 0
+expect_contains repo/env.txt "ROBOPPI_EFFECTIVE_BASE_BRANCH_SOURCE=cli"
+expect_contains repo/env.txt "ROBOPPI_STARTUP_BRANCH=feature"
+git -C repo checkout -q main
+printf 'create_branch: true\n' >>br.yaml
+"$WL" workflow br.yaml --workspace repo >br4.out 2>br4.err
+expect_eq "$?" 0
+expect_contains repo/env.txt "ROBOPPI_CREATE_BRANCH=1"
 t_end
