@@ -2,7 +2,8 @@
  * waitloop history [--db FILE] [--limit N] [--json]
  *
  * Lists recorded runs, newest first. Read-only except that runs whose
- * runner died are marked CRASHED first (store_mark_crashed()). A database
+ * runner died are marked CRASHED first (store_mark_crashed()) and what
+ * they left running is stopped (reaper_stop_orphans()). A database
  * that does not exist yet means "no runs recorded": exit 0, nothing created.
  */
 #include <stdio.h>
@@ -152,9 +153,17 @@ int cmd_history(int argc, char **argv)
 	}
 	struct wl_err err = WL_ERR_INIT;
 	struct store *st = store_open(path, &err);
+	if (!st && store_err_readonly(&err))   /* a read-only copy or medium: read it as it is */
+		st = store_open_readonly(path, &err);
 	cJSON *runs = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, &err) < 0 || store_list_runs(st, limit, &runs, &err) < 0) {
+	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
+		die_msg("%s", err.msg);
+		goto out;
+	}
+	if (!store_is_readonly(st))
+		stop_orphans(st);
+	if (store_list_runs(st, limit, &runs, &err) < 0) {
 		die_msg("%s", err.msg);
 		goto out;
 	}

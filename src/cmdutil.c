@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "redact.h"
+#include "reaper.h"
 
 /* Every error line the commands print passes the redactor (SPEC §7). */
 void die_msg(const char *fmt, ...)
@@ -30,4 +31,15 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "Try 'waitloop %s --help'.\n", cmd);
 	return 2;
+}
+
+void stop_orphans(struct store *st)
+{
+	struct wl_err err = WL_ERR_INIT;
+	int n = reaper_stop_orphans(st, &err);
+	if (n < 0)
+		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+	else if (n > 0)
+		fprintf(stderr, "waitloop: warning: stopped %d process%s left running by crashed runs\n", n,
+			n == 1 ? "" : "es");
 }

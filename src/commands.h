@@ -18,5 +18,9 @@ int cmd_schema(int argc, char **argv);
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message plus "Try 'waitloop CMD --help'."; returns 2. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct store;
+/* The watchdog (reaper.h) after CRASHED runs were marked: stops what they
+ * left running and says so on stderr. */
+void stop_orphans(struct store *st);
 
 #endif
