@@ -3,6 +3,7 @@
  * Progress goes to stderr, the end table (or --json summary) to stdout.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "branchctx.h"
 #include "commands.h"
 #include "context.h"
 #include "error.h"
@@ -34,7 +36,7 @@ extern char **environ;
 static const char run_usage[] =
 	"usage: waitloop run WORKFLOW.yaml [-w DIR] [--context DIR] [--db FILE] [--metrics FILE]\n"
 	"                    [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
-	"       waitloop workflow WORKFLOW.yaml ...   (alias)\n"
+	"       waitloop workflow WORKFLOW.yaml ...   (roboppi's command line, below)\n"
 	"\n"
 	"Run a workflow: steps in dependency order, completion_check loops, waits with probes.\n"
 	"\n"
@@ -60,6 +62,16 @@ static const char run_usage[] =
 	"Exit codes: 0 succeeded, 1 failed, 2 usage error, invalid workflow, preflight\n"
 	"failure or unusable history database, 3 workflow timed out, 130/143\n"
 	"interrupted by SIGINT/SIGTERM (run CANCELLED).\n"
+	"\n"
+	"`waitloop workflow` is roboppi's `roboppi workflow`: it also accepts --no-tui,\n"
+	"--tui, --direct, --supervised, --no-supervised, --keepalive, --no-keepalive,\n"
+	"--keepalive-interval D, --ipc-request-timeout D, --core X (no effect here),\n"
+	"--base-branch B, --protected-branches CSV and --allow-protected-branch (roboppi's\n"
+	"branch context: BASE_BRANCH/ROBOPPI_* variables, and the refusal to run on a\n"
+	"protected branch of a git workspace); --agents is refused. A missing\n"
+	"-w directory is created; without -w a fresh temporary directory is used. Exit\n"
+	"codes are roboppi's (0 succeeded, 1 anything else but a signal) and the result\n"
+	"lines are printed as roboppi prints them.\n"
 	"See docs/cli.md for the environment given to steps.\n";
 
 static int valid_env_name(const char *s, size_t n)
@@ -263,9 +275,80 @@ static int notify_claim(void *ctx, const char *run_id, const char *event, const 
 	return store_notification_claim(ctx, run_id, event, step, iteration, target, &err);
 }
 
+/*
+ * roboppi's flags under `waitloop workflow` (its src/workflow/run.ts):
+ * 0 = not one of them; 1 = accepted (consumed); -1 = refused (message printed).
+ */
+struct roboppi_branch_flags {
+	const char *base_branch, *protected_branches;
+	int allow_protected;
+};
+
+static int roboppi_flag(int argc, char **argv, int *i, struct roboppi_branch_flags *bf)
+{
+	static const char *const no_value[] = {"--no-tui", "--tui", "--direct", "--supervised", "--no-supervised",
+					       "--keepalive", "--no-keepalive", NULL};
+	static const char *const with_value[] = {"--keepalive-interval", "--ipc-request-timeout", "--core",
+						 "--core-entrypoint", "--protected-branches", "--base-branch", NULL};
+	const char *a = argv[*i];
+	if (!strcmp(a, "--allow-protected-branch")) {
+		bf->allow_protected = 1;
+		return 1;
+	}
+	for (size_t k = 0; no_value[k]; k++)
+		if (!strcmp(a, no_value[k]))
+			return 1;
+	for (size_t k = 0; with_value[k]; k++)
+		if (!strcmp(a, with_value[k])) {
+			if (*i + 1 >= argc) {
+				usage_error("workflow", "option '%s' needs a value", a);
+				return -1;
+			}
+			++*i;
+			if (!strcmp(a, "--base-branch"))
+				bf->base_branch = argv[*i];
+			else if (!strcmp(a, "--protected-branches"))
+				bf->protected_branches = argv[*i];
+			return 1;
+		}
+	if (!strcmp(a, "--agents")) {
+		die_msg("--agents: roboppi agent catalogs are not implemented by waitloop; give each step its "
+			"'worker' and 'instructions' (and the command line in 'workers:')");
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh temporary workspace, as roboppi uses without --workspace. */
+static char *temp_workspace(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *tmpl = xasprintf("%s/waitloop-wf-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tmpl)) {
+		die_msg("cannot create a temporary workspace '%s': %s", tmpl, strerror(errno));
+		free(tmpl);
+		return NULL;
+	}
+	return tmpl;
+}
+
+static int run_main(int argc, char **argv, int roboppi);
+
 int cmd_run(int argc, char **argv)
 {
+	int roboppi = argc > 0 && !strcmp(argv[0], "workflow");
+	int rc = run_main(argc, argv, roboppi);
+	/* roboppi exits 1 for an invalid workflow, a usage error and a timeout */
+	if (roboppi && (rc == 2 || rc == 3))
+		rc = 1;
+	return rc;
+}
+
+static int run_main(int argc, char **argv, int roboppi)
+{
 	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
+	char *made_ws = NULL;
+	struct roboppi_branch_flags bf = {NULL, NULL, 0};
 	struct strvec set = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
 	/* Keep freed heap: every step allocates and frees the same few hundred
@@ -276,8 +359,14 @@ int cmd_run(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
+		int rf;
 		if (options && !strcmp(a, "--")) {
 			options = 0;
+		} else if (options && roboppi && (rf = roboppi_flag(argc, argv, &i, &bf)) != 0) {
+			if (rf < 0) {
+				strvec_clear(&set);
+				return 2;
+			}
 		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
 			fputs(run_usage, stdout);
 			strvec_clear(&set);
@@ -337,6 +426,38 @@ missing:
 	if (!wf) {
 		strvec_clear(&set);
 		return 2;
+	}
+	if (roboppi) {
+		/* roboppi: a missing --workspace is created; none given -> a fresh temp dir */
+		struct wl_err werr = WL_ERR_INIT;
+		if (!workspace) {
+			if (!(made_ws = temp_workspace())) {
+				workflow_free(wf);
+				strvec_clear(&set);
+				return 2;
+			}
+			workspace = made_ws;
+		} else if (!fs_is_dir(workspace) && fs_mkdir_p(workspace, &werr) < 0) {
+			die_msg("%s", werr.msg);
+			workflow_free(wf);
+			strvec_clear(&set);
+			return 2;
+		}
+		/* roboppi's branch context: its variables for every step, and its
+		 * refusal to work on a protected branch */
+		struct branchctx_opts bo = {workspace, bf.base_branch, bf.protected_branches, bf.allow_protected,
+					    wf->create_branch, wf->expected_work_branch};
+		char *note = NULL;
+		if (branchctx_resolve(&bo, &set, &note, &werr) < 0) {
+			die_msg("%s", werr.msg);
+			workflow_free(wf);
+			strvec_clear(&set);
+			free(made_ws);
+			return 2;
+		}
+		if (note && verbosity >= 0)
+			fprintf(stderr, "waitloop: notice: %s\n", note);
+		free(note);
 	}
 
 	char *db_path = resolve_db(db, wf, workspace);
@@ -474,6 +595,8 @@ missing:
 		if (s)
 			printf("%s\n", s);
 		cJSON_free(s);
+	} else if (roboppi) {
+		progress_print_roboppi_table(stdout, summary, colors_ok && isatty(STDOUT_FILENO));
 	} else {
 		progress_print_table(stdout, summary, colors_ok && isatty(STDOUT_FILENO));
 	}
@@ -497,5 +620,6 @@ out:
 	free(metrics_path);
 	workflow_free(wf);
 	strvec_clear(&set);
+	free(made_ws);
 	return rc;
 }

@@ -225,6 +225,9 @@ static void print_iteration_items(const cJSON *step, int it)
 		if (inum(x, "iteration") == it)
 			printf("    ALERT        %d consecutive failures (threshold %d)%s%s\n", inum(x, "consecutive_failures"),
 			       inum(x, "threshold"), *s_(x, "reason") ? ": " : "", s_(x, "reason"));
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "warnings"))
+		if (inum(x, "iteration") == it)
+			printf("    warning      %s\n", s_(x, "message"));
 }
 
 static void print_step(const cJSON *step)

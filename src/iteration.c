@@ -387,6 +387,8 @@ static void decide(struct iter_loop *l, struct verdict *v)
 	in.exit_note = l->exit_note;
 	in.inner_wait = l->ninner ? l->inner : NULL;
 	in.n_inner_waits = l->ninner;
+	in.exit_code_decides = l->s->check.worker == WORKER_CUSTOM;
+	in.timed_out = l->exit_note && !strcmp(l->exit_note, "the check timed out");
 	verdict_decide(&in, v);
 }
 

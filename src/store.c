@@ -126,6 +126,14 @@ static const char *const migrations[] = {
 	"  step TEXT, started_at INTEGER, ended_at INTEGER,"
 	"  PRIMARY KEY (run_id, pgid, start_ticks));"
 	"CREATE INDEX process_groups_open ON process_groups(run_id) WHERE ended_at IS NULL;",
+	/* 2 -> 3: warnings that did not change an outcome (a declared output not
+	 * produced, a missing input, a sentinel trigger with action ignore) */
+	"CREATE TABLE warnings ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  step TEXT NOT NULL DEFAULT '', iteration INTEGER NOT NULL DEFAULT 0,"
+	"  kind TEXT, message TEXT, ts INTEGER);"
+	"CREATE INDEX warnings_run ON warnings(run_id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -143,7 +151,7 @@ enum stmt_id {
 	Q_WAIT_FIND, Q_WAIT_FIND_OPEN, Q_WAIT_INSERT, Q_WAIT_CLOSE, Q_WAIT_OBS,
 	Q_OBS_INSERT,
 	Q_NOTIFY_CLAIM, Q_NOTIFY_RESULT, Q_NOTIFY_SUPPRESSED,
-	Q_ALERT, Q_PREFLIGHT, Q_GIT, Q_CONVERGENCE, Q_KILL,
+	Q_ALERT, Q_PREFLIGHT, Q_GIT, Q_CONVERGENCE, Q_KILL, Q_WARNING,
 	Q_GROUP_START, Q_GROUP_END,
 	Q__COUNT
 };
@@ -276,6 +284,8 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_KILL] =
 		"INSERT INTO kills(run_id, step, iteration, attempt, phase, signals_sent, why, ts)"
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_WARNING] =
+		"INSERT INTO warnings(run_id, step, iteration, kind, message, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct store {
@@ -866,6 +876,9 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 	case EV_CONVERGENCE:
 		return run_stmt(st, Q_CONVERGENCE, err, "ssIJJJI", ev->run_id, step, it, field(ev, "stage"),
 				field(ev, "fingerprints"), field(ev, "diagnosis"), ts);
+	case EV_WARNING:
+		return run_stmt(st, Q_WARNING, err, "ssIJJI", ev->run_id, step, it, field(ev, "kind"),
+				field(ev, "message"), ts);
 	case EV_RUN_FINISHED:
 		return run_stmt(st, Q_RUN_FINISHED, err, "sJIJJJ", ev->run_id,
 				field(ev, "status"), ts, field(ev, "duration_s"),
@@ -1330,7 +1343,8 @@ int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struc
 	if (!id)
 		return -1;
 	cJSON *run = NULL, *steps = NULL, *attempts = NULL, *iters = NULL, *waits = NULL, *obs = NULL,
-	      *git = NULL, *conv = NULL, *kills = NULL, *alerts = NULL, *pre = NULL, *notes = NULL;
+	      *git = NULL, *conv = NULL, *kills = NULL, *alerts = NULL, *pre = NULL, *notes = NULL,
+	      *warns = NULL;
 	int ret = -1;
 	static const char *const run_key[] = {"run_id", NULL};
 	static const char *const step_keys[] = {"run_id", "step", NULL};
@@ -1359,6 +1373,7 @@ int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struc
 	    !(conv = query_rows(st, "SELECT * FROM convergence WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(kills = query_rows(st, "SELECT * FROM kills WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(alerts = query_rows(st, "SELECT * FROM alerts WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
+	    !(warns = query_rows(st, "SELECT * FROM warnings WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(pre = query_rows(st, "SELECT * FROM preflight WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(notes = query_rows(st, "SELECT * FROM notifications WHERE run_id = ?1 ORDER BY id", err, 1, id)))
 		goto out;
@@ -1396,8 +1411,9 @@ int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struc
 		attach(s, "convergence", conv, step_keys, step_parent);
 		attach(s, "kills", kills, step_keys, step_parent);
 		attach(s, "alerts", alerts, step_keys, step_parent);
+		attach(s, "warnings", warns, step_keys, step_parent);
 		static const char *const lists[] = {"attempts", "iterations", "waits",
-						    "git", "convergence", "kills", "alerts", NULL};
+						    "git", "convergence", "kills", "alerts", "warnings", NULL};
 		for (int i = 0; lists[i]; i++)
 			drop_keys(cJSON_GetObjectItemCaseSensitive(s, lists[i]), drop_run_step);
 		cJSON_DeleteItemFromObjectCaseSensitive(s, "run_id");
@@ -1423,6 +1439,7 @@ out:
 	cJSON_Delete(conv);
 	cJSON_Delete(kills);
 	cJSON_Delete(alerts);
+	cJSON_Delete(warns);
 	cJSON_Delete(pre);
 	cJSON_Delete(notes);
 	free(id);
