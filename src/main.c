@@ -82,7 +82,11 @@ int main(int argc, char **argv)
 			names[n++] = commands[i].name;
 	names[n] = NULL;
 	const char *s = suggest_closest(argv[1], names);
-	if (argv[1][0] == '-')
+	static const char *const options_known[] = {"--help", "--version", NULL};
+	const char *o = argv[1][0] == '-' ? suggest_closest(argv[1], options_known) : NULL;
+	if (o)
+		die_msg("unknown option '%s' (did you mean '%s'?)", argv[1], o);
+	else if (argv[1][0] == '-')
 		die_msg("unknown option '%s'", argv[1]);
 	else if (s)
 		die_msg("unknown command '%s' (did you mean '%s'?)", argv[1], s);
