@@ -21,13 +21,14 @@ static const char schema_usage[] =
 	"  meta           <context>/<step>/_meta.json: one step's status and counts\n"
 	"  convergence    <context>/<step>/convergence.json: stages and diagnosis\n"
 	"  summary        the run summary 'waitloop run --json' prints\n"
+	"  history        the array 'waitloop history --json' prints\n"
 	"\n"
 	"Exit codes: 0 printed, 1 the schema is not part of this build, 2 usage error.\n";
 
 int cmd_schema(int argc, char **argv)
 {
 	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
-					       "run", "meta", "convergence", "summary", NULL};
+					       "run", "meta", "convergence", "summary", "history", NULL};
 	static const char *const options_known[] = {"--help", "-h", NULL};
 	const char *name = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -43,7 +44,7 @@ int cmd_schema(int argc, char **argv)
 		name = a;
 	}
 	if (!name)
-		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence or summary)");
+		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary or history)");
 	int known = 0;
 	for (size_t i = 0; names[i]; i++)
 		known |= !strcmp(name, names[i]);
@@ -51,7 +52,7 @@ int cmd_schema(int argc, char **argv)
 		const char *s = suggest_closest(name, names);
 		if (s)
 			return usage_error("schema", "unknown schema '%s' (did you mean '%s'?)", name, s);
-		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta, convergence or summary)",
+		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary or history)",
 				   name);
 	}
 	char path[64];

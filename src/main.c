@@ -17,6 +17,7 @@
 #pragma weak cmd_history
 #pragma weak cmd_show
 #pragma weak cmd_schema
+#pragma weak cmd_completion
 
 struct command {
 	const char *name;
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 		{"history", cmd_history, "list recorded runs"},
 		{"show", cmd_show, "show one recorded run"},
 		{"schema", cmd_schema, "print a JSON Schema (workflow, verdict, wait-failure, run, meta, ...)"},
+		{"completion", cmd_completion, "print a bash or zsh completion script"},
 	};
 	const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
