@@ -47,7 +47,7 @@ static const char *const STEP_KEYS[] = {
 	"description", "worker", "instructions", "instructions_file", "capabilities",
 	"workspace", "depends_on", "inputs", "outputs", "env", "timeout", "on_failure",
 	"max_retries", "retry", "wait", "wait_policy", "completion_check", "max_iterations",
-	"on_iterations_exhausted", "convergence", "alert_after_failures", NULL};
+	"on_iterations_exhausted", "convergence", "alert_after_failures", "always", NULL};
 static const char *const CHECK_KEYS[] = {
 	"worker", "instructions", "instructions_file", "capabilities", "timeout",
 	"decision_file", "fix_file", "fix_template", "wait_policy", NULL};
@@ -940,6 +940,8 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			load_convergence(ld, k, val, &s->convergence, ctx);
 		else if (!strcmp(name, "alert_after_failures"))
 			get_int(ld, k, val, 1, &s->alert_after_failures);
+		else if (!strcmp(name, "always"))
+			get_bool(ld, k, val, &s->always);
 		else {
 			if (!strcmp(name, "workflow"))
 				subworkflow = k;
@@ -973,6 +975,9 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			     "'instructions' and 'instructions_file' are mutually exclusive in step '%s'",
 			     s->id);
 	}
+	/* An always-run step may start after the workflow's deadline: it needs its own. */
+	if (s->always == 1 && s->timeout == WL_UNSET)
+		s->timeout = WL_ALWAYS_DEFAULT_TIMEOUT_MS;
 	if (src->check_key && !maxit_key)
 		lerr(ld, src->check_key,
 		     "'completion_check' requires 'max_iterations' >= 2 in step '%s'", s->id);

@@ -23,6 +23,8 @@
 #include "strvec.h"
 
 #define WL_UNSET (-1)
+/* timeout of an always-run step that sets none (docs/workflow.md) */
+#define WL_ALWAYS_DEFAULT_TIMEOUT_MS 60000
 
 struct wl_pos {
 	int line, col;   /* 1-based; 0 = unknown */
@@ -188,6 +190,7 @@ struct wl_step {
 	enum wl_on_exhausted on_iterations_exhausted;
 	struct wl_convergence convergence;
 	int alert_after_failures;
+	int always;                   /* always: true -> runs after failure, timeout and cancel (own timeout) */
 };
 
 enum wl_preflight_kind {
