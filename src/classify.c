@@ -555,12 +555,15 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 				dep_reason(&sb, d);
 				strvec_push_owned(&out->reasons, strbuf_detach(&sb));
 				const char *dn = jstr(d, "name") ? jstr(d, "name") : "?";
+				const char *dns = jstr(d, "namespace");
+				/* an exact command to paste: the namespace too (kubectl's default is not the object's) */
 				strvec_pushf(&out->hints,
 					     "%s %s must become Ready before %s can appear: fix why it failed%s%s%s "
-					     "(kubectl describe %s %s), not the wait",
+					     "(kubectl describe %s%s%s %s), not the wait",
 					     jstr(d, "kind") ? jstr(d, "kind") : "the dependency", dn,
 					     name ? name : "the target", jstr(d, "reason") ? " (" : "",
-					     jstr(d, "reason") ? jstr(d, "reason") : "", jstr(d, "reason") ? ")" : "", dk, dn);
+					     jstr(d, "reason") ? jstr(d, "reason") : "", jstr(d, "reason") ? ")" : "", dk,
+					     dns ? " -n " : "", dns ? dns : "", dn);
 				free(dfp);
 				free(dk);
 			}
