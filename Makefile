@@ -3,7 +3,7 @@
 #   make            build build/waitloop
 #   make test       install missing packages, build (plain + ASan/UBSan), run every test
 #   make run        install missing packages, build, run the demo workflow
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR=… for staged installs, as the Dockerfile does)
 #   make bench      run the benchmark suite (bench/)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 
@@ -127,11 +127,16 @@ bench: deps
 
 install: build/waitloop
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/waitloop/schema $(DESTDIR)$(PREFIX)/share/waitloop/prompts
+	  $(DESTDIR)$(PREFIX)/share/waitloop/schema $(DESTDIR)$(PREFIX)/share/waitloop/prompts \
+	  $(DESTDIR)$(PREFIX)/share/waitloop/probes $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 755 build/waitloop $(DESTDIR)$(PREFIX)/bin/waitloop
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/waitloop/schema/
 	install -m 644 prompts/*.md $(DESTDIR)$(PREFIX)/share/waitloop/prompts/
 	install -m 644 share/waitloop/retry.sh $(DESTDIR)$(PREFIX)/share/waitloop/retry.sh
+	install -m 755 workflows/probes/*.sh $(DESTDIR)$(PREFIX)/share/waitloop/probes/
+	build/waitloop completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/waitloop
+	build/waitloop completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_waitloop
 	[ ! -f docs/waitloop.1 ] || install -m 644 docs/waitloop.1 $(DESTDIR)$(PREFIX)/share/man/man1/waitloop.1
 
 clean:
