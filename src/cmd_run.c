@@ -3,6 +3,7 @@
  * Progress goes to stderr, the end table (or --json summary) to stdout.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,20 @@ static int env_defaults(const char **metrics, char **metrics_env, char **junit_e
 	return 0;
 }
 
+/* After a failure to create the history or the context directory: when the
+ * workspace itself cannot be written (a ConfigMap mount, a read-only
+ * checkout), say so and what to do. */
+static void hint_read_only_workspace(const char *ws_abs)
+{
+	if (access(ws_abs, W_OK) == 0)
+		return;
+	fprintf(stderr,
+		"waitloop: hint: the workspace '%s' is not writable (%s); the context directory and the\n"
+		"history go there: run with -w on a writable directory (in Kubernetes an emptyDir,\n"
+		"docs/kubernetes.md), or move them with --context and --db\n",
+		ws_abs, strerror(errno));
+}
+
 /* The CI reports of a finished run (docs/ci.md); a failure is a warning, never the exit code. */
 static void write_ci_reports(const cJSON *summary, const char *junit, const struct redactor *rd)
 {
@@ -407,6 +422,7 @@ missing:
 	store = store_open(db_path, &err);
 	if (!store) {
 		die_msg("%s", err.msg);
+		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
 	if (store_mark_crashed(store, &err) < 0)
@@ -422,6 +438,7 @@ missing:
 	r = runner_new(wf, &o, &err);
 	if (!r) {
 		die_msg("%s", err.msg);
+		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
 	if (runner_notice(r) && verbosity >= 0)

@@ -70,7 +70,9 @@ t_end
 
 t_begin dockerfile_kubectl_nonroot_dockerignore
 df=$ROOT/Dockerfile
+# shellcheck disable=SC2016 # literal ${KUBECTL_MINOR}, as in the Dockerfile
 grep -q 'https://pkgs.k8s.io/core:/stable:/${KUBECTL_MINOR}/deb/Release.key' "$df" || t_fail "kubectl's key is not fetched from pkgs.k8s.io"
+# shellcheck disable=SC2016
 grep -q 'deb \[signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg\] https://pkgs.k8s.io/core:/stable:/${KUBECTL_MINOR}/deb/ /' "$df" || t_fail "no signed pkgs.k8s.io apt source"
 grep -q 'apt-get install -y -qq --no-install-recommends kubectl' "$df" || t_fail "kubectl is not installed with apt"
 # the last USER is numeric and not root
