@@ -133,3 +133,14 @@ expect_contains err.txt "bad.yaml:7:13: error: 'always' must be true or false"
 expect_rc 0 "$WL" validate "$ROOT/workflows/cleanup.yaml" >/dev/null
 /usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert "always" in json.dumps(s)' "$ROOT/schema/workflow.schema.json" || t_fail "schema lacks always"
 t_end
+
+t_begin always_example_workflow
+# workflows/cleanup.yaml, as documented: teardown runs after success and after failure
+mkdir ex
+expect_rc 0 "$WL" run "$ROOT/workflows/cleanup.yaml" -w ex -q >out.txt 2>err.txt
+expect_contains out.txt "PASS  teardown"
+expect_rc 1 "$WL" run "$ROOT/workflows/cleanup.yaml" -w ex -q --set FAIL=1 >out.txt 2>err.txt
+expect_contains out.txt "FAIL  verify"
+expect_contains out.txt "PASS  teardown"
+[ ! -e ex/.scratch ] || t_fail "teardown left .scratch behind"
+t_end

@@ -86,13 +86,15 @@ done
 t_end
 
 t_begin readme_container_example_runs
-# The README's in-container workflow, with /usr/local meaning the root above,
+# The README's workflow (as run in the image), with /usr/local meaning the root above,
 # against a simulated cluster (tests/fixtures/image/kubectl on PATH).
 ws=$T/cws
 mkdir -p "$ws" "$T/kbin"
 cp "$ROOT/tests/fixtures/image/kubectl" "$T/kbin/kubectl"
-sed -n '/<!-- container-example:begin -->/,/<!-- container-example:end -->/p' "$ROOT/README.md" |
-	sed '1,2d;$d' | sed '$d' | sed "s#/usr/local/#$U/#g" >"$ws/crd-ready.yaml"
+# the first yaml block after "## A minimal workflow"
+awk '/^## A minimal workflow/ {sec = 1} sec && /^```yaml$/ {on = 1; next} on && /^```$/ {exit} on {print}' \
+	"$ROOT/README.md" | sed "s#/usr/local/#$U/#g" >"$ws/crd-ready.yaml"
+grep -q '^name: crd-ready$' "$ws/crd-ready.yaml" || t_fail "README example not found"
 grep -q "$U/share/waitloop/probes/k8s-probe.sh" "$ws/crd-ready.yaml" || t_fail "README example does not use the installed probe"
 echo failed >"$T/cluster"
 FAKE_CLUSTER=$T/cluster PATH="$T/kbin:$PATH" "$U/bin/waitloop" run "$ws/crd-ready.yaml" -w "$ws" --json >c1.json 2>c1.err
