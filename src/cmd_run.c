@@ -312,8 +312,13 @@ static void write_ci_reports(const cJSON *summary, const char *junit, const stru
 		return;
 	ghactions_annotate(summary, stderr);
 	const char *path = getenv("GITHUB_STEP_SUMMARY");
-	if (path && *path && ghactions_append_summary(path, summary, &err) < 0)
+	const char *server = getenv("GITHUB_SERVER_URL"), *repo = getenv("GITHUB_REPOSITORY"),
+		   *run = getenv("GITHUB_RUN_ID");
+	char *url = server && repo && run && *server && *repo && *run
+			    ? xasprintf("%s/%s/actions/runs/%s", server, repo, run) : NULL;
+	if (path && *path && ghactions_append_summary(path, summary, url, &err) < 0)
 		fprintf(stderr, "waitloop: warning: GitHub step summary: %s\n", err.msg);
+	free(url);
 }
 
 int cmd_run(int argc, char **argv)

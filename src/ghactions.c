@@ -141,7 +141,7 @@ static const char *status_mark(const char *status)
 	return "❌";
 }
 
-char *ghactions_summary_markdown(const cJSON *summary)
+char *ghactions_summary_markdown(const cJSON *summary, const char *run_url)
 {
 	struct strbuf sb = STRBUF_INIT;
 	const char *status = str(summary, "status", "?");
@@ -237,12 +237,17 @@ char *ghactions_summary_markdown(const cJSON *summary)
 			strbuf_addch(&sb, '\n');
 		}
 	}
+	if (run_url && *run_url) {
+		strbuf_addstr(&sb, "- uploaded artifacts of this job: [workflow run](");
+		md_cell(&sb, run_url);
+		strbuf_addstr(&sb, "#artifacts)\n");
+	}
 	return strbuf_detach(&sb);
 }
 
-int ghactions_append_summary(const char *path, const cJSON *summary, struct wl_err *err)
+int ghactions_append_summary(const char *path, const cJSON *summary, const char *run_url, struct wl_err *err)
 {
-	char *md = ghactions_summary_markdown(summary);
+	char *md = ghactions_summary_markdown(summary, run_url);
 	int rc = fs_append_line(path, md, err);
 	free(md);
 	return rc;

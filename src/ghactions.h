@@ -10,7 +10,8 @@
  * - Step summary: markdown appended to $GITHUB_STEP_SUMMARY: run status,
  *   a table of steps, the waits that did not end "met" with their reasons
  *   and fingerprints, and the artifact paths (context directory, verdicts,
- *   wait-failure.json files).
+ *   wait-failure.json files), plus a link to the workflow run's page, where
+ *   the job's uploaded artifacts are listed (run_url, may be NULL).
  *
  * Input is the augmented run summary (report.h), already redacted.
  * Escaping follows GitHub's workflow-command rules: in the message '%',
@@ -27,8 +28,8 @@
 /* Write the annotations for summary to out; returns how many. */
 int ghactions_annotate(const cJSON *summary, FILE *out);
 /* The step-summary markdown; caller frees. */
-char *ghactions_summary_markdown(const cJSON *summary);
+char *ghactions_summary_markdown(const cJSON *summary, const char *run_url);
 /* Append the markdown to path (created when missing). -1 + err on failure. */
-int ghactions_append_summary(const char *path, const cJSON *summary, struct wl_err *err);
+int ghactions_append_summary(const char *path, const cJSON *summary, const char *run_url, struct wl_err *err);
 
 #endif

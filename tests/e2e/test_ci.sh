@@ -12,7 +12,8 @@ PY=/usr/bin/python3
 
 # One real run of tests/fixtures/ci/report.yaml with every report on.
 mkdir ws
-GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$T/step-summary.md \
+GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$T/step-summary.md GITHUB_SERVER_URL=https://github.com \
+	GITHUB_REPOSITORY=acme/app GITHUB_RUN_ID=4242 \
 	"$WL" run "$FX/report.yaml" -w ws --junit "$T/junit.xml" --json --no-progress >summary.json 2>run.err
 rc=$?
 
@@ -102,6 +103,7 @@ expect_contains step-summary.md "| after-broken | ⏭️ SKIPPED | 0 |"
 expect_contains step-summary.md '**terminal_fail** (early abort)'
 expect_contains step-summary.md "- doomed wait failure: \`$T/ws/context/doomed/wait-failure.json\`"
 expect_contains step-summary.md "- loop verdict: \`$T/ws/context/loop/iterations/2/review.verdict\`"
+expect_contains step-summary.md "- uploaded artifacts of this job: [workflow run](https://github.com/acme/app/actions/runs/4242#artifacts)"
 # a table cell never breaks the table: the '|' of a reason is escaped
 grep -q '^| loop |' step-summary.md || t_fail "no loop row"
 # appended, not overwritten: a second run adds a second summary

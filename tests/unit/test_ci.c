@@ -151,12 +151,16 @@ static void test_github_summary_markdown(void)
 			   "\"steps\":[{\"id\":\"a|b\",\"status\":\"FAILED\",\"iterations\":0,\"duration_s\":1,"
 			   "\"reason\":\"x | y\\nz <script>\",\"fingerprints\":[\"f/1\"],\"wait_failures\":[\"/c/a/wait-failure.json\"],"
 			   "\"waits\":[{\"phase\":\"wait\",\"target\":\"t\",\"outcome\":\"timeout\",\"early_abort\":false,\"elapsed_s\":5}]}]}");
-	char *md = ghactions_summary_markdown(sum);
+	char *md = ghactions_summary_markdown(sum, "https://github.com/o/r/actions/runs/42");
 	CHECK_CONTAINS(md, "### ❌ waitloop: w — FAILED (2.0s)\n");
 	CHECK_CONTAINS(md, "| a\\|b | ❌ FAILED | 0 | 1.0s | x \\| y z &lt;script> | `f/1` |\n");
 	CHECK_CONTAINS(md, "- **a\\|b**, wait `t`: **timeout** after 5.0s\n");
 	CHECK_CONTAINS(md, "- a\\|b wait failure: `/c/a/wait-failure.json`\n");
 	CHECK_CONTAINS(md, "- context directory: `/c`\n");
+	CHECK_CONTAINS(md, "- uploaded artifacts of this job: [workflow run](https://github.com/o/r/actions/runs/42#artifacts)\n");
+	free(md);
+	md = ghactions_summary_markdown(sum, NULL);
+	CHECK(strstr(md, "uploaded artifacts") == NULL);
 	free(md);
 	cJSON_Delete(sum);
 }
