@@ -134,6 +134,17 @@ if command -v zsh >/dev/null; then
 	zsh -n _waitloop || t_fail "zsh -n _waitloop"
 	out=$(zsh -f -c 'autoload -U compinit; compinit -u -D; source ./_waitloop; print -r -- ${_comps[waitloop]}' 2>&1)
 	expect_eq "$out" "_waitloop"
+	# the function's answers, with compadd/_files stubbed (they only work inside a widget)
+	zcomp() { # current-word-index words...
+		zsh -f -c 'compadd() { print -r -- "$@"; }; _files() { print -r -- FILES "$@"; }; compdef() { :; }
+			source ./_waitloop; CURRENT=$1; shift; words=("$@"); _waitloop' _ "$@"
+	}
+	expect_contains "$(zcomp 2 waitloop hi)" " history "
+	expect_contains "$(zcomp 2 waitloop hi)" " completion "
+	expect_eq "$(zcomp 4 waitloop history --status x)" "-- SUCCEEDED FAILED TIMED_OUT CANCELLED CRASHED RUNNING"
+	expect_contains "$(zcomp 3 waitloop run --j)" " --junit "
+	expect_eq "$(zcomp 3 waitloop run f)" "FILES -g *.(yaml|yml)"
+	expect_eq "$(zcomp 5 waitloop run x.yaml -w '')" "FILES -/"
 	t_end
 else
 	echo "SKIP completion_zsh: zsh not installed"
