@@ -1,5 +1,6 @@
 #include "ghactions.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +150,7 @@ char *ghactions_summary_markdown(const cJSON *summary, const char *run_url)
 	md_cell(&sb, str(summary, "workflow", "?"));
 	strbuf_addf(&sb, " — %s", status);
 	double d = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(summary, "duration_s"));
-	if (d == d)
+	if (!isnan(d))
 		strbuf_addf(&sb, " (%.1fs)", d);
 	strbuf_addstr(&sb, "\n\nRun ");
 	md_code(&sb, str(summary, "run_id", "?"));
