@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 		size_t off = 0;
 		for (size_t i = 0; i < ncommands; i++)
 			if (commands[i].fn && off < sizeof(list))
-				off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-10s %s\n",
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-11s %s\n",
 							commands[i].name, commands[i].summary);
 		fprintf(argc < 2 ? stderr : stdout, usage, list);
 		return argc < 2 ? 2 : 0;
