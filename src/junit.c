@@ -253,6 +253,17 @@ char *junit_render(const cJSON *summary, const struct redactor *rd)
 		cJSON_ArrayForEach(ck, cJSON_GetObjectItemCaseSensitive(st, "checks"))
 			check_case(&cc, wf, id, ck, &n);
 	}
+	/* A run stopped before its steps (preflight): one error testcase says why,
+	 * rather than a report of skipped steps that looks harmless. */
+	const char *run_reason = json_get_string(summary, "reason"), *st_run = json_get_string(summary, "status");
+	if (run_reason && st_run && strcmp(st_run, "SUCCEEDED")) {
+		n.tests++;
+		n.errors++;
+		open_case(&cc, wf, "(run)", 0);
+		strbuf_addstr(&cases, ">\n");
+		put_result(&cc, "error", st_run, run_reason, NULL);
+		strbuf_addstr(&cases, "    </testcase>\n");
+	}
 	double secs = num(summary, "duration_s");
 	strbuf_addstr(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
 	put_attr(&co, "name", wf);

@@ -7,7 +7,9 @@
  * check (name "<step> check #N"). Mapping, documented in docs/ci.md:
  *   SUCCEEDED -> passed; FAILED, INCOMPLETE -> <failure type=STATUS>;
  *   CANCELLED -> <error type=CANCELLED>; SKIPPED -> <skipped>;
- *   an iteration whose decision is not "complete" -> <failure type=incomplete>.
+ *   an iteration whose decision is not "complete" -> <failure type=incomplete>;
+ *   a run stopped before its steps (summary "reason", e.g. preflight) -> one
+ *   more testcase "(run)" with <error type=STATUS message=reason>.
  * A failure's message is the step's reason (or the verdict's first reason)
  * followed by its fingerprints in brackets; the element's text lists every
  * reason, fingerprint and the verdict / wait-failure paths.

@@ -235,3 +235,28 @@ check_dym "waitloop: error: unknown option '--verison' (did you mean '--version'
 # nothing close: no suggestion
 check_dym "waitloop: error: unknown option '--zzzzzz'" run "$FX/report.yaml" --zzzzzz
 t_end
+
+t_begin ci_reports_of_a_preflight_failure
+cat >pre.yaml <<'EOF2'
+name: pre
+version: "1"
+timeout: 1m
+preflight:
+  - require_commands: [no-such-command-i20]
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "true"
+EOF2
+GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$T/pre.md "$WL" run pre.yaml -w ws --junit "$T/pre.xml" --json >pre.json 2>pre.err
+expect_eq "$?" 2
+if command -v xmllint >/dev/null; then
+	xmllint --noout --schema "$XSD" pre.xml 2>/dev/null || t_fail "pre.xml does not validate"
+fi
+expect_contains pre.xml '<testcase classname="pre" name="(run)" time="0.000">'
+expect_contains pre.xml '<error type="FAILED" message="preflight failed (1 of 1 checks)"/>'
+expect_contains pre.xml '<skipped message="preflight failed (1 of 1 checks)"/>'
+expect_eq "$(grep '^::' pre.err)" "::error title=waitloop%3A pre FAILED::preflight failed (1 of 1 checks)"
+expect_schema_valid summary pre.json
+expect_contains pre.md "Run \`"
+t_end

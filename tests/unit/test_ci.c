@@ -105,6 +105,18 @@ static void test_junit_mapping(void)
 	cJSON_Delete(sum);
 }
 
+static void test_junit_run_stopped_before_steps(void)
+{
+	cJSON *sum = parse("{\"workflow\":\"w\",\"status\":\"FAILED\",\"reason\":\"preflight failed (1 of 2 checks)\","
+			   "\"steps\":[{\"id\":\"a\",\"status\":\"SKIPPED\",\"reason\":\"preflight failed (1 of 2 checks)\"}]}");
+	char *xml = junit_render(sum, NULL);
+	CHECK_CONTAINS(xml, "tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"1\"");
+	CHECK_CONTAINS(xml, "<testcase classname=\"w\" name=\"(run)\" time=\"0.000\">\n"
+			    "      <error type=\"FAILED\" message=\"preflight failed (1 of 2 checks)\"/>");
+	free(xml);
+	cJSON_Delete(sum);
+}
+
 static char *annotations(const cJSON *sum, int *n)
 {
 	char *buf = NULL;
@@ -170,6 +182,7 @@ int main(void)
 	TEST(test_report_augment);
 	TEST(test_junit_escaping);
 	TEST(test_junit_mapping);
+	TEST(test_junit_run_stopped_before_steps);
 	TEST(test_github_annotations);
 	TEST(test_github_summary_markdown);
 	return tests_done();
