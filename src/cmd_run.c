@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,12 @@ static void on_heartbeat(void *arg)
 	struct wl_err err = WL_ERR_INIT;
 	store_heartbeat(hb->st, hb->run_id, &err);   /* a failure shows as a sink warning */
 	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
+}
+
+static void flush_history(void *arg, int will_wait)
+{
+	struct wl_err err = WL_ERR_INIT;
+	store_flush(arg, &err);   /* a failure shows as a sink warning */
 }
 
 static void warn_once(void *ctx, const char *msg)
@@ -333,6 +340,11 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	junit = junit_env;
+	/* Keep freed heap: every step allocates and frees the same few hundred
+	 * KiB, and glibc's default trimming gave it back and took it again with
+	 * brk() several times per step (~10 % of the runner's time on 200
+	 * parallel steps). Peak RSS is unchanged: those pages were resident. */
+	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
@@ -451,6 +463,7 @@ missing:
 
 	/* Preflight before anything else is started (notifications included). */
 	run_env(&env, wf, &set);
+	gate.rep.rd = runner_redactor(r);
 	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
 	if (gate.rep.interrupted) {
@@ -479,6 +492,9 @@ missing:
 	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
 	store_set_warn(store, warn_once, "history");
 	bus_subscribe(runner_bus(r), store_sink, store);
+	/* One transaction per loop round, not per event (docs/history.md). */
+	store_set_batching(store, 1);
+	loop_on_idle(runner_loop(r), flush_history, store);
 	hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
 	if (metrics_path) {
 		mx = metrics_new(metrics_path);
@@ -507,6 +523,7 @@ missing:
 	}
 
 	runner_run(r);
+	flush_history(store, 0);   /* run_finished is emitted after the last round */
 	/* Deliveries still in flight (run_finished ...): bounded by the targets' timeouts. */
 	if (nt)
 		notify_drain(nt);
