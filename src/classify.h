@@ -25,7 +25,13 @@
  *
  * The builtin "kubernetes" set reads the probe JSON shape of
  * schema/probe.schema.json (target, dependencies[*] {kind, name, namespace,
- * status: Failed|Progressing|Ready, reason, message}, events, errors); see
+ * status: Failed|Progressing|Ready, reason, message}, events, errors) and raw
+ * Kubernetes objects (one, a List, or raw objects in target/dependencies),
+ * whose status kstatus.h computes. An object InProgress within its own
+ * deadline (HelmRelease/Kustomization spec.timeout from the condition's
+ * lastTransitionTime, the controller's own deadline for Deployments, else
+ * policy->progress_deadline since the wait first saw it in its current
+ * state) is `progressing`; past it `stalled` (<kind>-stuck/<name>). See
  * docs/wait_policy.md.
  *
  * Progress (struct progress): the observation's digest against the last
@@ -53,6 +59,8 @@ struct obs_input {
 	const char *probe_output;     /* raw probe stdout, may be NULL */
 	const cJSON *probe;           /* the parsed probe object; NULL when none or failed */
 	const char *guard_output;     /* recent output of a guarded process, or NULL */
+	const char *probe_error_output; /* a failed probe's stderr/stdout, or NULL */
+	int64_t now_wall_ms;          /* wall clock of the observation; 0 = now */
 };
 
 struct classification {
@@ -62,8 +70,10 @@ struct classification {
 	struct strvec reasons;        /* human sentences (not yet redacted) */
 	struct strvec hints;
 	char *rule;                   /* which rule decided ("rules[2]", "builtin:kubernetes/auth", ...) */
+	int no_evidence;              /* says nothing about progress (API down, object absent): no-progress count unchanged */
+	int probe_explained;          /* the failed probe's own output was understood (NotFound, API down) */
 };
-#define CLASSIFICATION_INIT {0, CLASS_UNSET, STRVEC_INIT, STRVEC_INIT, STRVEC_INIT, NULL}
+#define CLASSIFICATION_INIT {0, CLASS_UNSET, STRVEC_INIT, STRVEC_INIT, STRVEC_INIT, NULL, 0, 0}
 void classification_release(struct classification *c);
 
 /* Compiles terminal_patterns and rules; -1 + err naming the bad pattern. */
@@ -71,6 +81,9 @@ struct classifier *classifier_new(const struct wl_wait_policy *policy, struct wl
 void classifier_free(struct classifier *c);
 /* Steps 1–3; returns 1 when decided (out filled), 0 to go on with 4–6. */
 int classifier_observe(struct classifier *c, const struct obs_input *in, struct classification *out);
+/* Moves the warnings of the observations so far into out (appended): a
+ * pattern that hit the regex match limit, once per pattern. */
+void classifier_take_warnings(struct classifier *c, struct strvec *out);
 /* Step 4: the classify command's stdout (JSON or a bare class word).
  * Returns 0 and fills out, or -1 + err when the output is unusable. */
 int classify_parse_external(const struct classifier *c, const char *output,

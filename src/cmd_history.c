@@ -7,6 +7,7 @@
  * (store_mark_crashed()). A database that does not exist yet means "no runs
  * recorded": exit 0, nothing created. The --json array is an interface
  * (docs/history.md, schema/history.schema.json).
+ * What dead runs left running is stopped (reaper_stop_orphans()).
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -229,9 +230,17 @@ int cmd_history(int argc, char **argv)
 	}
 	struct wl_err err = WL_ERR_INIT;
 	struct store *st = store_open(path, &err);
+	if (!st && store_err_readonly(&err))   /* a read-only copy or medium: read it as it is */
+		st = store_open_readonly(path, &err);
 	cJSON *runs = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, &err) < 0 || store_list_runs_where(st, &filter, &runs, &err) < 0) {
+	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
+		die_msg("%s", err.msg);
+		goto out;
+	}
+	if (!store_is_readonly(st))
+		stop_orphans(st);
+	if (store_list_runs_where(st, &filter, &runs, &err) < 0) {
 		die_msg("%s", err.msg);
 		goto out;
 	}

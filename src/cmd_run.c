@@ -24,6 +24,7 @@
 #include "progress.h"
 #include "ghactions.h"
 #include "junit.h"
+#include "reaper.h"
 #include "redact.h"
 #include "report.h"
 #include "runner.h"
@@ -152,6 +153,24 @@ static void on_heartbeat(void *arg)
 	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
 }
 
+#define METRICS_REFRESH_MS 15000
+
+/* The metrics file while a step runs: durations brought up to now, so the
+ * "run too long" alerts can fire during a hang (docs/operations.md). */
+struct metrics_tick {
+	struct loop *loop;
+	struct metrics *mx;
+	int64_t every;
+	uint64_t timer;
+};
+
+static void on_metrics_tick(void *arg)
+{
+	struct metrics_tick *mt = arg;
+	metrics_refresh(mt->mx, NULL);   /* a failure is reported once by the metrics warn callback */
+	mt->timer = loop_add_timer(mt->loop, time_now_ms() + mt->every, on_metrics_tick, mt);
+}
+
 static void flush_history(void *arg, int will_wait)
 {
 	struct wl_err err = WL_ERR_INIT;
@@ -213,6 +232,11 @@ static const char *preflight_gate(void *arg, struct runner *r)
 		redact_json(runner_redactor(r), ev.data);
 		bus_emit(runner_bus(r), &ev);
 		cJSON_Delete(ev.data);
+	}
+	if (g->rep.interrupted) {
+		snprintf(g->reason, sizeof(g->reason), "cancelled by SIG%s during the preflight",
+			 sigabbrev_np(g->rep.interrupted));
+		return g->reason;
 	}
 	if (!g->rep.nfailed)
 		return NULL;
@@ -424,8 +448,10 @@ missing:
 	struct notifier *nt = NULL;
 	struct runner *r = NULL;
 	struct heartbeat hb = {0};
-	struct report *rp = NULL;
+	struct report *report = NULL;
 	char *junit_path = junit ? fs_abspath(junit) : NULL;
+	struct reaper *rp = NULL;
+	struct metrics_tick mt = {0};
 	struct wl_err err = WL_ERR_INIT;
 
 	/* History first: without it neither the run nor its notifications
@@ -444,6 +470,7 @@ missing:
 	}
 	if (store_mark_crashed(store, &err) < 0)
 		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+	stop_orphans(store);
 
 	struct run_options o = RUN_OPTIONS_INIT;
 	o.workspace = workspace;
@@ -458,6 +485,7 @@ missing:
 		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
+	rp = reaper_start(store, runner_run_id(r));
 	if (runner_notice(r) && verbosity >= 0)
 		fprintf(stderr, "waitloop: notice: %s\n", runner_notice(r));
 
@@ -467,9 +495,9 @@ missing:
 	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
 	if (gate.rep.interrupted) {
+		/* recorded as a run CANCELLED before its first step (cli.md) */
 		die_msg("preflight interrupted by SIG%s", sigabbrev_np(gate.rep.interrupted));
-		rc = 128 + gate.rep.interrupted;
-		goto out;
+		runner_cancel_before_start(r, gate.rep.interrupted);
 	}
 	runner_set_gate(r, preflight_gate, &gate);
 
@@ -486,8 +514,8 @@ missing:
 		runner_set_output_fn(r, progress_output, pg);
 
 	/* What CI reports need (report.h). */
-	rp = report_new();
-	bus_subscribe(runner_bus(r), report_sink, rp);
+	report = report_new();
+	bus_subscribe(runner_bus(r), report_sink, report);
 	/* History and metrics are sinks on the bus; neither can stop the run. */
 	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
 	store_set_warn(store, warn_once, "history");
@@ -500,6 +528,9 @@ missing:
 		mx = metrics_new(metrics_path);
 		metrics_set_warn(mx, warn_once, "metrics");
 		bus_subscribe(runner_bus(r), metrics_sink, mx);
+		int64_t every = wf->metrics_refresh > 0 ? wf->metrics_refresh : METRICS_REFRESH_MS;
+		mt = (struct metrics_tick){runner_loop(r), mx, every, 0};
+		mt.timer = loop_add_timer(mt.loop, time_now_ms() + every, on_metrics_tick, &mt);
 	}
 
 	/* Notifications: last sink, so an event is recorded before it is sent. */
@@ -531,14 +562,20 @@ missing:
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
 	hb.timer = 0;
+	if (mt.timer)
+		loop_cancel_timer(mt.loop, mt.timer);
+	mt.timer = 0;
 	if (mx && metrics_flush(mx, &err) < 0)
 		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
 	rc = runner_exit_code(r);
 
-	if (runner_artifact_error(r))
+	const struct strvec *lost = runner_artifact_errors(r);
+	for (size_t i = 0; i < lost->n; i++)
+		fprintf(stderr, "waitloop: warning: context directory: %s\n", lost->v[i]);
+	if (!lost->n && runner_artifact_error(r))
 		fprintf(stderr, "waitloop: warning: context directory: %s\n", runner_artifact_error(r));
 	cJSON *summary = runner_summary(r);
-	report_augment(rp, summary);
+	report_augment(report, summary);
 	redact_json(runner_redactor(r), summary);
 	write_ci_reports(summary, junit_path, runner_redactor(r));
 	if (json) {
@@ -554,11 +591,14 @@ missing:
 out:
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
+	if (mt.timer)
+		loop_cancel_timer(mt.loop, mt.timer);
+	reaper_finish(rp);
 	notify_free(nt);
 	progress_free(pg);
 	metrics_free(mx);
 	runner_free(r);
-	report_free(rp);
+	report_free(report);
 	free(junit_path);
 	store_close(store);
 	preflight_report_release(&gate.rep);

@@ -413,9 +413,11 @@ int cmd_show(int argc, char **argv)
 	}
 	struct wl_err err = WL_ERR_INIT;
 	struct store *st = store_open(path, &err);
+	if (!st && store_err_readonly(&err))   /* a read-only copy or medium: read it as it is */
+		st = store_open_readonly(path, &err);
 	cJSON *run = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, &err) < 0) {
+	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
 		die_msg("%s", err.msg);
 		goto out;
 	}

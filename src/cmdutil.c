@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "redact.h"
+#include "reaper.h"
 #include "suggest.h"
 #include "xalloc.h"
 
@@ -59,4 +60,15 @@ int usage_unknown_longopt(const char *cmd, const char *arg, const struct option 
 		free(names[i]);
 	free(names);
 	return rc;
+}
+
+void stop_orphans(struct store *st)
+{
+	struct wl_err err = WL_ERR_INIT;
+	int n = reaper_stop_orphans(st, &err);
+	if (n < 0)
+		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+	else if (n > 0)
+		fprintf(stderr, "waitloop: warning: stopped %d process%s left running by crashed runs\n", n,
+			n == 1 ? "" : "es");
 }

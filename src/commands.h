@@ -28,5 +28,9 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 struct option;
 int usage_unknown_option(const char *cmd, const char *arg, const char *const *known);
 int usage_unknown_longopt(const char *cmd, const char *arg, const struct option *opts);
+struct store;
+/* The watchdog (reaper.h) after CRASHED runs were marked: stops what they
+ * left running and says so on stderr. */
+void stop_orphans(struct store *st);
 
 #endif

@@ -54,14 +54,14 @@ static const char *const CHECK_KEYS[] = {
 	"decision_file", "fix_file", "fix_template", "wait_policy", NULL};
 static const char *const POLICY_KEYS[] = {
 	"mode", "max_wait", "interval", "backoff", "target", "probe", "probe_timeout",
-	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold",
+	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold", "progress_deadline",
 	"ignore_fields", "no_output_timeout", "on_terminal", "on_stall", "grace",
 	"fingerprint_prefix", NULL};
 static const char *const BACKOFF_KEYS[] = {"factor", "max_interval", NULL};
 static const char *const RULE_KEYS[] = {
 	"match", "field", "equals", "after", "class", "fingerprint", "hint", NULL};
-static const char *const RETRY_KEYS[] = {"limit", "backoff", "on_exit_codes", "on_timeout", NULL};
-static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "max_duration", NULL};
+static const char *const RETRY_KEYS[] = {"limit", "backoff", "max_duration", "on_exit_codes", "on_timeout", NULL};
+static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "cap", NULL};
 static const char *const CONV_KEYS[] = {
 	"enabled", "stall_threshold", "max_stage", "fail_on_max_stage", "stages",
 	"allowed_paths", "ignored_paths", "diff_base_ref", "max_changed_files",
@@ -76,7 +76,7 @@ static const char *const PREFLIGHT_KEYS[] = {
 static const char *const NOTIFY_KEYS[] = {"targets", "events", NULL};
 static const char *const TARGET_KEYS[] = {"type", "command", "path", "timeout", NULL};
 static const char *const WORKER_CMD_KEYS[] = {"command", NULL};
-static const char *const METRICS_KEYS[] = {"file", NULL};
+static const char *const METRICS_KEYS[] = {"file", "refresh", NULL};
 static const char *const HISTORY_KEYS[] = {"db", NULL};
 
 /* roboppi features accepted with a warning (SPEC §4.1). */
@@ -358,6 +358,18 @@ static void get_strlist(struct ld *ld, const struct ynode *k, const struct ynode
 	}
 }
 
+/* Warns about a pattern that hits the match limit on an adversarial text
+ * (it would count as no match on such output at run time); frees p. */
+static void check_regex_limits(struct ld *ld, const struct ynode *at, struct pattern *p)
+{
+	if (pattern_probe_limits(p) == PATTERN_LIMIT)
+		lwarn(ld, at,
+		      "regular expression '%s' hits the match limit on a 64 KiB adversarial text; on such output "
+		      "it counts as no match (rewrite nested or overlapping repetition, avoid backreferences)",
+		      p->source);
+	pattern_free(p);
+}
+
 static void get_regex_list(struct ld *ld, const struct ynode *k, const struct ynode *v,
 			   struct strvec *out)
 {
@@ -375,7 +387,7 @@ static void get_regex_list(struct ld *ld, const struct ynode *k, const struct yn
 		if (pattern_compile(&p, out->v[j], &err) < 0)
 			lerr(ld, it, "%s", err.msg);
 		else
-			pattern_free(&p);
+			check_regex_limits(ld, it, &p);
 		j++;
 	}
 }
@@ -410,6 +422,22 @@ static void get_env(struct ld *ld, const struct ynode *k, const struct ynode *v,
 	}
 }
 
+/* Names the runner itself uses in the context directory (<context>/<step>
+ * and <context>/<step>/<output>): a step or output with one of them would
+ * overwrite, or be overwritten by, the runner's own files. */
+static const char *const reserved_step_ids[] = {"_workflow", "_workflow.json", NULL};
+static const char *const reserved_output_names[] = {
+	"_meta.json", "stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log", "wait-probe.log",
+	"wait-failure.json", "review.verdict", "fix.md", "iterations", "events.jsonl", "_workflow", "_workflow.json", NULL};
+
+static int is_reserved(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(name, *list))
+			return 1;
+	return 0;
+}
+
 int loader_safe_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -441,6 +469,22 @@ static int has_dotdot(const char *p)
 	return 0;
 }
 
+/*
+ * The one rule for paths a workflow names (context_dir, a step's workspace,
+ * a notify file target's path, metrics.file, history.db): an absolute path
+ * is taken as written; a relative one is relative to the workspace and must
+ * not leave it ('..'). inputs[].as is stricter (relative only).
+ */
+static void check_path(struct ld *ld, const struct ynode *at, const char *what, const char *path)
+{
+	if (!path)
+		return;
+	if (!*path)
+		lerr(ld, at, "'%s' must not be empty", what);
+	else if (path[0] != '/' && has_dotdot(path))
+		lerr(ld, at, "'%s' must not leave the workspace ('..' in '%s')", what, path);
+}
+
 /* ------------------------------------------------------------- wait_policy */
 
 static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, const char *ctx)
@@ -458,7 +502,7 @@ static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, 
 			if (r->match && pattern_compile(&p, r->match, &err) < 0)
 				lerr(ld, v, "%s", err.msg);
 			else if (r->match)
-				pattern_free(&p);
+				check_regex_limits(ld, v, &p);
 		} else if (!strcmp(name, "field")) {
 			r->field = get_str(ld, k, v);
 		} else if (!strcmp(name, "equals")) {
@@ -563,6 +607,8 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 			get_regex_list(ld, pk, pv, &p->terminal_patterns);
 		} else if (!strcmp(name, "stall_threshold"))
 			get_int(ld, pk, pv, 1, &p->stall_threshold);
+		else if (!strcmp(name, "progress_deadline"))
+			get_duration(ld, pk, pv, 1, &p->progress_deadline);
 		else if (!strcmp(name, "ignore_fields")) {
 			p->ignore_fields_present = 1;
 			get_strlist(ld, pk, pv, &p->ignore_fields, 0);
@@ -598,6 +644,14 @@ static void check_observes(struct ld *ld, const struct wl_wait_policy *use, stru
 	if (!observes)
 		errlist_add(ld->diags, DIAG_ERROR, ld->file, at.line, at.col,
 			    "wait_policy with mode 'probe_aware' has nothing to observe (set probe, rules, terminal_patterns, builtin or classify)");
+	/* stalling needs evidence (SPEC §4.4.2): without a probe, a stall_threshold
+	 * can only fire on silence — the condition's output merely staying the same */
+	const char *probe = use->probe ? use->probe : top->present ? top->probe : NULL;
+	int stall = use->stall_threshold != WL_UNSET || (top->present && top->stall_threshold != WL_UNSET);
+	if (observes && !probe && stall)
+		errlist_add(ld->diags, DIAG_WARNING, ld->file, at.line, at.col,
+			    "wait_policy sets stall_threshold without a probe: it can only stall on silence (the condition's "
+			    "output staying the same), not on evidence; add a probe that shows progress, or drop stall_threshold");
 }
 
 /* ---------------------------------------------------------- step sub-blocks */
@@ -625,12 +679,22 @@ static void load_retry(struct ld *ld, const struct ynode *k, const struct ynode 
 					get_duration(ld, bk, bv, 0, &r->backoff_duration);
 				else if (!strcmp(bk->value, "factor"))
 					get_number(ld, bk, bv, 1.0, &r->backoff_factor);
-				else if (!strcmp(bk->value, "max_duration"))
+				else if (!strcmp(bk->value, "cap"))
 					get_duration(ld, bk, bv, 0, &r->backoff_max_duration);
+				else if (!strcmp(bk->value, "max_duration")) {
+					/* the old name of cap (Argo's maxDuration is a total budget) */
+					get_duration(ld, bk, bv, 0, &r->backoff_max_duration);
+					lwarn(ld, bk,
+					      "'max_duration' in %s caps each delay: it is now called 'cap' (the total time "
+					      "across retries is retry.max_duration)",
+					      bctx);
+				}
 				else
 					unknown_key(ld, bk, RETRY_BACKOFF_KEYS, NULL, bctx);
 			}
 			free(bctx);
+		} else if (!strcmp(name, "max_duration")) {
+			get_duration(ld, rk, rv, 1, &r->max_duration);
 		} else if (!strcmp(name, "on_exit_codes")) {
 			if (!expect_list(ld, rk, rv, "exit codes"))
 				continue;
@@ -802,6 +866,9 @@ static void load_outputs(struct ld *ld, const struct ynode *k, const struct ynod
 					lerr(ld, oval,
 					     "invalid output name '%s' in %s: names must match [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 64 characters)",
 					     o->name, ctx);
+				else if (o->name && is_reserved(o->name, reserved_output_names))
+					lerr(ld, oval, "output name '%s' in %s is reserved (the runner writes a file of that name in the step's directory)",
+					     o->name, ctx);
 				for (size_t m = 0; o->name && m + 1 < s->noutputs; m++)
 					if (s->outputs[m].name && !strcmp(s->outputs[m].name, o->name))
 						lerr(ld, oval, "duplicate output name '%s' in %s", o->name, ctx);
@@ -873,6 +940,7 @@ static void step_init(struct wl_step *s)
 	s->retry.limit = WL_UNSET;
 	s->retry.backoff_duration = WL_UNSET;
 	s->retry.backoff_max_duration = WL_UNSET;
+	s->retry.max_duration = WL_UNSET;
 	wait_policy_init(&s->wait_policy);
 	wait_policy_init(&s->check.wait_policy);
 	s->check.timeout = WL_UNSET;
@@ -891,6 +959,8 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 		lerr(ld, key,
 		     "invalid step id '%s': ids must match [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 64 characters, not '.' or '..')",
 		     s->id);
+	else if (is_reserved(s->id, reserved_step_ids))
+		lerr(ld, key, "step id '%s' is reserved (the runner's own files in the context directory)", s->id);
 	if (!v || v->kind != YNODE_MAPPING) {
 		lerr(ld, v ? v : key, "step '%s' must be a mapping", s->id);
 		return;
@@ -910,8 +980,10 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			s->instructions_file = get_str(ld, k, val);
 		else if (!strcmp(name, "capabilities"))
 			get_strlist(ld, k, val, &s->capabilities, 0);
-		else if (!strcmp(name, "workspace"))
+		else if (!strcmp(name, "workspace")) {
 			s->workspace = get_str(ld, k, val);
+			check_path(ld, val, "workspace", s->workspace);
+		}
 		else if (!strcmp(name, "depends_on")) {
 			src->depends_on = val;
 			get_strlist(ld, k, val, &s->depends_on, 0);
@@ -1092,8 +1164,10 @@ static void load_notify(struct ld *ld, const struct ynode *k, const struct ynode
 						t->type = (enum wl_notify_type)get_enum(ld, fk, fv, NOTIFY_TYPE_NAMES);
 					else if (!strcmp(fk->value, "command"))
 						t->command = get_text(ld, fk, fv);
-					else if (!strcmp(fk->value, "path"))
+					else if (!strcmp(fk->value, "path")) {
 						t->path = get_str(ld, fk, fv);
+						check_path(ld, fv, "path", t->path);
+					}
 					else if (!strcmp(fk->value, "timeout"))
 						get_duration(ld, fk, fv, 1, &t->timeout);
 					else
@@ -1177,6 +1251,27 @@ static char *load_single(struct ld *ld, const struct ynode *k, const struct ynod
 	if (!ynode_key(v, keys[0]))
 		lerr(ld, k, "missing required field '%s' in %s", keys[0], k->value);
 	return out;
+}
+
+/* metrics: {file: PATH, refresh: DURATION} */
+static void load_metrics(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_workflow *wf)
+{
+	if (!expect_map(ld, k, v))
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *sk = v->keys[i], *sv = v->items[i];
+		if (!strcmp(sk->value, "file")) {
+			free(wf->metrics_file);
+			wf->metrics_file = get_str(ld, sk, sv);
+			check_path(ld, sv, "file", wf->metrics_file);
+		} else if (!strcmp(sk->value, "refresh")) {
+			get_duration(ld, sk, sv, 1, &wf->metrics_refresh);
+		} else {
+			unknown_key(ld, sk, METRICS_KEYS, NULL, k->value);
+		}
+	}
+	if (!ynode_key(v, "file"))
+		lerr(ld, k, "missing required field 'file' in %s", k->value);
 }
 
 static void load_version(struct ld *ld, const struct ynode *v)
@@ -1466,11 +1561,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			get_int(ld, k, v, 1, &wf->concurrency);
 		else if (!strcmp(name, "context_dir")) {
 			wf->context_dir = get_str(ld, k, v);
-			if (wf->context_dir && !*wf->context_dir)
-				lerr(ld, v, "'context_dir' must not be empty");
-			else if (wf->context_dir && wf->context_dir[0] != '/' && has_dotdot(wf->context_dir))
-				lerr(ld, v, "'context_dir' must not leave the workspace ('..' in '%s')",
-				     wf->context_dir);
+			check_path(ld, v, "context_dir", wf->context_dir);
 		} else if (!strcmp(name, "env"))
 			get_env(ld, k, v, &wf->env);
 		else if (!strcmp(name, "shell"))
@@ -1482,9 +1573,13 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 		else if (!strcmp(name, "notify"))
 			load_notify(ld, k, v);
 		else if (!strcmp(name, "metrics"))
-			wf->metrics_file = load_single(ld, k, v, METRICS_KEYS);
-		else if (!strcmp(name, "history"))
+			load_metrics(ld, k, v, wf);
+		else if (!strcmp(name, "history")) {
 			wf->history_db = load_single(ld, k, v, HISTORY_KEYS);
+			for (size_t j = 0; v && v->kind == YNODE_MAPPING && j < v->n; j++)
+				if (!strcmp(v->keys[j]->value, "db"))
+					check_path(ld, v->items[j], "db", wf->history_db);
+		}
 		else if (!strcmp(name, "redact"))
 			get_regex_list(ld, k, v, &wf->redact);
 		else if (!strcmp(name, "workers"))

@@ -9,16 +9,6 @@
 #include "commands.h"
 #include "suggest.h"
 
-/* Commands are linked in as they are built; a missing one is reported, not faked. */
-#pragma weak cmd_run
-#pragma weak cmd_validate
-#pragma weak cmd_wait
-#pragma weak cmd_verdict
-#pragma weak cmd_history
-#pragma weak cmd_show
-#pragma weak cmd_schema
-#pragma weak cmd_completion
-
 struct command {
 	const char *name;
 	int (*fn)(int, char **);
@@ -58,7 +48,7 @@ int main(int argc, char **argv)
 		char list[2048] = "";
 		size_t off = 0;
 		for (size_t i = 0; i < ncommands; i++)
-			if (commands[i].fn && off < sizeof(list))
+			if (off < sizeof(list))
 				off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-11s %s\n",
 							commands[i].name, commands[i].summary);
 		fprintf(argc < 2 ? stderr : stdout, usage, list);
@@ -71,10 +61,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ncommands; i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
-		if (!commands[i].fn) {
-			die_msg("command '%s' is not part of this build", argv[1]);
-			return 2;
-		}
 		return commands[i].fn(argc - 1, argv + 1);
 	}
 	const char *names[16];

@@ -119,6 +119,7 @@ struct runner {
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
 	char *artifact_error;       /* first failed artifact write */
+	struct strvec artifact_errors; /* every distinct one */
 	runner_output_fn output_fn;
 	void *output_arg;
 	runner_gate_fn gate_fn;
@@ -312,11 +313,16 @@ static void add_str_or_null(cJSON *o, const char *key, const char *v)
 }
 
 /* Artifacts are best effort during the run (a full disk must not kill
- * running steps); the first failure is reported by the command at the end. */
+ * running steps); every distinct failure is reported by the command at the
+ * end, and a run that lost an artifact does not succeed. */
 static void keep_artifact_error(struct runner *r, const char *msg)
 {
 	if (!r->artifact_error)
 		r->artifact_error = xstrdup(msg);
+	for (size_t i = 0; i < r->artifact_errors.n; i++)
+		if (!strcmp(r->artifact_errors.v[i], msg))
+			return;
+	strvec_push(&r->artifact_errors, msg);
 }
 
 static double step_duration_s(const struct step_run *sr)
@@ -823,7 +829,10 @@ static int finish_if_stopping(struct step_run *sr)
 
 /* ---- retries ---- */
 
-/* Delay before the next attempt, or -1 when the failure is final. */
+#define RETRY_BUDGET_SPENT (-2)
+
+/* Delay before the next attempt, or -1 when the failure is final
+ * (RETRY_BUDGET_SPENT: because retry.max_duration would be exceeded). */
 static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_exit, int exit_code)
 {
 	const struct wl_step *s = sr->s;
@@ -862,6 +871,10 @@ static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_ex
 		d *= factor;
 	if (d > (double)cap)
 		d = (double)cap;
+	/* retry.max_duration: no attempt starts past the step's total budget */
+	if (s->retry.present && s->retry.max_duration != WL_UNSET && sr->start_mono &&
+	    time_now_ms() + (int64_t)d - sr->start_mono >= s->retry.max_duration)
+		return RETRY_BUDGET_SPENT;
 	return (int64_t)d;
 }
 
@@ -877,6 +890,14 @@ static void attempt_failed(struct step_run *sr, const char *reason, int timed_ou
 {
 	struct runner *r = sr->r;
 	int64_t delay = run_stopping_for(sr) ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
+	if (delay == RETRY_BUDGET_SPENT) {
+		char d[64];
+		duration_format(sr->s->retry.max_duration, d, sizeof(d));
+		char *why = xasprintf("%s; no retry: retry.max_duration %s spent", reason, d);
+		step_fail(sr, why);
+		free(why);
+		return;
+	}
 	if (delay < 0) {
 		step_fail(sr, reason);
 		return;
@@ -888,7 +909,22 @@ static void attempt_failed(struct step_run *sr, const char *reason, int timed_ou
 
 /* ---- the end of a worker or check process ---- */
 
+static char *result_reason_of_exit(const struct proc_result *res, int64_t timeout_ms);
+
+/* Why an attempt failed, or NULL. Lost output (a capture file could not be
+ * written: full disk) fails the attempt too: a log that is not whole must
+ * never turn into a pass (docs/execution.md "Write errors"). */
 static char *result_reason(const struct proc_result *res, int64_t timeout_ms)
+{
+	char *why = result_reason_of_exit(res, timeout_ms);
+	if (!res->capture_error[0])
+		return why;
+	char *r = xasprintf("%s%soutput log lost: %s", why ? why : "", why ? "; " : "", res->capture_error);
+	free(why);
+	return r;
+}
+
+static char *result_reason_of_exit(const struct proc_result *res, int64_t timeout_ms)
 {
 	if (res->exec_failed)
 		return xstrdup(res->exec_error);
@@ -968,8 +1004,11 @@ static void copy_guard_result(void *arg, const struct wait_result *wr)
 static void proc_done(struct step_run *sr, const struct proc_result *res)
 {
 	sr->proc = NULL;
-	if (res->capture_error[0])   /* a log file that could not be created at its first byte */
-		keep_artifact_error(sr->r, res->capture_error);
+	if (res->capture_error[0]) {   /* a log not created at its first byte, or a write that failed */
+		char *w = xasprintf("step '%s': output log lost: %s", sr->s->id, res->capture_error);
+		keep_artifact_error(sr->r, w);
+		free(w);
+	}
 	if (sr->wait) {
 		struct wait *w = sr->wait;
 		sr->wait = NULL;
@@ -991,16 +1030,32 @@ static void step_succeeded(struct step_run *sr)
 	step_set_status(sr, STEP_SUCCEEDED, NULL);
 }
 
+/* The guard timed out at a max_wait nobody set: the step's own timeout. */
+static int guard_timeout_is_step_timeout(const struct step_run *sr)
+{
+	return sr->guard_outcome == WAIT_TIMEOUT && sr->s->timeout > 0 && sr->s->wait_policy.max_wait == WL_UNSET &&
+	       sr->r->wf->wait_policy.max_wait == WL_UNSET;
+}
+
 static void on_attempt_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
 	proc_done(sr, res);
 	sr->exit_code = res->exited ? res->exit_code : -1;
 	char *reason = result_reason(res, sr->s->timeout);
+	int timed_out = 0;
 	if (sr->guard_error) {
 		free(reason);
 		reason = sr->guard_error;
 		sr->guard_error = NULL;
+	} else if (sr->guard_aborted && !sr->stopping && guard_timeout_is_step_timeout(sr)) {
+		/* a wait_policy without max_wait (e.g. only grace) times out with
+		 * the step: that is the step's timeout, reported as such */
+		free(reason);
+		char d[64];
+		duration_format(sr->s->timeout, d, sizeof(d));
+		reason = xasprintf("timeout (%s)", d);
+		timed_out = 1;
 	} else if (sr->guard_aborted && !sr->stopping) {
 		free(reason);
 		reason = xasprintf("wait_policy: %s", sr->guard_message ? sr->guard_message
@@ -1017,7 +1072,7 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 		return;
 	}
 	if (reason) {
-		attempt_failed(sr, reason, res->timed_out, res->exited, res->exit_code);
+		attempt_failed(sr, reason, res->timed_out || timed_out, res->exited, res->exit_code);
 		free(reason);
 		return;
 	}
@@ -1659,6 +1714,7 @@ void runner_free(struct runner *r)
 	free(r->wf_file);
 	free(r->self_exe);
 	free(r->artifact_error);
+	strvec_clear(&r->artifact_errors);
 	free(r->gate_reason);
 	free(r);
 }
@@ -1686,6 +1742,11 @@ const char *runner_run_id(const struct runner *r)
 const char *runner_context_dir(const struct runner *r)
 {
 	return r->context_dir;
+}
+
+const struct strvec *runner_artifact_errors(const struct runner *r)
+{
+	return &r->artifact_errors;
 }
 
 const char *runner_artifact_error(const struct runner *r)
@@ -1717,9 +1778,15 @@ void runner_set_gate(struct runner *r, runner_gate_fn fn, void *arg)
 	r->gate_arg = arg;
 }
 
+void runner_cancel_before_start(struct runner *r, int signo)
+{
+	if (!r->ran)
+		r->cancel_signo = signo;
+}
+
 int runner_exit_code(const struct runner *r)
 {
-	if (r->gate_reason)
+	if (r->gate_reason && !r->cancel_signo)
 		return 2;
 	return run_status_exit_code(r->status, r->cancel_signo);
 }
@@ -1782,14 +1849,28 @@ enum run_status runner_run(struct runner *r)
 	else
 		r->status = RUN_SUCCEEDED;
 	r->end_wall = time_wall_ms();
+	/* The final _workflow.json first: if it (or any artifact before it)
+	 * could not be written, the run did not succeed, and history, the
+	 * exit code and the files left say the same (a file that cannot be
+	 * written is removed rather than left saying RUNNING). */
+	write_workflow_json(r);
+	const char *lost = runner_artifact_error(r);
+	if (lost && r->status == RUN_SUCCEEDED) {
+		r->status = RUN_FAILED;
+		write_workflow_json(r);
+	}
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
 	cJSON_AddNumberToObject(d, "duration_s", ms_to_s(r->end_wall - r->start_wall));
 	cJSON_AddNumberToObject(d, "exit_code", runner_exit_code(r));
 	if (r->gate_reason)
 		cJSON_AddStringToObject(d, "reason", r->gate_reason);
+	else if (lost) {
+		char *why = xasprintf("artifacts lost: %s", lost);
+		cJSON_AddStringToObject(d, "reason", why);
+		free(why);
+	}
 	emit(r, EV_RUN_FINISHED, NULL, d);
-	write_workflow_json(r);
 	return r->status;
 }
 

@@ -117,6 +117,15 @@ static const char *const migrations[] = {
 	"  step TEXT NOT NULL DEFAULT '', iteration INTEGER NOT NULL DEFAULT 0, attempt INTEGER NOT NULL DEFAULT 0,"
 	"  phase TEXT, signals_sent TEXT, why TEXT, ts INTEGER);"
 	"CREATE INDEX kills_run ON kills(run_id);",
+	/* 1 -> 2: every process group a run spawned, for the watchdog that
+	 * stops what a dead runner left behind (reaper.h). start_ticks is
+	 * field 22 of /proc/PID/stat: a reused pid never matches it. */
+	"CREATE TABLE process_groups ("
+	"  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  pgid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
+	"  step TEXT, started_at INTEGER, ended_at INTEGER,"
+	"  PRIMARY KEY (run_id, pgid, start_ticks));"
+	"CREATE INDEX process_groups_open ON process_groups(run_id) WHERE ended_at IS NULL;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -135,6 +144,7 @@ enum stmt_id {
 	Q_OBS_INSERT,
 	Q_NOTIFY_CLAIM, Q_NOTIFY_RESULT, Q_NOTIFY_SUPPRESSED,
 	Q_ALERT, Q_PREFLIGHT, Q_GIT, Q_CONVERGENCE, Q_KILL,
+	Q_GROUP_START, Q_GROUP_END,
 	Q__COUNT
 };
 
@@ -168,6 +178,11 @@ static const char *const stmt_sql[Q__COUNT] = {
 		"UPDATE runs SET status = COALESCE(?2, 'FINISHED'), finished_at = ?3,"
 		" duration_s = COALESCE(?4, (?3 - started_at) / 1000.0), exit_code = ?5,"
 		" status_reason = ?6, heartbeat_at = ?3 WHERE id = ?1",
+	[Q_GROUP_START] =
+		"INSERT OR REPLACE INTO process_groups(run_id, pgid, start_ticks, step, started_at)"
+		" VALUES(?1, ?2, ?3, ?4, ?5)",
+	[Q_GROUP_END] =
+		"UPDATE process_groups SET ended_at = ?4 WHERE run_id = ?1 AND pgid = ?2 AND start_ticks = ?3",
 	[Q_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'RUNNING'",
 	[Q_STEP_ENSURE] = "INSERT OR IGNORE INTO steps(run_id, step, updated_at) VALUES(?1, ?2, ?3)",
 	[Q_STEP_STATE] =
@@ -276,6 +291,8 @@ struct store {
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
+	int readonly;               /* store_open_readonly() */
+	char *tmpdir;               /* its private copy, removed by store_close() */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -542,6 +559,87 @@ fail:
 	return NULL;
 }
 
+/* Copy src to dst when src exists; -1 + err on a failed copy. */
+static int copy_if_exists(const char *src, const char *dst, struct wl_err *err)
+{
+	if (!fs_exists(src))
+		return 0;
+	struct strbuf sb = STRBUF_INIT;
+	int rc = fs_read_file(src, (size_t)1 << 40, &sb, err);
+	if (rc == 0)
+		rc = fs_write_atomic(dst, sb.buf ? sb.buf : "", sb.len, err);
+	strbuf_release(&sb);
+	return rc;
+}
+
+static int open_ro(struct store *st, const char *file, struct wl_err *err)
+{
+	int rc = sqlite3_open_v2(file, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	int v = 0;
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+		if (user_version(st, &v, err) == 0) {
+			if (v <= STORE_SCHEMA_VERSION)
+				return 0;
+			err_set(err, "history database '%s' has schema version %d, newer than this waitloop (%d)",
+				st->path, v, STORE_SCHEMA_VERSION);
+		}
+	} else {
+		err_set(err, "history database '%s': %s", st->path, sqlite3_errstr(rc));
+	}
+	sqlite3_close(st->db);
+	st->db = NULL;
+	return -1;
+}
+
+struct store *store_open_readonly(const char *path, struct wl_err *err)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	st->pid = (long)getpid();
+	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
+		strcpy(st->hostname, "localhost");
+	st->readonly = 1;
+	if (open_ro(st, path, err) == 0)
+		return st;
+	if (strstr(err->msg, "newer than this waitloop"))
+		goto fail;
+	/* A WAL database whose -shm cannot be created next to it (a read-only
+	 * copy or medium): read a private copy of the file and its WAL, so
+	 * what the WAL holds is seen too. */
+	const char *tmp = getenv("TMPDIR");
+	char *tpl = xasprintf("%s/waitloop-ro.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tpl)) {
+		free(tpl);
+		goto fail;
+	}
+	st->tmpdir = tpl;
+	char *db = fs_join(tpl, "history.db"), *wal_src = xasprintf("%s-wal", path);
+	char *wal = xasprintf("%s-wal", db);
+	struct wl_err cerr = WL_ERR_INIT;
+	int ok = copy_if_exists(path, db, &cerr) == 0 && copy_if_exists(wal_src, wal, &cerr) == 0 &&
+		 open_ro(st, db, err) == 0;
+	free(db);
+	free(wal_src);
+	free(wal);
+	if (ok)
+		return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+int store_err_readonly(const struct wl_err *err)
+{
+	return strstr(err->msg, "unable to open database file") || strstr(err->msg, "readonly database") ||
+	       strstr(err->msg, "Read-only file system") || strstr(err->msg, "Permission denied");
+}
+
+int store_is_readonly(const struct store *st)
+{
+	return st->readonly;
+}
+
 char *store_default_path(const char *dir)
 {
 	const char *env = getenv("WAITLOOP_DB");
@@ -559,6 +657,16 @@ void store_close(struct store *st)
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	if (st->tmpdir) {
+		const char *names[] = {"history.db", "history.db-wal", "history.db-shm"};
+		for (size_t i = 0; i < 3; i++) {
+			char *f = fs_join(st->tmpdir, names[i]);
+			unlink(f);
+			free(f);
+		}
+		rmdir(st->tmpdir);
+		free(st->tmpdir);
+	}
 	free(st->path);
 	free(st);
 }
@@ -870,6 +978,53 @@ const char *store_sink_error(const struct store *st)
 int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err)
 {
 	return run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, time_wall_ms());
+}
+
+int store_group_started(struct store *st, const char *run_id, long pgid, long long start_ticks,
+			const char *step, struct wl_err *err)
+{
+	if (run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, time_wall_ms(), (int64_t)st->pid, st->hostname) < 0)
+		return -1;
+	return run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
+			time_wall_ms());
+}
+
+int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
+		      struct wl_err *err)
+{
+	return run_stmt(st, Q_GROUP_END, err, "sIII", run_id, (int64_t)pgid, (int64_t)start_ticks, time_wall_ms());
+}
+
+int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct wl_err *err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT g.run_id, g.pgid, g.start_ticks FROM process_groups g JOIN runs r"
+			       " ON r.id = g.run_id WHERE g.ended_at IS NULL AND r.status <> 'RUNNING'"
+			       " ORDER BY g.run_id",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_err(st, err, NULL);
+	struct strvec ids = STRVEC_INIT;
+	struct { long pgid; long long ticks; } *rows = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(rows, n + 1, alloc);
+		strvec_push(&ids, (const char *)sqlite3_column_text(s, 0));
+		rows[n].pgid = (long)sqlite3_column_int64(s, 1);
+		rows[n].ticks = (long long)sqlite3_column_int64(s, 2);
+		n++;
+	}
+	int ret = rc == SQLITE_DONE ? 0 : db_err(st, err, NULL);
+	sqlite3_finalize(s);
+	/* called after the statement is done: fn may write (store_group_ended) */
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		if (fn(arg, ids.v[i], rows[i].pgid, rows[i].ticks) == 0 &&
+		    store_group_ended(st, ids.v[i], rows[i].pgid, rows[i].ticks, err) < 0)
+			ret = -1;
+	strvec_clear(&ids);
+	free(rows);
+	return ret;
 }
 
 int store_mark_crashed(struct store *st, struct wl_err *err)

@@ -161,6 +161,10 @@ static void list_add_json(struct strvec *dst, const cJSON *val, int sorted)
 static enum verdict_file_status parse_json(const char *text, size_t len, const char *check_id,
 					   struct verdict *out, struct wl_err *err)
 {
+	if (json_too_deep(text, len)) {
+		err_set(err, "decision file nests deeper than %d", JSON_MAX_DEPTH);
+		return VERDICT_FILE_INVALID;
+	}
 	cJSON *j = cJSON_ParseWithLength(text, len);
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);

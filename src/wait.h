@@ -82,6 +82,7 @@ struct wait_result {
 	int observations;
 	double elapsed_s;
 	unsigned signals_sent;        /* PROC_SENT_* sent to a guarded/condition group */
+	int probe_broken;             /* terminal_fail because the probe cannot run (`waitloop wait` exits 2) */
 	const char *failure_file;     /* path of wait-failure.json, or NULL */
 	const char *probe_log;        /* path of wait-probe.log */
 };
@@ -118,5 +119,12 @@ struct wait *wait_guard_start(const struct wait_params *p, struct proc *guarded,
 void wait_guard_output(struct wait *w, const char *data, size_t len);
 void wait_guard_finish(struct wait *w, const struct proc_result *res);
 void wait_cancel(struct wait *w);
+
+/* The schedule (pure, for tests with a fake clock): the next observation is
+ * due one interval after the start of the last one (at once if that is
+ * past); *interval_ms then grows by backoff_factor up to
+ * backoff_max_interval. Returns the due time. */
+int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+			   int64_t *interval_ms);
 
 #endif

@@ -84,6 +84,8 @@ struct wl_wait_policy {
 	struct strvec terminal_patterns;
 	int terminal_patterns_present;
 	int stall_threshold;
+	int stall_threshold_set;      /* written by the user (use or workflow level), not the default */
+	int64_t progress_deadline;    /* ms: longest InProgress of an object without its own deadline */
 	struct strvec ignore_fields;
 	int ignore_fields_present;
 	int64_t no_output_timeout;    /* ms */
@@ -98,6 +100,7 @@ struct wl_wait_policy {
 #define WAIT_DEFAULT_INTERVAL_MS 10000
 #define WAIT_DEFAULT_PROBE_TIMEOUT_MS 5000
 #define WAIT_DEFAULT_STALL_THRESHOLD 6
+#define WAIT_DEFAULT_PROGRESS_DEADLINE_MS (10 * 60 * 1000)
 #define WAIT_DEFAULT_GRACE_MS 5000
 
 struct wl_output {
@@ -118,7 +121,8 @@ struct wl_retry {
 	int limit;                    /* WL_UNSET = 0 retries */
 	int64_t backoff_duration;     /* ms, first delay */
 	double backoff_factor;        /* 0 = unset (2) */
-	int64_t backoff_max_duration; /* ms cap */
+	int64_t backoff_max_duration; /* ms, cap of each delay (backoff.cap; old name backoff.max_duration) */
+	int64_t max_duration;         /* ms, total time of the step across its attempts (WL_UNSET = none) */
 	int *on_exit_codes;           /* retry only these codes (none = any failure) */
 	size_t n_on_exit_codes;
 	int on_timeout_retry;         /* retry.on_timeout: retry */
@@ -248,6 +252,7 @@ struct wl_workflow {
 	size_t npreflight;
 	struct wl_notify notify;
 	char *metrics_file;
+	int64_t metrics_refresh;          /* ms; 0 = default (15 s) */
 	char *history_db;
 	struct strvec redact;
 	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */

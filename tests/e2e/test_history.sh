@@ -2,7 +2,7 @@
 # through the real store (tests/tools/store_feed feeds events to store_sink).
 # timeout: 120
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FEED=$TOOLS/store_feed
 DB=$T/h/history.db
@@ -166,7 +166,7 @@ t_end
 t_begin database_is_sound
 expect_eq "$(sqlite3 "$DB" 'PRAGMA integrity_check')" "ok"
 expect_eq "$(sqlite3 "$DB" 'PRAGMA journal_mode')" "wal"
-expect_eq "$(sqlite3 "$DB" 'PRAGMA user_version')" "1"
+expect_eq "$(sqlite3 "$DB" 'PRAGMA user_version')" "2"
 expect_eq "$(sqlite3 "$DB" 'PRAGMA foreign_key_check' | wc -l)" "0"
 t_end
 

@@ -4,7 +4,7 @@
 # Uses the already built build/waitloop (make -o: never rebuilds here).
 # timeout: 120
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 P=$T/prefix
 t_begin install_prefix_layout

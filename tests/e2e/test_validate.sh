@@ -2,7 +2,7 @@
 # (tests/fixtures/invalid: one mistake class per file, each with its expected
 # first diagnostic) checked against both the loader and the JSON Schema.
 # timeout: 240
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FIX=$ROOT/tests/fixtures
 SCHEMA=$ROOT/schema/workflow.schema.json
