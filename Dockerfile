@@ -9,7 +9,7 @@
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-      build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev ca-certificates \
+      build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev libpcre2-dev ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,7 @@ ARG KUBECTL_MINOR=v1.31
 # its signing key.
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends \
-      libyaml-0-2 libcjson1 libgit2-1.5 libsqlite3-0 bash git ca-certificates curl gnupg \
+      libyaml-0-2 libcjson1 libgit2-1.5 libsqlite3-0 libpcre2-8-0 bash git ca-certificates curl gnupg \
     && mkdir -p -m 755 /etc/apt/keyrings \
     && curl -fsSL "https://pkgs.k8s.io/core:/stable:/${KUBECTL_MINOR}/deb/Release.key" \
       | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg \
