@@ -4,7 +4,7 @@
 #   make test       install missing packages, build (plain + ASan/UBSan), run every test
 #   make test-slow  the same with the exhaustive sweeps (docs/testing.md)
 #   make run        install missing packages, build, run the demo workflow
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR=… for staged installs, as the Dockerfile does)
 #   make bench      run the benchmark suite (bench/)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 
@@ -17,7 +17,7 @@ VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev libpcre2-dev \
               sqlite3 python3 python3-jsonschema python3-yaml shellcheck git procps clang \
               libclang-rt-dev man-db time
-DEB_TEST_PKGS := prometheus postgresql
+DEB_TEST_PKGS := prometheus postgresql libxml2-utils zsh
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wimplicit-fallthrough -Wno-unused-parameter
@@ -136,11 +136,16 @@ bench: deps
 
 install: build/waitloop
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/waitloop/schema $(DESTDIR)$(PREFIX)/share/waitloop/prompts
+	  $(DESTDIR)$(PREFIX)/share/waitloop/schema $(DESTDIR)$(PREFIX)/share/waitloop/prompts \
+	  $(DESTDIR)$(PREFIX)/share/waitloop/probes $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 755 build/waitloop $(DESTDIR)$(PREFIX)/bin/waitloop
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/waitloop/schema/
 	install -m 644 prompts/*.md $(DESTDIR)$(PREFIX)/share/waitloop/prompts/
 	install -m 644 share/waitloop/retry.sh $(DESTDIR)$(PREFIX)/share/waitloop/retry.sh
+	install -m 755 workflows/probes/*.sh $(DESTDIR)$(PREFIX)/share/waitloop/probes/
+	build/waitloop completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/waitloop
+	build/waitloop completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_waitloop
 	[ ! -f docs/waitloop.1 ] || install -m 644 docs/waitloop.1 $(DESTDIR)$(PREFIX)/share/man/man1/waitloop.1
 
 clean:

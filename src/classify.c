@@ -786,9 +786,10 @@ static int kube_check_failed(struct classifier *c, const struct obs_input *in, c
 		if (target_missing && !o->target)
 			strvec_pushf(&out->hints,
 				     "%s %s must become Ready before %s can appear: fix why it failed%s%s%s "
-				     "(kubectl describe %s %s), not the wait",
+				     "(kubectl describe %s%s%s %s), not the wait",
 				     k->kind, k->name, tname ? tname : "the target", k->reason ? " (" : "",
-				     k->reason ? k->reason : "", k->reason ? ")" : "", lk, k->name);
+				     k->reason ? k->reason : "", k->reason ? ")" : "", lk, k->ns ? " -n " : "",
+				     k->ns ? k->ns : "", k->name);
 		free(lk);
 	}
 	if (target_missing && dep_failed) {

@@ -23,8 +23,11 @@
 #include "notify.h"
 #include "preflight.h"
 #include "progress.h"
+#include "ghactions.h"
+#include "junit.h"
 #include "reaper.h"
 #include "redact.h"
+#include "report.h"
 #include "runner.h"
 #include "store.h"
 #include "strvec.h"
@@ -35,7 +38,7 @@ extern char **environ;
 
 static const char run_usage[] =
 	"usage: waitloop run WORKFLOW.yaml [-w DIR] [--context DIR] [--db FILE] [--metrics FILE]\n"
-	"                    [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
+	"                    [--junit FILE] [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
 	"       waitloop workflow WORKFLOW.yaml ...   (roboppi's command line, below)\n"
 	"\n"
 	"Run a workflow: steps in dependency order, completion_check loops, waits with probes.\n"
@@ -46,7 +49,10 @@ static const char run_usage[] =
 	"                       else 'context', relative to the workspace)\n"
 	"      --db FILE        history database (default: $WAITLOOP_DB, the workflow's\n"
 	"                       history.db, else <workspace>/.waitloop/history.db)\n"
-	"      --metrics FILE   Prometheus text file (default: the workflow's metrics.file)\n"
+	"      --metrics FILE   Prometheus text file (default: $WAITLOOP_METRICS, else the\n"
+	"                       workflow's metrics.file)\n"
+	"      --junit FILE     JUnit XML report: a testcase per step and per iteration's\n"
+	"                       check (default: $WAITLOOP_JUNIT)\n"
 	"      --set KEY=VALUE  environment variable for every step, check and probe\n"
 	"                       (overrides the workflow's env; repeatable)\n"
 	"  -v, --verbose        also show every output line of the steps, prefixed [step]\n"
@@ -54,6 +60,12 @@ static const char run_usage[] =
 	"      --json           print one JSON run summary on stdout instead of the table\n"
 	"      --no-progress    one line per event instead of live progress lines\n"
 	"  -h, --help           show this help\n"
+	"\n"
+	"Environment defaults (an option on the command line wins): WAITLOOP_DB,\n"
+	"WAITLOOP_METRICS, WAITLOOP_JUNIT, WAITLOOP_VERBOSITY=quiet|normal|verbose,\n"
+	"WAITLOOP_PROGRESS=0 (as --no-progress). With GITHUB_ACTIONS=true, failed steps\n"
+	"and early aborts become annotations and a summary is appended to\n"
+	"$GITHUB_STEP_SUMMARY (docs/ci.md).\n"
 	"\n"
 	"Before the first step: the history database is opened (an error there exits 2)\n"
 	"and every preflight check runs; any failed check is printed and ends the run\n"
@@ -123,7 +135,7 @@ static char *resolve_db(const char *flag, const struct wl_workflow *wf, const ch
 
 static char *resolve_metrics(const char *flag, const struct wl_workflow *wf, const char *workspace)
 {
-	if (flag)
+	if (flag && *flag)
 		return fs_abspath(flag);
 	if (!wf->metrics_file)
 		return NULL;
@@ -319,6 +331,82 @@ static int roboppi_flag(int argc, char **argv, int *i, struct roboppi_branch_fla
 	return 0;
 }
 
+static const char *const run_options_known[] = {
+	"--workspace", "-w", "--context", "--db", "--metrics", "--junit", "--set", "--verbose", "-v",
+	"--quiet", "-q", "--json", "--no-progress", "--help", "-h", NULL,
+};
+
+/*
+ * Environment defaults for options (docs/cli.md). WAITLOOP_METRICS and
+ * WAITLOOP_JUNIT are removed from the environment once read, so a nested
+ * `waitloop run` in a step does not overwrite this run's files.
+ */
+static int env_defaults(const char **metrics, char **metrics_env, char **junit_env, int *verbosity, int *no_progress)
+{
+	const char *v = getenv("WAITLOOP_METRICS");
+	if (v && *v)
+		*metrics_env = xstrdup(v);
+	*metrics = *metrics_env;
+	v = getenv("WAITLOOP_JUNIT");
+	if (v && *v)
+		*junit_env = xstrdup(v);
+	unsetenv("WAITLOOP_METRICS");
+	unsetenv("WAITLOOP_JUNIT");
+	v = getenv("WAITLOOP_VERBOSITY");
+	if (v && *v) {
+		if (!strcmp(v, "quiet"))
+			*verbosity = -1;
+		else if (!strcmp(v, "normal"))
+			*verbosity = 0;
+		else if (!strcmp(v, "verbose"))
+			*verbosity = 1;
+		else
+			return usage_error("run", "invalid WAITLOOP_VERBOSITY '%s' (quiet, normal or verbose)", v);
+	}
+	v = getenv("WAITLOOP_PROGRESS");
+	if (v && *v) {
+		if (!strcmp(v, "0"))
+			*no_progress = 1;
+		else if (strcmp(v, "1"))
+			return usage_error("run", "invalid WAITLOOP_PROGRESS '%s' (0 or 1)", v);
+	}
+	return 0;
+}
+
+/* After a failure to create the history or the context directory: when the
+ * workspace itself cannot be written (a ConfigMap mount, a read-only
+ * checkout), say so and what to do. */
+static void hint_read_only_workspace(const char *ws_abs)
+{
+	if (access(ws_abs, W_OK) == 0)
+		return;
+	fprintf(stderr,
+		"waitloop: hint: the workspace '%s' is not writable (%s); the context directory and the\n"
+		"history go there: run with -w on a writable directory (in Kubernetes an emptyDir,\n"
+		"docs/kubernetes.md), or move them with --context and --db\n",
+		ws_abs, strerror(errno));
+}
+
+/* The CI reports of a finished run (docs/ci.md); a failure is a warning, never the exit code. */
+static void write_ci_reports(const cJSON *summary, const char *junit, const struct redactor *rd)
+{
+	struct wl_err err = WL_ERR_INIT;
+	if (junit && junit_write(junit, summary, rd, &err) < 0)
+		fprintf(stderr, "waitloop: warning: junit report: %s\n", err.msg);
+	const char *gha = getenv("GITHUB_ACTIONS");
+	if (!gha || strcmp(gha, "true"))
+		return;
+	ghactions_annotate(summary, stderr);
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	const char *server = getenv("GITHUB_SERVER_URL"), *repo = getenv("GITHUB_REPOSITORY"),
+		   *run = getenv("GITHUB_RUN_ID");
+	char *url = server && repo && run && *server && *repo && *run
+			    ? xasprintf("%s/%s/actions/runs/%s", server, repo, run) : NULL;
+	if (path && *path && ghactions_append_summary(path, summary, url, &err) < 0)
+		fprintf(stderr, "waitloop: warning: GitHub step summary: %s\n", err.msg);
+	free(url);
+}
+
 /* A fresh temporary workspace, as roboppi uses without --workspace. */
 static char *temp_workspace(void)
 {
@@ -346,11 +434,18 @@ int cmd_run(int argc, char **argv)
 
 static int run_main(int argc, char **argv, int roboppi)
 {
-	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
+	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL, *junit = NULL;
+	char *metrics_env = NULL, *junit_env = NULL;
 	char *made_ws = NULL;
 	struct roboppi_branch_flags bf = {NULL, NULL, 0};
 	struct strvec set = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
+	if (env_defaults(&metrics, &metrics_env, &junit_env, &verbosity, &no_progress)) {
+		free(metrics_env);
+		free(junit_env);
+		return 2;
+	}
+	junit = junit_env;
 	/* Keep freed heap: every step allocates and frees the same few hundred
 	 * KiB, and glibc's default trimming gave it back and took it again with
 	 * brk() several times per step (~10 % of the runner's time on 200
@@ -369,8 +464,8 @@ static int run_main(int argc, char **argv, int roboppi)
 			}
 		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
 			fputs(run_usage, stdout);
-			strvec_clear(&set);
-			return 0;
+			rc = 0;
+			goto out_args;
 		} else if (options && (is_opt(a, "--workspace", "-w"))) {
 			if (!(workspace = opt_value(argc, argv, &i, "--workspace", "-w")))
 				goto missing;
@@ -383,13 +478,16 @@ static int run_main(int argc, char **argv, int roboppi)
 		} else if (options && is_opt(a, "--metrics", NULL)) {
 			if (!(metrics = opt_value(argc, argv, &i, "--metrics", NULL)))
 				goto missing;
+		} else if (options && is_opt(a, "--junit", NULL)) {
+			if (!(junit = opt_value(argc, argv, &i, "--junit", NULL)) || !*junit)
+				goto missing;
 		} else if (options && is_opt(a, "--set", NULL)) {
 			if (!(v = opt_value(argc, argv, &i, "--set", NULL)))
 				goto missing;
 			const char *eq = strchr(v, '=');
 			if (!eq || !valid_env_name(v, (size_t)(eq - v))) {
-				strvec_clear(&set);
-				return usage_error("run", "--set expects KEY=VALUE with KEY a variable name, got '%s'", v);
+				rc = usage_error("run", "--set expects KEY=VALUE with KEY a variable name, got '%s'", v);
+				goto out_args;
 			}
 			strvec_push(&set, v);
 		} else if (options && (!strcmp(a, "-v") || !strcmp(a, "--verbose"))) {
@@ -401,22 +499,22 @@ static int run_main(int argc, char **argv, int roboppi)
 		} else if (options && !strcmp(a, "--no-progress")) {
 			no_progress = 1;
 		} else if (options && a[0] == '-' && a[1]) {
-			strvec_clear(&set);
-			return usage_error("run", "unknown option '%s'", a);
+			rc = usage_unknown_option("run", a, run_options_known);
+			goto out_args;
 		} else if (!file) {
 			file = a;
 		} else {
-			strvec_clear(&set);
-			return usage_error("run", "more than one workflow file given ('%s', '%s')", file, a);
+			rc = usage_error("run", "more than one workflow file given ('%s', '%s')", file, a);
+			goto out_args;
 		}
 		continue;
 missing:
-		strvec_clear(&set);
-		return usage_error("run", "option '%s' needs a value", a);
+		rc = usage_error("run", "option '%s' needs a value", a);
+		goto out_args;
 	}
 	if (!file) {
-		strvec_clear(&set);
-		return usage_error("run", "no workflow file given");
+		rc = usage_error("run", "no workflow file given");
+		goto out_args;
 	}
 
 	struct errlist diags = ERRLIST_INIT;
@@ -424,8 +522,8 @@ missing:
 	errlist_print(&diags, stderr);
 	errlist_release(&diags);
 	if (!wf) {
-		strvec_clear(&set);
-		return 2;
+		rc = 2;
+		goto out_args;
 	}
 	if (roboppi) {
 		/* roboppi: a missing --workspace is created; none given -> a fresh temp dir */
@@ -470,6 +568,8 @@ missing:
 	struct notifier *nt = NULL;
 	struct runner *r = NULL;
 	struct heartbeat hb = {0};
+	struct report *report = NULL;
+	char *junit_path = junit ? fs_abspath(junit) : NULL;
 	struct reaper *rp = NULL;
 	struct metrics_tick mt = {0};
 	struct wl_err err = WL_ERR_INIT;
@@ -485,6 +585,7 @@ missing:
 	store = store_open(db_path, &err);
 	if (!store) {
 		die_msg("%s", err.msg);
+		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
 	if (store_mark_crashed(store, &err) < 0)
@@ -501,6 +602,7 @@ missing:
 	r = runner_new(wf, &o, &err);
 	if (!r) {
 		die_msg("%s", err.msg);
+		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
 	rp = reaper_start(store, runner_run_id(r));
@@ -531,6 +633,9 @@ missing:
 	if (verbosity > 0)
 		runner_set_output_fn(r, progress_output, pg);
 
+	/* What CI reports need (report.h). */
+	report = report_new();
+	bus_subscribe(runner_bus(r), report_sink, report);
 	/* History and metrics are sinks on the bus; neither can stop the run. */
 	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
 	store_set_warn(store, warn_once, "history");
@@ -590,6 +695,9 @@ missing:
 	if (!lost->n && runner_artifact_error(r))
 		fprintf(stderr, "waitloop: warning: context directory: %s\n", runner_artifact_error(r));
 	cJSON *summary = runner_summary(r);
+	report_augment(report, summary);
+	redact_json(runner_redactor(r), summary);
+	write_ci_reports(summary, junit_path, runner_redactor(r));
 	if (json) {
 		char *s = cJSON_Print(summary);
 		if (s)
@@ -612,6 +720,8 @@ out:
 	progress_free(pg);
 	metrics_free(mx);
 	runner_free(r);
+	report_free(report);
+	free(junit_path);
 	store_close(store);
 	preflight_report_release(&gate.rep);
 	strvec_clear(&env);
@@ -619,7 +729,10 @@ out:
 	free(db_path);
 	free(metrics_path);
 	workflow_free(wf);
+out_args:
 	strvec_clear(&set);
 	free(made_ws);
+	free(metrics_env);
+	free(junit_env);
 	return rc;
 }

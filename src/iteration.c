@@ -765,6 +765,13 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 	};
 	render_fix(l, &v, changed, &ev, vars, end);
 	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, 1, end));
+	end->finished = finished_event(l, &v, changed);
+	/* Where CI reports point (report.h): this iteration's verdict and wait failure. */
+	cJSON_AddStringToObject(end->finished, "verdict_file", ev.decision_file);
+	if (ev.wait_failure_file && fs_exists(ev.wait_failure_file))
+		cJSON_AddStringToObject(end->finished, "wait_failure_file", ev.wait_failure_file);
+	else
+		cJSON_AddNullToObject(end->finished, "wait_failure_file");
 	strvec_clear(&wait_logs);
 	strvec_clear(&wait_names);
 	free(a_out);
@@ -779,7 +786,6 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 		const char *first = v.message ? v.message : v.reasons.n ? v.reasons.v[0] : "incomplete iteration";
 		end->summary = xstrdup(first);
 	}
-	end->finished = finished_event(l, &v, changed);
 	next_step(l, &v, end);
 	strvec_clear(&lines);
 	strvec_clear(&scope_fps);

@@ -48,7 +48,7 @@ static const char *const STEP_KEYS[] = {
 	"description", "worker", "instructions", "instructions_file", "capabilities",
 	"workspace", "depends_on", "inputs", "outputs", "env", "timeout", "on_failure",
 	"max_retries", "retry", "wait", "wait_policy", "completion_check", "max_iterations",
-	"on_iterations_exhausted", "convergence", "alert_after_failures", "stall", "workflow",
+	"on_iterations_exhausted", "convergence", "alert_after_failures", "always", "stall", "workflow",
 	"bubble_subworkflow_events", "exports", "exports_mode", NULL};
 static const char *const CHECK_KEYS[] = {
 	"worker", "instructions", "instructions_file", "capabilities", "timeout",
@@ -1254,6 +1254,8 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			load_convergence(ld, k, val, &s->convergence, ctx);
 		else if (!strcmp(name, "alert_after_failures"))
 			get_int(ld, k, val, 1, &s->alert_after_failures);
+		else if (!strcmp(name, "always"))
+			get_bool(ld, k, val, &s->always);
 		else if (!strcmp(name, "stall"))
 			load_stall(ld, k, val, &s->stall, ctx);
 		else if (!strcmp(name, "workflow")) {
@@ -1303,6 +1305,9 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			     "'instructions' and 'instructions_file' are mutually exclusive in step '%s'",
 			     s->id);
 	}
+	/* An always-run step may start after the workflow's deadline: it needs its own. */
+	if (s->always == 1 && s->timeout == WL_UNSET)
+		s->timeout = WL_ALWAYS_DEFAULT_TIMEOUT_MS;
 	if (src->check_key && !maxit_key)
 		lerr(ld, src->check_key,
 		     "'completion_check' requires 'max_iterations' >= 2 in step '%s'", s->id);

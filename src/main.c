@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 		{"history", cmd_history, "list recorded runs"},
 		{"show", cmd_show, "show one recorded run"},
 		{"schema", cmd_schema, "print a JSON Schema (workflow, verdict, wait-failure, run, meta, ...)"},
+		{"completion", cmd_completion, "print a bash or zsh completion script"},
 	};
 	const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
 		size_t off = 0;
 		for (size_t i = 0; i < ncommands; i++)
 			if (off < sizeof(list))
-				off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-10s %s\n",
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-11s %s\n",
 							commands[i].name, commands[i].summary);
 		fprintf(argc < 2 ? stderr : stdout, usage, list);
 		return argc < 2 ? 2 : 0;
@@ -69,7 +70,11 @@ int main(int argc, char **argv)
 			names[n++] = commands[i].name;
 	names[n] = NULL;
 	const char *s = suggest_closest(argv[1], names);
-	if (argv[1][0] == '-')
+	static const char *const options_known[] = {"--help", "--version", NULL};
+	const char *o = argv[1][0] == '-' ? suggest_closest(argv[1], options_known) : NULL;
+	if (o)
+		die_msg("unknown option '%s' (did you mean '%s'?)", argv[1], o);
+	else if (argv[1][0] == '-')
 		die_msg("unknown option '%s'", argv[1]);
 	else if (s)
 		die_msg("unknown command '%s' (did you mean '%s'?)", argv[1], s);

@@ -961,6 +961,13 @@ static int copy_outputs(struct step_run *sr, struct wl_err *err)
 
 /* ---- stopping ---- */
 
+/* The run is stopping, and this step is not an always-run step (which runs
+ * to its own end, bounded by its own timeout: docs/workflow.md). */
+static int run_stopping_for(const struct step_run *sr)
+{
+	return sr->r->stopping && !sr->s->always;
+}
+
 static void step_stop(struct step_run *sr, const char *why)
 {
 	if (sr->stopping)
@@ -1005,15 +1012,16 @@ static void run_stop(struct runner *r, enum run_status why, const char *reason)
 		r->timed_out = 1;
 	for (size_t i = 0; i < r->nsteps; i++) {
 		struct step_run *sr = &r->steps[i];
-		if (sr->status == STEP_PENDING) {
+		if (sr->status == STEP_PENDING && !sr->s->always) {
 			char *why_skip = skip_reason(r, sr, reason);
 			step_set_status(sr, STEP_SKIPPED, why_skip);
 			free(why_skip);
 		}
 	}
 	for (size_t i = 0; i < r->nsteps; i++)
-		if (r->steps[i].status == STEP_RUNNING)
+		if (r->steps[i].status == STEP_RUNNING && !r->steps[i].s->always)
 			step_stop(&r->steps[i], reason);
+	schedule_soon(r);   /* always-run steps may be ready now */
 }
 
 /*
@@ -1102,7 +1110,7 @@ static void on_backoff(void *arg)
 static void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
 {
 	struct runner *r = sr->r;
-	int64_t delay = r->stopping || sr->fatal ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
+	int64_t delay = run_stopping_for(sr) || sr->fatal ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
 	if (delay == RETRY_BUDGET_SPENT) {
 		char d[64];
 		duration_format(sr->s->retry.max_duration, d, sizeof(d));
@@ -1494,7 +1502,7 @@ out:
 static void attempt_start(struct step_run *sr)
 {
 	struct runner *r = sr->r;
-	if (r->stopping) {
+	if (run_stopping_for(sr)) {
 		step_set_status(sr, STEP_CANCELLED, sr->stop_reason ? sr->stop_reason : "run stopping");
 		return;
 	}
@@ -1568,7 +1576,7 @@ static void check_decided(struct step_run *sr)
 	end.git_changes = end.convergence = end.finished = NULL;
 	switch (end.next) {
 	case ITER_NEXT_ITERATION:
-		if (r->stopping) {
+		if (run_stopping_for(sr)) {
 			step_set_status(sr, STEP_CANCELLED, "run stopping");
 			break;
 		}
@@ -1809,16 +1817,38 @@ static int dep_ok(const struct step_run *d)
 	       (d->status == STEP_FAILED && d->s->on_failure == ON_FAILURE_CONTINUE && !d->fatal);
 }
 
+/* An always-run step is ready when its depends_on have ended, whatever
+ * their status; without depends_on, when every other non-always step has. */
+static int always_ready(const struct runner *r, const struct step_run *sr)
+{
+	for (size_t j = 0; j < sr->s->ndeps; j++)
+		if (!step_terminal(r->steps[sr->s->deps[j]].status))
+			return 0;
+	if (sr->s->ndeps)
+		return 1;
+	for (size_t i = 0; i < r->nsteps; i++)
+		if (!r->steps[i].s->always && !step_terminal(r->steps[i].status))
+			return 0;
+	return 1;
+}
+
 static void schedule(struct runner *r)
 {
 	int changed;
 	r->in_schedule = 1;
 	do {
 		changed = 0;
-		for (size_t i = 0; i < r->nsteps && !r->stopping; i++) {
+		for (size_t i = 0; i < r->nsteps; i++) {
 			struct step_run *sr = &r->steps[i];
-			if (sr->status != STEP_PENDING)
+			if (sr->status != STEP_PENDING || (r->stopping && !sr->s->always))
 				continue;
+			if (sr->s->always) {
+				if (always_ready(r, sr) && !(r->concurrency && r->nrunning >= (size_t)r->concurrency)) {
+					step_start(sr);
+					changed = 1;
+				}
+				continue;
+			}
 			int ready = 1;
 			const struct step_run *bad = NULL;
 			for (size_t j = 0; j < sr->s->ndeps; j++) {
@@ -1844,7 +1874,7 @@ static void schedule(struct runner *r)
 			step_start(sr);
 			changed = 1;
 		}
-	} while (changed && !r->stopping);
+	} while (changed);
 	r->in_schedule = 0;
 	if (r->nfinished == r->nsteps)
 		r->done = 1;

@@ -1248,7 +1248,15 @@ static cJSON *query_rows(struct store *st, const char *sql, struct wl_err *err, 
 
 int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err)
 {
-	char sql[1024];
+	struct store_run_filter f = STORE_RUN_FILTER_INIT;
+	f.limit = limit;
+	return store_list_runs_where(st, &f, out, err);
+}
+
+int store_list_runs_where(struct store *st, const struct store_run_filter *f, cJSON **out, struct wl_err *err)
+{
+	char sql[1400], since[32];
+	snprintf(since, sizeof(since), "%lld", (long long)f->since_ms);
 	snprintf(sql, sizeof(sql),
 		 "SELECT r.id, r.workflow, r.file, r.workspace, r.status, r.status_reason,"
 		 " r.started_at, r.finished_at,"
@@ -1257,9 +1265,14 @@ int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err
 		 " (SELECT count(*) FROM steps s WHERE s.run_id = r.id) AS steps,"
 		 " (SELECT COALESCE(sum(s.iterations), 0) FROM steps s WHERE s.run_id = r.id) AS iterations,"
 		 " (SELECT count(*) FROM waits w WHERE w.run_id = r.id AND w.early_abort = 1) AS early_aborts"
-		 " FROM runs r ORDER BY r.started_at DESC, r.rowid DESC LIMIT %d",
-		 (long long)time_wall_ms(), limit > 0 ? limit : -1);
-	*out = query_rows(st, sql, err, 0);
+		 " FROM runs r"
+		 " WHERE (?1 IS NULL OR instr(',' || upper(replace(?1, ' ', '')) || ',', ',' || r.status || ',') > 0)"
+		 " AND (?2 IS NULL OR r.workflow GLOB ?2)"
+		 " AND (?3 IS NULL OR r.started_at >= CAST(?3 AS INTEGER))"
+		 " ORDER BY r.started_at DESC, r.rowid DESC LIMIT %d",
+		 (long long)time_wall_ms(), f->limit > 0 ? f->limit : -1);
+	*out = query_rows(st, sql, err, 3, f->status && *f->status ? f->status : NULL,
+			  f->workflow && *f->workflow ? f->workflow : NULL, f->since_ms > 0 ? since : NULL);
 	return *out ? 0 : -1;
 }
 

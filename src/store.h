@@ -130,6 +130,20 @@ int store_notification_result(struct store *st, const char *run_id, const char *
  */
 int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err);
 /*
+ * The same, filtered (`history --status --workflow --since`): status is a
+ * comma-separated list of statuses (any case), workflow a name or glob
+ * (GLOB, case-sensitive), since_ms the earliest start (ms since the epoch);
+ * NULL / 0 = no filter. limit as above, applied after filtering.
+ */
+struct store_run_filter {
+	const char *status;
+	const char *workflow;
+	int64_t since_ms;
+	int limit;
+};
+#define STORE_RUN_FILTER_INIT {NULL, NULL, 0, 20}
+int store_list_runs_where(struct store *st, const struct store_run_filter *f, cJSON **out, struct wl_err *err);
+/*
  * One run by full id or unique prefix. *out is an object: the run's columns
  * plus steps[] (each with attempts[], iterations[] (with fingerprints and
  * git), waits[] (with observations[]), convergence[], kills[], alerts[]),

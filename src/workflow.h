@@ -23,6 +23,8 @@
 #include "strvec.h"
 
 #define WL_UNSET (-1)
+/* timeout of an always-run step that sets none (docs/workflow.md) */
+#define WL_ALWAYS_DEFAULT_TIMEOUT_MS 60000
 
 struct wl_pos {
 	int line, col;   /* 1-based; 0 = unknown */
@@ -248,6 +250,7 @@ struct wl_step {
 	struct wl_input *exports;     /* child artifacts copied into <context>/<step>/<as> */
 	size_t nexports;
 	int exports_replace;          /* WL_UNSET: replace with a completion_check, else merge */
+	int always;                   /* always: true -> runs after failure, timeout and cancel (own timeout) */
 };
 
 enum wl_preflight_kind {

@@ -186,7 +186,7 @@ expect_rc 2 "$WL" show 2>err.txt
 expect_contains err.txt "waitloop: error: missing RUN_ID"
 expect_rc 2 "$WL" show a b 2>err.txt
 expect_rc 0 "$WL" history --help >out.txt
-expect_contains out.txt "usage: waitloop history [--db FILE] [--limit N] [--json]"
+expect_contains out.txt "usage: waitloop history [-w DIR] [--db FILE] [--status S] [--workflow W]"
 expect_rc 0 "$WL" show --help >out.txt
-expect_contains out.txt "usage: waitloop show RUN_ID [--db FILE] [--json]"
+expect_contains out.txt "usage: waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json]"
 t_end
