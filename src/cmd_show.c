@@ -1,5 +1,5 @@
 /*
- * waitloop show RUN_ID [--db FILE] [--json]
+ * waitloop show RUN_ID [--db FILE] [--json] [--html FILE]
  *
  * One recorded run in detail: steps, iterations with decisions and
  * fingerprints, attempts, waits with their observations, git changes,
@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "fsutil.h"
 #include "jsonutil.h"
+#include "report_html.h"
 #include "store.h"
 #include "strbuf.h"
 #include "timeutil.h"
@@ -22,7 +23,7 @@
 #define SHOW_OBSERVATIONS 10
 
 static const char show_usage[] =
-	"usage: waitloop show RUN_ID [--db FILE] [--json]\n"
+	"usage: waitloop show RUN_ID [--db FILE] [--json] [--html FILE]\n"
 	"\n"
 	"Show one recorded run: steps, iterations (decision, reasons, fingerprints),\n"
 	"attempts, waits (outcome, elapsed, observations), git changes, convergence,\n"
@@ -31,6 +32,9 @@ static const char show_usage[] =
 	"Options:\n"
 	"      --db FILE   history database (default: $WAITLOOP_DB, else ./.waitloop/history.db)\n"
 	"      --json      print the run as one JSON object on stdout\n"
+	"      --html FILE write a self-contained HTML picture of the run to FILE\n"
+	"                  (steps on a time axis, every wait's observations, each\n"
+	"                  iteration's verdict and fix.md) instead of the text view\n"
 	"  -h, --help      show this help\n"
 	"\n"
 	"Exit codes: 0 shown, 1 no such run, ambiguous prefix or database error,\n"
@@ -324,9 +328,33 @@ static void print_run(const cJSON *run)
 	}
 }
 
+/* Each iteration gets its archived review.verdict and fix.md (as text) for the HTML view. */
+static void attach_archive(cJSON *run)
+{
+	const char *ctx = json_get_string(run, "context_dir");
+	cJSON *s, *it;
+	if (!ctx)
+		return;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(run, "steps")) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(s, "iterations")) {
+			static const char *const files[][2] = {{"review.verdict", "verdict_text"}, {"fix.md", "fix_md"}};
+			for (size_t k = 0; k < 2; k++) {
+				char *p = xasprintf("%s/%s/iterations/%d/%s", ctx, s_(s, "step"), inum(it, "iteration"),
+						    files[k][0]);
+				struct strbuf sb = STRBUF_INIT;
+				struct wl_err err = WL_ERR_INIT;
+				if (fs_read_file(p, 256 * 1024, &sb, &err) == 0 && sb.len)
+					cJSON_AddStringToObject(it, files[k][1], strbuf_str(&sb));
+				strbuf_release(&sb);
+				free(p);
+			}
+		}
+	}
+}
+
 int cmd_show(int argc, char **argv)
 {
-	const char *db = NULL, *id = NULL;
+	const char *db = NULL, *id = NULL, *html = NULL;
 	int json = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -334,6 +362,12 @@ int cmd_show(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
+		} else if (!strncmp(argv[i], "--html=", 7)) {
+			html = argv[i] + 7;
+		} else if (!strcmp(argv[i], "--html")) {
+			if (i + 1 >= argc)
+				return usage_error("show", "option '--html' needs a value");
+			html = argv[++i];
 		} else if (!strncmp(argv[i], "--db=", 5)) {
 			db = argv[i] + 5;
 		} else if (!strcmp(argv[i], "--db")) {
@@ -364,11 +398,24 @@ int cmd_show(int argc, char **argv)
 		die_msg("%s", err.msg);
 		goto out;
 	}
+	if (html) {
+		struct strbuf page = STRBUF_INIT;
+		attach_archive(run);
+		html_run_report(run, &page);
+		int w = fs_write_atomic(html, page.buf, page.len, &err);
+		strbuf_release(&page);
+		if (w < 0) {
+			die_msg("%s", err.msg);
+			goto out;
+		}
+		if (!json)
+			fprintf(stderr, "waitloop: wrote '%s'\n", html);
+	}
 	if (json) {
 		char *txt = cJSON_Print(run);
 		puts(txt);
 		cJSON_free(txt);
-	} else {
+	} else if (!html) {
 		print_run(run);
 	}
 	rc = 0;
