@@ -20,13 +20,14 @@ static const char schema_usage[] =
 	"  run            <context>/_workflow.json: the run, its status and settings\n"
 	"  meta           <context>/<step>/_meta.json: one step's status and counts\n"
 	"  convergence    <context>/<step>/convergence.json: stages and diagnosis\n"
+	"  stats          'waitloop stats --json': what the history says across runs\n"
 	"\n"
 	"Exit codes: 0 printed, 1 the schema is not part of this build, 2 usage error.\n";
 
 int cmd_schema(int argc, char **argv)
 {
 	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
-					       "run", "meta", "convergence", NULL};
+					       "run", "meta", "convergence", "stats", NULL};
 	const char *name = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -41,7 +42,7 @@ int cmd_schema(int argc, char **argv)
 		name = a;
 	}
 	if (!name)
-		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta or convergence)");
+		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence or stats)");
 	int known = 0;
 	for (size_t i = 0; names[i]; i++)
 		known |= !strcmp(name, names[i]);
@@ -49,7 +50,7 @@ int cmd_schema(int argc, char **argv)
 		const char *s = suggest_closest(name, names);
 		if (s)
 			return usage_error("schema", "unknown schema '%s' (did you mean '%s'?)", name, s);
-		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta or convergence)",
+		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta, convergence or stats)",
 				   name);
 	}
 	char path[64];

@@ -28,6 +28,13 @@ static void dvec_push(struct dvec *d, double x)
 	d->v[d->n++] = x;
 }
 
+/* qsort() that accepts an empty array (qsort(NULL, 0, ...) is undefined). */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -301,7 +308,7 @@ static int db_open(const char *path, sqlite3 **out, struct wl_err *err)
 	 * directory cannot be opened that way, so fall back to immutable. */
 	for (int pass = 0; pass < 2; pass++) {
 		char *uri = xasprintf("file:%s%s", path, pass ? "?immutable=1" : "?mode=ro");
-		int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+		int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
 		free(uri);
 		if (rc == SQLITE_OK) {
 			sqlite3_busy_timeout(db, 5000);
@@ -627,7 +634,7 @@ static int same_group(const struct wrow *x, const struct wrow *y)
 
 static void aggregate_waits(struct agg *a, const struct insights_filter *f)
 {
-	qsort(a->w, a->nw, sizeof(*a->w), cmp_wrow_group);
+	sort(a->w, a->nw, sizeof(*a->w), cmp_wrow_group);
 	for (size_t i = 0; i < a->nw; i++) {
 		struct wrow *w = &a->w[i];
 		struct target_agg *t = target_of(a, w->target);
@@ -679,7 +686,7 @@ static void aggregate_waits(struct agg *a, const struct insights_filter *f)
 
 static cJSON *percentiles(struct dvec *d)
 {
-	qsort(d->v, d->n, sizeof(*d->v), cmp_double);
+	sort(d->v, d->n, sizeof(*d->v), cmp_double);
 	cJSON *o = cJSON_CreateObject();
 	if (!d->n) {
 		cJSON_AddNullToObject(o, "p50");
@@ -781,7 +788,7 @@ static cJSON *build_document(struct agg *a, const char *const *dbs, size_t ndbs,
 	cJSON_AddNumberToObject(doc, "runs", (double)a->runs);
 	cJSON_AddNumberToObject(doc, "waits", (double)a->nw);
 
-	qsort(a->t, a->nt, sizeof(*a->t), cmp_target);
+	sort(a->t, a->nt, sizeof(*a->t), cmp_target);
 	cJSON *jt = cJSON_AddArrayToObject(doc, "targets");
 	for (size_t i = 0; i < a->nt; i++) {
 		struct target_agg *t = &a->t[i];
@@ -801,7 +808,7 @@ static cJSON *build_document(struct agg *a, const char *const *dbs, size_t ndbs,
 		cJSON_AddNumberToObject(o, "observations_per_wait",
 					t->waits ? round((double)t->obs_total / (double)t->waits * 10) / 10 : 0);
 		cJSON_AddNumberToObject(o, "observations_max", t->obs_max);
-		qsort(t->gaps.v, t->gaps.n, sizeof(double), cmp_double);
+		sort(t->gaps.v, t->gaps.n, sizeof(double), cmp_double);
 		if (t->gaps.n)
 			cJSON_AddNumberToObject(o, "change_interval_s", pct(&t->gaps, 50));
 		else
@@ -815,7 +822,7 @@ static cJSON *build_document(struct agg *a, const char *const *dbs, size_t ndbs,
 		cJSON_AddItemToArray(jt, o);
 	}
 
-	qsort(a->d, a->nd, sizeof(*a->d), cmp_dep);
+	sort(a->d, a->nd, sizeof(*a->d), cmp_dep);
 	cJSON *jdep = cJSON_AddArrayToObject(doc, "dependencies");
 	for (size_t i = 0; i < a->nd; i++) {
 		cJSON *o = cJSON_CreateObject();
@@ -831,7 +838,7 @@ static cJSON *build_document(struct agg *a, const char *const *dbs, size_t ndbs,
 		cJSON_AddItemToArray(jdep, o);
 	}
 
-	qsort(a->f, a->nf, sizeof(*a->f), cmp_fp);
+	sort(a->f, a->nf, sizeof(*a->f), cmp_fp);
 	cJSON *jf = cJSON_AddArrayToObject(doc, "fingerprints");
 	for (size_t i = 0; i < a->nf && i < TOP_FINGERPRINTS; i++) {
 		struct fp_agg *fa = &a->f[i];
@@ -845,7 +852,7 @@ static cJSON *build_document(struct agg *a, const char *const *dbs, size_t ndbs,
 		cJSON_AddStringToObject(o, "first_seen", t1);
 		cJSON_AddStringToObject(o, "last_seen", t2);
 		cJSON_AddStringToObject(o, "last_run", fa->last_run ? fa->last_run : "");
-		qsort(fa->days, fa->ndays, sizeof(*fa->days), cmp_day);
+		sort(fa->days, fa->ndays, sizeof(*fa->days), cmp_day);
 		cJSON *days = cJSON_AddArrayToObject(o, "per_day");
 		for (size_t k = 0; k < fa->ndays; k++) {
 			char d[40];

@@ -165,5 +165,5 @@ for i in range(runs):
     prev_kind, prev_end = kind, t
 
 m = sorted(truth["met_api"])
-truth["api_p99"] = m[max(1, -(-99 * len(m) // 100)) - 1]
+truth["api_p99"] = int(m[max(1, -(-99 * len(m) // 100)) - 1])
 json.dump(truth, open(truth_path, "w"), indent=1)
