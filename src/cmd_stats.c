@@ -191,16 +191,18 @@ static void print_suggestion(const cJSON *s)
 	secs(from, "time_to_met_max_s", mx, sizeof(mx));
 	secs(from, "change_interval_s", ch, sizeof(ch));
 	secs(from, "longest_silent_met_s", sil, sizeof(sil));
+	int np_met = ival(from, "max_no_progress_met"), np_fa = ival(from, "false_abort_no_progress");
 	printf("# waitloop tune %s: from %d met waits\n", sval(s, "target"), ival(s, "met_samples"));
-	printf("#   time to met p50 %s, p99 %s, max %s       -> max_wait: p99 x 1.25 (at least +10s)\n", p50, p99,
-	       mx);
-	printf("#   the state changes every %s (median)        -> interval: a third of that (1s..60s)\n", ch);
-	printf("#   longest silence in a met wait: %s, %d observations without progress\n", sil,
-	       ival(from, "max_no_progress_met"));
-	printf("#   suspected false aborts: %d (stalled at %d without progress)\n",
-	       ival(from, "suspected_false_aborts"), ival(from, "false_abort_no_progress"));
-	printf("#                                               -> stall_threshold: 1.5 x the longest + 1;\n");
-	printf("#                                                  progress_deadline: 1.5 x the longest silence\n");
+	printf("# max_wait %s: p99 time to met %s (p50 %s, max %s) x 1.25, at least +10s\n", sval(wp, "max_wait"),
+	       p99, p50, mx);
+	printf("# interval %s: the state changes every %s (median); a third of that, 1s..60s\n",
+	       sval(wp, "interval"), ch);
+	printf("# stall_threshold %d: 1.5 x the longest run without progress + 1 (%d in a met wait",
+	       ival(wp, "stall_threshold"), np_met);
+	if (ival(from, "suspected_false_aborts"))
+		printf(", %d at %d suspected false aborts", np_fa, ival(from, "suspected_false_aborts"));
+	printf(")\n# progress_deadline %s: 1.5 x the longest silence in a met wait (%s), at least 1m\n",
+	       sval(wp, "progress_deadline"), sil);
 	printf("wait_policy:\n");
 	printf("  max_wait: %s\n", sval(wp, "max_wait"));
 	printf("  interval: %s\n", sval(wp, "interval"));
