@@ -8,6 +8,7 @@
 #include "jpath.h"
 #include "jsonutil.h"
 #include "pattern.h"
+#include "redact.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -76,11 +77,18 @@ static char *fp_clean(const char *s)
 	return strbuf_detach(&sb);
 }
 
+/* Lower-cased for fingerprints; the redaction marker is kept as is, so a
+ * normalised fingerprint still shows what was redacted (redact.h). */
 static char *lower_dup(const char *s)
 {
 	char *d = xstrdup(s ? s : "");
-	for (char *p = d; *p; p++)
+	for (char *p = d; *p; p++) {
+		if (!strncmp(p, REDACTED, sizeof(REDACTED) - 1)) {
+			p += sizeof(REDACTED) - 2;
+			continue;
+		}
 		*p = (char)tolower((unsigned char)*p);
+	}
 	return d;
 }
 

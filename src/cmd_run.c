@@ -3,6 +3,7 @@
  * Progress goes to stderr, the end table (or --json summary) to stdout.
  */
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,12 @@ static void on_heartbeat(void *arg)
 	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
 }
 
+static void flush_history(void *arg, int will_wait)
+{
+	struct wl_err err = WL_ERR_INIT;
+	store_flush(arg, &err);   /* a failure shows as a sink warning */
+}
+
 static void warn_once(void *ctx, const char *msg)
 {
 	fprintf(stderr, "waitloop: warning: %s: %s\n", (const char *)ctx, msg);
@@ -237,6 +244,11 @@ int cmd_run(int argc, char **argv)
 	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
 	struct strvec set = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
+	/* Keep freed heap: every step allocates and frees the same few hundred
+	 * KiB, and glibc's default trimming gave it back and took it again with
+	 * brk() several times per step (~10 % of the runner's time on 200
+	 * parallel steps). Peak RSS is unchanged: those pages were resident. */
+	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
@@ -348,6 +360,7 @@ missing:
 
 	/* Preflight before anything else is started (notifications included). */
 	run_env(&env, wf, &set);
+	gate.rep.rd = runner_redactor(r);
 	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
 	if (gate.rep.interrupted) {
@@ -373,6 +386,9 @@ missing:
 	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
 	store_set_warn(store, warn_once, "history");
 	bus_subscribe(runner_bus(r), store_sink, store);
+	/* One transaction per loop round, not per event (docs/history.md). */
+	store_set_batching(store, 1);
+	loop_on_idle(runner_loop(r), flush_history, store);
 	hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
 	if (metrics_path) {
 		mx = metrics_new(metrics_path);
@@ -401,6 +417,7 @@ missing:
 	}
 
 	runner_run(r);
+	flush_history(store, 0);   /* run_finished is emitted after the last round */
 	/* Deliveries still in flight (run_finished ...): bounded by the targets' timeouts. */
 	if (nt)
 		notify_drain(nt);

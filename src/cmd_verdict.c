@@ -138,7 +138,7 @@ static int verdict_write_main(int argc, char **argv)
 	struct strvec env = STRVEC_INIT;
 	for (char **e = environ; e && *e; e++)
 		strvec_push(&env, *e);
-	r = redactor_new(NULL, &env, &err);
+	r = redactor_import(getenv(REDACT_ENV), &env, &err);   /* inside a run: the run's redaction too */
 	strvec_clear(&env);
 	if (!r) {
 		die_msg("%s", err.msg);

@@ -290,11 +290,13 @@ int cmd_wait(int argc, char **argv)
 		pol.max_wait = 600000;
 	wait_policy_resolve(&pol, NULL, pol.max_wait);
 
-	/* redaction: built-ins plus the values of secret-named variables of our environment */
+	/* redaction: built-ins, the values of secret-named variables of our
+	 * environment, and inside a run the run's own (its `redact` patterns and
+	 * literal secrets, handed over in REDACT_ENV) */
 	struct strvec env = STRVEC_INIT;
 	for (char **e = environ; e && *e; e++)
 		strvec_push(&env, *e);
-	struct redactor *red = redactor_new(NULL, &env, &err);
+	struct redactor *red = redactor_import(getenv(REDACT_ENV), &env, &err);
 	strvec_clear(&env);
 
 	char *dir = NULL;
@@ -303,9 +305,11 @@ int cmd_wait(int argc, char **argv)
 	else if (getenv("WAITLOOP_STEP_DIR") && *getenv("WAITLOOP_STEP_DIR"))
 		dir = xstrdup(getenv("WAITLOOP_STEP_DIR"));
 	else {
-		char *seg = safe_segment(pol.target);
+		char *safe = redact_text(red, pol.target);   /* a directory name is written too */
+		char *seg = safe_segment(safe);
 		dir = xasprintf(".waitloop/wait/%s", seg);
 		free(seg);
+		free(safe);
 	}
 	if (!check_id)
 		check_id = getenv("WAITLOOP_CHECK_ID");

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "redact.h"
 #include "timeutil.h"
 
 static const char *const names[EV__COUNT] = {
@@ -41,6 +42,8 @@ void bus_emit(struct event_bus *bus, struct wl_event *ev)
 {
 	if (!ev->ts_ms)
 		ev->ts_ms = time_wall_ms();
+	if (bus->rd && ev->data)
+		redact_json(bus->rd, ev->data);
 	for (int i = 0; i < bus->n; i++)
 		bus->fn[i](bus->ctx[i], ev);
 }

@@ -51,16 +51,21 @@ struct wl_event {
 typedef void (*event_sink_fn)(void *ctx, const struct wl_event *ev);
 
 #define EVENT_MAX_SINKS 8
+struct redactor;
 struct event_bus {
 	event_sink_fn fn[EVENT_MAX_SINKS];
 	void *ctx[EVENT_MAX_SINKS];
 	int n;
+	/* Non-NULL: bus_emit redacts ev->data (redact_json) before any sink sees
+	 * it -- the one boundary for events, history, notifications, metrics. */
+	const struct redactor *rd;
 };
-#define EVENT_BUS_INIT {{0}, {0}, 0}
+#define EVENT_BUS_INIT {{0}, {0}, 0, NULL}
 
 const char *event_type_name(enum ev_type t);    /* "step_state", "early_abort", ... */
 void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx);
-/* Fill ts_ms if 0 and deliver to every sink in subscription order. */
+/* Fill ts_ms if 0, redact ev->data in place (bus->rd) and deliver to every
+ * sink in subscription order. */
 void bus_emit(struct event_bus *bus, struct wl_event *ev);
 /* The event as one JSON object {type, ts, run_id, step, iteration, attempt, ...data}. Caller deletes. */
 cJSON *event_to_json(const struct wl_event *ev);

@@ -151,6 +151,12 @@ static void render_check_output(const struct fixfile_params *p, struct strbuf *o
 		struct strbuf sb = STRBUF_INIT;
 		if (read_tail(paths[i], offs[i], TAIL_WINDOW, &sb) == 0) {
 			clean_output(&sb);
+			/* redact the whole window first, then cut: a private key
+			 * whose BEGIN is above the cut stays hidden */
+			char *safe = redact_text(p->redactor, strbuf_str(&sb));
+			strbuf_reset(&sb);
+			strbuf_addstr(&sb, safe);
+			free(safe);
 			keep_last_lines(&sb, lines, bytes);
 			if (sb.len) {
 				add_fenced(out, labels[i], sb.buf);
@@ -360,7 +366,7 @@ static int load_template(const struct fixfile_params *p, struct strbuf *sb, stru
 }
 
 /* The notes a checker wrote into the fix file itself during this iteration. */
-static char *checker_notes(const char *path, int64_t since)
+static char *checker_notes(const char *path, int64_t since, const struct redactor *rd)
 {
 	if (!path || since <= 0 || fs_mtime_ms(path) < since)
 		return xstrdup("");
@@ -376,6 +382,10 @@ static char *checker_notes(const char *path, int64_t since)
 		strbuf_release(&sb);
 		return xstrdup("");
 	}
+	char *safe = redact_text(rd, sb.buf);   /* before the cut: a cut never shows a secret's start */
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, safe);
+	free(safe);
 	if (sb.len > MAX_NOTES_BYTES) {
 		size_t cut = MAX_NOTES_BYTES;
 		while (cut && ((unsigned char)sb.buf[cut] & 0xC0) == 0x80)
@@ -453,7 +463,7 @@ int fixfile_render(const struct fixfile_params *p, char **out, struct wl_err *er
 
 int fixfile_write(const char *path, const struct fixfile_params *p, struct wl_err *err)
 {
-	char *notes = checker_notes(path, p->check_started_wall_ms);
+	char *notes = checker_notes(path, p->check_started_wall_ms, p->redactor);
 	char *text = NULL;
 	int rc = render(p, notes, &text, err);
 	free(notes);

@@ -106,6 +106,17 @@ int fs_read_file(const char *path, size_t max, struct strbuf *sb, struct wl_err 
 
 int fs_mkdir_p(const char *path, struct wl_err *err)
 {
+	/* The common cases in one call: the directory is new and its parent
+	 * exists (a step's directory), or it exists already (the workspace). */
+	if (mkdir(path, 0755) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		if (!fs_is_dir(path))
+			return err_set(err, "'%s' exists and is not a directory", path);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return err_set(err, "cannot create directory '%s': %s", path, strerror(errno));
 	char *p = xstrdup(path);
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')

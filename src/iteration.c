@@ -22,6 +22,7 @@
 #include "fsutil.h"
 #include "gitwork.h"
 #include "jsonutil.h"
+#include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -475,7 +476,7 @@ static char *archive_dir(struct iter_loop *l, struct iter_end *end)
 
 /* Copy src into the archive as name; the copy's path, or NULL when there is none. */
 static char *archive_copy(struct iter_loop *l, const char *dir, const char *src, const char *name, int only_fresh,
-			  struct iter_end *end)
+			  int redact, struct iter_end *end)
 {
 	if (!dir)
 		return NULL;
@@ -483,6 +484,17 @@ static char *archive_copy(struct iter_loop *l, const char *dir, const char *src,
 	struct wl_err err = WL_ERR_INIT;
 	if (!fs_exists(src) || (only_fresh && fs_mtime_ms(src) < l->iter_start_wall)) {
 		unlink(dst);   /* a re-used context directory: no stale copy */
+	} else if (redact && !fs_is_dir(src)) {
+		/* written by the check, not the runner: the runner's copy is redacted */
+		struct strbuf sb = STRBUF_INIT;
+		int ok = fs_read_file(src, 16 * 1024 * 1024, &sb, &err) == 0;
+		char *safe = ok ? redact_text(l->run->rd, strbuf_str(&sb)) : NULL;
+		strbuf_release(&sb);
+		ok = ok && fs_write_atomic(dst, safe, strlen(safe), &err) == 0;
+		free(safe);
+		if (ok)
+			return dst;
+		keep_warning(end, err.msg);
 	} else if (fs_copy_tree(src, dst, &err) == 0) {
 		return dst;
 	} else {
@@ -565,16 +577,16 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 			  l->run->rd, &err) < 0)
 		keep_warning(end, err.msg);
 	char *dir = archive_dir(l, end);
-	char *a_verdict = archive_copy(l, dir, l->decision_file, "review.verdict", 0, end);
-	char *a_failure = archive_copy(l, dir, l->wait_failure_file, "wait-failure.json", 1, end);
-	char *a_probes = archive_copy(l, dir, l->probe_log, "wait-probe.log", 0, end);
+	char *a_verdict = archive_copy(l, dir, l->decision_file, "review.verdict", 0, 1, end);
+	char *a_failure = archive_copy(l, dir, l->wait_failure_file, "wait-failure.json", 1, 0, end);
+	char *a_probes = archive_copy(l, dir, l->probe_log, "wait-probe.log", 0, 0, end);
 	struct evidence_paths ev = {
 		a_probes ? a_probes : l->probe_log,
 		a_failure ? a_failure : dir ? NULL : l->wait_failure_file,   /* not fresh: not evidence */
 		a_verdict ? a_verdict : l->decision_file,
 	};
 	render_fix(l, &v, changed, &ev, vars, end);
-	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, end));
+	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, 1, end));
 	free(a_verdict);
 	free(a_failure);
 	free(a_probes);

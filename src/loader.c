@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "pattern.h"
+#include "redact.h"
 #include "strbuf.h"
 #include "suggest.h"
 #include "timeutil.h"
@@ -110,9 +111,20 @@ static void diag(struct ld *ld, enum diag_level level, const struct ynode *at, c
 	char *msg;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	errlist_add(ld->diags, level, ld->file, at ? at->line : 1, at ? at->col : 1, "%s",
-		    msg ? msg : "out of memory");
+	/* the boundary for diagnostics (text and --json): redacted as made */
+	char *safe = redact_text(redact_process_default(), msg ? msg : "out of memory");
+	errlist_add(ld->diags, level, ld->file, at ? at->line : 1, at ? at->col : 1, "%s", safe);
+	free(safe);
 	free(msg);
+}
+
+/* A value for a message: 'value', or a description when it could be a
+ * secret (SPEC §7: validation errors never quote one). Caller frees. */
+static char *quoted_value(const char *v)
+{
+	if (redact_could_be_secret(NULL, v))
+		return xasprintf("(a value of %zu characters, not shown: it could be a secret)", strlen(v));
+	return xasprintf("'%s'", v);
 }
 
 static void lerr(struct ld *ld, const struct ynode *at, const char *fmt, ...)
@@ -270,8 +282,9 @@ static int get_duration(struct ld *ld, const struct ynode *k, const struct ynode
 	}
 	int64_t ms;
 	if (duration_parse(v->value, &ms) < 0) {
-		lerr(ld, v, "invalid duration '%s' for '%s' (expected e.g. 200ms, 10s, 1h30m)",
-		     v->value, k->value);
+		char *shown = quoted_value(v->value);
+		lerr(ld, v, "invalid duration %s for '%s' (expected e.g. 200ms, 10s, 1h30m)", shown, k->value);
+		free(shown);
 		return -1;
 	}
 	if (positive && ms <= 0) {
@@ -290,11 +303,13 @@ static void bad_enum(struct ld *ld, const struct ynode *k, const struct ynode *v
 	list_names(&sb, names);
 	const char *val = is_scalar(v) ? v->value : ynode_kind_name(v);
 	const char *s = is_scalar(v) ? suggest_closest(val, names) : NULL;
+	char *shown = is_scalar(v) ? quoted_value(val) : xasprintf("'%s'", val);
 	if (s)
-		lerr(ld, v, "invalid value '%s' for '%s' (expected %s; did you mean '%s'?)", val,
+		lerr(ld, v, "invalid value %s for '%s' (expected %s; did you mean '%s'?)", shown,
 		     k->value, strbuf_str(&sb), s);
 	else
-		lerr(ld, v, "invalid value '%s' for '%s' (expected %s)", val, k->value, strbuf_str(&sb));
+		lerr(ld, v, "invalid value %s for '%s' (expected %s)", shown, k->value, strbuf_str(&sb));
+	free(shown);
 	strbuf_release(&sb);
 }
 

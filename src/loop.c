@@ -144,6 +144,9 @@ struct loop {
 	struct pollfd *pfds; /* scratch for one round */
 	uint64_t *pserial;
 	size_t apfds, apserial;
+
+	struct idle { loop_idle_fn fn; void *arg; } *idles; /* loop_on_idle(): start of every round */
+	size_t nidles, aidles;
 };
 
 struct loop *loop_new(void)
@@ -167,6 +170,7 @@ void loop_free(struct loop *l)
 	free(l->sigs);
 	free(l->pfds);
 	free(l->pserial);
+	free(l->idles);
 	free(l);
 	sig_plumbing_down();
 }
@@ -384,6 +388,13 @@ static void dispatch_timers(struct loop *l)
 
 void loop_run_once(struct loop *l)
 {
+	/* Idle hooks first: they finish what the previous round (or the code
+	 * before the first round) did, before this round may block. */
+	if (l->nidles) {
+		int will_wait = poll_timeout(l) != 0;
+		for (size_t i = 0; i < l->nidles; i++)
+			l->idles[i].fn(l->idles[i].arg, will_wait);
+	}
 	size_t n = l->nwatches;
 	XGROW(l->pfds, n + 1, l->apfds);
 	XGROW(l->pserial, n + 1, l->apserial);
@@ -421,6 +432,12 @@ void loop_run_once(struct loop *l)
 	}
 
 	dispatch_timers(l);
+}
+
+void loop_on_idle(struct loop *l, loop_idle_fn fn, void *arg)
+{
+	XGROW(l->idles, l->nidles + 1, l->aidles);
+	l->idles[l->nidles++] = (struct idle){fn, arg};
 }
 
 void loop_run(struct loop *l, const int *done)

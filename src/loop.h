@@ -42,6 +42,7 @@ struct loop;
 typedef void (*loop_fd_fn)(void *arg, int fd, short revents);
 typedef void (*loop_timer_fn)(void *arg);
 typedef void (*loop_signal_fn)(void *arg, int signo);
+typedef void (*loop_idle_fn)(void *arg, int will_wait);
 
 /* NULL (errno set) only when no descriptor is left for the self-pipe. */
 struct loop *loop_new(void);
@@ -67,6 +68,15 @@ void loop_off_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg);
 /* One round: wait for the next fd event, signal or deadline (poll without
  * a timeout when there are no timers), dispatch what is ready. */
 void loop_run_once(struct loop *l);
+/* fn(arg, will_wait) is called at the start of every round, before poll(),
+ * in the order of registration — so after everything the previous round
+ * (or the caller, before the first round) did: the place to finish work
+ * batched since (the history's transaction), before the loop may block.
+ * will_wait is 1 when no timer is due and no signal pending, i.e. this
+ * round will block in poll() unless a descriptor is ready: the place for
+ * deferrable work (it then overlaps the children's run). Idle hooks stay
+ * until loop_free(); they must not call loop_run_once(). */
+void loop_on_idle(struct loop *l, loop_idle_fn fn, void *arg);
 /* Run rounds until *done becomes non-zero. */
 void loop_run(struct loop *l, const int *done);
 

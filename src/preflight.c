@@ -165,6 +165,7 @@ static void run_checks(const struct wl_workflow *wf, const struct strvec *env, c
 		spec.env = env ? env->v : NULL;
 		spec.cwd = cwd;
 		spec.capture_tail = OUTPUT_TAIL;
+		spec.tail_redactor = out->rd;
 		spec.timeout_ms = p->timeout > 0 ? p->timeout : PREFLIGHT_DEFAULT_TIMEOUT_MS;
 		spec.grace_ms = CHECK_GRACE_MS;
 		spec.linger_ms = 200;

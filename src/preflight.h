@@ -26,8 +26,9 @@
  *   preflight_report_release(&rep);
  *
  * Ownership: the report owns its strings; wf, env and cwd are borrowed.
- * A check's `output` is raw (the last 1 KiB of its stdout+stderr): redact it
- * before showing or storing it.
+ * A check's `output` is the last 1 KiB of its stdout+stderr, redacted as a
+ * stream before the cut when report.rd is set (a key block above the cut
+ * stays hidden); else raw: redact it before showing or storing it.
  */
 #ifndef WAITLOOP_PREFLIGHT_H
 #define WAITLOOP_PREFLIGHT_H
@@ -51,12 +52,14 @@ struct preflight_result {
 	struct wl_pos pos;   /* of the preflight entry */
 };
 
+struct redactor;
 struct preflight_report {
 	struct preflight_result *results;   /* in workflow order */
 	size_t n, alloc;
 	size_t nfailed;
 	int64_t elapsed_ms;
 	int interrupted;                    /* signal number, or 0 */
+	const struct redactor *rd;          /* set by the caller: checks' output is kept redacted */
 };
 #define PREFLIGHT_REPORT_INIT {0}
 

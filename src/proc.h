@@ -10,7 +10,7 @@
  * Calling sequence:
  *   1. struct proc_spec spec = PROC_SPEC_INIT; fill argv, env, cwd, paths, callbacks;
  *   2. struct proc *p = proc_start(loop, &spec, &err);  -- NULL + err (capture file,
- *      pipe or fork failure): nothing started, on_exit will not be called;
+ *      pipe or clone failure): nothing started, on_exit will not be called;
  *   3. the loop runs; on_output is called as data arrives; proc_stop(p) may be
  *      called at any time to stop the group with escalation;
  *   4. on_exit(arg, &result) is called exactly once, after the main process
@@ -19,7 +19,9 @@
  *      on_exit and on_output are only ever called from the loop, never from
  *      inside proc_start() or proc_stop(); on_exit may start new procs.
  *
- * The child: own process group (setpgid in parent and child), default
+ * The child: started with clone(CLONE_VM | CLONE_VFORK) (posix_spawn's
+ * primitive: the runner's page tables are not copied), own process group
+ * (set by the child before the parent resumes), default
  * dispositions for every signal and an empty signal mask, stdin /dev/null or
  * a pipe fed from stdin_data (non-blocking, through the loop; EPIPE if the
  * child stops reading is not an error), stdout/stderr pipes, every other
@@ -31,11 +33,14 @@
  * "cannot execute 'x': <strerror>"; exit_code is then 127 for ENOENT, else 126.
  *
  * Output: every chunk is appended to the capture file (opened O_APPEND,
- * created 0644; stdout_path == stderr_path shares one descriptor, so the file
+ * created 0644 at the stream's first byte: a stream that stays silent leaves
+ * no file; stdout_path == stderr_path shares one descriptor, so the file
  * interleaves like a terminal), kept in the head/tail buffers, passed to
  * on_output and stamps last_output_ms. Memory stays within capture_out, a
  * few times capture_tail and one 64 KiB chunk, whatever the volume. A write error on
- * a capture file is not fatal (the rest of the capture continues).
+ * a capture file is not fatal (the rest of the capture continues); a file
+ * that cannot be created is named in result.capture_error. A capture file's
+ * directory that is missing is a start error ("cannot open 'dir/f': ...").
  *
  * Stopping (proc_stop, timeout, linger): SIGINT to the group, then SIGTERM
  * after grace, then SIGKILL after grace (SIGCONT is sent with SIGTERM so a
@@ -66,6 +71,7 @@
 
 struct loop;
 struct proc;
+struct redactor;
 
 enum proc_stream { PROC_STDOUT = 1, PROC_STDERR = 2 };
 
@@ -82,6 +88,7 @@ struct proc_result {
 	int exec_failed;         /* could not exec argv[0]; exit_code is 127 (not found) or 126 */
 	int exec_errno;
 	char exec_error[256];    /* "command not found: 'kubectl'" etc. */
+	char capture_error[256]; /* "" or why a capture file could not be created */
 	int timed_out;           /* spec.timeout_ms expired before main exited; the group was stopped */
 	int stopped;             /* proc_stop() was called */
 	int lingered;            /* group members outlived main and were stopped (after the linger) */
@@ -109,6 +116,9 @@ struct proc_spec {
 	size_t stdin_len;
 	size_t capture_out;          /* keep the first N bytes of stdout in memory (probes) */
 	size_t capture_tail;         /* keep the last N bytes of stdout+stderr in memory */
+	const struct redactor *tail_redactor; /* non-NULL: the tail is kept redacted (redact.h streams,
+					       * one per stream, so no cut reveals a secret); the
+					       * capture files and on_output stay raw */
 	int64_t timeout_ms;          /* 0 = none; from start */
 	int64_t grace_ms;            /* escalation step; 0 = default 5000 */
 	int64_t linger_ms;           /* drain after main exit; 0 = default 1000 */

@@ -25,7 +25,8 @@ struct live_step {
 	char cls[24];
 	int no_progress, threshold;
 	int64_t start_ms;
-	struct strbuf partial[2];   /* verbose: an unfinished output line per stream */
+	struct strbuf partial[2];   /* verbose: an unfinished output line per stream (redacted) */
+	struct redact_stream *rs[2];   /* verbose: the redaction of each stream, with its state */
 };
 
 struct progress {
@@ -66,6 +67,8 @@ static void live_step_release(struct live_step *s)
 	free(s->id);
 	strbuf_release(&s->partial[0]);
 	strbuf_release(&s->partial[1]);
+	redact_stream_free(s->rs[0]);
+	redact_stream_free(s->rs[1]);
 }
 
 void progress_free(struct progress *p)
@@ -479,21 +482,28 @@ void progress_output(void *arg, const char *step, enum proc_stream stream, const
 	if (p->o.verbosity < 1 || p->finished)
 		return;
 	struct live_step *s = add_step(p, step);
-	struct strbuf *part = &s->partial[stream == PROC_STDERR];
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] != '\n' && part->len < PARTIAL_MAX) {
-			strbuf_addch(part, data[i]);
+	int k = stream == PROC_STDERR;
+	struct strbuf *part = &s->partial[k];
+	/* Redacted as a stream, before any cut: a private key stays hidden from
+	 * BEGIN to END and an over-long line is cut only after redaction. */
+	if (!s->rs[k])
+		s->rs[k] = redact_stream_new(p->rd);
+	struct strbuf safe = STRBUF_INIT;
+	redact_stream_feed(s->rs[k], data, len, &safe);
+	for (size_t i = 0; i < safe.len; i++) {
+		char ch = safe.buf[i];
+		if (ch != '\n' && part->len < PARTIAL_MAX) {
+			strbuf_addch(part, ch);
 			continue;
 		}
-		if (data[i] != '\n')
+		if (ch != '\n')
 			continue;   /* over-long line: the rest is dropped until its end */
-		char *safe = redact_text(p->rd, strbuf_str(part));
-		char *line = xasprintf("[%s] %s", step, safe);
+		char *line = xasprintf("[%s] %s", step, strbuf_str(part));
 		print_line(p, line);
 		free(line);
-		free(safe);
 		strbuf_reset(part);
 	}
+	strbuf_release(&safe);
 }
 
 void progress_finish(struct progress *p)

@@ -55,14 +55,41 @@ static const struct builtin builtins[] = {
 	/* GitHub tokens. */
 	{"(ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{20,}", 0, "gh"},
 	{"github_pat_[A-Za-z0-9_]{20,}", 0, "github_pat_"},
+	/* GitLab personal/project/group access tokens. */
+	{"gl(pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,}", 0, "gl"},
+	/* Slack bot/user/app/refresh tokens. */
+	{"xox[abposre]-[A-Za-z0-9-]{10,}", 0, "xox"},
+	/* Stripe secret and restricted keys (live and test). */
+	{"(sk|rk)_(live|test)_[A-Za-z0-9]{16,}", 0, "_live_|_test_"},
+	/* npm access tokens. */
+	{"npm_[A-Za-z0-9]{30,}", 0, "npm_"},
+	/* Google API keys. */
+	{"AIza[0-9A-Za-z_-]{30,}", 0, "aiza"},
+	/* OpenAI / Anthropic style keys: sk-..., sk-proj-..., sk-ant-...; not inside a word. */
+	{"(^|[^A-Za-z0-9_-])(sk-[A-Za-z0-9_-]{20,})", 2, "sk-"},
+	/* Credentials in URLs: scheme://user:PASSWORD@host (user may be empty). */
+	{"[A-Za-z][A-Za-z0-9+.-]*://[^/:@[:space:]\"'<>]*:([^/@[:space:]\"'<>]+)@", 1, "://"},
+	/* Command-line passwords: --password X, --password=X (and token/secret flags). */
+	{"(?i)--(password|passwd|pass|token|secret|api-key|client-secret)([[:space:]]+|=)([^-[:space:]\"'][^[:space:]\"']*)", 3,
+	 "--pass|--token|--secret|--api-key|--client-secret"},
+	/* mysql-style -pPASSWORD. */
+	{"(?i)(mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow|mysqlcheck)[^\r\n|;&]*[[:space:]]-p([^[:space:]\"']+)", 2,
+	 "mysql|mariadb"},
+	/* curl -u user:PASSWORD / --user user:PASSWORD. */
+	{"(?i)curl[^\r\n|;&]*[[:space:]](-u|--user)[[:space:]=]*[\"']?[^:[:space:]\"']*:([^[:space:]\"']+)", 2, "curl"},
+	/* Cookie and Set-Cookie header values, to the end of the line. */
+	{"(?i)(set-)?cookie\"?[[:space:]]*:[[:space:]]*\"?([^\"\r\n]+)", 2, "cookie"},
+	/* Azure connection strings and SAS tokens. */
+	{"(?i)(AccountKey|SharedAccessKey|SharedAccessSignature)=([^;\"'[:space:]]+)", 2, "accountkey|sharedaccess"},
+	{"(?i)[?&]sig=([A-Za-z0-9%+/=]{16,})", 1, "sig="},
 };
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
 struct redactor {
-	struct pattern builtin[NBUILTINS];
 	struct pattern *extra;
 	size_t nextra;
 	struct strvec literals;   /* sorted longest first when used */
+	struct strvec sources;    /* the extra patterns as written */
 };
 
 static const char *const secret_env_words[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY"};
@@ -78,15 +105,12 @@ static int name_is_secret(const char *name, size_t len)
 	return 0;
 }
 
+void redactor_add_env(struct redactor *r, const struct strvec *env);
+
 struct redactor *redactor_new(const struct strvec *extra_patterns, const struct strvec *env,
 			      struct wl_err *err)
 {
 	struct redactor *r = xcalloc(1, sizeof(*r));
-	for (size_t i = 0; i < NBUILTINS; i++)
-		if (pattern_compile(&r->builtin[i], builtins[i].re, err) < 0) {
-			redactor_free(r);
-			return NULL;   /* a bug in the table above; unit-tested */
-		}
 	if (extra_patterns && extra_patterns->n) {
 		r->extra = xcalloc(extra_patterns->n, sizeof(*r->extra));
 		for (size_t i = 0; i < extra_patterns->n; i++) {
@@ -96,13 +120,10 @@ struct redactor *redactor_new(const struct strvec *extra_patterns, const struct 
 				return NULL;
 			}
 			r->nextra++;
+			strvec_push(&r->sources, extra_patterns->v[i]);
 		}
 	}
-	for (size_t i = 0; env && i < env->n; i++) {
-		const char *eq = strchr(env->v[i], '=');
-		if (eq && name_is_secret(env->v[i], (size_t)(eq - env->v[i])))
-			redactor_add_literal(r, eq + 1);
-	}
+	redactor_add_env(r, env);
 	return r;
 }
 
@@ -110,12 +131,11 @@ void redactor_free(struct redactor *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < NBUILTINS; i++)
-		pattern_free(&r->builtin[i]);
 	for (size_t i = 0; i < r->nextra; i++)
 		pattern_free(&r->extra[i]);
 	free(r->extra);
 	strvec_clear(&r->literals);
+	strvec_clear(&r->sources);
 	free(r);
 }
 
@@ -130,6 +150,49 @@ void redactor_add_literal(struct redactor *r, const char *value)
 			return;
 	if (!strvec_contains(&r->literals, value))
 		strvec_push(&r->literals, value);
+}
+
+void redactor_add_env(struct redactor *r, const struct strvec *env)
+{
+	for (size_t i = 0; r && env && i < env->n; i++) {
+		const char *eq = strchr(env->v[i], '=');
+		if (eq && name_is_secret(env->v[i], (size_t)(eq - env->v[i])))
+			redactor_add_literal(r, eq + 1);
+	}
+}
+
+char *redactor_export(const struct redactor *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *p = cJSON_AddArrayToObject(o, "patterns"), *l = cJSON_AddArrayToObject(o, "literals");
+	for (size_t i = 0; r && i < r->sources.n; i++)
+		cJSON_AddItemToArray(p, cJSON_CreateString(r->sources.v[i]));
+	for (size_t i = 0; r && i < r->literals.n; i++)
+		cJSON_AddItemToArray(l, cJSON_CreateString(r->literals.v[i]));
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	char *out = xstrdup(s ? s : "{}");
+	cJSON_free(s);
+	return out;
+}
+
+struct redactor *redactor_import(const char *value, const struct strvec *env, struct wl_err *err)
+{
+	struct strvec pats = STRVEC_INIT;
+	cJSON *o = value && *value ? cJSON_Parse(value) : NULL;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "patterns"))
+		if (cJSON_IsString(it))
+			strvec_push(&pats, it->valuestring);
+	struct redactor *r = redactor_new(&pats, env, err);
+	strvec_clear(&pats);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "literals"))
+		if (r && cJSON_IsString(it))
+			redactor_add_literal(r, it->valuestring);
+	cJSON_Delete(o);
+	if (!r && err)
+		err_prefix(err, "%s", REDACT_ENV);
+	return r;
 }
 
 /* Case-insensitive: does lower-case text contain one of the '|'-separated needles? */
@@ -162,7 +225,7 @@ static void replace_pattern(char **text, const struct pattern *p, int g)
 	size_t pos = 0, len = strlen(s);
 	int changed = 0;
 	while (pos <= len) {
-		if (regexec(&p->re, s + pos, 10, m, pos ? REG_NOTBOL : 0) != 0)
+		if (!pattern_match(p, s + pos, m, 10))
 			break;
 		regoff_t so = m[0].rm_so, eo = m[0].rm_eo;
 		regoff_t gso = so, geo = eo;
@@ -196,52 +259,161 @@ static void replace_pattern(char **text, const struct pattern *p, int g)
 	*text = strbuf_detach(&out);
 }
 
-/* PEM private-key blocks: "-----BEGIN ... PRIVATE KEY-----" to the matching END line. */
+/*
+ * PEM private-key blocks, in any case and with '-' or '_' for spaces (a
+ * normalised fingerprint spells "-----begin-rsa-private-key-----"): from
+ * the BEGIN marker to the END marker. A BEGIN without END (a truncated
+ * block) loses everything after it; an END without BEGIN (a tail that
+ * starts inside a block) loses everything before it.
+ */
+static int sep(char c)
+{
+	return c == ' ' || c == '-' || c == '_' || c == '\t';
+}
+
+/* At s: "-----BEGIN"/"-----END" (kind 1/2), words naming a PRIVATE KEY,
+ * "-----", all on one line: the length of the whole marker, or 0. */
+static size_t pem_marker(const char *s, int *kind)
+{
+	if (strncmp(s, "-----", 5))
+		return 0;
+	const char *p = s + 5;
+	if (!strncasecmp(p, "begin", 5)) {
+		*kind = 1;
+		p += 5;
+	} else if (!strncasecmp(p, "end", 3)) {
+		*kind = 2;
+		p += 3;
+	} else {
+		return 0;
+	}
+	if (!sep(*p))
+		return 0;
+	const char *close = NULL;
+	int priv = 0;
+	for (const char *c = p + 1; *c && *c != '\n' && *c != '\r' && c - p < 80; c++) {
+		if (!strncmp(c, "-----", 5) && c[-1] != '-') {
+			close = c;
+			break;
+		}
+		if (!strncasecmp(c, "private", 7) && sep(c[7]) && !strncasecmp(c + 8, "key", 3))
+			priv = 1;
+	}
+	if (!priv || !close)
+		return 0;
+	const char *e = close;
+	while (*e == '-')
+		e++;
+	return (size_t)(e - s);
+}
+
 static void replace_pem(char **text)
 {
-	if (!strstr(*text, "PRIVATE KEY"))
+	const char *s = *text;
+	if (!strstr(s, "-----"))
 		return;
 	struct strbuf out = STRBUF_INIT;
-	const char *s = *text, *p = s;
+	const char *copied = s;   /* s[copied..] not yet in out */
 	int changed = 0;
-	for (;;) {
-		const char *b = strstr(p, "-----BEGIN ");
-		if (!b)
-			break;
-		const char *hdr_end = strstr(b + 11, "-----");
-		const char *nl = strchr(b, '\n');
-		if (!hdr_end || (nl && nl < hdr_end)) {
-			strbuf_add(&out, p, (size_t)(b + 11 - p));
-			p = b + 11;
+	for (const char *p = s; (p = strstr(p, "-----"));) {
+		int kind = 0;
+		size_t ml = pem_marker(p, &kind);
+		if (!ml) {
+			p += 5;
+			while (*p == '-')
+				p++;
 			continue;
 		}
-		int is_private = 0;
-		for (const char *q = b; q + 11 <= hdr_end; q++)
-			if (!strncmp(q, "PRIVATE KEY", 11))
-				is_private = 1;
-		if (!is_private) {
-			strbuf_add(&out, p, (size_t)(hdr_end + 5 - p));
-			p = hdr_end + 5;
-			continue;
-		}
-		strbuf_add(&out, p, (size_t)(b - p));
-		strbuf_addstr(&out, REDACTED);
 		changed = 1;
-		const char *e = strstr(hdr_end + 5, "-----END ");
-		const char *e_end = e ? strstr(e + 9, "-----") : NULL;
-		if (!e_end) {   /* truncated block: everything after BEGIN goes */
-			p = s + strlen(s);
+		if (kind == 2) {   /* END without BEGIN: everything before it goes */
+			strbuf_reset(&out);
+			strbuf_addstr(&out, REDACTED);
+			copied = p = p + ml;
+			continue;
+		}
+		strbuf_add(&out, copied, (size_t)(p - copied));
+		strbuf_addstr(&out, REDACTED);
+		const char *q = p + ml;
+		const char *end = NULL;
+		size_t el = 0;
+		for (const char *c = q; (c = strstr(c, "-----")); c++) {
+			int k = 0;
+			size_t l = pem_marker(c, &k);
+			if (l && k == 2) {
+				end = c;
+				el = l;
+				break;
+			}
+		}
+		if (!end) {   /* truncated block: everything after BEGIN goes */
+			copied = p = s + strlen(s);
 			break;
 		}
-		p = e_end + 5;
+		copied = p = end + el;
 	}
 	if (!changed) {
 		strbuf_release(&out);
 		return;
 	}
-	strbuf_addstr(&out, p);
+	strbuf_addstr(&out, copied);
 	free(*text);
 	*text = strbuf_detach(&out);
+}
+
+/* 1 when text ends inside a private-key block (a BEGIN with no END after it). */
+static int pem_open_at_end(const char *s)
+{
+	int open = 0;
+	for (const char *p = s; (p = strstr(p, "-----"));) {
+		int kind = 0;
+		size_t ml = pem_marker(p, &kind);
+		if (ml) {
+			open = kind == 1;
+			p += ml;
+		} else {
+			p += 5;
+		}
+	}
+	return open;
+}
+
+/*
+ * Literal secrets. Values of 8+ characters with a letter match whatever
+ * their case and with '-' / '_' / space interchangeable, because derived
+ * text (fingerprints) is lower-cased and dashed; shorter ones match exactly.
+ */
+static int lit_fuzzy(const char *lit)
+{
+	if (strlen(lit) < 8)
+		return 0;
+	for (const char *p = lit; *p; p++)
+		if (isalpha((unsigned char)*p))
+			return 1;
+	return 0;
+}
+
+static int lit_eq(char a, char b)
+{
+	if (sep(a) && sep(b))
+		return 1;
+	return tolower((unsigned char)a) == tolower((unsigned char)b);
+}
+
+static const char *lit_find(const char *hay, const char *lit, int fuzzy)
+{
+	if (!fuzzy)
+		return strstr(hay, lit);
+	size_t ll = strlen(lit);
+	for (const char *h = hay; *h; h++) {
+		if (!lit_eq(*h, *lit))
+			continue;
+		size_t i = 1;
+		while (i < ll && h[i] && lit_eq(h[i], lit[i]))
+			i++;
+		if (i == ll)
+			return h;
+	}
+	return NULL;
 }
 
 static int cmp_len_desc(const void *a, const void *b)
@@ -259,12 +431,13 @@ static void replace_literals(char **text, const struct strvec *lits)
 	qsort(sorted, lits->n, sizeof(*sorted), cmp_len_desc);
 	for (size_t i = 0; i < lits->n; i++) {
 		const char *lit = sorted[i];
+		int fuzzy = lit_fuzzy(lit);
 		size_t ll = strlen(lit);
-		if (!strstr(*text, lit))
+		if (!lit_find(*text, lit, fuzzy))
 			continue;
 		struct strbuf out = STRBUF_INIT;
 		const char *p = *text, *hit;
-		while ((hit = strstr(p, lit))) {
+		while ((hit = lit_find(p, lit, fuzzy))) {
 			strbuf_add(&out, p, (size_t)(hit - p));
 			strbuf_addstr(&out, REDACTED);
 			p = hit + ll;
@@ -274,6 +447,29 @@ static void replace_literals(char **text, const struct strvec *lits)
 		*text = strbuf_detach(&out);
 	}
 	free(sorted);
+}
+
+/*
+ * The built-in patterns are the same for every redactor: compiled once per
+ * process, each only when text first contains one of its keywords (most
+ * text never needs most of them; regcomp is the costly part).
+ */
+static struct pattern builtin_compiled[NBUILTINS];
+static signed char builtin_state[NBUILTINS];   /* 0 not yet, 1 compiled, -1 failed */
+
+static const struct pattern *builtin_pattern(size_t i)
+{
+	if (!builtin_state[i])
+		builtin_state[i] = pattern_compile(&builtin_compiled[i], builtins[i].re, NULL) == 0 ? 1 : -1;
+	return builtin_state[i] > 0 ? &builtin_compiled[i] : NULL;
+}
+
+int redact_builtins_check(struct wl_err *err)
+{
+	for (size_t i = 0; i < NBUILTINS; i++)
+		if (!builtin_pattern(i))
+			return err_set(err, "built-in redaction pattern %zu does not compile: %s", i, builtins[i].re);
+	return 0;
 }
 
 static void redact_with(const struct redactor *r, char **text)
@@ -286,38 +482,99 @@ static void redact_with(const struct redactor *r, char **text)
 		lower[i] = (char)tolower((unsigned char)(*text)[i]);
 	for (size_t i = 0; i < NBUILTINS; i++)
 		if (has_needle(lower, builtins[i].needles))
-			replace_pattern(text, &r->builtin[i], builtins[i].group);
+		{
+			const struct pattern *p = builtin_pattern(i);
+			if (p)
+				replace_pattern(text, p, builtins[i].group);
+		}
 	free(lower);
 	for (size_t i = 0; i < r->nextra; i++)
 		replace_pattern(text, &r->extra[i], 0);
 }
 
+static const struct redactor *builtin_redactor(void)
+{
+	/* Built once, kept for the process (patterns only, no literals). */
+	static struct redactor *shared;
+	if (!shared)
+		shared = redactor_new(NULL, NULL, NULL);
+	return shared;
+}
+
+const struct redactor *redact_process_default(void)
+{
+	/* Built once: built-ins plus this process's secret-named variables. */
+	static struct redactor *shared;
+	if (!shared) {
+		extern char **environ;
+		struct strvec env = STRVEC_INIT;
+		for (char **e = environ; e && *e; e++)
+			strvec_push(&env, *e);
+		shared = redactor_new(NULL, &env, NULL);
+		strvec_clear(&env);
+	}
+	return shared;
+}
+
+int redact_could_be_secret(const struct redactor *r, const char *value)
+{
+	if (!value)
+		return 0;
+	size_t n = strlen(value);
+	char *red = redact_text(r ? r : redact_process_default(), value);
+	int changed = strcmp(red, value) != 0;
+	free(red);
+	if (changed || n > 40)
+		return 1;
+	/* long, mixed letters and digits, no spaces: the shape of a key */
+	int alpha = 0, digit = 0, space = 0;
+	for (const char *p = value; *p; p++) {
+		alpha |= isalpha((unsigned char)*p) != 0;
+		digit |= isdigit((unsigned char)*p) != 0;
+		space |= isspace((unsigned char)*p) != 0;
+	}
+	return n >= 12 && alpha && digit && !space;
+}
+
 char *redact_text(const struct redactor *r, const char *text)
 {
 	char *out = xstrdup(text ? text : "");
-	if (r) {
+	if (!r)
+		r = builtin_redactor();
+	if (r)
 		redact_with(r, &out);
-		return out;
-	}
-	struct redactor *tmp = redactor_new(NULL, NULL, NULL);
-	if (tmp)
-		redact_with(tmp, &out);
-	redactor_free(tmp);
 	return out;
 }
 
-/* JSON keys whose (string or number) values are secrets whatever they look like. */
-static int key_is_secret(const char *key)
+char *redact_textn(const struct redactor *r, const char *text, size_t len)
+{
+	char *in = xstrndup(text ? text : "", text ? len : 0);
+	char *out = redact_text(r, in);
+	free(in);
+	return out;
+}
+
+/* JSON keys whose values are secrets whatever they look like. */
+int redact_key_is_secret(const char *key)
 {
 	static const char *const words[] = {
 		"token", "password", "passwd", "secret", "api_key", "api-key", "apikey",
 		"access_key", "access-key", "accesskey", "private_key", "private-key", "privatekey",
 		"client-key-data", "client-certificate-data", "certificate-authority-data",
-		"credential", "authorization",
+		"credential", "authorization", "cookie", "accountkey",
 	};
 	if (!key)
 		return 0;
 	size_t kl = strlen(key);
+	char lower[128];
+	if (kl < sizeof(lower)) {   /* the usual short key: one lower-case copy, then strstr */
+		for (size_t i = 0; i <= kl; i++)
+			lower[i] = (char)tolower((unsigned char)key[i]);
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+			if (strstr(lower, words[w]))
+				return 1;
+		return 0;
+	}
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
 		size_t wl = strlen(words[w]);
 		for (size_t i = 0; i + wl <= kl; i++)
@@ -327,12 +584,18 @@ static int key_is_secret(const char *key)
 	return 0;
 }
 
+/* Whatever the value under a secret-named key (string, number, array, object,
+ * bool), it becomes "[REDACTED]"; the member keeps its key name. null stays. */
 static void redact_json_with(const struct redactor *r, cJSON *node)
 {
 	for (cJSON *c = node ? node->child : NULL; c; c = c->next) {
-		if (cJSON_IsObject(node) && key_is_secret(c->string) &&
-		    (cJSON_IsString(c) || cJSON_IsNumber(c))) {
+		if (cJSON_IsObject(node) && redact_key_is_secret(c->string) && !cJSON_IsNull(c) &&
+		    !(cJSON_IsString(c) && c->valuestring && !strcmp(c->valuestring, REDACTED))) {
 			cJSON *rep = cJSON_CreateString(REDACTED);
+			rep->string = c->string;   /* the member keeps its name */
+			rep->type |= c->type & cJSON_StringIsConst;
+			c->string = NULL;
+			c->type &= ~cJSON_StringIsConst;
 			cJSON_ReplaceItemViaPointer(node, c, rep);
 			c = rep;
 			continue;
@@ -353,18 +616,193 @@ void redact_json(const struct redactor *r, cJSON *obj)
 {
 	if (!obj)
 		return;
-	if (r) {
-		redact_json_with(r, obj);
-		if (cJSON_IsString(obj) && obj->valuestring) {
-			char *safe = xstrdup(obj->valuestring);
-			redact_with(r, &safe);
-			cJSON_SetValuestring(obj, safe);
-			free(safe);
+	if (!r)
+		r = builtin_redactor();
+	if (!r)
+		return;
+	redact_json_with(r, obj);
+	if (cJSON_IsString(obj) && obj->valuestring) {
+		char *safe = xstrdup(obj->valuestring);
+		redact_with(r, &safe);
+		cJSON_SetValuestring(obj, safe);
+		free(safe);
+	}
+}
+
+/* ---- streams -------------------------------------------------------------- */
+
+/*
+ * A stream is redacted a line at a time, but with memory: inside a private
+ * key block nothing is emitted until its END line, whatever the chunking;
+ * a line longer than STREAM_LINE_MAX is redacted whole first and emitted
+ * only up to a delimiter STREAM_HOLD bytes before its end (the rest waits
+ * for more text, already redacted), so no cut shows the start of a secret.
+ */
+#define STREAM_LINE_MAX (64 * 1024)
+#define STREAM_HOLD (8 * 1024)
+#define STREAM_HARD_MAX (1024 * 1024)
+
+struct redact_stream {
+	const struct redactor *r;
+	struct strbuf pending;   /* not yet emitted; raw, or redacted after a forced cut */
+	int in_pem;              /* inside a private-key block: drop until END */
+	int absorb;              /* the last emitted text ended in a redacted token: drop its rest */
+};
+
+struct redact_stream *redact_stream_new(const struct redactor *r)
+{
+	struct redact_stream *rs = xcalloc(1, sizeof(*rs));
+	rs->r = r;
+	strbuf_init(&rs->pending);
+	return rs;
+}
+
+void redact_stream_free(struct redact_stream *rs)
+{
+	if (!rs)
+		return;
+	strbuf_release(&rs->pending);
+	free(rs);
+}
+
+static int is_delim(char c)
+{
+	return isspace((unsigned char)c) || strchr(",;&|\"'<>(){}", c) != NULL || c == ']';
+}
+
+/* Redact a complete piece (ending at a line end, or the final piece) and emit it. */
+static void emit_piece(struct redact_stream *rs, const char *piece, size_t len, struct strbuf *out)
+{
+	char *raw = xstrndup(piece, len);
+	char *red = redact_text(rs->r, raw);
+	size_t n = strlen(red);
+	strbuf_add(out, red, n);
+	int open = pem_open_at_end(raw);
+	free(raw);
+	if (open) {   /* the rest of the block is dropped as it comes */
+		rs->in_pem = 1;
+		if (len && piece[len - 1] == '\n' && (!n || red[n - 1] != '\n'))
+			strbuf_addch(out, '\n');
+	}
+	free(red);
+}
+
+/* Drop pending text inside a private-key block up to and including its END line. */
+static void skip_pem(struct redact_stream *rs)
+{
+	const char *s = rs->pending.buf;
+	for (const char *p = s; (p = strstr(p, "-----"));) {
+		int kind = 0;
+		size_t ml = pem_marker(p, &kind);
+		if (ml && kind == 2) {
+			const char *e = p + ml;
+			while (*e && *e != '\n')
+				e++;
+			if (*e != '\n')
+				return;   /* wait for the end of the END line */
+			e++;
+			rs->in_pem = 0;
+			size_t keep = rs->pending.len - (size_t)(e - s);
+			memmove(rs->pending.buf, e, keep);
+			strbuf_setlen(&rs->pending, keep);
+			return;
 		}
+		p += ml ? ml : 5;
+	}
+	/* no END yet: keep only the last partial line (it may be "-----EN") */
+	const char *nl = strrchr(s, '\n');
+	size_t from = nl ? (size_t)(nl + 1 - s) : 0;
+	if (rs->pending.len - from > 256)
+		from = rs->pending.len - 256;
+	memmove(rs->pending.buf, s + from, rs->pending.len - from);
+	strbuf_setlen(&rs->pending, rs->pending.len - from);
+}
+
+static void drain(struct redact_stream *rs, struct strbuf *out, int final)
+{
+	for (;;) {
+		if (rs->absorb) {   /* the rest of a secret cut by a forced flush */
+			size_t k = 0;
+			while (k < rs->pending.len && !is_delim(rs->pending.buf[k]))
+				k++;
+			if (k == rs->pending.len && !final)
+				{ strbuf_reset(&rs->pending); return; }
+			memmove(rs->pending.buf, rs->pending.buf + k, rs->pending.len - k);
+			strbuf_setlen(&rs->pending, rs->pending.len - k);
+			rs->absorb = 0;
+		}
+		if (rs->in_pem) {
+			skip_pem(rs);
+			if (rs->in_pem)
+				return;
+			continue;
+		}
+		if (!rs->pending.len)
+			return;
+		const char *s = rs->pending.buf;
+		const char *nl = memrchr(s, '\n', rs->pending.len);   /* every complete line at once */
+		if (nl) {
+			size_t n = (size_t)(nl + 1 - s);
+			emit_piece(rs, s, n, out);
+			memmove(rs->pending.buf, s + n, rs->pending.len - n);
+			strbuf_setlen(&rs->pending, rs->pending.len - n);
+			continue;
+		}
+		if (final) {
+			emit_piece(rs, s, rs->pending.len, out);
+			strbuf_reset(&rs->pending);
+			rs->in_pem = 0;
+			return;
+		}
+		if (rs->pending.len <= STREAM_LINE_MAX)
+			return;
+		/* a very long line: redact it whole, emit up to a delimiter well before its end */
+		char *red = redact_text(rs->r, s);
+		size_t n = strlen(red);
+		if (pem_open_at_end(s)) {
+			strbuf_addstr(out, red);
+			rs->in_pem = 1;
+			strbuf_reset(&rs->pending);
+			free(red);
+			continue;
+		}
+		size_t cut = n > STREAM_HOLD ? n - STREAM_HOLD : 0;
+		while (cut > 0 && !is_delim(red[cut - 1]))
+			cut--;
+		if (cut == 0 && n > STREAM_HARD_MAX) {   /* no delimiter at all: emit it, drop the rest of the token */
+			strbuf_add(out, red, n);
+			rs->absorb = 1;
+			strbuf_reset(&rs->pending);
+			free(red);
+			return;
+		}
+		strbuf_add(out, red, cut);
+		strbuf_reset(&rs->pending);
+		strbuf_addstr(&rs->pending, red + cut);
+		free(red);
 		return;
 	}
-	struct redactor *tmp = redactor_new(NULL, NULL, NULL);
-	if (tmp)
-		redact_json(tmp, obj);
-	redactor_free(tmp);
+}
+
+void redact_stream_feed(struct redact_stream *rs, const char *data, size_t len, struct strbuf *out)
+{
+	strbuf_add(&rs->pending, data, len);
+	drain(rs, out, 0);
+}
+
+void redact_stream_peek(const struct redact_stream *rs, struct strbuf *out)
+{
+	if (!rs || rs->in_pem || rs->absorb || !rs->pending.len)
+		return;
+	char *red = redact_text(rs->r, rs->pending.buf);
+	strbuf_addstr(out, red);
+	free(red);
+}
+
+void redact_stream_flush(struct redact_stream *rs, struct strbuf *out)
+{
+	drain(rs, out, 1);
+	strbuf_reset(&rs->pending);
+	rs->in_pem = 0;
+	rs->absorb = 0;
 }

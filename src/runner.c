@@ -92,6 +92,7 @@ struct runner {
 	struct event_bus bus;
 	struct context *ctx;
 	struct redactor *rd;
+	char *redact_env;            /* rd exported for children (REDACT_ENV) */
 	char *run_id;
 	char *workspace;            /* absolute */
 	char *context_dir;          /* absolute */
@@ -114,6 +115,7 @@ struct runner {
 	int64_t start_wall, end_wall, start_mono;
 	uint64_t deadline_timer, schedule_timer;
 	uint64_t meta_timer;        /* pending flush of changed _meta.json files */
+	size_t next_dir;            /* on_idle(): steps before this have their directory */
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
 	char *artifact_error;       /* first failed artifact write */
@@ -285,10 +287,8 @@ static void emit(struct runner *r, enum ev_type type, const struct step_run *sr,
 		if (type == EV_ATTEMPT_STARTED || type == EV_ATTEMPT_FINISHED || type == EV_KILL)
 			ev.attempt = sr->attempts_total;
 	}
-	if (data)
-		redact_json(r->rd, data);
 	ev.data = data;
-	bus_emit(&r->bus, &ev);
+	bus_emit(&r->bus, &ev);   /* the bus redacts (r->bus.rd) */
 	cJSON_Delete(data);
 }
 
@@ -372,15 +372,47 @@ static void on_flush_meta(void *arg)
 	flush_meta(arg);
 }
 
-/* _meta.json is rewritten once per loop round, not once per change: a step
- * that starts and reaches its first attempt in one callback is written once
- * (each file create costs ~0.3 ms on a slow disk; docs/benchmarks.md). */
+/* _meta.json is rewritten at most every META_FLUSH_MS, not once per change:
+ * the changes of that window are written together, and a step that starts
+ * and ends within it gets only its final file (each file create costs ~0.3 ms
+ * on a slow disk; docs/benchmarks.md). The end of the run writes the rest. */
+#define META_FLUSH_MS 100
 static void write_meta(struct step_run *sr)
 {
 	struct runner *r = sr->r;
 	sr->meta_dirty = 1;
 	if (!r->meta_timer)
-		r->meta_timer = loop_add_timer(r->loop, time_now_ms(), on_flush_meta, r);
+		r->meta_timer = loop_add_timer(r->loop, time_now_ms() + META_FLUSH_MS, on_flush_meta, r);
+}
+
+/* Deferred file creates, done only when the loop is about to wait (mostly
+ * while children run, so on a 2-core machine they cost no step any time):
+ * the final _meta.json of finished steps and the directory of the next
+ * pending step. At most IDLE_CREATES per wait, so a child that exits
+ * meanwhile is served soon; the META_FLUSH_MS timer and the end of the run
+ * write whatever is left. */
+#define IDLE_CREATES 2
+static void on_idle(void *arg, int will_wait)
+{
+	struct runner *r = arg;
+	if (!will_wait || r->done)
+		return;
+	int budget = IDLE_CREATES;
+	for (size_t i = 0; budget > 0 && r->meta_timer && i < r->nsteps; i++) {
+		struct step_run *sr = &r->steps[i];
+		if (sr->meta_dirty && sr->dir && step_terminal(sr->status)) {
+			write_meta_now(sr);
+			budget--;
+		}
+	}
+	for (; budget > 0 && r->next_dir < r->nsteps; r->next_dir++) {
+		struct step_run *sr = &r->steps[r->next_dir];
+		if (sr->status == STEP_PENDING && !sr->dir) {
+			struct wl_err err = WL_ERR_INIT;   /* a failure shows again in step_start() */
+			sr->dir = context_step_dir(r->ctx, sr->s->id, &err);
+			budget--;
+		}
+	}
 }
 
 static cJSON *workflow_doc(const struct runner *r)
@@ -508,6 +540,7 @@ static void set_child_env(struct step_run *sr, struct strvec *env, const char *p
 	strvec_setenv(env, "WAITLOOP_DECISION_FILE", sr->decision_file);
 	strvec_setenv(env, "WAITLOOP_WAIT_FAILURE_FILE", sr->wait_failure_file);
 	strvec_setenv(env, "WAITLOOP_BIN", r->self_exe);
+	strvec_setenv(env, REDACT_ENV, r->redact_env);   /* waitloop wait / verdict write redact alike */
 	if (sr->check_id && !strcmp(phase, "completion_check")) {
 		strvec_setenv(env, "WAITLOOP_CHECK_ID", sr->check_id);
 		strvec_setenv(env, "ROBOPPI_COMPLETION_CHECK_ID", sr->check_id);
@@ -927,6 +960,8 @@ static void copy_guard_result(void *arg, const struct wait_result *wr)
 static void proc_done(struct step_run *sr, const struct proc_result *res)
 {
 	sr->proc = NULL;
+	if (res->capture_error[0])   /* a log file that could not be created at its first byte */
+		keep_artifact_error(sr->r, res->capture_error);
 	if (sr->wait) {
 		struct wait *w = sr->wait;
 		sr->wait = NULL;
@@ -1323,7 +1358,8 @@ static void step_start(struct step_run *sr)
 	struct runner *r = sr->r;
 	const struct wl_step *s = sr->s;
 	struct wl_err err = WL_ERR_INIT;
-	sr->dir = context_step_dir(r->ctx, s->id, &err);
+	if (!sr->dir)   /* else made ahead by on_idle() */
+		sr->dir = context_step_dir(r->ctx, s->id, &err);
 	sr->cwd = s->workspace ? path_in(r->workspace, s->workspace) : xstrdup(r->workspace);
 	if (!sr->dir)
 		sr->dir = fs_join(r->context_dir, s->id);   /* err is reported below */
@@ -1503,22 +1539,30 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 		strvec_push(&r->base_env, *e);
 	strvec_setenv_all(&r->base_env, &wf->env);
 
-	/* Secrets the redactor must know: every value any child may get. */
-	struct strvec all = STRVEC_INIT;
-	strvec_copy(&all, &r->base_env);
-	for (size_t i = 0; i < wf->nsteps; i++)
-		strvec_setenv_all(&all, &wf->steps[i].env);
-	if (opts->set_env)
-		strvec_setenv_all(&all, opts->set_env);
-	r->rd = redactor_new(&wf->redact, &all, err);
-	strvec_clear(&all);
+	/* Secrets the redactor must know: every value any child may get -- every
+	 * step's, not the last one per name (the runner's environment, wf env,
+	 * each step's env, --set). */
+	r->rd = redactor_new(&wf->redact, &r->base_env, err);
 	if (!r->rd)
 		goto fail;
+	for (char **e = environ; e && *e; e++) {   /* shadowed by wf env, still a secret */
+		struct strvec one = STRVEC_INIT;
+		strvec_push(&one, *e);
+		redactor_add_env(r->rd, &one);
+		strvec_clear(&one);
+	}
+	for (size_t i = 0; i < wf->nsteps; i++)
+		redactor_add_env(r->rd, &wf->steps[i].env);
+	redactor_add_env(r->rd, opts->set_env);
+	r->redact_env = redactor_export(r->rd);
+	r->bus.rd = r->rd;
 	r->ctx = context_open(r->context_dir, r->rd, err);
 	if (!r->ctx)
 		goto fail;
 	bus_subscribe(&r->bus, context_sink, r->ctx);
 	r->loop = loop_new();
+	if (r->loop)
+		loop_on_idle(r->loop, on_idle, r);
 	r->nsteps = wf->nsteps;
 	r->steps = xcalloc(wf->nsteps ? wf->nsteps : 1, sizeof(*r->steps));
 	for (size_t i = 0; i < wf->nsteps; i++) {
@@ -1576,6 +1620,7 @@ void runner_free(struct runner *r)
 	gitwork_close(r->git);
 	free(r->notice);
 	redactor_free(r->rd);
+	free(r->redact_env);
 	strvec_clear(&r->base_env);
 	free(r->run_id);
 	free(r->workspace);

@@ -126,7 +126,7 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSIO
 #define LIVE_STATUSES "('PENDING','READY','RUNNING','WAITING','RETRYING')"
 
 enum stmt_id {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
 	Q_RUN_ENSURE, Q_RUN_STARTED, Q_RUN_FINISHED, Q_HEARTBEAT,
 	Q_STEP_ENSURE, Q_STEP_STATE, Q_STEP_ATTEMPT, Q_STEP_ITER,
 	Q_ATTEMPT_START, Q_ATTEMPT_FINISH,
@@ -142,6 +142,10 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	/* one event inside a batch: all of it or none of it */
+	[Q_SAVEPOINT] = "SAVEPOINT event",
+	[Q_RELEASE] = "RELEASE event",
+	[Q_ROLLBACK_TO] = "ROLLBACK TO event",
 	/* Every event keeps its run row alive; a falsely CRASHED run of this
 	 * very process comes back to RUNNING. */
 	[Q_RUN_ENSURE] =
@@ -266,6 +270,9 @@ struct store {
 	char hostname[256];
 	long pid;
 	int sink_failures;
+	int batching;  /* store_set_batching(): events join one open transaction */
+	int in_batch;  /* that transaction is open (BEGIN IMMEDIATE done) */
+	char *batch_run, *batch_step; /* rows the open batch has ensured already */
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
@@ -547,6 +554,8 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	struct wl_err ignore = WL_ERR_INIT;
+	store_flush(st, &ignore);   /* a failure was counted by store_flush itself */
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
@@ -654,9 +663,13 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 				field(ev, "file"), field(ev, "workspace"), field(ev, "context_dir"), ts,
 				(int64_t)(cJSON_IsNumber(pid) ? (int64_t)pid->valuedouble : st->pid), st->hostname);
 	}
-	if (run_stmt(st, Q_RUN_ENSURE, err, "sIIs", ev->run_id, ts, (int64_t)st->pid, st->hostname) < 0)
+	/* In a batch, the run's row (and the last step's) need ensuring once:
+	 * the heartbeat then carries the batch's first event, a round earlier. */
+	int run_known = st->in_batch && st->batch_run && !strcmp(st->batch_run, ev->run_id);
+	int step_known = run_known && ev->step && st->batch_step && !strcmp(st->batch_step, ev->step);
+	if (!run_known && run_stmt(st, Q_RUN_ENSURE, err, "sIIs", ev->run_id, ts, (int64_t)st->pid, st->hostname) < 0)
 		return -1;
-	if (ev->step && run_stmt(st, Q_STEP_ENSURE, err, "ssI", ev->run_id, step, ts) < 0)
+	if (ev->step && !step_known && run_stmt(st, Q_STEP_ENSURE, err, "ssI", ev->run_id, step, ts) < 0)
 		return -1;
 
 	switch (ev->type) {
@@ -753,23 +766,87 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 	return 0;
 }
 
+static void sink_failed(struct store *st, const struct wl_event *ev, struct wl_err *err)
+{
+	if (st->sink_failures++ == 0) {
+		if (ev)
+			err_prefix(err, "cannot record event '%s'", event_type_name(ev->type));
+		st->sink_err = *err;
+		if (st->warn_fn)
+			st->warn_fn(st->warn_ctx, st->sink_err.msg);
+	}
+}
+
+/* One event in the open batch, inside a savepoint: an event that cannot be
+ * recorded leaves no half of itself, and the others of the batch stay. */
+static int record_in_batch(struct store *st, const struct wl_event *ev, struct wl_err *err)
+{
+	if (!st->in_batch) {
+		if (tx_begin(st, err) < 0)
+			return -1;
+		st->in_batch = 1;
+	}
+	if (run_stmt(st, Q_SAVEPOINT, err, "") < 0)
+		return -1;
+	if (record_event(st, ev, err) == 0 && run_stmt(st, Q_RELEASE, err, "") == 0) {
+		if (!st->batch_run || strcmp(st->batch_run, ev->run_id)) {
+			free(st->batch_run);
+			st->batch_run = xstrdup(ev->run_id);
+			free(st->batch_step);
+			st->batch_step = NULL;
+		}
+		if (ev->step && (!st->batch_step || strcmp(st->batch_step, ev->step))) {
+			free(st->batch_step);
+			st->batch_step = xstrdup(ev->step);
+		}
+		return 0;
+	}
+	struct wl_err ignore = WL_ERR_INIT;
+	run_stmt(st, Q_ROLLBACK_TO, &ignore, "");
+	run_stmt(st, Q_RELEASE, &ignore, "");
+	return -1;
+}
+
 void store_sink(void *store, const struct wl_event *ev)
 {
 	struct store *st = store;
 	if (!st || !ev || !ev->run_id)
 		return;
 	struct wl_err err = WL_ERR_INIT;
-	int rc = tx_begin(st, &err);
-	if (rc == 0)
-		rc = tx_end(st, record_event(st, ev, &err), &err);
-	if (rc == 0)
-		return;
-	if (st->sink_failures++ == 0) {
-		err_prefix(&err, "cannot record event '%s'", event_type_name(ev->type));
-		st->sink_err = err;
-		if (st->warn_fn)
-			st->warn_fn(st->warn_ctx, st->sink_err.msg);
+	int rc;
+	if (st->batching) {
+		rc = record_in_batch(st, ev, &err);
+	} else {
+		rc = tx_begin(st, &err);
+		if (rc == 0)
+			rc = tx_end(st, record_event(st, ev, &err), &err);
 	}
+	if (rc < 0)
+		sink_failed(st, ev, &err);
+}
+
+void store_set_batching(struct store *st, int on)
+{
+	struct wl_err ignore = WL_ERR_INIT;
+	if (!on)
+		store_flush(st, &ignore);
+	st->batching = on;
+}
+
+int store_flush(struct store *st, struct wl_err *err)
+{
+	if (!st || !st->in_batch)
+		return 0;
+	st->in_batch = 0;
+	free(st->batch_run);
+	free(st->batch_step);
+	st->batch_run = st->batch_step = NULL;
+	if (tx_end(st, 0, err) == 0)
+		return 0;
+	struct wl_err copy = *err;
+	err_prefix(&copy, "cannot record the last events");
+	sink_failed(st, NULL, &copy);
+	return -1;
 }
 
 void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx)
@@ -832,6 +909,8 @@ int store_mark_crashed(struct store *st, struct wl_err *err)
 		db_err(st, err, NULL);
 	sqlite3_finalize(s);
 	int ret = rc == SQLITE_DONE ? 0 : -1;
+	if (ids.n && store_flush(st, err) < 0)
+		ret = -1;   /* its own transactions below: none may be open */
 	for (size_t i = 0; ret == 0 && i < ids.n; i++) {
 		if (exec_sql(st, "BEGIN IMMEDIATE", err) < 0) {
 			ret = -1;
@@ -876,6 +955,8 @@ int store_notification_claim(struct store *st, const char *run_id, const char *e
 			     int iteration, const char *target, struct wl_err *err)
 {
 	int64_t ts = time_wall_ms();
+	struct wl_err ignore = WL_ERR_INIT;
+	store_flush(st, &ignore);   /* its own transaction; a failure is counted there */
 	if (tx_begin(st, err) < 0)
 		return -1;
 	int rc = run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, ts, (int64_t)st->pid, st->hostname);
@@ -892,6 +973,8 @@ int store_notification_result(struct store *st, const char *run_id, const char *
 			      struct wl_err *err)
 {
 	int64_t ts = time_wall_ms();
+	struct wl_err ignore = WL_ERR_INIT;
+	store_flush(st, &ignore);   /* its own transaction; a failure is counted there */
 	if (tx_begin(st, err) < 0)
 		return -1;
 	int rc = run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, ts, (int64_t)st->pid, st->hostname);

@@ -12,10 +12,14 @@
  *   ... every ~30 s: store_heartbeat(st, run_id, &err);
  *   store_close(st);
  *
- * Durability: every event is one short BEGIN IMMEDIATE ... COMMIT
- * transaction (WAL, synchronous=NORMAL), so a runner killed with SIGKILL
- * leaves a consistent database holding everything up to its last event.
- * Several processes may write one database at once (busy_timeout 5 s).
+ * Durability: by default every event is one short BEGIN IMMEDIATE ... COMMIT
+ * transaction (WAL, synchronous=NORMAL). With store_set_batching(st, 1) the
+ * events join one open transaction (each in a savepoint) until
+ * store_flush(): the runner flushes before every wait of its loop (an idle
+ * hook, loop_on_idle), so a runner killed with SIGKILL leaves a consistent
+ * database holding everything up to the end of its last complete round, and
+ * the write lock is never held while the runner waits. Several processes may
+ * write one database at once (busy_timeout 5 s).
  *
  * Times in the database are integers, milliseconds since the Unix epoch
  * (UTC); the query functions below return them as RFC 3339 strings.
@@ -57,6 +61,14 @@ const char *store_path(const struct store *st);
  * once through the warn callback. Absent data fields are stored as NULL.
  */
 void store_sink(void *store, const struct wl_event *ev);
+/* Batch the sink's events into one transaction until store_flush() (on = 1);
+ * off flushes first. store_close(), store_mark_crashed() and
+ * store_notification_claim() flush too (a notification is sent only after
+ * its event is committed). */
+void store_set_batching(struct store *st, int on);
+/* Commit the open batch, if any; -1 + err (and counted as a sink failure,
+ * reported through the warn callback) if the commit fails. */
+int store_flush(struct store *st, struct wl_err *err);
 /* Called once, on the first failed sink write, with the message. */
 void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx);
 /* Number of failed sink writes and the first failure's message ("" if none). */

@@ -176,7 +176,11 @@ static enum verdict_file_status parse_json(const char *text, size_t len, const c
 	if (!d) {
 		err_set(err, "decision file has no \"decision\"");
 	} else if (verdict_parse_decision(d, &dec) < 0) {
-		err_set(err, "decision file has an unknown decision '%.60s' (want complete or incomplete)", d);
+		if (redact_could_be_secret(NULL, d))   /* quoted whole or not at all (SPEC §7) */
+			err_set(err, "decision file has an unknown decision (%zu characters, not shown) (want complete or incomplete)",
+				strlen(d));
+		else
+			err_set(err, "decision file has an unknown decision '%s' (want complete or incomplete)", d);
 	} else if (check_id && id && strcmp(id, check_id)) {
 		err_set(err, "decision file is stale: check_id '%.100s' is not this check's '%.100s'", id, check_id);
 		st = VERDICT_FILE_STALE;

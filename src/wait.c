@@ -95,7 +95,8 @@ struct wait {
 
 	/* guard mode */
 	struct proc *guarded;
-	struct strbuf tail;
+	struct strbuf tail;            /* redacted (tail_rs): everything derived from it is safe */
+	struct redact_stream *tail_rs;
 	int64_t last_output_ms;
 
 	/* ending */
@@ -313,8 +314,7 @@ static void write_failure(struct wait *w)
 	free(so);
 	free(se);
 	cJSON_AddItemToObject(o, "hints", json_string_array(&r->hints));
-	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "reasons"));
-	redact_json(w->redactor, cJSON_GetObjectItemCaseSensitive(o, "hints"));
+	redact_json(w->redactor, o);   /* the whole document: check_id, step, ... too */
 	struct wl_err err = WL_ERR_INIT;
 	if (json_write_atomic(w->failure_file, o, &err) < 0)
 		fprintf(stderr, "waitloop: warning: %s\n", err.msg);
@@ -363,6 +363,7 @@ static void wait_free(struct wait *w)
 	cJSON_Delete(w->last_probe);
 	free(w->last_probe_error);
 	strbuf_release(&w->tail);
+	redact_stream_free(w->tail_rs);
 	strvec_clear(&w->res.fingerprints);
 	strvec_clear(&w->res.reasons);
 	strvec_clear(&w->res.hints);
@@ -528,6 +529,7 @@ static int start_child(struct wait *w, enum child_kind kind, char *const *argv, 
 	spec.stdin_len = stdin_data ? strlen(stdin_data) : 0;
 	spec.capture_out = OUTPUT_CAP;
 	spec.capture_tail = OUTPUT_CAP;
+	spec.tail_redactor = w->redactor;   /* the boundary: conditions' output is redacted as it comes */
 	spec.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	spec.grace_ms = w->pol->grace > 0 ? (w->pol->grace < 2000 ? w->pol->grace : 2000) : 1000;
 	spec.linger_ms = 500;
@@ -609,7 +611,9 @@ static void take_probe(struct wait *w, const struct proc_result *res)
 {
 	w->probe_output = xstrndup(res->out ? res->out : "", res->out_len);
 	if (res->exec_failed) {
-		w->probe_error = xasprintf("probe could not start: %s", res->exec_error);
+		char *e = redacted(w, res->exec_error);
+		w->probe_error = xasprintf("probe could not start: %s", e);
+		free(e);
 	} else if (res->timed_out) {
 		w->probe_error = xasprintf("probe timed out after %.1fs", (double)w->pol->probe_timeout / 1000.0);
 	} else if (!res->exited) {
@@ -631,10 +635,16 @@ static void take_probe(struct wait *w, const struct proc_result *res)
 			w->probe_error = xstrdup("probe output is not a JSON object");
 		else if (end && *end)
 			w->probe_error = xstrdup("probe printed more than one JSON value");
-		if (w->probe_error)
+		if (w->probe_error) {
 			cJSON_Delete(j);
-		else
+		} else {
+			/* the boundary: the classifier and everything after it see redacted data only */
+			redact_json(w->redactor, j);
 			w->probe = j;
+			char *safe = redacted(w, w->probe_output);
+			free(w->probe_output);
+			w->probe_output = safe;
+		}
 	}
 	if (w->probe_error) {
 		free(w->probe_output);
@@ -673,7 +683,7 @@ static void child_exit(void *arg, const struct proc_result *res)
 		w->cond_output = xstrndup(res->tail ? res->tail : "", res->tail_len);
 		if (res->exec_failed) {
 			free(w->cond_output);
-			w->cond_output = xstrdup(res->exec_error);
+			w->cond_output = redacted(w, res->exec_error);
 		} else if (res->timed_out) {
 			char *o = xasprintf("%s\n[waitloop: condition stopped after one interval]", w->cond_output);
 			free(w->cond_output);
@@ -688,7 +698,9 @@ static void child_exit(void *arg, const struct proc_result *res)
 	case CHILD_CLASSIFY: {
 		struct classification *c = xcalloc(1, sizeof(*c));
 		struct wl_err err = WL_ERR_INIT;
-		char *out = xstrndup(res->out ? res->out : "", res->out_len);
+		char *raw = xstrndup(res->out ? res->out : "", res->out_len);
+		char *out = redacted(w, raw);   /* its fingerprints and reasons come from redacted text */
+		free(raw);
 		if (res->exec_failed)
 			w->classify_error = xasprintf("classifier could not start: %s", res->exec_error);
 		else if (res->timed_out)
@@ -805,9 +817,17 @@ static void observe_done(struct wait *w)
 		.condition_output = w->cond_output,
 		.probe_output = w->probe_output,
 		.probe = w->probe,
-		.guard_output = w->guarded ? strbuf_str(&w->tail) : NULL,
+		.guard_output = NULL,
 	};
-	if (classifier_observe(w->cls, &in, &c)) {
+	struct strbuf guard = STRBUF_INIT;
+	if (w->guarded) {   /* the redacted tail and its unfinished last line */
+		strbuf_addstr(&guard, strbuf_str(&w->tail));
+		redact_stream_peek(w->tail_rs, &guard);
+		in.guard_output = strbuf_str(&guard);
+	}
+	int decided = classifier_observe(w->cls, &in, &c);
+	strbuf_release(&guard);
+	if (decided) {
 		classify_and_decide(w, &c);
 		classification_release(&c);
 		return;
@@ -979,7 +999,9 @@ void wait_guard_output(struct wait *w, const char *data, size_t len)
 	if (!w || !len)
 		return;
 	w->last_output_ms = time_now_ms();
-	strbuf_add(&w->tail, data, len);
+	if (!w->tail_rs)
+		w->tail_rs = redact_stream_new(w->redactor);
+	redact_stream_feed(w->tail_rs, data, len, &w->tail);   /* the boundary: redacted before any use */
 	if (w->tail.len > 2 * OUTPUT_CAP)
 		strbuf_keep_tail(&w->tail, OUTPUT_CAP);
 }

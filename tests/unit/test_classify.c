@@ -93,6 +93,20 @@ static void test_terminal_pattern(void)
 	classifier_free(c);
 }
 
+/* Fingerprints are lower-cased, but the redaction marker of already
+ * redacted input survives (issue 15, leak 1). */
+static void test_fingerprint_keeps_marker(void)
+{
+	policy_reset();
+	strvec_push(&pol.terminal_patterns, "login rejected: .*");
+	struct classifier *c = mk();
+	struct classification r = CLASSIFICATION_INIT;
+	CHECK(observe(c, 1, "login rejected: key [REDACTED] pw [REDACTED]", NULL, &r));
+	CHECK_STR(r.fingerprints.n ? r.fingerprints.v[0] : NULL, "terminal/login-rejected:-key-[REDACTED]-pw-[REDACTED]");
+	classification_release(&r);
+	classifier_free(c);
+}
+
 static void test_rules_field_and_templates(void)
 {
 	policy_reset();
@@ -266,6 +280,7 @@ int main(void)
 	wait_policy_init(&pol);
 	TEST(test_met_wins);
 	TEST(test_terminal_pattern);
+	TEST(test_fingerprint_keeps_marker);
 	TEST(test_rules_field_and_templates);
 	TEST(test_rule_after);
 	TEST(test_builtin_kubernetes_seed);

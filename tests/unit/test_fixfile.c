@@ -244,6 +244,38 @@ static void test_templates_and_write(void)
 		free(paths[i]);
 }
 
+/* Leak 4 of issue 15: a check printing a 70-line private key; the tail of
+ * its output (cut far below the BEGIN line) shows none of it. */
+static void test_tail_cut_after_redaction(void)
+{
+	struct strbuf out = STRBUF_INIT;
+	strbuf_addstr(&out, "connecting\n-----BEGIN RSA PRIVATE KEY-----\n");
+	for (int i = 0; i < 70; i++)
+		strbuf_addf(&out, "KeyBodyLine%02d/MIIEowIBAAKCAQEAx2VeQ8Zk3mN7pQ\n", i);
+	strbuf_addstr(&out, "-----END RSA PRIVATE KEY-----\nauth failed\n");
+	put("pem.log", out.buf);
+	strbuf_release(&out);
+	struct fixfile_params p = FIXFILE_PARAMS_INIT;
+	struct verdict v = VERDICT_INIT;
+	char *paths[5];
+	fill(&p, &v, paths);
+	char *pem = tp("pem.log");
+	p.check_stdout = pem;
+	p.check_stderr = NULL;
+	p.stdout_offset = 0;
+	p.tail_lines = 20;
+	struct wl_err err = WL_ERR_INIT;
+	char *md = NULL;
+	CHECK(fixfile_render(&p, &md, &err) == 0);
+	CHECK(md && !strstr(md, "KeyBodyLine"));
+	CHECK_CONTAINS(md, "auth failed");
+	free(md);
+	free(pem);
+	verdict_release(&v);
+	for (int i = 0; i < 5; i++)
+		free(paths[i]);
+}
+
 static void test_long_lines_and_fences(void)
 {
 	/* a single huge line and backtick fences inside the output */
@@ -308,6 +340,7 @@ int main(void)
 	TEST(test_render_from_artifacts);
 	TEST(test_templates_and_write);
 	TEST(test_long_lines_and_fences);
+	TEST(test_tail_cut_after_redaction);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);

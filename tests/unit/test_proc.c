@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "loop.h"
 #include "proc.h"
+#include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -643,6 +644,46 @@ static void test_capture(void)
 	CHECK(o.res.last_output_ms >= o.res.start_ms);
 	oc_release(&o);
 
+	/* capture files are created at the first byte: a silent stream leaves none */
+	char silent_out[512], silent_err[512];
+	snprintf(silent_out, sizeof(silent_out), "%s/silent.out", tmpdir);
+	snprintf(silent_err, sizeof(silent_err), "%s/silent.err", tmpdir);
+	char *argv_silent[] = {helper, "exit", "0", NULL};
+	spec_for(&spec, argv_silent, &o);
+	spec.stdout_path = silent_out;
+	spec.stderr_path = silent_err;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK_INT(o.res.exited, 1);
+	CHECK_STR(o.res.capture_error, "");
+	oc_release(&o);
+	CHECK(access(silent_out, F_OK) != 0 && errno == ENOENT);
+	CHECK(access(silent_err, F_OK) != 0 && errno == ENOENT);
+	spec_for(&spec, argv3, &o); /* stdout only: stderr.log stays absent */
+	spec.stdout_path = silent_out;
+	spec.stderr_path = silent_err;
+	CHECK(run_spec(&spec, &o) >= 0);
+	oc_release(&o);
+	s = slurp(silent_out);
+	CHECK_STR(s, "short\n");
+	free(s);
+	CHECK(access(silent_err, F_OK) != 0 && errno == ENOENT);
+
+	/* a capture file that cannot be created at the first byte: named in the
+	 * result, and the capture goes on in memory */
+	char isdir[512];
+	snprintf(isdir, sizeof(isdir), "%s/a-directory", tmpdir);
+	CHECK(mkdir(isdir, 0755) == 0);
+	spec_for(&spec, argv3, &o);
+	spec.stdout_path = isdir;
+	spec.capture_out = 100;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK_INT(o.res.exited, 1);
+	CHECK_STR(o.out, "short\n");
+	char want[700];
+	snprintf(want, sizeof(want), "cannot open '%s': Is a directory", isdir);
+	CHECK_STR(o.res.capture_error, want);
+	oc_release(&o);
+
 	/* a capture file that cannot be opened: a start error */
 	spec_for(&spec, argv3, &o);
 	spec.stdout_path = "/nonexistent-dir-wl/out.log";
@@ -651,6 +692,40 @@ static void test_capture(void)
 	CHECK(proc_start(l, &spec, &err) == NULL);
 	CHECK_STR(err.msg, "cannot open '/nonexistent-dir-wl/out.log': No such file or directory");
 	loop_free(l);
+}
+
+/* tail_redactor: the tail is redacted as a stream before it is cut; a key
+ * block whose BEGIN is far above the cut stays hidden; output and the
+ * capture file stay raw (issue 15, leak 4). */
+static void test_tail_redacted(void)
+{
+	char outp[512];
+	snprintf(outp, sizeof(outp), "%s/redact.log", tmpdir);
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c",
+			(char *)"echo '-----BEGIN RSA PRIVATE KEY-----'; i=0; while [ $i -lt 200 ]; do "
+				"printf 'KeyLine%03d/MIIEowIBAAKCAQEAx2VeQ8Zk3mN7pQ\\n' $i; i=$((i+1)); done; "
+				"echo '-----END RSA PRIVATE KEY-----'; echo 'token=abcSecret99 done' >&2; "
+				"printf 'last AKIAIOSFODNN7EXAMPLE'",
+			NULL};
+	struct redactor *rd = redactor_new(NULL, NULL, NULL);
+	struct outcome o = {0};
+	struct proc_spec spec;
+	spec_for(&spec, argv, &o);
+	spec.stdout_path = outp;
+	spec.capture_tail = 600;   /* far less than the key block */
+	spec.tail_redactor = rd;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK(!strstr(o.tail, "KeyLine"));
+	CHECK(!strstr(o.tail, "abcSecret99"));
+	CHECK(!strstr(o.tail, "AKIAIOSFODNN7EXAMPLE"));
+	CHECK_CONTAINS(o.tail, "token=" REDACTED " done");
+	CHECK_CONTAINS(o.tail, "last " REDACTED);
+	CHECK(strstr(strbuf_str(&o.sout), "KeyLine199") != NULL);   /* on_output: raw */
+	char *s = slurp(outp);
+	CHECK(strstr(s, "KeyLine000") != NULL);                     /* the capture file: raw */
+	free(s);
+	oc_release(&o);
+	redactor_free(rd);
 }
 
 static void test_output_chunks(void)
@@ -1084,6 +1159,7 @@ int main(void)
 	TEST(test_process_group);
 	TEST(test_capture);
 	TEST(test_output_chunks);
+	TEST(test_tail_redacted);
 	TEST(test_timeout_sigint);
 	TEST(test_timeout_sigterm);
 	TEST(test_ignore_term_sigkill);

@@ -1,9 +1,11 @@
 /* redact: every kind of secret of SPEC §7 is removed, ordinary text survives. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "redact.h"
+#include "strbuf.h"
 #include "strvec.h"
 
 static struct redactor *mk(void)
@@ -156,6 +158,14 @@ static void test_json(void)
 	redactor_free(r);
 }
 
+static void test_builtins_compile(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	CHECK_INT(redact_builtins_check(&err), 0);
+	if (err.msg[0])
+		fprintf(stderr, "  %s\n", err.msg);
+}
+
 static void test_bad_custom_pattern(void)
 {
 	struct strvec pats = STRVEC_INIT;
@@ -183,6 +193,201 @@ static void test_large_text(void)
 	redactor_free(r);
 }
 
+/* Item 8 of issue 15: each built-in kind, in a realistic line. */
+static void test_more_kinds(void)
+{
+	struct redactor *r = mk();
+	check(r, "slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx posted",
+	      S("xoxb-123456789012", "AbCdEfGhIjKlMnOp"), S("slack", "posted"));
+	check(r, "user token xoxp-2222222222-3333333333-abcdefabcdef", S("xoxp-2222222222"), S("user"));
+	check(r, "stripe sk_live_51HqLyjWDarjtT1zdp7dc charge", S("sk_live_51HqLyjWDarjtT1zdp7dc"), S("charge"));
+	check(r, "restricted rk_live_51HqLyjWDarjtT1zdp7dcXY", S("rk_live_51HqLyjWD"), S("restricted"));
+	check(r, "//registry.npmjs.org/:_authToken npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+	      S("npm_AbCdEfGhIjKlMnOp"), S("registry.npmjs.org"));
+	check(r, "connect postgres://app:Pg-S3cret-Pass@db.internal:5432/app ok", S("Pg-S3cret-Pass"),
+	      S("postgres://app:", "@db.internal:5432/app", "ok"));
+	check(r, "REDIS_URL=redis://:R3disPassw0rd@cache:6379/0", S("R3disPassw0rd"), S("@cache:6379"));
+	check(r, "git clone https://deploy:GitPassw0rd99@git.example.com/x.git", S("GitPassw0rd99"),
+	      S("git.example.com/x.git"));
+	check(r, "psql --password Hunter2Pass --host db", S("Hunter2Pass"), S("--host db"));
+	check(r, "tool --password=Hunter3Pass -v", S("Hunter3Pass"), S("-v"));
+	check(r, "mysql -u root -pMyS3cretPw -h db app", S("MyS3cretPw"), S("mysql -u root", "-h db app"));
+	check(r, "curl -fsS -u admin:CurlPassw0rd https://api.example.com/x", S("CurlPassw0rd"),
+	      S("https://api.example.com/x"));
+	check(r, "Cookie: session=Zm9vYmFyc2Vzc2lvbg; theme=dark\nnext", S("Zm9vYmFyc2Vzc2lvbg"), S("next"));
+	check(r, "Set-Cookie: sid=AbC123sessionXyZ; Path=/; HttpOnly", S("AbC123sessionXyZ"), S("Set-Cookie:"));
+	check(r, "gitlab glpat-AbCdEfGhIjKlMnOpQrSt12 push", S("glpat-AbCdEfGhIjKlMnOpQrSt12"), S("push"));
+	check(r, "maps key AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW end", S("AIzaSyA1b2C3d4E5f6G7h8I9j0"), S("end"));
+	check(r, "openai sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234 anthropic sk-ant-api03-AbCdEfGhIjKlMnOpQrSt-xyz",
+	      S("sk-proj-AbCdEfGhIjKlMnOp", "sk-ant-api03-AbCdEf"), S("openai", "anthropic"));
+	check(r, "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=QmFzZTY0QWNjb3VudEtleQ==;EndpointSuffix=core.windows.net",
+	      S("QmFzZTY0QWNjb3VudEtleQ=="), S("AccountName=acct", "EndpointSuffix=core.windows.net"));
+	redactor_free(r);
+}
+
+static void test_pem_kinds(void)
+{
+	struct redactor *r = mk();
+	const char *kinds[] = {"RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY", "OPENSSH PRIVATE KEY",
+			       "ENCRYPTED PRIVATE KEY", "PRIVATE KEY", "PGP PRIVATE KEY BLOCK"};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char *t = NULL;
+		if (asprintf(&t, "a\n-----BEGIN %s-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQUJDREVGR0hJ\n-----END %s-----\nz",
+			     kinds[i], kinds[i]) < 0)
+			abort();
+		check(r, t, S("b3BlbnNzaC1rZXktdjEAAAAA", "QUJDREVGR0hJ"), S("a\n", "\nz"));
+		free(t);
+	}
+	/* lower-cased and dashed (a normalised fingerprint) */
+	check(r, "terminal/-----begin-rsa-private-key-----mIIEowIBAAKCAQEA", S("miieowibaakcaqea", "mIIEowIBAAKCAQEA"),
+	      S("terminal/"));
+	/* a tail that starts inside a block */
+	check(r, "QUJDREVGR0hJ\nS0xNTk9QUVJT\n-----END RSA PRIVATE KEY-----\nafter", S("QUJDREVGR0hJ", "S0xNTk9QUVJT"),
+	      S("after"));
+	/* public material is not a secret */
+	char *o = redact_text(r, "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----");
+	CHECK_CONTAINS(o, "MIIBcert");
+	free(o);
+	redactor_free(r);
+}
+
+/* Ordinary words, hashes, UUIDs, git SHAs, resourceVersions survive. */
+static void test_false_positives(void)
+{
+	struct redactor *r = mk();
+	const char *plain[] = {
+		"commit 3f786850e387550fdab836ed7e6dc881de23001b (HEAD -> main)",
+		"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"uid 123e4567-e89b-12d3-a456-426614174000 ready",
+		"\"resourceVersion\": \"184467440737\", \"generation\": 12",
+		"metadata.resourceVersion=52771 observedGeneration=3",
+		"task-runner-disk-pressure-evaluation-controller started",
+		"the quick brown fox jumps over the lazy dog; keys rotated; passwords are hashed",
+		"docker run -u 1000:1000 image:tag",
+		"see https://example.com:8443/path?q=1 and ssh://git@github.com/o/r.git",
+		"ask-questions-and-explore-the-repository-layout",
+		"pod/web-5d8f7c9b6d-x7k2p Running 0 restarts",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		char *out = redact_text(r, plain[i]);
+		CHECK_STR(out, plain[i]);
+		free(out);
+	}
+	redactor_free(r);
+}
+
+/* Literals match whatever the case and with '-' for spaces (derived, normalised text). */
+static void test_literal_normalised(void)
+{
+	struct strvec env = STRVEC_INIT;
+	strvec_push(&env, "STEP_TOKEN=Tr0ub4dor3Secret");
+	strvec_push(&env, "PASSPHRASE_SECRET=Correct Horse Battery");
+	strvec_push(&env, "PIN_SECRET=12345678");
+	struct redactor *r = redactor_new(NULL, &env, NULL);
+	check(r, "terminal/login-rejected:-pw-tr0ub4dor3secret-", S("tr0ub4dor3secret"), S("login-rejected"));
+	check(r, "fp correct-horse-battery end", S("correct-horse-battery"), S("end"));
+	check(r, "pin 12345678 ok", S("12345678"), S("ok"));
+	strvec_clear(&env);
+	redactor_free(r);
+}
+
+/* Leak 2: two steps with one secret-named variable: both values are secrets. */
+static void test_env_all_values(void)
+{
+	struct strvec env = STRVEC_INIT;
+	strvec_push(&env, "DEPLOY_TOKEN=first-step-value-1");
+	strvec_push(&env, "DEPLOY_TOKEN=second-step-value-2");
+	struct redactor *r = redactor_new(NULL, &env, NULL);
+	check(r, "a first-step-value-1 b second-step-value-2", S("first-step-value-1", "second-step-value-2"), S("a", "b"));
+	strvec_clear(&env);
+	redactor_free(r);
+}
+
+/* Leak 6: any value type under a secret-named key; key names kept. */
+static void test_json_values_and_keys(void)
+{
+	struct redactor *r = mk();
+	cJSON *j = cJSON_Parse("{\"password\":[\"hunter2hunter2\"],\"token\":{\"value\":\"tok-9876543\"},"
+			       "\"secret\":true,\"name\":\"web\",\"creds\":null}");
+	redact_json(r, j);
+	char *s = cJSON_PrintUnformatted(j);
+	CHECK(!strstr(s, "hunter2hunter2"));
+	CHECK(!strstr(s, "tok-9876543"));
+	CHECK_CONTAINS(s, "\"password\":\"" REDACTED "\"");
+	CHECK_CONTAINS(s, "\"token\":\"" REDACTED "\"");
+	CHECK_CONTAINS(s, "\"name\":\"web\"");
+	CHECK(!strstr(s, "\"\":"));
+	free(s);
+	cJSON_Delete(j);
+	redactor_free(r);
+}
+
+/* Feed text to a stream in pieces of n bytes; return everything emitted. */
+static char *stream_in_pieces(const struct redactor *r, const char *text, size_t n)
+{
+	struct redact_stream *rs = redact_stream_new(r);
+	struct strbuf out = STRBUF_INIT;
+	size_t len = strlen(text);
+	for (size_t i = 0; i < len; i += n)
+		redact_stream_feed(rs, text + i, len - i < n ? len - i : n, &out);
+	redact_stream_flush(rs, &out);
+	redact_stream_free(rs);
+	return strbuf_detach(&out);
+}
+
+/* Leak 3: a PEM block stays redacted whatever the cuts; lines survive. */
+static void test_stream_pem_and_cuts(void)
+{
+	struct redactor *r = mk();
+	struct strbuf t = STRBUF_INIT;
+	strbuf_addstr(&t, "start\n-----BEGIN OPENSSH PRIVATE KEY-----\n");
+	for (int i = 0; i < 70; i++)
+		strbuf_addf(&t, "KEYLINE%02dAbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghij\n", i);
+	strbuf_addstr(&t, "-----END OPENSSH PRIVATE KEY-----\nmiddle token=zzSecretzz\nend\n");
+	size_t sizes[] = {1, 2, 3, 7, 64, 4096, 100000};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		char *o = stream_in_pieces(r, t.buf, sizes[k]);
+		CHECK(!strstr(o, "KEYLINE"));
+		CHECK(!strstr(o, "zzSecretzz"));
+		CHECK_CONTAINS(o, "start\n");
+		CHECK_CONTAINS(o, "middle token=" REDACTED);
+		CHECK_CONTAINS(o, "end\n");
+		free(o);
+	}
+	strbuf_release(&t);
+	/* a line far over the line limit with a secret straddling every possible cut */
+	struct strbuf big = STRBUF_INIT;
+	for (int i = 0; i < 20000; i++)
+		strbuf_addstr(&big, i % 7 == 3 ? "AKIAIOSFODNN7EXAMPLE " : "word ");
+	strbuf_addstr(&big, "\n");
+	size_t bs[] = {1000, 4096, 65536};
+	for (size_t k = 0; k < 3; k++) {
+		char *o = stream_in_pieces(r, big.buf, bs[k]);
+		CHECK(!strstr(o, "AKIA"));
+		CHECK_CONTAINS(o, "word " REDACTED " word");
+		free(o);
+	}
+	strbuf_release(&big);
+	redactor_free(r);
+}
+
+/* Leak 5: the run hands its redaction to waitloop commands it runs. */
+static void test_export_import(void)
+{
+	struct strvec pats = STRVEC_INIT;
+	strvec_push(&pats, "corp-[0-9]{6}");
+	struct redactor *r = redactor_new(&pats, NULL, NULL);
+	redactor_add_literal(r, "set-value-abcdef");
+	char *exp = redactor_export(r);
+	struct redactor *r2 = redactor_import(exp, NULL, NULL);
+	check(r2, "x corp-123456 y set-value-abcdef", S("corp-123456", "set-value-abcdef"), S("x ", " y "));
+	free(exp);
+	redactor_free(r);
+	redactor_free(r2);
+	strvec_clear(&pats);
+}
+
 int main(void)
 {
 	TEST(test_bearer_and_header);
@@ -193,6 +398,15 @@ int main(void)
 	TEST(test_ordinary_text_untouched);
 	TEST(test_json);
 	TEST(test_bad_custom_pattern);
+	TEST(test_builtins_compile);
 	TEST(test_large_text);
+	TEST(test_more_kinds);
+	TEST(test_pem_kinds);
+	TEST(test_false_positives);
+	TEST(test_literal_normalised);
+	TEST(test_env_all_values);
+	TEST(test_json_values_and_keys);
+	TEST(test_stream_pem_and_cuts);
+	TEST(test_export_import);
 	return tests_done();
 }

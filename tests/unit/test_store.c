@@ -245,6 +245,51 @@ out:
 	free(path);
 }
 
+static void test_batching(void)
+{
+	/* Batched: events join one transaction, visible to other connections
+	 * (and durable) only after store_flush(); a bad event leaves no half of
+	 * itself and does not take the others of its batch with it. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("batch.db");
+	struct store *st = store_open(path, &err);
+	struct store *other = st ? store_open(path, &err) : NULL;
+	CHECK(st != NULL && other != NULL);
+	if (!st || !other)
+		goto out;
+	store_set_batching(st, 1);
+	emit(st, EV_RUN_STARTED, "rb", NULL, 0, 0, 1000, "{\"workflow\":\"w\",\"pid\":1}");
+	emit(st, EV_STEP_STATE, "rb", "a", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
+	emit(st, EV_ATTEMPT_STARTED, "rb", "a", 0, 1, 1002, "{\"phase\":\"step\"}");
+	CHECK_INT(qint(st, "SELECT count(*) FROM attempts"), 1);    /* its own connection sees it */
+	CHECK_INT(qint(other, "SELECT count(*) FROM runs"), 0);     /* nobody else yet */
+	CHECK_INT(store_flush(st, &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM runs"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM attempts"), 1);
+	CHECK_INT(store_flush(st, &err), 0);                         /* nothing open: a no-op */
+
+	/* a failing event inside a batch: a trigger refuses step 'b' */
+	sqlite3 *raw = NULL;
+	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+	CHECK(sqlite3_exec(raw, "CREATE TRIGGER no_b BEFORE INSERT ON steps WHEN NEW.step = 'b'"
+				" BEGIN SELECT RAISE(ABORT, 'no b'); END", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+	emit(st, EV_STEP_STATE, "rb", "a", 0, 0, 1003, "{\"status\":\"SUCCEEDED\"}");
+	emit(st, EV_STEP_STATE, "rb", "b", 0, 0, 1004, "{\"status\":\"RUNNING\"}");
+	emit(st, EV_RUN_FINISHED, "rb", NULL, 0, 0, 1005, "{\"status\":\"FAILED\",\"exit_code\":1}");
+	CHECK_INT(store_sink_failures(st), 1);
+	CHECK(strstr(store_sink_error(st), "cannot record event 'step_state'") != NULL);
+	store_close(st);   /* commits the rest of the batch */
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'b'"), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'a' AND status = 'SUCCEEDED'"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM runs WHERE status = 'FAILED'"), 1);
+	struct wl_err ierr = WL_ERR_INIT;
+	CHECK_INT(store_integrity_check(other, &ierr), 0);
+out:
+	store_close(other);
+	free(path);
+}
+
 static void test_crashed_marking(void)
 {
 	struct wl_err err = WL_ERR_INIT;
@@ -400,6 +445,7 @@ int main(void)
 	TEST(test_open_and_migrate);
 	TEST(test_record_and_query);
 	TEST(test_events_without_run_started);
+	TEST(test_batching);
 	TEST(test_crashed_marking);
 	TEST(test_notification_claim);
 	TEST(test_prefix_lookup);

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# waitloop against roboppi on the same CUSTOM workflows, side by side
+# (docs/benchmarks.md, "Against roboppi"). Part of `make bench`.
+#
+#   bash bench/vs-roboppi.sh [ROBOPPI_DIR]
+#
+# Workflows: roboppi's examples/hello-world.yaml (waitloop's copy in
+# bench/ when roboppi is absent), a 200-step chain of `true` (each step
+# depends on the previous) and 200 independent steps of `true`.
+# Systems, run alternately in every round so that machine load hits all of
+# them alike: waitloop, roboppi --direct, roboppi supervised (its default),
+# and the floor -- the shells both start, `bash -e -c true`: 200 in a shell
+# loop for the chain, `xargs -P 200` (the same concurrency: both runners
+# start every ready step at once) for the parallel workflow.
+# Per system and workflow: min/median/max wall time and median peak RSS
+# (/usr/bin/time -v); per-step overhead = the median over the rounds of
+# (wall - floor of the same round) / N.
+# Without ROBOPPI_DIR (or when it has no bun) it says so and prints
+# waitloop's figures only.
+#
+# env: RUNS (default 5, at least 5 for the published table), N (200),
+#      RUN_TIMEOUT (seconds per run, default 600),
+#      WAITLOOP_BIN (default build/waitloop), BUN (default
+#      ROBOPPI_DIR/node_modules/.bin/bun), KEEP=1 keeps the workspaces.
+# The last lines are "row|figure|measured|target|result" for bench/run.sh.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+WL=${WAITLOOP_BIN:-$root/build/waitloop}
+RUNS=${RUNS:-5}
+N=${N:-200}
+RDIR=${1:-${ROBOPPI_DIR:-}}
+BUN=${BUN:-${RDIR:+$RDIR/node_modules/.bin/bun}}
+[ -x "$WL" ] || { echo "vs-roboppi: $WL not built (make build/waitloop)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "vs-roboppi: /usr/bin/time missing (apt-get install time)" >&2; exit 2; }
+
+have_roboppi=0
+why=""
+if [ -z "$RDIR" ]; then
+	why="no ROBOPPI_DIR given"
+elif [ ! -f "$RDIR/src/workflow/run.ts" ]; then
+	why="'$RDIR' is not a roboppi checkout (no src/workflow/run.ts)"
+elif [ ! -x "$BUN" ]; then
+	why="no bun at '$BUN' (see docs/benchmarks.md for the set-up)"
+else
+	have_roboppi=1
+	PATH="$(cd "$(dirname "$BUN")" && pwd):$PATH" # supervised mode starts `bun` by name
+	export PATH
+fi
+
+tmp=$(mktemp -d /tmp/wl-vs-roboppi.XXXXXX)
+# Workspaces are removed at the end, not between runs: a deletion right
+# before a run makes ext4 skip the recently freed inodes when it allocates.
+# waitloop keeps one history database for all its runs, as a user's
+# .waitloop/history.db does (a new database costs a few fsyncs once).
+cleanup() { if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi; }
+trap cleanup EXIT
+export NO_COLOR=1
+
+gen() { # name parallel(0|1)
+	echo "name: $1"
+	echo 'version: "1"'
+	echo 'timeout: "30m"'
+	echo "steps:"
+	local i
+	for ((i = 1; i <= N; i++)); do
+		echo "  s$i:"
+		echo "    worker: CUSTOM"
+		echo '    instructions: "true"'
+		echo "    capabilities: [READ]" # roboppi requires it; waitloop accepts it
+		if [ "$2" = 0 ] && [ "$i" -gt 1 ]; then echo "    depends_on: [s$((i - 1))]"; fi
+	done
+}
+gen chain 0 >"$tmp/chain.yaml"
+gen parallel 1 >"$tmp/parallel.yaml"
+if [ "$have_roboppi" = 1 ] && [ -f "$RDIR/examples/hello-world.yaml" ]; then
+	cp "$RDIR/examples/hello-world.yaml" "$tmp/hello.yaml"
+else
+	cp "$root/bench/hello-world.yaml" "$tmp/hello.yaml"
+fi
+
+now_us() { echo $(($(date +%s%N) / 1000)); }
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+# Kill (by pid) every process still in session $1, and say so.
+reap_session() {
+	[ -n "${1:-}" ] || return 0
+	local left
+	left=$(ps -eo pid=,sid= | awk -v s="$1" '$2 == s {print $1}')
+	[ -n "$left" ] || return 0
+	echo "  session $1 left $(echo "$left" | wc -l) process(es) behind: killed" >&2
+	# shellcheck disable=SC2086
+	kill -KILL $left 2>/dev/null
+}
+seq_no=0
+# measure SYSTEM WORKFLOW: one run; appends "wall_us rss_kb" to $tmp/SYSTEM.WORKFLOW
+measure() {
+	local sys=$1 wf=$2 ws rc t0 t1 rss
+	seq_no=$((seq_no + 1))
+	ws="$tmp/ws/$sys.$wf.$seq_no"
+	mkdir -p "$ws"
+	local -a cmd
+	case $sys in
+	waitloop) cmd=("$WL" run "$tmp/$wf.yaml" -w "$ws" -q --no-progress --db "$tmp/history.db") ;;
+	direct) cmd=("$BUN" run "$RDIR/src/workflow/run.ts" "$tmp/$wf.yaml" --direct --no-tui --workspace "$ws") ;;
+	supervised) cmd=("$BUN" run "$RDIR/src/workflow/run.ts" "$tmp/$wf.yaml" --no-tui --workspace "$ws") ;;
+	esac
+	t0=$(now_us)
+	# Each run in a session of its own (the shell execs setsid, which keeps
+	# the pid): whatever it leaves behind is found by session id and killed.
+	# roboppi's supervised mode left orphaned core processes (`bun
+	# src/index.ts`, ~95 MB each) when a run failed under load.
+	# shellcheck disable=SC2016
+	(cd "$ws" && /usr/bin/time -v -o "$ws.time" \
+		bash -c 'echo $$ >"$0.sid"; exec setsid timeout -k 5 "$1" "${@:2}"' "$ws" "$RUN_TIMEOUT" "${cmd[@]}" \
+		>"$ws.out" 2>&1)
+	rc=$?
+	t1=$(now_us)
+	reap_session "$(cat "$ws.sid" 2>/dev/null)"
+	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$ws.time")
+	if [ "$rc" -ne 0 ]; then
+		echo "  $sys $wf run $seq_no FAILED (exit $rc): $(tail -n 3 "$ws.out" | tr '\n' ' ')" >&2
+		echo "FAILED" >>"$tmp/$sys.$wf"
+		return
+	fi
+	echo "$((t1 - t0)) ${rss:-0}" >>"$tmp/$sys.$wf"
+}
+floor_chain() {
+	local t0 i
+	t0=$(now_us)
+	for ((i = 0; i < N; i++)); do bash -e -c true; done
+	echo "$(($(now_us) - t0)) 0" >>"$tmp/floor.chain"
+}
+floor_parallel() {
+	local t0
+	t0=$(now_us)
+	seq "$N" | xargs -P "$N" -n 1 bash -e -c true
+	echo "$(($(now_us) - t0)) 0" >>"$tmp/floor.parallel"
+}
+
+systems=(waitloop)
+[ "$have_roboppi" = 1 ] && systems+=(direct supervised)
+# roboppi's supervised mode starts one Core process (`bun src/index.ts`,
+# ~95 MB) per running step: N parallel steps need about N x 100 MB at once.
+# On a shared machine without that much to spare, that row is not measured.
+sup_par=1
+avail_mb=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo 2>/dev/null)
+need_mb=$((N * 100 * 3 / 2))
+if [ "$have_roboppi" = 1 ] && [ -z "${FORCE_SUPERVISED_PARALLEL:-}" ] && [ "${avail_mb:-0}" -lt "$need_mb" ]; then
+	sup_par=0
+	echo "roboppi supervised, parallel: not measured -- it needs ~$((N * 100)) MB (one ~95 MB Core process per running step), ${avail_mb} MB available (need ${need_mb} with margin; FORCE_SUPERVISED_PARALLEL=1 runs it anyway)"
+fi
+echo "vs-roboppi: $("$WL" --version 2>/dev/null), $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), RUNS=$RUNS, N=$N"
+if [ "$have_roboppi" = 1 ]; then
+	echo "roboppi: $RDIR ($(git -C "$RDIR" describe --always --tags 2>/dev/null || echo '?')), bun $("$BUN" --version 2>/dev/null)"
+else
+	echo "roboppi: not measured -- $why; waitloop's figures only"
+fi
+for ((r = 1; r <= RUNS; r++)); do
+	for wf in hello chain parallel; do
+		for sys in "${systems[@]}"; do
+			[ "$sys.$wf" = supervised.parallel ] && [ "$sup_par" = 0 ] && continue
+			measure "$sys" "$wf"
+		done
+		case $wf in
+		chain) floor_chain ;;
+		parallel) floor_parallel ;;
+		esac
+	done
+	echo "  round $r of $RUNS done" >&2
+done
+
+# stats FILE -> "min median max rss_median n_ok" (ms, ms, ms, MB); "-" when no run succeeded
+stats() {
+	grep -v FAILED "$1" 2>/dev/null | awk '
+		{ w[NR] = $1 / 1000; m[NR] = $2 / 1024 }
+		function med(a, n,   i, j, t) {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		END {
+			if (NR == 0) { print "- - - - 0"; exit }
+			n = NR; mn = w[1]; mx = w[1]
+			for (i = 1; i <= n; i++) { if (w[i] < mn) mn = w[i]; if (w[i] > mx) mx = w[i] }
+			printf "%.1f %.1f %.1f %.1f %d\n", mn, med(w, n), mx, med(m, n), n
+		}'
+}
+# paired SYSTEM_FILE FLOOR_FILE -> per-step overhead in ms: the median over
+# the rounds of (wall - floor of the same round) / N. The floor runs right
+# after the system in every round, so each difference sees one load; that
+# is much steadier on a busy machine than median(wall) - median(floor).
+paired() {
+	paste -d ' ' "$1" "$2" | awk -v n="$N" '
+		$1 != "FAILED" { d[++k] = ($1 - $3) / 1000 / n }
+		END {
+			if (k == 0) { print "-"; exit }
+			for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (d[j] < d[i]) { t = d[i]; d[i] = d[j]; d[j] = t }
+			printf "%.3f\n", (k % 2) ? d[(k + 1) / 2] : (d[k / 2] + d[k / 2 + 1]) / 2
+		}'
+}
+label() { case $1 in waitloop) echo waitloop ;; direct) echo "roboppi --direct" ;; supervised) echo "roboppi supervised" ;; floor) echo "floor: bash -e -c true" ;; esac; }
+
+declare -A MED RSS OVH
+echo
+printf '%-10s %-24s %9s %9s %9s %9s %14s\n' workflow system "min ms" "median" "max ms" "RSS MB" "per step ms"
+for wf in hello chain parallel; do
+	fmed=""
+	if [ "$wf" != hello ]; then
+		read -r fmin fmed fmax _ _ < <(stats "$tmp/floor.$wf")
+	fi
+	for sys in "${systems[@]}"; do
+		read -r mn md mx rss n < <(stats "$tmp/$sys.$wf")
+		MED[$sys.$wf]=$md
+		RSS[$sys.$wf]=$rss
+		ovh="-"
+		if [ -n "$fmed" ] && [ "$md" != - ]; then
+			ovh=$(paired "$tmp/$sys.$wf" "$tmp/floor.$wf")
+		fi
+		OVH[$sys.$wf]=$ovh
+		fails=$((RUNS - n))
+		[ "$sys.$wf" = supervised.parallel ] && [ "$sup_par" = 0 ] && fails=0
+		printf '%-10s %-24s %9s %9s %9s %9s %14s%s\n' "$wf" "$(label "$sys")" "$mn" "$md" "$mx" "$rss" "$ovh" \
+			"$([ "$fails" -gt 0 ] && echo "  ($fails FAILED)")"
+	done
+	if [ -n "$fmed" ]; then
+		printf '%-10s %-24s %9s %9s %9s %9s %14s\n' "$wf" "$(label floor)$([ "$wf" = parallel ] && echo ', xargs -P')" \
+			"$fmin" "$fmed" "$fmax" - -
+		MED[floor.$wf]=$fmed
+	fi
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.1f", a / b }'; }
+okif() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "-") print "MISSED"; else print (v + 0 >= t ? "ok" : "MISSED") }'; }
+echo
+# waitloop against the floor (always)
+par_x=$(ratio "${MED[waitloop.parallel]}" "${MED[floor.parallel]}")
+echo "waitloop per-step overhead: chain ${OVH[waitloop.chain]} ms, parallel ${OVH[waitloop.parallel]} ms; parallel wall ${par_x}x the xargs -P floor"
+rows=()
+rows+=("row|200 parallel steps vs xargs -P floor|${par_x}x (${MED[waitloop.parallel]} vs ${MED[floor.parallel]} ms)|<= 1.15x|$(awk -v v="$par_x" 'BEGIN { print (v != "-" && v + 0 <= 1.15) ? "ok" : "MISSED" }')")
+if [ "$have_roboppi" = 1 ]; then
+	echo "roboppi / waitloop (higher = waitloop better):"
+	printf '  %-10s %-20s %12s %12s %10s\n' workflow against "overhead" "wall" "peak RSS"
+	for wf in hello chain parallel; do
+		for sys in direct supervised; do
+			o=-
+			[ "$wf" != hello ] && o=$(ratio "${OVH[$sys.$wf]}" "${OVH[waitloop.$wf]}")
+			printf '  %-10s %-20s %12s %12s %10s\n' "$wf" "$(label "$sys")" "${o}x" \
+				"$(ratio "${MED[$sys.$wf]}" "${MED[waitloop.$wf]}")x" "$(ratio "${RSS[$sys.$wf]}" "${RSS[waitloop.$wf]}")x"
+		done
+	done
+	for wf in chain parallel; do
+		od=$(ratio "${OVH[direct.$wf]}" "${OVH[waitloop.$wf]}")
+		os=$(ratio "${OVH[supervised.$wf]}" "${OVH[waitloop.$wf]}")
+		rows+=("row|vs roboppi --direct, $wf: overhead/step|${od}x smaller (${OVH[waitloop.$wf]} vs ${OVH[direct.$wf]} ms)|>= 20x|$(okif "$od" 20)")
+		if [ "$wf" = parallel ] && [ "$sup_par" = 0 ]; then
+			rows+=("row|vs roboppi supervised, $wf: overhead/step|not measured|needs ~$((N * 100)) MB|-")
+		else
+			rows+=("row|vs roboppi supervised, $wf: overhead/step|${os}x smaller (${OVH[waitloop.$wf]} vs ${OVH[supervised.$wf]} ms)|>= 50x|$(okif "$os" 50)")
+		fi
+	done
+	for wf in hello chain parallel; do
+		rs=$(ratio "${RSS[supervised.$wf]}" "${RSS[waitloop.$wf]}")
+		rd=$(ratio "${RSS[direct.$wf]}" "${RSS[waitloop.$wf]}")
+		lo=$(awk -v a="$rs" -v b="$rd" 'BEGIN { if (a == "-") print b; else if (b == "-") print a; else print (a < b ? a : b) }')
+		rows+=("row|vs roboppi, $wf: peak RSS|${lo}x less (${RSS[waitloop.$wf]} vs ${RSS[direct.$wf]}/${RSS[supervised.$wf]} MB)|>= 20x|$(okif "$lo" 20)")
+	done
+	ws=$(ratio "${MED[supervised.chain]}" "${MED[waitloop.chain]}")
+	rows+=("row|vs roboppi supervised, chain: wall|${ws}x less (${MED[waitloop.chain]} vs ${MED[supervised.chain]} ms)|>= 10x|$(okif "$ws" 10)")
+else
+	rows+=("row|vs roboppi on the same workflows|not measured|$why|-")
+fi
+echo
+printf '%s\n' "${rows[@]}"
