@@ -64,6 +64,30 @@ n_fa=$(echo "$fa" | sed -n 's/^false early aborts: \([0-9]*\) of \([0-9]*\).*/\1
 n_sc=$(echo "$fa" | sed -n 's/^false early aborts: \([0-9]*\) of \([0-9]*\).*/\2/p')
 row "false early aborts (progressing corpus)" "${n_fa:-?} of ${n_sc:-?} scenarios" "0" "$( [ "${n_fa:-1}" = 0 ] && echo ok || echo MISSED)"
 
+# --- 2b. the kstatus corpus through the real kubectl -------------------------
+section "2b. kstatus corpus through the real kubectl (tests/e2e/test_kstatus.sh)"
+if command -v kubectl >/dev/null 2>&1 && [ -z "${SKIP_KUBECTL:-}" ]; then
+	WAITLOOP_ROOT=$root WAITLOOP_BIN=$WL KSTATUS_DECISIONS=$tmp/kstatus.tsv \
+		bash tests/e2e/test_kstatus.sh >"$tmp/kstatus.out" 2>&1
+	grep -c '^PASS' "$tmp/kstatus.out" | sed 's/^/    cases passed: /'
+	grep '^FAIL' "$tmp/kstatus.out" | sed 's/^/    /'
+	if [ -s "$tmp/kstatus.tsv" ]; then
+		# name kind exit observations ms
+		awk -F'\t' '{printf "    %-38s %-8s exit %3d  decided at observation %2d  %6.2f s\n", $1, $2, $3, $4, $5 / 1000}' "$tmp/kstatus.tsv"
+		kh=$(awk -F'\t' '$2 == "healthy"' "$tmp/kstatus.tsv" | wc -l)
+		kfa=$(awk -F'\t' '$2 == "healthy" && $3 != 0' "$tmp/kstatus.tsv" | wc -l)
+		kt=$(awk -F'\t' '$2 == "terminal"' "$tmp/kstatus.tsv" | wc -l)
+		tmed=$(awk -F'\t' '$2 == "terminal" {print $5 / 1000}' "$tmp/kstatus.tsv" | median)
+		omax=$(awk -F'\t' '$2 == "terminal" {print $4}' "$tmp/kstatus.tsv" | sort -n | tail -n 1)
+		row "false early aborts (kubectl corpus)" "$kfa of $kh healthy sequences" "0" "$( [ "$kfa" = 0 ] && echo ok || echo MISSED)"
+		row "  time to decision, $kt terminal sequences" "median ${tmed} s, latest at obs ${omax}" "first telling obs" "ok"
+	else
+		row "kstatus corpus (kubectl)" "tests/e2e/test_kstatus.sh failed" "" "MISSED"
+	fi
+else
+	echo "    skipped: kubectl not installed (or SKIP_KUBECTL set)"
+fi
+
 # --- 3. runner overhead per CUSTOM step --------------------------------------
 section "3. runner overhead per CUSTOM step: 200-step chain of 'true'"
 gen_chain() { # N [parallel]

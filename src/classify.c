@@ -7,14 +7,25 @@
 
 #include "jpath.h"
 #include "jsonutil.h"
+#include "kstatus.h"
 #include "pattern.h"
 #include "redact.h"
 #include "strbuf.h"
+#include "timeutil.h"
 #include "xalloc.h"
 
 #define NGROUPS 10
 #define FP_MAX 200
 #define KUBE_TLS_AFTER 5
+#define KUBE_EVENT_REPEAT 5
+#define KUBE_MAX_OBJECTS 256
+#define KUBE_SLACK_MAX_MS 30000
+
+struct ktrack {
+	char *key;                 /* kind/namespace/name */
+	char *state;               /* status and resourceVersion (or reason and message) */
+	int64_t since;             /* wall ms: first seen in this state */
+};
 
 struct crule {
 	const struct wl_rule *r;   /* borrowed from the policy */
@@ -29,8 +40,10 @@ struct classifier {
 	struct crule *rules;
 	size_t nrules;
 	int kubernetes;
-	struct pattern k_auth, k_notfound, k_tls;
+	struct pattern k_auth, k_notfound, k_tls, k_api;
 	int tls_streak;
+	struct ktrack *track;      /* InProgress objects seen, bounded by KUBE_MAX_OBJECTS */
+	size_t ntrack;
 };
 
 /* What a rule match captured, for fingerprint templates. */
@@ -142,6 +155,13 @@ struct classifier *classifier_new(const struct wl_wait_policy *policy, struct wl
 		    pattern_compile(&c->k_notfound, "(?i)\\(NotFound\\)|not ?found", err) < 0 ||
 		    pattern_compile(&c->k_tls,
 				    "(?i)x509|tls: |tls handshake|failed calling webhook|certificate signed by unknown authority",
+				    err) < 0 ||
+		    pattern_compile(&c->k_api,
+				    "(?i)connection to the server [^ ]+ was refused|connect: connection refused|"
+				    "\\(ServiceUnavailable\\)|the server is currently unable to handle the request|"
+				    "503 Service Unavailable|Unable to connect to the server|tls handshake timeout|"
+				    "connection reset by peer|unexpected EOF|: EOF|etcdserver: (request timed out|leader changed)|"
+				    "http2: client connection lost|i/o timeout",
 				    err) < 0) {
 			classifier_free(c);
 			return NULL;
@@ -163,11 +183,17 @@ void classifier_free(struct classifier *c)
 	pattern_free(&c->k_auth);
 	pattern_free(&c->k_notfound);
 	pattern_free(&c->k_tls);
+	pattern_free(&c->k_api);
+	for (size_t i = 0; i < c->ntrack; i++) {
+		free(c->track[i].key);
+		free(c->track[i].state);
+	}
+	free(c->track);
 	free(c);
 }
 
 /* The texts of an observation, in order: condition, probe, guarded output. */
-static int texts_of(const struct obs_input *in, const char *t[3], const char *name[3])
+static int texts_of(const struct obs_input *in, const char *t[4], const char *name[4])
 {
 	int n = 0;
 	if (in->condition_output) {
@@ -182,6 +208,10 @@ static int texts_of(const struct obs_input *in, const char *t[3], const char *na
 		t[n] = in->guard_output;
 		name[n++] = "the guarded process output";
 	}
+	if (in->probe_error_output) {
+		t[n] = in->probe_error_output;
+		name[n++] = "the failed probe's output";
+	}
 	return n;
 }
 
@@ -189,7 +219,7 @@ static int texts_of(const struct obs_input *in, const char *t[3], const char *na
 static int match_texts(const struct pattern *p, const struct obs_input *in, struct capture *cap,
 		       char **matched)
 {
-	const char *t[3], *name[3];
+	const char *t[4], *name[4];
 	int n = texts_of(in, t, name);
 	regmatch_t m[NGROUPS];
 	for (int i = 0; i < n; i++) {
@@ -305,7 +335,7 @@ static char *expand_template(const char *tmpl, const struct capture *cap, const 
 static int check_terminal_patterns(struct classifier *c, const struct obs_input *in,
 				   struct classification *out)
 {
-	const char *t[3], *name[3];
+	const char *t[4], *name[4];
 	texts_of(in, t, name);
 	for (size_t i = 0; i < c->nterminal; i++) {
 		char *m = NULL;
@@ -418,46 +448,267 @@ static void target_of(const struct classifier *c, const cJSON *probe, char **kin
 	}
 }
 
+/* Reasons that name the failure precisely: their fingerprint is <kind>-<reason>/<name>. */
 static const char *const kube_failures[] = {"ProgressDeadlineExceeded", "CrashLoopBackOff", "ImagePullBackOff",
-					     "ErrImagePull", "OOMKilled"};
+					     "ErrImagePull", "OOMKilled", "CreateContainerConfigError",
+					     "InvalidImageName"};
+#define NFAILURES (sizeof(kube_failures) / sizeof(kube_failures[0]))
 
-/* A failure keyword in the reason of the target or a dependency, or in errors[*]. */
-static int kube_check_failures(struct classifier *c, const cJSON *probe, struct classification *out)
+/* Events that mean "it will not get better" once repeated KUBE_EVENT_REPEAT times. */
+static const char *const kube_events[] = {"FailedScheduling", "BackOff", "FailedMount"};
+
+/* One object of the observation, with its computed status. */
+struct kobj {
+	struct kstatus k;
+	int target;                /* the wait's target (not a dependency) */
+};
+
+struct kview {
+	struct kobj *v;
+	size_t n;
+	int target_missing;
+	int known;                 /* objects whose status is known (not Unknown/NotFound) */
+};
+
+static void kview_release(struct kview *kv)
 {
-	if (!probe)
-		return 0;
-	int found = 0;
-	const cJSON *deps = cJSON_GetObjectItemCaseSensitive(probe, "dependencies");
-	const cJSON *tgt = cJSON_GetObjectItemCaseSensitive(probe, "target");
-	const cJSON *lists[2] = {tgt, deps};
-	for (int l = 0; l < 2; l++) {
-		const cJSON *it = lists[l];
-		if (!it)
-			continue;
-		const cJSON *first = cJSON_IsArray(it) ? it->child : it;
-		for (const cJSON *d = first; d; d = cJSON_IsArray(it) ? d->next : NULL) {
-			const char *reason = jstr(d, "reason");
-			for (size_t k = 0; reason && k < sizeof(kube_failures) / sizeof(kube_failures[0]); k++) {
-				if (!strstr(reason, kube_failures[k]))
-					continue;
-				char *kind = lower_dup(jstr(d, "kind") ? jstr(d, "kind") : "object");
-				char *kw = lower_dup(kube_failures[k]);
-				char *fp = xasprintf("%s-%s/%s", kind, kw, jstr(d, "name") ? jstr(d, "name") : "unknown");
-				add_fp(c, out, fp);
-				strvec_pushf(&out->reasons, "%s %s: %s", jstr(d, "kind") ? jstr(d, "kind") : "object",
-					     jstr(d, "name") ? jstr(d, "name") : "?", kube_failures[k]);
-				free(fp);
-				free(kw);
-				free(kind);
-				found = 1;
-			}
-		}
+	for (size_t i = 0; i < kv->n; i++)
+		kstatus_release(&kv->v[i].k);
+	free(kv->v);
+	memset(kv, 0, sizeof(*kv));
+}
+
+static void kview_add(struct kview *kv, const cJSON *o, int target, int raw)
+{
+	if (kv->n >= KUBE_MAX_OBJECTS)
+		return;
+	kv->v = xrealloc(kv->v, (kv->n + 1) * sizeof(*kv->v));
+	struct kobj *ko = &kv->v[kv->n++];
+	ko->k = (struct kstatus)KSTATUS_INIT;
+	ko->target = target;
+	if (raw)
+		kstatus_compute(o, NULL, &ko->k);
+	else
+		kstatus_from_summary(o, NULL, &ko->k);
+	if (ko->k.status != KSTATUS_UNKNOWN && ko->k.status != KSTATUS_NOT_FOUND)
+		kv->known++;
+}
+
+/* Every object the probe shows: one raw object, a List, or target/dependencies (raw or summarized). */
+static void kview_collect(const cJSON *probe, struct kview *kv)
+{
+	if (!cJSON_IsObject(probe))
+		return;
+	const cJSON *it;
+	if (kstatus_is_list(probe)) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(probe, "items"))
+			if (kstatus_is_object(it))
+				kview_add(kv, it, 1, 1);
+		return;
 	}
-	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(probe, "errors");
+	if (kstatus_is_object(probe)) {
+		kview_add(kv, probe, 1, 1);
+		return;
+	}
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(probe, "target");
+	if (kstatus_is_object(t))
+		kview_add(kv, t, 1, 1);
+	else if (cJSON_IsObject(t) && jstr(t, "status")) {
+		const char *st = jstr(t, "status");
+		if (!strcmp(st, "NotFound") || !strcmp(st, "Missing") || !strcmp(st, "Absent"))
+			kv->target_missing = 1;
+		else if (strcmp(st, "Ready") && strcmp(st, "Unknown") && strcmp(st, "Current"))
+			kview_add(kv, t, 1, 0);   /* Failed / Progressing target */
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(probe, "dependencies")) {
+		if (kstatus_is_list(it)) {
+			const cJSON *item;
+			cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(it, "items"))
+				if (kstatus_is_object(item))
+					kview_add(kv, item, 0, 1);
+		} else if (kstatus_is_object(it))
+			kview_add(kv, it, 0, 1);
+		else if (cJSON_IsObject(it))
+			kview_add(kv, it, 0, 0);
+	}
+}
+
+static void kobj_ref(struct strbuf *sb, const struct kstatus *k)
+{
+	strbuf_addf(sb, "%s %s%s%s", k->kind, k->ns ? k->ns : "", k->ns ? "/" : "", k->name);
+}
+
+static void kobj_reason(struct strbuf *sb, const struct kstatus *k)
+{
+	kobj_ref(sb, k);
+	strbuf_addf(sb, " is %s", k->status == KSTATUS_FAILED ? "Failed" : k->status == KSTATUS_IN_PROGRESS ? "Progressing"
+								      : kstatus_name(k->status));
+	if (k->reason)
+		strbuf_addf(sb, " (%s)", k->reason);
+	if (k->message && *k->message)
+		strbuf_addf(sb, ": %.300s", k->message);
+}
+
+static char *dur_str(int64_t ms)
+{
+	char buf[64];
+	duration_format(ms < 1000 ? ms : ms / 1000 * 1000, buf, sizeof(buf));
+	return xstrdup(buf);
+}
+
+/* --- per-object memory: since when an object is in its current state --- */
+
+static char *track_key(const struct kstatus *k)
+{
+	return xasprintf("%s/%s/%s", k->kind, k->ns ? k->ns : "", k->name);
+}
+
+static char *track_state(const struct kstatus *k)
+{
+	if (k->state)
+		return xasprintf("%d|%s", (int)k->status, k->state);
+	return xasprintf("%d|%s|%s", (int)k->status, k->reason ? k->reason : "", k->message ? k->message : "");
+}
+
+/* Since when (wall ms) this wait has seen k unchanged; starts now for a new or changed object. */
+static int64_t track_since(struct classifier *c, const struct kstatus *k, int64_t now)
+{
+	char *key = track_key(k), *state = track_state(k);
+	struct ktrack *t = NULL;
+	for (size_t i = 0; i < c->ntrack; i++)
+		if (!strcmp(c->track[i].key, key)) {
+			t = &c->track[i];
+			break;
+		}
+	if (!t) {
+		if (c->ntrack >= KUBE_MAX_OBJECTS) {   /* bounded: forget the oldest */
+			free(c->track[0].key);
+			free(c->track[0].state);
+			memmove(c->track, c->track + 1, (c->ntrack - 1) * sizeof(*c->track));
+			c->ntrack--;
+		}
+		c->track = xrealloc(c->track, (c->ntrack + 1) * sizeof(*c->track));
+		t = &c->track[c->ntrack++];
+		t->key = key;
+		t->state = state;
+		t->since = now;
+		return now;
+	}
+	free(key);
+	if (strcmp(t->state, state)) {
+		free(t->state);
+		t->state = state;
+		t->since = now;
+	} else
+		free(state);
+	return t->since;
+}
+
+/*
+ * An InProgress object: within its deadline (0, *note says until when) or
+ * stuck (1, *note says why).
+ */
+static int kobj_stuck(struct classifier *c, const struct kstatus *k, int64_t now, char **note)
+{
+	int64_t seen_since = track_since(c, k, now);
+	*note = NULL;
+	if (k->controller_deadline) {
+		*note = xstrdup(!strcmp(k->kind, "Deployment") ? "its controller reports a missed progressDeadlineSeconds itself"
+							      : "its controller enforces activeDeadlineSeconds itself");
+		return 0;
+	}
+	int64_t since, limit, shown;
+	const char *source;
+	if (k->timeout_ms >= 0) {
+		since = k->since_wall_ms >= 0 ? k->since_wall_ms : seen_since;
+		/* slack for the controller to write its verdict and for clock skew: 10%, at most 30 s */
+		int64_t slack = k->timeout_ms / 10 < KUBE_SLACK_MAX_MS ? k->timeout_ms / 10 : KUBE_SLACK_MAX_MS;
+		limit = k->timeout_ms + slack;
+		shown = k->timeout_ms;
+		source = k->timeout_source ? k->timeout_source : "spec.timeout";
+	} else {
+		since = seen_since;
+		limit = shown = c->pol->progress_deadline > 0 ? c->pol->progress_deadline : WAIT_DEFAULT_PROGRESS_DEADLINE_MS;
+		source = "progress_deadline";
+	}
+	int64_t elapsed = now - since;
+	if (elapsed < 0)
+		elapsed = 0;
+	char *el = dur_str(elapsed), *lim = dur_str(shown);
+	struct strbuf sb = STRBUF_INIT;
+	int stuck = elapsed > limit;
+	const char *state = k->reason && !strcmp(k->reason, "Progressing") ? "Progressing" : "in progress";
+	if (stuck) {
+		kobj_ref(&sb, k);
+		strbuf_addf(&sb, " has been %s", state);
+		if (strcmp(state, "Progressing") && k->reason)
+			strbuf_addf(&sb, " (%s)", k->reason);
+		if (k->timeout_ms >= 0)
+			strbuf_addf(&sb, " for %s, past its %s %s: the controller is not reconciling it", el, source, lim);
+		else
+			strbuf_addf(&sb, " without a change for %s, past progress_deadline %s: it is not making progress",
+				    el, lim);
+		if (k->message && *k->message)
+			strbuf_addf(&sb, " (last message: %.200s)", k->message);
+	} else {
+		strbuf_addf(&sb, "%s for %s, within its %s %s", state, el, source, lim);
+	}
+	free(el);
+	free(lim);
+	*note = strbuf_detach(&sb);
+	return stuck;
+}
+
+/* Repeated Warning events that will not get better by waiting. */
+static int kube_check_events(struct classifier *c, const cJSON *probe, const struct kview *kv,
+			     struct classification *out)
+{
+	const cJSON *ev;
+	const cJSON *events = probe ? cJSON_GetObjectItemCaseSensitive(probe, "events") : NULL;
+	int found = 0;
+	cJSON_ArrayForEach(ev, events) {
+		const char *reason = jstr(ev, "reason"), *type = jstr(ev, "type");
+		if (!reason || (type && strcmp(type, "Warning")))
+			continue;
+		size_t k;
+		for (k = 0; k < sizeof(kube_events) / sizeof(kube_events[0]) && strcmp(reason, kube_events[k]); k++)
+			;
+		const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(ev, "count");
+		if (k == sizeof(kube_events) / sizeof(kube_events[0]) || !cJSON_IsNumber(cnt) ||
+		    cnt->valuedouble < KUBE_EVENT_REPEAT)
+			continue;
+		const char *kind = jstr(ev, "kind") ? jstr(ev, "kind") : "object";
+		const char *name = jstr(ev, "name") ? jstr(ev, "name") : "unknown";
+		int current = 0;   /* an object that is fine now: its old events do not count */
+		for (size_t i = 0; i < kv->n; i++)
+			current |= kv->v[i].k.status == KSTATUS_CURRENT && !strcmp(kv->v[i].k.kind, kind) &&
+				   !strcmp(kv->v[i].k.name, name);
+		if (current)
+			continue;
+		char *lk = lower_dup(kind), *lr = lower_dup(reason);
+		char *fp = xasprintf("%s-%s/%s", lk, lr, name);
+		add_fp(c, out, fp);
+		strvec_pushf(&out->reasons, "%s %s: Warning %s repeated %d times: %.300s", kind, name, reason,
+			     (int)cnt->valuedouble, jstr(ev, "message") ? jstr(ev, "message") : "");
+		free(fp);
+		free(lr);
+		free(lk);
+		found = 1;
+	}
+	if (found)
+		decide(out, CLASS_TERMINAL_FAIL, "builtin:kubernetes/events");
+	return found;
+}
+
+/* Failure keywords in errors[*] (probes that report what kubectl printed). */
+static int kube_check_errors(struct classifier *c, const cJSON *probe, struct classification *out)
+{
+	int found = 0;
 	const cJSON *e;
+	const cJSON *errs = probe ? cJSON_GetObjectItemCaseSensitive(probe, "errors") : NULL;
 	cJSON_ArrayForEach(e, errs) {
 		const char *s = cJSON_IsString(e) ? e->valuestring : jstr(e, "message");
-		for (size_t k = 0; s && k < sizeof(kube_failures) / sizeof(kube_failures[0]); k++)
+		for (size_t k = 0; s && k < NFAILURES; k++)
 			if (strstr(s, kube_failures[k])) {
 				char *kw = lower_dup(kube_failures[k]);
 				char *fp = xasprintf("k8s/%s", kw);
@@ -473,25 +724,124 @@ static int kube_check_failures(struct classifier *c, const cJSON *probe, struct 
 	return found;
 }
 
-static void dep_reason(struct strbuf *sb, const cJSON *d)
+/* Objects that failed: terminal_fail, with the target's absence explained by them. */
+static int kube_check_failed(struct classifier *c, const struct obs_input *in, const struct kview *kv,
+			     int target_missing, struct classification *out)
 {
-	const char *ns = jstr(d, "namespace");
-	strbuf_addf(sb, "%s %s%s%s", jstr(d, "kind") ? jstr(d, "kind") : "dependency", ns ? ns : "", ns ? "/" : "",
-		    jstr(d, "name") ? jstr(d, "name") : "?");
-	strbuf_addf(sb, " is %s", jstr(d, "status") ? jstr(d, "status") : "?");
-	if (jstr(d, "reason"))
-		strbuf_addf(sb, " (%s)", jstr(d, "reason"));
-	if (jstr(d, "message"))
-		strbuf_addf(sb, ": %.300s", jstr(d, "message"));
+	size_t nfailed = 0;
+	int keyword = 0;
+	for (size_t i = 0; i < kv->n; i++)
+		nfailed += kv->v[i].k.status == KSTATUS_FAILED;
+	if (!nfailed)
+		return 0;
+	char *tkind = NULL, *tname = NULL;
+	target_of(c, in->probe, &tkind, &tname);
+	int dep_failed = 0;
+	for (size_t i = 0; i < kv->n; i++) {
+		const struct kobj *o = &kv->v[i];
+		const struct kstatus *k = &o->k;
+		if (k->status != KSTATUS_FAILED)
+			continue;
+		dep_failed |= !o->target;
+		char *lk = lower_dup(k->kind);
+		size_t f;
+		for (f = 0; f < NFAILURES && !(k->reason && strstr(k->reason, kube_failures[f])); f++)
+			;
+		char *fp;
+		if (f < NFAILURES) {
+			char *kw = lower_dup(kube_failures[f]);
+			fp = xasprintf("%s-%s/%s", lk, kw, k->name);
+			free(kw);
+			keyword = 1;
+		} else
+			fp = xasprintf("%s-failed/%s", lk, k->name);
+		add_fp(c, out, fp);
+		free(fp);
+		struct strbuf sb = STRBUF_INIT;
+		if (target_missing && !o->target)
+			strbuf_addf(&sb, "%s not found, and it will not appear: ", tname ? tname : "the target");
+		kobj_reason(&sb, k);
+		strvec_push_owned(&out->reasons, strbuf_detach(&sb));
+		if (target_missing && !o->target)
+			strvec_pushf(&out->hints,
+				     "%s %s must become Ready before %s can appear: fix why it failed%s%s%s "
+				     "(kubectl describe %s %s), not the wait",
+				     k->kind, k->name, tname ? tname : "the target", k->reason ? " (" : "",
+				     k->reason ? k->reason : "", k->reason ? ")" : "", lk, k->name);
+		free(lk);
+	}
+	if (target_missing && dep_failed) {
+		char *sn = short_name(tname ? tname : "unknown");
+		int is_crd = !tkind || !strcmp(tkind, "crd") || !strncmp(tkind, "customresourcedefinition", 24) ||
+			     (in->condition_output && strstr(in->condition_output, "customresourcedefinition"));
+		char *fp = is_crd ? xasprintf("crd-missing/%s", sn) : xasprintf("%s-missing/%s", tkind, sn);
+		add_fp(c, out, fp);
+		free(fp);
+		free(sn);
+		decide(out, CLASS_TERMINAL_FAIL, "builtin:kubernetes/dependency-failed");
+	} else
+		decide(out, CLASS_TERMINAL_FAIL, keyword ? "builtin:kubernetes/workload-failure"
+							 : "builtin:kubernetes/target-failed");
+	free(tkind);
+	free(tname);
+	return 1;
 }
 
-static int kube_target_missing(const struct classifier *c, const struct obs_input *in)
+/* InProgress objects: progressing within their deadlines, stalled past one. */
+static int kube_check_in_progress(struct classifier *c, const struct obs_input *in, const struct kview *kv,
+				  int target_missing, struct classification *out)
 {
-	const cJSON *t = in->probe ? cJSON_GetObjectItemCaseSensitive(in->probe, "target") : NULL;
-	const char *st = jstr(t, "status");
-	if (st && (!strcmp(st, "NotFound") || !strcmp(st, "Missing") || !strcmp(st, "Absent")))
+	int64_t now = in->now_wall_ms ? in->now_wall_ms : time_wall_ms();
+	int nstuck = 0, nprog = 0;
+	struct strvec stuck = STRVEC_INIT, prog = STRVEC_INIT;
+	for (size_t i = 0; i < kv->n; i++) {
+		const struct kstatus *k = &kv->v[i].k;
+		if (k->status != KSTATUS_IN_PROGRESS && k->status != KSTATUS_TERMINATING)
+			continue;
+		char *note = NULL;
+		if (kobj_stuck(c, k, now, &note)) {
+			nstuck++;
+			char *lk = lower_dup(k->kind);
+			char *fp = xasprintf("%s-stuck/%s", lk, k->name);
+			add_fp(c, out, fp);
+			free(fp);
+			free(lk);
+			strvec_push_owned(&stuck, note);
+		} else {
+			nprog++;
+			struct strbuf sb = STRBUF_INIT;
+			if (target_missing && !kv->v[i].target)
+				strbuf_addstr(&sb, "target not found yet; waiting: ");
+			kobj_reason(&sb, k);
+			strbuf_addf(&sb, " [%s]", note);
+			strvec_push_owned(&prog, strbuf_detach(&sb));
+			free(note);
+		}
+	}
+	if (nstuck) {
+		decide(out, CLASS_STALLED, "builtin:kubernetes/stuck");
+		for (size_t i = 0; i < stuck.n; i++)
+			strvec_push(&out->reasons, stuck.v[i]);
+		strvec_push(&out->hints, "the object's controller has stopped reporting progress: check that it runs "
+					 "(kubectl -n <controller namespace> logs) and `kubectl describe` the object");
+	} else if (nprog) {
+		decide(out, CLASS_PROGRESSING, target_missing ? "builtin:kubernetes/dependency-progressing"
+							      : "builtin:kubernetes/in-progress");
+		for (size_t i = 0; i < prog.n; i++)
+			strvec_push(&out->reasons, prog.v[i]);
+	}
+	strvec_clear(&stuck);
+	strvec_clear(&prog);
+	return nstuck || nprog;
+}
+
+static int kube_target_missing(const struct classifier *c, const struct obs_input *in, const struct kview *kv)
+{
+	if (kv->target_missing)
 		return 1;
 	if (in->condition_output && pattern_match(&c->k_notfound, in->condition_output, NULL, 0))
+		return 1;
+	if (in->probe_error_output && pattern_match(&c->k_notfound, in->probe_error_output, NULL, 0))
 		return 1;
 	return in->guard_output && pattern_match(&c->k_notfound, in->guard_output, NULL, 0);
 }
@@ -511,95 +861,57 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 		free(who);
 		capture_release(&cap);
 		c->tls_streak = 0;
+		out->probe_explained = 1;
 		return 1;
 	}
 	capture_release(&cap);
-	int tls = match_texts(&c->k_tls, in, NULL, NULL) >= 0;
+	char *api_text = NULL;
+	int api = match_texts(&c->k_api, in, NULL, &api_text) >= 0;
+	int tls = !api && match_texts(&c->k_tls, in, NULL, NULL) >= 0;
 	c->tls_streak = tls ? c->tls_streak + 1 : 0;
-	if (kube_check_failures(c, in->probe, out))
-		return 1;
 
-	const cJSON *deps = in->probe ? cJSON_GetObjectItemCaseSensitive(in->probe, "dependencies") : NULL;
-	const cJSON *tgt = in->probe ? cJSON_GetObjectItemCaseSensitive(in->probe, "target") : NULL;
-	if (jstr(tgt, "status") && !strcmp(jstr(tgt, "status"), "Failed")) {
-		char *kind = lower_dup(jstr(tgt, "kind") ? jstr(tgt, "kind") : "target");
-		char *fp = xasprintf("%s-failed/%s", kind, jstr(tgt, "name") ? jstr(tgt, "name") : "unknown");
-		decide(out, CLASS_TERMINAL_FAIL, "builtin:kubernetes/target-failed");
-		add_fp(c, out, fp);
-		struct strbuf sb = STRBUF_INIT;
-		dep_reason(&sb, tgt);
-		strvec_push_owned(&out->reasons, strbuf_detach(&sb));
-		free(fp);
-		free(kind);
-		return 1;
-	}
-	if (kube_target_missing(c, in)) {
-		int nfailed = 0, nprog = 0;
-		const cJSON *d;
-		cJSON_ArrayForEach(d, deps) {
-			const char *st = jstr(d, "status");
-			nfailed += st && !strcmp(st, "Failed");
-			nprog += st && !strcmp(st, "Progressing");
-		}
-		char *kind = NULL, *name = NULL;
-		target_of(c, in->probe, &kind, &name);
-		if (nfailed) {
-			char *sn = short_name(name ? name : "unknown");
-			int is_crd = !kind || !strcmp(kind, "crd") || !strncmp(kind, "customresourcedefinition", 24) ||
-				     (in->condition_output && strstr(in->condition_output, "customresourcedefinition"));
-			char *fp = is_crd ? xasprintf("crd-missing/%s", sn) : xasprintf("%s-missing/%s", kind, sn);
-			decide(out, CLASS_TERMINAL_FAIL, "builtin:kubernetes/dependency-failed");
-			add_fp(c, out, fp);
-			free(fp);
-			cJSON_ArrayForEach(d, deps) {
-				const char *st = jstr(d, "status");
-				if (!st || strcmp(st, "Failed"))
-					continue;
-				char *dk = lower_dup(jstr(d, "kind") ? jstr(d, "kind") : "dependency");
-				char *dfp = xasprintf("%s-failed/%s", dk, jstr(d, "name") ? jstr(d, "name") : "unknown");
-				add_fp(c, out, dfp);
-				struct strbuf sb = STRBUF_INIT;
-				strbuf_addf(&sb, "%s not found, and it will not appear: ", name ? name : "the target");
-				dep_reason(&sb, d);
-				strvec_push_owned(&out->reasons, strbuf_detach(&sb));
-				const char *dn = jstr(d, "name") ? jstr(d, "name") : "?";
-				strvec_pushf(&out->hints,
-					     "%s %s must become Ready before %s can appear: fix why it failed%s%s%s "
-					     "(kubectl describe %s %s), not the wait",
-					     jstr(d, "kind") ? jstr(d, "kind") : "the dependency", dn,
-					     name ? name : "the target", jstr(d, "reason") ? " (" : "",
-					     jstr(d, "reason") ? jstr(d, "reason") : "", jstr(d, "reason") ? ")" : "", dk, dn);
-				free(dfp);
-				free(dk);
-			}
-			free(sn);
-		} else if (nprog) {
-			decide(out, CLASS_RETRYABLE, "builtin:kubernetes/dependency-progressing");
-			cJSON_ArrayForEach(d, deps) {
-				const char *st = jstr(d, "status");
-				if (!st || strcmp(st, "Progressing"))
-					continue;
-				struct strbuf sb = STRBUF_INIT;
-				strbuf_addf(&sb, "%s not found yet; waiting: ", name ? name : "the target");
-				dep_reason(&sb, d);
-				strvec_push_owned(&out->reasons, strbuf_detach(&sb));
-			}
-		}
-		free(kind);
-		free(name);
-		if (nfailed || nprog)
-			return 1;
-	}
-	if (tls) {
+	struct kview kv = {0};
+	kview_collect(in->probe, &kv);
+	int missing = kube_target_missing(c, in, &kv);
+	int decided = kube_check_errors(c, in->probe, out) || kube_check_failed(c, in, &kv, missing, out) ||
+		      kube_check_events(c, in->probe, &kv, out) || kube_check_in_progress(c, in, &kv, missing, out);
+	if (decided && out->class == CLASS_PROGRESSING)
+		c->tls_streak = 0;   /* webhook errors while its certificate is still being issued: not stuck */
+	if (!decided && tls) {
 		enum wl_class class = c->tls_streak > KUBE_TLS_AFTER ? CLASS_STALLED : CLASS_RETRYABLE;
 		decide(out, class, "builtin:kubernetes/webhook-tls");
 		add_fp(c, out, "webhook-tls");
 		strvec_pushf(&out->reasons, "webhook/TLS error %d observation%s in a row (stalled after %d)",
 			     c->tls_streak, c->tls_streak == 1 ? "" : "s", KUBE_TLS_AFTER);
 		strvec_push(&out->hints, "check the webhook's service, its certificate (cert-manager) and CA bundle");
-		return 1;
+		decided = 1;
 	}
-	return 0;
+	if (!decided && api) {
+		/* the control plane is restarting or overloaded: no evidence either way */
+		decide(out, CLASS_RETRYABLE, "builtin:kubernetes/api-unavailable");
+		strvec_pushf(&out->reasons, "the API server is unavailable (%.200s); waiting", api_text);
+		out->no_evidence = 1;
+		out->probe_explained = in->probe_error_output &&
+				       pattern_match(&c->k_api, in->probe_error_output, NULL, 0);
+		decided = 1;
+	}
+	if (!decided && missing && !kv.known) {
+		/* absent, and nothing known about what would create it: not evidence of a stall */
+		char *kind = NULL, *name = NULL;
+		target_of(c, in->probe, &kind, &name);
+		decide(out, CLASS_RETRYABLE, "builtin:kubernetes/not-found");
+		strvec_pushf(&out->reasons, "%s not found yet", name ? name : "the target");
+		/* with a probe that shows nothing about it; without a probe wait.c decides (explicit stall_threshold) */
+		out->no_evidence = in->probe || in->probe_error_output;
+		out->probe_explained = in->probe_error_output &&
+				       pattern_match(&c->k_notfound, in->probe_error_output, NULL, 0);
+		free(kind);
+		free(name);
+		decided = 1;
+	}
+	free(api_text);
+	kview_release(&kv);
+	return decided;
 }
 
 static int observe_steps(struct classifier *c, const struct obs_input *in, struct classification *out)

@@ -25,7 +25,13 @@
  *
  * The builtin "kubernetes" set reads the probe JSON shape of
  * schema/probe.schema.json (target, dependencies[*] {kind, name, namespace,
- * status: Failed|Progressing|Ready, reason, message}, events, errors); see
+ * status: Failed|Progressing|Ready, reason, message}, events, errors) and raw
+ * Kubernetes objects (one, a List, or raw objects in target/dependencies),
+ * whose status kstatus.h computes. An object InProgress within its own
+ * deadline (HelmRelease/Kustomization spec.timeout from the condition's
+ * lastTransitionTime, the controller's own deadline for Deployments, else
+ * policy->progress_deadline since the wait first saw it in its current
+ * state) is `progressing`; past it `stalled` (<kind>-stuck/<name>). See
  * docs/wait_policy.md.
  *
  * Progress (struct progress): the observation's digest against the last
@@ -53,6 +59,8 @@ struct obs_input {
 	const char *probe_output;     /* raw probe stdout, may be NULL */
 	const cJSON *probe;           /* the parsed probe object; NULL when none or failed */
 	const char *guard_output;     /* recent output of a guarded process, or NULL */
+	const char *probe_error_output; /* a failed probe's stderr/stdout, or NULL */
+	int64_t now_wall_ms;          /* wall clock of the observation; 0 = now */
 };
 
 struct classification {
@@ -62,8 +70,10 @@ struct classification {
 	struct strvec reasons;        /* human sentences (not yet redacted) */
 	struct strvec hints;
 	char *rule;                   /* which rule decided ("rules[2]", "builtin:kubernetes/auth", ...) */
+	int no_evidence;              /* says nothing about progress (API down, object absent): no-progress count unchanged */
+	int probe_explained;          /* the failed probe's own output was understood (NotFound, API down) */
 };
-#define CLASSIFICATION_INIT {0, CLASS_UNSET, STRVEC_INIT, STRVEC_INIT, STRVEC_INIT, NULL}
+#define CLASSIFICATION_INIT {0, CLASS_UNSET, STRVEC_INIT, STRVEC_INIT, STRVEC_INIT, NULL, 0, 0}
 void classification_release(struct classification *c);
 
 /* Compiles terminal_patterns and rules; -1 + err naming the bad pattern. */

@@ -39,7 +39,10 @@ static const char wait_usage[] =
 	"  --backoff-factor F        grow the interval by F after each observation\n"
 	"  --max-interval DUR        cap of the grown interval\n"
 	"  --probe-timeout DUR       (default 5s)\n"
-	"  --stall-threshold N       observations without progress -> stalled (default 6)\n"
+	"  --stall-threshold N       observations without progress -> stalled (default 6;\n"
+	"                            without a probe only when given)\n"
+	"  --progress-deadline DUR   longest InProgress of an object without a deadline\n"
+	"                            of its own (builtin kubernetes; default 10m)\n"
 	"  --terminal-pattern RE     terminal_fail when RE matches (repeatable)\n"
 	"  --rules FILE.yaml         a YAML file with a 'rules:' list (workflow format)\n"
 	"  --ignore-field PATH       left out of the progress digest (repeatable)\n"
@@ -55,7 +58,8 @@ static const char wait_usage[] =
 	"Durations: 200ms, 10s, 5m, 1h30m. Patterns: POSIX ERE, (?i) for case-insensitive.\n"
 	"Writes wait-probe.log and, unless met, wait-failure.json.\n"
 	"\n"
-	"Exit codes: 0 met, 1 terminal_fail, 3 stalled, 124 timeout, 2 usage error,\n"
+	"Exit codes: 0 met, 1 terminal_fail, 3 stalled, 124 timeout, 2 usage error or\n"
+	"a probe that cannot run (probe-broken),\n"
 	"130/143 interrupted.\n";
 
 struct run {
@@ -63,6 +67,7 @@ struct run {
 	int signo;
 	struct wait *w;
 	enum wait_outcome outcome;
+	int probe_broken;
 	char *summary;
 	int quiet;
 };
@@ -73,6 +78,7 @@ static void on_done(void *arg, const struct wait_result *res)
 	r->done = 1;
 	r->w = NULL;
 	r->outcome = res->outcome;
+	r->probe_broken = res->probe_broken;
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_addf(&sb, "waitloop wait: %s after %d observation%s (%.1fs)", wait_outcome_name(res->outcome),
 		    res->observations, res->observations == 1 ? "" : "s", res->elapsed_s);
@@ -80,6 +86,8 @@ static void on_done(void *arg, const struct wait_result *res)
 		strbuf_addf(&sb, "%s%s", i ? ", " : ": ", res->fingerprints.v[i]);
 	if (res->failure_file)
 		strbuf_addf(&sb, " (%s)", res->failure_file);
+	if (res->probe_broken && res->reasons.n)
+		strbuf_addf(&sb, "\nwaitloop: error: %s", res->reasons.v[0]);
 	r->summary = strbuf_detach(&sb);
 }
 
@@ -193,6 +201,10 @@ int cmd_wait(int argc, char **argv)
 			if ((rc = parse_dur(name, val, &ms)))
 				goto out;
 			pol.backoff_max_interval = ms;
+		} else if (!strcmp(name, "--progress-deadline")) {
+			if ((rc = parse_dur(name, val, &ms)))
+				goto out;
+			pol.progress_deadline = ms;
 		} else if (!strcmp(name, "--probe-timeout")) {
 			if ((rc = parse_dur(name, val, &ms)))
 				goto out;
@@ -344,8 +356,8 @@ int cmd_wait(int argc, char **argv)
 			if (!run.quiet)
 				fprintf(stderr, "waitloop wait: interrupted by signal %d\n", run.signo);
 		} else {
-			rc = exit_code_of(run.outcome);
-			if (!run.quiet && run.summary)
+			rc = run.probe_broken ? 2 : exit_code_of(run.outcome);
+			if ((!run.quiet || run.probe_broken) && run.summary)
 				fprintf(stderr, "%s\n", run.summary);
 		}
 	}

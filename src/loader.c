@@ -54,7 +54,7 @@ static const char *const CHECK_KEYS[] = {
 	"decision_file", "fix_file", "fix_template", "wait_policy", NULL};
 static const char *const POLICY_KEYS[] = {
 	"mode", "max_wait", "interval", "backoff", "target", "probe", "probe_timeout",
-	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold",
+	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold", "progress_deadline",
 	"ignore_fields", "no_output_timeout", "on_terminal", "on_stall", "grace",
 	"fingerprint_prefix", NULL};
 static const char *const BACKOFF_KEYS[] = {"factor", "max_interval", NULL};
@@ -563,6 +563,8 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 			get_regex_list(ld, pk, pv, &p->terminal_patterns);
 		} else if (!strcmp(name, "stall_threshold"))
 			get_int(ld, pk, pv, 1, &p->stall_threshold);
+		else if (!strcmp(name, "progress_deadline"))
+			get_duration(ld, pk, pv, 1, &p->progress_deadline);
 		else if (!strcmp(name, "ignore_fields")) {
 			p->ignore_fields_present = 1;
 			get_strlist(ld, pk, pv, &p->ignore_fields, 0);
@@ -598,6 +600,14 @@ static void check_observes(struct ld *ld, const struct wl_wait_policy *use, stru
 	if (!observes)
 		errlist_add(ld->diags, DIAG_ERROR, ld->file, at.line, at.col,
 			    "wait_policy with mode 'probe_aware' has nothing to observe (set probe, rules, terminal_patterns, builtin or classify)");
+	/* stalling needs evidence (SPEC §4.4.2): without a probe, a stall_threshold
+	 * can only fire on silence — the condition's output merely staying the same */
+	const char *probe = use->probe ? use->probe : top->present ? top->probe : NULL;
+	int stall = use->stall_threshold != WL_UNSET || (top->present && top->stall_threshold != WL_UNSET);
+	if (observes && !probe && stall)
+		errlist_add(ld->diags, DIAG_WARNING, ld->file, at.line, at.col,
+			    "wait_policy sets stall_threshold without a probe: it can only stall on silence (the condition's "
+			    "output staying the same), not on evidence; add a probe that shows progress, or drop stall_threshold");
 }
 
 /* ---------------------------------------------------------- step sub-blocks */

@@ -85,7 +85,11 @@ struct wait {
 	char *probe_output;
 	cJSON *probe;
 	char *probe_error;
+	char *probe_error_output;      /* what a failed probe printed (tail), for the classifier */
+	const char *probe_fail_why;    /* static: "nonzero-exit", "not-json", "too-large", "too-slow" */
+	int probe_broken;              /* the probe cannot run at all (126/127, exec failure) */
 	char *classify_error;
+	int probe_fail_streak;         /* failed probes in a row that nothing explained */
 
 	/* the last completed observation */
 	struct classification last;
@@ -357,6 +361,7 @@ static void wait_free(struct wait *w)
 	free(w->probe_output);
 	cJSON_Delete(w->probe);
 	free(w->probe_error);
+	free(w->probe_error_output);
 	free(w->classify_error);
 	classification_release(&w->last);
 	free(w->last_summary);
@@ -508,9 +513,12 @@ static void observation_reset(struct wait *w)
 	free(w->probe_output);
 	cJSON_Delete(w->probe);
 	free(w->probe_error);
+	free(w->probe_error_output);
 	free(w->classify_error);
-	w->cond_output = w->probe_output = w->probe_error = w->classify_error = NULL;
+	w->cond_output = w->probe_output = w->probe_error = w->classify_error = w->probe_error_output = NULL;
 	w->probe = NULL;
+	w->probe_fail_why = NULL;
+	w->probe_broken = 0;
 }
 
 static void child_exit(void *arg, const struct proc_result *res);
@@ -591,6 +599,7 @@ static void start_probe(struct wait *w)
 	strvec_clear(&argv);
 	if (rc < 0) {
 		w->probe_error = xstrdup(err.msg);
+		w->probe_fail_why = "nonzero-exit";
 		observe_done(w);
 	}
 }
@@ -606,7 +615,25 @@ static void run_probe_or_classify(struct wait *w)
 		observe_done(w);
 }
 
-/* Parse the probe's output: exactly one JSON object. */
+/* The last non-empty line of text (bounded), for messages. */
+static char *last_line(const char *text, size_t len)
+{
+	while (len && isspace((unsigned char)text[len - 1]))
+		len--;
+	size_t b = len;
+	while (b && text[b - 1] != '\n')
+		b--;
+	if (len - b > 300)
+		len = b + 300;
+	return xstrndup(text + b, len - b);
+}
+
+/*
+ * Parse the probe's output: exactly one JSON object. A probe that cannot
+ * run at all (exec failure, exit 126/127 from the shell: missing file, not
+ * executable, command not found) is "broken"; other failures get a short
+ * why for the probe-failed/<why> fingerprint.
+ */
 static void take_probe(struct wait *w, const struct proc_result *res)
 {
 	w->probe_output = xstrndup(res->out ? res->out : "", res->out_len);
@@ -614,16 +641,32 @@ static void take_probe(struct wait *w, const struct proc_result *res)
 		char *e = redacted(w, res->exec_error);
 		w->probe_error = xasprintf("probe could not start: %s", e);
 		free(e);
+		w->probe_broken = 1;
 	} else if (res->timed_out) {
 		w->probe_error = xasprintf("probe timed out after %.1fs", (double)w->pol->probe_timeout / 1000.0);
+		w->probe_fail_why = "too-slow";
 	} else if (!res->exited) {
 		w->probe_error = xasprintf("probe killed by signal %d", res->signo);
+		w->probe_fail_why = "nonzero-exit";
 	} else if (res->exit_code != 0) {
 		char *tail = xstrndup(res->tail ? res->tail : "", res->tail_len > 300 ? 300 : res->tail_len);
 		w->probe_error = xasprintf("probe exited %d: %s", res->exit_code, tail);
 		free(tail);
+		w->probe_fail_why = "nonzero-exit";
+		w->probe_broken = res->exit_code == 126 || res->exit_code == 127;
+		char *raw = xstrndup(res->tail ? res->tail : "", res->tail_len);
+		w->probe_error_output = redacted(w, raw);   /* the classifier sees redacted data only */
+		free(raw);
+		if (w->probe_broken) {
+			char *line = last_line(w->probe_error_output, strlen(w->probe_error_output));
+			free(w->probe_error);
+			w->probe_error = xasprintf("probe '%s' cannot run (exit %d): %s", w->pol->probe, res->exit_code,
+						   *line ? line : "no output");
+			free(line);
+		}
 	} else if (res->out_truncated) {
 		w->probe_error = xasprintf("probe output larger than %d KiB", OUTPUT_CAP / 1024);
+		w->probe_fail_why = "too-large";
 	} else {
 		const char *end = NULL;
 		cJSON *j = cJSON_ParseWithLengthOpts(w->probe_output, strlen(w->probe_output), &end, 0);
@@ -637,6 +680,7 @@ static void take_probe(struct wait *w, const struct proc_result *res)
 			w->probe_error = xstrdup("probe printed more than one JSON value");
 		if (w->probe_error) {
 			cJSON_Delete(j);
+			w->probe_fail_why = "not-json";
 		} else {
 			/* the boundary: the classifier and everything after it see redacted data only */
 			redact_json(w->redactor, j);
@@ -736,6 +780,22 @@ static void schedule_next(struct wait *w)
 	w->next_timer = loop_add_timer(w->loop, next > now ? next : now, start_observation, w);
 }
 
+/* N failed probes in a row that nothing explained: stalled, saying why, never "no progress". */
+static void probe_failed_stall(struct wait *w)
+{
+	struct classification c = CLASSIFICATION_INIT;
+	c.class = CLASS_STALLED;
+	c.rule = xstrdup("probe-failed");
+	char *fp = xasprintf("probe-failed/%s", w->probe_fail_why ? w->probe_fail_why : "nonzero-exit");
+	strvec_push_owned(&c.fingerprints, fingerprint_prefixed(w->pol->fingerprint_prefix, fp));
+	free(fp);
+	strvec_pushf(&c.reasons, "the probe failed %d times in a row (%s): %s", w->probe_fail_streak,
+		     w->probe_fail_why ? w->probe_fail_why : "nonzero-exit", w->probe_error ? w->probe_error : "?");
+	strvec_push(&c.hints, "fix the probe: run it by hand and check that it prints one JSON object");
+	finish(w, WAIT_STALLED, &c);
+	classification_release(&c);
+}
+
 /* Account the classified observation: progress, log, end or go on. */
 static void classify_and_decide(struct wait *w, struct classification *c)
 {
@@ -755,9 +815,15 @@ static void classify_and_decide(struct wait *w, struct classification *c)
 				   digest);
 			dg = digest;
 		}
-		/* guard mode without a probe: progress is not tracked (silence is no_output_timeout's job) */
-		if (!w->guarded || w->pol->probe)
+		/* guard mode without a probe: progress is not tracked (silence is no_output_timeout's job);
+		 * observations that say nothing (API down, object absent, failed probe) leave the count alone */
+		int probe_failed = w->probe_error && !c->probe_explained;
+		if ((!w->guarded || w->pol->probe) && !c->no_evidence && !probe_failed)
 			changed = progress_observe(&w->progress, c->class, dg);
+		if (probe_failed && c->class == CLASS_RETRYABLE)
+			w->probe_fail_streak++;
+		else if (!w->probe_error || c->probe_explained)
+			w->probe_fail_streak = 0;
 	}
 	free(w->last_summary);
 	w->last_summary = observation_summary(w, c);
@@ -783,7 +849,14 @@ static void classify_and_decide(struct wait *w, struct classification *c)
 			finish(w, WAIT_STALLED, last);
 			return;
 		}
-		if (w->pol->stall_threshold > 0 && w->progress.no_progress >= w->pol->stall_threshold) {
+		if (w->pol->stall_threshold > 0 && w->probe_fail_streak >= w->pol->stall_threshold) {
+			probe_failed_stall(w);
+			return;
+		}
+		/* stalling needs evidence: without a probe, an unchanged condition output
+		 * stalls only when the user asked for it (stall_threshold written) */
+		int stall_on = w->pol->probe || w->pol->stall_threshold_set;
+		if (stall_on && w->pol->stall_threshold > 0 && w->progress.no_progress >= w->pol->stall_threshold) {
 			finish(w, WAIT_STALLED, NULL);
 			return;
 		}
@@ -811,6 +884,19 @@ static void observe_done(struct wait *w)
 		classify_and_decide(w, &c);
 		return;
 	}
+	if (w->probe_broken && !(w->cond_ran && w->cond_exit == 0)) {
+		/* a probe that cannot run will not run next time either: say so at once */
+		c.class = CLASS_TERMINAL_FAIL;
+		c.rule = xstrdup("probe-broken");
+		strvec_push_owned(&c.fingerprints, fingerprint_prefixed(w->pol->fingerprint_prefix, "probe-broken"));
+		strvec_pushf(&c.reasons, "probe-broken: %s", w->probe_error ? w->probe_error : "the probe cannot run");
+		strvec_push(&c.hints, "the probe command cannot be executed: check its path, its interpreter and that "
+				      "the commands it runs are installed");
+		w->res.probe_broken = 1;
+		classify_and_decide(w, &c);
+		classification_release(&c);
+		return;
+	}
 	struct obs_input in = {
 		.condition_ran = w->cond_ran,
 		.condition_exit = w->cond_exit,
@@ -818,6 +904,7 @@ static void observe_done(struct wait *w)
 		.probe_output = w->probe_output,
 		.probe = w->probe,
 		.guard_output = NULL,
+		.probe_error_output = w->probe_error_output,
 	};
 	struct strbuf guard = STRBUF_INIT;
 	if (w->guarded) {   /* the redacted tail and its unfinished last line */

@@ -82,6 +82,7 @@ struct wait_result {
 	int observations;
 	double elapsed_s;
 	unsigned signals_sent;        /* PROC_SENT_* sent to a guarded/condition group */
+	int probe_broken;             /* terminal_fail because the probe cannot run (`waitloop wait` exits 2) */
 	const char *failure_file;     /* path of wait-failure.json, or NULL */
 	const char *probe_log;        /* path of wait-probe.log */
 };

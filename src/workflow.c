@@ -69,6 +69,7 @@ void wait_policy_init(struct wl_wait_policy *p)
 	p->max_wait = p->interval = p->backoff_max_interval = WL_UNSET;
 	p->probe_timeout = p->no_output_timeout = p->grace = WL_UNSET;
 	p->stall_threshold = WL_UNSET;
+	p->progress_deadline = WL_UNSET;
 }
 
 static void rules_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src)
@@ -120,7 +121,10 @@ void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy
 	FILL_INT(interval, WAIT_DEFAULT_INTERVAL_MS)
 	FILL_INT(backoff_max_interval, WL_UNSET)
 	FILL_INT(probe_timeout, WAIT_DEFAULT_PROBE_TIMEOUT_MS)
+	if (dst->stall_threshold != WL_UNSET || (defaults && defaults->stall_threshold != WL_UNSET))
+		dst->stall_threshold_set = 1;
 	FILL_INT(stall_threshold, WAIT_DEFAULT_STALL_THRESHOLD)
+	FILL_INT(progress_deadline, WAIT_DEFAULT_PROGRESS_DEADLINE_MS)
 	FILL_INT(no_output_timeout, WL_UNSET)
 	FILL_INT(grace, WAIT_DEFAULT_GRACE_MS)
 	if (dst->backoff_factor == 0 && defaults)

@@ -82,6 +82,8 @@ struct wl_wait_policy {
 	struct strvec terminal_patterns;
 	int terminal_patterns_present;
 	int stall_threshold;
+	int stall_threshold_set;      /* written by the user (use or workflow level), not the default */
+	int64_t progress_deadline;    /* ms: longest InProgress of an object without its own deadline */
 	struct strvec ignore_fields;
 	int ignore_fields_present;
 	int64_t no_output_timeout;    /* ms */
@@ -96,6 +98,7 @@ struct wl_wait_policy {
 #define WAIT_DEFAULT_INTERVAL_MS 10000
 #define WAIT_DEFAULT_PROBE_TIMEOUT_MS 5000
 #define WAIT_DEFAULT_STALL_THRESHOLD 6
+#define WAIT_DEFAULT_PROGRESS_DEADLINE_MS (10 * 60 * 1000)
 #define WAIT_DEFAULT_GRACE_MS 5000
 
 struct wl_output {

@@ -2,7 +2,10 @@
 # iterations, iteration 1's check cut by the guard well before max_wait,
 # iteration 2 passing after the implementer read fix.md, every artifact
 # schema-valid, the run in the history database, all in well under a minute.
-# timeout: 120
+# And with a slow healthy install (DEMO_INSTALL_SECONDS=30 and =90: the
+# HelmRelease reports the same Progressing status, byte for byte, all that
+# time): iteration 2 is never cut short, the failed iteration 1 still is.
+# timeout: 400
 # shellcheck shell=bash
 . "$WAITLOOP_ROOT/tests/e2e/lib.sh"
 
@@ -85,3 +88,30 @@ expect_eq "$(json_get hist.json '[(r["status"], r["iterations"], r["early_aborts
 expect_contains demo.out "waitloop show $id"
 expect_contains demo.out "Iteration 2: complete"
 t_end
+
+# A slow healthy install: both runs at once, each in its own workspace.
+for secs in 30 90; do
+	DEMO_INSTALL_SECONDS=$secs WAITLOOP=$WL DEMO_WORKSPACE=$T/ws$secs NO_COLOR=1 \
+		bash "$ROOT/workflows/demo/run-demo.sh" >"demo$secs.out" 2>"demo$secs.err" &
+	echo $! >"demo$secs.pid"
+done
+for secs in 30 90; do
+	t_begin "demo_slow_install_${secs}s_is_not_cut_short"
+	wait "$(cat "demo$secs.pid")"
+	rc=$?
+	expect_eq "$rc" 0
+	step=$T/ws$secs/context/deploy
+	expect_eq "$(json_get "$step/_meta.json" 'd["status"], d["iterations"]')" "SUCCEEDED 2"
+	# iteration 1 (the wrong chart) still cut at the first observation
+	wf=$step/iterations/1/wait-failure.json
+	expect_eq "$(json_get "$wf" 'd["reason"], d["observations"]')" "terminal_fail 1"
+	# iteration 2: the check ran through the whole install; the guard saw it progressing
+	[ ! -f "$step/iterations/2/wait-failure.json" ] || t_fail "iteration 2's wait was cut: $(json_get "$step/iterations/2/wait-failure.json" 'd["message"]')"
+	plog=$step/iterations/2/wait-probe.log
+	[ -f "$plog" ] || plog=$step/wait-probe.log
+	np=$(grep -c '"class":"progressing"' "$plog")
+	[ "$np" -ge $((secs / 3)) ] || t_fail "only $np progressing observations in iteration 2 of a ${secs}s install"
+	expect_contains "$plog" "within its spec.timeout 5m"
+	[ "$rc" -eq 0 ] || sed 's/^/      /' "demo$secs.out" "demo$secs.err" | grep -E 'iteration|FAIL|Workflow' | head -20 >&2
+	t_end
+done

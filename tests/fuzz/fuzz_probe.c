@@ -3,15 +3,19 @@
  * object, nothing after it), its canonical form and digest (digest.h,
  * ignore_fields through jpath.h) and its redaction for wait-failure.json.
  * Invariants: the canonical form is JSON, canonicalising it again changes
- * nothing, and digest_json() is digest_hex() of the canonical text.
+ * nothing, and digest_json() is digest_hex() of the canonical text. The
+ * builtin kubernetes set classifies it (raw objects through kstatus.h)
+ * without crashing, twice in a row (its per-object memory), into a class.
  */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "digest.h"
 #include "jsonutil.h"
+#include "kstatus.h"
 #include "redact.h"
 #include "strvec.h"
 #include "xalloc.h"
@@ -55,6 +59,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(again);
 		cJSON_Delete(back);
 		free(canon);
+	}
+	/* the builtin kubernetes set over it, as a probe and as the only object */
+	struct wl_wait_policy pol;
+	wait_policy_init(&pol);
+	wait_policy_resolve(&pol, NULL, 60000);
+	pol.mode = WAIT_MODE_PROBE_AWARE;
+	pol.builtin = xstrdup("kubernetes");
+	pol.target = xstrdup("crd/x.example.io");
+	struct wl_err err = WL_ERR_INIT;
+	struct classifier *cl = classifier_new(&pol, &err);
+	if (!cl)
+		abort();
+	for (int pass = 0; pass < 2; pass++) {
+		struct obs_input in = {.condition_ran = 1, .condition_exit = 1, .condition_output = "NotFound",
+				       .probe_output = text, .probe = j, .now_wall_ms = 1796083200000LL + pass * 3600000LL};
+		struct classification c = CLASSIFICATION_INIT;
+		if (classifier_observe(cl, &in, &c) && (c.class < CLASS_RETRYABLE || c.class > CLASS_STALLED))
+			abort();
+		classification_release(&c);
+	}
+	classifier_free(cl);
+	wait_policy_release(&pol);
+	if (kstatus_is_object(j)) {
+		struct kstatus k = KSTATUS_INIT;
+		kstatus_compute(j, NULL, &k);
+		if (!k.kind || !k.name || !k.reason)
+			abort();
+		kstatus_release(&k);
 	}
 	/* wait-failure.json's last_probe: redacted copy, serialised */
 	cJSON *copy = cJSON_Duplicate(j, 1);

@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON_Delete(probe);
 		probe = NULL;
 	}
-	struct obs_input in = {1, 1, cond, probe_text, probe, NULL};
+	struct obs_input in = {1, 1, cond, probe_text, probe, NULL, NULL, 0};
 	struct progress pr = PROGRESS_INIT;
 	for (int round = 0; round < 3; round++) {
 		struct classification c = CLASSIFICATION_INIT;

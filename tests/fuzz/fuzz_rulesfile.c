@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct classifier *cl = classifier_new(&pol, &err);
 		if (cl) {
 			cJSON *probe = cJSON_Parse(probe_text);
-			struct obs_input in = {1, 1, "Error from server (Forbidden): no", probe_text, probe, NULL};
+			struct obs_input in = {1, 1, "Error from server (Forbidden): no", probe_text, probe, NULL, NULL, 0};
 			for (int i = 0; i < 2; i++) {
 				struct classification c = CLASSIFICATION_INIT;
 				if (!classifier_observe(cl, &in, &c))

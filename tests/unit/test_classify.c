@@ -177,9 +177,10 @@ static void test_builtin_kubernetes_seed(void)
 	CHECK_STR(r.fingerprints.v[1], "kest/control/helmrelease-failed/capi-operator");
 	CHECK_CONTAINS(r.reasons.v[0], "InstallFailed");
 	classification_release(&r);
-	/* dependency still progressing: retryable, decided by the builtin */
+	/* dependency still progressing (within progress_deadline): progressing, never stalled */
 	CHECK(observe(c, 1, NOTFOUND, PROBE_PROGRESSING, &r));
-	CHECK_INT(r.class, CLASS_RETRYABLE);
+	CHECK_INT(r.class, CLASS_PROGRESSING);
+	CHECK_STR(r.rule, "builtin:kubernetes/dependency-progressing");
 	CHECK_INT(r.fingerprints.n, 0);
 	classification_release(&r);
 	/* auth */
@@ -275,6 +276,193 @@ static void test_progress(void)
 	CHECK_INT(p.no_progress, 0);
 }
 
+static void test_builtin_tls_while_progressing(void)
+{
+	policy_reset();
+	pol.builtin = xstrdup("kubernetes");
+	struct classifier *c = mk();
+	struct classification r = CLASSIFICATION_INIT;
+	const char *tls = "Error from server (InternalError): failed calling webhook \"x\": x509: certificate signed by unknown authority";
+	/* while an object progresses (the webhook's certificate being issued), the count starts again */
+	for (int i = 0; i < 8; i++) {
+		observe(c, 1, tls, "{\"dependencies\":[{\"kind\":\"Certificate\",\"name\":\"ca\",\"status\":\"Progressing\"}]}", &r);
+		CHECK_INT(r.class, CLASS_PROGRESSING);
+		classification_release(&r);
+	}
+	for (int i = 0; i < 5; i++) {
+		observe(c, 1, tls, NULL, &r);
+		CHECK_INT(r.class, CLASS_RETRYABLE);
+		classification_release(&r);
+	}
+	observe(c, 1, tls, NULL, &r);
+	CHECK_INT(r.class, CLASS_STALLED);
+	classification_release(&r);
+	classifier_free(c);
+}
+
+/* Classify at a given wall clock (ms since the epoch). */
+static int observe_at(struct classifier *c, int64_t now, const char *cond_out, const char *probe_text,
+		      const char *probe_err, struct classification *out)
+{
+	cJSON *probe = probe_text ? cJSON_Parse(probe_text) : NULL;
+	struct obs_input in = {.condition_ran = 1, .condition_exit = 1, .condition_output = cond_out,
+			       .probe_output = probe_text, .probe = probe, .probe_error_output = probe_err,
+			       .now_wall_ms = now};
+	int decided = classifier_observe(c, &in, out);
+	if (!decided)
+		classifier_finish(c, probe, out);
+	cJSON_Delete(probe);
+	return decided;
+}
+
+#define T0 1796083200000LL   /* 2026-12-01T00:00:00Z */
+#define HR_INSTALLING \
+	"{\"apiVersion\":\"helm.toolkit.fluxcd.io/v2\",\"kind\":\"HelmRelease\",\"metadata\":{\"name\":\"capi-operator\"," \
+	"\"namespace\":\"capi-system\",\"generation\":1,\"resourceVersion\":\"7\"},\"spec\":{\"timeout\":\"5m\"}," \
+	"\"status\":{\"observedGeneration\":1,\"conditions\":[{\"type\":\"Reconciling\",\"status\":\"True\",\"reason\":\"Progressing\"," \
+	"\"lastTransitionTime\":\"2026-12-01T00:00:00Z\"},{\"type\":\"Ready\",\"status\":\"Unknown\",\"reason\":\"Progressing\"," \
+	"\"message\":\"Running 'install' action with timeout of 5m0s\",\"lastTransitionTime\":\"2026-12-01T00:00:00Z\"}]}}"
+
+static void test_builtin_in_progress_deadline(void)
+{
+	policy_reset();
+	pol.builtin = xstrdup("kubernetes");
+	struct classifier *c = mk();
+	struct classification r = CLASSIFICATION_INIT;
+	/* byte-for-byte unchanged for 5 minutes: progressing, within spec.timeout */
+	for (int64_t t = 0; t <= 300000; t += 60000) {
+		CHECK(observe_at(c, T0 + t, NOTFOUND, HR_INSTALLING, NULL, &r));
+		CHECK_INT(r.class, CLASS_PROGRESSING);
+		CHECK_CONTAINS(r.reasons.n ? r.reasons.v[0] : NULL, "within its spec.timeout 5m");
+		classification_release(&r);
+	}
+	/* still within the slack (10%, at most 30 s) */
+	CHECK(observe_at(c, T0 + 329000, NOTFOUND, HR_INSTALLING, NULL, &r));
+	CHECK_INT(r.class, CLASS_PROGRESSING);
+	classification_release(&r);
+	/* 40 minutes later: the controller is not reconciling it */
+	CHECK(observe_at(c, T0 + 40 * 60000, NOTFOUND, HR_INSTALLING, NULL, &r));
+	CHECK_INT(r.class, CLASS_STALLED);
+	CHECK_STR(r.fingerprints.n ? r.fingerprints.v[0] : NULL, "helmrelease-stuck/capi-operator");
+	CHECK_STR(r.reasons.n ? r.reasons.v[0] : NULL,
+		  "HelmRelease capi-system/capi-operator has been Progressing for 40m, past its spec.timeout 5m: "
+		  "the controller is not reconciling it (last message: Running 'install' action with timeout of 5m0s)");
+	classification_release(&r);
+	classifier_free(c);
+}
+
+static void test_builtin_progress_deadline(void)
+{
+	policy_reset();
+	pol.builtin = xstrdup("kubernetes");
+	pol.progress_deadline = 60000;
+	const char *pvc1 = "{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"data\",\"namespace\":\"db\",\"resourceVersion\":\"1\"},\"status\":{\"phase\":\"Pending\"}}";
+	const char *pvc2 = "{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"data\",\"namespace\":\"db\",\"resourceVersion\":\"2\"},\"status\":{\"phase\":\"Pending\"}}";
+	struct classifier *c = mk();
+	struct classification r = CLASSIFICATION_INIT;
+	CHECK(observe_at(c, T0, "", pvc1, NULL, &r));
+	CHECK_INT(r.class, CLASS_PROGRESSING);
+	classification_release(&r);
+	CHECK(observe_at(c, T0 + 50000, "", pvc1, NULL, &r));
+	CHECK_INT(r.class, CLASS_PROGRESSING);
+	classification_release(&r);
+	/* a change (resourceVersion) restarts the clock */
+	CHECK(observe_at(c, T0 + 55000, "", pvc2, NULL, &r));
+	CHECK_INT(r.class, CLASS_PROGRESSING);
+	classification_release(&r);
+	CHECK(observe_at(c, T0 + 110000, "", pvc2, NULL, &r));
+	CHECK_INT(r.class, CLASS_PROGRESSING);
+	classification_release(&r);
+	CHECK(observe_at(c, T0 + 116000, "", pvc2, NULL, &r));
+	CHECK_INT(r.class, CLASS_STALLED);
+	CHECK_STR(r.fingerprints.n ? r.fingerprints.v[0] : NULL, "persistentvolumeclaim-stuck/data");
+	CHECK_CONTAINS(r.reasons.n ? r.reasons.v[0] : NULL, "past progress_deadline 1m");
+	classification_release(&r);
+	classifier_free(c);
+}
+
+static void test_builtin_raw_objects(void)
+{
+	policy_reset();
+	pol.builtin = xstrdup("kubernetes");
+	pol.fingerprint_prefix = xstrdup("p");
+	struct classifier *c = mk();
+	struct classification r = CLASSIFICATION_INIT;
+	/* a List with a crash-looping pod among ready ones */
+	CHECK(observe_at(c, T0, "", "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"ok\"},\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}},"
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-1\"},\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"a\",\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}}]}}]}",
+		NULL, &r));
+	CHECK_INT(r.class, CLASS_TERMINAL_FAIL);
+	CHECK_STR(r.fingerprints.n ? r.fingerprints.v[0] : NULL, "p/pod-crashloopbackoff/web-1");
+	classification_release(&r);
+	/* a Deployment past its progress deadline */
+	CHECK(observe_at(c, T0, "", "{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"api\"},\"status\":{\"conditions\":["
+		"{\"type\":\"Progressing\",\"status\":\"False\",\"reason\":\"ProgressDeadlineExceeded\"}]}}", NULL, &r));
+	CHECK_STR(r.fingerprints.n ? r.fingerprints.v[0] : NULL, "p/deployment-progressdeadlineexceeded/api");
+	classification_release(&r);
+	/* a Deployment rolling out: progressing, its controller owns the deadline */
+	for (int i = 0; i < 3; i++) {
+		CHECK(observe_at(c, T0 + i * 3600000LL, "", "{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"api\"},\"spec\":{\"replicas\":2},"
+			"\"status\":{\"replicas\":2,\"updatedReplicas\":2,\"readyReplicas\":1,\"availableReplicas\":1}}", NULL, &r));
+		CHECK_INT(r.class, CLASS_PROGRESSING);
+		classification_release(&r);
+	}
+	/* raw objects as dependencies of the probe shape */
+	CHECK(observe_at(c, T0, NOTFOUND, "{\"target\":{\"kind\":\"CustomResourceDefinition\",\"name\":\"x.example.io\",\"status\":\"NotFound\"},"
+		"\"dependencies\":[{\"kind\":\"HelmRelease\",\"metadata\":{\"name\":\"x\",\"namespace\":\"f\"},"
+		"\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"UpgradeFailed\",\"message\":\"boom\"}]}}]}",
+		NULL, &r));
+	CHECK_INT(r.class, CLASS_TERMINAL_FAIL);
+	CHECK_INT(r.fingerprints.n, 2);
+	CHECK_STR(r.fingerprints.v[0], "p/crd-missing/x");
+	CHECK_STR(r.fingerprints.v[1], "p/helmrelease-failed/x");
+	classification_release(&r);
+	classifier_free(c);
+}
+
+static void test_builtin_events_api_notfound(void)
+{
+	policy_reset();
+	pol.builtin = xstrdup("kubernetes");
+	struct classifier *c = mk();
+	struct classification r = CLASSIFICATION_INIT;
+#define EV "{\"dependencies\":[],\"events\":[{\"kind\":\"Pod\",\"name\":\"web-1\",\"type\":\"Warning\"," \
+	   "\"reason\":\"FailedScheduling\",\"count\":%d,\"message\":\"0/3 nodes are available\"}]}"
+	char buf[512];
+	snprintf(buf, sizeof(buf), EV, 2);
+	CHECK(!observe_at(c, T0, "", buf, NULL, &r));   /* twice: not yet */
+	CHECK_INT(r.class, CLASS_RETRYABLE);
+	classification_release(&r);
+	snprintf(buf, sizeof(buf), EV, 5);
+	CHECK(observe_at(c, T0, "", buf, NULL, &r));
+	CHECK_INT(r.class, CLASS_TERMINAL_FAIL);
+	CHECK_STR(r.fingerprints.n ? r.fingerprints.v[0] : NULL, "pod-failedscheduling/web-1");
+	classification_release(&r);
+	/* the API server restarting: retryable, no evidence either way */
+	CHECK(observe_at(c, T0, "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?",
+			 NULL, NULL, &r));
+	CHECK_INT(r.class, CLASS_RETRYABLE);
+	CHECK_INT(r.no_evidence, 1);
+	CHECK_INT(r.probe_explained, 0);
+	classification_release(&r);
+	CHECK(observe_at(c, T0, NOTFOUND, NULL, "Error from server (ServiceUnavailable): the server is currently unable to handle the request", &r));
+	CHECK_INT(r.no_evidence, 1);
+	CHECK_INT(r.probe_explained, 1);
+	classification_release(&r);
+	/* a raw-kubectl probe of an object that does not exist yet */
+	CHECK(observe_at(c, T0, NOTFOUND, NULL, NOTFOUND, &r));
+	CHECK_STR(r.rule, "builtin:kubernetes/not-found");
+	CHECK_INT(r.no_evidence, 1);
+	CHECK_INT(r.probe_explained, 1);
+	classification_release(&r);
+	/* a probe failing for its own reasons is not explained by the condition's NotFound */
+	CHECK(observe_at(c, T0, NOTFOUND, NULL, "jq: error: syntax error", &r));
+	CHECK_INT(r.probe_explained, 0);
+	classification_release(&r);
+	classifier_free(c);
+}
+
 int main(void)
 {
 	wait_policy_init(&pol);
@@ -285,6 +473,11 @@ int main(void)
 	TEST(test_rule_after);
 	TEST(test_builtin_kubernetes_seed);
 	TEST(test_builtin_tls_streak);
+	TEST(test_builtin_tls_while_progressing);
+	TEST(test_builtin_in_progress_deadline);
+	TEST(test_builtin_progress_deadline);
+	TEST(test_builtin_raw_objects);
+	TEST(test_builtin_events_api_notfound);
 	TEST(test_external_and_probe_class);
 	TEST(test_bad_patterns);
 	TEST(test_progress);
