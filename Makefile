@@ -2,21 +2,22 @@
 #
 #   make            build build/waitloop
 #   make test       install missing packages, build (plain + ASan/UBSan), run every test
+#   make test-slow  the same with the exhaustive sweeps (docs/testing.md)
 #   make run        install missing packages, build, run the demo workflow
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR=… for staged installs, as the Dockerfile does)
 #   make bench      run the benchmark suite (bench/)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 
 PREFIX     ?= /usr/local
 CC         ?= cc
-PKGS       := yaml-0.1 libcjson libgit2 sqlite3
+PKGS       := yaml-0.1 libcjson libgit2 sqlite3 libpcre2-8
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Debian packages the build and the tests need (checked with dpkg, installed only when missing).
-DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev \
+DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev libpcre2-dev \
               sqlite3 python3 python3-jsonschema python3-yaml shellcheck git procps clang \
               libclang-rt-dev man-db time
-DEB_TEST_PKGS := prometheus chromium
+DEB_TEST_PKGS := prometheus postgresql libxml2-utils zsh chromium
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wimplicit-fallthrough -Wno-unused-parameter
@@ -37,17 +38,13 @@ GEN_SRC  := build/gen/embedded.c
 EMBEDDED := $(sort $(wildcard schema/*.json prompts/*.md))
 OBJS     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) build/obj/embedded.o
 SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(LIB_SRCS)) build/asan/embedded.o
-# main.c references the commands weakly, and a weak reference does not pull a
-# member out of an archive: the command objects are linked in explicitly.
-CMD_OBJS := $(patsubst src/%.c,build/obj/%.o,$(filter src/cmd_%.c,$(LIB_SRCS)))
-CMD_SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(filter src/cmd_%.c,$(LIB_SRCS)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 TOOL_SRCS := $(sort $(filter-out tests/tools/faultinject.c,$(wildcard tests/tools/*.c)))
 TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS)) build/tools/libfaultinject.so
 
-.PHONY: all deps test test-deps run install clean asan bench fuzz check-deps
+.PHONY: all deps test test-slow test-build test-deps run install clean asan bench fuzz check-deps
 
 all: check-deps build/waitloop
 
@@ -90,9 +87,10 @@ build/libwaitloop.a: $(OBJS)
 build/libwaitloop-asan.a: $(SAN_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-build/waitloop: build/obj/main.o $(CMD_OBJS) build/libwaitloop.a
+# main.c references every cmd_* strongly: a missing command is a link error.
+build/waitloop: build/obj/main.o build/libwaitloop.a
 	$(CC) $(CFLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
-build/waitloop-asan: build/asan/main.o $(CMD_SAN_OBJS) build/libwaitloop-asan.a
+build/waitloop-asan: build/asan/main.o build/libwaitloop-asan.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
 
 build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a
@@ -114,8 +112,19 @@ build/tools/libfaultinject.so: tests/tools/faultinject.c
 asan: build/waitloop-asan $(UNIT_SAN)
 
 test: test-deps
-	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory test-build
 	@bash tests/run.sh
+
+# The same suite with the exhaustive sweeps (every allocation failure, the
+# 1 GB flood, 10 000 observations) instead of samples; see docs/testing.md.
+test-slow: test-deps
+	@$(MAKE) --no-print-directory test-build
+	@WAITLOOP_TEST_SLOW=1 bash tests/run.sh
+
+# Everything the tests run, built (for tests/run.sh FILTER, tests/stress.sh).
+# (A recipe, not prerequisites: FUZZ_BINS is defined further down.)
+test-build:
+	@$(MAKE) --no-print-directory build/waitloop build/waitloop-asan $(UNIT_BINS) $(UNIT_SAN) $(TOOL_BINS) $(FUZZ_BINS)
 
 run: deps
 	@$(MAKE) --no-print-directory build/waitloop
@@ -127,11 +136,16 @@ bench: deps
 
 install: build/waitloop
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/waitloop/schema $(DESTDIR)$(PREFIX)/share/waitloop/prompts
+	  $(DESTDIR)$(PREFIX)/share/waitloop/schema $(DESTDIR)$(PREFIX)/share/waitloop/prompts \
+	  $(DESTDIR)$(PREFIX)/share/waitloop/probes $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 755 build/waitloop $(DESTDIR)$(PREFIX)/bin/waitloop
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/waitloop/schema/
 	install -m 644 prompts/*.md $(DESTDIR)$(PREFIX)/share/waitloop/prompts/
 	install -m 644 share/waitloop/retry.sh $(DESTDIR)$(PREFIX)/share/waitloop/retry.sh
+	install -m 755 workflows/probes/*.sh $(DESTDIR)$(PREFIX)/share/waitloop/probes/
+	build/waitloop completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/waitloop
+	build/waitloop completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_waitloop
 	[ ! -f docs/waitloop.1 ] || install -m 644 docs/waitloop.1 $(DESTDIR)$(PREFIX)/share/man/man1/waitloop.1
 
 clean:

@@ -214,5 +214,11 @@ while IFS='|' read -r _ fig meas tgt res; do
 	row "$fig" "$meas" "$tgt" "$res"
 done < <(echo "$vs" | grep '^row|')
 
+# --- 7. load: memory and time under load (bench/load.sh) ---------------------
+section "7. load: 1 GB step, 10 000 observations, 100 vs 1000 steps, 200 concurrent waits (bench/load.sh)"
+ld=$(WAITLOOP_BIN="$WL" bash bench/load.sh 2>&1)
+echo "$ld" | grep -v '^ROW|'
+while IFS='|' read -r _ f m t res; do row "$f" "$m" "$t" "$res"; done < <(echo "$ld" | grep '^ROW|')
+
 printf '\n%-44s %-30s %-22s %s\n' "figure" "measured (median)" "target" "result"
 printf '%s\n' "${rows[@]}"

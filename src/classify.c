@@ -44,6 +44,8 @@ struct classifier {
 	int tls_streak;
 	struct ktrack *track;      /* InProgress objects seen, bounded by KUBE_MAX_OBJECTS */
 	size_t ntrack;
+	struct strvec limit_seen;     /* sources of patterns that hit a match limit (reported once) */
+	struct strvec limit_pending;  /* their warnings, until classifier_take_warnings() */
 };
 
 /* What a rule match captured, for fingerprint templates. */
@@ -189,6 +191,8 @@ void classifier_free(struct classifier *c)
 		free(c->track[i].state);
 	}
 	free(c->track);
+	strvec_clear(&c->limit_seen);
+	strvec_clear(&c->limit_pending);
 	free(c);
 }
 
@@ -215,15 +219,31 @@ static int texts_of(const struct obs_input *in, const char *t[4], const char *na
 	return n;
 }
 
+/* A pattern hit a match limit: counted as no match, reported once per pattern. */
+static void note_limit(struct classifier *c, const char *what, const struct pattern *p, const char *text)
+{
+	for (size_t i = 0; i < c->limit_seen.n; i++)
+		if (!strcmp(c->limit_seen.v[i], p->source))
+			return;
+	strvec_push(&c->limit_seen, p->source);
+	strvec_pushf(&c->limit_pending,
+		     "%s '%s' hit the regex match limit on %s and counts as no match "
+		     "(see \"Pattern dialect\" in docs/wait_policy.md)",
+		     what, p->source, text);
+}
+
 /* Does p match one of the texts? Fills groups from the first match; returns the text index or -1. */
-static int match_texts(const struct pattern *p, const struct obs_input *in, struct capture *cap,
-		       char **matched)
+static int match_texts(struct classifier *c, const char *what, const struct pattern *p,
+		       const struct obs_input *in, struct capture *cap, char **matched)
 {
 	const char *t[4], *name[4];
 	int n = texts_of(in, t, name);
 	regmatch_t m[NGROUPS];
 	for (int i = 0; i < n; i++) {
-		if (!pattern_match(p, t[i], m, NGROUPS))
+		enum pattern_result pr = pattern_exec(p, t[i], strlen(t[i]), 0, m, NGROUPS);
+		if (pr == PATTERN_LIMIT)
+			note_limit(c, what, p, name[i]);
+		if (pr != PATTERN_MATCH)
 			continue;
 		if (cap)
 			for (int g = 1; g < NGROUPS; g++)
@@ -260,14 +280,15 @@ static int field_cb(void *arg, const cJSON *node, const int *idx, int nidx)
 	return 1;
 }
 
-static int rule_matches(struct crule *cr, const struct obs_input *in, struct capture *cap)
+static int rule_matches(struct classifier *c, struct crule *cr, const struct obs_input *in,
+			struct capture *cap)
 {
 	const struct wl_rule *r = cr->r;
 	if (!r->match && !r->field)
 		return 0;
 	if (r->match) {
 		char *m = NULL;
-		int hit = match_texts(&cr->re, in, cap, &m) >= 0;
+		int hit = match_texts(c, "rule match", &cr->re, in, cap, &m) >= 0;
 		free(m);
 		if (!hit)
 			return 0;
@@ -339,7 +360,7 @@ static int check_terminal_patterns(struct classifier *c, const struct obs_input 
 	texts_of(in, t, name);
 	for (size_t i = 0; i < c->nterminal; i++) {
 		char *m = NULL;
-		int which = match_texts(&c->terminal[i], in, NULL, &m);
+		int which = match_texts(c, "terminal pattern", &c->terminal[i], in, NULL, &m);
 		if (which < 0)
 			continue;
 		char *rule = xasprintf("terminal_patterns[%zu]", i);
@@ -365,7 +386,7 @@ static int check_rules(struct classifier *c, const struct obs_input *in, struct 
 	for (size_t i = 0; i < c->nrules; i++) {
 		struct crule *cr = &c->rules[i];
 		struct capture cap = {0};
-		int hit = rule_matches(cr, in, &cap);
+		int hit = rule_matches(c, cr, in, &cap);
 		cr->streak = hit ? cr->streak + 1 : 0;
 		if (!hit || decided) {
 			capture_release(&cap);
@@ -765,9 +786,10 @@ static int kube_check_failed(struct classifier *c, const struct obs_input *in, c
 		if (target_missing && !o->target)
 			strvec_pushf(&out->hints,
 				     "%s %s must become Ready before %s can appear: fix why it failed%s%s%s "
-				     "(kubectl describe %s %s), not the wait",
+				     "(kubectl describe %s%s%s %s), not the wait",
 				     k->kind, k->name, tname ? tname : "the target", k->reason ? " (" : "",
-				     k->reason ? k->reason : "", k->reason ? ")" : "", lk, k->name);
+				     k->reason ? k->reason : "", k->reason ? ")" : "", lk, k->ns ? " -n " : "",
+				     k->ns ? k->ns : "", k->name);
 		free(lk);
 	}
 	if (target_missing && dep_failed) {
@@ -850,7 +872,7 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 {
 	struct capture cap = {0};
 	/* Forbidden / Unauthorized: no amount of waiting fixes permissions. */
-	if (match_texts(&c->k_auth, in, &cap, NULL) >= 0) {
+	if (match_texts(c, "builtin pattern", &c->k_auth, in, &cap, NULL) >= 0) {
 		char *who = lower_dup(cap.group[2]);
 		char *fp = xasprintf("auth/%s", who);
 		decide(out, CLASS_TERMINAL_FAIL, "builtin:kubernetes/auth");
@@ -866,8 +888,8 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 	}
 	capture_release(&cap);
 	char *api_text = NULL;
-	int api = match_texts(&c->k_api, in, NULL, &api_text) >= 0;
-	int tls = !api && match_texts(&c->k_tls, in, NULL, NULL) >= 0;
+	int api = match_texts(c, "builtin pattern", &c->k_api, in, NULL, &api_text) >= 0;
+	int tls = !api && match_texts(c, "builtin pattern", &c->k_tls, in, NULL, NULL) >= 0;
 	c->tls_streak = tls ? c->tls_streak + 1 : 0;
 
 	struct kview kv = {0};
@@ -930,6 +952,13 @@ static int observe_steps(struct classifier *c, const struct obs_input *in, struc
 	return 0;
 }
 
+void classifier_take_warnings(struct classifier *c, struct strvec *out)
+{
+	for (size_t i = 0; i < c->limit_pending.n; i++)
+		strvec_push(out, c->limit_pending.v[i]);
+	strvec_clear(&c->limit_pending);
+}
+
 int classifier_observe(struct classifier *c, const struct obs_input *in, struct classification *out)
 {
 	int decided = observe_steps(c, in, out);
@@ -976,7 +1005,7 @@ int classify_parse_external(const struct classifier *c, const char *output, stru
 		decide(out, class, "classify");
 		return 0;
 	}
-	cJSON *j = cJSON_Parse(s);
+	cJSON *j = json_too_deep(s, strlen(s)) ? NULL : cJSON_Parse(s);
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		return err_set(err, "classifier output is not one JSON object");

@@ -81,6 +81,9 @@ struct classifier *classifier_new(const struct wl_wait_policy *policy, struct wl
 void classifier_free(struct classifier *c);
 /* Steps 1–3; returns 1 when decided (out filled), 0 to go on with 4–6. */
 int classifier_observe(struct classifier *c, const struct obs_input *in, struct classification *out);
+/* Moves the warnings of the observations so far into out (appended): a
+ * pattern that hit the regex match limit, once per pattern. */
+void classifier_take_warnings(struct classifier *c, struct strvec *out);
 /* Step 4: the classify command's stdout (JSON or a bare class word).
  * Returns 0 and fills out, or -1 + err when the output is unusable. */
 int classify_parse_external(const struct classifier *c, const char *output,

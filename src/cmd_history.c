@@ -1,53 +1,107 @@
 /*
- * waitloop history [--db FILE] [--limit N] [--json]
+ * waitloop history [-w DIR] [--db FILE] [--status S] [--workflow W]
+ *                  [--since WHEN] [--limit N] [--json]
  *
- * Lists recorded runs, newest first. Read-only except that runs whose
- * runner died are marked CRASHED first (store_mark_crashed()). A database
- * that does not exist yet means "no runs recorded": exit 0, nothing created.
+ * Lists recorded runs, newest first, optionally filtered. Read-only except
+ * that runs whose runner died are marked CRASHED first
+ * (store_mark_crashed()). A database that does not exist yet means "no runs
+ * recorded": exit 0, nothing created. The --json array is an interface
+ * (docs/history.md, schema/history.schema.json).
+ * What dead runs left running is stopped (reaper_stop_orphans()).
  */
+#include <ctype.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "fsutil.h"
 #include "jsonutil.h"
 #include "store.h"
+#include "suggest.h"
 #include "timeutil.h"
 #include "xalloc.h"
 
 static const char history_usage[] =
-	"usage: waitloop history [--db FILE] [--limit N] [--json]\n"
+	"usage: waitloop history [-w DIR] [--db FILE] [--status S] [--workflow W]\n"
+	"                        [--since WHEN] [--limit N] [--json]\n"
 	"\n"
 	"List recorded runs, newest first: run id, workflow, status, start time\n"
 	"(UTC), duration, iterations, early aborts.\n"
 	"\n"
 	"Options:\n"
-	"      --db FILE   history database (default: $WAITLOOP_DB, else ./.waitloop/history.db)\n"
-	"  -n, --limit N   show at most N runs (default 20; 0 = all)\n"
-	"      --json      print the runs as one JSON array on stdout\n"
-	"  -h, --help      show this help\n"
+	"  -w, --workspace DIR  read DIR's history: DIR/.waitloop/history.db (as 'run -w DIR'\n"
+	"                       records it; $WAITLOOP_DB, when set, is used by both)\n"
+	"      --db FILE        history database (default: $WAITLOOP_DB, else\n"
+	"                       ./.waitloop/history.db)\n"
+	"  -s, --status S       only runs with this status; a comma-separated list, any\n"
+	"                       case (SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, CRASHED, RUNNING)\n"
+	"      --workflow W     only runs of this workflow (name; * ? [..] globs allowed)\n"
+	"      --since WHEN     only runs started since WHEN: a duration ago (90m, 2h, 7d, 2w)\n"
+	"                       or a UTC date/time (2026-11-30, 2026-11-30T08:00:00Z)\n"
+	"  -n, --limit N        show at most N runs (default 20; 0 = all)\n"
+	"      --json           print the runs as one JSON array on stdout (stable:\n"
+	"                       docs/history.md, 'waitloop schema history')\n"
+	"  -h, --help           show this help\n"
 	"\n"
 	"Runs whose runner is gone (dead pid, or no heartbeat for 2 minutes) are\n"
-	"marked CRASHED first. See 'waitloop show RUN_ID' for one run.\n"
+	"marked CRASHED first. See 'waitloop show RUN_ID' (or 'show latest') for one run.\n"
 	"\n"
-	"Exit codes: 0 listed (also when no database exists yet), 1 database error,\n"
-	"2 usage error.\n";
+	"Exit codes: 0 listed (also when no database exists yet or nothing matches),\n"
+	"1 database error, 2 usage error.\n";
 
-/* "--opt VALUE" or "--opt=VALUE": 1 = matched (*out set), 0 = not this option, -1 = value missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **out)
+static const char *const statuses[] = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "CRASHED", NULL};
+
+/* Every comma-separated item of list is a known status; else a usage error (2). */
+static int check_statuses(const char *list)
 {
-	size_t n = strlen(name);
-	if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') {
-		*out = argv[*i] + n + 1;
-		return 1;
+	char *copy = xstrdup(list), *save = NULL;
+	int rc = 0;
+	for (char *t = strtok_r(copy, ", ", &save); t && !rc; t = strtok_r(NULL, ", ", &save)) {
+		for (char *p = t; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		int known = 0;
+		for (size_t i = 0; statuses[i]; i++)
+			known |= !strcmp(t, statuses[i]);
+		if (known)
+			continue;
+		const char *s = suggest_closest(t, statuses);
+		rc = s ? usage_error("history", "unknown status '%s' in --status (did you mean '%s'?)", t, s)
+		       : usage_error("history", "unknown status '%s' in --status (known: SUCCEEDED, FAILED, "
+						"TIMED_OUT, CANCELLED, CRASHED, RUNNING)", t);
 	}
-	if (strcmp(argv[*i], name))
-		return 0;
-	if (*i + 1 >= argc)
+	if (!rc && !strpbrk(list, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+		rc = usage_error("history", "empty --status");
+	free(copy);
+	return rc;
+}
+
+/* --since: "7d", "2w", any duration ("90m", "1h30m"), or a UTC date / date-time. -1 when invalid. */
+static int64_t parse_since(const char *s, int64_t now_ms)
+{
+	size_t n = strlen(s);
+	int64_t ms;
+	if (n >= 2 && (s[n - 1] == 'd' || s[n - 1] == 'w')) {
+		char *end;
+		long long v = strtoll(s, &end, 10);
+		if (end == s + n - 1 && v >= 0 && v < 100000 && isdigit((unsigned char)s[0]))
+			return now_ms - v * (s[n - 1] == 'd' ? 86400000LL : 7 * 86400000LL);
 		return -1;
-	*out = argv[++*i];
-	return 1;
+	}
+	if (duration_parse(s, &ms) == 0)
+		return now_ms - ms;
+	static const char *const formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
+					      "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", NULL};
+	for (size_t i = 0; formats[i]; i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *end = strptime(s, formats[i], &tm);
+		if (end && !*end)
+			return (int64_t)timegm(&tm) * 1000;
+	}
+	return -1;
 }
 
 /* "2026-11-21T04:30:00.123Z" -> "2026-11-21 04:30:00". */
@@ -109,28 +163,51 @@ static void print_table(const cJSON *runs)
 
 int cmd_history(int argc, char **argv)
 {
-	const char *db = NULL, *limit_s = NULL;
-	int json = 0;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"workspace", required_argument, NULL, 'w'},
+		{"status", required_argument, NULL, 's'},
+		{"workflow", required_argument, NULL, 'W'},
+		{"since", required_argument, NULL, 'S'},
+		{"limit", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *db = NULL, *limit_s = NULL, *workspace = NULL, *since = NULL;
+	struct store_run_filter filter = STORE_RUN_FILTER_INIT;
+	int json = 0, c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":w:s:n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'w': workspace = optarg; break;
+		case 's': filter.status = optarg; break;
+		case 'W': filter.workflow = optarg; break;
+		case 'S': since = optarg; break;
+		case 'n': limit_s = optarg; break;
+		case 'j': json = 1; break;
+		case 'h':
 			fputs(history_usage, stdout);
 			return 0;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else if ((r = opt_value(argc, argv, &i, "--db", &db)) != 0) {
-			if (r < 0)
-				return usage_error("history", "option '--db' needs a value");
-		} else if ((r = opt_value(argc, argv, &i, "--limit", &limit_s)) != 0 ||
-			   (r = opt_value(argc, argv, &i, "-n", &limit_s)) != 0) {
-			if (r < 0)
-				return usage_error("history", "option '%s' needs a value", argv[i]);
-		} else if (argv[i][0] == '-') {
-			return usage_error("history", "unknown option '%s'", argv[i]);
-		} else {
-			return usage_error("history", "unexpected argument '%s'", argv[i]);
+		case ':':
+			return usage_error("history", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_unknown_longopt("history", argv[optind - 1], opts);
 		}
 	}
+	if (optind < argc)
+		return usage_error("history", "unexpected argument '%s'", argv[optind]);
+	if (filter.status && check_statuses(filter.status))
+		return 2;
+	if (filter.workflow && !*filter.workflow)
+		return usage_error("history", "empty --workflow");
+	if (since && (filter.since_ms = parse_since(since, time_wall_ms())) < 0)
+		return usage_error("history", "invalid --since '%s' (a duration such as 2h or 7d, or a UTC date "
+					      "such as 2026-11-30 or 2026-11-30T08:00:00Z)", since);
+	if (workspace && !fs_is_dir(workspace))
+		return usage_error("history", "workspace '%s' is not a directory", workspace);
 	int limit = 20;
 	if (limit_s) {
 		char *end;
@@ -139,7 +216,8 @@ int cmd_history(int argc, char **argv)
 			return usage_error("history", "invalid --limit '%s' (want a number >= 0)", limit_s);
 		limit = (int)v;
 	}
-	char *path = db ? xstrdup(db) : store_default_path(NULL);
+	filter.limit = limit;
+	char *path = db ? xstrdup(db) : store_default_path(workspace);
 	if (!fs_exists(path)) {
 		if (json) {
 			puts("[]");
@@ -152,9 +230,17 @@ int cmd_history(int argc, char **argv)
 	}
 	struct wl_err err = WL_ERR_INIT;
 	struct store *st = store_open(path, &err);
+	if (!st && store_err_readonly(&err))   /* a read-only copy or medium: read it as it is */
+		st = store_open_readonly(path, &err);
 	cJSON *runs = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, &err) < 0 || store_list_runs(st, limit, &runs, &err) < 0) {
+	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
+		die_msg("%s", err.msg);
+		goto out;
+	}
+	if (!store_is_readonly(st))
+		stop_orphans(st);
+	if (store_list_runs_where(st, &filter, &runs, &err) < 0) {
 		die_msg("%s", err.msg);
 		goto out;
 	}
@@ -163,7 +249,7 @@ int cmd_history(int argc, char **argv)
 		puts(txt);
 		cJSON_free(txt);
 	} else if (cJSON_GetArraySize(runs) == 0) {
-		printf("no runs recorded in '%s'\n", path);
+		printf("no %s in '%s'\n", filter.status || filter.workflow || since ? "matching runs" : "runs recorded", path);
 	} else {
 		print_table(runs);
 	}

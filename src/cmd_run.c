@@ -3,6 +3,7 @@
  * Progress goes to stderr, the end table (or --json summary) to stdout.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "branchctx.h"
 #include "commands.h"
 #include "context.h"
 #include "error.h"
@@ -21,7 +23,11 @@
 #include "notify.h"
 #include "preflight.h"
 #include "progress.h"
+#include "ghactions.h"
+#include "junit.h"
+#include "reaper.h"
 #include "redact.h"
+#include "report.h"
 #include "runner.h"
 #include "store.h"
 #include "strvec.h"
@@ -32,8 +38,8 @@ extern char **environ;
 
 static const char run_usage[] =
 	"usage: waitloop run WORKFLOW.yaml [-w DIR] [--context DIR] [--db FILE] [--metrics FILE]\n"
-	"                    [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
-	"       waitloop workflow WORKFLOW.yaml ...   (alias)\n"
+	"                    [--junit FILE] [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
+	"       waitloop workflow WORKFLOW.yaml ...   (roboppi's command line, below)\n"
 	"\n"
 	"Run a workflow: steps in dependency order, completion_check loops, waits with probes.\n"
 	"\n"
@@ -43,7 +49,10 @@ static const char run_usage[] =
 	"                       else 'context', relative to the workspace)\n"
 	"      --db FILE        history database (default: $WAITLOOP_DB, the workflow's\n"
 	"                       history.db, else <workspace>/.waitloop/history.db)\n"
-	"      --metrics FILE   Prometheus text file (default: the workflow's metrics.file)\n"
+	"      --metrics FILE   Prometheus text file (default: $WAITLOOP_METRICS, else the\n"
+	"                       workflow's metrics.file)\n"
+	"      --junit FILE     JUnit XML report: a testcase per step and per iteration's\n"
+	"                       check (default: $WAITLOOP_JUNIT)\n"
 	"      --set KEY=VALUE  environment variable for every step, check and probe\n"
 	"                       (overrides the workflow's env; repeatable)\n"
 	"  -v, --verbose        also show every output line of the steps, prefixed [step]\n"
@@ -52,6 +61,12 @@ static const char run_usage[] =
 	"      --no-progress    one line per event instead of live progress lines\n"
 	"  -h, --help           show this help\n"
 	"\n"
+	"Environment defaults (an option on the command line wins): WAITLOOP_DB,\n"
+	"WAITLOOP_METRICS, WAITLOOP_JUNIT, WAITLOOP_VERBOSITY=quiet|normal|verbose,\n"
+	"WAITLOOP_PROGRESS=0 (as --no-progress). With GITHUB_ACTIONS=true, failed steps\n"
+	"and early aborts become annotations and a summary is appended to\n"
+	"$GITHUB_STEP_SUMMARY (docs/ci.md).\n"
+	"\n"
 	"Before the first step: the history database is opened (an error there exits 2)\n"
 	"and every preflight check runs; any failed check is printed and ends the run\n"
 	"FAILED with exit code 2. notify targets get the configured events.\n"
@@ -59,6 +74,16 @@ static const char run_usage[] =
 	"Exit codes: 0 succeeded, 1 failed, 2 usage error, invalid workflow, preflight\n"
 	"failure or unusable history database, 3 workflow timed out, 130/143\n"
 	"interrupted by SIGINT/SIGTERM (run CANCELLED).\n"
+	"\n"
+	"`waitloop workflow` is roboppi's `roboppi workflow`: it also accepts --no-tui,\n"
+	"--tui, --direct, --supervised, --no-supervised, --keepalive, --no-keepalive,\n"
+	"--keepalive-interval D, --ipc-request-timeout D, --core X (no effect here),\n"
+	"--base-branch B, --protected-branches CSV and --allow-protected-branch (roboppi's\n"
+	"branch context: BASE_BRANCH/ROBOPPI_* variables, and the refusal to run on a\n"
+	"protected branch of a git workspace); --agents is refused. A missing\n"
+	"-w directory is created; without -w a fresh temporary directory is used. Exit\n"
+	"codes are roboppi's (0 succeeded, 1 anything else but a signal) and the result\n"
+	"lines are printed as roboppi prints them.\n"
 	"See docs/cli.md for the environment given to steps.\n";
 
 static int valid_env_name(const char *s, size_t n)
@@ -110,7 +135,7 @@ static char *resolve_db(const char *flag, const struct wl_workflow *wf, const ch
 
 static char *resolve_metrics(const char *flag, const struct wl_workflow *wf, const char *workspace)
 {
-	if (flag)
+	if (flag && *flag)
 		return fs_abspath(flag);
 	if (!wf->metrics_file)
 		return NULL;
@@ -137,6 +162,24 @@ static void on_heartbeat(void *arg)
 	struct wl_err err = WL_ERR_INIT;
 	store_heartbeat(hb->st, hb->run_id, &err);   /* a failure shows as a sink warning */
 	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
+}
+
+#define METRICS_REFRESH_MS 15000
+
+/* The metrics file while a step runs: durations brought up to now, so the
+ * "run too long" alerts can fire during a hang (docs/operations.md). */
+struct metrics_tick {
+	struct loop *loop;
+	struct metrics *mx;
+	int64_t every;
+	uint64_t timer;
+};
+
+static void on_metrics_tick(void *arg)
+{
+	struct metrics_tick *mt = arg;
+	metrics_refresh(mt->mx, NULL);   /* a failure is reported once by the metrics warn callback */
+	mt->timer = loop_add_timer(mt->loop, time_now_ms() + mt->every, on_metrics_tick, mt);
 }
 
 static void flush_history(void *arg, int will_wait)
@@ -201,6 +244,11 @@ static const char *preflight_gate(void *arg, struct runner *r)
 		bus_emit(runner_bus(r), &ev);
 		cJSON_Delete(ev.data);
 	}
+	if (g->rep.interrupted) {
+		snprintf(g->reason, sizeof(g->reason), "cancelled by SIG%s during the preflight",
+			 sigabbrev_np(g->rep.interrupted));
+		return g->reason;
+	}
 	if (!g->rep.nfailed)
 		return NULL;
 	snprintf(g->reason, sizeof(g->reason), "preflight failed (%zu of %zu checks)", g->rep.nfailed, g->rep.n);
@@ -239,11 +287,165 @@ static int notify_claim(void *ctx, const char *run_id, const char *event, const 
 	return store_notification_claim(ctx, run_id, event, step, iteration, target, &err);
 }
 
+/*
+ * roboppi's flags under `waitloop workflow` (its src/workflow/run.ts):
+ * 0 = not one of them; 1 = accepted (consumed); -1 = refused (message printed).
+ */
+struct roboppi_branch_flags {
+	const char *base_branch, *protected_branches;
+	int allow_protected;
+};
+
+static int roboppi_flag(int argc, char **argv, int *i, struct roboppi_branch_flags *bf)
+{
+	static const char *const no_value[] = {"--no-tui", "--tui", "--direct", "--supervised", "--no-supervised",
+					       "--keepalive", "--no-keepalive", NULL};
+	static const char *const with_value[] = {"--keepalive-interval", "--ipc-request-timeout", "--core",
+						 "--core-entrypoint", "--protected-branches", "--base-branch", NULL};
+	const char *a = argv[*i];
+	if (!strcmp(a, "--allow-protected-branch")) {
+		bf->allow_protected = 1;
+		return 1;
+	}
+	for (size_t k = 0; no_value[k]; k++)
+		if (!strcmp(a, no_value[k]))
+			return 1;
+	for (size_t k = 0; with_value[k]; k++)
+		if (!strcmp(a, with_value[k])) {
+			if (*i + 1 >= argc) {
+				usage_error("workflow", "option '%s' needs a value", a);
+				return -1;
+			}
+			++*i;
+			if (!strcmp(a, "--base-branch"))
+				bf->base_branch = argv[*i];
+			else if (!strcmp(a, "--protected-branches"))
+				bf->protected_branches = argv[*i];
+			return 1;
+		}
+	if (!strcmp(a, "--agents")) {
+		die_msg("--agents: roboppi agent catalogs are not implemented by waitloop; give each step its "
+			"'worker' and 'instructions' (and the command line in 'workers:')");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const run_options_known[] = {
+	"--workspace", "-w", "--context", "--db", "--metrics", "--junit", "--set", "--verbose", "-v",
+	"--quiet", "-q", "--json", "--no-progress", "--help", "-h", NULL,
+};
+
+/*
+ * Environment defaults for options (docs/cli.md). WAITLOOP_METRICS and
+ * WAITLOOP_JUNIT are removed from the environment once read, so a nested
+ * `waitloop run` in a step does not overwrite this run's files.
+ */
+static int env_defaults(const char **metrics, char **metrics_env, char **junit_env, int *verbosity, int *no_progress)
+{
+	const char *v = getenv("WAITLOOP_METRICS");
+	if (v && *v)
+		*metrics_env = xstrdup(v);
+	*metrics = *metrics_env;
+	v = getenv("WAITLOOP_JUNIT");
+	if (v && *v)
+		*junit_env = xstrdup(v);
+	unsetenv("WAITLOOP_METRICS");
+	unsetenv("WAITLOOP_JUNIT");
+	v = getenv("WAITLOOP_VERBOSITY");
+	if (v && *v) {
+		if (!strcmp(v, "quiet"))
+			*verbosity = -1;
+		else if (!strcmp(v, "normal"))
+			*verbosity = 0;
+		else if (!strcmp(v, "verbose"))
+			*verbosity = 1;
+		else
+			return usage_error("run", "invalid WAITLOOP_VERBOSITY '%s' (quiet, normal or verbose)", v);
+	}
+	v = getenv("WAITLOOP_PROGRESS");
+	if (v && *v) {
+		if (!strcmp(v, "0"))
+			*no_progress = 1;
+		else if (strcmp(v, "1"))
+			return usage_error("run", "invalid WAITLOOP_PROGRESS '%s' (0 or 1)", v);
+	}
+	return 0;
+}
+
+/* After a failure to create the history or the context directory: when the
+ * workspace itself cannot be written (a ConfigMap mount, a read-only
+ * checkout), say so and what to do. */
+static void hint_read_only_workspace(const char *ws_abs)
+{
+	if (access(ws_abs, W_OK) == 0)
+		return;
+	fprintf(stderr,
+		"waitloop: hint: the workspace '%s' is not writable (%s); the context directory and the\n"
+		"history go there: run with -w on a writable directory (in Kubernetes an emptyDir,\n"
+		"docs/kubernetes.md), or move them with --context and --db\n",
+		ws_abs, strerror(errno));
+}
+
+/* The CI reports of a finished run (docs/ci.md); a failure is a warning, never the exit code. */
+static void write_ci_reports(const cJSON *summary, const char *junit, const struct redactor *rd)
+{
+	struct wl_err err = WL_ERR_INIT;
+	if (junit && junit_write(junit, summary, rd, &err) < 0)
+		fprintf(stderr, "waitloop: warning: junit report: %s\n", err.msg);
+	const char *gha = getenv("GITHUB_ACTIONS");
+	if (!gha || strcmp(gha, "true"))
+		return;
+	ghactions_annotate(summary, stderr);
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	const char *server = getenv("GITHUB_SERVER_URL"), *repo = getenv("GITHUB_REPOSITORY"),
+		   *run = getenv("GITHUB_RUN_ID");
+	char *url = server && repo && run && *server && *repo && *run
+			    ? xasprintf("%s/%s/actions/runs/%s", server, repo, run) : NULL;
+	if (path && *path && ghactions_append_summary(path, summary, url, &err) < 0)
+		fprintf(stderr, "waitloop: warning: GitHub step summary: %s\n", err.msg);
+	free(url);
+}
+
+/* A fresh temporary workspace, as roboppi uses without --workspace. */
+static char *temp_workspace(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *tmpl = xasprintf("%s/waitloop-wf-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tmpl)) {
+		die_msg("cannot create a temporary workspace '%s': %s", tmpl, strerror(errno));
+		free(tmpl);
+		return NULL;
+	}
+	return tmpl;
+}
+
+static int run_main(int argc, char **argv, int roboppi);
+
 int cmd_run(int argc, char **argv)
 {
-	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL;
+	int roboppi = argc > 0 && !strcmp(argv[0], "workflow");
+	int rc = run_main(argc, argv, roboppi);
+	/* roboppi exits 1 for an invalid workflow, a usage error and a timeout */
+	if (roboppi && (rc == 2 || rc == 3))
+		rc = 1;
+	return rc;
+}
+
+static int run_main(int argc, char **argv, int roboppi)
+{
+	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL, *junit = NULL;
+	char *metrics_env = NULL, *junit_env = NULL;
+	char *made_ws = NULL;
+	struct roboppi_branch_flags bf = {NULL, NULL, 0};
 	struct strvec set = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
+	if (env_defaults(&metrics, &metrics_env, &junit_env, &verbosity, &no_progress)) {
+		free(metrics_env);
+		free(junit_env);
+		return 2;
+	}
+	junit = junit_env;
 	/* Keep freed heap: every step allocates and frees the same few hundred
 	 * KiB, and glibc's default trimming gave it back and took it again with
 	 * brk() several times per step (~10 % of the runner's time on 200
@@ -252,12 +454,18 @@ int cmd_run(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
+		int rf;
 		if (options && !strcmp(a, "--")) {
 			options = 0;
+		} else if (options && roboppi && (rf = roboppi_flag(argc, argv, &i, &bf)) != 0) {
+			if (rf < 0) {
+				strvec_clear(&set);
+				return 2;
+			}
 		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
 			fputs(run_usage, stdout);
-			strvec_clear(&set);
-			return 0;
+			rc = 0;
+			goto out_args;
 		} else if (options && (is_opt(a, "--workspace", "-w"))) {
 			if (!(workspace = opt_value(argc, argv, &i, "--workspace", "-w")))
 				goto missing;
@@ -270,13 +478,16 @@ int cmd_run(int argc, char **argv)
 		} else if (options && is_opt(a, "--metrics", NULL)) {
 			if (!(metrics = opt_value(argc, argv, &i, "--metrics", NULL)))
 				goto missing;
+		} else if (options && is_opt(a, "--junit", NULL)) {
+			if (!(junit = opt_value(argc, argv, &i, "--junit", NULL)) || !*junit)
+				goto missing;
 		} else if (options && is_opt(a, "--set", NULL)) {
 			if (!(v = opt_value(argc, argv, &i, "--set", NULL)))
 				goto missing;
 			const char *eq = strchr(v, '=');
 			if (!eq || !valid_env_name(v, (size_t)(eq - v))) {
-				strvec_clear(&set);
-				return usage_error("run", "--set expects KEY=VALUE with KEY a variable name, got '%s'", v);
+				rc = usage_error("run", "--set expects KEY=VALUE with KEY a variable name, got '%s'", v);
+				goto out_args;
 			}
 			strvec_push(&set, v);
 		} else if (options && (!strcmp(a, "-v") || !strcmp(a, "--verbose"))) {
@@ -288,22 +499,22 @@ int cmd_run(int argc, char **argv)
 		} else if (options && !strcmp(a, "--no-progress")) {
 			no_progress = 1;
 		} else if (options && a[0] == '-' && a[1]) {
-			strvec_clear(&set);
-			return usage_error("run", "unknown option '%s'", a);
+			rc = usage_unknown_option("run", a, run_options_known);
+			goto out_args;
 		} else if (!file) {
 			file = a;
 		} else {
-			strvec_clear(&set);
-			return usage_error("run", "more than one workflow file given ('%s', '%s')", file, a);
+			rc = usage_error("run", "more than one workflow file given ('%s', '%s')", file, a);
+			goto out_args;
 		}
 		continue;
 missing:
-		strvec_clear(&set);
-		return usage_error("run", "option '%s' needs a value", a);
+		rc = usage_error("run", "option '%s' needs a value", a);
+		goto out_args;
 	}
 	if (!file) {
-		strvec_clear(&set);
-		return usage_error("run", "no workflow file given");
+		rc = usage_error("run", "no workflow file given");
+		goto out_args;
 	}
 
 	struct errlist diags = ERRLIST_INIT;
@@ -311,8 +522,40 @@ missing:
 	errlist_print(&diags, stderr);
 	errlist_release(&diags);
 	if (!wf) {
-		strvec_clear(&set);
-		return 2;
+		rc = 2;
+		goto out_args;
+	}
+	if (roboppi) {
+		/* roboppi: a missing --workspace is created; none given -> a fresh temp dir */
+		struct wl_err werr = WL_ERR_INIT;
+		if (!workspace) {
+			if (!(made_ws = temp_workspace())) {
+				workflow_free(wf);
+				strvec_clear(&set);
+				return 2;
+			}
+			workspace = made_ws;
+		} else if (!fs_is_dir(workspace) && fs_mkdir_p(workspace, &werr) < 0) {
+			die_msg("%s", werr.msg);
+			workflow_free(wf);
+			strvec_clear(&set);
+			return 2;
+		}
+		/* roboppi's branch context: its variables for every step, and its
+		 * refusal to work on a protected branch */
+		struct branchctx_opts bo = {workspace, bf.base_branch, bf.protected_branches, bf.allow_protected,
+					    wf->create_branch, wf->expected_work_branch};
+		char *note = NULL;
+		if (branchctx_resolve(&bo, &set, &note, &werr) < 0) {
+			die_msg("%s", werr.msg);
+			workflow_free(wf);
+			strvec_clear(&set);
+			free(made_ws);
+			return 2;
+		}
+		if (note && verbosity >= 0)
+			fprintf(stderr, "waitloop: notice: %s\n", note);
+		free(note);
 	}
 
 	char *db_path = resolve_db(db, wf, workspace);
@@ -325,6 +568,10 @@ missing:
 	struct notifier *nt = NULL;
 	struct runner *r = NULL;
 	struct heartbeat hb = {0};
+	struct report *report = NULL;
+	char *junit_path = junit ? fs_abspath(junit) : NULL;
+	struct reaper *rp = NULL;
+	struct metrics_tick mt = {0};
 	struct wl_err err = WL_ERR_INIT;
 
 	/* History first: without it neither the run nor its notifications
@@ -338,10 +585,12 @@ missing:
 	store = store_open(db_path, &err);
 	if (!store) {
 		die_msg("%s", err.msg);
+		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
 	if (store_mark_crashed(store, &err) < 0)
 		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+	stop_orphans(store);
 
 	struct run_options o = RUN_OPTIONS_INIT;
 	o.workspace = workspace;
@@ -353,8 +602,10 @@ missing:
 	r = runner_new(wf, &o, &err);
 	if (!r) {
 		die_msg("%s", err.msg);
+		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
+	rp = reaper_start(store, runner_run_id(r));
 	if (runner_notice(r) && verbosity >= 0)
 		fprintf(stderr, "waitloop: notice: %s\n", runner_notice(r));
 
@@ -364,9 +615,9 @@ missing:
 	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
 	if (gate.rep.interrupted) {
+		/* recorded as a run CANCELLED before its first step (cli.md) */
 		die_msg("preflight interrupted by SIG%s", sigabbrev_np(gate.rep.interrupted));
-		rc = 128 + gate.rep.interrupted;
-		goto out;
+		runner_cancel_before_start(r, gate.rep.interrupted);
 	}
 	runner_set_gate(r, preflight_gate, &gate);
 
@@ -382,6 +633,9 @@ missing:
 	if (verbosity > 0)
 		runner_set_output_fn(r, progress_output, pg);
 
+	/* What CI reports need (report.h). */
+	report = report_new();
+	bus_subscribe(runner_bus(r), report_sink, report);
 	/* History and metrics are sinks on the bus; neither can stop the run. */
 	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
 	store_set_warn(store, warn_once, "history");
@@ -394,6 +648,9 @@ missing:
 		mx = metrics_new(metrics_path);
 		metrics_set_warn(mx, warn_once, "metrics");
 		bus_subscribe(runner_bus(r), metrics_sink, mx);
+		int64_t every = wf->metrics_refresh > 0 ? wf->metrics_refresh : METRICS_REFRESH_MS;
+		mt = (struct metrics_tick){runner_loop(r), mx, every, 0};
+		mt.timer = loop_add_timer(mt.loop, time_now_ms() + every, on_metrics_tick, &mt);
 	}
 
 	/* Notifications: last sink, so an event is recorded before it is sent. */
@@ -425,18 +682,29 @@ missing:
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
 	hb.timer = 0;
+	if (mt.timer)
+		loop_cancel_timer(mt.loop, mt.timer);
+	mt.timer = 0;
 	if (mx && metrics_flush(mx, &err) < 0)
 		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
 	rc = runner_exit_code(r);
 
-	if (runner_artifact_error(r))
+	const struct strvec *lost = runner_artifact_errors(r);
+	for (size_t i = 0; i < lost->n; i++)
+		fprintf(stderr, "waitloop: warning: context directory: %s\n", lost->v[i]);
+	if (!lost->n && runner_artifact_error(r))
 		fprintf(stderr, "waitloop: warning: context directory: %s\n", runner_artifact_error(r));
 	cJSON *summary = runner_summary(r);
+	report_augment(report, summary);
+	redact_json(runner_redactor(r), summary);
+	write_ci_reports(summary, junit_path, runner_redactor(r));
 	if (json) {
 		char *s = cJSON_Print(summary);
 		if (s)
 			printf("%s\n", s);
 		cJSON_free(s);
+	} else if (roboppi) {
+		progress_print_roboppi_table(stdout, summary, colors_ok && isatty(STDOUT_FILENO));
 	} else {
 		progress_print_table(stdout, summary, colors_ok && isatty(STDOUT_FILENO));
 	}
@@ -445,10 +713,15 @@ missing:
 out:
 	if (hb.timer)
 		loop_cancel_timer(hb.loop, hb.timer);
+	if (mt.timer)
+		loop_cancel_timer(mt.loop, mt.timer);
+	reaper_finish(rp);
 	notify_free(nt);
 	progress_free(pg);
 	metrics_free(mx);
 	runner_free(r);
+	report_free(report);
+	free(junit_path);
 	store_close(store);
 	preflight_report_release(&gate.rep);
 	strvec_clear(&env);
@@ -456,6 +729,10 @@ out:
 	free(db_path);
 	free(metrics_path);
 	workflow_free(wf);
+out_args:
 	strvec_clear(&set);
+	free(made_ws);
+	free(metrics_env);
+	free(junit_env);
 	return rc;
 }

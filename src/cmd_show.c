@@ -1,11 +1,14 @@
 /*
- * waitloop show RUN_ID [--db FILE] [--json] [--html FILE]
+ * waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json] [--html FILE]
  *
  * One recorded run in detail: steps, iterations with decisions and
  * fingerprints, attempts, waits with their observations, git changes,
- * convergence, alerts, notifications. RUN_ID may be a unique prefix.
+ * convergence, alerts, notifications. RUN_ID may be a unique prefix, or
+ * "latest" / "@latest" for the newest run. A long text (a reason, a wait's
+ * message, an observation summary) is printed once; later repeats say so.
  * Read-only except for the CRASHED marking of dead runs.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,26 +19,52 @@
 #include "report_html.h"
 #include "store.h"
 #include "strbuf.h"
+#include "strvec.h"
 #include "timeutil.h"
 #include "xalloc.h"
 
-/* At most this many observations per wait in the text view (the last ones). */
+/* At most this many observations per wait in the text view (the last ones), without --all. */
 #define SHOW_OBSERVATIONS 10
+/* Texts at least this long are printed once; a repeat is replaced by a note. */
+#define SHOW_LONG_TEXT 60
+
+struct show {
+	int all;              /* --all: every observation, summaries in full */
+	struct strvec seen;   /* long texts printed so far */
+};
+
+/* 1 when text is long and was printed before (as a whole or inside a longer text);
+ * else remember it and return 0. */
+static int seen_before(struct show *sh, const char *text)
+{
+	if (!text || strlen(text) < SHOW_LONG_TEXT)
+		return 0;
+	for (size_t i = 0; i < sh->seen.n; i++)
+		if (strstr(sh->seen.v[i], text))
+			return 1;
+	strvec_push(&sh->seen, text);
+	return 0;
+}
 
 static const char show_usage[] =
-	"usage: waitloop show RUN_ID [--db FILE] [--json] [--html FILE]\n"
+	"usage: waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json] [--html FILE]\n"
 	"\n"
 	"Show one recorded run: steps, iterations (decision, reasons, fingerprints),\n"
 	"attempts, waits (outcome, elapsed, observations), git changes, convergence,\n"
-	"alerts and notifications. RUN_ID may be any unique prefix of a run id.\n"
+	"alerts and notifications. RUN_ID may be any unique prefix of a run id, or\n"
+	"'latest' (also '@latest') for the newest run. A long message is printed once.\n"
 	"\n"
 	"Options:\n"
-	"      --db FILE   history database (default: $WAITLOOP_DB, else ./.waitloop/history.db)\n"
-	"      --json      print the run as one JSON object on stdout\n"
-	"      --html FILE write a self-contained HTML picture of the run to FILE\n"
-	"                  (steps on a time axis, every wait's observations, each\n"
-	"                  iteration's verdict and fix.md) instead of the text view\n"
-	"  -h, --help      show this help\n"
+	"  -w, --workspace DIR  read DIR/.waitloop/history.db (unless $WAITLOOP_DB is set)\n"
+	"      --db FILE        history database (default: $WAITLOOP_DB, else\n"
+	"                       ./.waitloop/history.db)\n"
+	"  -a, --all            every observation of every wait, summaries in full\n"
+	"                       (default: the last 10 per wait, 160 characters each)\n"
+	"      --json           print the run as one JSON object on stdout (always complete)\n"
+	"      --html FILE      write a self-contained HTML picture of the run to FILE\n"
+	"                       (steps on a time axis, every wait's observations, each\n"
+	"                       iteration's verdict and fix.md) instead of the text view\n"
+	"  -h, --help           show this help\n"
 	"\n"
 	"Exit codes: 0 shown, 1 no such run, ambiguous prefix or database error,\n"
 	"2 usage error.\n";
@@ -106,7 +135,7 @@ static void print_list(const char *indent, const char *label, const cJSON *arr)
 	}
 }
 
-static void print_attempt(const cJSON *a)
+static void print_attempt(struct show *sh, const cJSON *a)
 {
 	struct strbuf sb = STRBUF_INIT;
 	double d;
@@ -126,14 +155,14 @@ static void print_attempt(const cJSON *a)
 		strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", dur);
 	}
 	if (*s_(a, "reason"))
-		strbuf_addf(&sb, " — %s", s_(a, "reason"));
+		strbuf_addf(&sb, " — %s", seen_before(sh, s_(a, "reason")) ? "(reason as above)" : s_(a, "reason"));
 	if (!*s_(a, "finished_at"))
 		strbuf_addstr(&sb, sb.len ? " (running)" : "running");
 	printf("    attempt      %s #%d: %s\n", s_(a, "phase"), inum(a, "attempt"), strbuf_str(&sb));
 	strbuf_release(&sb);
 }
 
-static void print_wait(const cJSON *w)
+static void print_wait(struct show *sh, const cJSON *w)
 {
 	double el = 0;
 	char dur[32] = "?";
@@ -147,18 +176,18 @@ static void print_wait(const cJSON *w)
 		printf(" (rule %s)", s_(w, "rule"));
 	putchar('\n');
 	if (*s_(w, "message"))
-		printf("                 %s\n", s_(w, "message"));
+		printf("                 %s\n", seen_before(sh, s_(w, "message")) ? "(message as above)" : s_(w, "message"));
 	char *fps = join(cJSON_GetObjectItemCaseSensitive(w, "fingerprints"), ", ");
 	if (*fps)
 		printf("                 fingerprints: %s\n", fps);
 	free(fps);
 	const cJSON *obs = cJSON_GetObjectItemCaseSensitive(w, "observations");
-	int n = cJSON_GetArraySize(obs), i = 0;
-	if (n > SHOW_OBSERVATIONS)
-		printf("                 (%d earlier observations)\n", n - SHOW_OBSERVATIONS);
+	int n = cJSON_GetArraySize(obs), i = 0, skip = sh->all ? 0 : n - SHOW_OBSERVATIONS;
+	if (skip > 0)
+		printf("                 (%d earlier observation%s; --all shows them)\n", skip, skip == 1 ? "" : "s");
 	const cJSON *o;
 	cJSON_ArrayForEach(o, obs) {
-		if (i++ < n - SHOW_OBSERVATIONS)
+		if (i++ < skip)
 			continue;
 		double oel = 0;
 		char odur[32] = "?";
@@ -171,8 +200,11 @@ static void print_wait(const cJSON *w)
 			printf(" no-progress %d", inum(o, "no_progress"));
 		if (*s_(o, "probe_error"))
 			printf(" probe error: %s", s_(o, "probe_error"));
-		if (*s_(o, "summary"))
-			printf(" — %.160s", s_(o, "summary"));
+		if (*s_(o, "summary") && seen_before(sh, s_(o, "summary")))
+			printf(" — (summary as above)");
+		else if (*s_(o, "summary"))
+			printf(" — %.*s%s", sh->all ? (int)strlen(s_(o, "summary")) : 160, s_(o, "summary"),
+			       !sh->all && strlen(s_(o, "summary")) > 160 ? "…" : "");
 		putchar('\n');
 	}
 }
@@ -198,15 +230,15 @@ static void print_git(const cJSON *g)
 }
 
 /* Everything of a step that belongs to iteration it (0 = not iterating). */
-static void print_iteration_items(const cJSON *step, int it)
+static void print_iteration_items(struct show *sh, const cJSON *step, int it)
 {
 	const cJSON *x;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "attempts"))
 		if (inum(x, "iteration") == it)
-			print_attempt(x);
+			print_attempt(sh, x);
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "waits"))
 		if (inum(x, "iteration") == it)
-			print_wait(x);
+			print_wait(sh, x);
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "kills"))
 		if (inum(x, "iteration") == it) {
 			char *sig = join(cJSON_GetObjectItemCaseSensitive(x, "signals_sent"), " ");
@@ -229,9 +261,21 @@ static void print_iteration_items(const cJSON *step, int it)
 		if (inum(x, "iteration") == it)
 			printf("    ALERT        %d consecutive failures (threshold %d)%s%s\n", inum(x, "consecutive_failures"),
 			       inum(x, "threshold"), *s_(x, "reason") ? ": " : "", s_(x, "reason"));
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "warnings"))
+		if (inum(x, "iteration") == it)
+			printf("    warning      %s\n", s_(x, "message"));
 }
 
-static void print_step(const cJSON *step)
+/* A list of reasons: each long one once. */
+static void print_reasons(struct show *sh, const cJSON *arr)
+{
+	const cJSON *it, *list = cJSON_IsArray(arr) ? arr : NULL;
+	cJSON_ArrayForEach(it, list)
+		if (cJSON_IsString(it))
+			printf("    %-12s %s\n", "reason", seen_before(sh, it->valuestring) ? "(as above)" : it->valuestring);
+}
+
+static void print_step(struct show *sh, const cJSON *step)
 {
 	int ni = inum(step, "iteration_count"), na = inum(step, "attempt_count");
 	printf("\nStep %s  %s", s_(step, "step"), s_(step, "status"));
@@ -246,7 +290,8 @@ static void print_step(const cJSON *step)
 	putchar('\n');
 	if (*s_(step, "reason"))
 		printf("  reason: %s\n", s_(step, "reason"));
-	print_iteration_items(step, 0);
+	seen_before(sh, s_(step, "reason"));
+	print_iteration_items(sh, step, 0);
 	const cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(step, "iterations")) {
 		int n = inum(it, "iteration");
@@ -255,14 +300,14 @@ static void print_step(const cJSON *step)
 		if (*s_(it, "decision_source"))
 			printf(" (%s)", s_(it, "decision_source"));
 		putchar('\n');
-		print_list("    ", "reason", cJSON_GetObjectItemCaseSensitive(it, "reasons"));
+		print_reasons(sh, cJSON_GetObjectItemCaseSensitive(it, "reasons"));
 		print_list("    ", "fingerprint", cJSON_GetObjectItemCaseSensitive(it, "fingerprints"));
-		print_iteration_items(step, n);
+		print_iteration_items(sh, step, n);
 		print_git(cJSON_GetObjectItemCaseSensitive(it, "git"));
 	}
 }
 
-static void print_run(const cJSON *run)
+static void print_run(struct show *sh, const cJSON *run)
 {
 	char started[32], finished[32], dur[32] = "-";
 	double d;
@@ -301,7 +346,7 @@ static void print_run(const cJSON *run)
 		}
 	}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(run, "steps"))
-		print_step(x);
+		print_step(sh, x);
 	const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(run, "alerts");
 	if (cJSON_GetArraySize(alerts) > 0) {
 		printf("\nAlerts\n");
@@ -354,37 +399,46 @@ static void attach_archive(cJSON *run)
 
 int cmd_show(int argc, char **argv)
 {
-	const char *db = NULL, *id = NULL, *html = NULL;
-	int json = 0;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"workspace", required_argument, NULL, 'w'},
+		{"all", no_argument, NULL, 'a'},
+		{"json", no_argument, NULL, 'j'},
+		{"html", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *db = NULL, *id = NULL, *workspace = NULL, *html = NULL;
+	struct show sh = {0, STRVEC_INIT};
+	int json = 0, c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":w:ah", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'w': workspace = optarg; break;
+		case 'a': sh.all = 1; break;
+		case 'j': json = 1; break;
+		case 'H': html = optarg; break;
+		case 'h':
 			fputs(show_usage, stdout);
 			return 0;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else if (!strncmp(argv[i], "--html=", 7)) {
-			html = argv[i] + 7;
-		} else if (!strcmp(argv[i], "--html")) {
-			if (i + 1 >= argc)
-				return usage_error("show", "option '--html' needs a value");
-			html = argv[++i];
-		} else if (!strncmp(argv[i], "--db=", 5)) {
-			db = argv[i] + 5;
-		} else if (!strcmp(argv[i], "--db")) {
-			if (i + 1 >= argc)
-				return usage_error("show", "option '--db' needs a value");
-			db = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return usage_error("show", "unknown option '%s'", argv[i]);
-		} else if (!id) {
-			id = argv[i];
-		} else {
-			return usage_error("show", "unexpected argument '%s'", argv[i]);
+		case ':':
+			return usage_error("show", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_unknown_longopt("show", argv[optind - 1], opts);
 		}
 	}
+	if (optind < argc)
+		id = argv[optind++];
+	if (optind < argc)
+		return usage_error("show", "unexpected argument '%s'", argv[optind]);
+	if (workspace && !fs_is_dir(workspace))
+		return usage_error("show", "workspace '%s' is not a directory", workspace);
 	if (!id || !*id)
-		return usage_error("show", "missing RUN_ID");
-	char *path = db ? xstrdup(db) : store_default_path(NULL);
+		return usage_error("show", "missing RUN_ID (or 'latest')");
+	int latest = !strcmp(id, "latest") || !strcmp(id, "@latest");
+	char *path = db ? xstrdup(db) : store_default_path(workspace);
 	if (!fs_exists(path)) {
 		die_msg("no run '%s': history database '%s' does not exist", id, path);
 		free(path);
@@ -392,9 +446,33 @@ int cmd_show(int argc, char **argv)
 	}
 	struct wl_err err = WL_ERR_INIT;
 	struct store *st = store_open(path, &err);
+	if (!st && store_err_readonly(&err))   /* a read-only copy or medium: read it as it is */
+		st = store_open_readonly(path, &err);
 	cJSON *run = NULL;
 	int rc = 1;
-	if (!st || store_mark_crashed(st, &err) < 0 || store_get_run(st, id, &run, &err) < 0) {
+	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
+		die_msg("%s", err.msg);
+		goto out;
+	}
+	if (latest) {
+		cJSON *newest = NULL;
+		if (store_list_runs(st, 1, &newest, &err) < 0) {
+			die_msg("%s", err.msg);
+			goto out;
+		}
+		const char *nid = json_get_string(cJSON_GetArrayItem(newest, 0), "id");
+		if (!nid) {
+			die_msg("no runs recorded in history database '%s'", path);
+			cJSON_Delete(newest);
+			goto out;
+		}
+		int r = store_get_run(st, nid, &run, &err);
+		cJSON_Delete(newest);
+		if (r < 0) {
+			die_msg("%s", err.msg);
+			goto out;
+		}
+	} else if (store_get_run(st, id, &run, &err) < 0) {
 		die_msg("%s", err.msg);
 		goto out;
 	}
@@ -416,11 +494,12 @@ int cmd_show(int argc, char **argv)
 		puts(txt);
 		cJSON_free(txt);
 	} else if (!html) {
-		print_run(run);
+		print_run(&sh, run);
 	}
 	rc = 0;
 out:
 	cJSON_Delete(run);
+	strvec_clear(&sh.seen);
 	store_close(st);
 	free(path);
 	return rc;

@@ -269,7 +269,7 @@ static int stats_main(const char *cmd, int argc, char **argv, const char *tune_t
 		case ':':
 			return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return usage_unknown_longopt(cmd, argv[optind - 1], opts);
 		}
 	}
 	char *dflt = NULL;

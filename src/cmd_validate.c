@@ -78,8 +78,9 @@ int cmd_validate(int argc, char **argv)
 		} else if (options && !strcmp(a, "--json")) {
 			json = 1;
 		} else if (options && a[0] == '-' && a[1]) {
+			static const char *const known[] = {"--json", "--help", "-h", NULL};
 			free(files);
-			return usage_error("validate", "unknown option '%s'", a);
+			return usage_unknown_option("validate", a, known);
 		} else {
 			files[nfiles++] = a;
 		}

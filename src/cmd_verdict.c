@@ -87,7 +87,7 @@ static int verdict_write_main(int argc, char **argv)
 			rc = usage_error("verdict", "option '%s' needs a value", argv[optind - 1]);
 			goto out;
 		default:
-			rc = usage_error("verdict", "unknown option '%s'", argv[optind - 1]);
+			rc = usage_unknown_longopt("verdict", argv[optind - 1], opts);
 			goto out;
 		}
 	}

@@ -55,7 +55,7 @@ static const char wait_usage[] =
 	"                            ./.waitloop/wait/<target>)\n"
 	"  --quiet                   no summary line\n"
 	"\n"
-	"Durations: 200ms, 10s, 5m, 1h30m. Patterns: POSIX ERE, (?i) for case-insensitive.\n"
+	"Durations: 200ms, 10s, 5m, 1h30m. Patterns: PCRE2 (POSIX ERE compatible), (?i) for case-insensitive.\n"
 	"Writes wait-probe.log and, unless met, wait-failure.json.\n"
 	"\n"
 	"Exit codes: 0 met, 1 terminal_fail, 3 stalled, 124 timeout, 2 usage error or\n"

@@ -1,9 +1,14 @@
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
 #include "redact.h"
+#include "reaper.h"
+#include "suggest.h"
+#include "xalloc.h"
 
 /* Every error line the commands print passes the redactor (SPEC §7). */
 void die_msg(const char *fmt, ...)
@@ -30,4 +35,40 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "Try 'waitloop %s --help'.\n", cmd);
 	return 2;
+}
+
+int usage_unknown_option(const char *cmd, const char *arg, const char *const *known)
+{
+	char word[128];
+	snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg, "="), arg);
+	const char *s = known ? suggest_closest(word, known) : NULL;
+	if (s)
+		return usage_error(cmd, "unknown option '%s' (did you mean '%s'?)", word, s);
+	return usage_error(cmd, "unknown option '%s'", arg);
+}
+
+int usage_unknown_longopt(const char *cmd, const char *arg, const struct option *opts)
+{
+	size_t n = 0;
+	while (opts[n].name)
+		n++;
+	char **names = xcalloc(n + 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = xasprintf("--%s", opts[i].name);
+	int rc = usage_unknown_option(cmd, arg, (const char *const *)names);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+void stop_orphans(struct store *st)
+{
+	struct wl_err err = WL_ERR_INIT;
+	int n = reaper_stop_orphans(st, &err);
+	if (n < 0)
+		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
+	else if (n > 0)
+		fprintf(stderr, "waitloop: warning: stopped %d process%s left running by crashed runs\n", n,
+			n == 1 ? "" : "es");
 }

@@ -13,6 +13,7 @@ int cmd_verdict(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 
@@ -20,5 +21,18 @@ int cmd_tune(int argc, char **argv);
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message plus "Try 'waitloop CMD --help'."; returns 2. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Unknown option arg of command cmd: "unknown option '--jsno' (did you mean
+ * '--json'?)" when one of known (NULL-terminated, spelled as typed: "--json",
+ * "-w") is a plausible typo of it (any "=value" ignored); returns 2.
+ * The getopt_long variant takes the option table (long names only).
+ */
+struct option;
+int usage_unknown_option(const char *cmd, const char *arg, const char *const *known);
+int usage_unknown_longopt(const char *cmd, const char *arg, const struct option *opts);
+struct store;
+/* The watchdog (reaper.h) after CRASHED runs were marked: stops what they
+ * left running and says so on stderr. */
+void stop_orphans(struct store *st);
 
 #endif

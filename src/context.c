@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -82,15 +83,22 @@ void context_sink(void *arg, const struct wl_event *ev)
 	line = xrealloc(line, n + 2);
 	line[n] = '\n';
 	line[n + 1] = '\0';
-	/* One write on an O_APPEND descriptor: lines never interleave, even with `waitloop wait` children. */
+	/* One write on an O_APPEND descriptor: lines never interleave, even with
+	 * `waitloop wait` children. A line is whole or absent: a write cut short
+	 * (full disk) is undone by truncating back to where the line began. */
+	struct stat st;
+	off_t before = fstat(c->events_fd, &st) == 0 ? st.st_size : -1;
 	size_t off = 0;
 	while (off < n + 1) {
 		ssize_t w = write(c->events_fd, line + off, n + 1 - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : ENOSPC;
+			if (off > 0 && before >= 0 && ftruncate(c->events_fd, before) < 0)
+				e = errno;
 			char msg[512];
-			snprintf(msg, sizeof(msg), "cannot write '%s': %s", c->events_path, strerror(errno));
+			snprintf(msg, sizeof(msg), "cannot write '%s': %s", c->events_path, strerror(e));
 			keep_error(c, msg);
 			break;
 		}
@@ -104,6 +112,8 @@ int context_write_workflow(struct context *c, cJSON *doc, struct wl_err *err)
 	redact_json(c->rd, doc);
 	char *path = fs_join(c->dir, "_workflow.json");
 	int rc = json_write_atomic(path, doc, err);
+	if (rc < 0)
+		unlink(path);   /* absent rather than stale (saying RUNNING) */
 	free(path);
 	return rc;
 }
@@ -125,6 +135,8 @@ int context_write_step_meta(struct context *c, const char *step, cJSON *meta, st
 	char *path = fs_join(d, "_meta.json");
 	free(d);
 	int rc = json_write_atomic(path, meta, err);
+	if (rc < 0)
+		unlink(path);   /* absent rather than stale */
 	free(path);
 	return rc;
 }

@@ -22,6 +22,7 @@ static const char *const names[EV__COUNT] = {
 	[EV_GIT_CHANGES] = "git_changes",
 	[EV_CONVERGENCE] = "convergence",
 	[EV_RUN_FINISHED] = "run_finished",
+	[EV_WARNING] = "warning",
 };
 
 const char *event_type_name(enum ev_type t)

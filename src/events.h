@@ -35,6 +35,7 @@ enum ev_type {
 	EV_GIT_CHANGES,        /* data: head_before, head_after, branch, files[{path,insertions,deletions,status}] */
 	EV_CONVERGENCE,        /* data: stage, fingerprints[], diagnosis */
 	EV_RUN_FINISHED,       /* data: status, duration_s, exit_code */
+	EV_WARNING,            /* data: kind (output_missing|input_missing|sentinel), message */
 	EV__COUNT
 };
 

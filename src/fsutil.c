@@ -63,8 +63,12 @@ int fs_append_line(const char *path, const char *line, struct wl_err *err)
 	char *buf = xmalloc(n + 1);
 	memcpy(buf, line, n);
 	buf[n] = '\n';
+	struct stat st;
+	off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
 	int r = write_all(fd, buf, n + 1);
 	int saved = errno;
+	if (r < 0 && before >= 0 && ftruncate(fd, before) < 0)   /* whole lines or nothing */
+		saved = errno;
 	free(buf);
 	if (close(fd) < 0 && r == 0) {
 		r = -1;

@@ -572,3 +572,22 @@ int gitwork_check_scope(const struct git_changes *ch, const struct strvec *allow
 		strvec_push(fingerprints, "diff-budget/exceeded");
 	return counted;
 }
+
+void gitwork_head(struct gitwork *gw, char sha[41], char **branch)
+{
+	struct git_snapshot snap;
+	memset(&snap, 0, sizeof(snap));
+	read_head(gw, &snap);
+	memcpy(sha, snap.head, sizeof(snap.head));
+	*branch = snap.branch;
+}
+
+int gitwork_rev_commit(struct gitwork *gw, const char *rev, char sha[41], struct wl_err *err)
+{
+	struct git_snapshot *snap = NULL;
+	if (gitwork_snapshot_ref(gw, rev, &snap, err) < 0)
+		return -1;
+	memcpy(sha, snap->head, sizeof(snap->head));
+	gitwork_snapshot_free(snap);
+	return 0;
+}

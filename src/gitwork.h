@@ -79,6 +79,11 @@ const char *gitwork_root(const struct gitwork *gw);
 /* Never count path (a file or directory; absolute or relative to the
  * workspace; it need not exist yet). Paths outside the repository are ignored. */
 void gitwork_exclude(struct gitwork *gw, const char *path);
+/* HEAD: its commit id ("" when unborn) and branch short name (NULL when
+ * detached; caller frees). */
+void gitwork_head(struct gitwork *gw, char sha[41], char **branch);
+/* The commit id a revision ("main", "HEAD~1", a sha) resolves to; -1 + err. */
+int gitwork_rev_commit(struct gitwork *gw, const char *rev, char sha[41], struct wl_err *err);
 
 /* A snapshot of the work tree now. */
 int gitwork_snapshot(struct gitwork *gw, struct git_snapshot **out, struct wl_err *err);

@@ -298,6 +298,8 @@ static void decide(struct iter_loop *l, struct verdict *v)
 	in.exit_code = l->exit_code;
 	in.exit_note = l->exit_note;
 	in.inner_wait = l->have_inner ? &l->inner : NULL;
+	in.exit_code_decides = l->s->check.worker == WORKER_CUSTOM;
+	in.timed_out = l->exit_note && !strcmp(l->exit_note, "the check timed out");
 	verdict_decide(&in, v);
 }
 
@@ -587,6 +589,13 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 	};
 	render_fix(l, &v, changed, &ev, vars, end);
 	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, 1, end));
+	end->finished = finished_event(l, &v, changed);
+	/* Where CI reports point (report.h): this iteration's verdict and wait failure. */
+	cJSON_AddStringToObject(end->finished, "verdict_file", ev.decision_file);
+	if (ev.wait_failure_file && fs_exists(ev.wait_failure_file))
+		cJSON_AddStringToObject(end->finished, "wait_failure_file", ev.wait_failure_file);
+	else
+		cJSON_AddNullToObject(end->finished, "wait_failure_file");
 	free(a_verdict);
 	free(a_failure);
 	free(a_probes);
@@ -597,7 +606,6 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 		const char *first = v.message ? v.message : v.reasons.n ? v.reasons.v[0] : "incomplete iteration";
 		end->summary = xstrdup(first);
 	}
-	end->finished = finished_event(l, &v, changed);
 	next_step(l, &v, end);
 	strvec_clear(&lines);
 	strvec_clear(&scope_fps);

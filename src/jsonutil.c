@@ -30,11 +30,38 @@ cJSON *json_read_file(const char *path, size_t max, struct wl_err *err)
 		strbuf_release(&sb);
 		return NULL;
 	}
+	if (json_too_deep(strbuf_str(&sb), sb.len)) {
+		strbuf_release(&sb);
+		err_set(err, "'%s': nesting deeper than %d", path, JSON_MAX_DEPTH);
+		return NULL;
+	}
 	cJSON *j = cJSON_ParseWithLength(strbuf_str(&sb), sb.len);
 	strbuf_release(&sb);
 	if (!j)
 		err_set(err, "'%s' is not valid JSON", path);
 	return j;
+}
+
+int json_too_deep(const char *text, size_t len)
+{
+	int depth = 0, in_string = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > JSON_MAX_DEPTH)
+				return 1;
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return 0;
 }
 
 char *json_compact(const cJSON *obj)

@@ -13,6 +13,13 @@
 int json_write_atomic(const char *path, const cJSON *obj, struct wl_err *err);
 /* Parse a file holding one JSON value; max bytes. Caller cJSON_Deletes. */
 cJSON *json_read_file(const char *path, size_t max, struct wl_err *err);
+/* JSON read from outside (probe output, decision files, classifier output)
+ * may nest at most this deep. cJSON's own limit (CJSON_NESTING_LIMIT) is
+ * fixed when the library is built (1000 in Debian's), so it is checked
+ * here, before parsing, in one pass. */
+#define JSON_MAX_DEPTH 256
+/* 1 when text nests arrays/objects deeper than JSON_MAX_DEPTH. */
+int json_too_deep(const char *text, size_t len);
 /* Compact one-line form, caller frees. */
 char *json_compact(const cJSON *obj);
 /* A JSON array of strings from a strvec. */

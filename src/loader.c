@@ -43,15 +43,16 @@ struct ld {
 static const char *const TOP_KEYS[] = {
 	"name", "version", "description", "timeout", "concurrency", "context_dir", "env",
 	"shell", "wait_policy", "preflight", "notify", "metrics", "history", "redact",
-	"workers", "steps", NULL};
+	"workers", "steps", "sentinel", "create_branch", "expected_work_branch", NULL};
 static const char *const STEP_KEYS[] = {
 	"description", "worker", "instructions", "instructions_file", "capabilities",
 	"workspace", "depends_on", "inputs", "outputs", "env", "timeout", "on_failure",
 	"max_retries", "retry", "wait", "wait_policy", "completion_check", "max_iterations",
-	"on_iterations_exhausted", "convergence", "alert_after_failures", NULL};
+	"on_iterations_exhausted", "convergence", "alert_after_failures", "always", "stall", "workflow",
+	"bubble_subworkflow_events", "exports", "exports_mode", NULL};
 static const char *const CHECK_KEYS[] = {
 	"worker", "instructions", "instructions_file", "capabilities", "timeout",
-	"decision_file", "fix_file", "fix_template", "wait_policy", NULL};
+	"decision_file", "fix_file", "fix_template", "wait_policy", "stall", NULL};
 static const char *const POLICY_KEYS[] = {
 	"mode", "max_wait", "interval", "backoff", "target", "probe", "probe_timeout",
 	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold", "progress_deadline",
@@ -60,15 +61,15 @@ static const char *const POLICY_KEYS[] = {
 static const char *const BACKOFF_KEYS[] = {"factor", "max_interval", NULL};
 static const char *const RULE_KEYS[] = {
 	"match", "field", "equals", "after", "class", "fingerprint", "hint", NULL};
-static const char *const RETRY_KEYS[] = {"limit", "backoff", "on_exit_codes", "on_timeout", NULL};
-static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "max_duration", NULL};
+static const char *const RETRY_KEYS[] = {"limit", "backoff", "max_duration", "on_exit_codes", "on_timeout", NULL};
+static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "cap", NULL};
 static const char *const CONV_KEYS[] = {
 	"enabled", "stall_threshold", "max_stage", "fail_on_max_stage", "stages",
 	"allowed_paths", "ignored_paths", "diff_base_ref", "max_changed_files",
 	"no_change_limit", NULL};
 static const char *const STAGE_KEYS[] = {"stage", "append_instructions", NULL};
 static const char *const WAIT_KEYS[] = {"condition", "target", NULL};
-static const char *const OUTPUT_KEYS[] = {"name", "path", "type", NULL};
+static const char *const OUTPUT_KEYS[] = {"name", "path", "type", "required", NULL};
 static const char *const INPUT_KEYS[] = {"from", "artifact", "as", NULL};
 static const char *const PREFLIGHT_KEYS[] = {
 	"require_commands", "require_env", "require_files", "name", "command", "timeout",
@@ -76,17 +77,30 @@ static const char *const PREFLIGHT_KEYS[] = {
 static const char *const NOTIFY_KEYS[] = {"targets", "events", NULL};
 static const char *const TARGET_KEYS[] = {"type", "command", "path", "timeout", NULL};
 static const char *const WORKER_CMD_KEYS[] = {"command", NULL};
-static const char *const METRICS_KEYS[] = {"file", NULL};
+static const char *const STALL_KEYS[] = {
+	"enabled", "no_output_timeout", "activity_source", "probe", "on_stall", "on_terminal", NULL};
+static const char *const STALL_PROBE_KEYS[] = {
+	"command", "interval", "timeout", "stall_threshold", "capture_stderr", "require_zero_exit",
+	"on_probe_error", "probe_error_threshold", NULL};
+static const char *const STALL_ACTION_KEYS[] = {"action", "error_class", "fingerprint_prefix", "as_incomplete", NULL};
+static const char *const SENTINEL_KEYS[] = {"enabled", "telemetry", "defaults", NULL};
+static const char *const SENTINEL_TELEMETRY_KEYS[] = {"events_file", "state_file", "include_worker_output", NULL};
+static const char *const SENTINEL_DEFAULTS_KEYS[] = {"no_output_timeout", "activity_source", "interrupt", NULL};
+static const char *const SENTINEL_INTERRUPT_KEYS[] = {"strategy", NULL};
+static const char *const METRICS_KEYS[] = {"file", "refresh", NULL};
 static const char *const HISTORY_KEYS[] = {"db", NULL};
 
 /* roboppi features accepted with a warning (SPEC §4.1). */
 static const char *const ROBOPPI_TOP[] = {
-	"sentinel", "management", "agents", "create_branch", "branch_transition_step",
-	"expected_work_branch", "stall", NULL};
+	"management", "agents", "branch_transition_step", "stall", NULL};
 static const char *const ROBOPPI_STEP[] = {
 	"sentinel", "management", "agents", "create_branch", "branch_transition_step",
-	"expected_work_branch", "stall", "workflow", "model", "max_steps", "max_command_time", NULL};
-static const char *const ROBOPPI_CHECK[] = {"model", NULL};
+	"expected_work_branch", "model", "variant", "max_steps", "max_command_time", NULL};
+static const char *const ROBOPPI_CHECK[] = {"model", "variant", NULL};
+/* roboppi features that change outcomes and that waitloop does not run:
+ * refused (an error naming the feature and what to do instead). */
+static const char *const ROBOPPI_REFUSED[] = {"agent", NULL};
+static const char *const EXPORTS_MODE_NAMES[] = {"merge", "replace", NULL};
 
 /* Enum spellings; index + 1 is the enum value (every enum has *_UNSET = 0). */
 static const char *const WORKER_NAMES[] = {"CUSTOM", "CLAUDE_CODE", "CODEX_CLI", "OPENCODE", NULL};
@@ -98,6 +112,11 @@ static const char *const ON_EXHAUSTED_NAMES[] = {"abort", "continue", NULL};
 static const char *const NOTIFY_TYPE_NAMES[] = {"command", "file", NULL};
 static const char *const ON_TIMEOUT_NAMES[] = {"retry", "fail", NULL};
 static const char *const BUILTIN_NAMES[] = {"kubernetes", NULL};
+static const char *const STALL_ACTION_NAMES[] = {"interrupt", "fail", "ignore", NULL};
+static const char *const ERROR_CLASS_NAMES[] = {
+	"RETRYABLE_TRANSIENT", "RETRYABLE_RATE_LIMIT", "NON_RETRYABLE", "FATAL", NULL};
+static const char *const ACTIVITY_NAMES[] = {"worker_event", "any_event", "probe_only", NULL};
+static const char *const PROBE_ERROR_NAMES[] = {"ignore", "stall", "terminal", NULL};
 static const char *const EVENT_NAMES[] = {
 	"early_abort", "iteration_finished", "alert", "run_started", "run_finished", NULL};
 
@@ -160,11 +179,14 @@ static void unknown_key(struct ld *ld, const struct ynode *k, const char *const 
 			const char *const *roboppi, const char *ctx)
 {
 	const char *name = k->value;
+	if (roboppi && is_one_of(name, ROBOPPI_REFUSED)) {
+		lerr(ld, k, "'agent' (a roboppi agent catalog reference) is not implemented by waitloop; "
+			    "give %s 'worker' and 'instructions' (the CLI's command line goes in 'workers:')",
+		     ctx ? ctx : "the step");
+		return;
+	}
 	if (is_one_of(name, roboppi)) {
-		if (!strcmp(name, "workflow"))
-			lwarn(ld, k, "'workflow' (subworkflow) is a roboppi feature waitloop does not implement; ignored");
-		else
-			lwarn(ld, k, "'%s' is a roboppi feature waitloop does not implement; ignored", name);
+		lwarn(ld, k, "'%s' is a roboppi feature waitloop does not implement; ignored", name);
 		return;
 	}
 	const char *s = suggest_closest(name, known);
@@ -358,6 +380,18 @@ static void get_strlist(struct ld *ld, const struct ynode *k, const struct ynode
 	}
 }
 
+/* Warns about a pattern that hits the match limit on an adversarial text
+ * (it would count as no match on such output at run time); frees p. */
+static void check_regex_limits(struct ld *ld, const struct ynode *at, struct pattern *p)
+{
+	if (pattern_probe_limits(p) == PATTERN_LIMIT)
+		lwarn(ld, at,
+		      "regular expression '%s' hits the match limit on a 64 KiB adversarial text; on such output "
+		      "it counts as no match (rewrite nested or overlapping repetition, avoid backreferences)",
+		      p->source);
+	pattern_free(p);
+}
+
 static void get_regex_list(struct ld *ld, const struct ynode *k, const struct ynode *v,
 			   struct strvec *out)
 {
@@ -375,7 +409,7 @@ static void get_regex_list(struct ld *ld, const struct ynode *k, const struct yn
 		if (pattern_compile(&p, out->v[j], &err) < 0)
 			lerr(ld, it, "%s", err.msg);
 		else
-			pattern_free(&p);
+			check_regex_limits(ld, it, &p);
 		j++;
 	}
 }
@@ -410,6 +444,22 @@ static void get_env(struct ld *ld, const struct ynode *k, const struct ynode *v,
 	}
 }
 
+/* Names the runner itself uses in the context directory (<context>/<step>
+ * and <context>/<step>/<output>): a step or output with one of them would
+ * overwrite, or be overwritten by, the runner's own files. */
+static const char *const reserved_step_ids[] = {"_workflow", "_workflow.json", NULL};
+static const char *const reserved_output_names[] = {
+	"_meta.json", "stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log", "wait-probe.log",
+	"wait-failure.json", "review.verdict", "fix.md", "iterations", "events.jsonl", "_workflow", "_workflow.json", NULL};
+
+static int is_reserved(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(name, *list))
+			return 1;
+	return 0;
+}
+
 int loader_safe_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -441,6 +491,22 @@ static int has_dotdot(const char *p)
 	return 0;
 }
 
+/*
+ * The one rule for paths a workflow names (context_dir, a step's workspace,
+ * a notify file target's path, metrics.file, history.db): an absolute path
+ * is taken as written; a relative one is relative to the workspace and must
+ * not leave it ('..'). inputs[].as is stricter (relative only).
+ */
+static void check_path(struct ld *ld, const struct ynode *at, const char *what, const char *path)
+{
+	if (!path)
+		return;
+	if (!*path)
+		lerr(ld, at, "'%s' must not be empty", what);
+	else if (path[0] != '/' && has_dotdot(path))
+		lerr(ld, at, "'%s' must not leave the workspace ('..' in '%s')", what, path);
+}
+
 /* ------------------------------------------------------------- wait_policy */
 
 static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, const char *ctx)
@@ -458,7 +524,7 @@ static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, 
 			if (r->match && pattern_compile(&p, r->match, &err) < 0)
 				lerr(ld, v, "%s", err.msg);
 			else if (r->match)
-				pattern_free(&p);
+				check_regex_limits(ld, v, &p);
 		} else if (!strcmp(name, "field")) {
 			r->field = get_str(ld, k, v);
 		} else if (!strcmp(name, "equals")) {
@@ -635,12 +701,22 @@ static void load_retry(struct ld *ld, const struct ynode *k, const struct ynode 
 					get_duration(ld, bk, bv, 0, &r->backoff_duration);
 				else if (!strcmp(bk->value, "factor"))
 					get_number(ld, bk, bv, 1.0, &r->backoff_factor);
-				else if (!strcmp(bk->value, "max_duration"))
+				else if (!strcmp(bk->value, "cap"))
 					get_duration(ld, bk, bv, 0, &r->backoff_max_duration);
+				else if (!strcmp(bk->value, "max_duration")) {
+					/* the old name of cap (Argo's maxDuration is a total budget) */
+					get_duration(ld, bk, bv, 0, &r->backoff_max_duration);
+					lwarn(ld, bk,
+					      "'max_duration' in %s caps each delay: it is now called 'cap' (the total time "
+					      "across retries is retry.max_duration)",
+					      bctx);
+				}
 				else
 					unknown_key(ld, bk, RETRY_BACKOFF_KEYS, NULL, bctx);
 			}
 			free(bctx);
+		} else if (!strcmp(name, "max_duration")) {
+			get_duration(ld, rk, rv, 1, &r->max_duration);
 		} else if (!strcmp(name, "on_exit_codes")) {
 			if (!expect_list(ld, rk, rv, "exit codes"))
 				continue;
@@ -686,6 +762,9 @@ static void load_convergence(struct ld *ld, const struct ynode *k, const struct 
 			get_strlist(ld, ck, cv, &c->ignored_paths, 0);
 		else if (!strcmp(name, "diff_base_ref"))
 			c->diff_base_ref = get_str(ld, ck, cv);
+		else if (!strcmp(name, "diff_base_ref_file"))
+			lerr(ld, ck, "'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself "
+				     "in 'diff_base_ref'");
 		else if (!strcmp(name, "max_changed_files"))
 			get_int(ld, ck, cv, 0, &c->max_changed_files);
 		else if (!strcmp(name, "no_change_limit"))
@@ -723,6 +802,157 @@ static void load_convergence(struct ld *ld, const struct ynode *k, const struct 
 	free(cctx);
 }
 
+/* ----------------------------------------------- roboppi Sentinel (stall:) */
+
+static void load_stall_action(struct ld *ld, const struct ynode *k, const struct ynode *v,
+			      struct wl_stall_action_cfg *a, const char *ctx)
+{
+	a->present = 1;
+	if (!expect_map(ld, k, v))
+		return;
+	char *actx = xasprintf("%s of %s", k->value, ctx);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *ak = v->keys[i], *av = v->items[i];
+		const char *name = ak->value;
+		if (!strcmp(name, "action"))
+			a->action = (enum wl_stall_action)get_enum(ld, ak, av, STALL_ACTION_NAMES);
+		else if (!strcmp(name, "error_class"))
+			a->error_class = (enum wl_error_class)get_enum(ld, ak, av, ERROR_CLASS_NAMES);
+		else if (!strcmp(name, "fingerprint_prefix"))
+			get_strlist(ld, ak, av, &a->fingerprint_prefix, 0);
+		else if (!strcmp(name, "as_incomplete"))
+			get_bool(ld, ak, av, &a->as_incomplete);
+		else
+			unknown_key(ld, ak, STALL_ACTION_KEYS, NULL, actx);
+	}
+	free(actx);
+}
+
+static void load_stall_probe(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_stall *st,
+			     const char *ctx)
+{
+	st->probe_present = 1;
+	if (!expect_map(ld, k, v))
+		return;
+	char *pctx = xasprintf("probe of %s", ctx);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *pk = v->keys[i], *pv = v->items[i];
+		const char *name = pk->value;
+		if (!strcmp(name, "command"))
+			st->probe_command = get_text(ld, pk, pv);
+		else if (!strcmp(name, "interval"))
+			get_duration(ld, pk, pv, 1, &st->probe_interval);
+		else if (!strcmp(name, "timeout"))
+			get_duration(ld, pk, pv, 1, &st->probe_timeout);
+		else if (!strcmp(name, "stall_threshold"))
+			get_int(ld, pk, pv, 1, &st->stall_threshold);
+		else if (!strcmp(name, "capture_stderr"))
+			get_bool(ld, pk, pv, &st->capture_stderr);
+		else if (!strcmp(name, "require_zero_exit"))
+			get_bool(ld, pk, pv, &st->require_zero_exit);
+		else if (!strcmp(name, "on_probe_error"))
+			st->on_probe_error = (enum wl_probe_error)get_enum(ld, pk, pv, PROBE_ERROR_NAMES);
+		else if (!strcmp(name, "probe_error_threshold"))
+			get_int(ld, pk, pv, 1, &st->probe_error_threshold);
+		else
+			unknown_key(ld, pk, STALL_PROBE_KEYS, NULL, pctx);
+	}
+	/* required as in roboppi's parser */
+	static const char *const required[] = {"command", "interval", "stall_threshold", NULL};
+	for (size_t i = 0; required[i]; i++)
+		if (!ynode_key(v, required[i]))
+			lerr(ld, k, "missing required field '%s' in %s", required[i], pctx);
+	free(pctx);
+}
+
+/* roboppi's `stall:` guard policy (step or completion_check). */
+static void load_stall(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_stall *st,
+		       const char *ctx)
+{
+	st->present = 1;
+	st->pos = (struct wl_pos){k->line, k->col};
+	if (!expect_map(ld, k, v))
+		return;
+	char *sctx = xasprintf("stall of %s", ctx);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *sk = v->keys[i], *sv = v->items[i];
+		const char *name = sk->value;
+		if (!strcmp(name, "enabled"))
+			get_bool(ld, sk, sv, &st->enabled);
+		else if (!strcmp(name, "no_output_timeout"))
+			get_duration(ld, sk, sv, 1, &st->no_output_timeout);
+		else if (!strcmp(name, "activity_source"))
+			st->activity_source = (enum wl_activity)get_enum(ld, sk, sv, ACTIVITY_NAMES);
+		else if (!strcmp(name, "probe"))
+			load_stall_probe(ld, sk, sv, st, sctx);
+		else if (!strcmp(name, "on_stall"))
+			load_stall_action(ld, sk, sv, &st->on_stall, sctx);
+		else if (!strcmp(name, "on_terminal"))
+			load_stall_action(ld, sk, sv, &st->on_terminal, sctx);
+		else
+			unknown_key(ld, sk, STALL_KEYS, NULL, sctx);
+	}
+	free(sctx);
+}
+
+static void load_sentinel(struct ld *ld, const struct ynode *k, const struct ynode *v)
+{
+	struct wl_sentinel *sn = &ld->wf->sentinel;
+	sn->present = 1;
+	sn->pos = (struct wl_pos){k->line, k->col};
+	if (!expect_map(ld, k, v))
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *sk = v->keys[i], *sv = v->items[i];
+		const char *name = sk->value;
+		if (!strcmp(name, "enabled")) {
+			get_bool(ld, sk, sv, &sn->enabled);
+		} else if (!strcmp(name, "telemetry")) {
+			if (!expect_map(ld, sk, sv))
+				continue;
+			for (size_t j = 0; j < sv->n; j++) {
+				const struct ynode *tk = sv->keys[j], *tv = sv->items[j];
+				int b;
+				if (!strcmp(tk->value, "events_file")) {
+					free(sn->events_file);
+					sn->events_file = get_str(ld, tk, tv);
+				} else if (!strcmp(tk->value, "state_file")) {
+					free(get_str(ld, tk, tv));
+				} else if (!strcmp(tk->value, "include_worker_output")) {
+					get_bool(ld, tk, tv, &b);
+				} else {
+					unknown_key(ld, tk, SENTINEL_TELEMETRY_KEYS, NULL, "sentinel.telemetry");
+				}
+			}
+		} else if (!strcmp(name, "defaults")) {
+			if (!expect_map(ld, sk, sv))
+				continue;
+			for (size_t j = 0; j < sv->n; j++) {
+				const struct ynode *dk = sv->keys[j], *dv = sv->items[j];
+				if (!strcmp(dk->value, "no_output_timeout")) {
+					get_duration(ld, dk, dv, 1, &sn->no_output_timeout);
+				} else if (!strcmp(dk->value, "activity_source")) {
+					sn->activity_source = (enum wl_activity)get_enum(ld, dk, dv, ACTIVITY_NAMES);
+				} else if (!strcmp(dk->value, "interrupt")) {
+					if (!expect_map(ld, dk, dv))
+						continue;
+					for (size_t m = 0; m < dv->n; m++) {
+						const struct ynode *ik = dv->keys[m], *iv = dv->items[m];
+						if (strcmp(ik->value, "strategy"))
+							unknown_key(ld, ik, SENTINEL_INTERRUPT_KEYS, NULL, "sentinel.defaults.interrupt");
+						else if (!is_scalar(iv) || strcmp(iv->value, "cancel"))
+							lerr(ld, iv, "'strategy' must be \"cancel\" (the only strategy roboppi defines)");
+					}
+				} else {
+					unknown_key(ld, dk, SENTINEL_DEFAULTS_KEYS, NULL, "sentinel.defaults");
+				}
+			}
+		} else {
+			unknown_key(ld, sk, SENTINEL_KEYS, NULL, "sentinel");
+		}
+	}
+}
+
 static void load_check(struct ld *ld, const struct ynode *k, const struct ynode *v,
 		       struct wl_check *c, const char *ctx)
 {
@@ -754,12 +984,16 @@ static void load_check(struct ld *ld, const struct ynode *k, const struct ynode 
 			char *pctx = xasprintf("wait_policy of %s", cctx);
 			load_policy(ld, ck, cv, &c->wait_policy, pctx);
 			free(pctx);
-		} else
+		} else if (!strcmp(name, "stall"))
+			load_stall(ld, ck, cv, &c->stall, cctx);
+		else
 			unknown_key(ld, ck, CHECK_KEYS, ROBOPPI_CHECK, cctx);
 	}
-	if (!ynode_key(v, "worker"))
+	if (!ynode_key(v, "worker") && !ynode_key(v, "agent"))
 		lerr(ld, k, "missing required field 'worker' in %s", cctx);
-	if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
+	if (ynode_key(v, "agent"))
+		;   /* refused above, with the reason */
+	else if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
 		lerr(ld, k, "missing required field 'instructions' (or 'instructions_file') in %s", cctx);
 	else if (ynode_key(v, "instructions") && ynode_key(v, "instructions_file"))
 		lerr(ld, ynode_key(v, "instructions_file"),
@@ -812,6 +1046,9 @@ static void load_outputs(struct ld *ld, const struct ynode *k, const struct ynod
 					lerr(ld, oval,
 					     "invalid output name '%s' in %s: names must match [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 64 characters)",
 					     o->name, ctx);
+				else if (o->name && is_reserved(o->name, reserved_output_names))
+					lerr(ld, oval, "output name '%s' in %s is reserved (the runner writes a file of that name in the step's directory)",
+					     o->name, ctx);
 				for (size_t m = 0; o->name && m + 1 < s->noutputs; m++)
 					if (s->outputs[m].name && !strcmp(s->outputs[m].name, o->name))
 						lerr(ld, oval, "duplicate output name '%s' in %s", o->name, ctx);
@@ -820,6 +1057,8 @@ static void load_outputs(struct ld *ld, const struct ynode *k, const struct ynod
 			} else if (!strcmp(ok->value, "type")) {
 				char *t = get_str(ld, ok, oval);   /* roboppi hint, not used */
 				free(t);
+			} else if (!strcmp(ok->value, "required")) {
+				get_bool(ld, ok, oval, &o->required);
 			} else {
 				unknown_key(ld, ok, OUTPUT_KEYS, NULL, octx);
 			}
@@ -874,8 +1113,51 @@ static void load_inputs(struct ld *ld, const struct ynode *k, const struct ynode
 	}
 }
 
+/* roboppi subworkflow `exports: [{from, artifact, as}]` (child step, its output, name here). */
+static void load_exports(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_step *s,
+			 const char *ctx)
+{
+	static const char *const EXPORT_KEYS[] = {"from", "artifact", "as", NULL};
+	if (!expect_list(ld, k, v, "{from, artifact, as} entries"))
+		return;
+	s->exports = v->n ? xcalloc(v->n, sizeof(*s->exports)) : NULL;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *ev = v->items[i];
+		char *ectx = xasprintf("export %zu of %s", i + 1, ctx);
+		if (ev->kind != YNODE_MAPPING) {
+			lerr(ld, ev, "%s must be a mapping with 'from' and 'artifact'", ectx);
+			free(ectx);
+			continue;
+		}
+		struct wl_input *e = &s->exports[s->nexports++];
+		e->pos = (struct wl_pos){ev->line, ev->col};
+		for (size_t j = 0; j < ev->n; j++) {
+			const struct ynode *ek = ev->keys[j], *eval = ev->items[j];
+			if (!strcmp(ek->value, "from"))
+				e->from = get_str(ld, ek, eval);
+			else if (!strcmp(ek->value, "artifact"))
+				e->artifact = get_str(ld, ek, eval);
+			else if (!strcmp(ek->value, "as"))
+				e->as = get_str(ld, ek, eval);
+			else
+				unknown_key(ld, ek, EXPORT_KEYS, NULL, ectx);
+		}
+		const char *names[] = {e->from, e->artifact, e->as};
+		for (int m = 0; m < 3; m++)
+			if (names[m] && !loader_safe_name(names[m]))
+				lerr(ld, ev, "invalid name '%s' in %s: names must match [A-Za-z0-9_][A-Za-z0-9_.-]*",
+				     names[m], ectx);
+		if (!ynode_key(ev, "from"))
+			lerr(ld, ev, "missing required field 'from' in %s", ectx);
+		if (!ynode_key(ev, "artifact"))
+			lerr(ld, ev, "missing required field 'artifact' in %s", ectx);
+		free(ectx);
+	}
+}
+
 static void step_init(struct wl_step *s)
 {
+	s->exports_replace = WL_UNSET;
 	s->timeout = WL_UNSET;
 	s->max_retries = WL_UNSET;
 	s->max_iterations = WL_UNSET;
@@ -883,9 +1165,12 @@ static void step_init(struct wl_step *s)
 	s->retry.limit = WL_UNSET;
 	s->retry.backoff_duration = WL_UNSET;
 	s->retry.backoff_max_duration = WL_UNSET;
+	s->retry.max_duration = WL_UNSET;
 	wait_policy_init(&s->wait_policy);
 	wait_policy_init(&s->check.wait_policy);
 	s->check.timeout = WL_UNSET;
+	stall_init(&s->stall);
+	stall_init(&s->check.stall);
 	struct wl_convergence *c = &s->convergence;
 	c->enabled = c->stall_threshold = c->max_stage = c->fail_on_max_stage = WL_UNSET;
 	c->max_changed_files = c->no_change_limit = WL_UNSET;
@@ -901,6 +1186,8 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 		lerr(ld, key,
 		     "invalid step id '%s': ids must match [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 64 characters, not '.' or '..')",
 		     s->id);
+	else if (is_reserved(s->id, reserved_step_ids))
+		lerr(ld, key, "step id '%s' is reserved (the runner's own files in the context directory)", s->id);
 	if (!v || v->kind != YNODE_MAPPING) {
 		lerr(ld, v ? v : key, "step '%s' must be a mapping", s->id);
 		return;
@@ -920,8 +1207,10 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			s->instructions_file = get_str(ld, k, val);
 		else if (!strcmp(name, "capabilities"))
 			get_strlist(ld, k, val, &s->capabilities, 0);
-		else if (!strcmp(name, "workspace"))
+		else if (!strcmp(name, "workspace")) {
 			s->workspace = get_str(ld, k, val);
+			check_path(ld, val, "workspace", s->workspace);
+		}
 		else if (!strcmp(name, "depends_on")) {
 			src->depends_on = val;
 			get_strlist(ld, k, val, &s->depends_on, 0);
@@ -965,9 +1254,23 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			load_convergence(ld, k, val, &s->convergence, ctx);
 		else if (!strcmp(name, "alert_after_failures"))
 			get_int(ld, k, val, 1, &s->alert_after_failures);
-		else {
-			if (!strcmp(name, "workflow"))
-				subworkflow = k;
+		else if (!strcmp(name, "always"))
+			get_bool(ld, k, val, &s->always);
+		else if (!strcmp(name, "stall"))
+			load_stall(ld, k, val, &s->stall, ctx);
+		else if (!strcmp(name, "workflow")) {
+			subworkflow = k;
+			s->subworkflow = get_str(ld, k, val);
+		} else if (!strcmp(name, "bubble_subworkflow_events")) {
+			int b;
+			get_bool(ld, k, val, &b);   /* display only: child steps are in the child run */
+		} else if (!strcmp(name, "exports")) {
+			load_exports(ld, k, val, s, ctx);
+		} else if (!strcmp(name, "exports_mode")) {
+			int m = get_enum(ld, k, val, EXPORTS_MODE_NAMES);
+			if (m)
+				s->exports_replace = m == 2;
+		} else {
 			unknown_key(ld, k, STEP_KEYS, ROBOPPI_STEP, ctx);
 		}
 	}
@@ -981,16 +1284,20 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 				lerr(ld, bad, "'%s' cannot be used in a wait step (step '%s' has 'wait')",
 				     not_in_wait[i], s->id);
 		}
-	} else {
-		if (!ynode_key(v, "worker")) {
-			if (subworkflow)
-				lerr(ld, key,
-				     "missing required field 'worker' in step '%s' (its roboppi subworkflow is not run by waitloop)",
-				     s->id);
-			else
-				lerr(ld, key, "missing required field 'worker' in step '%s'", s->id);
+	} else if (subworkflow) {
+		static const char *const not_in_sub[] = {"worker", "instructions", "instructions_file", NULL};
+		for (size_t i = 0; not_in_sub[i]; i++) {
+			const struct ynode *bad = ynode_key(v, not_in_sub[i]);
+			if (bad)
+				lerr(ld, bad, "'%s' cannot be used in a subworkflow step (step '%s' has 'workflow')",
+				     not_in_sub[i], s->id);
 		}
-		if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
+	} else {
+		if (!ynode_key(v, "worker") && !ynode_key(v, "agent"))
+			lerr(ld, key, "missing required field 'worker' in step '%s'", s->id);
+		if (ynode_key(v, "agent"))
+			;   /* refused above, with the reason */
+		else if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
 			lerr(ld, key, "missing required field 'instructions' (or 'instructions_file') in step '%s'",
 			     s->id);
 		else if (ynode_key(v, "instructions") && ynode_key(v, "instructions_file"))
@@ -998,6 +1305,9 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			     "'instructions' and 'instructions_file' are mutually exclusive in step '%s'",
 			     s->id);
 	}
+	/* An always-run step may start after the workflow's deadline: it needs its own. */
+	if (s->always == 1 && s->timeout == WL_UNSET)
+		s->timeout = WL_ALWAYS_DEFAULT_TIMEOUT_MS;
 	if (src->check_key && !maxit_key)
 		lerr(ld, src->check_key,
 		     "'completion_check' requires 'max_iterations' >= 2 in step '%s'", s->id);
@@ -1097,8 +1407,10 @@ static void load_notify(struct ld *ld, const struct ynode *k, const struct ynode
 						t->type = (enum wl_notify_type)get_enum(ld, fk, fv, NOTIFY_TYPE_NAMES);
 					else if (!strcmp(fk->value, "command"))
 						t->command = get_text(ld, fk, fv);
-					else if (!strcmp(fk->value, "path"))
+					else if (!strcmp(fk->value, "path")) {
 						t->path = get_str(ld, fk, fv);
+						check_path(ld, fv, "path", t->path);
+					}
 					else if (!strcmp(fk->value, "timeout"))
 						get_duration(ld, fk, fv, 1, &t->timeout);
 					else
@@ -1182,6 +1494,27 @@ static char *load_single(struct ld *ld, const struct ynode *k, const struct ynod
 	if (!ynode_key(v, keys[0]))
 		lerr(ld, k, "missing required field '%s' in %s", keys[0], k->value);
 	return out;
+}
+
+/* metrics: {file: PATH, refresh: DURATION} */
+static void load_metrics(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_workflow *wf)
+{
+	if (!expect_map(ld, k, v))
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *sk = v->keys[i], *sv = v->items[i];
+		if (!strcmp(sk->value, "file")) {
+			free(wf->metrics_file);
+			wf->metrics_file = get_str(ld, sk, sv);
+			check_path(ld, sv, "file", wf->metrics_file);
+		} else if (!strcmp(sk->value, "refresh")) {
+			get_duration(ld, sk, sv, 1, &wf->metrics_refresh);
+		} else {
+			unknown_key(ld, sk, METRICS_KEYS, NULL, k->value);
+		}
+	}
+	if (!ynode_key(v, "file"))
+		lerr(ld, k, "missing required field 'file' in %s", k->value);
 }
 
 static void load_version(struct ld *ld, const struct ynode *v)
@@ -1447,6 +1780,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 	wf->timeout = WL_UNSET;
 	wf->concurrency = WL_UNSET;
 	wait_policy_init(&wf->wait_policy);
+	wf->sentinel.no_output_timeout = WL_UNSET;
 	if (!root || (root->kind == YNODE_SCALAR && root->type == YSCALAR_NULL)) {
 		lerr(ld, root, "the workflow file is empty (expected a mapping with name, version, timeout and steps)");
 		return wf;
@@ -1471,11 +1805,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			get_int(ld, k, v, 1, &wf->concurrency);
 		else if (!strcmp(name, "context_dir")) {
 			wf->context_dir = get_str(ld, k, v);
-			if (wf->context_dir && !*wf->context_dir)
-				lerr(ld, v, "'context_dir' must not be empty");
-			else if (wf->context_dir && wf->context_dir[0] != '/' && has_dotdot(wf->context_dir))
-				lerr(ld, v, "'context_dir' must not leave the workspace ('..' in '%s')",
-				     wf->context_dir);
+			check_path(ld, v, "context_dir", wf->context_dir);
 		} else if (!strcmp(name, "env"))
 			get_env(ld, k, v, &wf->env);
 		else if (!strcmp(name, "shell"))
@@ -1487,13 +1817,23 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 		else if (!strcmp(name, "notify"))
 			load_notify(ld, k, v);
 		else if (!strcmp(name, "metrics"))
-			wf->metrics_file = load_single(ld, k, v, METRICS_KEYS);
-		else if (!strcmp(name, "history"))
+			load_metrics(ld, k, v, wf);
+		else if (!strcmp(name, "history")) {
 			wf->history_db = load_single(ld, k, v, HISTORY_KEYS);
+			for (size_t j = 0; v && v->kind == YNODE_MAPPING && j < v->n; j++)
+				if (!strcmp(v->keys[j]->value, "db"))
+					check_path(ld, v->items[j], "db", wf->history_db);
+		}
 		else if (!strcmp(name, "redact"))
 			get_regex_list(ld, k, v, &wf->redact);
 		else if (!strcmp(name, "workers"))
 			load_workers(ld, k, v);
+		else if (!strcmp(name, "sentinel"))
+			load_sentinel(ld, k, v);
+		else if (!strcmp(name, "create_branch"))
+			get_bool(ld, k, v, &wf->create_branch);
+		else if (!strcmp(name, "expected_work_branch"))
+			wf->expected_work_branch = get_str(ld, k, v);
 		else if (!strcmp(name, "steps")) {
 			steps_key = k;
 			steps_val = v;

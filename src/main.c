@@ -9,17 +9,6 @@
 #include "commands.h"
 #include "suggest.h"
 
-/* Commands are linked in as they are built; a missing one is reported, not faked. */
-#pragma weak cmd_run
-#pragma weak cmd_validate
-#pragma weak cmd_wait
-#pragma weak cmd_verdict
-#pragma weak cmd_history
-#pragma weak cmd_show
-#pragma weak cmd_schema
-#pragma weak cmd_stats
-#pragma weak cmd_tune
-
 struct command {
 	const char *name;
 	int (*fn)(int, char **);
@@ -53,6 +42,7 @@ int main(int argc, char **argv)
 		{"stats", cmd_stats, "what the history says: targets, dependencies, fingerprints"},
 		{"tune", cmd_tune, "suggest wait_policy settings for a target from the history"},
 		{"schema", cmd_schema, "print a JSON Schema (workflow, verdict, wait-failure, run, meta, ...)"},
+		{"completion", cmd_completion, "print a bash or zsh completion script"},
 	};
 	const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
@@ -60,8 +50,8 @@ int main(int argc, char **argv)
 		char list[2048] = "";
 		size_t off = 0;
 		for (size_t i = 0; i < ncommands; i++)
-			if (commands[i].fn && off < sizeof(list))
-				off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-10s %s\n",
+			if (off < sizeof(list))
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-11s %s\n",
 							commands[i].name, commands[i].summary);
 		fprintf(argc < 2 ? stderr : stdout, usage, list);
 		return argc < 2 ? 2 : 0;
@@ -73,10 +63,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ncommands; i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
-		if (!commands[i].fn) {
-			die_msg("command '%s' is not part of this build", argv[1]);
-			return 2;
-		}
 		return commands[i].fn(argc - 1, argv + 1);
 	}
 	const char *names[16];
@@ -86,7 +72,11 @@ int main(int argc, char **argv)
 			names[n++] = commands[i].name;
 	names[n] = NULL;
 	const char *s = suggest_closest(argv[1], names);
-	if (argv[1][0] == '-')
+	static const char *const options_known[] = {"--help", "--version", NULL};
+	const char *o = argv[1][0] == '-' ? suggest_closest(argv[1], options_known) : NULL;
+	if (o)
+		die_msg("unknown option '%s' (did you mean '%s'?)", argv[1], o);
+	else if (argv[1][0] == '-')
 		die_msg("unknown option '%s'", argv[1]);
 	else if (s)
 		die_msg("unknown command '%s' (did you mean '%s'?)", argv[1], s);

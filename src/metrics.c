@@ -277,6 +277,14 @@ void metrics_render(struct metrics *m, struct strbuf *out)
 	}
 }
 
+int metrics_refresh(struct metrics *m, struct wl_err *err)
+{
+	int64_t now = time_wall_ms();
+	if (!m->run_done && now > m->last_ts_ms)
+		m->last_ts_ms = now;
+	return metrics_flush(m, err);
+}
+
 int metrics_flush(struct metrics *m, struct wl_err *err)
 {
 	struct strbuf sb = STRBUF_INIT;

@@ -72,5 +72,8 @@ void metrics_set_consecutive_failures(struct metrics *m, const char *step, int n
 void metrics_render(struct metrics *m, struct strbuf *out);
 /* Write the file now. Returns 0, or -1 with err set. */
 int metrics_flush(struct metrics *m, struct wl_err *err);
+/* Rewrite the file with the durations of what still runs brought up to
+ * now (called every metrics.refresh while a run lives). */
+int metrics_refresh(struct metrics *m, struct wl_err *err);
 
 #endif

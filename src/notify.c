@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -160,6 +161,20 @@ struct notifier *notify_new(const struct wl_notify *cfg, const struct notify_opt
 		t->timeout_ms = src->timeout > 0 ? src->timeout : NOTIFY_DEFAULT_TIMEOUT_MS;
 		if (t->type == NOTIFY_FILE) {
 			t->path = n->cwd && src->path ? fs_join(n->cwd, src->path) : xstrdup(src->path);
+			/* Nothing is created, but a target whose directory is missing
+			 * at the start would drop every delivery: said once, here. */
+			char *dir = xstrdup(t->path);
+			char *slash = strrchr(dir, '/');
+			if (slash && slash != dir)
+				*slash = '\0';
+			if (slash && slash != dir && !fs_is_dir(dir) && n->log) {
+				char line[400];
+				snprintf(line, sizeof(line),
+					 "notify: target '%s': directory '%s' is missing: deliveries will be target_missing",
+					 t->name, dir);
+				n->log(n->log_ctx, NOTIFY_LOG_WARNING, line);
+			}
+			free(dir);
 		} else if (t->type == NOTIFY_COMMAND) {
 			if (!src->command || split_words(src->command, &t->argv) < 0) {
 				err_set(err, "notify target '%s': cannot split command '%s' into words", t->name,
@@ -300,6 +315,21 @@ static enum notify_reason deliver_file(const struct target *t, const char *paylo
 		return NOTIFY_SEND_FAILED;
 	}
 	size_t len = strlen(payload);
+	/* Whole lines or nothing. A FIFO takes the line only when it has room
+	 * for all of it (a reader that does not read must not get half a JSON
+	 * line); a file cut short (full disk) is truncated back. */
+	struct stat st;
+	int fifo = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+	off_t before = !fifo && fstat(fd, &st) == 0 ? st.st_size : -1;
+	if (fifo) {
+		int size = fcntl(fd, F_GETPIPE_SZ), queued = 0;
+		if (size > 0 && ioctl(fd, FIONREAD, &queued) == 0 && (size_t)(size - queued) < len + 1) {
+			close(fd);
+			snprintf(msg, msz, "cannot write '%s': the FIFO is full (its reader is not reading); line not written",
+				 t->path);
+			return NOTIFY_SEND_FAILED;
+		}
+	}
 	char *line = xmalloc(len + 1);
 	memcpy(line, payload, len);
 	line[len] = '\n';
@@ -309,6 +339,8 @@ static enum notify_reason deliver_file(const struct target *t, const char *paylo
 	while (w < 0 && errno == EINTR);
 	int e = errno;
 	free(line);
+	if (w > 0 && w != (ssize_t)(len + 1) && before >= 0 && ftruncate(fd, before) < 0)
+		e = errno;
 	if (close(fd) < 0 && w == (ssize_t)(len + 1)) {
 		e = errno;
 		w = -1;
@@ -499,7 +531,8 @@ void notify_sink(void *ctx, const struct wl_event *ev)
 		struct about a;
 		about_set(&a, ev, event, t->name);
 		if (!claim(n, &a)) {
-			report(n, &a, NOTIFY_DUPLICATE_SUPPRESSED, "already delivered once");
+			report(n, &a, NOTIFY_DUPLICATE_SUPPRESSED,
+			       "already attempted once (at most once per event and target, whatever its outcome)");
 			continue;
 		}
 		if (!payload) {

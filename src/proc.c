@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -43,6 +44,7 @@ extern char **environ;
 
 #define PROC_DEFAULT_GRACE_MS 5000
 #define PROC_DEFAULT_LINGER_MS 1000
+#define PROC_LINGER_GRACE_MS 300   /* escalation step for what outlived main */
 /* After SIGKILL: how long to wait for the group to disappear before
  * reporting anyway (a process in uninterruptible sleep, or a member's
  * zombie that init is slow to reap, must not hang the runner). */
@@ -90,12 +92,20 @@ struct proc {
 };
 
 static struct proc *live_head;
+static struct proc_watch watch;    /* reaper.h's hooks, or none */
 static pid_t *unreaped;            /* main pids given up on after SIGKILL */
 static size_t nunreaped, aunreaped;
 
 static void proc_check(struct proc *p);
 static void on_killwait(void *arg);
 static int signal_group(struct proc *p, int sig);
+
+void proc_set_watch(const struct proc_watch *w)
+{
+	memset(&watch, 0, sizeof(watch));
+	if (w)
+		watch = *w;
+}
 
 /* ---- small helpers ---- */
 
@@ -143,17 +153,19 @@ static void set_nonblock(int fd)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void write_all(int fd, const char *data, size_t len)
+/* 0, or the errno of a failed write (what was not written is lost). */
+static int write_all(int fd, const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return; /* a full disk must not stop the capture of the rest */
+			return n < 0 ? errno : ENOSPC; /* a full disk must not stop the capture of the rest */
 		data += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 static const char *env_lookup(char *const *env, const char *name)
@@ -366,6 +378,7 @@ struct child_plan {
 	char *const *argv;
 	char *const *envp;
 	char *const *sh_argv; /* for ENOEXEC: /bin/sh path args... */
+	pid_t parent;         /* the runner, for PR_SET_PDEATHSIG */
 };
 
 static int child_run(void *arg) __attribute__((noreturn));
@@ -373,6 +386,11 @@ CHILD_FN static int child_run(void *arg)
 {
 	const struct child_plan *cp = arg;
 	setpgid(0, 0);
+	/* No orphans (docs/execution.md): the child dies with the runner, even
+	 * when the runner is SIGKILLed; if it already died, do not start. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != cp->parent)
+		_exit(126);
 	/* All signals are blocked (the parent blocked them before clone): reset
 	 * every disposition first, then unblock, so no handler of ours runs. */
 	struct sigaction dfl;
@@ -471,8 +489,10 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 	size_t raw_n = n;
 	p->res.last_output_ms = time_now_ms();
 	int file = capture_fd(p, stream);
-	if (file >= 0)
-		write_all(file, buf, n);
+	int werr = file >= 0 ? write_all(file, buf, n) : 0;
+	if (werr && !p->res.capture_error[0])
+		snprintf(p->res.capture_error, sizeof(p->res.capture_error), "cannot write its %s capture file: %s",
+			 stream == PROC_STDOUT ? "stdout" : "stderr", strerror(werr));
 	if (stream == PROC_STDOUT) {
 		if (p->out.len < p->capture_out) {
 			size_t room = p->capture_out - p->out.len;
@@ -484,6 +504,15 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 		}
 	}
 	struct strbuf red = STRBUF_INIT;
+	char *text = NULL;
+	if (p->capture_tail && memchr(buf, '\0', n)) {
+		/* the tail is text (patterns, messages): a NUL byte is read as a
+		 * space, so what follows it is not lost (issue 16) */
+		text = xmalloc(n);
+		for (size_t i = 0; i < n; i++)
+			text[i] = buf[i] ? buf[i] : ' ';
+		buf = text;
+	}
 	if (p->capture_tail && p->tail_rs[0]) {
 		redact_stream_feed(p->tail_rs[stream == PROC_STDERR], buf, n, &red);
 		buf = strbuf_str(&red);
@@ -501,6 +530,7 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 		}
 	}
 	strbuf_release(&red);
+	free(text);
 	if (p->on_output)
 		p->on_output(p->arg, stream, raw, raw_n);
 }
@@ -604,8 +634,14 @@ static void escalate(struct proc *p)
 			p->res.signals_sent |= PROC_SENT_SIGKILL;
 	}
 	cancel_timer(p, &p->t_escalate);
+	/* Leftovers after main exited (the linger) get a short ladder: main is
+	 * done, a background process that ignores SIGINT must not cost the
+	 * whole grace at every linger (docs/execution.md: about 2 s at most). */
+	int64_t step = p->grace_ms;
+	if (p->res.lingered && !p->res.stopped && !p->res.timed_out && step > PROC_LINGER_GRACE_MS)
+		step = PROC_LINGER_GRACE_MS;
 	if (p->level < 3)
-		p->t_escalate = loop_add_timer(p->l, now + p->grace_ms, on_escalate, p);
+		p->t_escalate = loop_add_timer(p->l, now + step, on_escalate, p);
 	else if (!p->t_killwait)
 		p->t_killwait = loop_add_timer(p->l, now + PROC_KILL_WAIT_MS, on_killwait, p);
 }
@@ -659,6 +695,8 @@ static void finish(struct proc *p)
 	p->res.tail = strbuf_str(&p->tail);
 	p->res.tail_len = p->tail.len;
 	p->res.end_ms = time_now_ms();
+	if (watch.finished)
+		watch.finished(watch.arg, p->pid);
 	p->on_exit(p->arg, &p->res);
 
 	strbuf_release(&p->out);
@@ -898,6 +936,7 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 	for (size_t i = 1; i < argc; i++)
 		sh_argv[i + 1] = spec->argv[i];
 	cp.sh_argv = sh_argv;
+	cp.parent = getpid();
 
 	pid_t pid = spawn_child(&cp);
 	if (pid < 0) {
@@ -906,6 +945,8 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 	}
 	/* The child called setpgid(0, 0) before the parent resumed (CLONE_VFORK):
 	 * the group exists before anyone can signal it. */
+	if (watch.spawned)
+		watch.spawned(watch.arg, pid, spec->env);
 
 	p = xcalloc(1, sizeof(*p));
 	p->l = l;

@@ -39,8 +39,9 @@
  * on_output and stamps last_output_ms. Memory stays within capture_out, a
  * few times capture_tail and one 64 KiB chunk, whatever the volume. A write error on
  * a capture file is not fatal (the rest of the capture continues); a file
- * that cannot be created is named in result.capture_error. A capture file's
- * directory that is missing is a start error ("cannot open 'dir/f': ...").
+ * that cannot be created, or a write that fails (full disk), is named in
+ * result.capture_error: that output is lost. A capture file's directory
+ * that is missing is a start error ("cannot open 'dir/f': ...").
  *
  * Stopping (proc_stop, timeout, linger): SIGINT to the group, then SIGTERM
  * after grace, then SIGKILL after grace (SIGCONT is sent with SIGTERM so a
@@ -88,7 +89,7 @@ struct proc_result {
 	int exec_failed;         /* could not exec argv[0]; exit_code is 127 (not found) or 126 */
 	int exec_errno;
 	char exec_error[256];    /* "command not found: 'kubectl'" etc. */
-	char capture_error[256]; /* "" or why a capture file could not be created */
+	char capture_error[256]; /* "" or why output was lost: a capture file not created or a write failed */
 	int timed_out;           /* spec.timeout_ms expired before main exited; the group was stopped */
 	int stopped;             /* proc_stop() was called */
 	int lingered;            /* group members outlived main and were stopped (after the linger) */
@@ -139,6 +140,19 @@ pid_t proc_pid(const struct proc *p);
  * a signal handler). Reaps nothing: if the loops keep running, each proc's
  * on_exit follows as usual within about a second. */
 void proc_kill_all(void);
+
+/*
+ * Watching spawns (reaper.h): spawned() right after a child is forked (pgid
+ * is its pid and group; env is spec.env, NULL = the runner's own), finished()
+ * when its proc is done, just before on_exit. One watcher; NULL removes it.
+ * Every child also gets PR_SET_PDEATHSIG (SIGKILL): it dies with the runner.
+ */
+struct proc_watch {
+	void (*spawned)(void *arg, pid_t pgid, char *const *env);
+	void (*finished)(void *arg, pid_t pgid);
+	void *arg;
+};
+void proc_set_watch(const struct proc_watch *w);
 
 /*
  * Convenience for callers outside a running loop (preflight checks, tests):

@@ -366,6 +366,9 @@ static void event_line(const struct wl_event *ev, struct strbuf *sb)
 	case EV_CONVERGENCE:
 		strbuf_addf(sb, "[%s] convergence stage %g", step, jnum(d, "stage", 0));
 		break;
+	case EV_WARNING:
+		strbuf_addf(sb, "[%s] warning: %s", step, jstr(d, "message"));
+		break;
 	case EV_GIT_CHANGES:
 	case EV_RUN_FINISHED:
 	case EV__COUNT:
@@ -522,6 +525,38 @@ void progress_finish(struct progress *p)
 	if (p->keepalive_timer)
 		loop_cancel_timer(p->loop, p->keepalive_timer);
 	p->redraw_timer = p->tick_timer = p->keepalive_timer = 0;
+}
+
+/* roboppi's result block (its run.ts): "  PASS  step<pad> (N iterations) — reason". */
+void progress_print_roboppi_table(FILE *out, const cJSON *summary, int color)
+{
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(summary, "steps");
+	const cJSON *st;
+	size_t width = 0;
+	cJSON_ArrayForEach(st, steps) {
+		size_t w = strlen(jstr(st, "id"));
+		if (w > width)
+			width = w;
+	}
+	fprintf(out, "\n%s\n\n", color ? "\033[1m─── Results ───\033[0m" : "─── Results ───");
+	cJSON_ArrayForEach(st, steps) {
+		const char *label = status_label(jstr(st, "status"));
+		if (color)
+			fprintf(out, "  %s%s\033[0m  %-*s", status_color(label), label, (int)width, jstr(st, "id"));
+		else
+			fprintf(out, "  %s  %-*s", label, (int)width, jstr(st, "id"));
+		int iters = (int)jnum(st, "iterations", 0);
+		if (iters > 1)
+			fprintf(out, " (%d iterations)", iters);
+		const char *reason = jstr(st, "reason");
+		if (*reason && strcmp(label, "PASS") && strcmp(label, "SKIP"))
+			fprintf(out, " — %s", reason);
+		fputc('\n', out);
+	}
+	fprintf(out, "\nWorkflow: %s  (%.1fs)\n", jstr(summary, "status"), jnum(summary, "duration_s", 0));
+	fprintf(out, "Context:  %s\n", jstr(summary, "context_dir"));
+	fprintf(out, "Run:      %s\n", jstr(summary, "run_id"));
+	fflush(out);
 }
 
 void progress_print_table(FILE *out, const cJSON *summary, int color)

@@ -57,6 +57,8 @@ void progress_free(struct progress *p);
  *   Workflow: FAILED (12.3s)
  *   Context: /ws/context
  *   Run: 20261121-043000-a1b2c3 */
+/* The same table as roboppi prints it (`waitloop workflow`). */
+void progress_print_roboppi_table(FILE *out, const cJSON *summary, int color);
 void progress_print_table(FILE *out, const cJSON *summary, int color);
 
 #endif

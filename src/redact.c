@@ -3,7 +3,7 @@
  * (environment variables with secret-looking names) and the workflow's own
  * `redact` patterns. See redact.h.
  *
- * Patterns are POSIX ERE (pattern.h). Each built-in names the capture group
+ * Patterns are pattern.h patterns (PCRE2, bounded). Each built-in names the capture group
  * that holds the secret (0 = the whole match), so "token: abc" keeps its
  * key and becomes "token: [REDACTED]"; a cheap case-insensitive keyword
  * pre-check skips patterns that cannot match. PEM private-key blocks are
@@ -225,8 +225,21 @@ static void replace_pattern(char **text, const struct pattern *p, int g)
 	size_t pos = 0, len = strlen(s);
 	int changed = 0;
 	while (pos <= len) {
-		if (!pattern_match(p, s + pos, m, 10))
+		enum pattern_result pr = pattern_exec(p, s, len, pos, m, 10);
+		if (pr == PATTERN_LIMIT) {
+			/* fail closed: what the pattern could not search is hidden */
+			strbuf_addstr(&out, REDACTED);
+			pos = len;
+			changed = 1;
 			break;
+		}
+		if (pr != PATTERN_MATCH)
+			break;
+		for (int i = 0; i < 10; i++) /* offsets from pos, as below */
+			if (m[i].rm_so >= 0) {
+				m[i].rm_so -= (regoff_t)pos;
+				m[i].rm_eo -= (regoff_t)pos;
+			}
 		regoff_t so = m[0].rm_so, eo = m[0].rm_eo;
 		regoff_t gso = so, geo = eo;
 		if (g > 0 && m[g].rm_so >= 0) {

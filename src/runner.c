@@ -17,6 +17,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include "jsonutil.h"
 #include "loop.h"
 #include "redact.h"
+#include "sentinel.h"
 #include "strbuf.h"
 #include "template.h"
 #include "timeutil.h"
@@ -47,8 +49,12 @@ extern char **environ;
 #define RETRY_BASE_MS 1000
 #define RETRY_CAP_MS 60000
 #define DEFAULT_RETRY_FACTOR 2.0
+#define SUBWORKFLOW_MAX_DEPTH 5   /* roboppi's default maximum nesting depth */
+#define ROBOPPI_RETRY_BASE_MS 100
+#define ROBOPPI_RETRY_CAP_MS 5000
 #define DEFAULT_MAX_RETRIES 0 /* roboppi: max_retries ?? 0 (executor.ts, docs/guide/workflow.md) */
 #define OUTPUT_TAIL 8192
+#define STEP_LINGER_MS 10000   /* background job holding a step's pipes: waited for this long */
 
 enum step_phase { PH_IDLE, PH_STEP, PH_CHECK, PH_WAIT, PH_BACKOFF };
 
@@ -81,6 +87,11 @@ struct step_run {
 	char *guard_message;
 	uint64_t backoff_timer;
 	char *guard_error;          /* the guard could not start: the child was stopped */
+	struct sentinel *sentinel;  /* roboppi Sentinel guard of the running child, or NULL */
+	int sentinel_fired;         /* it stopped the last child: strig says why */
+	struct sentinel_trigger strig;
+	int fatal;                  /* FAILED with error class FATAL: dependents skipped even with continue */
+	char *sub_ctx;              /* context directory of the running subworkflow attempt */
 	int stopping;               /* being stopped: ends CANCELLED */
 	char *stop_reason;
 };
@@ -119,6 +130,7 @@ struct runner {
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
 	char *artifact_error;       /* first failed artifact write */
+	struct strvec artifact_errors; /* every distinct one */
 	runner_output_fn output_fn;
 	void *output_arg;
 	runner_gate_fn gate_fn;
@@ -133,6 +145,7 @@ static void iteration_start(struct step_run *sr);
 static void run_stop(struct runner *r, enum run_status why, const char *reason);
 static void on_check_exit(void *arg, const struct proc_result *res);
 static void wait_step_start(struct step_run *sr, cJSON *started);
+static void emit_warning(struct step_run *sr, const char *kind, const char *message);
 
 /* ---- names ---- */
 
@@ -312,11 +325,16 @@ static void add_str_or_null(cJSON *o, const char *key, const char *v)
 }
 
 /* Artifacts are best effort during the run (a full disk must not kill
- * running steps); the first failure is reported by the command at the end. */
+ * running steps); every distinct failure is reported by the command at the
+ * end, and a run that lost an artifact does not succeed. */
 static void keep_artifact_error(struct runner *r, const char *msg)
 {
 	if (!r->artifact_error)
 		r->artifact_error = xstrdup(msg);
+	for (size_t i = 0; i < r->artifact_errors.n; i++)
+		if (!strcmp(r->artifact_errors.v[i], msg))
+			return;
+	strvec_push(&r->artifact_errors, msg);
 }
 
 static double step_duration_s(const struct step_run *sr)
@@ -325,6 +343,65 @@ static double step_duration_s(const struct step_run *sr)
 		return 0;
 	int64_t end = sr->end_wall ? sr->end_wall : time_wall_ms();
 	return ms_to_s(end - sr->start_wall);
+}
+
+/*
+ * roboppi's StepMeta fields (its context-manager.ts), beside waitloop's own:
+ * stepId, startedAt/completedAt (ms), wallTimeMs, maxIterations, workerKind,
+ * artifacts. `status` and `attempts` are shared; `iterations` keeps
+ * waitloop's meaning (0 without a completion_check; roboppi says 1).
+ */
+static void add_roboppi_meta(const struct step_run *sr, cJSON *m)
+{
+	cJSON_AddStringToObject(m, "stepId", sr->s->id);
+	cJSON_AddNumberToObject(m, "startedAt", (double)sr->start_wall);
+	if (sr->end_wall && sr->start_wall) {
+		cJSON_AddNumberToObject(m, "completedAt", (double)sr->end_wall);
+		cJSON_AddNumberToObject(m, "wallTimeMs", (double)(sr->end_wall - sr->start_wall));
+	}
+	cJSON_AddNumberToObject(m, "maxIterations", sr->max_iterations);
+	cJSON_AddStringToObject(m, "workerKind", sr->s->is_wait ? "WAIT"
+				: sr->s->subworkflow ? "SUBWORKFLOW" : worker_name(sr->s->worker));
+	cJSON *arts = cJSON_AddArrayToObject(m, "artifacts");
+	for (size_t i = 0; sr->dir && i < sr->s->noutputs; i++) {
+		const struct wl_output *o = &sr->s->outputs[i];
+		char *p = fs_join(sr->dir, o->name);
+		if (fs_exists(p)) {
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddStringToObject(a, "name", o->name);
+			char *rel = xasprintf("%s/%s", sr->s->id, o->name);
+			cJSON_AddStringToObject(a, "path", rel);
+			free(rel);
+			cJSON_AddItemToArray(arts, a);
+		}
+		free(p);
+	}
+}
+
+/* roboppi's _resolved.json: the step's meta and what it ran with. */
+static void write_resolved(const struct step_run *sr, const cJSON *meta)
+{
+	cJSON *d = cJSON_CreateObject();
+	static const char *const keys[] = {"stepId", "status", "startedAt", "completedAt", "wallTimeMs",
+					   "attempts", "iterations", "maxIterations", "workerKind", "artifacts", NULL};
+	for (size_t i = 0; keys[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, keys[i]);
+		if (v)
+			cJSON_AddItemToObject(d, keys[i], cJSON_Duplicate(v, 1));
+	}
+	cJSON *res = cJSON_AddObjectToObject(d, "resolved");
+	if (sr->s->timeout != WL_UNSET)
+		cJSON_AddNumberToObject(res, "timeoutMs", (double)sr->s->timeout);
+	add_str_or_null(res, "workspaceRef", sr->cwd);
+	cJSON_AddStringToObject(res, "workerKind", cJSON_GetObjectItemCaseSensitive(meta, "workerKind")->valuestring);
+	cJSON_AddItemToObject(res, "capabilities", json_string_array(&sr->s->capabilities));
+	redact_json(sr->r->rd, d);
+	char *path = fs_join(sr->dir, "_resolved.json");
+	struct wl_err err = WL_ERR_INIT;
+	if (json_write_atomic(path, d, &err) < 0)
+		keep_artifact_error(sr->r, err.msg);
+	free(path);
+	cJSON_Delete(d);
 }
 
 static void write_meta_now(struct step_run *sr)
@@ -353,9 +430,12 @@ static void write_meta_now(struct step_run *sr)
 	add_str_or_null(m, "workspace", sr->cwd);
 	add_str_or_null(m, "check_id", sr->check_id);
 	cJSON_AddItemToObject(m, "depends_on", json_string_array(&sr->s->depends_on));
+	add_roboppi_meta(sr, m);
 	struct wl_err err = WL_ERR_INIT;
 	if (context_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
 		keep_artifact_error(r, err.msg);
+	if (step_terminal(sr->status) && sr->start_wall)
+		write_resolved(sr, m);
 	cJSON_Delete(m);
 }
 
@@ -465,6 +545,18 @@ static cJSON *workflow_doc(const struct runner *r)
 			free(name);
 		}
 	cJSON_AddNumberToObject(d, "steps", (double)r->nsteps);
+	/* roboppi's _workflow.json fields (ms times, its names) beside waitloop's */
+	cJSON_AddStringToObject(d, "id", r->run_id);
+	cJSON_AddStringToObject(d, "name", wf->name ? wf->name : "");
+	cJSON_AddNumberToObject(d, "startedAt", (double)r->start_wall);
+	if (r->end_wall)
+		cJSON_AddNumberToObject(d, "completedAt", (double)r->end_wall);
+	cJSON *res = cJSON_AddObjectToObject(d, "resolved");
+	cJSON_AddNumberToObject(res, "timeoutMs", (double)wf->timeout);
+	if (r->concurrency)
+		cJSON_AddNumberToObject(res, "concurrency", r->concurrency);
+	else
+		cJSON_AddNullToObject(res, "concurrency");
 	return d;
 }
 
@@ -651,15 +743,119 @@ static char *agent_prompt_text(const struct step_run *sr, int is_check, struct w
 }
 
 /*
+ * A roboppi subworkflow step (`workflow: child.yaml`): a nested run of this
+ * binary in the same workspace, its context under
+ * <context>/_subworkflows/<step>/<n>, recorded in the same history. The
+ * call stack travels in WAITLOOP_WORKFLOW_STACK: a cycle or more than
+ * SUBWORKFLOW_MAX_DEPTH levels fails the step (FATAL, as roboppi).
+ */
+static int subworkflow_argv(struct step_run *sr, struct strvec *env, struct strvec *argv, struct wl_err *err)
+{
+	const struct runner *r = sr->r;
+	char *child = path_in(r->wf_dir, sr->s->subworkflow);
+	const char *stack = strvec_getenv(env, "WAITLOOP_WORKFLOW_STACK");
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, stack && *stack ? stack : r->wf_file);
+	int depth = 1, cycle = !strcmp(child, r->wf_file);
+	for (const char *p = strbuf_str(&sb); *p;) {
+		const char *e = strchr(p, ':');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		cycle |= n == strlen(child) && !strncmp(p, child, n);
+		depth++;
+		p = e ? e + 1 : p + n;
+	}
+	int rc = 0;
+	if (!fs_exists(child)) {
+		rc = err_set(err, "subworkflow '%s' not found ('%s')", sr->s->subworkflow, child);
+	} else if (cycle) {
+		sr->fatal = 1;
+		rc = err_set(err, "subworkflow recursion: '%s' is already running (%s)", child, strbuf_str(&sb));
+	} else if (depth > SUBWORKFLOW_MAX_DEPTH) {
+		sr->fatal = 1;
+		rc = err_set(err, "subworkflow nesting deeper than %d levels", SUBWORKFLOW_MAX_DEPTH);
+	}
+	if (rc == 0) {
+		strbuf_addch(&sb, ':');
+		strbuf_addstr(&sb, child);
+		strvec_setenv(env, "WAITLOOP_WORKFLOW_STACK", strbuf_str(&sb));
+		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_PARENT_STEP", sr->s->id);
+		char num[32];
+		snprintf(num, sizeof(num), "%d", sr->iteration ? sr->iteration : 1);
+		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_ITERATION", num);
+		free(sr->sub_ctx);
+		char *base = fs_join(r->context_dir, "_subworkflows");
+		char *stepbase = fs_join(base, sr->s->id);
+		char *leaf = xasprintf("%d.%d", sr->iteration ? sr->iteration : 1, sr->attempts_total);
+		sr->sub_ctx = fs_join(stepbase, leaf);
+		free(base);
+		free(stepbase);
+		free(leaf);
+		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_RUN_ID", sr->sub_ctx);
+		strvec_push(argv, r->self_exe);
+		strvec_push(argv, "run");
+		strvec_push(argv, child);
+		strvec_push(argv, "--workspace");
+		strvec_push(argv, r->workspace);
+		strvec_push(argv, "--context");
+		strvec_push(argv, sr->sub_ctx);
+		if (r->opts->db_path) {
+			strvec_push(argv, "--db");
+			strvec_push(argv, r->opts->db_path);
+		}
+		strvec_push(argv, "--no-progress");
+		strvec_push(argv, "--quiet");
+	}
+	strbuf_release(&sb);
+	free(child);
+	return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* roboppi's copyExports: best effort, after every child run (even a failed one). */
+static void copy_exports(struct step_run *sr)
+{
+	int replace = sr->s->exports_replace == WL_UNSET ? sr->s->check.present : sr->s->exports_replace;
+	for (size_t i = 0; sr->sub_ctx && i < sr->s->nexports; i++) {
+		const struct wl_input *e = &sr->s->exports[i];
+		char *from = fs_join(sr->sub_ctx, e->from);
+		char *src = fs_join(from, e->artifact);
+		char *dst = fs_join(sr->dir, e->as ? e->as : e->artifact);
+		struct wl_err err = WL_ERR_INIT;
+		if (!fs_is_dir(src)) {
+			char *msg = xasprintf("export '%s' of child step '%s' not found; skipped", e->artifact, e->from);
+			emit_warning(sr, "export_missing", msg);
+			free(msg);
+		} else {
+			if (replace && fs_exists(dst))
+				nftw(dst, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			if (fs_copy_tree(src, dst, &err) < 0)
+				keep_artifact_error(sr->r, err.msg);
+		}
+		free(from);
+		free(src);
+		free(dst);
+	}
+}
+
+/*
  * The command line of one worker run (a step attempt or a completion_check):
  * CUSTOM is `<shell> -e -c <script>`; the agent kinds run their CLI (or the
  * workflow's `workers:` override) with the rendered prompt (agent.h), and
  * get their capabilities in the environment.
  */
-static int worker_argv(const struct step_run *sr, int is_check, struct strvec *env, struct strvec *argv,
+static int worker_argv(struct step_run *sr, int is_check, struct strvec *env, struct strvec *argv,
 		       struct wl_err *err)
 {
 	const struct runner *r = sr->r;
+	if (!is_check && sr->s->subworkflow)
+		return subworkflow_argv(sr, env, argv, err);
 	enum wl_worker worker = is_check ? sr->s->check.worker : sr->s->worker;
 	if (worker == WORKER_UNSET)
 		worker = WORKER_CUSTOM;
@@ -688,6 +884,23 @@ static int worker_argv(const struct step_run *sr, int is_check, struct strvec *e
 
 /* ---- artifacts: inputs and outputs ---- */
 
+/* Something that did not change an outcome but must not go unseen: an
+ * EV_WARNING (progress line, events.jsonl, history -> `waitloop show`). */
+static void emit_warning(struct step_run *sr, const char *kind, const char *message)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "kind", kind);
+	cJSON_AddStringToObject(d, "message", message);
+	emit(sr->r, EV_WARNING, sr, d);
+}
+
+/*
+ * roboppi's hand-off (context-manager.ts, AT-3.4/3.5): inputs land in the
+ * RUN workspace (not the step's `workspace:`), outputs are read from it; a
+ * missing input artifact is skipped (the producer may have failed with
+ * on_failure: continue), and so is a declared output that was not produced
+ * unless it says `required: true`. Skips are warnings, not silence.
+ */
 static int copy_inputs(struct step_run *sr, struct wl_err *err)
 {
 	struct runner *r = sr->r;
@@ -697,11 +910,13 @@ static int copy_inputs(struct step_run *sr, struct wl_err *err)
 		char *src = fs_join(from_dir, in->artifact);
 		free(from_dir);
 		if (!fs_is_dir(src)) {
-			err_set(err, "input '%s' from step '%s' is missing ('%s')", in->artifact, in->from, src);
+			char *msg = xasprintf("input '%s' from step '%s' not found; skipped", in->artifact, in->from);
+			emit_warning(sr, "input_missing", msg);
+			free(msg);
 			free(src);
-			return -1;
+			continue;
 		}
-		char *dst = path_in(sr->cwd, in->as ? in->as : in->artifact);
+		char *dst = path_in(r->workspace, in->as ? in->as : in->artifact);
 		int rc = fs_copy_tree(src, dst, err);
 		free(src);
 		free(dst);
@@ -715,11 +930,18 @@ static int copy_outputs(struct step_run *sr, struct wl_err *err)
 {
 	for (size_t i = 0; i < sr->s->noutputs; i++) {
 		const struct wl_output *o = &sr->s->outputs[i];
-		char *src = path_in(sr->cwd, o->path);
+		char *src = path_in(sr->r->workspace, o->path);
 		char *dst = fs_join(sr->dir, o->name);
 		int rc = -1;
 		if (!fs_exists(src)) {
-			err_set(err, "output '%s': '%s' does not exist", o->name, o->path);
+			if (o->required) {
+				err_set(err, "output '%s': '%s' does not exist (required: true)", o->name, o->path);
+			} else {
+				char *msg = xasprintf("output '%s': '%s' was not produced; skipped", o->name, o->path);
+				emit_warning(sr, "output_missing", msg);
+				free(msg);
+				rc = 0;
+			}
 		} else if (fs_is_dir(src)) {
 			rc = fs_copy_tree(src, dst, err);
 		} else if (fs_mkdir_p(dst, err) == 0) {
@@ -737,6 +959,13 @@ static int copy_outputs(struct step_run *sr, struct wl_err *err)
 }
 
 /* ---- stopping ---- */
+
+/* The run is stopping, and this step is not an always-run step (which runs
+ * to its own end, bounded by its own timeout: docs/workflow.md). */
+static int run_stopping_for(const struct step_run *sr)
+{
+	return sr->r->stopping && !sr->s->always;
+}
 
 static void step_stop(struct step_run *sr, const char *why)
 {
@@ -782,26 +1011,26 @@ static void run_stop(struct runner *r, enum run_status why, const char *reason)
 		r->timed_out = 1;
 	for (size_t i = 0; i < r->nsteps; i++) {
 		struct step_run *sr = &r->steps[i];
-		if (sr->status == STEP_PENDING) {
+		if (sr->status == STEP_PENDING && !sr->s->always) {
 			char *why_skip = skip_reason(r, sr, reason);
 			step_set_status(sr, STEP_SKIPPED, why_skip);
 			free(why_skip);
 		}
 	}
 	for (size_t i = 0; i < r->nsteps; i++)
-		if (r->steps[i].status == STEP_RUNNING)
+		if (r->steps[i].status == STEP_RUNNING && !r->steps[i].s->always)
 			step_stop(&r->steps[i], reason);
+	schedule_soon(r);   /* always-run steps may be ready now */
 }
 
+/*
+ * A FAILED step with on_failure abort/retry blocks its dependents (they end
+ * SKIPPED through schedule()); as in roboppi (AT-5.7) it does not cancel
+ * running steps nor skip independent ones. The run still ends FAILED.
+ */
 static void step_fail(struct step_run *sr, const char *reason)
 {
-	struct runner *r = sr->r;
 	step_set_status(sr, STEP_FAILED, reason);
-	if (sr->s->on_failure != ON_FAILURE_CONTINUE && !r->stopping) {
-		char *why = xasprintf("run aborted: step '%s' failed", sr->s->id);
-		run_stop(r, RUN_FAILED, why);
-		free(why);
-	}
 }
 
 /* A stopped step ends CANCELLED with the reason it was stopped for. */
@@ -815,7 +1044,10 @@ static int finish_if_stopping(struct step_run *sr)
 
 /* ---- retries ---- */
 
-/* Delay before the next attempt, or -1 when the failure is final. */
+#define RETRY_BUDGET_SPENT (-2)
+
+/* Delay before the next attempt, or -1 when the failure is final
+ * (RETRY_BUDGET_SPENT: because retry.max_duration would be exceeded). */
 static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_exit, int exit_code)
 {
 	const struct wl_step *s = sr->s;
@@ -841,7 +1073,12 @@ static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_ex
 				return -1;
 		}
 	} else if (s->on_failure == ON_FAILURE_RETRY) {
+		/* roboppi's executor: every failed attempt (a timed-out one too) is
+		 * retried, after 100 ms * 2^n capped at 5 s */
 		limit = s->max_retries == WL_UNSET ? DEFAULT_MAX_RETRIES : s->max_retries;
+		base = ROBOPPI_RETRY_BASE_MS;
+		cap = ROBOPPI_RETRY_CAP_MS;
+		timeout_ok = 1;
 	} else {
 		return -1;
 	}
@@ -854,6 +1091,10 @@ static int64_t retry_delay(const struct step_run *sr, int timed_out, int have_ex
 		d *= factor;
 	if (d > (double)cap)
 		d = (double)cap;
+	/* retry.max_duration: no attempt starts past the step's total budget */
+	if (s->retry.present && s->retry.max_duration != WL_UNSET && sr->start_mono &&
+	    time_now_ms() + (int64_t)d - sr->start_mono >= s->retry.max_duration)
+		return RETRY_BUDGET_SPENT;
 	return (int64_t)d;
 }
 
@@ -868,7 +1109,15 @@ static void on_backoff(void *arg)
 static void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
 {
 	struct runner *r = sr->r;
-	int64_t delay = r->stopping ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
+	int64_t delay = run_stopping_for(sr) || sr->fatal ? -1 : retry_delay(sr, timed_out, have_exit, exit_code);
+	if (delay == RETRY_BUDGET_SPENT) {
+		char d[64];
+		duration_format(sr->s->retry.max_duration, d, sizeof(d));
+		char *why = xasprintf("%s; no retry: retry.max_duration %s spent", reason, d);
+		step_fail(sr, why);
+		free(why);
+		return;
+	}
 	if (delay < 0) {
 		step_fail(sr, reason);
 		return;
@@ -880,7 +1129,22 @@ static void attempt_failed(struct step_run *sr, const char *reason, int timed_ou
 
 /* ---- the end of a worker or check process ---- */
 
+static char *result_reason_of_exit(const struct proc_result *res, int64_t timeout_ms);
+
+/* Why an attempt failed, or NULL. Lost output (a capture file could not be
+ * written: full disk) fails the attempt too: a log that is not whole must
+ * never turn into a pass (docs/execution.md "Write errors"). */
 static char *result_reason(const struct proc_result *res, int64_t timeout_ms)
+{
+	char *why = result_reason_of_exit(res, timeout_ms);
+	if (!res->capture_error[0])
+		return why;
+	char *r = xasprintf("%s%soutput log lost: %s", why ? why : "", why ? "; " : "", res->capture_error);
+	free(why);
+	return r;
+}
+
+static char *result_reason_of_exit(const struct proc_result *res, int64_t timeout_ms)
 {
 	if (res->exec_failed)
 		return xstrdup(res->exec_error);
@@ -928,6 +1192,7 @@ static void emit_attempt_finished(struct step_run *sr, const char *phase, const 
 		const char *why = res->timed_out ? "timeout"
 				  : sr->stopping ? sr->stop_reason
 				  : res->lingered ? "linger: group members outlived the main process"
+				  : sr->sentinel_fired ? "sentinel"
 				  : "wait_policy";
 		cJSON_AddStringToObject(k, "why", why);
 		emit(sr->r, EV_KILL, sr, k);
@@ -960,8 +1225,17 @@ static void copy_guard_result(void *arg, const struct wait_result *wr)
 static void proc_done(struct step_run *sr, const struct proc_result *res)
 {
 	sr->proc = NULL;
-	if (res->capture_error[0])   /* a log file that could not be created at its first byte */
-		keep_artifact_error(sr->r, res->capture_error);
+	sentinel_trigger_release(&sr->strig);
+	sr->sentinel_fired = 0;
+	if (sr->sentinel) {
+		sr->sentinel_fired = sentinel_finish(sr->sentinel, &sr->strig);
+		sr->sentinel = NULL;
+	}
+	if (res->capture_error[0]) {   /* a log not created at its first byte, or a write that failed */
+		char *w = xasprintf("step '%s': output log lost: %s", sr->s->id, res->capture_error);
+		keep_artifact_error(sr->r, w);
+		free(w);
+	}
 	if (sr->wait) {
 		struct wait *w = sr->wait;
 		sr->wait = NULL;
@@ -983,23 +1257,53 @@ static void step_succeeded(struct step_run *sr)
 	step_set_status(sr, STEP_SUCCEEDED, NULL);
 }
 
+/* The guard timed out at a max_wait nobody set: the step's own timeout. */
+static int guard_timeout_is_step_timeout(const struct step_run *sr)
+{
+	return sr->guard_outcome == WAIT_TIMEOUT && sr->s->timeout > 0 && sr->s->wait_policy.max_wait == WL_UNSET &&
+	       sr->r->wf->wait_policy.max_wait == WL_UNSET;
+}
+
 static void on_attempt_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
 	proc_done(sr, res);
 	sr->exit_code = res->exited ? res->exit_code : -1;
 	char *reason = result_reason(res, sr->s->timeout);
+	int timed_out = 0;
 	if (sr->guard_error) {
 		free(reason);
 		reason = sr->guard_error;
 		sr->guard_error = NULL;
+	} else if (sr->sentinel_fired && !sr->stopping) {
+		free(reason);
+		reason = xasprintf("Step failed (errorClass: %s): Sentinel: %s", error_class_name(sr->strig.error_class),
+				   sr->strig.reason);
+		sr->fatal = sr->strig.error_class == ERROR_CLASS_FATAL;
+	} else if (sr->guard_aborted && !sr->stopping && guard_timeout_is_step_timeout(sr)) {
+		/* a wait_policy without max_wait (e.g. only grace) times out with
+		 * the step: that is the step's timeout, reported as such */
+		free(reason);
+		char d[64];
+		duration_format(sr->s->timeout, d, sizeof(d));
+		reason = xasprintf("timeout (%s)", d);
+		timed_out = 1;
 	} else if (sr->guard_aborted && !sr->stopping) {
 		free(reason);
 		reason = xasprintf("wait_policy: %s", sr->guard_message ? sr->guard_message
 				   : outcome_word(sr->guard_outcome));
 	}
+	if (sr->s->subworkflow && !sr->stopping) {
+		copy_exports(sr);
+		if (reason && res->exited && !res->timed_out) {
+			free(reason);
+			reason = xasprintf("subworkflow '%s' did not succeed (exit code %d)", sr->s->subworkflow,
+					   res->exit_code);
+		}
+	}
 	struct wl_err err = WL_ERR_INIT;
-	if (!reason && sr->s->noutputs && copy_outputs(sr, &err) < 0)
+	/* roboppi collects outputs of a looping step after its check */
+	if (!reason && sr->s->noutputs && !sr->s->check.present && copy_outputs(sr, &err) < 0)
 		reason = xstrdup(err.msg);
 	if (reason)
 		record_outcome(sr, 1, reason);
@@ -1009,7 +1313,7 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 		return;
 	}
 	if (reason) {
-		attempt_failed(sr, reason, res->timed_out, res->exited, res->exit_code);
+		attempt_failed(sr, reason, res->timed_out || timed_out, res->exited, res->exit_code);
 		free(reason);
 		return;
 	}
@@ -1074,10 +1378,45 @@ static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, en
 static void on_child_output(void *arg, enum proc_stream stream, const char *data, size_t len)
 {
 	struct step_run *sr = arg;
+	if (sr->sentinel)
+		sentinel_output(sr->sentinel);
 	if (sr->wait && sr->proc)
 		wait_guard_output(sr->wait, data, len);
 	if (sr->r->output_fn)
 		sr->r->output_fn(sr->r->output_arg, sr->s->id, stream, data, len);
+}
+
+static void on_sentinel_warning(void *arg, const char *message)
+{
+	emit_warning(arg, "sentinel", message);
+}
+
+/* roboppi's Sentinel beside the child, when the workflow enables it (sentinel.h). */
+static int sentinel_guard_start(struct step_run *sr, int is_check, const struct strvec *env, struct wl_err *err)
+{
+	struct runner *r = sr->r;
+	const struct wl_step *s = sr->s;
+	const struct wl_stall *st = is_check && s->check.stall.present ? &s->check.stall : &s->stall;
+	struct sentinel_params p = {0};
+	if (!sentinel_policy_active(r->wf, st, &p.policy))
+		return 0;
+	enum wl_worker w = is_check ? s->check.worker : s->worker;
+	p.loop = r->loop;
+	p.is_check = is_check;
+	p.worker_events = w != WORKER_CUSTOM && w != WORKER_UNSET;
+	p.env = env->v;
+	p.cwd = r->workspace;
+	p.context_dir = r->context_dir;
+	p.step = s->id;
+	p.iteration = sr->iteration ? sr->iteration : 1;
+	p.workflow_id = r->run_id;
+	p.workflow_name = r->wf->name;
+	p.events_file = r->wf->sentinel.events_file;
+	p.redactor = r->rd;
+	p.on_warning = on_sentinel_warning;
+	p.arg = sr;
+	sr->sentinel = sentinel_start(&p, sr->proc, err);
+	return sr->sentinel ? 0 : -1;
 }
 
 static int64_t escalation_grace(const struct step_run *sr, const struct wl_wait_policy *use)
@@ -1116,6 +1455,11 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	spec.stderr_path = err_path;
 	spec.capture_tail = OUTPUT_TAIL;
 	spec.timeout_ms = timeout > 0 ? timeout : 0;
+	/* roboppi: a step ends when its shell has exited AND its output pipes are
+	 * closed, so a background job still holding them is waited for — here
+	 * for at most STEP_LINGER_MS (never longer than the attempt's timeout),
+	 * then its group is stopped: deterministic, and a step never hangs. */
+	spec.linger_ms = timeout > 0 && timeout < STEP_LINGER_MS ? timeout : STEP_LINGER_MS;
 	spec.grace_ms = escalation_grace(sr, use->present ? use : NULL);
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? on_check_exit : on_attempt_exit;
@@ -1127,7 +1471,8 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	free(err_path);
 	if (!sr->proc)
 		goto out;
-	if (use->present && guard_start(sr, use, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, timeout, &env, err) < 0) {
+	if (sentinel_guard_start(sr, is_check, &env, err) < 0 ||
+	    (use->present && guard_start(sr, use, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, timeout, &env, err) < 0)) {
 		/* The process runs but cannot be guarded: stop it; its exit reports the error. */
 		free(sr->guard_error);
 		sr->guard_error = xstrdup(err->msg);
@@ -1143,7 +1488,7 @@ out:
 static void attempt_start(struct step_run *sr)
 {
 	struct runner *r = sr->r;
-	if (r->stopping) {
+	if (run_stopping_for(sr)) {
 		step_set_status(sr, STEP_CANCELLED, sr->stop_reason ? sr->stop_reason : "run stopping");
 		return;
 	}
@@ -1217,7 +1562,7 @@ static void check_decided(struct step_run *sr)
 	end.git_changes = end.convergence = end.finished = NULL;
 	switch (end.next) {
 	case ITER_NEXT_ITERATION:
-		if (r->stopping) {
+		if (run_stopping_for(sr)) {
 			step_set_status(sr, STEP_CANCELLED, "run stopping");
 			break;
 		}
@@ -1238,6 +1583,31 @@ static void check_decided(struct step_run *sr)
 	iter_end_release(&end);
 }
 
+/* The Sentinel stopped the check: as_incomplete -> the iteration is
+ * INCOMPLETE (the loop goes on), else the step fails (roboppi executor). */
+static void sentinel_to_iteration(struct step_run *sr)
+{
+	const struct sentinel_trigger *t = &sr->strig;
+	struct wait_result wr;
+	memset(&wr, 0, sizeof(wr));
+	int terminal = !strcmp(t->kind, "terminal");
+	wr.outcome = terminal ? WAIT_TERMINAL_FAIL : WAIT_STALLED;
+	wr.early_abort = 1;
+	strvec_copy(&wr.fingerprints, &t->fingerprints);
+	strvec_copy(&wr.reasons, &t->reasons);
+	char *msg = t->as_incomplete ? xasprintf("Sentinel: %s", t->reason)
+				     : xasprintf("Sentinel %s during completion check: %s", t->kind, t->reason);
+	wr.message = msg;
+	struct wl_wait_policy pol;
+	wait_policy_init(&pol);
+	pol.on_terminal = pol.on_stall = t->as_incomplete ? ON_ABORT_INCOMPLETE : ON_ABORT_FAIL;
+	iter_loop_guard_done(sr->il, &wr, &pol);
+	sr->fatal = !t->as_incomplete && t->error_class == ERROR_CLASS_FATAL;
+	free(msg);
+	strvec_clear(&wr.fingerprints);
+	strvec_clear(&wr.reasons);
+}
+
 static void on_check_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
@@ -1246,6 +1616,8 @@ static void on_check_exit(void *arg, const struct proc_result *res)
 	if (!sr->guard_error)
 		iter_loop_check_exited(sr->il, res);
 	proc_done(sr, res);
+	if (sr->sentinel_fired && !sr->stopping)
+		sentinel_to_iteration(sr);
 	sr->exit_code = res->exited ? res->exit_code : -1;
 	char *reason = result_reason(res, check_timeout(sr));
 	if (sr->guard_error) {
@@ -1256,6 +1628,13 @@ static void on_check_exit(void *arg, const struct proc_result *res)
 	}
 	emit_attempt_finished(sr, "completion_check", res, reason);
 	free(reason);
+	struct wl_err oerr = WL_ERR_INIT;
+	if (sr->s->noutputs && !sr->stopping && copy_outputs(sr, &oerr) < 0) {
+		/* a required output is missing: the step fails whatever the check said */
+		record_outcome(sr, 1, oerr.msg);
+		step_fail(sr, oerr.msg);
+		return;
+	}
 	check_decided(sr);
 }
 
@@ -1382,7 +1761,22 @@ static void step_start(struct step_run *sr)
 static int dep_ok(const struct step_run *d)
 {
 	return d->status == STEP_SUCCEEDED || d->status == STEP_INCOMPLETE ||
-	       (d->status == STEP_FAILED && d->s->on_failure == ON_FAILURE_CONTINUE);
+	       (d->status == STEP_FAILED && d->s->on_failure == ON_FAILURE_CONTINUE && !d->fatal);
+}
+
+/* An always-run step is ready when its depends_on have ended, whatever
+ * their status; without depends_on, when every other non-always step has. */
+static int always_ready(const struct runner *r, const struct step_run *sr)
+{
+	for (size_t j = 0; j < sr->s->ndeps; j++)
+		if (!step_terminal(r->steps[sr->s->deps[j]].status))
+			return 0;
+	if (sr->s->ndeps)
+		return 1;
+	for (size_t i = 0; i < r->nsteps; i++)
+		if (!r->steps[i].s->always && !step_terminal(r->steps[i].status))
+			return 0;
+	return 1;
 }
 
 static void schedule(struct runner *r)
@@ -1391,10 +1785,17 @@ static void schedule(struct runner *r)
 	r->in_schedule = 1;
 	do {
 		changed = 0;
-		for (size_t i = 0; i < r->nsteps && !r->stopping; i++) {
+		for (size_t i = 0; i < r->nsteps; i++) {
 			struct step_run *sr = &r->steps[i];
-			if (sr->status != STEP_PENDING)
+			if (sr->status != STEP_PENDING || (r->stopping && !sr->s->always))
 				continue;
+			if (sr->s->always) {
+				if (always_ready(r, sr) && !(r->concurrency && r->nrunning >= (size_t)r->concurrency)) {
+					step_start(sr);
+					changed = 1;
+				}
+				continue;
+			}
 			int ready = 1;
 			const struct step_run *bad = NULL;
 			for (size_t j = 0; j < sr->s->ndeps; j++) {
@@ -1420,7 +1821,7 @@ static void schedule(struct runner *r)
 			step_start(sr);
 			changed = 1;
 		}
-	} while (changed && !r->stopping);
+	} while (changed);
 	r->in_schedule = 0;
 	if (r->nfinished == r->nsteps)
 		r->done = 1;
@@ -1599,8 +2000,11 @@ static void step_run_release(struct step_run *sr)
 	free(sr->stop_reason);
 	free(sr->guard_error);
 	free(sr->guard_message);
+	free(sr->sub_ctx);
 	iter_loop_free(sr->il);
 	release_policy(sr);
+	sentinel_finish(sr->sentinel, NULL);
+	sentinel_trigger_release(&sr->strig);
 }
 
 void runner_free(struct runner *r)
@@ -1629,6 +2033,7 @@ void runner_free(struct runner *r)
 	free(r->wf_file);
 	free(r->self_exe);
 	free(r->artifact_error);
+	strvec_clear(&r->artifact_errors);
 	free(r->gate_reason);
 	free(r);
 }
@@ -1656,6 +2061,11 @@ const char *runner_run_id(const struct runner *r)
 const char *runner_context_dir(const struct runner *r)
 {
 	return r->context_dir;
+}
+
+const struct strvec *runner_artifact_errors(const struct runner *r)
+{
+	return &r->artifact_errors;
 }
 
 const char *runner_artifact_error(const struct runner *r)
@@ -1687,9 +2097,15 @@ void runner_set_gate(struct runner *r, runner_gate_fn fn, void *arg)
 	r->gate_arg = arg;
 }
 
+void runner_cancel_before_start(struct runner *r, int signo)
+{
+	if (!r->ran)
+		r->cancel_signo = signo;
+}
+
 int runner_exit_code(const struct runner *r)
 {
-	if (r->gate_reason)
+	if (r->gate_reason && !r->cancel_signo)
 		return 2;
 	return run_status_exit_code(r->status, r->cancel_signo);
 }
@@ -1752,14 +2168,28 @@ enum run_status runner_run(struct runner *r)
 	else
 		r->status = RUN_SUCCEEDED;
 	r->end_wall = time_wall_ms();
+	/* The final _workflow.json first: if it (or any artifact before it)
+	 * could not be written, the run did not succeed, and history, the
+	 * exit code and the files left say the same (a file that cannot be
+	 * written is removed rather than left saying RUNNING). */
+	write_workflow_json(r);
+	const char *lost = runner_artifact_error(r);
+	if (lost && r->status == RUN_SUCCEEDED) {
+		r->status = RUN_FAILED;
+		write_workflow_json(r);
+	}
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "status", run_status_name(r->status));
 	cJSON_AddNumberToObject(d, "duration_s", ms_to_s(r->end_wall - r->start_wall));
 	cJSON_AddNumberToObject(d, "exit_code", runner_exit_code(r));
 	if (r->gate_reason)
 		cJSON_AddStringToObject(d, "reason", r->gate_reason);
+	else if (lost) {
+		char *why = xasprintf("artifacts lost: %s", lost);
+		cJSON_AddStringToObject(d, "reason", why);
+		free(why);
+	}
 	emit(r, EV_RUN_FINISHED, NULL, d);
-	write_workflow_json(r);
 	return r->status;
 }
 

@@ -95,6 +95,9 @@ void runner_set_output_fn(struct runner *r, runner_output_fn fn, void *arg);
 typedef const char *(*runner_gate_fn)(void *arg, struct runner *r);
 void runner_set_gate(struct runner *r, runner_gate_fn fn, void *arg);
 /* The run's exit code: run_status_exit_code(), or 2 when the gate stopped it. */
+/* A signal arrived before runner_run() (during the preflight): the run,
+ * stopped by the gate, is recorded CANCELLED with exit code 128 + signo. */
+void runner_cancel_before_start(struct runner *r, int signo);
 int runner_exit_code(const struct runner *r);
 
 /* Run to the end; returns the final status. Call once. */
@@ -107,6 +110,9 @@ const char *runner_notice(const struct runner *r);
 
 /* The first failed write of a context artifact (_meta.json, events.jsonl, ...), or NULL. */
 const char *runner_artifact_error(const struct runner *r);
+/* Every distinct artifact write failure of the run (without the events.jsonl
+ * one, which runner_artifact_error() falls back to). */
+const struct strvec *runner_artifact_errors(const struct runner *r);
 
 /*
  * The run summary (the document `run --json` prints): run_id, workflow, file,

@@ -117,6 +117,23 @@ static const char *const migrations[] = {
 	"  step TEXT NOT NULL DEFAULT '', iteration INTEGER NOT NULL DEFAULT 0, attempt INTEGER NOT NULL DEFAULT 0,"
 	"  phase TEXT, signals_sent TEXT, why TEXT, ts INTEGER);"
 	"CREATE INDEX kills_run ON kills(run_id);",
+	/* 1 -> 2: every process group a run spawned, for the watchdog that
+	 * stops what a dead runner left behind (reaper.h). start_ticks is
+	 * field 22 of /proc/PID/stat: a reused pid never matches it. */
+	"CREATE TABLE process_groups ("
+	"  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  pgid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
+	"  step TEXT, started_at INTEGER, ended_at INTEGER,"
+	"  PRIMARY KEY (run_id, pgid, start_ticks));"
+	"CREATE INDEX process_groups_open ON process_groups(run_id) WHERE ended_at IS NULL;",
+	/* 2 -> 3: warnings that did not change an outcome (a declared output not
+	 * produced, a missing input, a sentinel trigger with action ignore) */
+	"CREATE TABLE warnings ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  step TEXT NOT NULL DEFAULT '', iteration INTEGER NOT NULL DEFAULT 0,"
+	"  kind TEXT, message TEXT, ts INTEGER);"
+	"CREATE INDEX warnings_run ON warnings(run_id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -134,7 +151,8 @@ enum stmt_id {
 	Q_WAIT_FIND, Q_WAIT_FIND_OPEN, Q_WAIT_INSERT, Q_WAIT_CLOSE, Q_WAIT_OBS,
 	Q_OBS_INSERT,
 	Q_NOTIFY_CLAIM, Q_NOTIFY_RESULT, Q_NOTIFY_SUPPRESSED,
-	Q_ALERT, Q_PREFLIGHT, Q_GIT, Q_CONVERGENCE, Q_KILL,
+	Q_ALERT, Q_PREFLIGHT, Q_GIT, Q_CONVERGENCE, Q_KILL, Q_WARNING,
+	Q_GROUP_START, Q_GROUP_END,
 	Q__COUNT
 };
 
@@ -168,6 +186,11 @@ static const char *const stmt_sql[Q__COUNT] = {
 		"UPDATE runs SET status = COALESCE(?2, 'FINISHED'), finished_at = ?3,"
 		" duration_s = COALESCE(?4, (?3 - started_at) / 1000.0), exit_code = ?5,"
 		" status_reason = ?6, heartbeat_at = ?3 WHERE id = ?1",
+	[Q_GROUP_START] =
+		"INSERT OR REPLACE INTO process_groups(run_id, pgid, start_ticks, step, started_at)"
+		" VALUES(?1, ?2, ?3, ?4, ?5)",
+	[Q_GROUP_END] =
+		"UPDATE process_groups SET ended_at = ?4 WHERE run_id = ?1 AND pgid = ?2 AND start_ticks = ?3",
 	[Q_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'RUNNING'",
 	[Q_STEP_ENSURE] = "INSERT OR IGNORE INTO steps(run_id, step, updated_at) VALUES(?1, ?2, ?3)",
 	[Q_STEP_STATE] =
@@ -261,6 +284,8 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_KILL] =
 		"INSERT INTO kills(run_id, step, iteration, attempt, phase, signals_sent, why, ts)"
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_WARNING] =
+		"INSERT INTO warnings(run_id, step, iteration, kind, message, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct store {
@@ -276,6 +301,8 @@ struct store {
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
+	int readonly;               /* store_open_readonly() */
+	char *tmpdir;               /* its private copy, removed by store_close() */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -542,6 +569,87 @@ fail:
 	return NULL;
 }
 
+/* Copy src to dst when src exists; -1 + err on a failed copy. */
+static int copy_if_exists(const char *src, const char *dst, struct wl_err *err)
+{
+	if (!fs_exists(src))
+		return 0;
+	struct strbuf sb = STRBUF_INIT;
+	int rc = fs_read_file(src, (size_t)1 << 40, &sb, err);
+	if (rc == 0)
+		rc = fs_write_atomic(dst, sb.buf ? sb.buf : "", sb.len, err);
+	strbuf_release(&sb);
+	return rc;
+}
+
+static int open_ro(struct store *st, const char *file, struct wl_err *err)
+{
+	int rc = sqlite3_open_v2(file, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	int v = 0;
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+		if (user_version(st, &v, err) == 0) {
+			if (v <= STORE_SCHEMA_VERSION)
+				return 0;
+			err_set(err, "history database '%s' has schema version %d, newer than this waitloop (%d)",
+				st->path, v, STORE_SCHEMA_VERSION);
+		}
+	} else {
+		err_set(err, "history database '%s': %s", st->path, sqlite3_errstr(rc));
+	}
+	sqlite3_close(st->db);
+	st->db = NULL;
+	return -1;
+}
+
+struct store *store_open_readonly(const char *path, struct wl_err *err)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	st->pid = (long)getpid();
+	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
+		strcpy(st->hostname, "localhost");
+	st->readonly = 1;
+	if (open_ro(st, path, err) == 0)
+		return st;
+	if (strstr(err->msg, "newer than this waitloop"))
+		goto fail;
+	/* A WAL database whose -shm cannot be created next to it (a read-only
+	 * copy or medium): read a private copy of the file and its WAL, so
+	 * what the WAL holds is seen too. */
+	const char *tmp = getenv("TMPDIR");
+	char *tpl = xasprintf("%s/waitloop-ro.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tpl)) {
+		free(tpl);
+		goto fail;
+	}
+	st->tmpdir = tpl;
+	char *db = fs_join(tpl, "history.db"), *wal_src = xasprintf("%s-wal", path);
+	char *wal = xasprintf("%s-wal", db);
+	struct wl_err cerr = WL_ERR_INIT;
+	int ok = copy_if_exists(path, db, &cerr) == 0 && copy_if_exists(wal_src, wal, &cerr) == 0 &&
+		 open_ro(st, db, err) == 0;
+	free(db);
+	free(wal_src);
+	free(wal);
+	if (ok)
+		return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+int store_err_readonly(const struct wl_err *err)
+{
+	return strstr(err->msg, "unable to open database file") || strstr(err->msg, "readonly database") ||
+	       strstr(err->msg, "Read-only file system") || strstr(err->msg, "Permission denied");
+}
+
+int store_is_readonly(const struct store *st)
+{
+	return st->readonly;
+}
+
 char *store_default_path(const char *dir)
 {
 	const char *env = getenv("WAITLOOP_DB");
@@ -559,6 +667,16 @@ void store_close(struct store *st)
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	if (st->tmpdir) {
+		const char *names[] = {"history.db", "history.db-wal", "history.db-shm"};
+		for (size_t i = 0; i < 3; i++) {
+			char *f = fs_join(st->tmpdir, names[i]);
+			unlink(f);
+			free(f);
+		}
+		rmdir(st->tmpdir);
+		free(st->tmpdir);
+	}
 	free(st->path);
 	free(st);
 }
@@ -758,6 +876,9 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 	case EV_CONVERGENCE:
 		return run_stmt(st, Q_CONVERGENCE, err, "ssIJJJI", ev->run_id, step, it, field(ev, "stage"),
 				field(ev, "fingerprints"), field(ev, "diagnosis"), ts);
+	case EV_WARNING:
+		return run_stmt(st, Q_WARNING, err, "ssIJJI", ev->run_id, step, it, field(ev, "kind"),
+				field(ev, "message"), ts);
 	case EV_RUN_FINISHED:
 		return run_stmt(st, Q_RUN_FINISHED, err, "sJIJJJ", ev->run_id,
 				field(ev, "status"), ts, field(ev, "duration_s"),
@@ -870,6 +991,53 @@ const char *store_sink_error(const struct store *st)
 int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err)
 {
 	return run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, time_wall_ms());
+}
+
+int store_group_started(struct store *st, const char *run_id, long pgid, long long start_ticks,
+			const char *step, struct wl_err *err)
+{
+	if (run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, time_wall_ms(), (int64_t)st->pid, st->hostname) < 0)
+		return -1;
+	return run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
+			time_wall_ms());
+}
+
+int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
+		      struct wl_err *err)
+{
+	return run_stmt(st, Q_GROUP_END, err, "sIII", run_id, (int64_t)pgid, (int64_t)start_ticks, time_wall_ms());
+}
+
+int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct wl_err *err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT g.run_id, g.pgid, g.start_ticks FROM process_groups g JOIN runs r"
+			       " ON r.id = g.run_id WHERE g.ended_at IS NULL AND r.status <> 'RUNNING'"
+			       " ORDER BY g.run_id",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_err(st, err, NULL);
+	struct strvec ids = STRVEC_INIT;
+	struct { long pgid; long long ticks; } *rows = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(rows, n + 1, alloc);
+		strvec_push(&ids, (const char *)sqlite3_column_text(s, 0));
+		rows[n].pgid = (long)sqlite3_column_int64(s, 1);
+		rows[n].ticks = (long long)sqlite3_column_int64(s, 2);
+		n++;
+	}
+	int ret = rc == SQLITE_DONE ? 0 : db_err(st, err, NULL);
+	sqlite3_finalize(s);
+	/* called after the statement is done: fn may write (store_group_ended) */
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		if (fn(arg, ids.v[i], rows[i].pgid, rows[i].ticks) == 0 &&
+		    store_group_ended(st, ids.v[i], rows[i].pgid, rows[i].ticks, err) < 0)
+			ret = -1;
+	strvec_clear(&ids);
+	free(rows);
+	return ret;
 }
 
 int store_mark_crashed(struct store *st, struct wl_err *err)
@@ -1080,7 +1248,15 @@ static cJSON *query_rows(struct store *st, const char *sql, struct wl_err *err, 
 
 int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err)
 {
-	char sql[1024];
+	struct store_run_filter f = STORE_RUN_FILTER_INIT;
+	f.limit = limit;
+	return store_list_runs_where(st, &f, out, err);
+}
+
+int store_list_runs_where(struct store *st, const struct store_run_filter *f, cJSON **out, struct wl_err *err)
+{
+	char sql[1400], since[32];
+	snprintf(since, sizeof(since), "%lld", (long long)f->since_ms);
 	snprintf(sql, sizeof(sql),
 		 "SELECT r.id, r.workflow, r.file, r.workspace, r.status, r.status_reason,"
 		 " r.started_at, r.finished_at,"
@@ -1089,9 +1265,14 @@ int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err
 		 " (SELECT count(*) FROM steps s WHERE s.run_id = r.id) AS steps,"
 		 " (SELECT COALESCE(sum(s.iterations), 0) FROM steps s WHERE s.run_id = r.id) AS iterations,"
 		 " (SELECT count(*) FROM waits w WHERE w.run_id = r.id AND w.early_abort = 1) AS early_aborts"
-		 " FROM runs r ORDER BY r.started_at DESC, r.rowid DESC LIMIT %d",
-		 (long long)time_wall_ms(), limit > 0 ? limit : -1);
-	*out = query_rows(st, sql, err, 0);
+		 " FROM runs r"
+		 " WHERE (?1 IS NULL OR instr(',' || upper(replace(?1, ' ', '')) || ',', ',' || r.status || ',') > 0)"
+		 " AND (?2 IS NULL OR r.workflow GLOB ?2)"
+		 " AND (?3 IS NULL OR r.started_at >= CAST(?3 AS INTEGER))"
+		 " ORDER BY r.started_at DESC, r.rowid DESC LIMIT %d",
+		 (long long)time_wall_ms(), f->limit > 0 ? f->limit : -1);
+	*out = query_rows(st, sql, err, 3, f->status && *f->status ? f->status : NULL,
+			  f->workflow && *f->workflow ? f->workflow : NULL, f->since_ms > 0 ? since : NULL);
 	return *out ? 0 : -1;
 }
 
@@ -1175,7 +1356,8 @@ int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struc
 	if (!id)
 		return -1;
 	cJSON *run = NULL, *steps = NULL, *attempts = NULL, *iters = NULL, *waits = NULL, *obs = NULL,
-	      *git = NULL, *conv = NULL, *kills = NULL, *alerts = NULL, *pre = NULL, *notes = NULL;
+	      *git = NULL, *conv = NULL, *kills = NULL, *alerts = NULL, *pre = NULL, *notes = NULL,
+	      *warns = NULL;
 	int ret = -1;
 	static const char *const run_key[] = {"run_id", NULL};
 	static const char *const step_keys[] = {"run_id", "step", NULL};
@@ -1204,6 +1386,7 @@ int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struc
 	    !(conv = query_rows(st, "SELECT * FROM convergence WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(kills = query_rows(st, "SELECT * FROM kills WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(alerts = query_rows(st, "SELECT * FROM alerts WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
+	    !(warns = query_rows(st, "SELECT * FROM warnings WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(pre = query_rows(st, "SELECT * FROM preflight WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
 	    !(notes = query_rows(st, "SELECT * FROM notifications WHERE run_id = ?1 ORDER BY id", err, 1, id)))
 		goto out;
@@ -1241,8 +1424,9 @@ int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struc
 		attach(s, "convergence", conv, step_keys, step_parent);
 		attach(s, "kills", kills, step_keys, step_parent);
 		attach(s, "alerts", alerts, step_keys, step_parent);
+		attach(s, "warnings", warns, step_keys, step_parent);
 		static const char *const lists[] = {"attempts", "iterations", "waits",
-						    "git", "convergence", "kills", "alerts", NULL};
+						    "git", "convergence", "kills", "alerts", "warnings", NULL};
 		for (int i = 0; lists[i]; i++)
 			drop_keys(cJSON_GetObjectItemCaseSensitive(s, lists[i]), drop_run_step);
 		cJSON_DeleteItemFromObjectCaseSensitive(s, "run_id");
@@ -1268,6 +1452,7 @@ out:
 	cJSON_Delete(conv);
 	cJSON_Delete(kills);
 	cJSON_Delete(alerts);
+	cJSON_Delete(warns);
 	cJSON_Delete(pre);
 	cJSON_Delete(notes);
 	free(id);

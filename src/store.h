@@ -39,7 +39,7 @@
 struct store;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 3
 /* A RUNNING run whose heartbeat is older than this is CRASHED. */
 #define STORE_STALE_MS (2 * 60 * 1000)
 
@@ -49,6 +49,14 @@ struct store;
  * "... has schema version N, newer than this waitloop (M)".
  */
 struct store *store_open(const char *path, struct wl_err *err);
+/* For reading only (history, show) when store_open() cannot write: a
+ * read-only file or medium, a WAL copy without its -shm (opened immutable).
+ * Nothing is migrated or marked; writes fail. */
+struct store *store_open_readonly(const char *path, struct wl_err *err);
+int store_is_readonly(const struct store *st);
+/* Did store_open() fail because the database cannot be written (read-only
+ * file, medium or directory) rather than because it is broken? */
+int store_err_readonly(const struct wl_err *err);
 /* Database path for commands without --db: $WAITLOOP_DB when set and
  * non-empty, else "<dir>/.waitloop/history.db" (dir NULL = "."). Caller frees. */
 char *store_default_path(const char *dir);
@@ -69,6 +77,18 @@ void store_set_batching(struct store *st, int on);
 /* Commit the open batch, if any; -1 + err (and counted as a sink failure,
  * reported through the warn callback) if the commit fails. */
 int store_flush(struct store *st, struct wl_err *err);
+/*
+ * Process groups of a run (for reaper.h): recorded when spawned, closed when
+ * they ended. store_orphan_groups() calls fn for every group still open of a
+ * run that is no longer RUNNING (CRASHED: its runner is gone); when fn
+ * returns 0 the group is closed. run_id is borrowed for the call.
+ */
+typedef int (*store_group_fn)(void *arg, const char *run_id, long pgid, long long start_ticks);
+int store_group_started(struct store *st, const char *run_id, long pgid, long long start_ticks,
+			const char *step, struct wl_err *err);
+int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
+		      struct wl_err *err);
+int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct wl_err *err);
 /* Called once, on the first failed sink write, with the message. */
 void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx);
 /* Number of failed sink writes and the first failure's message ("" if none). */
@@ -109,6 +129,20 @@ int store_notification_result(struct store *st, const char *run_id, const char *
  * early_aborts}; duration_s of a RUNNING run is the time so far.
  */
 int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err);
+/*
+ * The same, filtered (`history --status --workflow --since`): status is a
+ * comma-separated list of statuses (any case), workflow a name or glob
+ * (GLOB, case-sensitive), since_ms the earliest start (ms since the epoch);
+ * NULL / 0 = no filter. limit as above, applied after filtering.
+ */
+struct store_run_filter {
+	const char *status;
+	const char *workflow;
+	int64_t since_ms;
+	int limit;
+};
+#define STORE_RUN_FILTER_INIT {NULL, NULL, 0, 20}
+int store_list_runs_where(struct store *st, const struct store_run_filter *f, cJSON **out, struct wl_err *err);
 /*
  * One run by full id or unique prefix. *out is an object: the run's columns
  * plus steps[] (each with attempts[], iterations[] (with fingerprints and

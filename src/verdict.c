@@ -161,6 +161,10 @@ static void list_add_json(struct strvec *dst, const cJSON *val, int sorted)
 static enum verdict_file_status parse_json(const char *text, size_t len, const char *check_id,
 					   struct verdict *out, struct wl_err *err)
 {
+	if (json_too_deep(text, len)) {
+		err_set(err, "decision file nests deeper than %d", JSON_MAX_DEPTH);
+		return VERDICT_FILE_INVALID;
+	}
 	cJSON *j = cJSON_ParseWithLength(text, len);
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
@@ -188,6 +192,7 @@ static enum verdict_file_status parse_json(const char *text, size_t len, const c
 		out->decision = dec;
 		out->source = VERDICT_SRC_DECISION_FILE;
 		out->check_id = xstrdup(id ? id : check_id);
+		out->check_id_matched = id && check_id && !strcmp(id, check_id);
 		const char *msg = json_get_string(j, "message");
 		char *m = msg ? clean_item(msg) : NULL;
 		out->message = m;
@@ -465,7 +470,14 @@ void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 		} else {
 			set_message(out, why);
 		}
-	} else if (in->file_status == VERDICT_FILE_FOUND && in->file) {
+	} else if (in->timed_out) {
+		/* 1'. roboppi: a check that did not succeed (timeout) fails the step; no extra iteration */
+		out->decision = VERDICT_FAILED;
+		out->source = VERDICT_SRC_CHECK_FAILED;
+		set_message(out, xstrdup("the completion check timed out"));
+	} else if (in->file_status == VERDICT_FILE_FOUND && in->file &&
+		   (!in->exit_code_decides ||
+		    (in->file->source == VERDICT_SRC_DECISION_FILE && in->file->check_id_matched))) {
 		/* 2. The check's own decision file. */
 		out->decision = in->file->decision == VERDICT_COMPLETE ? VERDICT_COMPLETE : VERDICT_INCOMPLETE;
 		out->source = in->file->source == VERDICT_SRC_MARKER ? VERDICT_SRC_MARKER : VERDICT_SRC_DECISION_FILE;

@@ -102,6 +102,7 @@ struct verdict {
 	struct strvec reasons;        /* in order, unique */
 	struct strvec fingerprints;   /* sorted, unique */
 	struct strvec hints;          /* in order, unique */
+	int check_id_matched;         /* a JSON decision file that named this check's id */
 };
 #define VERDICT_INIT {0}
 
@@ -138,8 +139,12 @@ struct verdict_inputs {
 	const char *exit_note;               /* why there is none ("killed by SIGKILL"), may be NULL */
 	/* 4. a wait-failure.json written during the check */
 	const struct verdict_evidence *inner_wait;   /* may be NULL */
+	/* roboppi: a CUSTOM check decides by its exit code; only a JSON decision
+	 * file naming this check_id overrides it (not a text marker, not an id-less file) */
+	int exit_code_decides;
+	int timed_out;                       /* the check timed out: FAILED, as roboppi ends the loop */
 };
-#define VERDICT_INPUTS_INIT {NULL, 0, 0, NULL, ON_ABORT_UNSET, NULL, VERDICT_FILE_MISSING, NULL, NULL, VERDICT_NO_EXIT_CODE, NULL, NULL}
+#define VERDICT_INPUTS_INIT {NULL, 0, 0, NULL, ON_ABORT_UNSET, NULL, VERDICT_FILE_MISSING, NULL, NULL, VERDICT_NO_EXIT_CODE, NULL, NULL, 0, 0}
 
 void verdict_release(struct verdict *v);
 void verdict_evidence_release(struct verdict_evidence *e);

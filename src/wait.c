@@ -90,6 +90,7 @@ struct wait {
 	int probe_broken;              /* the probe cannot run at all (126/127, exec failure) */
 	char *classify_error;
 	int probe_fail_streak;         /* failed probes in a row that nothing explained */
+	struct strvec warnings;        /* patterns that hit the match limit (each once per wait) */
 
 	/* the last completed observation */
 	struct classification last;
@@ -200,6 +201,8 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	cJSON_AddStringToObject(o, "ts", ts);
 	cJSON_AddNumberToObject(o, "seq", w->observations);
 	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(elapsed_s(w) * 1000) / 1000.0);
+	/* when this observation started, on the same monotonic clock: its gap to the next one is the schedule */
+	cJSON_AddNumberToObject(o, "started_s", (double)(w->obs_start_ms - w->start_ms) / 1000.0);
 	if (w->cond_ran)
 		cJSON_AddNumberToObject(o, "condition_exit", w->cond_exit);
 	else
@@ -228,6 +231,11 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 		free(e);
 	}
 	cJSON_AddStringToObject(o, "phase", wait_phase_name(w->phase));
+	if (w->warnings.n) {
+		cJSON *wa = json_string_array(&w->warnings);
+		redact_json(w->redactor, wa);
+		cJSON_AddItemToObject(o, "warnings", wa);
+	}
 	char *line = json_compact(o);
 	struct wl_err err = WL_ERR_INIT;
 	if (fs_append_line(w->probe_log, line, &err) < 0 && w->observations == 1)
@@ -368,6 +376,7 @@ static void wait_free(struct wait *w)
 	cJSON_Delete(w->last_probe);
 	free(w->last_probe_error);
 	strbuf_release(&w->tail);
+	strvec_clear(&w->warnings);
 	redact_stream_free(w->tail_rs);
 	strvec_clear(&w->res.fingerprints);
 	strvec_clear(&w->res.reasons);
@@ -505,6 +514,20 @@ static void finish(struct wait *w, enum wait_outcome outcome, const struct class
 static void start_observation(void *arg);
 static void observe_done(struct wait *w);
 
+/* Output as text for patterns: a NUL byte becomes a space, so what follows
+ * it is still seen (docs/wait_policy.md "Pattern dialect"). Caller frees. */
+static char *text_dup(const char *buf, size_t len)
+{
+	char *t = xmalloc(len + 1);
+	if (len)
+		memcpy(t, buf, len);
+	t[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (t[i] == '\0')
+			t[i] = ' ';
+	return t;
+}
+
 static void observation_reset(struct wait *w)
 {
 	w->cond_ran = 0;
@@ -519,6 +542,7 @@ static void observation_reset(struct wait *w)
 	w->probe = NULL;
 	w->probe_fail_why = NULL;
 	w->probe_broken = 0;
+	strvec_clear(&w->warnings);
 }
 
 static void child_exit(void *arg, const struct proc_result *res);
@@ -669,10 +693,14 @@ static void take_probe(struct wait *w, const struct proc_result *res)
 		w->probe_fail_why = "too-large";
 	} else {
 		const char *end = NULL;
-		cJSON *j = cJSON_ParseWithLengthOpts(w->probe_output, strlen(w->probe_output), &end, 0);
+		size_t plen = strlen(w->probe_output);
+		cJSON *j = json_too_deep(w->probe_output, plen) ? NULL
+			   : cJSON_ParseWithLengthOpts(w->probe_output, plen, &end, 0);
 		while (j && end && isspace((unsigned char)*end))
 			end++;
-		if (!j)
+		if (!j && json_too_deep(w->probe_output, plen))
+			w->probe_error = xasprintf("probe output nests deeper than %d", JSON_MAX_DEPTH);
+		else if (!j)
 			w->probe_error = xstrdup("probe output is not JSON");
 		else if (!cJSON_IsObject(j))
 			w->probe_error = xstrdup("probe output is not a JSON object");
@@ -724,7 +752,7 @@ static void child_exit(void *arg, const struct proc_result *res)
 			       : res->exited    ? res->exit_code
 			       : res->timed_out ? 124
 						: 128 + res->signo;
-		w->cond_output = xstrndup(res->tail ? res->tail : "", res->tail_len);
+		w->cond_output = text_dup(res->tail, res->tail_len);
 		if (res->exec_failed) {
 			free(w->cond_output);
 			w->cond_output = redacted(w, res->exec_error);
@@ -768,16 +796,22 @@ static void child_exit(void *arg, const struct proc_result *res)
 	}
 }
 
+int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+			   int64_t *interval_ms)
+{
+	int64_t next = obs_start_ms + *interval_ms;
+	if (pol->backoff_factor > 1.0) {
+		double grown = (double)*interval_ms * pol->backoff_factor;
+		int64_t cap = pol->backoff_max_interval > 0 ? pol->backoff_max_interval : INT64_MAX / 4;
+		*interval_ms = grown > (double)cap ? cap : (int64_t)grown;
+	}
+	return next > now_ms ? next : now_ms;
+}
+
 static void schedule_next(struct wait *w)
 {
-	int64_t next = w->obs_start_ms + w->interval_ms;
-	if (w->pol->backoff_factor > 1.0) {
-		double grown = (double)w->interval_ms * w->pol->backoff_factor;
-		int64_t cap = w->pol->backoff_max_interval > 0 ? w->pol->backoff_max_interval : INT64_MAX / 4;
-		w->interval_ms = grown > (double)cap ? cap : (int64_t)grown;
-	}
-	int64_t now = time_now_ms();
-	w->next_timer = loop_add_timer(w->loop, next > now ? next : now, start_observation, w);
+	int64_t due = wait_schedule_next(w->pol, w->obs_start_ms, time_now_ms(), &w->interval_ms);
+	w->next_timer = loop_add_timer(w->loop, due, start_observation, w);
 }
 
 /* N failed probes in a row that nothing explained: stalled, saying why, never "no progress". */
@@ -914,6 +948,13 @@ static void observe_done(struct wait *w)
 	}
 	int decided = classifier_observe(w->cls, &in, &c);
 	strbuf_release(&guard);
+	size_t had = w->warnings.n;
+	classifier_take_warnings(w->cls, &w->warnings);
+	for (size_t i = had; i < w->warnings.n; i++) {
+		char *msg = redacted(w, w->warnings.v[i]);
+		fprintf(stderr, "waitloop: warning: %s\n", msg);   /* once per pattern */
+		free(msg);
+	}
 	if (decided) {
 		classify_and_decide(w, &c);
 		classification_release(&c);
@@ -1088,7 +1129,11 @@ void wait_guard_output(struct wait *w, const char *data, size_t len)
 	w->last_output_ms = time_now_ms();
 	if (!w->tail_rs)
 		w->tail_rs = redact_stream_new(w->redactor);
+	size_t from = w->tail.len;
 	redact_stream_feed(w->tail_rs, data, len, &w->tail);   /* the boundary: redacted before any use */
+	for (size_t i = from; i < w->tail.len; i++)   /* NUL -> space, as text_dup() */
+		if (w->tail.buf[i] == '\0')
+			w->tail.buf[i] = ' ';
 	if (w->tail.len > 2 * OUTPUT_CAP)
 		strbuf_keep_tail(&w->tail, OUTPUT_CAP);
 }

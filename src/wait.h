@@ -120,4 +120,11 @@ void wait_guard_output(struct wait *w, const char *data, size_t len);
 void wait_guard_finish(struct wait *w, const struct proc_result *res);
 void wait_cancel(struct wait *w);
 
+/* The schedule (pure, for tests with a fake clock): the next observation is
+ * due one interval after the start of the last one (at once if that is
+ * past); *interval_ms then grows by backoff_factor up to
+ * backoff_max_interval. Returns the due time. */
+int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+			   int64_t *interval_ms);
+
 #endif

@@ -173,8 +173,28 @@ void wait_policy_release(struct wl_wait_policy *p)
 	wait_policy_init(p);
 }
 
+void stall_init(struct wl_stall *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->enabled = WL_UNSET;
+	st->no_output_timeout = WL_UNSET;
+	st->probe_interval = WL_UNSET;
+	st->probe_timeout = WL_UNSET;
+	st->stall_threshold = WL_UNSET;
+	st->probe_error_threshold = WL_UNSET;
+}
+
+void stall_release(struct wl_stall *st)
+{
+	free(st->probe_command);
+	strvec_clear(&st->on_stall.fingerprint_prefix);
+	strvec_clear(&st->on_terminal.fingerprint_prefix);
+	stall_init(st);
+}
+
 static void check_release(struct wl_check *c)
 {
+	stall_release(&c->stall);
 	free(c->instructions);
 	free(c->instructions_file);
 	strvec_clear(&c->capabilities);
@@ -222,6 +242,14 @@ static void step_release(struct wl_step *s)
 	wait_policy_release(&s->wait_policy);
 	check_release(&s->check);
 	convergence_release(&s->convergence);
+	stall_release(&s->stall);
+	free(s->subworkflow);
+	for (size_t i = 0; i < s->nexports; i++) {
+		free(s->exports[i].from);
+		free(s->exports[i].artifact);
+		free(s->exports[i].as);
+	}
+	free(s->exports);
 }
 
 void workflow_free(struct wl_workflow *wf)
@@ -236,6 +264,8 @@ void workflow_free(struct wl_workflow *wf)
 	strvec_clear(&wf->env);
 	free(wf->shell);
 	wait_policy_release(&wf->wait_policy);
+	free(wf->sentinel.events_file);
+	free(wf->expected_work_branch);
 	for (size_t i = 0; i < wf->npreflight; i++) {
 		struct wl_preflight *p = &wf->preflight[i];
 		strvec_clear(&p->items);

@@ -23,6 +23,8 @@
 #include "strvec.h"
 
 #define WL_UNSET (-1)
+/* timeout of an always-run step that sets none (docs/workflow.md) */
+#define WL_ALWAYS_DEFAULT_TIMEOUT_MS 60000
 
 struct wl_pos {
 	int line, col;   /* 1-based; 0 = unknown */
@@ -101,9 +103,59 @@ struct wl_wait_policy {
 #define WAIT_DEFAULT_PROGRESS_DEADLINE_MS (10 * 60 * 1000)
 #define WAIT_DEFAULT_GRACE_MS 5000
 
+/* roboppi Sentinel (docs/features/sentinel.md of roboppi): a runner-owned
+ * guard of a step or check, active only when the workflow's
+ * `sentinel.enabled` is true. See sentinel.h. */
+enum wl_stall_action { STALL_ACTION_UNSET = 0, STALL_ACTION_INTERRUPT, STALL_ACTION_FAIL, STALL_ACTION_IGNORE };
+enum wl_error_class {
+	ERROR_CLASS_UNSET = 0,
+	ERROR_CLASS_RETRYABLE_TRANSIENT,
+	ERROR_CLASS_RETRYABLE_RATE_LIMIT,
+	ERROR_CLASS_NON_RETRYABLE,
+	ERROR_CLASS_FATAL,
+};
+enum wl_activity { ACTIVITY_UNSET = 0, ACTIVITY_WORKER_EVENT, ACTIVITY_ANY_EVENT, ACTIVITY_PROBE_ONLY };
+enum wl_probe_error { PROBE_ERROR_UNSET = 0, PROBE_ERROR_IGNORE, PROBE_ERROR_STALL, PROBE_ERROR_TERMINAL };
+
+struct wl_stall_action_cfg {
+	int present;
+	enum wl_stall_action action;      /* default interrupt */
+	enum wl_error_class error_class;  /* default: interrupt -> RETRYABLE_TRANSIENT, fail -> NON_RETRYABLE */
+	struct strvec fingerprint_prefix;
+	int as_incomplete;                /* completion_check only: the trigger makes the iteration INCOMPLETE */
+};
+
+struct wl_stall {
+	int present;
+	int enabled;                      /* WL_UNSET: inherit */
+	int64_t no_output_timeout;        /* ms, WL_UNSET */
+	enum wl_activity activity_source;
+	int probe_present;
+	char *probe_command;
+	int64_t probe_interval;           /* ms */
+	int64_t probe_timeout;            /* ms, WL_UNSET = 5 s */
+	int stall_threshold;              /* identical digests in a row */
+	int capture_stderr;
+	int require_zero_exit;
+	enum wl_probe_error on_probe_error;
+	int probe_error_threshold;        /* WL_UNSET = 3 */
+	struct wl_stall_action_cfg on_stall, on_terminal;
+	struct wl_pos pos;
+};
+
+struct wl_sentinel {
+	int present;
+	int enabled;
+	int64_t no_output_timeout;        /* defaults.no_output_timeout, ms, WL_UNSET */
+	enum wl_activity activity_source; /* defaults.activity_source */
+	char *events_file;                /* telemetry.events_file (accepted; waitloop writes _workflow/events.jsonl) */
+	struct wl_pos pos;
+};
+
 struct wl_output {
 	char *name;
 	char *path;
+	int required;     /* required: true -> a missing output fails the step (default: skipped, warning) */
 	struct wl_pos pos;
 };
 
@@ -119,7 +171,8 @@ struct wl_retry {
 	int limit;                    /* WL_UNSET = 0 retries */
 	int64_t backoff_duration;     /* ms, first delay */
 	double backoff_factor;        /* 0 = unset (2) */
-	int64_t backoff_max_duration; /* ms cap */
+	int64_t backoff_max_duration; /* ms, cap of each delay (backoff.cap; old name backoff.max_duration) */
+	int64_t max_duration;         /* ms, total time of the step across its attempts (WL_UNSET = none) */
 	int *on_exit_codes;           /* retry only these codes (none = any failure) */
 	size_t n_on_exit_codes;
 	int on_timeout_retry;         /* retry.on_timeout: retry */
@@ -137,6 +190,7 @@ struct wl_check {
 	char *fix_file;
 	char *fix_template;
 	struct wl_wait_policy wait_policy;
+	struct wl_stall stall;        /* roboppi completion_check.stall */
 	struct wl_pos pos;
 };
 
@@ -191,6 +245,12 @@ struct wl_step {
 	enum wl_on_exhausted on_iterations_exhausted;
 	struct wl_convergence convergence;
 	int alert_after_failures;
+	struct wl_stall stall;        /* roboppi step stall (Sentinel guard) */
+	char *subworkflow;            /* roboppi `workflow:` child file (relative to this file), or NULL */
+	struct wl_input *exports;     /* child artifacts copied into <context>/<step>/<as> */
+	size_t nexports;
+	int exports_replace;          /* WL_UNSET: replace with a completion_check, else merge */
+	int always;                   /* always: true -> runs after failure, timeout and cancel (own timeout) */
 };
 
 enum wl_preflight_kind {
@@ -244,10 +304,14 @@ struct wl_workflow {
 	struct strvec env;            /* "NAME=VALUE" */
 	char *shell;                  /* default "bash" */
 	struct wl_wait_policy wait_policy;   /* defaults for every use */
+	struct wl_sentinel sentinel;         /* roboppi Sentinel */
+	int create_branch;                   /* roboppi create_branch (branchctx.h) */
+	char *expected_work_branch;          /* roboppi expected_work_branch, or NULL */
 	struct wl_preflight *preflight;
 	size_t npreflight;
 	struct wl_notify notify;
 	char *metrics_file;
+	int64_t metrics_refresh;          /* ms; 0 = default (15 s) */
 	char *history_db;
 	struct strvec redact;
 	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */
@@ -278,5 +342,7 @@ void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy
 			 int64_t fallback_max_wait);
 void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src);
 void wait_policy_release(struct wl_wait_policy *p);
+void stall_init(struct wl_stall *st);
+void stall_release(struct wl_stall *st);
 
 #endif

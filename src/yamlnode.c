@@ -407,6 +407,15 @@ static void handle_event(struct builder *b, yaml_event_t *ev, int *docs)
 	case YAML_MAPPING_START_EVENT: {
 		if (too_many(b, 1, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1) < 0)
 			break;
+		if (b->depth >= YDOC_MAX_DEPTH) {
+			/* checked as the events stream: libyaml's scanner is
+			 * quadratic in flow nesting, so stopping here keeps any
+			 * file under the size cap fast */
+			berr(b, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, "nesting deeper than %d",
+			     YDOC_MAX_DEPTH);
+			b->failed = 1;
+			break;
+		}
 		int map = ev->type == YAML_MAPPING_START_EVENT;
 		struct ynode *n = node_new(b, map ? YNODE_MAPPING : YNODE_SEQUENCE, &ev->start_mark);
 		n->open = 1;

@@ -21,6 +21,7 @@
  *   - duplicate keys in one mapping are an error; keys must be scalars;
  *   - files over 1 MiB are rejected, and so are documents that expand to more
  *     than YDOC_MAX_NODES nodes through aliases (alias bombs);
+ *   - nesting deeper than YDOC_MAX_DEPTH ("nesting deeper than 256");
  *   - only the first document of a stream is read; a second one is an error.
  *   - plain scalars are typed by the YAML 1.2 core schema (null, bool, int,
  *     float, else string); quoted and block scalars are strings.
@@ -36,6 +37,7 @@
 
 #define YDOC_MAX_BYTES (1024 * 1024)
 #define YDOC_MAX_NODES 1000000
+#define YDOC_MAX_DEPTH 256      /* nested mappings/sequences */
 
 enum ynode_kind { YNODE_SCALAR, YNODE_SEQUENCE, YNODE_MAPPING };
 

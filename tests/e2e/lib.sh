@@ -1,19 +1,32 @@
 # Shared helpers for end-to-end tests (sourced). Each test runs in a fresh
-# temporary directory; ok/fail print the PASS/FAIL lines tests/run.sh counts.
+# temporary directory (never in the repository: it refuses to start without
+# a root, and cds into its own directory); t_end prints the PASS / FAIL /
+# SKIP lines tests/run.sh counts. A test file starts with
+#   . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 # shellcheck shell=bash
 set -u
-WL=${WAITLOOP_BIN:?}
-ROOT=${WAITLOOP_ROOT:?}
+WL=${WAITLOOP_BIN:?WAITLOOP_BIN is not set (run the tests with tests/run.sh)}
+ROOT=${WAITLOOP_ROOT:?WAITLOOP_ROOT is not set (run the tests with tests/run.sh)}
+[ -f "$ROOT/tests/e2e/lib.sh" ] || { echo "FAIL setup: WAITLOOP_ROOT='$ROOT' is not a waitloop checkout" >&2; exit 2; }
 TOOLS=${WAITLOOP_TOOLS:-$ROOT/build/tools}
-T=$(mktemp -d /tmp/wl-e2e.XXXXXX)
+T=$(mktemp -d /tmp/wl-e2e.XXXXXX) || exit 2
+[ -n "$T" ] && [ -d "$T" ] || exit 2
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 2
 _case_failed=0
+_case_skipped=""
 
-# t_begin NAME — start a case; t_end — report it.
-t_begin() { _case=$1; _case_failed=0; }
+# t_begin NAME — start a case; t_end — report it. t_skip WHY — the case
+# could not run here (reported as "SKIP name: why", never as PASS); a case
+# that also failed reports FAIL.
+t_begin() { _case=$1; _case_failed=0; _case_skipped=""; }
 t_fail() { echo "  [$_case] $*" >&2; _case_failed=1; }
-t_end() { if [ "$_case_failed" -eq 0 ]; then echo "PASS $_case"; else echo "FAIL $_case"; fi; }
+t_skip() { _case_skipped=$*; }
+t_end() {
+	if [ "$_case_failed" -ne 0 ]; then echo "FAIL $_case"
+	elif [ -n "$_case_skipped" ]; then echo "SKIP $_case: $_case_skipped"
+	else echo "PASS $_case"; fi
+}
 
 expect_rc() { # want cmd...
 	local want=$1; shift
@@ -24,9 +37,14 @@ expect_contains() { # file-or-string needle
 	if [ -f "$1" ]; then grep -qF -- "$2" "$1" || { t_fail "'$2' not in $1:"; sed 's/^/      /' "$1" | head -40 >&2; }
 	else case "$1" in *"$2"*) ;; *) t_fail "'$2' not in: $1" ;; esac; fi
 }
+# expect_not_contains FILE NEEDLE — FILE must exist (a missing file is a
+# failure, not a pass). For text, expect_not_contains_text TEXT NEEDLE.
 expect_not_contains() {
 	if [ -f "$1" ]; then ! grep -qF -- "$2" "$1" || t_fail "'$2' unexpectedly in $1"
-	else case "$1" in *"$2"*) t_fail "'$2' unexpectedly in: $1" ;; esac; fi
+	else t_fail "expect_not_contains: no file '$1'"; fi
+}
+expect_not_contains_text() {
+	case "$1" in *"$2"*) t_fail "'$2' unexpectedly in: $1" ;; esac
 }
 expect_eq() { [ "$1" = "$2" ] || t_fail "expected '$2', got '$1'"; }
 # Validate a JSON file against a schema in schema/ with a real validator.

@@ -3,7 +3,7 @@
 # short step, one history transaction per loop turn that survives a SIGKILL.
 # timeout: 120
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 # ---------------------------------------------------------------------------
 t_begin logs_created_at_first_byte
@@ -44,7 +44,8 @@ t_end
 # ---------------------------------------------------------------------------
 t_begin log_that_cannot_be_created_is_reported
 # The step's stdout.log is a directory: the output still reaches the run,
-# the missing log is named at the end, the step itself succeeds.
+# the missing log is named at the end, and the step fails: a lost log never
+# turns into a pass (issue 16, docs/execution.md "Write errors").
 cat >blocked.yaml <<'EOF'
 name: blocked
 version: "1"
@@ -55,7 +56,8 @@ steps:
     instructions: echo spoken
 EOF
 mkdir -p bctx/talk/stdout.log
-expect_rc 0 "$WL" run blocked.yaml -w . --context bctx --no-progress --db hb.db -v >b.out 2>b.err
+expect_rc 1 "$WL" run blocked.yaml -w . --context bctx --no-progress --db hb.db -v >b.out 2>b.err
+expect_contains b.out "output log lost"
 expect_contains b.err "cannot open"
 expect_contains b.err "bctx/talk/stdout.log"
 expect_contains b.err "Is a directory"

@@ -1,6 +1,6 @@
 # End-to-end: command dispatch, --help, --version, unknown commands.
 # timeout: 60
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 t_begin cli_version
 out=$("$WL" --version); expect_rc 0 true

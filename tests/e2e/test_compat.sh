@@ -4,7 +4,7 @@
 # Also: real _workflow.json / _meta.json against schema/run and schema/meta.
 # timeout: 60
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 cat >retry.yaml <<'YAML'
 name: retry-defaults

@@ -3,11 +3,13 @@
 # postgresql.conf (the probe sees the FATAL line in the server log and the
 # wait ends with terminal_fail at once instead of after max_wait).
 # Needs PostgreSQL's server binaries (initdb, pg_ctl; Debian:
-# /usr/lib/postgresql/*/bin) and pg_isready/psql; without them it reports
-# one PASS line that says it was skipped. As root the server runs as 'nobody'.
+# /usr/lib/postgresql/*/bin) and pg_isready/psql (Debian package
+# 'postgresql', which `make test` installs); without them each case is
+# reported as SKIP. As root the server runs as 'nobody', in the test's
+# temporary directory, on a free loopback port.
 # timeout: 180
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 pgbin=""
 for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
@@ -17,14 +19,20 @@ if [ -z "$pgbin" ] && command -v pg_ctl >/dev/null && command -v initdb >/dev/nu
 	pgbin=$(dirname "$(command -v pg_ctl)")
 fi
 if [ -z "$pgbin" ] || ! command -v pg_isready >/dev/null || ! command -v psql >/dev/null; then
-	echo "postgres server binaries or pg_isready/psql not found: skipped" >&2
-	echo "PASS db_startup_skipped_no_postgres"
+	for c in db_startup_healthy_start_met db_startup_broken_config_terminal_fail_early; do
+		echo "SKIP $c: PostgreSQL server binaries or pg_isready/psql not found (Debian package 'postgresql')"
+	done
 	exit 0
 fi
 
 as_db=""
 if [ "$(id -u)" -eq 0 ]; then
-	id nobody >/dev/null 2>&1 || { echo "PASS db_startup_skipped_no_unprivileged_user"; exit 0; }
+	if ! id nobody >/dev/null 2>&1; then
+		for c in db_startup_healthy_start_met db_startup_broken_config_terminal_fail_early; do
+			echo "SKIP $c: running as root and there is no user 'nobody' to run the server as"
+		done
+		exit 0
+	fi
 	as_db="runuser -u nobody --"
 	chmod 755 "$T"
 fi
@@ -78,9 +86,7 @@ mkdir -p ws-bad/pg
 [ -z "$as_db" ] || chown nobody ws-bad/pg
 $as_db "$pgbin/initdb" -D "$T/ws-bad/pg/data" -U postgres -A trust >/dev/null 2>&1 || t_fail "initdb failed"
 echo "max_connections = lots" >>ws-bad/pg/data/postgresql.conf
-start=$(date +%s)
 run bad
-elapsed=$(($(date +%s) - start))
 expect_eq "$rc" 1
 expect_contains bad.out "FAIL  wait-db — wait: terminal_fail"
 expect_contains bad.out "SKIP  smoke"
@@ -90,7 +96,7 @@ expect_eq "$(json_get "$wf" 'd["reason"], d["fingerprints"], d["phase"], d["max_
 	"terminal_fail ['db/postgres/config-error'] wait 120"
 expect_contains "$wf" 'contains errors'
 expect_contains "$wf" 'fix the setting named in the server log'
-# max_wait is 120 s; the failure is visible at the first observations.
-[ "$(json_get "$wf" 'int(d["elapsed_s"] < 20 and d["observations"] <= 10)')" = 1 ] || t_fail "abort not early: $(json_get "$wf" 'd["elapsed_s"], d["observations"]')"
-[ "$elapsed" -lt 60 ] || t_fail "run took ${elapsed}s"
+# The failure is visible at the first observations (counted, not timed:
+# max_wait 120 s at a 1 s interval would be ~120 observations).
+[ "$(json_get "$wf" 'int(d["observations"] <= 10)')" = 1 ] || t_fail "abort not early: $(json_get "$wf" 'd["elapsed_s"], d["observations"]')"
 t_end

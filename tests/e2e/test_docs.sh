@@ -7,7 +7,7 @@
 # (Every workflows/*.yaml validates: test_validate.sh.)
 # timeout: 120
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 CLI=$ROOT/docs/cli.md
 MAN=$ROOT/docs/waitloop.1

@@ -1,7 +1,7 @@
 # Smoke-run every libFuzzer target over its seed corpus (and kept crashers):
 # each input once, under ASan+UBSan. The long runs are `make fuzz`.
 # timeout: 300
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 for f in "$ROOT"/build/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
 	n=${f##*/fuzz_}

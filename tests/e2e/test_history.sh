@@ -2,7 +2,7 @@
 # through the real store (tests/tools/store_feed feeds events to store_sink).
 # timeout: 120
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FEED=$TOOLS/store_feed
 DB=$T/h/history.db
@@ -166,7 +166,7 @@ t_end
 t_begin database_is_sound
 expect_eq "$(sqlite3 "$DB" 'PRAGMA integrity_check')" "ok"
 expect_eq "$(sqlite3 "$DB" 'PRAGMA journal_mode')" "wal"
-expect_eq "$(sqlite3 "$DB" 'PRAGMA user_version')" "1"
+expect_eq "$(sqlite3 "$DB" 'PRAGMA user_version')" "3"
 expect_eq "$(sqlite3 "$DB" 'PRAGMA foreign_key_check' | wc -l)" "0"
 t_end
 
@@ -186,7 +186,7 @@ expect_rc 2 "$WL" show 2>err.txt
 expect_contains err.txt "waitloop: error: missing RUN_ID"
 expect_rc 2 "$WL" show a b 2>err.txt
 expect_rc 0 "$WL" history --help >out.txt
-expect_contains out.txt "usage: waitloop history [--db FILE] [--limit N] [--json]"
+expect_contains out.txt "usage: waitloop history [-w DIR] [--db FILE] [--status S] [--workflow W]"
 expect_rc 0 "$WL" show --help >out.txt
-expect_contains out.txt "usage: waitloop show RUN_ID [--db FILE] [--json]"
+expect_contains out.txt "usage: waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json]"
 t_end

@@ -3,7 +3,7 @@
 # (fake CLIs on PATH), git tracking, convergence, decision files.
 # timeout: 400
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 . "$ROOT/tests/fixtures/loop/setup.sh"
 # run NAME WORKFLOW WORKSPACE [args...] — sets rc; output in NAME.out / NAME.err
@@ -316,11 +316,14 @@ assert its[0]["fingerprints"] == ["agent-check/iteration-1"], its[0]
 PY
 # the checker's prompt is the built-in prompts/completion_check.md with the check id
 expect_contains "$FAKE_AGENT_LOG" "$(sed -n 's/^Run: //p' w.out):checked:1"
+t_end
+
 # a missing CLI for the checker: the step fails at once with a clear reason
-PATH=/usr/bin:/bin "$WL" run agents.yaml -w wsw --no-progress >m.out 2>m.err
-if PATH=/usr/bin:/bin command -v claude >/dev/null; then
-	echo "  (claude is installed: case not applicable)" >&2
+t_begin loop_agent_cli_missing_clear_reason
+if PATH=/usr/bin:/bin command -v claude >/dev/null || PATH=/usr/bin:/bin command -v codex >/dev/null; then
+	t_skip "claude or codex is installed in /usr/bin or /bin: no PATH without them"
 else
+	PATH=/usr/bin:/bin "$WL" run agents.yaml -w wsw --no-progress >m.out 2>m.err
 	expect_contains m.out "checked (1 iteration) — the completion check could not start: worker CLAUDE_CODE needs 'claude', which is not on PATH"
 	expect_contains m.out "codex — worker CODEX_CLI needs 'codex', which is not on PATH"
 fi

@@ -4,7 +4,7 @@
 # the Debian package prometheus (make test installs it); without it this
 # test FAILS.
 # timeout: 90
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 RULES=$ROOT/docs/alerts/waitloop.rules.yml
 have_promtool() { command -v promtool >/dev/null 2>&1 || { t_fail "promtool not found (install the Debian package 'prometheus'; make test does)"; return 1; }; }

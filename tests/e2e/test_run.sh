@@ -2,7 +2,7 @@
 # signals, timeouts, DAG, concurrency, environment, context directory.
 # timeout: 300
 # shellcheck shell=bash
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FX=$ROOT/tests/fixtures/run
 WF=$ROOT/workflows
@@ -131,14 +131,11 @@ expect_eq "$(json_get ws-fr/context/flaky-fetch/_meta.json 'd["attempts"]')" 3
 t_end
 
 t_begin run_timeout_stubborn_group_gone
-start=$(date +%s.%N)
 run stubborn "$FX/stubborn.yaml"
-end=$(date +%s.%N)
 expect_eq "$rc" 1
+# timeout 1s + SIGINT, grace 1s, SIGTERM, grace 1s, SIGKILL (the step ignores
+# the first two; without the escalation the 2m workflow timeout would end it)
 expect_contains stubborn.out "FAIL  stubborn — timeout (1s)"
-# timeout 1s + SIGINT, grace 1s, SIGTERM, grace 1s, SIGKILL: well under 10 s.
-/usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) < 10 else 1)" "$start" "$end" ||
-	t_fail "stubborn step took too long"
 pids_gone ws-stubborn/main.pid ws-stubborn/child.pid || t_fail "a process of the stopped group survived"
 grep '"type":"attempt_finished"' ws-stubborn/context/_workflow/events.jsonl | grep -q '"signals_sent":\["SIGINT","SIGTERM","SIGKILL"\]' ||
 	t_fail "signals_sent not recorded"
@@ -146,13 +143,11 @@ grep -q '"type":"kill"' ws-stubborn/context/_workflow/events.jsonl || t_fail "no
 t_end
 
 t_begin run_pipes_do_not_hang
-SECONDS=0
 run pipes "$FX/pipes.yaml"
-took=$SECONDS
 expect_eq "$rc" 0
+# a hang would end in the steps' 90 s timeout: FAIL, not PASS
 expect_contains pipes.out "PASS  holder"
 expect_contains pipes.out "PASS  stdin"
-[ "$took" -lt 30 ] || t_fail "pipes workflow took ${took}s (timeouts are 90s)"
 sed -n 's/^grandchild //p' ws-pipes/context/holder/stdout.log >gc.pid
 pids_gone gc.pid || t_fail "the grandchild holding stdout survived"
 t_end
@@ -185,10 +180,8 @@ signal_case sigint INT 130
 t_end
 
 t_begin run_workflow_timeout
-SECONDS=0
 run wft "$FX/wf-timeout.yaml"
 expect_eq "$rc" 3
-[ "$SECONDS" -lt 30 ] || t_fail "workflow timeout took ${SECONDS}s"
 expect_contains wft.out "Workflow: TIMED_OUT"
 expect_contains wft.out "CANCELLED  slow — workflow timeout (2s)"
 expect_contains wft.out "SKIP       after — workflow timeout (2s)"
@@ -197,14 +190,14 @@ expect_eq "$(json_get ws-wft/context/_workflow.json 'd["status"], d["exit_code"]
 t_end
 
 t_begin run_abort_skips_transitively
-SECONDS=0
 run skip "$FX/skip.yaml"
 expect_eq "$rc" 1
-[ "$SECONDS" -lt 30 ] || t_fail "abort did not stop the sleeper promptly (${SECONDS}s)"
-expect_contains skip.out "FAIL       a — exit code 4"
-expect_contains skip.out "SKIP       b — dependency 'a' failed"
-expect_contains skip.out "SKIP       c — dependency 'b' skipped"
-expect_contains skip.out "CANCELLED  sleeper — run aborted: step 'a' failed"
+expect_contains skip.out "FAIL  a — exit code 4"
+expect_contains skip.out "SKIP  b — dependency 'a' failed"
+expect_contains skip.out "SKIP  c — dependency 'b' skipped"
+expect_contains skip.out "PASS  sleeper"
+[ -f ws-skip/sleeper.done ] || t_fail "abort cancelled the independent running step"
+[ ! -e ws-skip/context/b/stdout.log ] || t_fail "a dependent of the failed step ran"
 t_end
 
 t_begin run_continue_runs_dependents
@@ -290,11 +283,11 @@ t_end
 
 t_begin run_agent_worker_missing_cli
 mkdir -p ws-agent
-PATH=/usr/bin:/bin "$WL" run "$FX/agent.yaml" -w ws-agent --no-progress >agent.out 2>agent.err; rc=$?
 if PATH=/usr/bin:/bin command -v claude >/dev/null; then
-	echo "  (claude is installed: case not applicable)" >&2
+	t_skip "claude is installed in /usr/bin or /bin: no PATH without it"
 else
-	expect_eq "$rc" 1
+	PATH=/usr/bin:/bin "$WL" run "$FX/agent.yaml" -w ws-agent --no-progress >agent.out 2>agent.err
+	expect_eq "$?" 1
 	expect_contains agent.out "FAIL  think — worker CLAUDE_CODE needs 'claude', which is not on PATH"
 fi
 t_end
@@ -354,11 +347,10 @@ expect_contains hm.prom 'waitloop_step_duration_seconds{step="greet"}'
 [ -f ws-hm/.waitloop/history.db ] && t_fail "--db ignored: default database created"
 t_end
 
-# Peak RSS of the plain (non-ASan) binary: 1000 steps must not cost much more
-# than 100 (nothing per step grows beyond a few hundred bytes).
-t_begin run_1000_steps_flat_memory
-gen() { # N
-	/usr/bin/python3 - "$1" <<'PY'
+# 1000 steps of the plain binary run to the end, one _meta.json each. (Its
+# peak RSS, flat from 100 to 1000 steps, is a benchmark: bench/run.sh.)
+t_begin run_1000_steps
+/usr/bin/python3 - 1000 >big1000.yaml <<'PY'
 import sys
 n = int(sys.argv[1])
 print('name: big\nversion: "1"\ntimeout: 10m\nconcurrency: 8\nsteps:')
@@ -367,51 +359,37 @@ for i in range(n):
     if i >= 8:
         print(f'    depends_on: [s{i-8}]')
 PY
-}
-gen 100 >big100.yaml
-gen 1000 >big1000.yaml
 PLAIN=${WAITLOOP_PLAIN_BIN:-$ROOT/build/waitloop}
-for n in 100 1000; do
-	mkdir -p "ws-big$n"
-	/usr/bin/time -v "$PLAIN" run "big$n.yaml" -w "ws-big$n" -q --db "big$n.db" >"big$n.out" 2>"big$n.time"
-	expect_eq "$?" 0
-done
+mkdir -p ws-big1000
+"$PLAIN" run big1000.yaml -w ws-big1000 -q --db big1000.db >big1000.out 2>big1000.err
+expect_eq "$?" 0
 expect_contains big1000.out "PASS  s999"
-r100=$(sed -n 's/.*Maximum resident set size (kbytes): //p' big100.time)
-r1000=$(sed -n 's/.*Maximum resident set size (kbytes): //p' big1000.time)
-echo "  peak RSS: 100 steps ${r100} KiB, 1000 steps ${r1000} KiB" >&2
-[ "$r1000" -lt 16384 ] || t_fail "peak RSS ${r1000} KiB for 1000 steps"
-[ $((r1000 - r100)) -lt 4096 ] || t_fail "memory grows with steps: ${r100} -> ${r1000} KiB"
+expect_eq "$(grep -c '^PASS ' big1000.out)" 1000
 expect_eq "$(find ws-big1000/context -name _meta.json | wc -l)" 1000
 t_end
 
 # Wait steps and guards need the wait engine (src/wait.c, `waitloop wait`).
 t_begin run_wait_steps_and_guard
-if ! "$WL" wait --help >/dev/null 2>&1; then
-	echo "  (wait engine not in this build: case not applicable)" >&2
-else
-	SECONDS=0
-	run waits "$FX/waits.yaml"
-	expect_eq "$rc" 1
-	[ "$SECONDS" -lt 40 ] || t_fail "waits took ${SECONDS}s"
-	expect_contains waits.out "PASS  ready-on-third"
-	expect_eq "$(cat ws-waits/cond.count)" 3
-	expect_contains waits.out "FAIL  never-ready — wait: timeout after"
-	expect_contains waits.out "FAIL  doomed — wait: terminal_fail after 1 observation"
-	expect_contains waits.out "PASS  guarded (2 iterations)"
-	expect_schema_valid wait-failure ws-waits/context/doomed/wait-failure.json
-	expect_schema_valid wait-failure ws-waits/context/never-ready/wait-failure.json
-	grep '"type":"iteration_finished"' ws-waits/context/_workflow/events.jsonl | head -n 1 |
-		grep -q '"decision":"incomplete","source":"wait_policy"' || t_fail "guard did not make iteration 1 incomplete"
-	grep -q '"fingerprints":\["guard/terminal/chart-not-found"\]' ws-waits/context/_workflow/events.jsonl ||
-		t_fail "guard fingerprint missing from the iteration"
-	events_valid ws-waits/context/_workflow/events.jsonl
-fi
+expect_rc 0 "$WL" wait --help >/dev/null
+run waits "$FX/waits.yaml"
+expect_eq "$rc" 1
+expect_contains waits.out "PASS  ready-on-third"
+expect_eq "$(cat ws-waits/cond.count)" 3
+expect_contains waits.out "FAIL  never-ready — wait: timeout after"
+expect_contains waits.out "FAIL  doomed — wait: terminal_fail after 1 observation"
+expect_contains waits.out "PASS  guarded (2 iterations)"
+expect_schema_valid wait-failure ws-waits/context/doomed/wait-failure.json
+expect_schema_valid wait-failure ws-waits/context/never-ready/wait-failure.json
+grep '"type":"iteration_finished"' ws-waits/context/_workflow/events.jsonl | head -n 1 |
+	grep -q '"decision":"incomplete","source":"wait_policy"' || t_fail "guard did not make iteration 1 incomplete"
+grep -q '"fingerprints":\["guard/terminal/chart-not-found"\]' ws-waits/context/_workflow/events.jsonl ||
+	t_fail "guard fingerprint missing from the iteration"
+events_valid ws-waits/context/_workflow/events.jsonl
 t_end
 
 t_begin run_tty_live_progress
 if ! command -v script >/dev/null; then
-	echo "  (script(1) missing: case not applicable)" >&2
+	t_skip "script(1) (util-linux) not installed: no terminal to run on"
 else
 	mkdir -p ws-tty
 	cat >tty.yaml <<'EOF2'

@@ -2,7 +2,7 @@
 # (tests/fixtures/invalid: one mistake class per file, each with its expected
 # first diagnostic) checked against both the loader and the JSON Schema.
 # timeout: 240
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
 FIX=$ROOT/tests/fixtures
 SCHEMA=$ROOT/schema/workflow.schema.json
@@ -128,13 +128,38 @@ steps:
     worker: CUSTOM
     instructions: echo hi
     model: gpt-5
-    stall: {no_output: 5m}
+    stall: {no_output_timeout: 5m}
 Y
 expect_rc 0 "$WL" validate rob.yaml >out.txt 2>err.txt
-expect_contains err.txt "rob.yaml:4:1: warning: 'sentinel' is a roboppi feature waitloop does not implement; ignored"
-expect_contains err.txt "rob.yaml:5:1: warning: 'create_branch' is a roboppi feature waitloop does not implement; ignored"
-expect_contains err.txt "rob.yaml:11:5: warning: 'stall' is a roboppi feature waitloop does not implement; ignored"
-expect_contains out.txt "rob.yaml: ok (4 warnings)"
+expect_contains err.txt "rob.yaml:10:5: warning: 'model' is a roboppi feature waitloop does not implement; ignored"
+expect_not_contains err.txt "'sentinel'"
+expect_not_contains err.txt "'stall'"
+expect_not_contains err.txt "'create_branch'"
+expect_contains out.txt "rob.yaml: ok (1 warning)"
+t_end
+
+t_begin roboppi_sentinel_and_agent_errors
+cat >sen.yaml <<'Y'
+name: sen
+version: "1"
+timeout: 5m
+sentinel: {enabled: true, defaults: {no_output_timeout: 90, interrupt: {strategy: kill}}}
+steps:
+  impl:
+    agent: implementer
+    stall:
+      no_output: 5m
+      probe: {command: "echo {}", interval: 1s}
+      on_stall: {action: restart}
+Y
+expect_rc 2 "$WL" validate sen.yaml >out.txt 2>err.txt
+expect_contains err.txt "sen.yaml:4:57: error: invalid duration '90' for 'no_output_timeout'"
+expect_contains err.txt "error: 'strategy' must be \"cancel\""
+expect_contains err.txt "sen.yaml:7:5: error: 'agent' (a roboppi agent catalog reference) is not implemented by waitloop"
+expect_contains err.txt "sen.yaml:9:7: error: unknown key 'no_output' in stall of step 'impl'"
+expect_contains err.txt "error: missing required field 'stall_threshold' in probe of stall of step 'impl'"
+expect_contains err.txt "error: invalid value 'restart' for 'action' (expected interrupt, fail or ignore)"
+expect_not_contains err.txt "missing required field 'worker'"
 t_end
 
 t_begin whole_file_errors

@@ -2,7 +2,7 @@
 # against schema/verdict.schema.json, default locations, wait-failure merge,
 # usage errors, secrets.
 # timeout: 60
-. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 unset WAITLOOP_DECISION_FILE WAITLOOP_STEP_DIR WAITLOOP_CHECK_ID WAITLOOP_ITERATION WAITLOOP_STEP WAITLOOP_RUN_ID
 
 jget() { /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); exec("print(json.dumps(" + sys.argv[2] + "))")' "$1" "$2"; }

@@ -176,6 +176,17 @@ static void test_builtin_kubernetes_seed(void)
 	CHECK_STR(r.fingerprints.v[0], "kest/control/crd-missing/k0smotrondockerclusters");
 	CHECK_STR(r.fingerprints.v[1], "kest/control/helmrelease-failed/capi-operator");
 	CHECK_CONTAINS(r.reasons.v[0], "InstallFailed");
+	/* the hint is a command to paste: with the dependency's namespace */
+	CHECK_INT(r.hints.n, 1);
+	CHECK_CONTAINS(r.hints.v[0], "(kubectl describe helmrelease -n flux-system capi-operator)");
+	classification_release(&r);
+	/* without a namespace in the probe: none invented */
+	CHECK(observe(c, 1, NOTFOUND,
+		      "{\"target\":{\"kind\":\"CustomResourceDefinition\",\"name\":\"x.example.io\",\"status\":\"NotFound\"},"
+		      "\"dependencies\":[{\"kind\":\"ClusterSummary\",\"name\":\"cs-1\",\"status\":\"Failed\"}]}",
+		      &r));
+	CHECK_INT(r.hints.n, 1);
+	CHECK_CONTAINS(r.hints.v[0], "(kubectl describe clustersummary cs-1)");
 	classification_release(&r);
 	/* dependency still progressing (within progress_deadline): progressing, never stalled */
 	CHECK(observe(c, 1, NOTFOUND, PROBE_PROGRESSING, &r));

@@ -130,10 +130,19 @@ static void test_error_messages_verbatim(void)
 		{HDR STEP "    completion_check: {worker: CUSTOM, instructions: 'true'}\n    max_iterations: 1\n",
 		 "9:21: error: 'max_iterations' must be an integer >= 2 (a completion_check loop needs at least 2 iterations)"},
 		{HDR "wait_policy:\n  rules:\n    - {match: 'a(b', class: retryable}\n" STEP,
-		 "6:15: error: invalid regular expression 'a(b': Unmatched ( or \\("},
+		 "6:15: error: invalid regular expression 'a(b': missing closing parenthesis"},
 		{HDR "wait_policy:\n  terminal_patterns: ['a(b']\n" STEP,
-		 "5:23: error: invalid regular expression 'a(b': Unmatched ( or \\("},
-		{HDR "redact: ['a(b']\n" STEP, "4:10: error: invalid regular expression 'a(b': Unmatched ( or \\("},
+		 "5:23: error: invalid regular expression 'a(b': missing closing parenthesis"},
+		{HDR "redact: ['a(b']\n" STEP, "4:10: error: invalid regular expression 'a(b': missing closing parenthesis"},
+		{HDR "metrics: {file: ../m.prom}\n" STEP, "4:17: error: 'file' must not leave the workspace ('..' in '../m.prom')"},
+		{HDR "history: {db: ../h.db}\n" STEP, "4:15: error: 'db' must not leave the workspace ('..' in '../h.db')"},
+		{HDR STEP "    workspace: a/../../b\n", "8:16: error: 'workspace' must not leave the workspace ('..' in 'a/../../b')"},
+		{HDR "notify:\n  targets:\n    t: {type: file, path: ../x}\n" STEP,
+		 "6:27: error: 'path' must not leave the workspace ('..' in '../x')"},
+		{HDR "steps:\n  _workflow:\n    worker: CUSTOM\n    instructions: echo hi\n",
+		 "5:3: error: step id '_workflow' is reserved (the runner's own files in the context directory)"},
+		{HDR STEP "    outputs:\n      - {name: _meta.json, path: x}\n",
+		 "9:16: error: output name '_meta.json' in step 's' is reserved (the runner writes a file of that name in the step's directory)"},
 		{HDR "steps:\n  w:\n    wait: {condition: 'true'}\n    wait_policy: {mode: probe_aware}\n",
 		 "7:5: error: wait_policy with mode 'probe_aware' has nothing to observe (set probe, rules, terminal_patterns, builtin or classify)"},
 		{HDR "wait_policy: {mode: probe_aware}\nsteps:\n  w:\n    wait: {condition: 'true'}\n",
@@ -215,30 +224,65 @@ static void test_every_error_reported_sorted(void)
 static void test_roboppi_keys_are_warnings(void)
 {
 	struct errlist el = ERRLIST_INIT;
-	struct wl_workflow *wf = load(HDR "sentinel: {}\nmanagement: {}\nagents: {}\n"
+	struct wl_workflow *wf = load(HDR "management: {}\nagents: {}\n"
 				      "expected_work_branch: main\nbranch_transition_step: s\n"
 				      "steps:\n  s:\n    worker: CUSTOM\n    instructions: x\n"
-				      "    create_branch: true\n    stall: {}\n    model: m\n"
+				      "    create_branch: true\n    model: m\n    variant: high\n"
 				      "    max_steps: 3\n    max_command_time: 1m\n", &el);
 	CHECK(wf != NULL);
 	CHECK_INT(el.nerrors, 0);
-	CHECK_INT(el.nwarnings, 10);
+	CHECK_INT(el.nwarnings, 8);   /* the top-level expected_work_branch is read (branchctx) */
 	char *got = diags_text(&el);
-	CHECK_CONTAINS(got, "4:1: warning: 'sentinel' is a roboppi feature waitloop does not implement; ignored\n");
-	CHECK_CONTAINS(got, "13:5: warning: 'create_branch' is a roboppi feature waitloop does not implement; ignored\n");
+	CHECK_CONTAINS(got, "4:1: warning: 'management' is a roboppi feature waitloop does not implement; ignored\n");
+	CHECK_CONTAINS(got, "12:5: warning: 'create_branch' is a roboppi feature waitloop does not implement; ignored\n");
 	free(got);
 	workflow_free(wf);
 	errlist_release(&el);
 
-	/* A subworkflow step is named in a warning; it still needs a worker to run. */
+	/* A subworkflow step runs its child: no worker of its own. */
 	struct errlist el2 = ERRLIST_INIT;
-	wf = load(HDR "steps:\n  s:\n    workflow: child.yaml\n    worker: CUSTOM\n    instructions: x\n", &el2);
+	wf = load(HDR "steps:\n  s:\n    workflow: child.yaml\n    exports: [{from: a, artifact: r, as: x}]\n"
+		  "    exports_mode: replace\n    bubble_subworkflow_events: true\n", &el2);
 	CHECK(wf != NULL);
-	got = diags_text(&el2);
-	CHECK_STR(got, "6:5: warning: 'workflow' (subworkflow) is a roboppi feature waitloop does not implement; ignored\n");
-	free(got);
+	CHECK_INT(el2.nerrors + el2.nwarnings, 0);
+	if (wf) {
+		CHECK_STR(wf->steps[0].subworkflow, "child.yaml");
+		CHECK_INT((int)wf->steps[0].nexports, 1);
+		CHECK_INT(wf->steps[0].exports_replace, 1);
+	}
 	workflow_free(wf);
 	errlist_release(&el2);
+	struct errlist el3 = ERRLIST_INIT;
+	wf = load(HDR "steps:\n  s:\n    workflow: child.yaml\n    worker: CUSTOM\n    instructions: x\n", &el3);
+	CHECK(wf == NULL);
+	got = diags_text(&el3);
+	CHECK_CONTAINS(got, "7:5: error: 'worker' cannot be used in a subworkflow step (step 's' has 'workflow')\n");
+	free(got);
+	errlist_release(&el3);
+
+	/* sentinel and stall are parsed (roboppi's Sentinel) */
+	struct errlist el4 = ERRLIST_INIT;
+	wf = load(HDR "sentinel: {enabled: true, defaults: {no_output_timeout: 15m, activity_source: any_event}}\n"
+		  "steps:\n  s:\n    worker: CUSTOM\n    instructions: x\n"
+		  "    stall:\n      probe: {command: p, interval: 2s, stall_threshold: 3, on_probe_error: terminal}\n"
+		  "      on_terminal: {action: fail, error_class: FATAL, fingerprint_prefix: [a/b]}\n", &el4);
+	CHECK(wf != NULL);
+	CHECK_INT(el4.nerrors + el4.nwarnings, 0);
+	if (wf) {
+		CHECK_INT(wf->sentinel.enabled, 1);
+		CHECK(wf->sentinel.no_output_timeout == 15 * 60000);
+		CHECK_INT(wf->sentinel.activity_source, ACTIVITY_ANY_EVENT);
+		const struct wl_stall *st = &wf->steps[0].stall;
+		CHECK_INT(st->probe_present, 1);
+		CHECK(st->probe_interval == 2000);
+		CHECK_INT(st->stall_threshold, 3);
+		CHECK_INT(st->on_probe_error, PROBE_ERROR_TERMINAL);
+		CHECK_INT(st->on_terminal.action, STALL_ACTION_FAIL);
+		CHECK_INT(st->on_terminal.error_class, ERROR_CLASS_FATAL);
+		CHECK_STR(st->on_terminal.fingerprint_prefix.v[0], "a/b");
+	}
+	workflow_free(wf);
+	errlist_release(&el4);
 }
 
 static void test_anchors_aliases_merge(void)

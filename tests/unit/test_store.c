@@ -56,7 +56,7 @@ static void test_open_and_migrate(void)
 		return;
 	}
 	CHECK_INT(qint(st, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	CHECK_INT(qint(st, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 13);
+	CHECK_INT(qint(st, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 15);
 	CHECK_INT(qint(st, "PRAGMA foreign_keys"), 1);
 	CHECK_INT(qint(st, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 	CHECK(store_integrity_check(st, &err) == 0);
@@ -67,14 +67,26 @@ static void test_open_and_migrate(void)
 	CHECK(st != NULL);
 	store_close(st);
 
-	/* A database from a newer waitloop is refused, with both versions named. */
+	/* A schema-2 database (before the warnings table) is migrated on open. */
 	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP TABLE warnings; PRAGMA user_version = 2", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (st) {
+		CHECK_INT(qint(st, "PRAGMA user_version"), 3);
+		CHECK_INT(qint(st, "SELECT count(*) FROM sqlite_master WHERE name = 'warnings'"), 1);
+	}
+	store_close(st);
+
+	/* A database from a newer waitloop is refused, with both versions named. */
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = store_open(path, &err);
 	CHECK(st == NULL);
-	CHECK_CONTAINS(err.msg, "has schema version 99, newer than this waitloop (1)");
+	CHECK_CONTAINS(err.msg, "has schema version 99, newer than this waitloop (3)");
 	CHECK_CONTAINS(err.msg, path);
 	store_close(st);
 

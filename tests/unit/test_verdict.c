@@ -263,6 +263,50 @@ static void evidence(struct verdict_evidence *e, const char *reason, const char 
 	verdict_list_add(&e->hints, "look at the HelmRelease");
 }
 
+/* roboppi: a CUSTOM check decides by exit code; only JSON naming this check_id overrides it;
+ * a timed-out check fails. */
+static void test_custom_check_exit_code_decides(void)
+{
+	struct verdict marker = VERDICT_INIT;
+	marker.decision = VERDICT_COMPLETE;
+	marker.source = VERDICT_SRC_MARKER;
+	struct verdict_inputs in = VERDICT_INPUTS_INIT;
+	in.check_id = "c1";
+	in.iteration = 1;
+	in.file_status = VERDICT_FILE_FOUND;
+	in.file = &marker;
+	in.exit_code = 1;
+	in.exit_code_decides = 1;
+	struct verdict v = VERDICT_INIT;
+	verdict_decide(&in, &v);
+	CHECK_INT(v.decision, VERDICT_INCOMPLETE);
+	CHECK_STR(verdict_source_name(v.source), "exit_code");
+	verdict_release(&v);
+
+	struct verdict json = VERDICT_INIT;
+	json.decision = VERDICT_COMPLETE;
+	json.source = VERDICT_SRC_DECISION_FILE;
+	in.file = &json;
+	verdict_decide(&in, &v);   /* JSON without this check's id: still the exit code */
+	CHECK_INT(v.decision, VERDICT_INCOMPLETE);
+	verdict_release(&v);
+	json.check_id_matched = 1;
+	verdict_decide(&in, &v);
+	CHECK_INT(v.decision, VERDICT_COMPLETE);
+	CHECK_STR(verdict_source_name(v.source), "decision_file");
+	verdict_release(&v);
+
+	in.file_status = VERDICT_FILE_MISSING;
+	in.exit_code = VERDICT_NO_EXIT_CODE;
+	in.timed_out = 1;
+	verdict_decide(&in, &v);
+	CHECK_INT(v.decision, VERDICT_FAILED);
+	CHECK_STR(v.message, "the completion check timed out");
+	verdict_release(&v);
+	verdict_release(&marker);
+	verdict_release(&json);
+}
+
 static void test_decide_order(void)
 {
 	struct verdict_evidence guard = VERDICT_EVIDENCE_INIT, inner = VERDICT_EVIDENCE_INIT;
@@ -443,6 +487,7 @@ int main(void)
 	TEST(test_stale);
 	TEST(test_wait_failure_merge);
 	TEST(test_decide_order);
+	TEST(test_custom_check_exit_code_decides);
 	TEST(test_write);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

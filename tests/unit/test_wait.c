@@ -140,7 +140,7 @@ static void policy(struct wl_wait_policy *pol, enum wl_wait_mode mode, int64_t i
 static void test_guard_stops_verify_when_dependency_failed(void)
 {
 	struct wl_wait_policy pol;
-	policy(&pol, WAIT_MODE_PROBE_AWARE, 200, 60000);
+	policy(&pol, WAIT_MODE_PROBE_AWARE, 200, 600000);
 	pol.builtin = xstrdup("kubernetes");
 	pol.target = xstrdup("crd/k0smotrondockerclusters.cluster.appthrust.io");
 	pol.fingerprint_prefix = xstrdup("kest/control");
@@ -154,7 +154,7 @@ static void test_guard_stops_verify_when_dependency_failed(void)
 	      &pol, &bus);
 	CHECK_INT(g.outcome, WAIT_TERMINAL_FAIL);
 	CHECK(g.early_abort);
-	CHECK(time_now_ms() - t0 < 15000);
+	CHECK(time_now_ms() - t0 < 60000);   /* well before max_wait (10 min) */
 	CHECK(g.signals & PROC_SENT_SIGINT);
 	CHECK(g.has_failure_file);
 	CHECK_CONTAINS(g.fps, "kest/control/crd-missing/k0smotrondockerclusters");
@@ -192,15 +192,17 @@ static void test_no_output_timeout(void)
 	pol.no_output_timeout = 500;
 	struct guard_run g = {0};
 	int64_t t0 = time_now_ms();
-	guard(&g, "echo started; sleep 30", &pol, NULL);
+	guard(&g, "echo started; sleep 600", &pol, NULL);
 	CHECK_INT(g.outcome, WAIT_NO_OUTPUT);
 	CHECK(g.early_abort);
-	CHECK(time_now_ms() - t0 < 10000);
+	CHECK(time_now_ms() - t0 < 60000);   /* well before the process would end (10 min) */
 	CHECK_CONTAINS(g.fps, "no-output");
 	CHECK(g.has_failure_file);
-	/* a chatty process is left alone and ends on its own */
+	/* a chatty process is left alone and ends on its own: it runs three
+	 * times no_output_timeout (2 s), a line every 0.2 s (10x margin) */
+	pol.no_output_timeout = 2000;
 	struct guard_run c = {0};
-	guard(&c, "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo tick; sleep 0.1; done", &pol, NULL);
+	guard(&c, "for i in $(seq 30); do echo tick; sleep 0.2; done", &pol, NULL);
 	CHECK_INT(c.outcome, WAIT_MET);
 	CHECK_INT(c.signals, 0);
 	wait_policy_release(&pol);
@@ -268,7 +270,7 @@ static void test_cancel(void)
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
 	p.policy = &pol;
-	p.condition = "sleep 30";
+	p.condition = "sleep 600";
 	p.out_dir = tmpdir;
 	p.on_done = cancel_done;
 	p.arg = &c;
@@ -279,9 +281,55 @@ static void test_cancel(void)
 	int64_t t0 = time_now_ms();
 	loop_run(l, &c.done);
 	CHECK_INT(c.outcome, WAIT_CANCELLED);
-	CHECK(time_now_ms() - t0 < 10000);
+	CHECK(time_now_ms() - t0 < 60000);   /* the 10 min condition was stopped */
 	loop_free(l);
 	wait_policy_release(&pol);
+}
+
+/* The schedule on a fake clock: each observation is due one interval after
+ * the start of the previous one (at once when that took longer), and the
+ * interval grows by the backoff factor up to max_interval. */
+static void test_schedule_backoff_fake_clock(void)
+{
+	struct wl_wait_policy pol;
+	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 200, 3500);
+	pol.backoff_factor = 2;
+	pol.backoff_max_interval = 800;
+	int64_t interval = pol.interval, start = 1000, took = 50;
+	const int64_t want_gap[] = {200, 400, 800, 800, 800, 800};
+	const int64_t want_next[] = {400, 800, 800, 800, 800, 800};
+	for (size_t i = 0; i < sizeof(want_gap) / sizeof(want_gap[0]); i++) {
+		int64_t due = wait_schedule_next(&pol, start, start + took, &interval);
+		CHECK_INT(due - start, want_gap[i]);
+		CHECK_INT(interval, want_next[i]);
+		start = due;
+	}
+	/* an observation longer than the interval: the next one starts at once */
+	interval = 800;
+	CHECK_INT(wait_schedule_next(&pol, 5000, 7000, &interval), 7000);
+	CHECK_INT(interval, 800);
+	/* no backoff: a fixed interval, measured from the observation's start */
+	struct wl_wait_policy flat;
+	policy(&flat, WAIT_MODE_TIMEOUT_ONLY, 300, 60000);
+	interval = flat.interval;
+	for (int i = 0; i < 5; i++) {
+		CHECK_INT(wait_schedule_next(&flat, 10000 + 300 * i, 10000 + 300 * i + 120, &interval),
+			  10000 + 300 * (i + 1));
+		CHECK_INT(interval, 300);
+	}
+	/* a factor without a cap keeps growing; 1.5 rounds down to whole ms */
+	struct wl_wait_policy nocap;
+	policy(&nocap, WAIT_MODE_TIMEOUT_ONLY, 100, 60000);
+	nocap.backoff_factor = 1.5;
+	interval = nocap.interval;
+	const int64_t want_nocap[] = {150, 225, 337, 505, 757};
+	for (size_t i = 0; i < sizeof(want_nocap) / sizeof(want_nocap[0]); i++) {
+		wait_schedule_next(&nocap, 0, 0, &interval);
+		CHECK_INT(interval, want_nocap[i]);
+	}
+	wait_policy_release(&pol);
+	wait_policy_release(&flat);
+	wait_policy_release(&nocap);
 }
 
 static void test_start_errors(void)
@@ -318,6 +366,7 @@ int main(void)
 	TEST(test_bounded_memory);
 	TEST(test_cancel);
 	TEST(test_start_errors);
+	TEST(test_schedule_backoff_fake_clock);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);

@@ -1,0 +1,207 @@
+/*
+ * waitloop completion bash|zsh: print a shell completion script.
+ *
+ *   source <(waitloop completion bash)          # in ~/.bashrc
+ *   source <(waitloop completion zsh)           # in ~/.zshrc, after compinit
+ *
+ * Both scripts are generated from one table (commands, their options, and
+ * the options whose values are a fixed set), so they cannot drift apart.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "suggest.h"
+
+static const char completion_usage[] =
+	"usage: waitloop completion bash|zsh\n"
+	"\n"
+	"Print a completion script for the shell on stdout:\n"
+	"  bash   source <(waitloop completion bash)     (e.g. in ~/.bashrc), or save it as\n"
+	"         /usr/share/bash-completion/completions/waitloop\n"
+	"  zsh    source <(waitloop completion zsh)      (in ~/.zshrc, after compinit), or\n"
+	"         save it as _waitloop in a directory of $fpath\n"
+	"\n"
+	"Commands, their options, workflow files (*.yaml, *.yml), schema names,\n"
+	"statuses and other fixed values complete.\n"
+	"\n"
+	"Exit codes: 0 printed, 2 usage error.\n";
+
+struct cmd_spec {
+	const char *name;
+	const char *options;   /* space-separated */
+	const char *files;     /* positional: "yaml", "dir", or NULL */
+};
+
+static const struct cmd_spec specs[] = {
+	{"run", "-w --workspace --context --db --metrics --junit --set -v --verbose -q --quiet --json --no-progress -h --help", "yaml"},
+	{"workflow", "-w --workspace --context --db --metrics --junit --set -v --verbose -q --quiet --json --no-progress -h --help", "yaml"},
+	{"validate", "--json -h --help", "yaml"},
+	{"wait", "--condition --probe --classify --mode --max-wait --interval --backoff-factor --max-interval "
+		 "--stall-threshold --terminal-pattern --ignore-field --rules --builtin --target "
+		 "--fingerprint-prefix --check-id --phase --out --probe-timeout -q --quiet -h --help", NULL},
+	{"verdict", "write --decision --reason --fingerprint --hint --from-wait-failure --check-id -o --output -h --help", NULL},
+	{"history", "-w --workspace --db -s --status --workflow --since -n --limit --json -h --help", NULL},
+	{"show", "latest -w --workspace --db -a --all --json --html -h --help", NULL},
+	{"stats", "--since --workflow --target --window --json --html --suggest -h --help", NULL},
+	{"tune", "--min-samples --since --workflow --window --json -h --help", NULL},
+	{"schema", "workflow verdict wait-failure probe event run meta convergence summary history stats -h --help", NULL},
+	{"completion", "bash zsh -h --help", NULL},
+};
+
+/* option -> its fixed values ("" = a file, "dir" = a directory). */
+static const struct {
+	const char *option;
+	const char *values;
+} values[] = {
+	{"--mode", "timeout_only probe_aware"},
+	{"--builtin", "kubernetes"},
+	{"--decision", "complete incomplete"},
+	{"--status", "SUCCEEDED FAILED TIMED_OUT CANCELLED CRASHED RUNNING"},
+	{"-s", "SUCCEEDED FAILED TIMED_OUT CANCELLED CRASHED RUNNING"},
+	{"--phase", "wait step completion_check standalone"},
+	{"-w", "dir"},
+	{"--workspace", "dir"},
+	{"--context", "dir"},
+	{"--out", "dir"},
+	{"--db", ""},
+	{"--metrics", ""},
+	{"--junit", ""},
+	{"--html", ""},
+	{"--rules", ""},
+	{"--from-wait-failure", ""},
+	{"-o", ""},
+	{"--output", ""},
+};
+
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+#define NVALUES (sizeof(values) / sizeof(values[0]))
+
+static void print_bash(void)
+{
+	fputs("# bash completion for waitloop (waitloop completion bash)\n"
+	      "_waitloop() {\n"
+	      "\tlocal cur prev cmd\n"
+	      "\tcur=${COMP_WORDS[COMP_CWORD]}\n"
+	      "\tprev=${COMP_WORDS[COMP_CWORD-1]}\n"
+	      "\tcmd=${COMP_WORDS[1]}\n"
+	      "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+	      "\t\tmapfile -t COMPREPLY < <(compgen -W '",
+	      stdout);
+	for (size_t i = 0; i < NSPECS; i++)
+		printf("%s ", specs[i].name);
+	fputs("--help --version' -- \"$cur\")\n"
+	      "\t\treturn 0\n"
+	      "\tfi\n"
+	      "\tcase $prev in\n",
+	      stdout);
+	for (size_t i = 0; i < NVALUES; i++) {
+		if (!strcmp(values[i].values, "dir"))
+			printf("\t%s) mapfile -t COMPREPLY < <(compgen -d -- \"$cur\"); return 0 ;;\n", values[i].option);
+		else if (!*values[i].values)
+			printf("\t%s) mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return 0 ;;\n", values[i].option);
+		else
+			printf("\t%s) mapfile -t COMPREPLY < <(compgen -W '%s' -- \"$cur\"); return 0 ;;\n", values[i].option,
+			       values[i].values);
+	}
+	fputs("\tesac\n"
+	      "\tlocal words=\"\" files=\"\"\n"
+	      "\tcase $cmd in\n",
+	      stdout);
+	for (size_t i = 0; i < NSPECS; i++)
+		printf("\t%s) words='%s'; files='%s' ;;\n", specs[i].name, specs[i].options,
+		       specs[i].files ? specs[i].files : "");
+	fputs("\t*) return 0 ;;\n"
+	      "\tesac\n"
+	      "\tif [ \"$files\" = yaml ] && [[ $cur != -* ]]; then\n"
+	      "\t\tmapfile -t COMPREPLY < <(compgen -f -X '!*.@(yaml|yml)' -- \"$cur\"; compgen -d -S / -- \"$cur\")\n"
+	      "\t\treturn 0\n"
+	      "\tfi\n"
+	      "\tmapfile -t COMPREPLY < <(compgen -W \"$words\" -- \"$cur\")\n"
+	      "}\n"
+	      "shopt -s extglob 2>/dev/null\n"
+	      "complete -o filenames -F _waitloop waitloop\n",
+	      stdout);
+}
+
+static void print_zsh(void)
+{
+	fputs("#compdef waitloop\n"
+	      "# zsh completion for waitloop (waitloop completion zsh)\n"
+	      "_waitloop() {\n"
+	      "\tlocal -a commands\n"
+	      "\tcommands=(\n",
+	      stdout);
+	for (size_t i = 0; i < NSPECS; i++)
+		printf("\t\t'%s'\n", specs[i].name);
+	fputs("\t)\n"
+	      "\tif (( CURRENT == 2 )); then\n"
+	      "\t\tcompadd -- $commands --help --version\n"
+	      "\t\treturn\n"
+	      "\tfi\n"
+	      "\tlocal prev=${words[CURRENT-1]} cmd=${words[2]}\n"
+	      "\tcase $prev in\n",
+	      stdout);
+	for (size_t i = 0; i < NVALUES; i++) {
+		if (!strcmp(values[i].values, "dir"))
+			printf("\t%s) _files -/; return ;;\n", values[i].option);
+		else if (!*values[i].values)
+			printf("\t%s) _files; return ;;\n", values[i].option);
+		else
+			printf("\t%s) compadd -- %s; return ;;\n", values[i].option, values[i].values);
+	}
+	fputs("\tesac\n"
+	      "\tlocal -a opts\n"
+	      "\tlocal files=''\n"
+	      "\tcase $cmd in\n",
+	      stdout);
+	for (size_t i = 0; i < NSPECS; i++)
+		printf("\t%s) opts=(%s); files='%s' ;;\n", specs[i].name, specs[i].options,
+		       specs[i].files ? specs[i].files : "");
+	fputs("\t*) return ;;\n"
+	      "\tesac\n"
+	      "\tif [[ $files == yaml && ${words[CURRENT]} != -* ]]; then\n"
+	      "\t\t_files -g '*.(yaml|yml)'\n"
+	      "\t\treturn\n"
+	      "\tfi\n"
+	      "\tcompadd -- $opts\n"
+	      "}\n"
+	      "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then\n"
+	      "\t_waitloop \"$@\"\n"
+	      "else\n"
+	      "\tcompdef _waitloop waitloop\n"
+	      "fi\n",
+	      stdout);
+}
+
+int cmd_completion(int argc, char **argv)
+{
+	static const char *const options_known[] = {"--help", "-h", NULL};
+	static const char *const shells[] = {"bash", "zsh", NULL};
+	const char *shell = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(completion_usage, stdout);
+			return 0;
+		}
+		if (a[0] == '-' && a[1])
+			return usage_unknown_option("completion", a, options_known);
+		if (shell)
+			return usage_error("completion", "unexpected argument '%s'", a);
+		shell = a;
+	}
+	if (!shell)
+		return usage_error("completion", "which shell? (bash or zsh)");
+	if (!strcmp(shell, "bash")) {
+		print_bash();
+	} else if (!strcmp(shell, "zsh")) {
+		print_zsh();
+	} else {
+		const char *s = suggest_closest(shell, shells);
+		if (s)
+			return usage_error("completion", "unknown shell '%s' (did you mean '%s'?)", shell, s);
+		return usage_error("completion", "unknown shell '%s' (bash or zsh)", shell);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,118 @@
+# End-to-end: no process of a run outlives it (SPEC §8), even when the
+# runner is SIGKILLed: the subreaper brings `setsid` escapees back, the
+# watchdog of the next `history`/`run` stops what a crashed run left, and
+# a reused pid is never touched (docs/execution.md "No orphans").
+# shellcheck shell=bash
+# timeout: 180
+. "$WAITLOOP_ROOT/tests/e2e/lib.sh"
+
+alive() { # pid: running (not gone, not a zombie)
+	[ -r "/proc/$1/stat" ] || return 1
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)
+	[ "$st" != Z ] && [ "$st" != X ]
+}
+wait_file() { local _; for _ in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
+gone_soon() { local _; for _ in $(seq 1 40); do alive "$1" || return 0; sleep 0.05; done; return 1; }
+start_ticks() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
+cleanup_pids=()
+cleanup() { local p; for p in "${cleanup_pids[@]}"; do alive "$p" && kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
+
+# 1. A step's `setsid cmd &` (a service) lives while the run does — a later
+#    step can use it — and is stopped at the end of the run, not left to init.
+t_begin setsid_escapee_lives_with_run_stopped_at_end
+mkdir -p ws1
+cat > esc.yaml <<'Y'
+name: esc
+version: "1"
+timeout: "1m"
+steps:
+  a:
+    worker: CUSTOM
+    instructions: |
+      setsid sh -c 'echo $$ > esc.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &
+      while [ ! -s esc.pid ]; do sleep 0.05; done
+      echo started
+  b:
+    worker: CUSTOM
+    depends_on: [a]
+    instructions: |
+      sleep 0.3
+      kill -0 "$(cat esc.pid)" && echo "service still up"
+Y
+"$WL" run esc.yaml -w ws1 -q >/dev/null 2>err1.txt; rc=$?
+expect_eq "$rc" 0
+expect_contains ws1/context/b/stdout.log "service still up"
+pid=$(cat ws1/esc.pid 2>/dev/null)
+cleanup_pids+=("$pid")
+[ -n "$pid" ] || t_fail "escapee never started"
+[ -n "$pid" ] && ! gone_soon "$pid" && t_fail "escapee $pid still running after the run"
+t_end
+
+# 2. SIGKILL the runner mid-step: the direct child dies with it (PDEATHSIG);
+#    a group member and a setsid escapee are stopped by the next `history`.
+t_begin sigkill_runner_leaves_no_orphan
+mkdir -p ws2
+cat > kill.yaml <<'Y'
+name: kill
+version: "1"
+timeout: "1m"
+steps:
+  a:
+    worker: CUSTOM
+    instructions: |
+      sh -c 'echo $$ > member.pid; exec sleep 300' &
+      setsid sh -c 'echo $$ > escapee.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &
+      echo $$ > main.pid
+      sleep 300
+Y
+"$WL" run kill.yaml -w ws2 -q >/dev/null 2>err2.txt &
+runner=$!
+{ wait_file ws2/member.pid && wait_file ws2/escapee.pid && wait_file ws2/main.pid; } || t_fail "step did not start"
+main=$(cat ws2/main.pid); member=$(cat ws2/member.pid); escapee=$(cat ws2/escapee.pid)
+cleanup_pids+=("$main" "$member" "$escapee")
+kill -9 "$runner"; wait "$runner" 2>/dev/null
+gone_soon "$main" || t_fail "the step's main process outlived the SIGKILLed runner"
+alive "$member" || t_fail "precondition: group member already gone"
+"$WL" history --db ws2/.waitloop/history.db >h.txt 2>h.err; rc=$?
+expect_eq "$rc" 0
+expect_contains h.txt CRASHED
+expect_contains h.err "waitloop: warning: stopped 2 processes left running by crashed runs"
+gone_soon "$member" || t_fail "group member $member survived the watchdog"
+gone_soon "$escapee" || t_fail "escapee $escapee survived the watchdog"
+t_end
+
+# 3. A recorded group whose pid now belongs to another process is never
+#    touched; the same pid with the recorded start time is.
+t_begin watchdog_never_touches_reused_pid
+DB=ws2/.waitloop/history.db
+setsid sh -c 'exec sleep 300' </dev/null >/dev/null 2>&1 &
+victim=$!
+cleanup_pids+=("$victim")
+for _ in $(seq 1 100); do [ "$(sed 's/.*) //' /proc/$victim/stat | cut -d' ' -f3)" = "$victim" ] && break; sleep 0.05; done
+ticks=$(start_ticks "$victim")
+sqlite3 "$DB" "INSERT INTO runs(id, status, pid, hostname) VALUES('reuse', 'CRASHED', 1, 'elsewhere');
+  INSERT INTO process_groups(run_id, pgid, start_ticks) VALUES('reuse', $victim, $((ticks - 7)));"
+"$WL" history --db "$DB" >/dev/null 2>h3.err
+sleep 0.3
+alive "$victim" || t_fail "a process with a reused pid was killed"
+expect_eq "$(sqlite3 "$DB" "SELECT ended_at IS NOT NULL FROM process_groups WHERE run_id = 'reuse'")" 1
+sqlite3 "$DB" "INSERT INTO process_groups(run_id, pgid, start_ticks) VALUES('reuse', $victim, $ticks);"
+"$WL" history --db "$DB" >/dev/null 2>h4.err
+gone_soon "$victim" || t_fail "the recorded group (same pid, same start time) was not stopped"
+t_end
+
+# 4. A finished run closes every group it recorded.
+t_begin groups_recorded_and_closed
+expect_eq "$(sqlite3 ws1/.waitloop/history.db 'SELECT count(*) > 0, count(ended_at) = count(*) FROM process_groups')" "1|1"
+t_end
+
+# 5. The quick form of the fault campaign (bench/fault_campaign.sh, 100 in
+#    the long form): random SIGKILLs mid-step leave 0 orphans, 0 torn JSON,
+#    an intact database, the killed runs CRASHED and the earlier ones intact.
+t_begin fault_campaign_quick
+WAITLOOP_BIN=$WL bash "$ROOT/bench/fault_campaign.sh" 6 >fc.txt 2>&1 || { t_fail "violations:"; cat fc.txt >&2; }
+expect_contains fc.txt "6 SIGKILLs"
+expect_contains fc.txt ", 0 violations"
+t_end
