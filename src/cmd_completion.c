@@ -42,8 +42,10 @@ static const struct cmd_spec specs[] = {
 		 "--fingerprint-prefix --check-id --phase --out --probe-timeout -q --quiet -h --help", NULL},
 	{"verdict", "write --decision --reason --fingerprint --hint --from-wait-failure --check-id -o --output -h --help", NULL},
 	{"history", "-w --workspace --db -s --status --workflow --since -n --limit --json -h --help", NULL},
-	{"show", "latest -w --workspace --db -a --all --json -h --help", NULL},
-	{"schema", "workflow verdict wait-failure probe event run meta convergence summary history -h --help", NULL},
+	{"show", "latest -w --workspace --db -a --all --json --html -h --help", NULL},
+	{"stats", "--since --workflow --target --window --json --html --suggest -h --help", NULL},
+	{"tune", "--min-samples --since --workflow --window --json -h --help", NULL},
+	{"schema", "workflow verdict wait-failure probe event run meta convergence summary history stats -h --help", NULL},
 	{"completion", "bash zsh -h --help", NULL},
 };
 
@@ -65,6 +67,7 @@ static const struct {
 	{"--db", ""},
 	{"--metrics", ""},
 	{"--junit", ""},
+	{"--html", ""},
 	{"--rules", ""},
 	{"--from-wait-failure", ""},
 	{"-o", ""},

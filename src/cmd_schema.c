@@ -22,13 +22,14 @@ static const char schema_usage[] =
 	"  convergence    <context>/<step>/convergence.json: stages and diagnosis\n"
 	"  summary        the run summary 'waitloop run --json' prints\n"
 	"  history        the array 'waitloop history --json' prints\n"
+	"  stats          'waitloop stats --json': what the history says across runs\n"
 	"\n"
 	"Exit codes: 0 printed, 1 the schema is not part of this build, 2 usage error.\n";
 
 int cmd_schema(int argc, char **argv)
 {
 	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
-					       "run", "meta", "convergence", "summary", "history", NULL};
+					       "run", "meta", "convergence", "summary", "history", "stats", NULL};
 	static const char *const options_known[] = {"--help", "-h", NULL};
 	const char *name = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -44,7 +45,7 @@ int cmd_schema(int argc, char **argv)
 		name = a;
 	}
 	if (!name)
-		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary or history)");
+		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history or stats)");
 	int known = 0;
 	for (size_t i = 0; names[i]; i++)
 		known |= !strcmp(name, names[i]);
@@ -52,7 +53,7 @@ int cmd_schema(int argc, char **argv)
 		const char *s = suggest_closest(name, names);
 		if (s)
 			return usage_error("schema", "unknown schema '%s' (did you mean '%s'?)", name, s);
-		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary or history)",
+		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history or stats)",
 				   name);
 	}
 	char path[64];

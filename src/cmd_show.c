@@ -1,5 +1,5 @@
 /*
- * waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json]
+ * waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json] [--html FILE]
  *
  * One recorded run in detail: steps, iterations with decisions and
  * fingerprints, attempts, waits with their observations, git changes,
@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "fsutil.h"
 #include "jsonutil.h"
+#include "report_html.h"
 #include "store.h"
 #include "strbuf.h"
 #include "strvec.h"
@@ -46,7 +47,7 @@ static int seen_before(struct show *sh, const char *text)
 }
 
 static const char show_usage[] =
-	"usage: waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json]\n"
+	"usage: waitloop show RUN_ID|latest [-w DIR] [--db FILE] [--all] [--json] [--html FILE]\n"
 	"\n"
 	"Show one recorded run: steps, iterations (decision, reasons, fingerprints),\n"
 	"attempts, waits (outcome, elapsed, observations), git changes, convergence,\n"
@@ -60,6 +61,9 @@ static const char show_usage[] =
 	"  -a, --all            every observation of every wait, summaries in full\n"
 	"                       (default: the last 10 per wait, 160 characters each)\n"
 	"      --json           print the run as one JSON object on stdout (always complete)\n"
+	"      --html FILE      write a self-contained HTML picture of the run to FILE\n"
+	"                       (steps on a time axis, every wait's observations, each\n"
+	"                       iteration's verdict and fix.md) instead of the text view\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"Exit codes: 0 shown, 1 no such run, ambiguous prefix or database error,\n"
@@ -369,6 +373,30 @@ static void print_run(struct show *sh, const cJSON *run)
 	}
 }
 
+/* Each iteration gets its archived review.verdict and fix.md (as text) for the HTML view. */
+static void attach_archive(cJSON *run)
+{
+	const char *ctx = json_get_string(run, "context_dir");
+	cJSON *s, *it;
+	if (!ctx)
+		return;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(run, "steps")) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(s, "iterations")) {
+			static const char *const files[][2] = {{"review.verdict", "verdict_text"}, {"fix.md", "fix_md"}};
+			for (size_t k = 0; k < 2; k++) {
+				char *p = xasprintf("%s/%s/iterations/%d/%s", ctx, s_(s, "step"), inum(it, "iteration"),
+						    files[k][0]);
+				struct strbuf sb = STRBUF_INIT;
+				struct wl_err err = WL_ERR_INIT;
+				if (fs_read_file(p, 256 * 1024, &sb, &err) == 0 && sb.len)
+					cJSON_AddStringToObject(it, files[k][1], strbuf_str(&sb));
+				strbuf_release(&sb);
+				free(p);
+			}
+		}
+	}
+}
+
 int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -376,10 +404,11 @@ int cmd_show(int argc, char **argv)
 		{"workspace", required_argument, NULL, 'w'},
 		{"all", no_argument, NULL, 'a'},
 		{"json", no_argument, NULL, 'j'},
+		{"html", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *db = NULL, *id = NULL, *workspace = NULL;
+	const char *db = NULL, *id = NULL, *workspace = NULL, *html = NULL;
 	struct show sh = {0, STRVEC_INIT};
 	int json = 0, c;
 	opterr = 0;
@@ -390,6 +419,7 @@ int cmd_show(int argc, char **argv)
 		case 'w': workspace = optarg; break;
 		case 'a': sh.all = 1; break;
 		case 'j': json = 1; break;
+		case 'H': html = optarg; break;
 		case 'h':
 			fputs(show_usage, stdout);
 			return 0;
@@ -446,11 +476,24 @@ int cmd_show(int argc, char **argv)
 		die_msg("%s", err.msg);
 		goto out;
 	}
+	if (html) {
+		struct strbuf page = STRBUF_INIT;
+		attach_archive(run);
+		html_run_report(run, &page);
+		int w = fs_write_atomic(html, page.buf, page.len, &err);
+		strbuf_release(&page);
+		if (w < 0) {
+			die_msg("%s", err.msg);
+			goto out;
+		}
+		if (!json)
+			fprintf(stderr, "waitloop: wrote '%s'\n", html);
+	}
 	if (json) {
 		char *txt = cJSON_Print(run);
 		puts(txt);
 		cJSON_free(txt);
-	} else {
+	} else if (!html) {
 		print_run(&sh, run);
 	}
 	rc = 0;

@@ -14,6 +14,8 @@ int cmd_history(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* Shared by commands: print "waitloop: error: <msg>" on stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -38,7 +38,9 @@ int main(int argc, char **argv)
 		{"wait", cmd_wait, "wait for a condition with probes (retry_with_probe)"},
 		{"verdict", cmd_verdict, "write a review.verdict (verdict write ...)"},
 		{"history", cmd_history, "list recorded runs"},
-		{"show", cmd_show, "show one recorded run"},
+		{"show", cmd_show, "show one recorded run (--html: a picture of it)"},
+		{"stats", cmd_stats, "what the history says: targets, dependencies, fingerprints"},
+		{"tune", cmd_tune, "suggest wait_policy settings for a target from the history"},
 		{"schema", cmd_schema, "print a JSON Schema (workflow, verdict, wait-failure, run, meta, ...)"},
 		{"completion", cmd_completion, "print a bash or zsh completion script"},
 	};
