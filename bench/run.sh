@@ -220,5 +220,12 @@ ld=$(WAITLOOP_BIN="$WL" bash bench/load.sh 2>&1)
 echo "$ld" | grep -v '^ROW|'
 while IFS='|' read -r _ f m t res; do row "$f" "$m" "$t" "$res"; done < <(echo "$ld" | grep '^ROW|')
 
+# --- 8. insights: stats over 10 000 runs (bench/stats_bench.sh) --------------
+section "8. waitloop stats / tune over 10 000 runs (bench/stats_bench.sh)"
+sb=$(WAITLOOP_BIN="$WL" bash bench/stats_bench.sh 2>&1)
+echo "$sb"
+st=$(echo "$sb" | sed -n 's/^stats over .*: \([0-9]*\) ms wall.*/\1/p')
+row "stats over 10 000 runs" "${st:-?} ms" "<= 200 ms" "$(ok_if "${st:-999999} <= 200")"
+
 printf '\n%-44s %-30s %-22s %s\n' "figure" "measured (median)" "target" "result"
 printf '%s\n' "${rows[@]}"

@@ -22,6 +22,7 @@
 #include "fixfile.h"
 #include "fsutil.h"
 #include "gitwork.h"
+#include "insights.h"
 #include "jsonutil.h"
 #include "redact.h"
 #include "strbuf.h"
@@ -58,6 +59,11 @@ struct iter_loop {
 	const char *guard_outcome;        /* static name, or NULL */
 	enum wl_on_abort guard_on_abort;
 	struct verdict_evidence guard;
+
+	/* suspected false aborts (docs/history.md "Insights"): the guard's target
+	 * when it stalled, and when it was met, in this and the previous iteration */
+	char *stalled_target, *met_target, *prev_stalled_target;
+	int prev_stalled_iteration;
 };
 
 struct iter_loop *iter_loop_new(const struct iter_run *run, const struct wl_step *step, const char *step_dir,
@@ -129,6 +135,9 @@ void iter_loop_free(struct iter_loop *l)
 	free(l->probe_log);
 	free(l->waits_dir);
 	free(l->archive_root);
+	free(l->stalled_target);
+	free(l->met_target);
+	free(l->prev_stalled_target);
 	free(l);
 }
 
@@ -326,6 +335,15 @@ void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, con
 {
 	verdict_evidence_release(&l->guard);
 	l->guard_outcome = NULL;
+	const char *target = policy && policy->target ? policy->target : wr->name;
+	if (wr->outcome == WAIT_MET && target) {
+		free(l->met_target);
+		l->met_target = xstrdup(target);
+	}
+	if (wr->outcome == WAIT_STALLED && target) {
+		free(l->stalled_target);
+		l->stalled_target = xstrdup(target);
+	}
 	if (wr->outcome == WAIT_MET || wr->outcome == WAIT_CANCELLED)
 		return;
 	l->guard_outcome = wait_outcome_name(wr->outcome);
@@ -733,6 +751,57 @@ static cJSON *finished_event(const struct iter_loop *l, const struct verdict *v,
 	return d;
 }
 
+/*
+ * The previous iteration's guard stalled on a target that this iteration's
+ * guard found met, while git saw no file changed in between: the stall was
+ * probably premature. Said in the iteration_finished event (metrics count
+ * it as waitloop_suspected_false_aborts_total).
+ */
+static void note_false_abort(struct iter_loop *l, int counted, cJSON *finished)
+{
+	if (l->prev_stalled_target && l->met_target && counted == 0 &&
+	    !strcmp(l->prev_stalled_target, l->met_target)) {
+		cJSON *o = cJSON_AddObjectToObject(finished, "suspected_false_abort");
+		cJSON_AddStringToObject(o, "target", l->met_target);
+		cJSON_AddNumberToObject(o, "stalled_iteration", l->prev_stalled_iteration);
+		cJSON_AddStringToObject(o, "why", "met with no file changed since the stall");
+	}
+	free(l->prev_stalled_target);
+	l->prev_stalled_target = l->stalled_target;
+	l->prev_stalled_iteration = l->iteration;
+	l->stalled_target = NULL;
+	free(l->met_target);
+	l->met_target = NULL;
+}
+
+/* A stall on a target whose earlier stalls turned out premature (history): tell the implementer. */
+static void premature_stall_hint(const struct iter_loop *l, struct verdict *v)
+{
+	if (!l->stalled_target || !l->run->history_db || !fs_exists(l->run->history_db))
+		return;
+	struct insights_filter f = INSIGHTS_FILTER_INIT;
+	f.target = l->stalled_target;
+	f.workflow = l->run->wf->name;
+	struct wl_err err = WL_ERR_INIT;
+	const char *db = l->run->history_db;
+	cJSON *doc = insights_collect(&db, 1, &f, &err);
+	const cJSON *fa = cJSON_GetObjectItemCaseSensitive(doc, "suspected_false_aborts");
+	int n = cJSON_GetArraySize(fa);
+	if (n > 0) {
+		const cJSON *last = cJSON_GetArrayItem(fa, n - 1);
+		const char *run = json_get_string(last, "run_id"), *why = json_get_string(last, "why");
+		const cJSON *it = cJSON_GetObjectItemCaseSensitive(last, "iteration");
+		char *hint = xasprintf("the last stall on '%s' may have been premature: run %s iteration %d stalled, "
+				       "then it was %s (%d such stall%s in the history); if the target is only slow, "
+				       "raise stall_threshold or set progress_deadline ('waitloop tune %s')",
+				       l->stalled_target, run ? run : "?", cJSON_IsNumber(it) ? (int)it->valuedouble : 0,
+				       why ? why : "met", n, n == 1 ? "" : "s", l->stalled_target);
+		strvec_push(&v->hints, hint);
+		free(hint);
+	}
+	cJSON_Delete(doc);
+}
+
 void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, struct iter_end *end)
 {
 	struct verdict v = VERDICT_INIT;
@@ -743,6 +812,7 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 	int counted = git_facts(l, end, &lines, &scope_fps);
 	const struct strvec *changed = end->git_changes ? &lines : NULL;
 	apply_loop_rules(l, &v, &scope_fps, counted, end);
+	premature_stall_hint(l, &v);
 
 	struct wl_err err = WL_ERR_INIT;
 	if (verdict_write(l->decision_file, &v, l->run->run_id, l->s->id, l->check_start_wall, time_wall_ms(),
@@ -766,6 +836,7 @@ void iter_loop_conclude(struct iter_loop *l, const struct template_vars *vars, s
 	render_fix(l, &v, changed, &ev, vars, end);
 	free(archive_copy(l, dir, l->fix_file, "fix.md", 0, 1, end));
 	end->finished = finished_event(l, &v, changed);
+	note_false_abort(l, counted, end->finished);
 	/* Where CI reports point (report.h): this iteration's verdict and wait failure. */
 	cJSON_AddStringToObject(end->finished, "verdict_file", ev.decision_file);
 	if (ev.wait_failure_file && fs_exists(ev.wait_failure_file))

@@ -70,6 +70,7 @@ struct iter_run {
 	const char *workspace;        /* absolute; base of fix_template */
 	struct gitwork *git;          /* NULL: git tracking is off */
 	const struct redactor *rd;
+	const char *history_db;       /* for the premature-stall hint (insights.h); NULL: none */
 };
 
 enum iter_next {

@@ -19,6 +19,7 @@ enum family {
 	F_EARLY_ABORTS,
 	F_CONSECUTIVE,
 	F_ALERTS,
+	F_FALSE_ABORTS,
 	F_NOTIFICATIONS,
 	F_LAST_RUN,
 	F__COUNT
@@ -45,6 +46,9 @@ static const struct {
 			   "Failed attempts or iterations of a step in a row right now.", "step", NULL},
 	[F_ALERTS] = {"waitloop_alerts_total", "counter",
 		      "Alerts raised for a step (alert_after_failures reached).", "step", NULL},
+	[F_FALSE_ABORTS] = {"waitloop_suspected_false_aborts_total", "counter",
+			    "Stalls of a step's check that the next iteration found met with no file changed.",
+			    "step", NULL},
 	[F_NOTIFICATIONS] = {"waitloop_notifications_total", "counter",
 			     "Notification deliveries by target and delivery reason.", "target", "reason"},
 	[F_LAST_RUN] = {"waitloop_last_run_timestamp_seconds", "gauge",
@@ -146,6 +150,7 @@ static void step_seen(struct metrics *m, const char *step)
 	clock_get(m, step);
 	series_get(m, F_ITERATIONS, step, NULL);
 	series_get(m, F_ALERTS, step, NULL);
+	series_get(m, F_FALSE_ABORTS, step, NULL);
 	series_get(m, F_CONSECUTIVE, step, NULL);
 }
 
@@ -399,6 +404,8 @@ static int apply(struct metrics *m, const struct wl_event *ev)
 		if (!step)
 			return changed;
 		series_get(m, F_ITERATIONS, step, NULL)->value += 1;
+		if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(d, "suspected_false_abort")))
+			series_get(m, F_FALSE_ABORTS, step, NULL)->value += 1;
 		return 1;
 	case EV_WAIT_FINISHED:
 		if (!step)

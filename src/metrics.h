@@ -25,6 +25,7 @@
  *                                                 to attempt_finished / iteration_finished), or
  *                                                 metrics_set_consecutive_failures()
  *   alerts_total{step}                   counter  +1 per alert
+ *   suspected_false_aborts_total{step}   counter  +1 per iteration_finished with data.suspected_false_abort
  *   notifications_total{target,reason}   counter  +1 per notify (data.target, data.reason)
  *   last_run_timestamp_seconds{status}   gauge    RUNNING = start time while the run is on; at
  *                                                 run_finished, data.status = end time

@@ -2034,6 +2034,7 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 	r->iter_run.workspace = r->workspace;
 	r->iter_run.git = r->git;
 	r->iter_run.rd = r->rd;
+	r->iter_run.history_db = r->opts->db_path;
 	r->status = RUN_RUNNING;
 	return r;
 fail:

@@ -177,6 +177,24 @@ expect_not_contains run.html "http://"
 expect_not_contains run.html "https://"
 t_end
 
+t_begin false_abort_in_run_metric_and_fix_hint
+# In a git repository where the implementer changes nothing tracked, the
+# stall of iteration 1 followed by met in iteration 2 is a suspected false
+# abort: counted in the metrics and the iteration_finished event; the next
+# run's stall gets a hint in fix.md.
+mkdir "$T/repo" && cd "$T/repo" || exit 2
+git init -q && git config user.email t@example.invalid && git config user.name t
+printf 'count\n' >.gitignore && git add .gitignore && git commit -qm init
+sed 's/if \[ "$(cat count)" -ge 2 \]/if [ "$(( $(cat count) % 2 ))" -eq 0 ]/' "$T/ws/wf.yaml" >"$T/wf-git.yaml"
+expect_rc 0 "$WL" run "$T/wf-git.yaml" --metrics "$T/m.prom" >"$T/r1.out" 2>&1
+expect_contains "$T/m.prom" 'waitloop_suspected_false_aborts_total{step="deploy"} 1'
+expect_contains context/_workflow/events.jsonl '"suspected_false_abort":'
+expect_rc 0 "$WL" run "$T/wf-git.yaml" >"$T/r2.out" 2>&1
+expect_contains context/deploy/iterations/1/fix.md "the last stall on 'svc/db' may have been premature"
+expect_contains context/deploy/iterations/1/fix.md "waitloop tune svc/db"
+cd "$T/ws" || exit 2
+t_end
+
 chromium=$(command -v chromium || command -v chromium-browser || true)
 render() { # html png dom
 	timeout 90 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
