@@ -143,7 +143,8 @@ static void test_metrics_scenario(void)
 	int types = 0;
 	while ((p = strstr(p, "# TYPE ")))
 		types++, p++;
-	CHECK_INT(types, 10);
+	CHECK_INT(types, 11);
+	CHECK_CONTAINS(s, "# TYPE waitloop_suspected_false_aborts_total counter\n");
 	/* atomic writes leave no temporary file behind */
 	CHECK_INT(count_entries(tmpdir), 1);
 	CHECK_INT(promtool_check(path), 0);
