@@ -30,8 +30,9 @@ import time
 rng = random.Random(20261130)
 runs = int(sys.argv[1])
 truth_path = sys.argv[2]
-# Runs end about a day before now, so --since filters see real ages.
-BASE = (int(time.time()) // 86400 - 1) * 86400000 - runs * 1800 * 1000
+# The last run starts an hour before now, so --since filters see real ages
+# (--since 2d keeps about the last 94 runs, whatever the time of day).
+BASE = int(time.time()) * 1000 - 3600 * 1000 - runs * 1800 * 1000
 out = sys.stdout
 
 
