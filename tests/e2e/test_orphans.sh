@@ -52,6 +52,9 @@ t_end
 
 # 2. SIGKILL the runner mid-step: the direct child dies with it (PDEATHSIG);
 #    a group member and a setsid escapee are stopped by the next `history`.
+#    The step's shell ends in `exec sleep` so the count is exactly 2: a
+#    foreground `sleep` forked after main.pid is written would make it 2 or 3
+#    depending on when the SIGKILL lands (CI saw 3).
 t_begin sigkill_runner_leaves_no_orphan
 mkdir -p ws2
 cat > kill.yaml <<'Y'
@@ -65,7 +68,7 @@ steps:
       sh -c 'echo $$ > member.pid; exec sleep 300' &
       setsid sh -c 'echo $$ > escapee.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &
       echo $$ > main.pid
-      sleep 300
+      exec sleep 300
 Y
 "$WL" run kill.yaml -w ws2 -q >/dev/null 2>err2.txt &
 runner=$!
