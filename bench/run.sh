@@ -67,7 +67,7 @@ row "false early aborts (progressing corpus)" "${n_fa:-?} of ${n_sc:-?} scenario
 # --- 2b. the kstatus corpus through the real kubectl -------------------------
 section "2b. kstatus corpus through the real kubectl (tests/e2e/test_kstatus.sh)"
 if command -v kubectl >/dev/null 2>&1 && [ -z "${SKIP_KUBECTL:-}" ]; then
-	WAITLOOP_ROOT=$root WAITLOOP_BIN=$WL KSTATUS_DECISIONS=$tmp/kstatus.tsv \
+	KSTATUS_LANES=1 WAITLOOP_ROOT=$root WAITLOOP_BIN=$WL KSTATUS_DECISIONS=$tmp/kstatus.tsv \
 		bash tests/e2e/test_kstatus.sh >"$tmp/kstatus.out" 2>&1
 	grep -c '^PASS' "$tmp/kstatus.out" | sed 's/^/    cases passed: /'
 	grep '^FAIL' "$tmp/kstatus.out" | sed 's/^/    /'

@@ -19,21 +19,31 @@ if ! command -v kubectl >/dev/null 2>&1; then
 	exit 0
 fi
 
-export HOME=$T/home KUBECONFIG=$T/kubeconfig
+export HOME=$T/home
 mkdir -p "$HOME"
-$PY "$ROOT/tests/tools/fake-apiserver.py" --port-file "$T/port" --log "$T/api.log" &
-api_pid=$!
-trap 'kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-port=$(cat "$T/port" 2>/dev/null) || { echo "FAIL kstatus_fake_apiserver_starts"; exit 1; }
-cat >"$KUBECONFIG" <<EOF
+# The corpus runs in KSTATUS_LANES lanes side by side (default 2; 1 for
+# timings, as bench/run.sh does), each with its own fake API server (a
+# scenario is a server's whole state) and kubeconfig; lane 0 also runs the
+# cases before the corpus.
+lanes=${KSTATUS_LANES:-2}
+case $lanes in '' | *[!0-9]* | 0) echo "FAIL kstatus_lanes: KSTATUS_LANES must be a positive integer, not '$lanes'"; exit 1 ;; esac
+api_pids=()
+trap 'kill "${api_pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+for ((k = 0; k < lanes; k++)); do
+	$PY "$ROOT/tests/tools/fake-apiserver.py" --port-file "$T/port$k" --log "$T/api$k.log" &
+	api_pids+=($!)
+done
+for ((k = 0; k < lanes; k++)); do
+	for _ in $(seq 100); do [ -s "$T/port$k" ] && break; sleep 0.1; done
+	p=$(cat "$T/port$k" 2>/dev/null) || { echo "FAIL kstatus_fake_apiserver_starts"; exit 1; }
+	cat >"$T/kubeconfig$k" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - name: fake
-  cluster: {server: "http://127.0.0.1:$port"}
+  cluster: {server: "http://127.0.0.1:$p"}
 - name: fake-cond
-  cluster: {server: "http://127.0.0.1:$port/c"}
+  cluster: {server: "http://127.0.0.1:$p/c"}
 users:
 - name: ci
   user: {token: fake-kubeconfig-token-4711}
@@ -44,6 +54,12 @@ contexts:
   context: {cluster: fake-cond, user: ci}
 current-context: test
 EOF
+done
+use_lane() { # k: this shell's API server
+	port=$(cat "$T/port$1")
+	export KUBECONFIG=$T/kubeconfig$1
+}
+use_lane 0
 
 load() { # scenario.json — to the fake API server (python3: no curl needed)
 	$PY -c 'import sys, urllib.request
@@ -84,10 +100,12 @@ expect_eq "$(jq_ probe.json '[(e["kind"], e["name"], e["reason"], e["count"]) fo
 shellcheck "$ROOT/workflows/probes/k8s-probe.sh" 2>&1 || t_fail "k8s-probe.sh is not ShellCheck-clean"
 t_end
 
-healthy=0 terminal=0 false_aborts=0
-decisions=$T/decisions.tsv
-: >"$decisions"
-for d in "$CORPUS"/*/; do
+# One corpus case (default settings, then the README's settings) in the
+# lane's directory against the lane's API server: a false abort is appended
+# to $aborts, the decision to the lane's decisions.tsv.
+run_case() { # case-dir
+	local d=$1
+	local name kind outcome code obs exact fps cond probe extra pargs rc ms n plog start
 	name=$(basename "$d")
 	read -r kind outcome code obs exact fps <"$d/expect"
 	cond=$(cat "$d/condition")
@@ -101,20 +119,18 @@ for d in "$CORPUS"/*/; do
 	load "$d/scenario.json"
 	rm -rf out
 	start=$(date +%s%N)
-	"$WL" wait --builtin kubernetes "${pargs[@]}" "${extra[@]}" --interval 300ms --max-wait 120s \
+	"$WL" wait --builtin kubernetes "${pargs[@]}" "${extra[@]}" --interval 100ms --max-wait 120s \
 		--out out -- bash -c "$cond" >wait.out 2>wait.err
 	rc=$?
 	ms=$((($(date +%s%N) - start) / 1000000))
 	n=$(lines out/wait-probe.log)
 	expect_eq "$rc" "$code"
 	if [ "$outcome" = met ]; then
-		healthy=$((healthy + 1))
-		[ "$rc" -eq 0 ] || false_aborts=$((false_aborts + 1))
+		[ "$rc" -eq 0 ] || echo "$name" >>"$aborts"
 		[ ! -f out/wait-failure.json ] || t_fail "wait-failure.json for a healthy sequence: $(jq_ out/wait-failure.json 'd["message"]')"
 		[ "$exact" = 0 ] || expect_eq "$n" "$obs"
 		[ "$exact" = 1 ] || [ "$n" -ge "$obs" ] || t_fail "met after $n observations, before the sequence could be ready ($obs)"
 	else
-		terminal=$((terminal + 1))
 		expect_eq "$(jq_ out/wait-failure.json 'd["reason"]')" "$outcome"
 		expect_eq "$(jq_ out/wait-failure.json 'd["observations"]')" "$obs"
 		for fp in ${fps//,/ }; do
@@ -122,28 +138,49 @@ for d in "$CORPUS"/*/; do
 		done
 		expect_schema_valid wait-failure out/wait-failure.json
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$rc" "$n" "$ms" >>"$decisions"
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$rc" "$n" "$ms" >>"$lane_dir/decisions.tsv"
 	# nothing secret reaches a file (planted in HelmRelease values, Deployment env, kubeconfig)
 	if grep -rqE 'planted-secret|fake-kubeconfig-token' out 2>/dev/null; then t_fail "a planted secret reached out/"; fi
 	[ "$_case_failed" -eq 0 ] || { sed 's/^/      /' wait.err | tail -5 >&2; tail -3 out/wait-probe.log >&2 2>/dev/null; }
 	t_end
 
 	# the README's settings, through the runner
-	[ -f "$d/workflow.yaml" ] || continue
+	[ -f "$d/workflow.yaml" ] || return 0
 	t_begin "kstatus_readme_${name}"
 	load "$d/scenario.json"
 	rm -rf ws && mkdir ws
 	"$WL" run "$d/workflow.yaml" -w ws --no-progress >run.out 2>run.err
 	rc=$?
 	expect_eq "$rc" 0
-	[ "$rc" -eq 0 ] || false_aborts=$((false_aborts + 1))
+	[ "$rc" -eq 0 ] || echo "$name" >>"$aborts"
 	plog=ws/context/wait-it/wait-probe.log
 	[ "$exact" = 0 ] || expect_eq "$(lines "$plog")" "$obs"
 	[ "$_case_failed" -eq 0 ] || { sed 's/^/      /' run.out run.err | tail -8 >&2; tail -3 "$plog" >&2 2>/dev/null; }
 	t_end
+}
+
+cases=("$CORPUS"/*/)
+lane_pids=()
+for ((k = 0; k < lanes; k++)); do
+	(
+		lane_dir=$T/lane$k aborts=$T/lane$k/false-aborts
+		mkdir -p "$lane_dir" && cd "$lane_dir" || exit 1
+		: >"$aborts" && : >decisions.tsv
+		use_lane "$k"
+		for ((i = k; i < ${#cases[@]}; i += lanes)); do run_case "${cases[$i]%/}"; done
+	) >"$T/lane$k.out" 2>"$T/lane$k.err" &
+	lane_pids+=($!)
 done
+wait "${lane_pids[@]}"
+for ((k = 0; k < lanes; k++)); do cat "$T/lane$k.out"; cat "$T/lane$k.err" >&2; done
+decisions=$T/decisions.tsv
+cat "$T"/lane*/decisions.tsv | sort >"$decisions"
+healthy=$(awk -F'\t' '$2 == "healthy"' "$decisions" | wc -l)
+terminal=$(awk -F'\t' '$2 == "terminal"' "$decisions" | wc -l)
+false_aborts=$(cat "$T"/lane*/false-aborts | wc -l)
 
 t_begin kstatus_corpus_size
+expect_eq "$(wc -l <"$decisions" | tr -d ' ')" "${#cases[@]}"
 [ "$healthy" -ge 20 ] || t_fail "only $healthy healthy sequences (>= 20 required)"
 [ "$terminal" -ge 12 ] || t_fail "only $terminal terminal sequences (>= 12 required)"
 expect_eq "$false_aborts" 0
