@@ -315,29 +315,30 @@ void reaper_finish(struct reaper *rp)
 
 struct orphans {
 	struct strvec runs;   /* dead runs seen, for the environment scan */
-	int killed;
+	int killed;           /* running processes stopped, each counted once */
+	long *pids;           /* ... these */
+	size_t npids;
 };
 
-static int kill_group_of_dead_run(void *arg, const char *run_id, long pgid, long long ticks)
+/* Counts a stopped process once (a group member may also name the run in
+ * its environment). */
+static void count_stopped(struct orphans *o, long pid)
 {
-	struct orphans *o = arg;
-	if (!o->runs.n || strcmp(o->runs.v[o->runs.n - 1], run_id))
-		strvec_push(&o->runs, run_id);
-	long pgrp = 0;
-	long long t = reaper_start_ticks(pgid, &pgrp);
-	if (t == ticks) {                 /* the leader itself, never a reused pid */
-		if (pgrp == pgid && kill((pid_t)-pgid, SIGKILL) == 0)
-			o->killed++;
-		else if (pgrp != pgid && kill((pid_t)pgid, SIGKILL) == 0)
-			o->killed++;
-		return 0;
-	}
-	if (t >= 0)
-		return 0;                 /* pid reused: the old group is gone (its id was free) */
-	/* leader gone: the members that still hold its group id */
+	for (size_t i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return;
+	o->pids = xrealloc(o->pids, (o->npids + 1) * sizeof(*o->pids));
+	o->pids[o->npids++] = pid;
+	o->killed++;
+}
+
+/* SIGKILL the running (not zombie) processes that hold group id pgid and
+ * started no earlier than its leader. */
+static void kill_members(struct orphans *o, long pgid, long long ticks)
+{
 	DIR *d = opendir("/proc");
 	if (!d)
-		return 0;
+		return;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
@@ -347,9 +348,32 @@ static int kill_group_of_dead_run(void *arg, const char *run_id, long pgid, long
 		long long st;
 		if (proc_stat(pid, &state, &ppid, &g, &st) == 0 && g == pgid && st >= ticks && state != 'Z' &&
 		    kill((pid_t)pid, SIGKILL) == 0)
-			o->killed++;
+			count_stopped(o, pid);
 	}
 	closedir(d);
+}
+
+static int kill_group_of_dead_run(void *arg, const char *run_id, long pgid, long long ticks)
+{
+	struct orphans *o = arg;
+	if (!o->runs.n || strcmp(o->runs.v[o->runs.n - 1], run_id))
+		strvec_push(&o->runs, run_id);
+	long pgrp = 0, ppid;
+	char state;
+	long long t = reaper_start_ticks(pgid, &pgrp);
+	if (t == ticks) {                 /* the leader itself, never a reused pid */
+		if (pgrp == pgid) {
+			kill_members(o, pgid, ticks);
+			kill((pid_t)-pgid, SIGKILL);   /* and whatever forked meanwhile */
+		} else if (proc_stat(pgid, &state, &ppid, &pgrp, &t) == 0 && state != 'Z' &&
+			   kill((pid_t)pgid, SIGKILL) == 0) {
+			count_stopped(o, pgid);
+		}
+		return 0;
+	}
+	if (t >= 0)
+		return 0;                 /* pid reused: the old group is gone (its id was free) */
+	kill_members(o, pgid, ticks);    /* leader gone: the members that still hold its group id */
 	return 0;
 }
 
@@ -370,7 +394,7 @@ static void kill_by_environment(struct orphans *o)
 		char *run = env_of(pid, ENV_RUN);
 		for (size_t i = 0; run && i < o->runs.n; i++)
 			if (!strcmp(run, o->runs.v[i]) && kill((pid_t)pid, SIGKILL) == 0) {
-				o->killed++;
+				count_stopped(o, pid);
 				break;
 			}
 		free(run);
@@ -380,10 +404,11 @@ static void kill_by_environment(struct orphans *o)
 
 int reaper_stop_orphans(struct store *st, struct wl_err *err)
 {
-	struct orphans o = {STRVEC_INIT, 0};
+	struct orphans o = {STRVEC_INIT, 0, NULL, 0};
 	int rc = store_orphan_groups(st, kill_group_of_dead_run, &o, err);
 	if (rc == 0 && o.runs.n)
 		kill_by_environment(&o);
 	strvec_clear(&o.runs);
+	free(o.pids);
 	return rc < 0 ? -1 : o.killed;
 }

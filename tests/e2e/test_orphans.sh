@@ -106,6 +106,31 @@ sqlite3 "$DB" "INSERT INTO process_groups(run_id, pgid, start_ticks) VALUES('reu
 gone_soon "$victim" || t_fail "the recorded group (same pid, same start time) was not stopped"
 t_end
 
+# 3b. A recorded group whose leader is a zombie (exited, not yet reaped)
+#     and has no member left: nothing is running, so nothing is counted as
+#     stopped (the count is of running processes, not of kill() calls: a
+#     zombie leader made test 2 report 3 processes now and then).
+t_begin watchdog_counts_running_processes_not_zombies
+/usr/bin/python3 -c 'import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os._exit(0)
+print(pid, flush=True)
+time.sleep(60)' >zombie.pid &
+zparent=$!
+cleanup_pids+=("$zparent")
+wait_file zombie.pid || t_fail "no zombie"
+zombie=$(cat zombie.pid)
+for _ in $(seq 1 100); do [ "$(sed 's/.*) //' "/proc/$zombie/stat" | cut -d' ' -f1)" = Z ] && break; sleep 0.05; done
+zticks=$(start_ticks "$zombie")
+sqlite3 "$DB" "INSERT INTO runs(id, status, pid, hostname) VALUES('zombie', 'CRASHED', 1, 'elsewhere');
+  INSERT INTO process_groups(run_id, pgid, start_ticks) VALUES('zombie', $zombie, $zticks);"
+"$WL" history --db "$DB" >/dev/null 2>h5.err
+expect_not_contains h5.err "left running by crashed runs"
+kill "$zparent" 2>/dev/null; wait "$zparent" 2>/dev/null
+t_end
+
 # 4. A finished run closes every group it recorded.
 t_begin groups_recorded_and_closed
 expect_eq "$(sqlite3 ws1/.waitloop/history.db 'SELECT count(*) > 0, count(ended_at) = count(*) FROM process_groups')" "1|1"
