@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agentcat.h"
 #include "alert.h"
 #include "context.h"
 #include "fsutil.h"
@@ -873,7 +874,10 @@ static int worker_argv(struct step_run *sr, int is_check, struct strvec *env, st
 	char *prompt = agent_prompt_text(sr, is_check, err);
 	if (!prompt)
 		return -1;
-	int rc = agent_argv(r->wf, worker, prompt, argv, err);
+	struct strvec extra = STRVEC_INIT;   /* roboppi agent fields (agentcat.h) */
+	agentcat_cli_args(worker, is_check ? &sr->s->check.ag : &sr->s->ag, &extra);
+	int rc = agent_argv_extra(r->wf, worker, &extra, prompt, argv, err);
+	strvec_clear(&extra);
 	free(prompt);
 	if (rc < 0)
 		return -1;

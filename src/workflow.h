@@ -179,8 +179,19 @@ struct wl_retry {
 	struct wl_pos pos;
 };
 
+/* roboppi agent catalog fields of a step or completion_check (src/agentcat.h):
+ * `agent:` names a catalog entry; model/variant/defaultArgs go to the CLI. */
+struct wl_agent_ref {
+	char *agent;                  /* catalog entry name, or NULL */
+	struct wl_pos agent_pos;
+	char *model;                  /* --model M for the agent CLI, or NULL */
+	char *variant;                /* --variant V (OPENCODE), or NULL */
+	struct strvec default_args;   /* inserted after the command prefix */
+};
+
 struct wl_check {
 	int present;
+	struct wl_agent_ref ag;
 	enum wl_worker worker;
 	char *instructions;
 	char *instructions_file;
@@ -219,6 +230,7 @@ struct wl_step {
 	char *id;
 	struct wl_pos pos;
 	char *description;
+	struct wl_agent_ref ag;
 	enum wl_worker worker;
 	char *instructions;
 	char *instructions_file;
