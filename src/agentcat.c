@@ -210,9 +210,9 @@ static void load_file(struct catalog *c, const char *file)
 	const struct ynode *agents = ynode_get(root, "agents");
 	if (!root || root->kind != YNODE_MAPPING) {
 		cat_err(c, file, 1, 1, "an agent catalog must be a mapping with 'version: \"1\"' and 'agents:'");
-	} else if (!ver || ver->kind != YNODE_SCALAR || strcmp(ver->value, "1")) {
+	} else if (!ver || ver->kind != YNODE_SCALAR || ver->type != YSCALAR_STR || strcmp(ver->value, "1")) {
 		const struct ynode *at = ver ? ver : root;
-		cat_err(c, file, at->line, at->col, "agent catalog 'version' must be \"1\"");
+		cat_err(c, file, at->line, at->col, "agent catalog 'version' must be the string \"1\"");
 	} else if (!agents || agents->kind != YNODE_MAPPING) {
 		const struct ynode *at = agents ? agents : root;
 		cat_err(c, file, at->line, at->col, "agent catalog 'agents' must be a mapping of agent names");
@@ -341,7 +341,7 @@ int agentcat_apply(struct wl_workflow *wf, const char *wf_path, const struct str
 	if (explicit) {
 		for (size_t i = 0; i < agents_files->n; i++) {
 			if (!fs_exists(agents_files->v[i])) {
-				cat_err(&c, agents_files->v[i], 1, 1, "agent catalog not found");
+				cat_err(&c, agents_files->v[i], 1, 1, "agent catalog not found (given by --agents or ROBOPPI_AGENTS_FILE)");
 				continue;
 			}
 			strvec_push(&c.files, agents_files->v[i]);

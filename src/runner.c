@@ -1519,6 +1519,11 @@ static void attempt_start(struct step_run *sr)
 		wait_step_start(sr, d);
 		return;
 	}
+	/* As roboppi: a missing step workspace: is not created; the worker
+	 * cannot start there (inputs, copied above, may have made it). */
+	if (!err.msg[0] && !fs_is_dir(sr->cwd))
+		err_set(&err, "step workspace '%s' (%s) does not exist; create it in an earlier step or drop 'workspace:'",
+			sr->s->workspace ? sr->s->workspace : ".", sr->cwd);
 	if (!err.msg[0] && spawn(sr, 0, &err) == 0) {
 		emit(r, EV_ATTEMPT_STARTED, sr, d);
 		write_meta(sr);
@@ -1808,7 +1813,8 @@ static void step_start(struct step_run *sr)
 	if (s->check.present)
 		sr->il = iter_loop_new(&r->iter_run, s, sr->dir, sr->decision_file, sr->fix_file, sr->max_iterations);
 	step_set_status(sr, STEP_RUNNING, NULL);
-	if (err.msg[0] || fs_mkdir_p(sr->cwd, &err) < 0) {
+	/* a worker step's missing workspace fails its attempt (attempt_start) */
+	if (err.msg[0] || (s->is_wait && fs_mkdir_p(sr->cwd, &err) < 0)) {
 		step_fail(sr, err.msg);
 		return;
 	}

@@ -142,7 +142,7 @@ expect_eq "$?" 0
 [ -f "$T/new/dir/hello.txt" ] || t_fail "missing workspace not created"
 "$WL" workflow "$FX/examples/hello-world.yaml" --workspace "$T/ab" --agents x.yaml >ag.out 2>ag.err
 expect_eq "$?" 1
-expect_contains ag.err "roboppi agent catalogs are not implemented"
+expect_contains ag.err "agent catalog not found"
 "$WL" workflow "$FX/cases/13-duration-bare-number.yaml" --workspace "$T/dur" >dur.out 2>dur.err
 expect_eq "$?" 1
 expect_contains dur.err "invalid duration '90'"
