@@ -970,6 +970,20 @@ static int load_agent_ref(struct ld *ld, const struct ynode *k, const struct yno
 	return 1;
 }
 
+/* model/variant/defaultArgs written on a CUSTOM step or check go nowhere: a warning each. */
+static void warn_agent_fields_on_custom(struct ld *ld, const struct ynode *v, enum wl_worker w)
+{
+	static const char *const fields[] = {"model", "variant", "defaultArgs", NULL};
+	if (w != WORKER_CUSTOM)
+		return;
+	for (size_t i = 0; fields[i]; i++) {
+		const struct ynode *k = ynode_key(v, fields[i]);
+		if (k)
+			lwarn(ld, k, "'%s' has no effect on a CUSTOM worker (it goes to an agent CLI); ignored",
+			      fields[i]);
+	}
+}
+
 static void load_check(struct ld *ld, const struct ynode *k, const struct ynode *v,
 		       struct wl_check *c, const char *ctx)
 {
@@ -1006,6 +1020,7 @@ static void load_check(struct ld *ld, const struct ynode *k, const struct ynode 
 		else if (!load_agent_ref(ld, ck, cv, &c->ag))
 			unknown_key(ld, ck, CHECK_KEYS, ROBOPPI_CHECK, cctx);
 	}
+	warn_agent_fields_on_custom(ld, v, c->worker);
 	if (!ynode_key(v, "worker") && !ynode_key(v, "agent"))
 		lerr(ld, k, "missing required field 'worker' in %s", cctx);
 	if (ynode_key(v, "agent"))
@@ -1292,6 +1307,7 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 		}
 	}
 
+	warn_agent_fields_on_custom(ld, v, s->worker);
 	if (s->is_wait) {
 		static const char *const not_in_wait[] = {
 			"worker", "instructions", "instructions_file", "completion_check", "agent", NULL};
