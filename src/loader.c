@@ -1834,8 +1834,14 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			wf->description = get_text(ld, k, v);
 		else if (!strcmp(name, "timeout"))
 			get_duration(ld, k, v, 1, &wf->timeout);
-		else if (!strcmp(name, "concurrency"))
-			get_int(ld, k, v, 1, &wf->concurrency);
+		else if (!strcmp(name, "concurrency")) {
+			long long c;
+			if (parse_int(v, &c) == 0 && c == 0)   /* roboppi starts nothing and times out */
+				lerr(ld, v, "'concurrency: 0' is refused (under roboppi no step ever starts and the run "
+					    "times out); omit 'concurrency' for no limit, or give a number >= 1");
+			else
+				get_int(ld, k, v, 1, &wf->concurrency);
+		}
 		else if (!strcmp(name, "context_dir")) {
 			wf->context_dir = get_str(ld, k, v);
 			check_path(ld, v, "context_dir", wf->context_dir);
