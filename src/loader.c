@@ -68,7 +68,7 @@ static const char *const RETRY_KEYS[] = {"limit", "backoff", "max_duration", "on
 static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "cap", NULL};
 static const char *const CONV_KEYS[] = {
 	"enabled", "stall_threshold", "max_stage", "fail_on_max_stage", "stages",
-	"allowed_paths", "ignored_paths", "diff_base_ref", "max_changed_files",
+	"allowed_paths", "ignored_paths", "diff_base_ref", "diff_base_ref_file", "max_changed_files",
 	"no_change_limit", NULL};
 static const char *const STAGE_KEYS[] = {"stage", "append_instructions", NULL};
 static const char *const WAIT_KEYS[] = {"condition", "target", NULL};
@@ -756,9 +756,10 @@ static void load_convergence(struct ld *ld, const struct ynode *k, const struct 
 			get_strlist(ld, ck, cv, &c->ignored_paths, 0);
 		else if (!strcmp(name, "diff_base_ref"))
 			c->diff_base_ref = get_str(ld, ck, cv);
-		else if (!strcmp(name, "diff_base_ref_file"))
-			lerr(ld, ck, "'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself "
-				     "in 'diff_base_ref'");
+		else if (!strcmp(name, "diff_base_ref_file")) {
+			c->diff_base_ref_file = get_str(ld, ck, cv);
+			check_path(ld, cv, "diff_base_ref_file", c->diff_base_ref_file);
+		}
 		else if (!strcmp(name, "max_changed_files"))
 			get_int(ld, ck, cv, 0, &c->max_changed_files);
 		else if (!strcmp(name, "no_change_limit"))

@@ -212,6 +212,7 @@ static void convergence_release(struct wl_convergence *c)
 	strvec_clear(&c->allowed_paths);
 	strvec_clear(&c->ignored_paths);
 	free(c->diff_base_ref);
+	free(c->diff_base_ref_file);
 }
 
 static void agent_ref_release(struct wl_agent_ref *a)

@@ -221,6 +221,7 @@ struct wl_convergence {
 	struct strvec allowed_paths;
 	struct strvec ignored_paths;
 	char *diff_base_ref;
+	char *diff_base_ref_file;     /* roboppi: the ref is the file's first line (workspace-relative) */
 	int max_changed_files;        /* WL_UNSET = no budget */
 	int no_change_limit;          /* WL_UNSET = off */
 	struct wl_pos pos;
