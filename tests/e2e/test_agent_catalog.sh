@@ -174,3 +174,15 @@ expect_eq "$?" 0
 expect_contains "$T/ws7/check.args" "claude-sonnet-4-6"
 expect_contains "$T/ws7/check.args" "You are the writer."
 t_end
+
+t_begin agent_catalog_shipped_example_runs
+# workflows/agent-catalog/: its colocated agents.yaml, run with the fake
+# agent CLIs of the roboppi fixtures (they print COMPLETE)
+mkdir -p "$T/ws8"
+PATH="$ROOT/tests/fixtures/roboppi/fake-agents:$PATH" \
+	"$WL" workflow "$ROOT/workflows/agent-catalog/workflow.yaml" --workspace "$T/ws8" >ex.out 2>ex.err
+expect_eq "$?" 0
+expect_contains ex.out "  PASS  implement"
+expect_contains "$T/ws8/context/implement/stdout.log" "fake agent: claude -p"
+expect_contains "$T/ws8/context/implement/check.stdout.log" "fake agent: codex exec"
+t_end
