@@ -137,8 +137,8 @@ agents:
     capabilities: [READ, EDITT]
     modle: x
 YAML
-"$WL" validate other/flow.yaml --agents bad.yaml >bad.out 2>&1 ||
-	"$WL" run other/flow.yaml --agents bad.yaml -w "$T" >bad.out 2>&1
+"$WL" run other/flow.yaml --agents bad.yaml -w "$T" >bad.out 2>&1
+expect_eq "$?" 2
 expect_contains bad.out "bad.yaml:4:13: error: 'agents.writr.worker' must be one of CUSTOM, CLAUDE_CODE, CODEX_CLI, OPENCODE (got 'CLAUDE')"
 expect_contains bad.out "bad.yaml:5:26: error: invalid capability 'EDITT' in 'agents.writr.capabilities' (did you mean 'EDIT'?)"
 expect_contains bad.out "bad.yaml:6:5: error: unknown key 'modle' in 'agents.writr' (did you mean 'model'?)"
