@@ -1478,6 +1478,9 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	 * for at most STEP_LINGER_MS (never longer than the attempt's timeout),
 	 * then its group is stopped: deterministic, and a step never hangs. */
 	spec.linger_ms = timeout > 0 && timeout < STEP_LINGER_MS ? timeout : STEP_LINGER_MS;
+	/* A job that let go of the pipes (`cmd >/dev/null 2>&1 &`) lives on as
+	 * in roboppi, until the run ends: the reaper (a subreaper) stops it then. */
+	spec.keep_detached = 1;
 	spec.grace_ms = escalation_grace(sr, use->present ? use : NULL);
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? on_check_exit : on_attempt_exit;
