@@ -52,6 +52,12 @@ static int is_prompt_placeholder(const char *s)
 int agent_argv(const struct wl_workflow *wf, enum wl_worker kind, const char *prompt, struct strvec *argv_out,
 	       struct wl_err *err)
 {
+	return agent_argv_extra(wf, kind, NULL, prompt, argv_out, err);
+}
+
+int agent_argv_extra(const struct wl_workflow *wf, enum wl_worker kind, const struct strvec *extra,
+		     const char *prompt, struct strvec *argv_out, struct wl_err *err)
+{
 	if (!agent_is_agent(kind))
 		return err_set(err, "worker '%s' is not an agent worker", worker_name(kind));
 	if (!prompt)
@@ -73,12 +79,16 @@ int agent_argv(const struct wl_workflow *wf, enum wl_worker kind, const char *pr
 				strvec_push(argv_out, wc->command.v[i]);
 			}
 		}
+		if (extra)
+			strvec_copy(argv_out, extra);
 		if (!substituted)
 			strvec_push(argv_out, prompt);
 		return 0;
 	}
 	for (const char *const *a = agent_default_command(kind); *a; a++)
 		strvec_push(argv_out, *a);
+	if (extra)
+		strvec_copy(argv_out, extra);
 	strvec_push(argv_out, prompt);
 	return 0;
 }

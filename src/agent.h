@@ -51,6 +51,11 @@ const char *const *agent_default_command(enum wl_worker kind);
 int agent_argv(const struct wl_workflow *wf, enum wl_worker kind, const char *prompt, struct strvec *argv_out,
 	       struct wl_err *err);
 
+/* Same, with extra arguments (agentcat_cli_args(): defaultArgs, --model, --variant)
+ * after the command (before the prompt when it is appended). extra may be NULL. */
+int agent_argv_extra(const struct wl_workflow *wf, enum wl_worker kind, const struct strvec *extra,
+		     const char *prompt, struct strvec *argv_out, struct wl_err *err);
+
 struct agent_prompt_params {
 	const char *instructions;        /* inline text, or NULL */
 	const char *instructions_file;   /* path (relative to base_dir), or NULL; an absent

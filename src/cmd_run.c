@@ -38,7 +38,8 @@ extern char **environ;
 
 static const char run_usage[] =
 	"usage: waitloop run WORKFLOW.yaml [-w DIR] [--context DIR] [--db FILE] [--metrics FILE]\n"
-	"                    [--junit FILE] [--set KEY=VALUE]... [-v|-q] [--json] [--no-progress]\n"
+	"                    [--junit FILE] [--set KEY=VALUE]... [--agents FILE]... [-v|-q] [--json]\n"
+	"                    [--no-progress]\n"
 	"       waitloop workflow WORKFLOW.yaml ...   (roboppi's command line, below)\n"
 	"\n"
 	"Run a workflow: steps in dependency order, completion_check loops, waits with probes.\n"
@@ -55,6 +56,8 @@ static const char run_usage[] =
 	"                       check (default: $WAITLOOP_JUNIT)\n"
 	"      --set KEY=VALUE  environment variable for every step, check and probe\n"
 	"                       (overrides the workflow's env; repeatable)\n"
+	"      --agents FILE    roboppi agent catalog for `agent:` steps (repeatable; after\n"
+	"                       $ROBOPPI_AGENTS_FILE; default: agents.yaml next to the workflow)\n"
 	"  -v, --verbose        also show every output line of the steps, prefixed [step]\n"
 	"  -q, --quiet          show only errors and the final table\n"
 	"      --json           print one JSON run summary on stdout instead of the table\n"
@@ -80,7 +83,7 @@ static const char run_usage[] =
 	"--keepalive-interval D, --ipc-request-timeout D, --core X (no effect here),\n"
 	"--base-branch B, --protected-branches CSV and --allow-protected-branch (roboppi's\n"
 	"branch context: BASE_BRANCH/ROBOPPI_* variables, and the refusal to run on a\n"
-	"protected branch of a git workspace); --agents is refused. A missing\n"
+	"protected branch of a git workspace). A missing\n"
 	"-w directory is created; without -w a fresh temporary directory is used. Exit\n"
 	"codes are roboppi's (0 succeeded, 1 anything else but a signal) and the result\n"
 	"lines are printed as roboppi prints them.\n"
@@ -323,17 +326,25 @@ static int roboppi_flag(int argc, char **argv, int *i, struct roboppi_branch_fla
 				bf->protected_branches = argv[*i];
 			return 1;
 		}
-	if (!strcmp(a, "--agents")) {
-		die_msg("--agents: roboppi agent catalogs are not implemented by waitloop; give each step its "
-			"'worker' and 'instructions' (and the command line in 'workers:')");
-		return -1;
-	}
 	return 0;
+}
+
+/* roboppi's ROBOPPI_AGENTS_FILE: catalog paths separated by ':' (before --agents). */
+static void env_agents_files(struct strvec *out)
+{
+	const char *e = getenv("ROBOPPI_AGENTS_FILE");
+	while (e && *e) {
+		const char *colon = strchr(e, ':');
+		size_t n = colon ? (size_t)(colon - e) : strlen(e);
+		if (n)
+			strvec_push_owned(out, xstrndup(e, n));
+		e = colon ? colon + 1 : NULL;
+	}
 }
 
 static const char *const run_options_known[] = {
 	"--workspace", "-w", "--context", "--db", "--metrics", "--junit", "--set", "--verbose", "-v",
-	"--quiet", "-q", "--json", "--no-progress", "--help", "-h", NULL,
+	"--quiet", "-q", "--json", "--no-progress", "--agents", "--help", "-h", NULL,
 };
 
 /*
@@ -438,8 +449,9 @@ static int run_main(int argc, char **argv, int roboppi)
 	char *metrics_env = NULL, *junit_env = NULL;
 	char *made_ws = NULL;
 	struct roboppi_branch_flags bf = {NULL, NULL, 0};
-	struct strvec set = STRVEC_INIT;
+	struct strvec set = STRVEC_INIT, agents = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
+	env_agents_files(&agents);
 	if (env_defaults(&metrics, &metrics_env, &junit_env, &verbosity, &no_progress)) {
 		free(metrics_env);
 		free(junit_env);
@@ -460,8 +472,13 @@ static int run_main(int argc, char **argv, int roboppi)
 		} else if (options && roboppi && (rf = roboppi_flag(argc, argv, &i, &bf)) != 0) {
 			if (rf < 0) {
 				strvec_clear(&set);
+				strvec_clear(&agents);
 				return 2;
 			}
+		} else if (options && is_opt(a, "--agents", NULL)) {
+			if (!(v = opt_value(argc, argv, &i, "--agents", NULL)))
+				goto missing;
+			strvec_push(&agents, v);
 		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
 			fputs(run_usage, stdout);
 			rc = 0;
@@ -518,7 +535,7 @@ missing:
 	}
 
 	struct errlist diags = ERRLIST_INIT;
-	struct wl_workflow *wf = loader_load(file, &diags);
+	struct wl_workflow *wf = loader_load_agents(file, &agents, &diags);
 	errlist_print(&diags, stderr);
 	errlist_release(&diags);
 	if (!wf) {
@@ -731,6 +748,7 @@ out:
 	workflow_free(wf);
 out_args:
 	strvec_clear(&set);
+	strvec_clear(&agents);
 	free(made_ws);
 	free(metrics_env);
 	free(junit_env);

@@ -23,13 +23,14 @@ static const char schema_usage[] =
 	"  summary        the run summary 'waitloop run --json' prints\n"
 	"  history        the array 'waitloop history --json' prints\n"
 	"  stats          'waitloop stats --json': what the history says across runs\n"
+	"  agents         a roboppi agent catalog (agents.yaml, `agent:` in a step)\n"
 	"\n"
 	"Exit codes: 0 printed, 1 the schema is not part of this build, 2 usage error.\n";
 
 int cmd_schema(int argc, char **argv)
 {
 	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
-					       "run", "meta", "convergence", "summary", "history", "stats", NULL};
+					       "run", "meta", "convergence", "summary", "history", "stats", "agents", NULL};
 	static const char *const options_known[] = {"--help", "-h", NULL};
 	const char *name = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -45,7 +46,7 @@ int cmd_schema(int argc, char **argv)
 		name = a;
 	}
 	if (!name)
-		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history or stats)");
+		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history, stats or agents)");
 	int known = 0;
 	for (size_t i = 0; names[i]; i++)
 		known |= !strcmp(name, names[i]);
@@ -53,7 +54,7 @@ int cmd_schema(int argc, char **argv)
 		const char *s = suggest_closest(name, names);
 		if (s)
 			return usage_error("schema", "unknown schema '%s' (did you mean '%s'?)", name, s);
-		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history or stats)",
+		return usage_error("schema", "unknown schema '%s' (expected workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history, stats or agents)",
 				   name);
 	}
 	char path[64];

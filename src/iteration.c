@@ -423,6 +423,32 @@ static void changed_lines(const struct git_changes *ch, struct strvec *out)
 	}
 }
 
+/* roboppi's convergence.diff_base_ref_file: the first line of the file
+ * (relative to the run workspace), trimmed; NULL when it is missing or empty
+ * (then the scope is the iteration's own changes, as without diff_base_ref). */
+static char *diff_base_ref_from_file(const char *workspace, const char *file)
+{
+	if (!file || !workspace)
+		return NULL;
+	char *path = file[0] == '/' ? xstrdup(file) : fs_join(workspace, file);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	struct wl_err err = WL_ERR_INIT;
+	char *ref = NULL;
+	if (fs_read_file(path, 4096, &sb, &err) == 0) {
+		const char *t = strbuf_str(&sb);
+		t += strspn(t, " \t\r");
+		size_t n = strcspn(t, "\n");
+		while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r'))
+			n--;
+		if (n)
+			ref = xstrndup(t, n);
+	}
+	strbuf_release(&sb);
+	free(path);
+	return ref;
+}
+
 /*
  * Git: this iteration's changes (EV_GIT_CHANGES, fix.md) and the scope rules.
  * Returns the number of counted changed files (ignored_paths excluded), or
@@ -450,13 +476,16 @@ static int git_facts(struct iter_loop *l, struct iter_end *end, struct strvec *l
 		const struct git_changes *scope = &ch;
 		struct git_changes since = GIT_CHANGES_INIT;
 		struct git_snapshot *base = NULL;
-		if (cfg->diff_base_ref) {
-			if (gitwork_snapshot_ref(gw, cfg->diff_base_ref, &base, &err) == 0 &&
+		char *ref = cfg->diff_base_ref ? xstrdup(cfg->diff_base_ref)
+					       : diff_base_ref_from_file(l->run->workspace, cfg->diff_base_ref_file);
+		if (ref) {
+			if (gitwork_snapshot_ref(gw, ref, &base, &err) == 0 &&
 			    changes(gw, base, &since, &err) == 0)
 				scope = &since;
 			else
 				keep_warning(end, err.msg);
 		}
+		free(ref);
 		gitwork_check_scope(scope, &cfg->allowed_paths, &cfg->ignored_paths,
 				    cfg->max_changed_files == WL_UNSET ? -1 : cfg->max_changed_files, scope_fps);
 		gitwork_changes_release(&since);

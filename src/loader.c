@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentcat.h"
 #include "pattern.h"
 #include "redact.h"
 #include "strbuf.h"
@@ -49,10 +50,12 @@ static const char *const STEP_KEYS[] = {
 	"workspace", "depends_on", "inputs", "outputs", "env", "timeout", "on_failure",
 	"max_retries", "retry", "wait", "wait_policy", "completion_check", "max_iterations",
 	"on_iterations_exhausted", "convergence", "alert_after_failures", "always", "stall", "workflow",
-	"bubble_subworkflow_events", "exports", "exports_mode", NULL};
+	"bubble_subworkflow_events", "exports", "exports_mode", "agent", "model", "variant", "defaultArgs",
+	NULL};
 static const char *const CHECK_KEYS[] = {
 	"worker", "instructions", "instructions_file", "capabilities", "timeout",
-	"decision_file", "fix_file", "fix_template", "wait_policy", "stall", NULL};
+	"decision_file", "fix_file", "fix_template", "wait_policy", "stall", "agent", "model", "variant",
+	"defaultArgs", NULL};
 static const char *const POLICY_KEYS[] = {
 	"mode", "max_wait", "interval", "backoff", "target", "probe", "probe_timeout",
 	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold", "progress_deadline",
@@ -65,7 +68,7 @@ static const char *const RETRY_KEYS[] = {"limit", "backoff", "max_duration", "on
 static const char *const RETRY_BACKOFF_KEYS[] = {"duration", "factor", "cap", NULL};
 static const char *const CONV_KEYS[] = {
 	"enabled", "stall_threshold", "max_stage", "fail_on_max_stage", "stages",
-	"allowed_paths", "ignored_paths", "diff_base_ref", "max_changed_files",
+	"allowed_paths", "ignored_paths", "diff_base_ref", "diff_base_ref_file", "max_changed_files",
 	"no_change_limit", NULL};
 static const char *const STAGE_KEYS[] = {"stage", "append_instructions", NULL};
 static const char *const WAIT_KEYS[] = {"condition", "target", NULL};
@@ -95,11 +98,8 @@ static const char *const ROBOPPI_TOP[] = {
 	"management", "agents", "branch_transition_step", "stall", NULL};
 static const char *const ROBOPPI_STEP[] = {
 	"sentinel", "management", "agents", "create_branch", "branch_transition_step",
-	"expected_work_branch", "model", "variant", "max_steps", "max_command_time", NULL};
-static const char *const ROBOPPI_CHECK[] = {"model", "variant", NULL};
-/* roboppi features that change outcomes and that waitloop does not run:
- * refused (an error naming the feature and what to do instead). */
-static const char *const ROBOPPI_REFUSED[] = {"agent", NULL};
+	"expected_work_branch", "max_steps", "max_command_time", NULL};
+static const char *const ROBOPPI_CHECK[] = {"max_steps", "max_command_time", NULL};
 static const char *const EXPORTS_MODE_NAMES[] = {"merge", "replace", NULL};
 
 /* Enum spellings; index + 1 is the enum value (every enum has *_UNSET = 0). */
@@ -179,12 +179,6 @@ static void unknown_key(struct ld *ld, const struct ynode *k, const char *const 
 			const char *const *roboppi, const char *ctx)
 {
 	const char *name = k->value;
-	if (roboppi && is_one_of(name, ROBOPPI_REFUSED)) {
-		lerr(ld, k, "'agent' (a roboppi agent catalog reference) is not implemented by waitloop; "
-			    "give %s 'worker' and 'instructions' (the CLI's command line goes in 'workers:')",
-		     ctx ? ctx : "the step");
-		return;
-	}
 	if (is_one_of(name, roboppi)) {
 		lwarn(ld, k, "'%s' is a roboppi feature waitloop does not implement; ignored", name);
 		return;
@@ -762,9 +756,10 @@ static void load_convergence(struct ld *ld, const struct ynode *k, const struct 
 			get_strlist(ld, ck, cv, &c->ignored_paths, 0);
 		else if (!strcmp(name, "diff_base_ref"))
 			c->diff_base_ref = get_str(ld, ck, cv);
-		else if (!strcmp(name, "diff_base_ref_file"))
-			lerr(ld, ck, "'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself "
-				     "in 'diff_base_ref'");
+		else if (!strcmp(name, "diff_base_ref_file")) {
+			c->diff_base_ref_file = get_str(ld, ck, cv);
+			check_path(ld, cv, "diff_base_ref_file", c->diff_base_ref_file);
+		}
 		else if (!strcmp(name, "max_changed_files"))
 			get_int(ld, ck, cv, 0, &c->max_changed_files);
 		else if (!strcmp(name, "no_change_limit"))
@@ -953,6 +948,43 @@ static void load_sentinel(struct ld *ld, const struct ynode *k, const struct yno
 	}
 }
 
+/* The roboppi agent fields of a step or check (`agent`, `model`, `variant`,
+ * `defaultArgs`); 1 when k was one of them. The catalog is applied after the
+ * whole file is loaded (agentcat_apply()). */
+static int load_agent_ref(struct ld *ld, const struct ynode *k, const struct ynode *v, struct wl_agent_ref *a)
+{
+	const char *name = k->value;
+	if (!strcmp(name, "agent")) {
+		a->agent = get_str(ld, k, v);
+		a->agent_pos = (struct wl_pos){v->line, v->col};
+		if (a->agent && !a->agent[0])
+			lerr(ld, v, "'agent' must be a non-empty string");
+	} else if (!strcmp(name, "model")) {
+		a->model = get_str(ld, k, v);
+	} else if (!strcmp(name, "variant")) {
+		a->variant = get_str(ld, k, v);
+	} else if (!strcmp(name, "defaultArgs")) {
+		get_strlist(ld, k, v, &a->default_args, 1);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* model/variant/defaultArgs written on a CUSTOM step or check go nowhere: a warning each. */
+static void warn_agent_fields_on_custom(struct ld *ld, const struct ynode *v, enum wl_worker w)
+{
+	static const char *const fields[] = {"model", "variant", "defaultArgs", NULL};
+	if (w != WORKER_CUSTOM)
+		return;
+	for (size_t i = 0; fields[i]; i++) {
+		const struct ynode *k = ynode_key(v, fields[i]);
+		if (k)
+			lwarn(ld, k, "'%s' has no effect on a CUSTOM worker (it goes to an agent CLI); ignored",
+			      fields[i]);
+	}
+}
+
 static void load_check(struct ld *ld, const struct ynode *k, const struct ynode *v,
 		       struct wl_check *c, const char *ctx)
 {
@@ -986,13 +1018,14 @@ static void load_check(struct ld *ld, const struct ynode *k, const struct ynode 
 			free(pctx);
 		} else if (!strcmp(name, "stall"))
 			load_stall(ld, ck, cv, &c->stall, cctx);
-		else
+		else if (!load_agent_ref(ld, ck, cv, &c->ag))
 			unknown_key(ld, ck, CHECK_KEYS, ROBOPPI_CHECK, cctx);
 	}
+	warn_agent_fields_on_custom(ld, v, c->worker);
 	if (!ynode_key(v, "worker") && !ynode_key(v, "agent"))
 		lerr(ld, k, "missing required field 'worker' in %s", cctx);
 	if (ynode_key(v, "agent"))
-		;   /* refused above, with the reason */
+		;   /* worker and instructions may come from the catalog: agentcat_apply() */
 	else if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
 		lerr(ld, k, "missing required field 'instructions' (or 'instructions_file') in %s", cctx);
 	else if (ynode_key(v, "instructions") && ynode_key(v, "instructions_file"))
@@ -1270,14 +1303,15 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 			int m = get_enum(ld, k, val, EXPORTS_MODE_NAMES);
 			if (m)
 				s->exports_replace = m == 2;
-		} else {
+		} else if (!load_agent_ref(ld, k, val, &s->ag)) {
 			unknown_key(ld, k, STEP_KEYS, ROBOPPI_STEP, ctx);
 		}
 	}
 
+	warn_agent_fields_on_custom(ld, v, s->worker);
 	if (s->is_wait) {
 		static const char *const not_in_wait[] = {
-			"worker", "instructions", "instructions_file", "completion_check", NULL};
+			"worker", "instructions", "instructions_file", "completion_check", "agent", NULL};
 		for (size_t i = 0; not_in_wait[i]; i++) {
 			const struct ynode *bad = ynode_key(v, not_in_wait[i]);
 			if (bad)
@@ -1285,7 +1319,7 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 				     not_in_wait[i], s->id);
 		}
 	} else if (subworkflow) {
-		static const char *const not_in_sub[] = {"worker", "instructions", "instructions_file", NULL};
+		static const char *const not_in_sub[] = {"worker", "instructions", "instructions_file", "agent", NULL};
 		for (size_t i = 0; not_in_sub[i]; i++) {
 			const struct ynode *bad = ynode_key(v, not_in_sub[i]);
 			if (bad)
@@ -1296,7 +1330,7 @@ static void load_step(struct ld *ld, const struct ynode *key, const struct ynode
 		if (!ynode_key(v, "worker") && !ynode_key(v, "agent"))
 			lerr(ld, key, "missing required field 'worker' in step '%s'", s->id);
 		if (ynode_key(v, "agent"))
-			;   /* refused above, with the reason */
+			;   /* worker and instructions may come from the catalog: agentcat_apply() */
 		else if (!ynode_key(v, "instructions") && !ynode_key(v, "instructions_file"))
 			lerr(ld, key, "missing required field 'instructions' (or 'instructions_file') in step '%s'",
 			     s->id);
@@ -1801,8 +1835,14 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			wf->description = get_text(ld, k, v);
 		else if (!strcmp(name, "timeout"))
 			get_duration(ld, k, v, 1, &wf->timeout);
-		else if (!strcmp(name, "concurrency"))
-			get_int(ld, k, v, 1, &wf->concurrency);
+		else if (!strcmp(name, "concurrency")) {
+			long long c;
+			if (parse_int(v, &c) == 0 && c == 0)   /* roboppi starts nothing and times out */
+				lerr(ld, v, "'concurrency: 0' is refused (under roboppi no step ever starts and the run "
+					    "times out); omit 'concurrency' for no limit, or give a number >= 1");
+			else
+				get_int(ld, k, v, 1, &wf->concurrency);
+		}
 		else if (!strcmp(name, "context_dir")) {
 			wf->context_dir = get_str(ld, k, v);
 			check_path(ld, v, "context_dir", wf->context_dir);
@@ -1859,7 +1899,7 @@ static void free_src(struct ld *ld)
 }
 
 static struct wl_workflow *load_doc(const char *name, struct ydoc *doc, struct errlist *diags,
-				    size_t errors_before)
+				    size_t errors_before, const char *path, const struct strvec *agents_files)
 {
 	if (!doc) {
 		errlist_sort(diags);
@@ -1869,6 +1909,8 @@ static struct wl_workflow *load_doc(const char *name, struct ydoc *doc, struct e
 	struct wl_workflow *wf = load_root(&ld, ydoc_root(doc));
 	free_src(&ld);
 	ydoc_free(doc);
+	if (wf && diags->nerrors == errors_before)
+		agentcat_apply(wf, path, agents_files, diags);
 	errlist_sort(diags);
 	if (diags->nerrors > errors_before) {
 		workflow_free(wf);
@@ -1881,11 +1923,16 @@ struct wl_workflow *loader_load_string(const char *name, const char *text, size_
 				       struct errlist *diags)
 {
 	size_t before = diags->nerrors;
-	return load_doc(name, ydoc_load_string(name, text, len, diags), diags, before);
+	return load_doc(name, ydoc_load_string(name, text, len, diags), diags, before, NULL, NULL);
+}
+
+struct wl_workflow *loader_load_agents(const char *path, const struct strvec *agents_files, struct errlist *diags)
+{
+	size_t before = diags->nerrors;
+	return load_doc(path, ydoc_load_file(path, diags), diags, before, path, agents_files);
 }
 
 struct wl_workflow *loader_load(const char *path, struct errlist *diags)
 {
-	size_t before = diags->nerrors;
-	return load_doc(path, ydoc_load_file(path, diags), diags, before);
+	return loader_load_agents(path, NULL, diags);
 }

@@ -29,9 +29,13 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "strvec.h"
 #include "workflow.h"
 
 struct wl_workflow *loader_load(const char *path, struct errlist *diags);
+/* Same, with roboppi agent catalogs (agentcat.h): agents_files when non-empty,
+ * else agents.yaml / agents.yml next to path. loader_load() = no files given. */
+struct wl_workflow *loader_load_agents(const char *path, const struct strvec *agents_files, struct errlist *diags);
 /* Same, from memory (tests, fuzzing); name is used in diagnostics and wf->file. */
 struct wl_workflow *loader_load_string(const char *name, const char *text, size_t len,
 				       struct errlist *diags);

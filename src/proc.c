@@ -82,6 +82,7 @@ struct proc {
 	void *arg;
 
 	int64_t grace_ms, linger_ms;
+	int keep_detached;
 	uint64_t t_timeout, t_escalate, t_linger, t_killwait, t_recheck;
 	int64_t recheck_ms;
 
@@ -727,6 +728,11 @@ static void proc_check(struct proc *p)
 			finish(p);
 			return;
 		}
+		if (p->keep_detached) {
+			p->res.detached = 1; /* jobs that let go of the pipes live on */
+			finish(p);
+			return;
+		}
 		p->res.lingered = 1; /* members remain with the pipes closed */
 		escalate(p);
 		/* fall through: watch them go */
@@ -972,6 +978,7 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 	p->arg = spec->arg;
 	p->grace_ms = spec->grace_ms > 0 ? spec->grace_ms : PROC_DEFAULT_GRACE_MS;
 	p->linger_ms = spec->linger_ms > 0 ? spec->linger_ms : PROC_DEFAULT_LINGER_MS;
+	p->keep_detached = spec->keep_detached;
 	close_fd(&in_child);
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);

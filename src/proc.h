@@ -50,7 +50,8 @@
  * background grandchild), the pipes are drained for linger_ms and then the
  * remaining group is stopped the same way: a child can never hang the runner,
  * and no process of a run outlives it. If the pipes are closed but members
- * remain, the group is stopped at once (no linger). Zombie members waiting
+ * remain, the group is stopped at once (no linger) — unless spec.keep_detached:
+ * then they are left running (result.detached) for the caller to stop. Zombie members waiting
  * for init count as gone. After SIGKILL, on_exit follows within about one
  * second even if something cannot die (uninterruptible sleep); a main
  * process not reaped by then (exited == signaled == 0) is reaped later.
@@ -93,6 +94,7 @@ struct proc_result {
 	int timed_out;           /* spec.timeout_ms expired before main exited; the group was stopped */
 	int stopped;             /* proc_stop() was called */
 	int lingered;            /* group members outlived main and were stopped (after the linger) */
+	int detached;            /* keep_detached: members outlived main with the pipes closed; left running */
 	unsigned signals_sent;   /* PROC_SENT_*: signals actually delivered to someone */
 	const char *out;         /* captured stdout head (spec.capture_out bytes max) */
 	size_t out_len;
@@ -123,6 +125,9 @@ struct proc_spec {
 	int64_t timeout_ms;          /* 0 = none; from start */
 	int64_t grace_ms;            /* escalation step; 0 = default 5000 */
 	int64_t linger_ms;           /* drain after main exit; 0 = default 1000 */
+	int keep_detached;           /* members left once main exited AND the pipes closed are
+				      * not stopped: on_exit follows at once (result.detached);
+				      * the caller stops them later (a subreaper: reaper.h) */
 	proc_output_fn on_output;    /* may be NULL */
 	proc_exit_fn on_exit;        /* required */
 	void *arg;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agentcat.h"
 #include "alert.h"
 #include "context.h"
 #include "fsutil.h"
@@ -873,7 +874,10 @@ static int worker_argv(struct step_run *sr, int is_check, struct strvec *env, st
 	char *prompt = agent_prompt_text(sr, is_check, err);
 	if (!prompt)
 		return -1;
-	int rc = agent_argv(r->wf, worker, prompt, argv, err);
+	struct strvec extra = STRVEC_INIT;   /* roboppi agent fields (agentcat.h) */
+	agentcat_cli_args(worker, is_check ? &sr->s->check.ag : &sr->s->ag, &extra);
+	int rc = agent_argv_extra(r->wf, worker, &extra, prompt, argv, err);
+	strvec_clear(&extra);
 	free(prompt);
 	if (rc < 0)
 		return -1;
@@ -1474,6 +1478,9 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	 * for at most STEP_LINGER_MS (never longer than the attempt's timeout),
 	 * then its group is stopped: deterministic, and a step never hangs. */
 	spec.linger_ms = timeout > 0 && timeout < STEP_LINGER_MS ? timeout : STEP_LINGER_MS;
+	/* A job that let go of the pipes (`cmd >/dev/null 2>&1 &`) lives on as
+	 * in roboppi, until the run ends: the reaper (a subreaper) stops it then. */
+	spec.keep_detached = 1;
 	spec.grace_ms = escalation_grace(sr, use->present ? use : NULL);
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? on_check_exit : on_attempt_exit;
@@ -1515,6 +1522,11 @@ static void attempt_start(struct step_run *sr)
 		wait_step_start(sr, d);
 		return;
 	}
+	/* As roboppi: a missing step workspace: is not created; the worker
+	 * cannot start there (inputs, copied above, may have made it). */
+	if (!err.msg[0] && !fs_is_dir(sr->cwd))
+		err_set(&err, "step workspace '%s' (%s) does not exist; create it in an earlier step or drop 'workspace:'",
+			sr->s->workspace ? sr->s->workspace : ".", sr->cwd);
 	if (!err.msg[0] && spawn(sr, 0, &err) == 0) {
 		emit(r, EV_ATTEMPT_STARTED, sr, d);
 		write_meta(sr);
@@ -1804,7 +1816,8 @@ static void step_start(struct step_run *sr)
 	if (s->check.present)
 		sr->il = iter_loop_new(&r->iter_run, s, sr->dir, sr->decision_file, sr->fix_file, sr->max_iterations);
 	step_set_status(sr, STEP_RUNNING, NULL);
-	if (err.msg[0] || fs_mkdir_p(sr->cwd, &err) < 0) {
+	/* a worker step's missing workspace fails its attempt (attempt_start) */
+	if (err.msg[0] || (s->is_wait && fs_mkdir_p(sr->cwd, &err) < 0)) {
 		step_fail(sr, err.msg);
 		return;
 	}

@@ -212,6 +212,15 @@ static void convergence_release(struct wl_convergence *c)
 	strvec_clear(&c->allowed_paths);
 	strvec_clear(&c->ignored_paths);
 	free(c->diff_base_ref);
+	free(c->diff_base_ref_file);
+}
+
+static void agent_ref_release(struct wl_agent_ref *a)
+{
+	free(a->agent);
+	free(a->model);
+	free(a->variant);
+	strvec_clear(&a->default_args);
 }
 
 static void step_release(struct wl_step *s)
@@ -241,6 +250,8 @@ static void step_release(struct wl_step *s)
 	free(s->wait_target);
 	wait_policy_release(&s->wait_policy);
 	check_release(&s->check);
+	agent_ref_release(&s->ag);
+	agent_ref_release(&s->check.ag);
 	convergence_release(&s->convergence);
 	stall_release(&s->stall);
 	free(s->subworkflow);

@@ -179,8 +179,19 @@ struct wl_retry {
 	struct wl_pos pos;
 };
 
+/* roboppi agent catalog fields of a step or completion_check (src/agentcat.h):
+ * `agent:` names a catalog entry; model/variant/defaultArgs go to the CLI. */
+struct wl_agent_ref {
+	char *agent;                  /* catalog entry name, or NULL */
+	struct wl_pos agent_pos;
+	char *model;                  /* --model M for the agent CLI, or NULL */
+	char *variant;                /* --variant V (OPENCODE), or NULL */
+	struct strvec default_args;   /* inserted after the command prefix */
+};
+
 struct wl_check {
 	int present;
+	struct wl_agent_ref ag;
 	enum wl_worker worker;
 	char *instructions;
 	char *instructions_file;
@@ -210,6 +221,7 @@ struct wl_convergence {
 	struct strvec allowed_paths;
 	struct strvec ignored_paths;
 	char *diff_base_ref;
+	char *diff_base_ref_file;     /* roboppi: the ref is the file's first line (workspace-relative) */
 	int max_changed_files;        /* WL_UNSET = no budget */
 	int no_change_limit;          /* WL_UNSET = off */
 	struct wl_pos pos;
@@ -219,6 +231,7 @@ struct wl_step {
 	char *id;
 	struct wl_pos pos;
 	char *description;
+	struct wl_agent_ref ag;
 	enum wl_worker worker;
 	char *instructions;
 	char *instructions_file;

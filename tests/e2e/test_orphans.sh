@@ -50,6 +50,38 @@ cleanup_pids+=("$pid")
 [ -n "$pid" ] && ! gone_soon "$pid" && t_fail "escapee $pid still running after the run"
 t_end
 
+# 1b. The same for a job that stays in the step's process group but lets go
+#     of its output pipes (`cmd >/dev/null 2>&1 &`, roboppi case 07b): the
+#     step ends when its shell exits, the job lives on while the run does and
+#     is stopped when the run ends (docs/execution.md "Background jobs").
+t_begin detached_job_lives_with_run_stopped_at_end
+mkdir -p ws1b
+cat > det.yaml <<'Y'
+name: det
+version: "1"
+timeout: "1m"
+steps:
+  a:
+    worker: CUSTOM
+    instructions: |
+      (echo "$BASHPID" > job.pid; exec sleep 300) >/dev/null 2>&1 &
+      while [ ! -s job.pid ]; do sleep 0.05; done
+  b:
+    worker: CUSTOM
+    depends_on: [a]
+    instructions: |
+      sleep 0.3
+      kill -0 "$(cat job.pid)" && echo "job still up"
+Y
+"$WL" run det.yaml -w ws1b -q >/dev/null 2>err1b.txt; rc=$?
+expect_eq "$rc" 0
+expect_contains ws1b/context/b/stdout.log "job still up"
+pid=$(cat ws1b/job.pid 2>/dev/null)
+cleanup_pids+=("$pid")
+[ -n "$pid" ] || t_fail "job never started"
+[ -n "$pid" ] && ! gone_soon "$pid" && t_fail "job $pid still running after the run"
+t_end
+
 # 2. SIGKILL the runner mid-step: the direct child dies with it (PDEATHSIG);
 #    a group member and a setsid escapee are stopped by the next `history`.
 #    The step's shell ends in `exec sleep` so the count is exactly 2: a

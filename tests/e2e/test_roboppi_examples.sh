@@ -142,7 +142,7 @@ expect_eq "$?" 0
 [ -f "$T/new/dir/hello.txt" ] || t_fail "missing workspace not created"
 "$WL" workflow "$FX/examples/hello-world.yaml" --workspace "$T/ab" --agents x.yaml >ag.out 2>ag.err
 expect_eq "$?" 1
-expect_contains ag.err "roboppi agent catalogs are not implemented"
+expect_contains ag.err "agent catalog not found"
 "$WL" workflow "$FX/cases/13-duration-bare-number.yaml" --workspace "$T/dur" >dur.out 2>dur.err
 expect_eq "$?" 1
 expect_contains dur.err "invalid duration '90'"
@@ -175,8 +175,18 @@ expect_contains sen.out "SKIP  report — dependency 'deploy' failed"
 expect_contains ws-sen/context/deploy/_stall/event.json "k8s/crd/missing:widgets.example.com"
 t_end
 
-# Features not implemented are refused with the feature and the alternative.
-t_begin roboppi_refusals_name_feature_and_alternative
+# convergence.diff_base_ref_file (roboppi): the base ref is the first line
+# of a workspace file; the scope rules then cover every change since that
+# ref, not only the iteration's. A missing file = no base ref.
+t_begin roboppi_diff_base_ref_file
+mkdir -p dbrws
+git -C dbrws init -q -b work
+echo a >dbrws/outside.txt
+git -C dbrws add outside.txt
+git -C dbrws -c user.email=t@e -c user.name=t commit -q -m A
+git -C dbrws rev-parse HEAD >dbr.base
+echo b >>dbrws/outside.txt
+git -C dbrws -c user.email=t@e -c user.name=t commit -q -am B
 cat >dbr.yaml <<'YAML'
 name: dbr
 version: "1"
@@ -184,12 +194,24 @@ timeout: 1m
 steps:
   s:
     worker: CUSTOM
-    instructions: "true"
-    convergence: {diff_base_ref_file: .base}
+    instructions: mkdir -p allowed && date +%s%N >> allowed/y.txt
+    completion_check:
+      worker: CUSTOM
+      instructions: "true"
+    max_iterations: 2
+    convergence: {allowed_paths: [allowed/], ignored_paths: [.base], diff_base_ref_file: .base}
 YAML
-"$WL" workflow dbr.yaml --workspace "$T/dbr" >dbr.out 2>dbr.err
+# no .base yet: the scope is the iteration's own change (allowed/y.txt)
+"$WL" workflow dbr.yaml --workspace "$T/dbrws" >dbr1.out 2>dbr1.err
+expect_eq "$?" 0
+cp dbr.base dbrws/.base
+# .base names commit A: outside.txt (changed by B) is out of scope
+"$WL" workflow dbr.yaml --workspace "$T/dbrws" >dbr2.out 2>dbr2.err
 expect_eq "$?" 1
-expect_contains dbr.err "dbr.yaml:8:19: error: 'diff_base_ref_file' (roboppi) is not implemented by waitloop; give the ref itself in 'diff_base_ref'"
+grep -q 'scope/file/outside.txt' dbrws/context/_workflow/events.jsonl ||
+	t_fail "no scope fingerprint for outside.txt"
+grep -q 'scope/file/allowed' dbrws/context/_workflow/events.jsonl &&
+	t_fail "allowed/y.txt reported out of scope"
 t_end
 
 # item 8: roboppi's branch context (compared with roboppi by hand: the same

@@ -131,7 +131,7 @@ steps:
     stall: {no_output_timeout: 5m}
 Y
 expect_rc 0 "$WL" validate rob.yaml >out.txt 2>err.txt
-expect_contains err.txt "rob.yaml:10:5: warning: 'model' is a roboppi feature waitloop does not implement; ignored"
+expect_contains err.txt "rob.yaml:10:5: warning: 'model' has no effect on a CUSTOM worker (it goes to an agent CLI); ignored"
 expect_not_contains err.txt "'sentinel'"
 expect_not_contains err.txt "'stall'"
 expect_not_contains err.txt "'create_branch'"
@@ -155,7 +155,7 @@ Y
 expect_rc 2 "$WL" validate sen.yaml >out.txt 2>err.txt
 expect_contains err.txt "sen.yaml:4:57: error: invalid duration '90' for 'no_output_timeout'"
 expect_contains err.txt "error: 'strategy' must be \"cancel\""
-expect_contains err.txt "sen.yaml:7:5: error: 'agent' (a roboppi agent catalog reference) is not implemented by waitloop"
+# (the agent catalog is applied once the file has no other error: test_agent_catalog.sh)
 expect_contains err.txt "sen.yaml:9:7: error: unknown key 'no_output' in stall of step 'impl'"
 expect_contains err.txt "error: missing required field 'stall_threshold' in probe of stall of step 'impl'"
 expect_contains err.txt "error: invalid value 'restart' for 'action' (expected interrupt, fail or ignore)"

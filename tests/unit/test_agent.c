@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agentcat.h"
 #include "fsutil.h"
 #include "harness.h"
 #include "xalloc.h"
@@ -156,6 +157,56 @@ static void test_env(void)
 	strvec_clear(&caps);
 }
 
+/* roboppi agent fields -> CLI arguments (agentcat_cli_args) inside agent_argv_extra */
+static void check_extra(enum wl_worker kind, const struct wl_agent_ref *a, const char *want)
+{
+	struct strvec extra = STRVEC_INIT, av = STRVEC_INIT;
+	struct wl_err err = WL_ERR_INIT;
+	agentcat_cli_args(kind, a, &extra);
+	CHECK(agent_argv_extra(NULL, kind, &extra, "P", &av, &err) == 0);
+	char *got = joined(&av);
+	CHECK_STR(got, want);
+	free(got);
+	strvec_clear(&av);
+	strvec_clear(&extra);
+}
+
+static void test_agent_fields(void)
+{
+	struct wl_agent_ref a = {0};
+	check_extra(WORKER_CLAUDE_CODE, &a, "[claude] [-p] [P]");
+	strvec_push(&a.default_args, "--verbose");
+	strvec_push(&a.default_args, "--model");
+	strvec_push(&a.default_args, "old");
+	strvec_push(&a.default_args, "--variant=x");
+	check_extra(WORKER_CLAUDE_CODE, &a, "[claude] [-p] [--verbose] [--model] [old] [--variant=x] [P]");
+	a.model = xstrdup("m1");
+	a.variant = xstrdup("high");
+	/* the task's model replaces the one in defaultArgs; --variant only for OPENCODE */
+	check_extra(WORKER_CLAUDE_CODE, &a, "[claude] [-p] [--verbose] [--variant=x] [--model] [m1] [P]");
+	check_extra(WORKER_OPENCODE, &a, "[opencode] [run] [--verbose] [--model] [m1] [--variant] [high] [P]");
+	check_extra(WORKER_CODEX_CLI, &a, "[codex] [exec] [--verbose] [--variant=x] [--model] [m1] [P]");
+	/* a workers: command with {{prompt}}: the extra arguments follow the command */
+	struct wl_workflow wf;
+	memset(&wf, 0, sizeof(wf));
+	wf.workers[WORKER_CLAUDE_CODE].present = 1;
+	strvec_push(&wf.workers[WORKER_CLAUDE_CODE].command, "my-agent");
+	strvec_push(&wf.workers[WORKER_CLAUDE_CODE].command, "{{prompt}}");
+	struct strvec extra = STRVEC_INIT, av = STRVEC_INIT;
+	struct wl_err err = WL_ERR_INIT;
+	agentcat_cli_args(WORKER_CLAUDE_CODE, &a, &extra);
+	CHECK(agent_argv_extra(&wf, WORKER_CLAUDE_CODE, &extra, "P", &av, &err) == 0);
+	char *got = joined(&av);
+	CHECK_STR(got, "[my-agent] [P] [--verbose] [--variant=x] [--model] [m1]");
+	free(got);
+	strvec_clear(&av);
+	strvec_clear(&extra);
+	strvec_clear(&wf.workers[WORKER_CLAUDE_CODE].command);
+	free(a.model);
+	free(a.variant);
+	strvec_clear(&a.default_args);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -166,6 +217,7 @@ int main(void)
 	TEST(test_overrides);
 	TEST(test_prompt);
 	TEST(test_env);
+	TEST(test_agent_fields);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);

@@ -102,7 +102,8 @@ static void test_error_messages_verbatim(void)
 		{"name: t\nversion: \"2\"\ntimeout: 1m\n" STEP, "2:10: error: unsupported version '2' (expected \"1\")"},
 		{"name: t\nversion: \"1\"\ntimeout: 10x\n" STEP,
 		 "3:10: error: invalid duration '10x' for 'timeout' (expected e.g. 200ms, 10s, 1h30m)"},
-		{HDR "concurrency: 0\n" STEP, "4:14: error: 'concurrency' must be an integer >= 1"},
+		{HDR "concurrency: 0\n" STEP, "4:14: error: 'concurrency: 0' is refused (under roboppi no step ever starts and the run times out); "
+					      "omit 'concurrency' for no limit, or give a number >= 1"},
 		{HDR "concurrency: '2'\n" STEP, "4:14: error: 'concurrency' must be an integer >= 1"},
 		{HDR "timout: 1m\n" STEP, "4:1: error: unknown key 'timout' at top level (did you mean 'timeout'?)"},
 		{HDR "zzz: 1\n" STEP, "4:1: error: unknown key 'zzz' at top level"},
