@@ -638,12 +638,26 @@ int redact_key_is_secret(const char *key)
 	size_t kl = strlen(key);
 	char lower[128];
 	if (kl < sizeof(lower)) {   /* the usual short key: one lower-case copy, then strstr */
+		/* The answer depends on the key alone, and events and documents
+		 * use a few dozen keys: remembered per process, direct-mapped. */
+		static char seen[256][32];
+		static signed char seen_answer[256];
+		uint32_t h = 2166136261u;
+		for (size_t i = 0; i < kl; i++)
+			h = (h ^ (unsigned char)key[i]) * 16777619u;
+		size_t slot = h & 255u;
+		if (kl < sizeof(seen[0]) && !strcmp(seen[slot], key) && kl)
+			return seen_answer[slot];
 		for (size_t i = 0; i <= kl; i++)
 			lower[i] = (char)tolower((unsigned char)key[i]);
-		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
-			if (strstr(lower, words[w]))
-				return 1;
-		return 0;
+		int found = 0;
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]) && !found; w++)
+			found = strstr(lower, words[w]) != NULL;
+		if (kl && kl < sizeof(seen[0])) {
+			memcpy(seen[slot], key, kl + 1);
+			seen_answer[slot] = (signed char)found;
+		}
+		return found;
 	}
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
 		size_t wl = strlen(words[w]);
