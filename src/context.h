@@ -34,7 +34,8 @@ struct context *context_open(const char *dir, const struct redactor *rd, struct 
 void context_close(struct context *c);
 const char *context_path(const struct context *c);
 
-/* Event sink: appends event_to_json(ev), redacted, to events.jsonl. */
+/* Event sink: appends event_to_json(ev) to events.jsonl. It does not redact:
+ * subscribe it only to a bus with a redactor (bus->rd), the one boundary. */
 void context_sink(void *c, const struct wl_event *ev);
 /* The first sink failure, or NULL. */
 const char *context_sink_error(const struct context *c);

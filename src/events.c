@@ -1,5 +1,6 @@
 #include "events.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "redact.h"
@@ -43,10 +44,32 @@ void bus_emit(struct event_bus *bus, struct wl_event *ev)
 {
 	if (!ev->ts_ms)
 		ev->ts_ms = time_wall_ms();
-	if (bus->rd && ev->data)
-		redact_json(bus->rd, ev->data);
+	/* The one redaction boundary for events: data and the envelope's step id
+	 * (a step id equal to a secret is redacted too; ids seen clean are cached,
+	 * as every event of a step carries the same one). Sinks never redact. */
+	const char *step = ev->step;
+	char *safe_step = NULL;
+	if (bus->rd) {
+		if (ev->data)
+			redact_json(bus->rd, ev->data);
+		if (step && strcmp(step, bus->clean_step)) {
+			safe_step = redact_text(bus->rd, step);
+			if (!strcmp(safe_step, step)) {
+				if (strlen(step) < sizeof(bus->clean_step))
+					strcpy(bus->clean_step, step);
+				free(safe_step);
+				safe_step = NULL;
+			} else {
+				ev->step = safe_step;
+			}
+		}
+	}
 	for (int i = 0; i < bus->n; i++)
 		bus->fn[i](bus->ctx[i], ev);
+	if (safe_step) {
+		ev->step = step;
+		free(safe_step);
+	}
 }
 
 cJSON *event_to_json(const struct wl_event *ev)

@@ -57,11 +57,13 @@ struct event_bus {
 	event_sink_fn fn[EVENT_MAX_SINKS];
 	void *ctx[EVENT_MAX_SINKS];
 	int n;
-	/* Non-NULL: bus_emit redacts ev->data (redact_json) before any sink sees
-	 * it -- the one boundary for events, history, notifications, metrics. */
+	/* Non-NULL: bus_emit redacts ev->data (redact_json) and ev->step before
+	 * any sink sees them -- the one boundary for events, history,
+	 * notifications, metrics and events.jsonl; sinks do not redact again. */
 	const struct redactor *rd;
+	char clean_step[72];   /* the last step id found clean (a cache) */
 };
-#define EVENT_BUS_INIT {{0}, {0}, 0, NULL}
+#define EVENT_BUS_INIT {{0}, {0}, 0, NULL, {0}}
 
 const char *event_type_name(enum ev_type t);    /* "step_state", "early_abort", ... */
 void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx);

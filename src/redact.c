@@ -12,6 +12,7 @@
 #include "redact.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,12 +86,46 @@ static const struct builtin builtins[] = {
 };
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
+/*
+ * Short texts already found clean (redaction left them as they were): the
+ * runner redacts the same words over and over (states, step ids, worker
+ * kinds, paths), and a redaction pass costs far more than a lookup. Direct
+ * mapped, bounded (CLEAN_SLOTS entries of at most CLEAN_MAX_LEN bytes),
+ * emptied whenever the redactor learns a new literal. Redaction is a pure
+ * function of (redactor, text), so a hit gives what a pass would.
+ */
+#define CLEAN_SLOTS 1024   /* a power of two */
+#define CLEAN_MAX_LEN 256
+struct clean_cache {
+	char *text[CLEAN_SLOTS];
+};
+
 struct redactor {
 	struct pattern *extra;
 	size_t nextra;
 	struct strvec literals;   /* sorted longest first when used */
 	struct strvec sources;    /* the extra patterns as written */
+	struct clean_cache *clean;
 };
+
+static void clean_cache_clear(struct clean_cache *c)
+{
+	for (size_t i = 0; c && i < CLEAN_SLOTS; i++) {
+		free(c->text[i]);
+		c->text[i] = NULL;
+	}
+}
+
+/* The slot for text (FNV-1a), or NULL when text is too long to be cached. */
+static char **clean_slot(const struct redactor *r, const char *text, size_t len)
+{
+	if (!r->clean || len > CLEAN_MAX_LEN)
+		return NULL;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)text[i]) * 16777619u;
+	return &r->clean->text[h & (CLEAN_SLOTS - 1)];
+}
 
 static const char *const secret_env_words[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY"};
 
@@ -111,6 +146,7 @@ struct redactor *redactor_new(const struct strvec *extra_patterns, const struct 
 			      struct wl_err *err)
 {
 	struct redactor *r = xcalloc(1, sizeof(*r));
+	r->clean = xcalloc(1, sizeof(*r->clean));
 	if (extra_patterns && extra_patterns->n) {
 		r->extra = xcalloc(extra_patterns->n, sizeof(*r->extra));
 		for (size_t i = 0; i < extra_patterns->n; i++) {
@@ -136,6 +172,8 @@ void redactor_free(struct redactor *r)
 	free(r->extra);
 	strvec_clear(&r->literals);
 	strvec_clear(&r->sources);
+	clean_cache_clear(r->clean);
+	free(r->clean);
 	free(r);
 }
 
@@ -148,8 +186,10 @@ void redactor_add_literal(struct redactor *r, const char *value)
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
 		if (!strcasecmp(value, plain[i]))
 			return;
-	if (!strvec_contains(&r->literals, value))
+	if (!strvec_contains(&r->literals, value)) {
 		strvec_push(&r->literals, value);
+		clean_cache_clear(r->clean);   /* a text clean before may hold this one */
+	}
 }
 
 void redactor_add_env(struct redactor *r, const struct strvec *env)
@@ -485,7 +525,24 @@ int redact_builtins_check(struct wl_err *err)
 	return 0;
 }
 
+static void redact_pass(const struct redactor *r, char **text);
+
 static void redact_with(const struct redactor *r, char **text)
+{
+	char **slot = clean_slot(r, *text, strlen(*text));
+	if (slot && *slot && !strcmp(*slot, *text))
+		return;
+	char *orig = slot ? xstrdup(*text) : NULL;
+	redact_pass(r, text);
+	if (orig && !strcmp(orig, *text)) {
+		free(*slot);
+		*slot = orig;
+	} else {
+		free(orig);
+	}
+}
+
+static void redact_pass(const struct redactor *r, char **text)
 {
 	replace_literals(text, &r->literals);
 	replace_pem(text);
@@ -581,12 +638,26 @@ int redact_key_is_secret(const char *key)
 	size_t kl = strlen(key);
 	char lower[128];
 	if (kl < sizeof(lower)) {   /* the usual short key: one lower-case copy, then strstr */
+		/* The answer depends on the key alone, and events and documents
+		 * use a few dozen keys: remembered per process, direct-mapped. */
+		static char seen[256][32];
+		static signed char seen_answer[256];
+		uint32_t h = 2166136261u;
+		for (size_t i = 0; i < kl; i++)
+			h = (h ^ (unsigned char)key[i]) * 16777619u;
+		size_t slot = h & 255u;
+		if (kl < sizeof(seen[0]) && !strcmp(seen[slot], key) && kl)
+			return seen_answer[slot];
 		for (size_t i = 0; i <= kl; i++)
 			lower[i] = (char)tolower((unsigned char)key[i]);
-		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
-			if (strstr(lower, words[w]))
-				return 1;
-		return 0;
+		int found = 0;
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]) && !found; w++)
+			found = strstr(lower, words[w]) != NULL;
+		if (kl && kl < sizeof(seen[0])) {
+			memcpy(seen[slot], key, kl + 1);
+			seen_answer[slot] = (signed char)found;
+		}
+		return found;
 	}
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
 		size_t wl = strlen(words[w]);

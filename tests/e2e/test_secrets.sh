@@ -405,3 +405,15 @@ grep '^waitloop' wcli.err >wcli.own
 grep -qF "$LIT_SET" wcli.out || t_fail "the condition's stdout did not pass through (test is void)"
 search "waitloop wait" wcli wcli.own
 t_end
+
+# A step id equal to a secret: the events carry it redacted (the bus is the
+# one redaction boundary; events.jsonl, history and notifications get no
+# second pass, issue 19).
+t_begin secrets_step_id_in_events
+mkdir -p sid
+printf 'name: sid\nversion: "1"\ntimeout: 1m\nsteps:\n  stepsecret-4711:\n    worker: CUSTOM\n    instructions: "echo hi"\n' >sid/w.yaml
+MY_TOKEN=stepsecret-4711 "$WL" run sid/w.yaml -w sid -q --context sid/ctx --db sid/h.db >sid.out 2>sid.err
+expect_eq "$?" 0
+expect_contains sid/ctx/_workflow/events.jsonl '"step":"[REDACTED]"'
+expect_not_contains sid/ctx/_workflow/events.jsonl 'stepsecret-4711'
+t_end

@@ -388,6 +388,33 @@ static void test_export_import(void)
 	strvec_clear(&pats);
 }
 
+/* Texts found clean are remembered (a cache): the same text is clean again,
+ * until the redactor learns a literal it contains; a redacted text is never
+ * remembered as clean. */
+static void test_clean_cache(void)
+{
+	struct redactor *r = redactor_new(NULL, NULL, NULL);
+	const char *text = "deploy to staging-box-4711 now";
+	for (int i = 0; i < 3; i++) {
+		char *out = redact_text(r, text);
+		CHECK_STR(out, text);
+		free(out);
+	}
+	redactor_add_literal(r, "staging-box-4711");
+	check(r, text, S("staging-box-4711"), S("deploy to ", " now"));
+	check(r, text, S("staging-box-4711"), S("deploy to ", " now"));
+	/* in JSON too: the same strings, before and after the new literal */
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "where", "host-zz-9981");
+	redact_json(r, o);
+	CHECK_STR(cJSON_GetObjectItem(o, "where")->valuestring, "host-zz-9981");
+	redactor_add_literal(r, "host-zz-9981");
+	redact_json(r, o);
+	CHECK(strstr(cJSON_GetObjectItem(o, "where")->valuestring, "host-zz-9981") == NULL);
+	cJSON_Delete(o);
+	redactor_free(r);
+}
+
 int main(void)
 {
 	TEST(test_bearer_and_header);
@@ -408,5 +435,6 @@ int main(void)
 	TEST(test_json_values_and_keys);
 	TEST(test_stream_pem_and_cuts);
 	TEST(test_export_import);
+	TEST(test_clean_cache);
 	return tests_done();
 }
