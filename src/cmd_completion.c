@@ -7,6 +7,7 @@
  * Both scripts are generated from one table (commands, their options, and
  * the options whose values are a fixed set), so they cannot drift apart.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,21 +177,24 @@ static void print_zsh(void)
 
 int cmd_completion(int argc, char **argv)
 {
-	static const char *const options_known[] = {"--help", "-h", NULL};
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	static const char *const known[] = {"--help", "-h", NULL};  /* did-you-mean candidates, short ones too */
 	static const char *const shells[] = {"bash", "zsh", NULL};
-	const char *shell = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(completion_usage, stdout);
-			return 0;
-		}
-		if (a[0] == '-' && a[1])
-			return usage_unknown_option("completion", a, options_known);
-		if (shell)
-			return usage_error("completion", "unexpected argument '%s'", a);
-		shell = a;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c != 'h')
+			return usage_unknown_option("completion", argv[optind - 1], known);
+		fputs(completion_usage, stdout);
+		return 0;
 	}
+	if (argc - optind > 1)
+		return usage_error("completion", "unexpected argument '%s'", argv[optind + 1]);
+	const char *shell = optind < argc ? argv[optind] : NULL;
 	if (!shell)
 		return usage_error("completion", "which shell? (bash or zsh)");
 	if (!strcmp(shell, "bash")) {

@@ -1,6 +1,7 @@
 /*
  * waitloop schema NAME: print one of the JSON Schemas compiled into the binary.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,20 +31,23 @@ int cmd_schema(int argc, char **argv)
 {
 	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
 					       "run", "meta", "convergence", "summary", "history", "stats", NULL};
-	static const char *const options_known[] = {"--help", "-h", NULL};
-	const char *name = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(schema_usage, stdout);
-			return 0;
-		}
-		if (a[0] == '-' && a[1])
-			return usage_unknown_option("schema", a, options_known);
-		if (name)
-			return usage_error("schema", "one schema name at a time");
-		name = a;
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	static const char *const options_known[] = {"--help", "-h", NULL};  /* did-you-mean candidates, short ones too */
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c != 'h')
+			return usage_unknown_option("schema", argv[optind - 1], options_known);
+		fputs(schema_usage, stdout);
+		return 0;
 	}
+	if (argc - optind > 1)
+		return usage_error("schema", "one schema name at a time");
+	const char *name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history or stats)");
 	int known = 0;
