@@ -31,20 +31,9 @@ int cmd_schema(int argc, char **argv)
 {
 	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
 					       "run", "meta", "convergence", "summary", "history", "stats", NULL};
-	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{0, 0, 0, 0},
-	};
-	static const char *const options_known[] = {"--help", "-h", NULL};  /* did-you-mean candidates, short ones too */
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return usage_unknown_option("schema", argv[optind - 1], options_known);
-		fputs(schema_usage, stdout);
-		return 0;
-	}
+	int rc = parse_help_only("schema", argc, argv, schema_usage);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind > 1)
 		return usage_error("schema", "one schema name at a time");
 	const char *name = optind < argc ? argv[optind] : NULL;
