@@ -20,7 +20,8 @@ DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev li
 DEB_TEST_PKGS := prometheus postgresql libxml2-utils zsh chromium
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
-           -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wimplicit-fallthrough -Wno-unused-parameter
+           -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wimplicit-fallthrough -Wno-unused-parameter \
+           -Wconversion -Wsign-conversion
 # libgit2 is dlopen()ed by src/gitwork.c under its SONAME, found here.
 LIBGIT2_SONAME := $(shell objdump -p "$$(pkg-config --variable=libdir libgit2 2>/dev/null)/libgit2.so" 2>/dev/null | sed -n 's/^ *SONAME *//p')
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DWAITLOOP_VERSION='"$(VERSION)"' -DLIBGIT2_SONAME='"$(or $(LIBGIT2_SONAME),libgit2.so)"' $(WARN) -Isrc -Ibuild/gen

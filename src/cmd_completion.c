@@ -7,6 +7,7 @@
  * Both scripts are generated from one table (commands, their options, and
  * the options whose values are a fixed set), so they cannot drift apart.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,6 +78,27 @@ static const struct {
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 #define NVALUES (sizeof(values) / sizeof(values[0]))
 
+/* What a shell does after an option that takes a value: complete a directory,
+ * a file, or one of the value words (written between words_before and words_after). */
+struct value_actions {
+	const char *dir, *file, *words_before, *words_after;
+};
+
+/* One `case $prev` arm per option of values[], for both shells. */
+static void print_value_cases(const struct value_actions *a)
+{
+	for (size_t i = 0; i < NVALUES; i++) {
+		printf("\t%s) ", values[i].option);
+		if (!strcmp(values[i].values, "dir"))
+			fputs(a->dir, stdout);
+		else if (!*values[i].values)
+			fputs(a->file, stdout);
+		else
+			printf("%s%s%s", a->words_before, values[i].values, a->words_after);
+		putchar('\n');
+	}
+}
+
 static void print_bash(void)
 {
 	fputs("# bash completion for waitloop (waitloop completion bash)\n"
@@ -95,15 +117,13 @@ static void print_bash(void)
 	      "\tfi\n"
 	      "\tcase $prev in\n",
 	      stdout);
-	for (size_t i = 0; i < NVALUES; i++) {
-		if (!strcmp(values[i].values, "dir"))
-			printf("\t%s) mapfile -t COMPREPLY < <(compgen -d -- \"$cur\"); return 0 ;;\n", values[i].option);
-		else if (!*values[i].values)
-			printf("\t%s) mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return 0 ;;\n", values[i].option);
-		else
-			printf("\t%s) mapfile -t COMPREPLY < <(compgen -W '%s' -- \"$cur\"); return 0 ;;\n", values[i].option,
-			       values[i].values);
-	}
+	static const struct value_actions bash = {
+		.dir = "mapfile -t COMPREPLY < <(compgen -d -- \"$cur\"); return 0 ;;",
+		.file = "mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return 0 ;;",
+		.words_before = "mapfile -t COMPREPLY < <(compgen -W '",
+		.words_after = "' -- \"$cur\"); return 0 ;;",
+	};
+	print_value_cases(&bash);
 	fputs("\tesac\n"
 	      "\tlocal words=\"\" files=\"\"\n"
 	      "\tcase $cmd in\n",
@@ -142,14 +162,13 @@ static void print_zsh(void)
 	      "\tlocal prev=${words[CURRENT-1]} cmd=${words[2]}\n"
 	      "\tcase $prev in\n",
 	      stdout);
-	for (size_t i = 0; i < NVALUES; i++) {
-		if (!strcmp(values[i].values, "dir"))
-			printf("\t%s) _files -/; return ;;\n", values[i].option);
-		else if (!*values[i].values)
-			printf("\t%s) _files; return ;;\n", values[i].option);
-		else
-			printf("\t%s) compadd -- %s; return ;;\n", values[i].option, values[i].values);
-	}
+	static const struct value_actions zsh = {
+		.dir = "_files -/; return ;;",
+		.file = "_files; return ;;",
+		.words_before = "compadd -- ",
+		.words_after = "; return ;;",
+	};
+	print_value_cases(&zsh);
 	fputs("\tesac\n"
 	      "\tlocal -a opts\n"
 	      "\tlocal files=''\n"
@@ -176,21 +195,13 @@ static void print_zsh(void)
 
 int cmd_completion(int argc, char **argv)
 {
-	static const char *const options_known[] = {"--help", "-h", NULL};
 	static const char *const shells[] = {"bash", "zsh", NULL};
-	const char *shell = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(completion_usage, stdout);
-			return 0;
-		}
-		if (a[0] == '-' && a[1])
-			return usage_unknown_option("completion", a, options_known);
-		if (shell)
-			return usage_error("completion", "unexpected argument '%s'", a);
-		shell = a;
-	}
+	int rc = parse_help_only("completion", argc, argv, completion_usage);
+	if (rc >= 0)
+		return rc;
+	if (argc - optind > 1)
+		return usage_error("completion", "unexpected argument '%s'", argv[optind + 1]);
+	const char *shell = optind < argc ? argv[optind] : NULL;
 	if (!shell)
 		return usage_error("completion", "which shell? (bash or zsh)");
 	if (!strcmp(shell, "bash")) {

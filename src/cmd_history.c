@@ -126,25 +126,13 @@ static void format_duration(const cJSON *d, char *buf, size_t size)
 		duration_format((int64_t)(s + 0.5) * 1000, buf, size);
 }
 
-static int num(const cJSON *row, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
-	return cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
-}
-
-static const char *str_or(const cJSON *row, const char *key, const char *dflt)
-{
-	const char *s = json_get_string(row, key);
-	return s ? s : dflt;
-}
-
 static void print_table(const cJSON *runs)
 {
 	int wid = 6, wwf = 8, wst = 6;
 	const cJSON *r;
 	cJSON_ArrayForEach(r, runs) {
-		int a = (int)strlen(str_or(r, "id", "")), b = (int)strlen(str_or(r, "workflow", "-")),
-		    c = (int)strlen(str_or(r, "status", ""));
+		int a = (int)strlen(json_get_str_or(r, "id", "")), b = (int)strlen(json_get_str_or(r, "workflow", "-")),
+		    c = (int)strlen(json_get_str_or(r, "status", ""));
 		wid = a > wid ? a : wid;
 		wwf = b > wwf ? (b > 32 ? 32 : b) : wwf;
 		wst = c > wst ? c : wst;
@@ -155,9 +143,9 @@ static void print_table(const cJSON *runs)
 		char started[32], dur[32];
 		short_time(json_get_string(r, "started_at"), started, sizeof(started));
 		format_duration(cJSON_GetObjectItemCaseSensitive(r, "duration_s"), dur, sizeof(dur));
-		printf("%-*s  %-*.*s  %-*s  %-19s  %9s  %5d  %6d\n", wid, str_or(r, "id", ""), wwf, wwf,
-		       str_or(r, "workflow", "-"), wst, str_or(r, "status", ""), started, dur, num(r, "iterations"),
-		       num(r, "early_aborts"));
+		printf("%-*s  %-*.*s  %-*s  %-19s  %9s  %5d  %6d\n", wid, json_get_str_or(r, "id", ""), wwf, wwf,
+		       json_get_str_or(r, "workflow", "-"), wst, json_get_str_or(r, "status", ""), started, dur, json_get_int(r, "iterations", 0),
+		       json_get_int(r, "early_aborts", 0));
 	}
 }
 

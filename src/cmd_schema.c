@@ -1,6 +1,7 @@
 /*
  * waitloop schema NAME: print one of the JSON Schemas compiled into the binary.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,20 +32,12 @@ int cmd_schema(int argc, char **argv)
 {
 	static const char *const names[] = {"workflow", "verdict", "wait-failure", "probe", "event",
 					       "run", "meta", "convergence", "summary", "history", "stats", "agents", NULL};
-	static const char *const options_known[] = {"--help", "-h", NULL};
-	const char *name = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(schema_usage, stdout);
-			return 0;
-		}
-		if (a[0] == '-' && a[1])
-			return usage_unknown_option("schema", a, options_known);
-		if (name)
-			return usage_error("schema", "one schema name at a time");
-		name = a;
-	}
+	int rc = parse_help_only("schema", argc, argv, schema_usage);
+	if (rc >= 0)
+		return rc;
+	if (argc - optind > 1)
+		return usage_error("schema", "one schema name at a time");
+	const char *name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return usage_error("schema", "which schema? (workflow, verdict, wait-failure, probe, event, run, meta, convergence, summary, history, stats or agents)");
 	int known = 0;

@@ -69,32 +69,6 @@ static const char show_usage[] =
 	"Exit codes: 0 shown, 1 no such run, ambiguous prefix or database error,\n"
 	"2 usage error.\n";
 
-static const char *s_(const cJSON *o, const char *key)
-{
-	const char *s = json_get_string(o, key);
-	return s ? s : "";
-}
-
-static int has_num(const cJSON *o, const char *key, double *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsNumber(v))
-		return 0;
-	*out = v->valuedouble;
-	return 1;
-}
-
-static int inum(const cJSON *o, const char *key)
-{
-	double d = 0;
-	return has_num(o, key, &d) ? (int)d : 0;
-}
-
-static int is_true(const cJSON *o, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
 static void short_time(const char *rfc, char *buf, size_t size)
 {
 	snprintf(buf, size, "%.19s", rfc && *rfc ? rfc : "-");
@@ -139,26 +113,26 @@ static void print_attempt(struct show *sh, const cJSON *a)
 {
 	struct strbuf sb = STRBUF_INIT;
 	double d;
-	if (has_num(a, "exit_code", &d))
+	if (json_has_number(a, "exit_code", &d))
 		strbuf_addf(&sb, "exit %d", (int)d);
-	if (has_num(a, "signal", &d))
+	if (json_has_number(a, "signal", &d))
 		strbuf_addf(&sb, "%ssignal %d", sb.len ? ", " : "", (int)d);
-	if (is_true(a, "timed_out"))
+	if (json_get_bool(a, "timed_out"))
 		strbuf_addf(&sb, "%stimed out", sb.len ? ", " : "");
 	char *sig = join(cJSON_GetObjectItemCaseSensitive(a, "signals_sent"), " ");
 	if (*sig)
 		strbuf_addf(&sb, "%ssent %s", sb.len ? ", " : "", sig);
 	free(sig);
-	if (has_num(a, "duration_s", &d)) {
+	if (json_has_number(a, "duration_s", &d)) {
 		char dur[32];
 		seconds(d, dur, sizeof(dur));
 		strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", dur);
 	}
-	if (*s_(a, "reason"))
-		strbuf_addf(&sb, " — %s", seen_before(sh, s_(a, "reason")) ? "(reason as above)" : s_(a, "reason"));
-	if (!*s_(a, "finished_at"))
+	if (*json_get_str_or(a, "reason", ""))
+		strbuf_addf(&sb, " — %s", seen_before(sh, json_get_str_or(a, "reason", "")) ? "(reason as above)" : json_get_str_or(a, "reason", ""));
+	if (!*json_get_str_or(a, "finished_at", ""))
 		strbuf_addstr(&sb, sb.len ? " (running)" : "running");
-	printf("    attempt      %s #%d: %s\n", s_(a, "phase"), inum(a, "attempt"), strbuf_str(&sb));
+	printf("    attempt      %s #%d: %s\n", json_get_str_or(a, "phase", ""), json_get_int(a, "attempt", 0), strbuf_str(&sb));
 	strbuf_release(&sb);
 }
 
@@ -166,17 +140,17 @@ static void print_wait(struct show *sh, const cJSON *w)
 {
 	double el = 0;
 	char dur[32] = "?";
-	if (has_num(w, "elapsed_s", &el))
+	if (json_has_number(w, "elapsed_s", &el))
 		seconds(el, dur, sizeof(dur));
-	const char *outcome = *s_(w, "outcome") ? s_(w, "outcome") : "(in progress)";
-	printf("    wait         %s%s%s: %s after %s, %d observation%s%s", s_(w, "phase"), *s_(w, "target") ? " " : "",
-	       s_(w, "target"), outcome, dur, inum(w, "observation_count"),
-	       inum(w, "observation_count") == 1 ? "" : "s", is_true(w, "early_abort") ? ", EARLY ABORT" : "");
-	if (*s_(w, "rule"))
-		printf(" (rule %s)", s_(w, "rule"));
+	const char *outcome = *json_get_str_or(w, "outcome", "") ? json_get_str_or(w, "outcome", "") : "(in progress)";
+	printf("    wait         %s%s%s: %s after %s, %d observation%s%s", json_get_str_or(w, "phase", ""), *json_get_str_or(w, "target", "") ? " " : "",
+	       json_get_str_or(w, "target", ""), outcome, dur, json_get_int(w, "observation_count", 0),
+	       json_get_int(w, "observation_count", 0) == 1 ? "" : "s", json_get_bool(w, "early_abort") ? ", EARLY ABORT" : "");
+	if (*json_get_str_or(w, "rule", ""))
+		printf(" (rule %s)", json_get_str_or(w, "rule", ""));
 	putchar('\n');
-	if (*s_(w, "message"))
-		printf("                 %s\n", seen_before(sh, s_(w, "message")) ? "(message as above)" : s_(w, "message"));
+	if (*json_get_str_or(w, "message", ""))
+		printf("                 %s\n", seen_before(sh, json_get_str_or(w, "message", "")) ? "(message as above)" : json_get_str_or(w, "message", ""));
 	char *fps = join(cJSON_GetObjectItemCaseSensitive(w, "fingerprints"), ", ");
 	if (*fps)
 		printf("                 fingerprints: %s\n", fps);
@@ -191,20 +165,20 @@ static void print_wait(struct show *sh, const cJSON *w)
 			continue;
 		double oel = 0;
 		char odur[32] = "?";
-		if (has_num(o, "elapsed_s", &oel))
+		if (json_has_number(o, "elapsed_s", &oel))
 			seconds(oel, odur, sizeof(odur));
-		printf("                 #%-3d +%-7s %-14s", inum(o, "seq"), odur, *s_(o, "class") ? s_(o, "class") : "-");
-		if (*s_(o, "digest"))
-			printf(" digest %.12s%s", s_(o, "digest"), is_true(o, "changed") ? " (changed)" : "");
-		if (inum(o, "no_progress"))
-			printf(" no-progress %d", inum(o, "no_progress"));
-		if (*s_(o, "probe_error"))
-			printf(" probe error: %s", s_(o, "probe_error"));
-		if (*s_(o, "summary") && seen_before(sh, s_(o, "summary")))
+		printf("                 #%-3d +%-7s %-14s", json_get_int(o, "seq", 0), odur, *json_get_str_or(o, "class", "") ? json_get_str_or(o, "class", "") : "-");
+		if (*json_get_str_or(o, "digest", ""))
+			printf(" digest %.12s%s", json_get_str_or(o, "digest", ""), json_get_bool(o, "changed") ? " (changed)" : "");
+		if (json_get_int(o, "no_progress", 0))
+			printf(" no-progress %d", json_get_int(o, "no_progress", 0));
+		if (*json_get_str_or(o, "probe_error", ""))
+			printf(" probe error: %s", json_get_str_or(o, "probe_error", ""));
+		if (*json_get_str_or(o, "summary", "") && seen_before(sh, json_get_str_or(o, "summary", "")))
 			printf(" — (summary as above)");
-		else if (*s_(o, "summary"))
-			printf(" — %.*s%s", sh->all ? (int)strlen(s_(o, "summary")) : 160, s_(o, "summary"),
-			       !sh->all && strlen(s_(o, "summary")) > 160 ? "…" : "");
+		else if (*json_get_str_or(o, "summary", ""))
+			printf(" — %.*s%s", sh->all ? (int)strlen(json_get_str_or(o, "summary", "")) : 160, json_get_str_or(o, "summary", ""),
+			       !sh->all && strlen(json_get_str_or(o, "summary", "")) > 160 ? "…" : "");
 		putchar('\n');
 	}
 }
@@ -213,19 +187,19 @@ static void print_git(const cJSON *g)
 {
 	if (!cJSON_IsObject(g))
 		return;
-	const char *hb = s_(g, "head_before"), *ha = s_(g, "head_after");
-	printf("    git          %s%s%.10s", *s_(g, "branch") ? s_(g, "branch") : "(detached)", " ", *hb ? hb : "-");
+	const char *hb = json_get_str_or(g, "head_before", ""), *ha = json_get_str_or(g, "head_after", "");
+	printf("    git          %s%s%.10s", *json_get_str_or(g, "branch", "") ? json_get_str_or(g, "branch", "") : "(detached)", " ", *hb ? hb : "-");
 	if (strcmp(hb, ha))
 		printf(" -> %.10s", *ha ? ha : "-");
-	printf(", %d file%s changed, +%d -%d\n", inum(g, "files_changed"), inum(g, "files_changed") == 1 ? "" : "s",
-	       inum(g, "insertions"), inum(g, "deletions"));
+	printf(", %d file%s changed, +%d -%d\n", json_get_int(g, "files_changed", 0), json_get_int(g, "files_changed", 0) == 1 ? "" : "s",
+	       json_get_int(g, "insertions", 0), json_get_int(g, "deletions", 0));
 	const cJSON *f, *files = cJSON_GetObjectItemCaseSensitive(g, "files");
 	if (!cJSON_IsArray(files))
 		files = NULL;
 	cJSON_ArrayForEach(f, files) {
-		const char *st = s_(f, "status");
-		printf("                 %c %s +%d -%d%s\n", *st ? (char)(*st - 'a' + 'A') : '?', s_(f, "path"),
-		       inum(f, "insertions"), inum(f, "deletions"), is_true(f, "binary") ? " (binary)" : "");
+		const char *st = json_get_str_or(f, "status", "");
+		printf("                 %c %s +%d -%d%s\n", *st ? (char)(*st - 'a' + 'A') : '?', json_get_str_or(f, "path", ""),
+		       json_get_int(f, "insertions", 0), json_get_int(f, "deletions", 0), json_get_bool(f, "binary") ? " (binary)" : "");
 	}
 }
 
@@ -234,36 +208,36 @@ static void print_iteration_items(struct show *sh, const cJSON *step, int it)
 {
 	const cJSON *x;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "attempts"))
-		if (inum(x, "iteration") == it)
+		if (json_get_int(x, "iteration", 0) == it)
 			print_attempt(sh, x);
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "waits"))
-		if (inum(x, "iteration") == it)
+		if (json_get_int(x, "iteration", 0) == it)
 			print_wait(sh, x);
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "kills"))
-		if (inum(x, "iteration") == it) {
+		if (json_get_int(x, "iteration", 0) == it) {
 			char *sig = join(cJSON_GetObjectItemCaseSensitive(x, "signals_sent"), " ");
-			printf("    stopped      %s: %s%s%s\n", s_(x, "phase"), sig, *s_(x, "why") ? " — " : "", s_(x, "why"));
+			printf("    stopped      %s: %s%s%s\n", json_get_str_or(x, "phase", ""), sig, *json_get_str_or(x, "why", "") ? " — " : "", json_get_str_or(x, "why", ""));
 			free(sig);
 		}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "git"))
-		if (inum(x, "iteration") == it)
+		if (json_get_int(x, "iteration", 0) == it)
 			print_git(x);
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "convergence"))
-		if (inum(x, "iteration") == it) {
+		if (json_get_int(x, "iteration", 0) == it) {
 			char *fps = join(cJSON_GetObjectItemCaseSensitive(x, "fingerprints"), ", ");
-			printf("    convergence  stage %d%s%s%s%s\n", inum(x, "stage"), *fps ? " [" : "", fps, *fps ? "]" : "",
-			       *s_(x, "diagnosis") ? "" : "");
-			if (*s_(x, "diagnosis"))
-				printf("                 %s\n", s_(x, "diagnosis"));
+			printf("    convergence  stage %d%s%s%s%s\n", json_get_int(x, "stage", 0), *fps ? " [" : "", fps, *fps ? "]" : "",
+			       *json_get_str_or(x, "diagnosis", "") ? "" : "");
+			if (*json_get_str_or(x, "diagnosis", ""))
+				printf("                 %s\n", json_get_str_or(x, "diagnosis", ""));
 			free(fps);
 		}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "alerts"))
-		if (inum(x, "iteration") == it)
-			printf("    ALERT        %d consecutive failures (threshold %d)%s%s\n", inum(x, "consecutive_failures"),
-			       inum(x, "threshold"), *s_(x, "reason") ? ": " : "", s_(x, "reason"));
+		if (json_get_int(x, "iteration", 0) == it)
+			printf("    ALERT        %d consecutive failures (threshold %d)%s%s\n", json_get_int(x, "consecutive_failures", 0),
+			       json_get_int(x, "threshold", 0), *json_get_str_or(x, "reason", "") ? ": " : "", json_get_str_or(x, "reason", ""));
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(step, "warnings"))
-		if (inum(x, "iteration") == it)
-			printf("    warning      %s\n", s_(x, "message"));
+		if (json_get_int(x, "iteration", 0) == it)
+			printf("    warning      %s\n", json_get_str_or(x, "message", ""));
 }
 
 /* A list of reasons: each long one once. */
@@ -277,8 +251,8 @@ static void print_reasons(struct show *sh, const cJSON *arr)
 
 static void print_step(struct show *sh, const cJSON *step)
 {
-	int ni = inum(step, "iteration_count"), na = inum(step, "attempt_count");
-	printf("\nStep %s  %s", s_(step, "step"), s_(step, "status"));
+	int ni = json_get_int(step, "iteration_count", 0), na = json_get_int(step, "attempt_count", 0);
+	printf("\nStep %s  %s", json_get_str_or(step, "step", ""), json_get_str_or(step, "status", ""));
 	if (ni || na) {
 		printf("  (");
 		if (ni)
@@ -288,17 +262,17 @@ static void print_step(struct show *sh, const cJSON *step)
 		printf(")");
 	}
 	putchar('\n');
-	if (*s_(step, "reason"))
-		printf("  reason: %s\n", s_(step, "reason"));
-	seen_before(sh, s_(step, "reason"));
+	if (*json_get_str_or(step, "reason", ""))
+		printf("  reason: %s\n", json_get_str_or(step, "reason", ""));
+	seen_before(sh, json_get_str_or(step, "reason", ""));
 	print_iteration_items(sh, step, 0);
 	const cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(step, "iterations")) {
-		int n = inum(it, "iteration");
-		const char *decision = *s_(it, "decision") ? s_(it, "decision") : "(in progress)";
+		int n = json_get_int(it, "iteration", 0);
+		const char *decision = *json_get_str_or(it, "decision", "") ? json_get_str_or(it, "decision", "") : "(in progress)";
 		printf("  Iteration %d: %s", n, decision);
-		if (*s_(it, "decision_source"))
-			printf(" (%s)", s_(it, "decision_source"));
+		if (*json_get_str_or(it, "decision_source", ""))
+			printf(" (%s)", json_get_str_or(it, "decision_source", ""));
 		putchar('\n');
 		print_reasons(sh, cJSON_GetObjectItemCaseSensitive(it, "reasons"));
 		print_list("    ", "fingerprint", cJSON_GetObjectItemCaseSensitive(it, "fingerprints"));
@@ -313,35 +287,35 @@ static void print_run(struct show *sh, const cJSON *run)
 	double d;
 	short_time(json_get_string(run, "started_at"), started, sizeof(started));
 	short_time(json_get_string(run, "finished_at"), finished, sizeof(finished));
-	if (has_num(run, "duration_s", &d))
+	if (json_has_number(run, "duration_s", &d))
 		seconds(d, dur, sizeof(dur));
-	printf("Run        %s\n", s_(run, "id"));
-	printf("Workflow   %s%s%s%s\n", s_(run, "workflow"), *s_(run, "file") ? " (" : "", s_(run, "file"),
-	       *s_(run, "file") ? ")" : "");
-	printf("Status     %s", s_(run, "status"));
-	if (has_num(run, "exit_code", &d))
+	printf("Run        %s\n", json_get_str_or(run, "id", ""));
+	printf("Workflow   %s%s%s%s\n", json_get_str_or(run, "workflow", ""), *json_get_str_or(run, "file", "") ? " (" : "", json_get_str_or(run, "file", ""),
+	       *json_get_str_or(run, "file", "") ? ")" : "");
+	printf("Status     %s", json_get_str_or(run, "status", ""));
+	if (json_has_number(run, "exit_code", &d))
 		printf(" (exit %d)", (int)d);
-	if (*s_(run, "status_reason"))
-		printf(" — %s", s_(run, "status_reason"));
+	if (*json_get_str_or(run, "status_reason", ""))
+		printf(" — %s", json_get_str_or(run, "status_reason", ""));
 	putchar('\n');
 	printf("Started    %s UTC\n", started);
 	printf("Finished   %s%s (%s)\n", finished, strcmp(finished, "-") ? " UTC" : "", dur);
-	if (*s_(run, "workspace"))
-		printf("Workspace  %s\n", s_(run, "workspace"));
-	if (*s_(run, "context_dir"))
-		printf("Context    %s\n", s_(run, "context_dir"));
-	if (has_num(run, "pid", &d))
-		printf("Runner     pid %d on %s\n", (int)d, s_(run, "hostname"));
+	if (*json_get_str_or(run, "workspace", ""))
+		printf("Workspace  %s\n", json_get_str_or(run, "workspace", ""));
+	if (*json_get_str_or(run, "context_dir", ""))
+		printf("Context    %s\n", json_get_str_or(run, "context_dir", ""));
+	if (json_has_number(run, "pid", &d))
+		printf("Runner     pid %d on %s\n", (int)d, json_get_str_or(run, "hostname", ""));
 
 	const cJSON *x, *pre = cJSON_GetObjectItemCaseSensitive(run, "preflight");
 	if (cJSON_GetArraySize(pre) > 0) {
 		printf("\nPreflight\n");
 		cJSON_ArrayForEach(x, pre) {
-			printf("  %-5s %s", is_true(x, "ok") ? "ok" : "FAIL", s_(x, "name"));
-			if (*s_(x, "fingerprint"))
-				printf("  [%s]", s_(x, "fingerprint"));
-			if (*s_(x, "message"))
-				printf("  %s", s_(x, "message"));
+			printf("  %-5s %s", json_get_bool(x, "ok") ? "ok" : "FAIL", json_get_str_or(x, "name", ""));
+			if (*json_get_str_or(x, "fingerprint", ""))
+				printf("  [%s]", json_get_str_or(x, "fingerprint", ""));
+			if (*json_get_str_or(x, "message", ""))
+				printf("  %s", json_get_str_or(x, "message", ""));
 			putchar('\n');
 		}
 	}
@@ -351,23 +325,23 @@ static void print_run(struct show *sh, const cJSON *run)
 	if (cJSON_GetArraySize(alerts) > 0) {
 		printf("\nAlerts\n");
 		cJSON_ArrayForEach(x, alerts)
-			printf("  %d consecutive failures (threshold %d)%s%s\n", inum(x, "consecutive_failures"),
-			       inum(x, "threshold"), *s_(x, "reason") ? ": " : "", s_(x, "reason"));
+			printf("  %d consecutive failures (threshold %d)%s%s\n", json_get_int(x, "consecutive_failures", 0),
+			       json_get_int(x, "threshold", 0), *json_get_str_or(x, "reason", "") ? ": " : "", json_get_str_or(x, "reason", ""));
 	}
 	const cJSON *notes = cJSON_GetObjectItemCaseSensitive(run, "notifications");
 	if (cJSON_GetArraySize(notes) > 0) {
 		printf("\nNotifications\n");
 		cJSON_ArrayForEach(x, notes) {
-			printf("  %s", s_(x, "event"));
-			if (*s_(x, "step"))
-				printf(" %s", s_(x, "step"));
-			if (inum(x, "iteration"))
-				printf("#%d", inum(x, "iteration"));
-			printf(" -> %s: %s", s_(x, "target"), *s_(x, "reason") ? s_(x, "reason") : "(pending)");
-			if (inum(x, "suppressed"))
-				printf(" (%d duplicate%s suppressed)", inum(x, "suppressed"), inum(x, "suppressed") == 1 ? "" : "s");
-			if (*s_(x, "message"))
-				printf(" — %.160s", s_(x, "message"));
+			printf("  %s", json_get_str_or(x, "event", ""));
+			if (*json_get_str_or(x, "step", ""))
+				printf(" %s", json_get_str_or(x, "step", ""));
+			if (json_get_int(x, "iteration", 0))
+				printf("#%d", json_get_int(x, "iteration", 0));
+			printf(" -> %s: %s", json_get_str_or(x, "target", ""), *json_get_str_or(x, "reason", "") ? json_get_str_or(x, "reason", "") : "(pending)");
+			if (json_get_int(x, "suppressed", 0))
+				printf(" (%d duplicate%s suppressed)", json_get_int(x, "suppressed", 0), json_get_int(x, "suppressed", 0) == 1 ? "" : "s");
+			if (*json_get_str_or(x, "message", ""))
+				printf(" — %.160s", json_get_str_or(x, "message", ""));
 			putchar('\n');
 		}
 	}
@@ -384,7 +358,7 @@ static void attach_archive(cJSON *run)
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(s, "iterations")) {
 			static const char *const files[][2] = {{"review.verdict", "verdict_text"}, {"fix.md", "fix_md"}};
 			for (size_t k = 0; k < 2; k++) {
-				char *p = xasprintf("%s/%s/iterations/%d/%s", ctx, s_(s, "step"), inum(it, "iteration"),
+				char *p = xasprintf("%s/%s/iterations/%d/%s", ctx, json_get_str_or(s, "step", ""), json_get_int(it, "iteration", 0),
 						    files[k][0]);
 				struct strbuf sb = STRBUF_INIT;
 				struct wl_err err = WL_ERR_INIT;

@@ -92,30 +92,18 @@ static void secs(const cJSON *o, const char *key, char *buf, size_t size)
 		duration_format((int64_t)(s + 0.5) * 1000, buf, size);
 }
 
-static int ival(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
-}
-
-static const char *sval(const cJSON *o, const char *key)
-{
-	const char *s = json_get_string(o, key);
-	return s ? s : "";
-}
-
 static void print_stats(const cJSON *doc)
 {
 	const cJSON *it, *f = cJSON_GetObjectItemCaseSensitive(doc, "filter");
 	int ndb = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "databases"));
-	printf("History: %d runs, %d waits in %d database%s", ival(doc, "runs"), ival(doc, "waits"), ndb,
+	printf("History: %d runs, %d waits in %d database%s", json_get_int(doc, "runs", 0), json_get_int(doc, "waits", 0), ndb,
 	       ndb == 1 ? "" : "s");
-	if (*sval(f, "since"))
-		printf(", since %s", sval(f, "since"));
-	if (*sval(f, "workflow"))
-		printf(", workflow %s", sval(f, "workflow"));
-	if (*sval(f, "target"))
-		printf(", target %s", sval(f, "target"));
+	if (*json_get_str_or(f, "since", ""))
+		printf(", since %s", json_get_str_or(f, "since", ""));
+	if (*json_get_str_or(f, "workflow", ""))
+		printf(", workflow %s", json_get_str_or(f, "workflow", ""));
+	if (*json_get_str_or(f, "target", ""))
+		printf(", target %s", json_get_str_or(f, "target", ""));
 	printf("\n");
 
 	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(doc, "targets");
@@ -131,11 +119,11 @@ static void print_stats(const cJSON *doc)
 			secs(m, "p99", p99, sizeof(p99));
 			secs(d, "p50", dec, sizeof(dec));
 			snprintf(ttm, sizeof(ttm), "%s/%s/%s", p50, p90, p99);
-			printf("%-40.40s %5d %5d %5d %5d %5d  %-22s %8s %8.1f %6d\n", sval(it, "target"),
-			       ival(it, "waits"), ival(it, "met"), ival(it, "terminal_fail"), ival(it, "stalled"),
-			       ival(it, "timeout"), ttm, dec,
+			printf("%-40.40s %5d %5d %5d %5d %5d  %-22s %8s %8.1f %6d\n", json_get_str_or(it, "target", ""),
+			       json_get_int(it, "waits", 0), json_get_int(it, "met", 0), json_get_int(it, "terminal_fail", 0), json_get_int(it, "stalled", 0),
+			       json_get_int(it, "timeout", 0), ttm, dec,
 			       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "observations_per_wait")),
-			       ival(it, "suspected_false_aborts"));
+			       json_get_int(it, "suspected_false_aborts", 0));
 		}
 	}
 	const cJSON *deps = cJSON_GetObjectItemCaseSensitive(doc, "dependencies");
@@ -146,7 +134,7 @@ static void print_stats(const cJSON *doc)
 			const cJSON *t;
 			cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(it, "targets"))
 				strbuf_addf(&tl, "%s%s", tl.len ? ", " : "", cJSON_GetStringValue(t));
-			printf("%-40.40s %12d  %s\n", sval(it, "dependency"), ival(it, "failed_waits"), strbuf_str(&tl));
+			printf("%-40.40s %12d  %s\n", json_get_str_or(it, "dependency", ""), json_get_int(it, "failed_waits", 0), strbuf_str(&tl));
 			strbuf_release(&tl);
 		}
 	}
@@ -155,19 +143,19 @@ static void print_stats(const cJSON *doc)
 		printf("\n%-50s %6s %5s  %-19s  %-19s\n", "TOP FINGERPRINTS", "COUNT", "RUNS", "FIRST SEEN (UTC)",
 		       "LAST SEEN (UTC)");
 		cJSON_ArrayForEach(it, fps)
-			printf("%-50.50s %6d %5d  %-19.19s  %-19.19s\n", sval(it, "fingerprint"), ival(it, "count"),
-			       ival(it, "runs"), sval(it, "first_seen"), sval(it, "last_seen"));
+			printf("%-50.50s %6d %5d  %-19.19s  %-19.19s\n", json_get_str_or(it, "fingerprint", ""), json_get_int(it, "count", 0),
+			       json_get_int(it, "runs", 0), json_get_str_or(it, "first_seen", ""), json_get_str_or(it, "last_seen", ""));
 	}
 	const cJSON *loops = cJSON_GetObjectItemCaseSensitive(doc, "loops");
-	if (ival(loops, "loops")) {
+	if (json_get_int(loops, "loops", 0)) {
 		const cJSON *c = cJSON_GetObjectItemCaseSensitive(loops, "iterations_to_convergence");
 		printf("\nLoops: %d, converged %d; iterations to convergence p50 %d, p90 %d, max %d\n",
-		       ival(loops, "loops"), ival(loops, "converged"), ival(c, "p50"), ival(c, "p90"), ival(c, "max"));
+		       json_get_int(loops, "loops", 0), json_get_int(loops, "converged", 0), json_get_int(c, "p50", 0), json_get_int(c, "p90", 0), json_get_int(c, "max", 0));
 		const cJSON *need = cJSON_GetObjectItemCaseSensitive(loops, "fingerprints_needing_more_iterations");
 		if (cJSON_GetArraySize(need)) {
 			printf("Fingerprints that needed more than one iteration (loops):\n");
 			cJSON_ArrayForEach(it, need)
-				printf("  %5d  %s\n", ival(it, "loops"), sval(it, "fingerprint"));
+				printf("  %5d  %s\n", json_get_int(it, "loops", 0), json_get_str_or(it, "fingerprint", ""));
 		}
 	}
 	const cJSON *fa = cJSON_GetObjectItemCaseSensitive(doc, "suspected_false_aborts");
@@ -176,8 +164,8 @@ static void print_stats(const cJSON *doc)
 		char el[16];
 		secs(it, "elapsed_s", el, sizeof(el));
 		printf("  %s %s iteration %d: %s stalled after %d observations (%s, no progress %d); %s\n",
-		       sval(it, "run_id"), sval(it, "step"), ival(it, "iteration"), sval(it, "target"),
-		       ival(it, "observations"), el, ival(it, "no_progress"), sval(it, "why"));
+		       json_get_str_or(it, "run_id", ""), json_get_str_or(it, "step", ""), json_get_int(it, "iteration", 0), json_get_str_or(it, "target", ""),
+		       json_get_int(it, "observations", 0), el, json_get_int(it, "no_progress", 0), json_get_str_or(it, "why", ""));
 	}
 }
 
@@ -191,23 +179,23 @@ static void print_suggestion(const cJSON *s)
 	secs(from, "time_to_met_max_s", mx, sizeof(mx));
 	secs(from, "change_interval_s", ch, sizeof(ch));
 	secs(from, "longest_silent_met_s", sil, sizeof(sil));
-	int np_met = ival(from, "max_no_progress_met"), np_fa = ival(from, "false_abort_no_progress");
-	printf("# waitloop tune %s: from %d met waits\n", sval(s, "target"), ival(s, "met_samples"));
-	printf("# max_wait %s: p99 time to met %s (p50 %s, max %s) x 1.25, at least +10s\n", sval(wp, "max_wait"),
+	int np_met = json_get_int(from, "max_no_progress_met", 0), np_fa = json_get_int(from, "false_abort_no_progress", 0);
+	printf("# waitloop tune %s: from %d met waits\n", json_get_str_or(s, "target", ""), json_get_int(s, "met_samples", 0));
+	printf("# max_wait %s: p99 time to met %s (p50 %s, max %s) x 1.25, at least +10s\n", json_get_str_or(wp, "max_wait", ""),
 	       p99, p50, mx);
 	printf("# interval %s: the state changes every %s (median); a third of that, 1s..60s\n",
-	       sval(wp, "interval"), ch);
+	       json_get_str_or(wp, "interval", ""), ch);
 	printf("# stall_threshold %d: 1.5 x the longest run without progress + 1 (%d in a met wait",
-	       ival(wp, "stall_threshold"), np_met);
-	if (ival(from, "suspected_false_aborts"))
-		printf(", %d at %d suspected false aborts", np_fa, ival(from, "suspected_false_aborts"));
+	       json_get_int(wp, "stall_threshold", 0), np_met);
+	if (json_get_int(from, "suspected_false_aborts", 0))
+		printf(", %d at %d suspected false aborts", np_fa, json_get_int(from, "suspected_false_aborts", 0));
 	printf(")\n# progress_deadline %s: 1.5 x the longest silence in a met wait (%s), at least 1m\n",
-	       sval(wp, "progress_deadline"), sil);
+	       json_get_str_or(wp, "progress_deadline", ""), sil);
 	printf("wait_policy:\n");
-	printf("  max_wait: %s\n", sval(wp, "max_wait"));
-	printf("  interval: %s\n", sval(wp, "interval"));
-	printf("  stall_threshold: %d\n", ival(wp, "stall_threshold"));
-	printf("  progress_deadline: %s\n", sval(wp, "progress_deadline"));
+	printf("  max_wait: %s\n", json_get_str_or(wp, "max_wait", ""));
+	printf("  interval: %s\n", json_get_str_or(wp, "interval", ""));
+	printf("  stall_threshold: %d\n", json_get_int(wp, "stall_threshold", 0));
+	printf("  progress_deadline: %s\n", json_get_str_or(wp, "progress_deadline", ""));
 }
 
 static void print_json(const cJSON *o)

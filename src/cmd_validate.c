@@ -2,6 +2,7 @@
  * waitloop validate FILE... [--json]: load every file with the loader and
  * report every diagnostic. Read-only: nothing runs, nothing is notified.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,30 +66,29 @@ static void print_summary(const char *file, const struct errlist *el)
 
 int cmd_validate(int argc, char **argv)
 {
-	int json = 0, nfiles = 0, options = 1;
-	const char **files = xcalloc((size_t)argc + 1, sizeof(*files));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (options && !strcmp(a, "--")) {
-			options = 0;
-		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	static const char *const known[] = {"--json", "--help", "-h", NULL};  /* did-you-mean candidates, short ones too */
+	int json = 0, c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'h':
 			fputs(validate_usage, stdout);
-			free(files);
 			return 0;
-		} else if (options && !strcmp(a, "--json")) {
-			json = 1;
-		} else if (options && a[0] == '-' && a[1]) {
-			static const char *const known[] = {"--json", "--help", "-h", NULL};
-			free(files);
-			return usage_unknown_option("validate", a, known);
-		} else {
-			files[nfiles++] = a;
+		default:
+			return usage_unknown_option("validate", argv[optind - 1], known);
 		}
 	}
-	if (!nfiles) {
-		free(files);
+	int nfiles = argc - optind;
+	char **files = argv + optind;
+	if (!nfiles)
 		return usage_error("validate", "no workflow file given");
-	}
 	int all_valid = 1;
 	cJSON *doc = json ? cJSON_CreateObject() : NULL;
 	cJSON *arr = json ? cJSON_AddArrayToObject(doc, "files") : NULL;
@@ -114,7 +114,6 @@ int cmd_validate(int argc, char **argv)
 		cJSON_free(s);
 		cJSON_Delete(doc);
 	}
-	free(files);
 	fflush(stdout);
 	return all_valid ? 0 : 2;
 }

@@ -120,17 +120,10 @@ struct run {
 
 /* --- output ---------------------------------------------------------------- */
 
+/* A closed pipe is not an error here: the script does not want the output any more. */
 static void write_all(int fd, const char *data, size_t len)
 {
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;   /* a closed pipe: the script does not want it any more */
-		data += n;
-		len -= (size_t)n;
-	}
+	(void)fs_write_all(fd, data, len);
 }
 
 static void live_clear(struct run *r)

@@ -62,6 +62,24 @@ int usage_unknown_longopt(const char *cmd, const char *arg, const struct option 
 	return rc;
 }
 
+int parse_help_only(const char *cmd, int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	static const char *const known[] = {"--help", "-h", NULL};
+	opterr = 0;
+	optind = 1;
+	int c = getopt_long(argc, argv, ":h", opts, NULL);
+	if (c == -1)
+		return -1;
+	if (c != 'h')
+		return usage_unknown_option(cmd, argv[optind - 1], known);
+	fputs(usage, stdout);
+	return 0;
+}
+
 void stop_orphans(struct store *st)
 {
 	struct wl_err err = WL_ERR_INIT;

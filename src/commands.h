@@ -30,6 +30,12 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 struct option;
 int usage_unknown_option(const char *cmd, const char *arg, const char *const *known);
 int usage_unknown_longopt(const char *cmd, const char *arg, const struct option *opts);
+/*
+ * The options of a command whose only option is --help (-h), by getopt_long:
+ * -1 with optind at the first operand; 0 after printing usage on stdout;
+ * 2 after an unknown option (with a did-you-mean among --help and -h).
+ */
+int parse_help_only(const char *cmd, int argc, char **argv, const char *usage);
 struct store;
 /* The watchdog (reaper.h) after CRASHED runs were marked: stops what they
  * left running and says so on stderr. */

@@ -13,18 +13,20 @@
 
 #include "xalloc.h"
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return errno;
 		}
-		p += w;
-		len -= (size_t)w;
+		p += n;
+		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -38,7 +40,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_er
 		free(tmp);
 		return -1;
 	}
-	if (write_all(fd, data, len) < 0) {
+	if (fs_write_all(fd, data, len)) {
 		err_set(err, "cannot write '%s': %s", path, strerror(errno));
 		close(fd);
 		unlink(tmp);
@@ -66,7 +68,7 @@ int fs_append_line(const char *path, const char *line, struct wl_err *err)
 	buf[n] = '\n';
 	struct stat st;
 	off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
-	int r = write_all(fd, buf, n + 1);
+	int r = fs_write_all(fd, buf, n + 1) ? -1 : 0;
 	int saved = errno;
 	if (r < 0 && before >= 0 && ftruncate(fd, before) < 0)   /* whole lines or nothing */
 		saved = errno;
@@ -179,7 +181,7 @@ static int copy_file(const char *src, const char *dst, mode_t mode, struct wl_er
 		}
 		if (r == 0)
 			break;
-		if (write_all(out, buf, (size_t)r) < 0) {
+		if (fs_write_all(out, buf, (size_t)r)) {
 			rc = err_set(err, "cannot write '%s': %s", dst, strerror(errno));
 			break;
 		}

@@ -15,6 +15,9 @@
 #include "error.h"
 #include "strbuf.h"
 
+/* Write all len bytes to fd (retrying short writes and EINTR): 0, or the errno of the
+ * failed write (also left in errno; a write of 0 bytes counts as ENOSPC). */
+int fs_write_all(int fd, const void *data, size_t len);
 int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_err *err);
 /* Append one line (a '\n' is added) with a single write(2) on an O_APPEND descriptor. */
 int fs_append_line(const char *path, const char *line, struct wl_err *err);

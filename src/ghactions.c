@@ -49,30 +49,24 @@ static void command(FILE *out, const char *level, const char *title, const char 
 	strbuf_release(&sb);
 }
 
-static const char *str(const cJSON *o, const char *key, const char *dflt)
-{
-	const char *s = json_get_string(o, key);
-	return s ? s : dflt;
-}
-
 int ghactions_annotate(const cJSON *summary, FILE *out)
 {
 	int n = 0, failed_steps = 0;
-	const char *wf = str(summary, "workflow", "waitloop");
+	const char *wf = json_get_str_or(summary, "workflow", "waitloop");
 	const cJSON *st, *w;
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(summary, "steps")) {
-		const char *id = str(st, "id", "?"), *status = str(st, "status", "");
+		const char *id = json_get_str_or(st, "id", "?"), *status = json_get_str_or(st, "status", "");
 		cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(st, "waits")) {
 			if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "early_abort")))
 				continue;
-			char *title = xasprintf("waitloop: %s: early abort (%s)", id, str(w, "outcome", "?"));
+			char *title = xasprintf("waitloop: %s: early abort (%s)", id, json_get_str_or(w, "outcome", "?"));
 			struct strbuf msg = STRBUF_INIT;
-			strbuf_addf(&msg, "%s %s", str(w, "phase", "wait"), str(w, "target", ""));
+			strbuf_addf(&msg, "%s %s", json_get_str_or(w, "phase", "wait"), json_get_str_or(w, "target", ""));
 			double it = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "iteration"));
 			if (it > 0)
 				strbuf_addf(&msg, " (iteration %d)", (int)it);
-			if (*str(w, "message", ""))
-				strbuf_addf(&msg, ": %s", str(w, "message", ""));
+			if (*json_get_str_or(w, "message", ""))
+				strbuf_addf(&msg, ": %s", json_get_str_or(w, "message", ""));
 			add_fingerprints(&msg, cJSON_GetObjectItemCaseSensitive(w, "fingerprints"));
 			const char *file = json_get_string(w, "failure_file");
 			if (file)
@@ -87,7 +81,7 @@ int ghactions_annotate(const cJSON *summary, FILE *out)
 		failed_steps++;
 		char *title = xasprintf("waitloop: %s: step %s %s", wf, id, status);
 		struct strbuf msg = STRBUF_INIT;
-		strbuf_addstr(&msg, str(st, "reason", status));
+		strbuf_addstr(&msg, json_get_str_or(st, "reason", status));
 		add_fingerprints(&msg, cJSON_GetObjectItemCaseSensitive(st, "fingerprints"));
 		const char *v = json_get_string(st, "verdict_file");
 		if (v)
@@ -97,10 +91,10 @@ int ghactions_annotate(const cJSON *summary, FILE *out)
 		free(title);
 		n++;
 	}
-	const char *status = str(summary, "status", "");
+	const char *status = json_get_str_or(summary, "status", "");
 	if (!failed_steps && strcmp(status, "SUCCEEDED") && *status) {
 		char *title = xasprintf("waitloop: %s %s", wf, status);
-		command(out, "error", title, str(summary, "reason", status));
+		command(out, "error", title, json_get_str_or(summary, "reason", status));
 		free(title);
 		n++;
 	}
@@ -145,31 +139,31 @@ static const char *status_mark(const char *status)
 char *ghactions_summary_markdown(const cJSON *summary, const char *run_url)
 {
 	struct strbuf sb = STRBUF_INIT;
-	const char *status = str(summary, "status", "?");
+	const char *status = json_get_str_or(summary, "status", "?");
 	strbuf_addf(&sb, "### %s waitloop: ", status_mark(status));
-	md_cell(&sb, str(summary, "workflow", "?"));
+	md_cell(&sb, json_get_str_or(summary, "workflow", "?"));
 	strbuf_addf(&sb, " — %s", status);
 	double d = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(summary, "duration_s"));
 	if (!isnan(d))
 		strbuf_addf(&sb, " (%.1fs)", d);
 	strbuf_addstr(&sb, "\n\nRun ");
-	md_code(&sb, str(summary, "run_id", "?"));
+	md_code(&sb, json_get_str_or(summary, "run_id", "?"));
 	if (json_get_string(summary, "reason")) {
 		strbuf_addstr(&sb, ": ");
-		md_cell(&sb, str(summary, "reason", ""));
+		md_cell(&sb, json_get_str_or(summary, "reason", ""));
 	}
 	strbuf_addstr(&sb, "\n\n| step | status | iterations | duration | reason | fingerprints |\n"
 			   "|---|---|---|---|---|---|\n");
 	const cJSON *st, *w, *f;
 	int nwaits = 0;
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(summary, "steps")) {
-		const char *ss = str(st, "status", "?");
+		const char *ss = json_get_str_or(st, "status", "?");
 		strbuf_addstr(&sb, "| ");
-		md_cell(&sb, str(st, "id", "?"));
+		md_cell(&sb, json_get_str_or(st, "id", "?"));
 		strbuf_addf(&sb, " | %s %s | %d | %.1fs | ", status_mark(ss), ss,
 			    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "iterations")),
 			    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "duration_s")));
-		md_cell(&sb, str(st, "reason", ""));
+		md_cell(&sb, json_get_str_or(st, "reason", ""));
 		strbuf_addstr(&sb, " | ");
 		int n = 0;
 		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(st, "fingerprints")) {
@@ -181,31 +175,31 @@ char *ghactions_summary_markdown(const cJSON *summary, const char *run_url)
 		}
 		strbuf_addstr(&sb, " |\n");
 		cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(st, "waits"))
-			if (strcmp(str(w, "outcome", ""), "met"))
+			if (strcmp(json_get_str_or(w, "outcome", ""), "met"))
 				nwaits++;
 	}
 	if (nwaits) {
 		strbuf_addstr(&sb, "\n#### Waits that did not end \"met\"\n\n");
 		cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(summary, "steps")) {
 			cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(st, "waits")) {
-				if (!strcmp(str(w, "outcome", ""), "met"))
+				if (!strcmp(json_get_str_or(w, "outcome", ""), "met"))
 					continue;
 				strbuf_addstr(&sb, "- **");
-				md_cell(&sb, str(st, "id", "?"));
+				md_cell(&sb, json_get_str_or(st, "id", "?"));
 				double it = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "iteration"));
 				if (it > 0)
 					strbuf_addf(&sb, "** iteration %d, ", (int)it);
 				else
 					strbuf_addstr(&sb, "**, ");
-				md_cell(&sb, str(w, "phase", "wait"));
+				md_cell(&sb, json_get_str_or(w, "phase", "wait"));
 				strbuf_addch(&sb, ' ');
-				md_code(&sb, str(w, "target", ""));
-				strbuf_addf(&sb, ": **%s**%s after %.1fs", str(w, "outcome", "?"),
+				md_code(&sb, json_get_str_or(w, "target", ""));
+				strbuf_addf(&sb, ": **%s**%s after %.1fs", json_get_str_or(w, "outcome", "?"),
 					    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "early_abort")) ? " (early abort)" : "",
 					    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "elapsed_s")));
-				if (*str(w, "message", "")) {
+				if (*json_get_str_or(w, "message", "")) {
 					strbuf_addstr(&sb, " — ");
-					md_cell(&sb, str(w, "message", ""));
+					md_cell(&sb, json_get_str_or(w, "message", ""));
 				}
 				cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(w, "fingerprints"))
 					if (cJSON_IsString(f)) {
@@ -217,13 +211,13 @@ char *ghactions_summary_markdown(const cJSON *summary, const char *run_url)
 		}
 	}
 	strbuf_addstr(&sb, "\n#### Artifacts\n\n- context directory: ");
-	md_code(&sb, str(summary, "context_dir", "?"));
+	md_code(&sb, json_get_str_or(summary, "context_dir", "?"));
 	strbuf_addch(&sb, '\n');
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(summary, "steps")) {
 		const char *v = json_get_string(st, "verdict_file");
 		if (v) {
 			strbuf_addstr(&sb, "- ");
-			md_cell(&sb, str(st, "id", "?"));
+			md_cell(&sb, json_get_str_or(st, "id", "?"));
 			strbuf_addstr(&sb, " verdict: ");
 			md_code(&sb, v);
 			strbuf_addch(&sb, '\n');
@@ -232,7 +226,7 @@ char *ghactions_summary_markdown(const cJSON *summary, const char *run_url)
 			if (!cJSON_IsString(f))
 				continue;
 			strbuf_addstr(&sb, "- ");
-			md_cell(&sb, str(st, "id", "?"));
+			md_cell(&sb, json_get_str_or(st, "id", "?"));
 			strbuf_addstr(&sb, " wait failure: ");
 			md_code(&sb, f->valuestring);
 			strbuf_addch(&sb, '\n');

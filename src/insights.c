@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonutil.h"
 #include "insights.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -973,12 +974,6 @@ out:
 
 /* ---- suggestions ------------------------------------------------------- */
 
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
 /* Round seconds up to a duration a person would write. */
 static int64_t nice_ms(double s)
 {
@@ -999,15 +994,15 @@ cJSON *insights_suggest(const cJSON *stats, const char *target, int min_met, str
 		err_set(err, "no wait on target '%s' in the history", target);
 		return NULL;
 	}
-	int met = (int)num(t, "met");
+	int met = (int)json_get_number(t, "met", -1);
 	if (met < min_met) {
 		err_set(err, "only %d met wait%s on '%s' in the history (need at least %d): not enough evidence to suggest settings",
 			met, met == 1 ? "" : "s", target, min_met);
 		return NULL;
 	}
 	const cJSON *ttm = cJSON_GetObjectItemCaseSensitive(t, "time_to_met_s");
-	double p99 = num(ttm, "p99"), change = num(t, "change_interval_s"), silent = num(t, "longest_silent_met_s");
-	int np_met = (int)num(t, "max_no_progress_met"), np_fa = (int)num(t, "false_abort_no_progress");
+	double p99 = json_get_number(ttm, "p99", -1), change = json_get_number(t, "change_interval_s", -1), silent = json_get_number(t, "longest_silent_met_s", -1);
+	int np_met = (int)json_get_number(t, "max_no_progress_met", -1), np_fa = (int)json_get_number(t, "false_abort_no_progress", -1);
 
 	/* max_wait: p99 time to met with a 25% margin (at least 10 s more). */
 	double max_wait_s = p99 * 1.25 > p99 + 10 ? p99 * 1.25 : p99 + 10;
@@ -1035,16 +1030,16 @@ cJSON *insights_suggest(const cJSON *stats, const char *target, int min_met, str
 	duration_format(nice_ms(deadline_s), d, sizeof(d));
 	cJSON_AddStringToObject(wp, "progress_deadline", d);
 	cJSON *from = cJSON_AddObjectToObject(o, "from");
-	cJSON_AddNumberToObject(from, "time_to_met_p50_s", num(ttm, "p50"));
+	cJSON_AddNumberToObject(from, "time_to_met_p50_s", json_get_number(ttm, "p50", -1));
 	cJSON_AddNumberToObject(from, "time_to_met_p99_s", p99);
-	cJSON_AddNumberToObject(from, "time_to_met_max_s", num(ttm, "max"));
+	cJSON_AddNumberToObject(from, "time_to_met_max_s", json_get_number(ttm, "max", -1));
 	if (change > 0)
 		cJSON_AddNumberToObject(from, "change_interval_s", change);
 	else
 		cJSON_AddNullToObject(from, "change_interval_s");
 	cJSON_AddNumberToObject(from, "longest_silent_met_s", silent);
 	cJSON_AddNumberToObject(from, "max_no_progress_met", np_met);
-	cJSON_AddNumberToObject(from, "suspected_false_aborts", num(t, "suspected_false_aborts"));
+	cJSON_AddNumberToObject(from, "suspected_false_aborts", json_get_number(t, "suspected_false_aborts", -1));
 	cJSON_AddNumberToObject(from, "false_abort_no_progress", np_fa);
 	return o;
 }

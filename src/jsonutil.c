@@ -88,6 +88,38 @@ const char *json_get_string(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+const char *json_get_str_or(const cJSON *obj, const char *key, const char *dflt)
+{
+	const char *s = json_get_string(obj, key);
+	return s ? s : dflt;
+}
+
+int json_has_number(const cJSON *obj, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsNumber(v))
+		return 0;
+	*out = v->valuedouble;
+	return 1;
+}
+
+double json_get_number(const cJSON *obj, const char *key, double dflt)
+{
+	double d = dflt;
+	return json_has_number(obj, key, &d) ? d : dflt;
+}
+
+int json_get_int(const cJSON *obj, const char *key, int dflt)
+{
+	double d = 0;
+	return json_has_number(obj, key, &d) ? (int)d : dflt;
+}
+
+int json_get_bool(const cJSON *obj, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
 cJSON *json_signals_sent(unsigned sent)
 {
 	cJSON *a = cJSON_CreateArray();

@@ -26,7 +26,21 @@ char *json_compact(const cJSON *obj);
 cJSON *json_string_array(const struct strvec *sv);
 /* proc_result.signals_sent (PROC_SENT_* bits) as ["SIGINT","SIGTERM","SIGKILL"]. */
 cJSON *json_signals_sent(unsigned sent);
+/*
+ * The one getter set over a cJSON object (obj may be NULL; a missing key or a
+ * value of another type gives the default).
+ */
 /* obj[key] as a string, or NULL. */
 const char *json_get_string(const cJSON *obj, const char *key);
+/* obj[key] as a string, or dflt. */
+const char *json_get_str_or(const cJSON *obj, const char *key, const char *dflt);
+/* obj[key] as a number, or dflt. */
+double json_get_number(const cJSON *obj, const char *key, double dflt);
+/* obj[key] as a number truncated to int, or dflt. */
+int json_get_int(const cJSON *obj, const char *key, int dflt);
+/* 1 and *out set when obj[key] is a number, else 0. */
+int json_has_number(const cJSON *obj, const char *key, double *out);
+/* 1 when obj[key] is true, else 0. */
+int json_get_bool(const cJSON *obj, const char *key);
 
 #endif

@@ -76,12 +76,6 @@ static void put_attr(const struct ctx *c, const char *name, const char *value)
 	strbuf_addch(c->out, '"');
 }
 
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 /* "reason [fp1, fp2]" (either part may be absent). Caller frees. */
 static char *failure_message(const char *reason, const cJSON *fps)
 {
@@ -162,7 +156,7 @@ static void step_case(const struct ctx *c, const char *wf, const cJSON *st, stru
 	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(st, "checks");
 	const cJSON *fps = cJSON_GetObjectItemCaseSensitive(st, "fingerprints");
 	n->tests++;
-	open_case(c, wf, id, num(st, "duration_s"));
+	open_case(c, wf, id, json_get_number(st, "duration_s", 0));
 	if (!strcmp(status, "SUCCEEDED")) {
 		strbuf_addstr(c->out, "/>\n");
 		return;
@@ -200,10 +194,10 @@ static void step_case(const struct ctx *c, const char *wf, const cJSON *st, stru
 static void check_case(const struct ctx *c, const char *wf, const char *step, const cJSON *ck, struct counts *n)
 {
 	char name[512];
-	snprintf(name, sizeof(name), "%s check #%d", step, (int)num(ck, "iteration"));
+	snprintf(name, sizeof(name), "%s check #%d", step, (int)json_get_number(ck, "iteration", 0));
 	const char *decision = json_get_string(ck, "decision");
 	n->tests++;
-	open_case(c, wf, name, num(ck, "duration_s"));
+	open_case(c, wf, name, json_get_number(ck, "duration_s", 0));
 	if (decision && !strcmp(decision, "complete")) {
 		strbuf_addstr(c->out, "/>\n");
 		return;
@@ -264,7 +258,7 @@ char *junit_render(const cJSON *summary, const struct redactor *rd)
 		put_result(&cc, "error", st_run, run_reason, NULL);
 		strbuf_addstr(&cases, "    </testcase>\n");
 	}
-	double secs = num(summary, "duration_s");
+	double secs = json_get_number(summary, "duration_s", 0);
 	strbuf_addstr(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
 	put_attr(&co, "name", wf);
 	strbuf_addf(&out, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n", n.tests,
@@ -293,7 +287,7 @@ char *junit_render(const cJSON *summary, const struct redactor *rd)
 		put_attr(&co, "value", v);
 		strbuf_addstr(&out, "/>\n");
 	}
-	strbuf_addf(&out, "      <property name=\"exit_code\" value=\"%d\"/>\n", (int)num(summary, "exit_code"));
+	strbuf_addf(&out, "      <property name=\"exit_code\" value=\"%d\"/>\n", (int)json_get_number(summary, "exit_code", 0));
 	strbuf_addstr(&out, "    </properties>\n");
 	strbuf_addstr(&out, strbuf_str(&cases));
 	strbuf_addstr(&out, "  </testsuite>\n</testsuites>\n");

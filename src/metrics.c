@@ -1,3 +1,4 @@
+#include "jsonutil.h"
 #include "metrics.h"
 
 #include <ctype.h>
@@ -321,18 +322,6 @@ void metrics_set_consecutive_failures(struct metrics *m, const char *step, int n
 	}
 }
 
-static double num(const cJSON *data, const char *key, double dflt)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(data, key);
-	return cJSON_IsNumber(it) ? it->valuedouble : dflt;
-}
-
-static const char *str(const cJSON *data, const char *key)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(data, key);
-	return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 static void add_labelled(struct metrics *m, enum family f, const char *l1, const char *raw2, double by)
 {
 	char *l2 = safe_label(raw2);
@@ -350,7 +339,7 @@ static int apply(struct metrics *m, const struct wl_event *ev)
 		size_t before = m->n;
 		step_seen(m, step);
 		changed = m->n != before;
-		double cf = num(d, "consecutive_failures", -1);
+		double cf = json_get_number(d, "consecutive_failures", -1);
 		if (cf >= 0) {
 			struct series *s = series_get(m, F_CONSECUTIVE, step, NULL);
 			changed |= s->value != cf;
@@ -365,20 +354,20 @@ static int apply(struct metrics *m, const struct wl_event *ev)
 		return 1;
 	case EV_RUN_FINISHED: {
 		m->run_done = 1;
-		double dur = num(d, "duration_s", -1);
+		double dur = json_get_number(d, "duration_s", -1);
 		if (dur < 0)
 			dur = m->run_start_ms && ev->ts_ms > m->run_start_ms
 				      ? (double)(ev->ts_ms - m->run_start_ms) / 1000.0
 				      : 0;
 		series_get(m, F_RUN_DURATION, NULL, NULL)->value = dur;
 		series_drop(m, F_LAST_RUN, "RUNNING");
-		char *st = safe_label(str(d, "status"));
+		char *st = safe_label(json_get_string(d, "status"));
 		series_get(m, F_LAST_RUN, st, NULL)->value = (double)ev->ts_ms / 1000.0;
 		free(st);
 		return 1;
 	}
 	case EV_STEP_STATE: {
-		const char *st = str(d, "status");
+		const char *st = json_get_string(d, "status");
 		if (!step || !st)
 			return changed;
 		struct step_clock *c = clock_get(m, step);
@@ -394,7 +383,7 @@ static int apply(struct metrics *m, const struct wl_event *ev)
 		if (!strcasecmp(st, "PENDING") || c->done)
 			return changed;
 		c->done = 1;
-		double dur = num(d, "duration_s", -1);
+		double dur = json_get_number(d, "duration_s", -1);
 		if (dur < 0)
 			dur = c->start_ms && ev->ts_ms > c->start_ms ? (double)(ev->ts_ms - c->start_ms) / 1000.0 : 0;
 		series_get(m, F_STEP_DURATION, step, NULL)->value = dur;
@@ -410,15 +399,15 @@ static int apply(struct metrics *m, const struct wl_event *ev)
 	case EV_WAIT_FINISHED:
 		if (!step)
 			return changed;
-		add_labelled(m, F_WAITS, step, str(d, "outcome"), 1);
-		series_get(m, F_WAIT_SECONDS, step, NULL)->value += num(d, "elapsed_s", 0);
+		add_labelled(m, F_WAITS, step, json_get_string(d, "outcome"), 1);
+		series_get(m, F_WAIT_SECONDS, step, NULL)->value += json_get_number(d, "elapsed_s", 0);
 		series_get(m, F_WAIT_SECONDS_COUNT, step, NULL)->value += 1;
 		return 1;
 	case EV_EARLY_ABORT: {
 		if (!step)
 			return changed;
-		const char *why = str(d, "reason");
-		add_labelled(m, F_EARLY_ABORTS, step, why ? why : str(d, "outcome"), 1);
+		const char *why = json_get_string(d, "reason");
+		add_labelled(m, F_EARLY_ABORTS, step, why ? why : json_get_string(d, "outcome"), 1);
 		return 1;
 	}
 	case EV_ALERT:
@@ -427,10 +416,10 @@ static int apply(struct metrics *m, const struct wl_event *ev)
 		series_get(m, F_ALERTS, step, NULL)->value += 1;
 		return 1;
 	case EV_NOTIFY: {
-		const char *target = str(d, "target");
+		const char *target = json_get_string(d, "target");
 		if (!target)
 			return changed;
-		add_labelled(m, F_NOTIFICATIONS, target, str(d, "reason"), 1);
+		add_labelled(m, F_NOTIFICATIONS, target, json_get_string(d, "reason"), 1);
 		return 1;
 	}
 	default:

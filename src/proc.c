@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "loop.h"
 #include "redact.h"
 #include "strbuf.h"
@@ -152,21 +153,6 @@ static void set_nonblock(int fd)
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* 0, or the errno of a failed write (what was not written is lost). */
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? errno : ENOSPC; /* a full disk must not stop the capture of the rest */
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static const char *env_lookup(char *const *env, const char *name)
@@ -490,7 +476,7 @@ static void take_output(struct proc *p, enum proc_stream stream, const char *buf
 	size_t raw_n = n;
 	p->res.last_output_ms = time_now_ms();
 	int file = capture_fd(p, stream);
-	int werr = file >= 0 ? write_all(file, buf, n) : 0;
+	int werr = file >= 0 ? fs_write_all(file, buf, n) : 0;
 	if (werr && !p->res.capture_error[0])
 		snprintf(p->res.capture_error, sizeof(p->res.capture_error), "cannot write its %s capture file: %s",
 			 stream == PROC_STDOUT ? "stdout" : "stderr", strerror(werr));

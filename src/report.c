@@ -58,18 +58,23 @@ static void copy_string_or_null(cJSON *dst, const cJSON *data, const char *key)
 		cJSON_AddNullToObject(dst, key);
 }
 
+/* copy_field() for each of fields, then copy_string_or_null() for each of files (both NULL-terminated). */
+static void copy_fields(cJSON *dst, const cJSON *src, const char *const *fields, const char *const *files)
+{
+	for (; *fields; fields++)
+		copy_field(dst, src, *fields);
+	for (; *files; files++)
+		copy_string_or_null(dst, src, *files);
+}
+
 static void on_iteration_finished(struct report *rp, const struct wl_event *ev)
 {
 	cJSON *s = step_entry(rp, ev->step);
 	cJSON *c = cJSON_CreateObject();
 	cJSON_AddNumberToObject(c, "iteration", ev->iteration);
-	copy_field(c, ev->data, "decision");
-	copy_field(c, ev->data, "source");
-	copy_field(c, ev->data, "message");
-	copy_field(c, ev->data, "reasons");
-	copy_field(c, ev->data, "fingerprints");
-	copy_string_or_null(c, ev->data, "verdict_file");
-	copy_string_or_null(c, ev->data, "wait_failure_file");
+	static const char *const fields[] = {"decision", "source", "message", "reasons", "fingerprints", NULL};
+	static const char *const files[] = {"verdict_file", "wait_failure_file", NULL};
+	copy_fields(c, ev->data, fields, files);
 	char key[32];
 	snprintf(key, sizeof(key), "%d", ev->iteration);
 	const cJSON *t0 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "iter_start"), key);
@@ -84,14 +89,10 @@ static void on_wait_finished(struct report *rp, const struct wl_event *ev)
 	cJSON *w = cJSON_CreateObject();
 	copy_field(w, ev->data, "phase");
 	cJSON_AddNumberToObject(w, "iteration", ev->iteration);
-	copy_field(w, ev->data, "target");
-	copy_field(w, ev->data, "outcome");
-	copy_field(w, ev->data, "early_abort");
-	copy_field(w, ev->data, "elapsed_s");
-	copy_field(w, ev->data, "observations");
-	copy_field(w, ev->data, "fingerprints");
-	copy_field(w, ev->data, "message");
-	copy_string_or_null(w, ev->data, "failure_file");
+	static const char *const fields[] = {"target", "outcome", "early_abort", "elapsed_s", "observations",
+					     "fingerprints", "message", NULL};
+	static const char *const files[] = {"failure_file", NULL};
+	copy_fields(w, ev->data, fields, files);
 	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(s, "waits"), w);
 }
 

@@ -67,23 +67,6 @@ static void esc(struct strbuf *sb, const char *s)
 	}
 }
 
-static const char *str(const cJSON *o, const char *key)
-{
-	const char *s = json_get_string(o, key);
-	return s ? s : "";
-}
-
-static double num(const cJSON *o, const char *key, double dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static const cJSON *arr(const cJSON *o, const char *key)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
 /* "2026-11-30T21:10:18.744Z" -> ms since the epoch; -1 when not a time. */
 static double parse_ms(const char *s)
 {
@@ -157,17 +140,17 @@ static void class_legend(struct strbuf *sb)
 
 static void gantt(struct strbuf *sb, const cJSON *run)
 {
-	double t0 = parse_ms(str(run, "started_at")), t1 = parse_ms(str(run, "finished_at"));
-	const cJSON *steps = arr(run, "steps"), *s;
+	double t0 = parse_ms(json_get_str_or(run, "started_at", "")), t1 = parse_ms(json_get_str_or(run, "finished_at", ""));
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(run, "steps"), *s;
 	if (t0 < 0)
 		return;
 	cJSON_ArrayForEach(s, steps) {
 		const cJSON *a;
-		double f = parse_ms(str(s, "finished_at"));
+		double f = parse_ms(json_get_str_or(s, "finished_at", ""));
 		if (f > t1)
 			t1 = f;
-		cJSON_ArrayForEach(a, arr(s, "attempts")) {
-			f = parse_ms(str(a, "finished_at"));
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(s, "attempts")) {
+			f = parse_ms(json_get_str_or(a, "finished_at", ""));
 			if (f > t1)
 				t1 = f;
 		}
@@ -190,30 +173,30 @@ static void gantt(struct strbuf *sb, const cJSON *run)
 	cJSON_ArrayForEach(s, steps) {
 		double y = 24 + row * 28.0;
 		strbuf_addf(sb, "<text x=\"4\" y=\"%.0f\">", y + 14);
-		esc(sb, str(s, "step"));
+		esc(sb, json_get_str_or(s, "step", ""));
 		strbuf_addstr(sb, " <tspan class=\"st\">");
-		esc(sb, str(s, "status"));
+		esc(sb, json_get_str_or(s, "status", ""));
 		strbuf_addstr(sb, "</tspan></text>\n");
 		const cJSON *a;
-		cJSON_ArrayForEach(a, arr(s, "attempts")) {
-			double a0 = parse_ms(str(a, "started_at")), a1 = parse_ms(str(a, "finished_at"));
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(s, "attempts")) {
+			double a0 = parse_ms(json_get_str_or(a, "started_at", "")), a1 = parse_ms(json_get_str_or(a, "finished_at", ""));
 			if (a0 < 0)
 				continue;
 			if (a1 < a0)
 				a1 = t1;
-			const char *phase = str(a, "phase");
+			const char *phase = json_get_str_or(a, "phase", "");
 			const char *fill = !strcmp(phase, "completion_check") ? "#9e77ed" : !strcmp(phase, "wait") ? "#15b79e"
 														: "#2e90fa";
 			double w = (a1 - a0) * scale;
 			strbuf_addf(sb, "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"18\" rx=\"3\" fill=\"%s\">"
 					"<title>",
 				    GL + (a0 - t0) * scale, y, w < 2 ? 2 : w, fill);
-			esc(sb, str(s, "step"));
-			strbuf_addf(sb, " iteration %d %s: ", (int)num(a, "iteration", 0), phase);
+			esc(sb, json_get_str_or(s, "step", ""));
+			strbuf_addf(sb, " iteration %d %s: ", (int)json_get_number(a, "iteration", 0), phase);
 			seconds(sb, (a1 - a0) / 1000.0);
-			if (*str(a, "reason")) {
+			if (*json_get_str_or(a, "reason", "")) {
 				strbuf_addstr(sb, " — ");
-				esc(sb, str(a, "reason"));
+				esc(sb, json_get_str_or(a, "reason", ""));
 			}
 			strbuf_addstr(sb, "</title></rect>\n");
 		}
@@ -233,16 +216,16 @@ static void gantt(struct strbuf *sb, const cJSON *run)
 
 static void wait_timeline(struct strbuf *sb, const cJSON *w)
 {
-	const cJSON *obs = arr(w, "observations"), *o;
-	const char *outcome = str(w, "outcome");
-	double end = num(w, "elapsed_s", 0);
+	const cJSON *obs = cJSON_GetObjectItemCaseSensitive(w, "observations"), *o;
+	const char *outcome = json_get_str_or(w, "outcome", "");
+	double end = json_get_number(w, "elapsed_s", 0);
 	int maxnp = 1;
 	cJSON_ArrayForEach(o, obs) {
-		double e = num(o, "elapsed_s", 0);
+		double e = json_get_number(o, "elapsed_s", 0);
 		if (e > end)
 			end = e;
-		if (num(o, "no_progress", 0) > maxnp)
-			maxnp = (int)num(o, "no_progress", 0);
+		if (json_get_number(o, "no_progress", 0) > maxnp)
+			maxnp = (int)json_get_number(o, "no_progress", 0);
 	}
 	if (end <= 0)
 		end = 1;
@@ -264,8 +247,8 @@ static void wait_timeline(struct strbuf *sb, const cJSON *w)
 	struct strbuf pts = STRBUF_INIT;
 	double px = TX, py = TY1;
 	cJSON_ArrayForEach(o, obs) {
-		double x = TX + num(o, "elapsed_s", 0) * sx;
-		double y = TY1 - (TY1 - TY0) * num(o, "no_progress", 0) / maxnp;
+		double x = TX + json_get_number(o, "elapsed_s", 0) * sx;
+		double y = TY1 - (TY1 - TY0) * json_get_number(o, "no_progress", 0) / maxnp;
 		strbuf_addf(&pts, "%.1f,%.1f %.1f,%.1f ", px, py, x, py);
 		px = x;
 		py = y;
@@ -281,26 +264,26 @@ static void wait_timeline(struct strbuf *sb, const cJSON *w)
 	}
 	/* One dot per observation; a ring when the digest changed. */
 	cJSON_ArrayForEach(o, obs) {
-		double x = TX + num(o, "elapsed_s", 0) * sx;
-		const char *cls = str(o, "class");
+		double x = TX + json_get_number(o, "elapsed_s", 0) * sx;
+		const char *cls = json_get_str_or(o, "class", "");
 		double y = TY1 - 10;
-		if (cJSON_IsTrue(arr(o, "changed")))
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "changed")))
 			strbuf_addf(sb, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\"#1d2430\"/>", x,
 				    y);
 		strbuf_addf(sb, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"><title>#%d at ", x, y,
-			    class_colour(cls), (int)num(o, "seq", 0));
-		seconds(sb, num(o, "elapsed_s", 0));
+			    class_colour(cls), (int)json_get_number(o, "seq", 0));
+		seconds(sb, json_get_number(o, "elapsed_s", 0));
 		strbuf_addstr(sb, ": ");
 		esc(sb, cls);
-		strbuf_addf(sb, ", no progress %d", (int)num(o, "no_progress", 0));
-		if (*str(o, "summary")) {
+		strbuf_addf(sb, ", no progress %d", (int)json_get_number(o, "no_progress", 0));
+		if (*json_get_str_or(o, "summary", "")) {
 			strbuf_addstr(sb, " — ");
-			esc(sb, str(o, "summary"));
+			esc(sb, json_get_str_or(o, "summary", ""));
 		}
 		strbuf_addstr(sb, "</title></circle>\n");
 	}
 	/* The end of the wait: the abort point and its outcome. */
-	double xe = TX + num(w, "elapsed_s", end) * sx;
+	double xe = TX + json_get_number(w, "elapsed_s", end) * sx;
 	strbuf_addf(sb, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\" %s/>"
 			"<text x=\"%.1f\" y=\"%.0f\" class=\"abort\">",
 		    xe, TY0 - 8, xe, TY1 + 4, outcome_colour(outcome),
@@ -308,43 +291,43 @@ static void wait_timeline(struct strbuf *sb, const cJSON *w)
 	esc(sb, strcmp(outcome, "met") ? "abort: " : "");
 	esc(sb, outcome);
 	strbuf_addstr(sb, " at ");
-	seconds(sb, num(w, "elapsed_s", end));
+	seconds(sb, json_get_number(w, "elapsed_s", end));
 	strbuf_addstr(sb, "</text>\n</svg>\n");
 }
 
 static void waits_of(struct strbuf *sb, const cJSON *step, int iteration)
 {
 	const cJSON *w;
-	cJSON_ArrayForEach(w, arr(step, "waits")) {
-		if ((int)num(w, "iteration", 0) != iteration)
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(step, "waits")) {
+		if ((int)json_get_number(w, "iteration", 0) != iteration)
 			continue;
-		const char *outcome = str(w, "outcome");
+		const char *outcome = json_get_str_or(w, "outcome", "");
 		strbuf_addstr(sb, "<div class=\"wait\"><b>wait</b> ");
-		if (*str(w, "phase")) {
-			esc(sb, str(w, "phase"));
+		if (*json_get_str_or(w, "phase", "")) {
+			esc(sb, json_get_str_or(w, "phase", ""));
 			strbuf_addstr(sb, " ");
 		}
 		strbuf_addstr(sb, "on <code>");
-		esc(sb, *str(w, "target") ? str(w, "target") : "condition");
+		esc(sb, *json_get_str_or(w, "target", "") ? json_get_str_or(w, "target", "") : "condition");
 		strbuf_addf(sb, "</code>: <b class=\"o-%s\">", *outcome ? outcome : "running");
 		esc(sb, *outcome ? outcome : "running");
 		strbuf_addstr(sb, "</b> after ");
-		seconds(sb, num(w, "elapsed_s", 0));
-		strbuf_addf(sb, ", %d observation%s", (int)num(w, "observation_count", 0),
-			    (int)num(w, "observation_count", 0) == 1 ? "" : "s");
-		int shown = cJSON_GetArraySize(arr(w, "observations"));
-		if (shown < (int)num(w, "observation_count", 0))
+		seconds(sb, json_get_number(w, "elapsed_s", 0));
+		strbuf_addf(sb, ", %d observation%s", (int)json_get_number(w, "observation_count", 0),
+			    (int)json_get_number(w, "observation_count", 0) == 1 ? "" : "s");
+		int shown = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(w, "observations"));
+		if (shown < (int)json_get_number(w, "observation_count", 0))
 			strbuf_addf(sb, " (the last %d drawn)", shown);
 		strbuf_addstr(sb, "\n");
 		if (shown)
 			wait_timeline(sb, w);
-		if (*str(w, "message")) {
+		if (*json_get_str_or(w, "message", "")) {
 			strbuf_addstr(sb, "<p class=\"reason\">");
-			esc(sb, str(w, "message"));
+			esc(sb, json_get_str_or(w, "message", ""));
 			strbuf_addstr(sb, "</p>\n");
 		}
 		strbuf_addstr(sb, "<p>Fingerprints: ");
-		string_list(sb, arr(w, "fingerprints"), ", ");
+		string_list(sb, cJSON_GetObjectItemCaseSensitive(w, "fingerprints"), ", ");
 		strbuf_addstr(sb, "</p></div>\n");
 	}
 }
@@ -352,53 +335,53 @@ static void waits_of(struct strbuf *sb, const cJSON *step, int iteration)
 void html_run_report(const cJSON *run, struct strbuf *sb)
 {
 	char title[256];
-	snprintf(title, sizeof(title), "waitloop run %s (%s)", str(run, "id"), str(run, "workflow"));
+	snprintf(title, sizeof(title), "waitloop run %s (%s)", json_get_str_or(run, "id", ""), json_get_str_or(run, "workflow", ""));
 	page_begin(sb, title);
 	strbuf_addstr(sb, "<h1>");
-	esc(sb, str(run, "workflow"));
-	strbuf_addf(sb, " — <span class=\"st-%s\">", str(run, "status"));
-	esc(sb, str(run, "status"));
+	esc(sb, json_get_str_or(run, "workflow", ""));
+	strbuf_addf(sb, " — <span class=\"st-%s\">", json_get_str_or(run, "status", ""));
+	esc(sb, json_get_str_or(run, "status", ""));
 	strbuf_addstr(sb, "</span></h1>\n<p class=\"muted\">Run <code>");
-	esc(sb, str(run, "id"));
+	esc(sb, json_get_str_or(run, "id", ""));
 	strbuf_addstr(sb, "</code>, started ");
-	esc(sb, str(run, "started_at"));
+	esc(sb, json_get_str_or(run, "started_at", ""));
 	strbuf_addstr(sb, ", ");
-	seconds(sb, num(run, "duration_s", 0));
-	if (*str(run, "status_reason")) {
+	seconds(sb, json_get_number(run, "duration_s", 0));
+	if (*json_get_str_or(run, "status_reason", "")) {
 		strbuf_addstr(sb, " — ");
-		esc(sb, str(run, "status_reason"));
+		esc(sb, json_get_str_or(run, "status_reason", ""));
 	}
 	strbuf_addstr(sb, "</p>\n<h2>Steps on a time axis</h2>\n");
 	gantt(sb, run);
 
 	const cJSON *s;
-	cJSON_ArrayForEach(s, arr(run, "steps")) {
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(run, "steps")) {
 		strbuf_addstr(sb, "<h2>Step <code>");
-		esc(sb, str(s, "step"));
-		strbuf_addf(sb, "</code>: <span class=\"st-%s\">", str(s, "status"));
-		esc(sb, str(s, "status"));
+		esc(sb, json_get_str_or(s, "step", ""));
+		strbuf_addf(sb, "</code>: <span class=\"st-%s\">", json_get_str_or(s, "status", ""));
+		esc(sb, json_get_str_or(s, "status", ""));
 		strbuf_addstr(sb, "</span></h2>\n");
-		if (*str(s, "reason")) {
+		if (*json_get_str_or(s, "reason", "")) {
 			strbuf_addstr(sb, "<p>");
-			esc(sb, str(s, "reason"));
+			esc(sb, json_get_str_or(s, "reason", ""));
 			strbuf_addstr(sb, "</p>\n");
 		}
-		const cJSON *iters = arr(s, "iterations"), *it;
+		const cJSON *iters = cJSON_GetObjectItemCaseSensitive(s, "iterations"), *it;
 		if (cJSON_GetArraySize(iters)) {
 			class_legend(sb);
 			cJSON_ArrayForEach(it, iters) {
-				int n = (int)num(it, "iteration", 0);
-				const char *d = str(it, "decision");
+				int n = (int)json_get_number(it, "iteration", 0);
+				const char *d = json_get_str_or(it, "decision", "");
 				strbuf_addf(sb, "<h3>Iteration %d: <span class=\"d-%s\">", n, d);
 				esc(sb, *d ? d : "undecided");
 				strbuf_addstr(sb, "</span>");
-				if (*str(it, "decision_source")) {
+				if (*json_get_str_or(it, "decision_source", "")) {
 					strbuf_addstr(sb, " <span class=\"muted\">(");
-					esc(sb, str(it, "decision_source"));
+					esc(sb, json_get_str_or(it, "decision_source", ""));
 					strbuf_addstr(sb, ")</span>");
 				}
 				strbuf_addstr(sb, "</h3>\n");
-				const cJSON *reasons = arr(it, "reasons"), *r;
+				const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(it, "reasons"), *r;
 				if (cJSON_GetArraySize(reasons)) {
 					strbuf_addstr(sb, "<ol>");
 					cJSON_ArrayForEach(r, reasons) {
@@ -409,25 +392,25 @@ void html_run_report(const cJSON *run, struct strbuf *sb)
 					strbuf_addstr(sb, "</ol>\n");
 				}
 				strbuf_addstr(sb, "<p>Fingerprints: ");
-				string_list(sb, arr(it, "fingerprints"), ", ");
-				const cJSON *git = arr(it, "git");
+				string_list(sb, cJSON_GetObjectItemCaseSensitive(it, "fingerprints"), ", ");
+				const cJSON *git = cJSON_GetObjectItemCaseSensitive(it, "git");
 				if (cJSON_IsObject(git))
-					strbuf_addf(sb, ". Files changed: %d (+%d −%d)", (int)num(git, "files_changed", 0),
-						    (int)num(git, "insertions", 0), (int)num(git, "deletions", 0));
+					strbuf_addf(sb, ". Files changed: %d (+%d −%d)", (int)json_get_number(git, "files_changed", 0),
+						    (int)json_get_number(git, "insertions", 0), (int)json_get_number(git, "deletions", 0));
 				strbuf_addstr(sb, "</p>\n");
 				waits_of(sb, s, n);
-				if (*str(it, "verdict_text")) {
+				if (*json_get_str_or(it, "verdict_text", "")) {
 					strbuf_addstr(sb, "<details><summary>review.verdict</summary><pre>");
-					esc(sb, str(it, "verdict_text"));
+					esc(sb, json_get_str_or(it, "verdict_text", ""));
 					strbuf_addstr(sb, "</pre></details>\n");
 				}
-				if (*str(it, "fix_md")) {
+				if (*json_get_str_or(it, "fix_md", "")) {
 					strbuf_addstr(sb, "<details open><summary>fix.md</summary><pre>");
-					esc(sb, str(it, "fix_md"));
+					esc(sb, json_get_str_or(it, "fix_md", ""));
 					strbuf_addstr(sb, "</pre></details>\n");
 				}
 			}
-		} else if (cJSON_GetArraySize(arr(s, "waits"))) {
+		} else if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "waits"))) {
 			class_legend(sb);
 			waits_of(sb, s, 0);
 		}
@@ -446,8 +429,8 @@ static void outcome_bars(struct strbuf *sb, const cJSON *targets)
 	double h = 20 + n * 24.0, maxw = 1;
 	const cJSON *t;
 	cJSON_ArrayForEach(t, targets)
-		if (num(t, "waits", 0) > maxw)
-			maxw = num(t, "waits", 0);
+		if (json_get_number(t, "waits", 0) > maxw)
+			maxw = json_get_number(t, "waits", 0);
 	strbuf_addf(sb, "<svg role=\"img\" aria-label=\"outcomes per wait target\" viewBox=\"0 0 1000 %.0f\" "
 			"width=\"100%%\">\n",
 		    h);
@@ -457,10 +440,10 @@ static void outcome_bars(struct strbuf *sb, const cJSON *targets)
 			break;
 		double y = 10 + row * 24.0, x = 330;
 		strbuf_addf(sb, "<text x=\"4\" y=\"%.0f\">", y + 13);
-		esc(sb, str(t, "target"));
+		esc(sb, json_get_str_or(t, "target", ""));
 		strbuf_addstr(sb, "</text>\n");
 		for (size_t k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++) {
-			double c = num(t, outcomes[k], 0);
+			double c = json_get_number(t, outcomes[k], 0);
 			if (c <= 0)
 				continue;
 			double w = c / maxw * 600;
@@ -469,7 +452,7 @@ static void outcome_bars(struct strbuf *sb, const cJSON *targets)
 				    x, y, w, outcome_colour(outcomes[k]), outcomes[k], (int)c);
 			x += w;
 		}
-		strbuf_addf(sb, "<text x=\"%.1f\" y=\"%.0f\">%d waits</text>\n", x + 6, y + 13, (int)num(t, "waits", 0));
+		strbuf_addf(sb, "<text x=\"%.1f\" y=\"%.0f\">%d waits</text>\n", x + 6, y + 13, (int)json_get_number(t, "waits", 0));
 		row++;
 	}
 	strbuf_addstr(sb, "</svg>\n<p class=\"legend\">");
@@ -481,12 +464,12 @@ static void outcome_bars(struct strbuf *sb, const cJSON *targets)
 
 static void histogram_svg(struct strbuf *sb, const cJSON *t)
 {
-	const cJSON *hist = arr(t, "time_to_met_histogram"), *b;
+	const cJSON *hist = cJSON_GetObjectItemCaseSensitive(t, "time_to_met_histogram"), *b;
 	double maxc = 1;
 	int nb = cJSON_GetArraySize(hist);
 	cJSON_ArrayForEach(b, hist)
-		if (num(b, "count", 0) > maxc)
-			maxc = num(b, "count", 0);
+		if (json_get_number(b, "count", 0) > maxc)
+			maxc = json_get_number(b, "count", 0);
 	if (!nb)
 		return;
 	double bw = 900.0 / nb;
@@ -494,7 +477,7 @@ static void histogram_svg(struct strbuf *sb, const cJSON *t)
 			  "width=\"100%\">\n");
 	int k = 0;
 	cJSON_ArrayForEach(b, hist) {
-		double c = num(b, "count", 0), bh = c / maxc * 90;
+		double c = json_get_number(b, "count", 0), bh = c / maxc * 90;
 		double x = 50 + k * bw;
 		strbuf_addf(sb, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2e90fa\"/>", x + 2,
 			    110 - bh, bw - 4, bh);
@@ -502,9 +485,9 @@ static void histogram_svg(struct strbuf *sb, const cJSON *t)
 			strbuf_addf(sb, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>", x + bw / 2,
 				    106 - bh, (int)c);
 		strbuf_addf(sb, "<text x=\"%.1f\" y=\"126\" text-anchor=\"middle\">", x + bw / 2);
-		if (cJSON_IsNumber(arr(b, "le"))) {
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(b, "le"))) {
 			strbuf_addstr(sb, "≤");
-			seconds(sb, num(b, "le", 0));
+			seconds(sb, json_get_number(b, "le", 0));
 		} else {
 			strbuf_addstr(sb, "more");
 		}
@@ -523,16 +506,16 @@ static void trend_svg(struct strbuf *sb, const cJSON *fps)
 	cJSON_ArrayForEach(f, fps) {
 		if (nf++ >= 5)
 			break;
-		cJSON_ArrayForEach(d, arr(f, "per_day")) {
+		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(f, "per_day")) {
 			char tbuf[40];
-			snprintf(tbuf, sizeof(tbuf), "%sT00:00:00.000Z", str(d, "day"));
+			snprintf(tbuf, sizeof(tbuf), "%sT00:00:00.000Z", json_get_str_or(d, "day", ""));
 			double day = parse_ms(tbuf) / 86400000.0;
 			if (d0 < 0 || day < d0)
 				d0 = day;
 			if (day > d1)
 				d1 = day;
-			if (num(d, "count", 0) > maxc)
-				maxc = num(d, "count", 0);
+			if (json_get_number(d, "count", 0) > maxc)
+				maxc = json_get_number(d, "count", 0);
 		}
 	}
 	if (d0 < 0)
@@ -546,14 +529,14 @@ static void trend_svg(struct strbuf *sb, const cJSON *fps)
 		if (nf >= 5)
 			break;
 		struct strbuf pts = STRBUF_INIT;
-		cJSON_ArrayForEach(d, arr(f, "per_day")) {
+		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(f, "per_day")) {
 			char tbuf[40];
-			snprintf(tbuf, sizeof(tbuf), "%sT00:00:00.000Z", str(d, "day"));
+			snprintf(tbuf, sizeof(tbuf), "%sT00:00:00.000Z", json_get_str_or(d, "day", ""));
 			double day = parse_ms(tbuf) / 86400000.0;
-			double x = 50 + (day - d0) / span * 900, y = 170 - num(d, "count", 0) / maxc * 140;
+			double x = 50 + (day - d0) / span * 900, y = 170 - json_get_number(d, "count", 0) / maxc * 140;
 			strbuf_addf(&pts, "%.1f,%.1f ", x, y);
 			strbuf_addf(sb, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>%s: %d</title></circle>",
-				    x, y, colours[nf], str(d, "day"), (int)num(d, "count", 0));
+				    x, y, colours[nf], json_get_str_or(d, "day", ""), (int)json_get_number(d, "count", 0));
 		}
 		strbuf_addf(sb, "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\"/>\n", strbuf_str(&pts), colours[nf]);
 		strbuf_release(&pts);
@@ -565,7 +548,7 @@ static void trend_svg(struct strbuf *sb, const cJSON *fps)
 		if (nf >= 5)
 			break;
 		strbuf_addf(sb, "<span><i class=\"sw\" style=\"background:%s\"></i><code>", colours[nf++]);
-		esc(sb, str(f, "fingerprint"));
+		esc(sb, json_get_str_or(f, "fingerprint", ""));
 		strbuf_addstr(sb, "</code></span>");
 	}
 	strbuf_addstr(sb, "</p>\n");
@@ -574,94 +557,94 @@ static void trend_svg(struct strbuf *sb, const cJSON *fps)
 void html_stats_report(const cJSON *doc, struct strbuf *sb)
 {
 	page_begin(sb, "waitloop history stats");
-	strbuf_addf(sb, "<h1>History: %d runs, %d waits</h1>\n<p class=\"muted\">Databases: ", (int)num(doc, "runs", 0),
-		    (int)num(doc, "waits", 0));
+	strbuf_addf(sb, "<h1>History: %d runs, %d waits</h1>\n<p class=\"muted\">Databases: ", (int)json_get_number(doc, "runs", 0),
+		    (int)json_get_number(doc, "waits", 0));
 	const cJSON *it;
-	cJSON_ArrayForEach(it, arr(doc, "databases")) {
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "databases")) {
 		strbuf_addstr(sb, "<code>");
 		esc(sb, cJSON_GetStringValue(it));
 		strbuf_addstr(sb, "</code> ");
 	}
 	strbuf_addstr(sb, "</p>\n<h2>Outcomes per wait target</h2>\n");
-	const cJSON *targets = arr(doc, "targets");
+	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(doc, "targets");
 	outcome_bars(sb, targets);
 	strbuf_addstr(sb, "<table><tr><th>target</th><th>waits</th><th>met</th><th>terminal</th><th>stalled</th>"
 			  "<th>timeout</th><th>time to met p50 / p90 / p99</th><th>decided (p50)</th>"
 			  "<th>obs/wait</th><th>suspected false aborts</th></tr>\n");
 	cJSON_ArrayForEach(it, targets) {
-		const cJSON *m = arr(it, "time_to_met_s"), *dd = arr(it, "time_to_decision_s");
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "time_to_met_s"), *dd = cJSON_GetObjectItemCaseSensitive(it, "time_to_decision_s");
 		strbuf_addstr(sb, "<tr><td><code>");
-		esc(sb, str(it, "target"));
+		esc(sb, json_get_str_or(it, "target", ""));
 		strbuf_addf(sb, "</code></td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>",
-			    (int)num(it, "waits", 0), (int)num(it, "met", 0), (int)num(it, "terminal_fail", 0),
-			    (int)num(it, "stalled", 0), (int)num(it, "timeout", 0));
+			    (int)json_get_number(it, "waits", 0), (int)json_get_number(it, "met", 0), (int)json_get_number(it, "terminal_fail", 0),
+			    (int)json_get_number(it, "stalled", 0), (int)json_get_number(it, "timeout", 0));
 		const char *ps[] = {"p50", "p90", "p99"};
 		for (int k = 0; k < 3; k++) {
 			if (k)
 				strbuf_addstr(sb, " / ");
-			if (cJSON_IsNumber(arr(m, ps[k])))
-				seconds(sb, num(m, ps[k], 0));
+			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(m, ps[k])))
+				seconds(sb, json_get_number(m, ps[k], 0));
 			else
 				strbuf_addstr(sb, "–");
 		}
 		strbuf_addstr(sb, "</td><td>");
-		if (cJSON_IsNumber(arr(dd, "p50")))
-			seconds(sb, num(dd, "p50", 0));
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(dd, "p50")))
+			seconds(sb, json_get_number(dd, "p50", 0));
 		else
 			strbuf_addstr(sb, "–");
-		strbuf_addf(sb, "</td><td>%.1f</td><td>%d</td></tr>\n", num(it, "observations_per_wait", 0),
-			    (int)num(it, "suspected_false_aborts", 0));
+		strbuf_addf(sb, "</td><td>%.1f</td><td>%d</td></tr>\n", json_get_number(it, "observations_per_wait", 0),
+			    (int)json_get_number(it, "suspected_false_aborts", 0));
 	}
 	strbuf_addstr(sb, "</table>\n<h2>Time to met</h2>\n");
 	int k = 0;
 	cJSON_ArrayForEach(it, targets) {
-		if (k++ >= 6 || num(it, "met", 0) <= 0)
+		if (k++ >= 6 || json_get_number(it, "met", 0) <= 0)
 			continue;
 		strbuf_addstr(sb, "<h3><code>");
-		esc(sb, str(it, "target"));
-		strbuf_addf(sb, "</code> (%d met)</h3>\n", (int)num(it, "met", 0));
+		esc(sb, json_get_str_or(it, "target", ""));
+		strbuf_addf(sb, "</code> (%d met)</h3>\n", (int)json_get_number(it, "met", 0));
 		histogram_svg(sb, it);
 	}
 	strbuf_addstr(sb, "<h2>Dependencies that failed most</h2>\n<table><tr><th>dependency</th><th>failed waits</th>"
 			  "<th>targets</th><th>last seen</th></tr>\n");
-	cJSON_ArrayForEach(it, arr(doc, "dependencies")) {
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "dependencies")) {
 		strbuf_addstr(sb, "<tr><td><code>");
-		esc(sb, str(it, "dependency"));
-		strbuf_addf(sb, "</code></td><td>%d</td><td>", (int)num(it, "failed_waits", 0));
-		string_list(sb, arr(it, "targets"), ", ");
+		esc(sb, json_get_str_or(it, "dependency", ""));
+		strbuf_addf(sb, "</code></td><td>%d</td><td>", (int)json_get_number(it, "failed_waits", 0));
+		string_list(sb, cJSON_GetObjectItemCaseSensitive(it, "targets"), ", ");
 		strbuf_addstr(sb, "</td><td>");
-		esc(sb, str(it, "last_seen"));
+		esc(sb, json_get_str_or(it, "last_seen", ""));
 		strbuf_addstr(sb, "</td></tr>\n");
 	}
 	strbuf_addstr(sb, "</table>\n<h2>Fingerprints over time</h2>\n");
-	trend_svg(sb, arr(doc, "fingerprints"));
+	trend_svg(sb, cJSON_GetObjectItemCaseSensitive(doc, "fingerprints"));
 	strbuf_addstr(sb, "<table><tr><th>fingerprint</th><th>count</th><th>runs</th><th>first seen</th>"
 			  "<th>last seen</th></tr>\n");
-	cJSON_ArrayForEach(it, arr(doc, "fingerprints")) {
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "fingerprints")) {
 		strbuf_addstr(sb, "<tr><td><code>");
-		esc(sb, str(it, "fingerprint"));
-		strbuf_addf(sb, "</code></td><td>%d</td><td>%d</td><td>", (int)num(it, "count", 0), (int)num(it, "runs", 0));
-		esc(sb, str(it, "first_seen"));
+		esc(sb, json_get_str_or(it, "fingerprint", ""));
+		strbuf_addf(sb, "</code></td><td>%d</td><td>%d</td><td>", (int)json_get_number(it, "count", 0), (int)json_get_number(it, "runs", 0));
+		esc(sb, json_get_str_or(it, "first_seen", ""));
 		strbuf_addstr(sb, "</td><td>");
-		esc(sb, str(it, "last_seen"));
+		esc(sb, json_get_str_or(it, "last_seen", ""));
 		strbuf_addstr(sb, "</td></tr>\n");
 	}
-	const cJSON *fa = arr(doc, "suspected_false_aborts");
+	const cJSON *fa = cJSON_GetObjectItemCaseSensitive(doc, "suspected_false_aborts");
 	strbuf_addf(sb, "</table>\n<h2>Suspected false aborts (%d)</h2>\n", cJSON_GetArraySize(fa));
 	if (cJSON_GetArraySize(fa)) {
 		strbuf_addstr(sb, "<table><tr><th>run</th><th>step</th><th>iteration</th><th>target</th>"
 				  "<th>stalled after</th><th>why suspected</th></tr>\n");
 		cJSON_ArrayForEach(it, fa) {
 			strbuf_addstr(sb, "<tr><td><code>");
-			esc(sb, str(it, "run_id"));
+			esc(sb, json_get_str_or(it, "run_id", ""));
 			strbuf_addstr(sb, "</code></td><td>");
-			esc(sb, str(it, "step"));
-			strbuf_addf(sb, "</td><td>%d</td><td><code>", (int)num(it, "iteration", 0));
-			esc(sb, str(it, "target"));
-			strbuf_addf(sb, "</code></td><td>%d observations, ", (int)num(it, "observations", 0));
-			seconds(sb, num(it, "elapsed_s", 0));
+			esc(sb, json_get_str_or(it, "step", ""));
+			strbuf_addf(sb, "</td><td>%d</td><td><code>", (int)json_get_number(it, "iteration", 0));
+			esc(sb, json_get_str_or(it, "target", ""));
+			strbuf_addf(sb, "</code></td><td>%d observations, ", (int)json_get_number(it, "observations", 0));
+			seconds(sb, json_get_number(it, "elapsed_s", 0));
 			strbuf_addstr(sb, "</td><td>");
-			esc(sb, str(it, "why"));
+			esc(sb, json_get_str_or(it, "why", ""));
 			strbuf_addstr(sb, "</td></tr>\n");
 		}
 		strbuf_addstr(sb, "</table>\n");

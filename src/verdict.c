@@ -65,23 +65,41 @@ const char *verdict_source_name(enum verdict_source s)
 	return "none";
 }
 
-int verdict_parse_decision(const char *s, enum verdict_decision *out)
+/*
+ * The one decision word list. Every word is accepted as a "decision" value in
+ * a JSON verdict and by `waitloop verdict` (case-insensitive); only the words
+ * with in_marker set also count as a free-text marker line ("PASS",
+ * "**VERDICT: FAIL**"): roboppi's four plus their past tenses. "ok", "done",
+ * "success", "retry"... are too common in prose to decide a check on their own.
+ */
+static const struct {
+	const char *word;
+	enum verdict_decision dec;
+	int in_marker;
+} decision_words[] = {
+	{"complete", VERDICT_COMPLETE, 1},     {"completed", VERDICT_COMPLETE, 1},
+	{"pass", VERDICT_COMPLETE, 1},         {"passed", VERDICT_COMPLETE, 1},
+	{"success", VERDICT_COMPLETE, 0},      {"ok", VERDICT_COMPLETE, 0},
+	{"done", VERDICT_COMPLETE, 0},         {"incomplete", VERDICT_INCOMPLETE, 1},
+	{"fail", VERDICT_INCOMPLETE, 1},       {"failed", VERDICT_INCOMPLETE, 1},
+	{"failure", VERDICT_INCOMPLETE, 0},    {"retry", VERDICT_INCOMPLETE, 0},
+	{"not_complete", VERDICT_INCOMPLETE, 0},
+};
+
+/* 0 and *out set when w is in the list (and a marker word if marker_only), else -1. */
+static int decision_word(const char *w, int marker_only, enum verdict_decision *out)
 {
-	static const char *const complete[] = {"complete", "completed", "pass", "passed", "success", "ok", "done"};
-	static const char *const incomplete[] = {"incomplete", "fail", "failed", "failure", "retry", "not_complete"};
-	if (!s)
-		return -1;
-	for (size_t i = 0; i < sizeof(complete) / sizeof(complete[0]); i++)
-		if (!strcasecmp(s, complete[i])) {
-			*out = VERDICT_COMPLETE;
-			return 0;
-		}
-	for (size_t i = 0; i < sizeof(incomplete) / sizeof(incomplete[0]); i++)
-		if (!strcasecmp(s, incomplete[i])) {
-			*out = VERDICT_INCOMPLETE;
+	for (size_t i = 0; i < sizeof(decision_words) / sizeof(decision_words[0]); i++)
+		if ((!marker_only || decision_words[i].in_marker) && !strcasecmp(w, decision_words[i].word)) {
+			*out = decision_words[i].dec;
 			return 0;
 		}
 	return -1;
+}
+
+int verdict_parse_decision(const char *s, enum verdict_decision *out)
+{
+	return s ? decision_word(s, 0, out) : -1;
 }
 
 /* --- bounded lists --------------------------------------------------------- */
@@ -226,22 +244,10 @@ static void strip_decoration(const char **s, size_t *len)
 	*len = n;
 }
 
-/* The marker words (roboppi's four plus past tenses); "ok"/"done" are too common in prose. */
+/* A marker word (see decision_words): 1 and *dec set, else 0. */
 static int marker_word(const char *w, enum verdict_decision *dec)
 {
-	static const char *const complete[] = {"pass", "passed", "complete", "completed"};
-	static const char *const incomplete[] = {"fail", "failed", "incomplete"};
-	for (size_t i = 0; i < sizeof(complete) / sizeof(complete[0]); i++)
-		if (!strcasecmp(w, complete[i])) {
-			*dec = VERDICT_COMPLETE;
-			return 1;
-		}
-	for (size_t i = 0; i < sizeof(incomplete) / sizeof(incomplete[0]); i++)
-		if (!strcasecmp(w, incomplete[i])) {
-			*dec = VERDICT_INCOMPLETE;
-			return 1;
-		}
-	return 0;
+	return decision_word(w, 1, dec) == 0;
 }
 
 /* A marker line: "PASS", "**VERDICT: FAIL**", "Decision: incomplete". Returns 1 and sets *dec. */

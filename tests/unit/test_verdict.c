@@ -129,6 +129,41 @@ static void test_markers(void)
 	verdict_release(&v);
 }
 
+/* The one decision word list: every word is a JSON/CLI decision; only some are marker lines. */
+static void test_decision_words(void)
+{
+	static const struct {
+		const char *word;
+		enum verdict_decision want;
+		int marker;
+	} words[] = {
+		{"complete", VERDICT_COMPLETE, 1},  {"Completed", VERDICT_COMPLETE, 1}, {"PASS", VERDICT_COMPLETE, 1},
+		{"passed", VERDICT_COMPLETE, 1},    {"success", VERDICT_COMPLETE, 0},   {"ok", VERDICT_COMPLETE, 0},
+		{"DONE", VERDICT_COMPLETE, 0},      {"incomplete", VERDICT_INCOMPLETE, 1}, {"fail", VERDICT_INCOMPLETE, 1},
+		{"FAILED", VERDICT_INCOMPLETE, 1},  {"failure", VERDICT_INCOMPLETE, 0}, {"retry", VERDICT_INCOMPLETE, 0},
+		{"not_complete", VERDICT_INCOMPLETE, 0},
+	};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		enum verdict_decision d = VERDICT_NONE;
+		CHECK_INT(verdict_parse_decision(words[i].word, &d), 0);
+		CHECK_INT(d, words[i].want);
+		struct verdict v = VERDICT_INIT;
+		struct wl_err err = WL_ERR_INIT;
+		char text[64];
+		snprintf(text, sizeof(text), "VERDICT: %s\n", words[i].word);
+		int st = parse(text, "c", &v, &err);
+		if (st != (words[i].marker ? VERDICT_FILE_FOUND : VERDICT_FILE_INVALID))
+			fprintf(stderr, "  word '%s' -> status %d\n", words[i].word, st);
+		CHECK_INT(st, words[i].marker ? VERDICT_FILE_FOUND : VERDICT_FILE_INVALID);
+		if (words[i].marker)
+			CHECK_INT(v.decision, words[i].want);
+		verdict_release(&v);
+	}
+	enum verdict_decision d = VERDICT_NONE;
+	CHECK_INT(verdict_parse_decision("maybe", &d), -1);
+	CHECK_INT(verdict_parse_decision(NULL, &d), -1);
+}
+
 static void test_bounds(void)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -538,6 +573,7 @@ int main(void)
 	}
 	TEST(test_json_decision);
 	TEST(test_markers);
+	TEST(test_decision_words);
 	TEST(test_bounds);
 	TEST(test_stale);
 	TEST(test_wait_failure_merge);
