@@ -18,7 +18,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "loader.h"
-#include "loop.h"
+#include "evloop.h"
 #include "metrics.h"
 #include "notify.h"
 #include "preflight.h"

@@ -23,7 +23,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "redact.h"
 #include "rulesfile.h"
 #include "strbuf.h"

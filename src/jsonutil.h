@@ -5,6 +5,7 @@
 #ifndef WAITLOOP_JSONUTIL_H
 #define WAITLOOP_JSONUTIL_H
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "strvec.h"
@@ -28,5 +29,9 @@ cJSON *json_string_array(const struct strvec *sv);
 cJSON *json_signals_sent(unsigned sent);
 /* obj[key] as a string, or NULL. */
 const char *json_get_string(const cJSON *obj, const char *key);
+/* obj[key] = v, or null when v is NULL. */
+void json_add_string_or_null(cJSON *obj, const char *key, const char *v);
+/* obj[key] = wall_ms as RFC 3339 UTC, or null when wall_ms <= 0. */
+void json_add_time(cJSON *obj, const char *key, int64_t wall_ms);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "strbuf.h"
 #include "strvec.h"

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "timeutil.h"
 #include "xalloc.h"

@@ -34,7 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "evloop.h"
 #include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"

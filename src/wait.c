@@ -24,12 +24,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "classify.h"
 #include "digest.h"
 #include "events.h"
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "redact.h"
 #include "strbuf.h"
@@ -1014,9 +1015,8 @@ int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_m
 {
 	int64_t next = obs_start_ms + *interval_ms;
 	if (pol->backoff_factor > 1.0) {
-		double grown = (double)*interval_ms * pol->backoff_factor;
 		int64_t cap = pol->backoff_max_interval > 0 ? pol->backoff_max_interval : INT64_MAX / 4;
-		*interval_ms = grown > (double)cap ? cap : (int64_t)grown;
+		*interval_ms = backoff_delay(*interval_ms, pol->backoff_factor, cap, 1);
 	}
 	return next > now_ms ? next : now_ms;
 }

@@ -13,7 +13,7 @@
  * popped before they run; signal handlers are marked dead on removal and
  * compacted when no dispatch is in progress.
  */
-#include "loop.h"
+#include "evloop.h"
 
 #include <errno.h>
 #include <fcntl.h>
