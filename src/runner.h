@@ -1,7 +1,7 @@
 /*
  * runner: executes one workflow (SPEC §3, §4.2, §4.3, §6.1, §10).
  *
- * One event loop (loop.h) drives everything; every child goes through
+ * One event loop (evloop.h) drives everything; every child goes through
  * proc.h. Steps start in DAG order (depends_on), at most `concurrency` at a
  * time; each step runs attempts (timeout, retries with backoff timers),
  * then, when it has a completion_check, the check, and iterates until the
