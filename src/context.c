@@ -56,11 +56,6 @@ void context_close(struct context *c)
 	free(c);
 }
 
-const char *context_path(const struct context *c)
-{
-	return c->dir;
-}
-
 const char *context_sink_error(const struct context *c)
 {
 	return c->sink_error;

@@ -32,7 +32,6 @@ struct redactor;
 
 struct context *context_open(const char *dir, const struct redactor *rd, struct wl_err *err);
 void context_close(struct context *c);
-const char *context_path(const struct context *c);
 
 /* Event sink: appends event_to_json(ev), redacted, to events.jsonl. */
 void context_sink(void *c, const struct wl_event *ev);

@@ -77,7 +77,6 @@ struct event_bus *runner_bus(struct runner *r);
 struct loop *runner_loop(struct runner *r);
 const struct redactor *runner_redactor(const struct runner *r);
 const char *runner_run_id(const struct runner *r);
-const char *runner_context_dir(const struct runner *r);
 
 /* Called with every chunk a step, check or wait condition writes (raw bytes,
  * not redacted); step is the step id. */

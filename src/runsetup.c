@@ -167,11 +167,6 @@ const char *runner_run_id(const struct runner *r)
 	return r->run_id;
 }
 
-const char *runner_context_dir(const struct runner *r)
-{
-	return r->context_dir;
-}
-
 const struct strvec *runner_artifact_errors(const struct runner *r)
 {
 	return &r->artifact_errors;
