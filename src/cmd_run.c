@@ -14,7 +14,7 @@
 
 #include "branchctx.h"
 #include "commands.h"
-#include "context.h"
+#include "artifacts.h"
 #include "error.h"
 #include "fsutil.h"
 #include "loader.h"

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "context.h"
+#include "artifacts.h"
 #include "evloop.h"
 #include "fsutil.h"
 #include "jsonutil.h"
@@ -189,7 +189,7 @@ static void write_meta_now(struct step_run *sr)
 	cJSON_AddItemToObject(m, "depends_on", json_string_array(&sr->s->depends_on));
 	add_roboppi_meta(sr, m);
 	struct wl_err err = WL_ERR_INIT;
-	if (context_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
+	if (artifacts_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
 		run_keep_artifact_error(r, err.msg);
 	if (step_terminal(sr->status) && sr->start_wall)
 		write_resolved(sr, m);
@@ -246,7 +246,7 @@ void rundoc_on_idle(void *arg, int will_wait)
 		struct step_run *sr = &r->steps[r->next_dir];
 		if (sr->status == STEP_PENDING && !sr->dir) {
 			struct wl_err err = WL_ERR_INIT;   /* a failure shows again in step_start() */
-			sr->dir = context_step_dir(r->ctx, sr->s->id, &err);
+			sr->dir = artifacts_step_dir(r->ctx, sr->s->id, &err);
 			budget--;
 		}
 	}
@@ -321,7 +321,7 @@ void rundoc_write_workflow(struct runner *r)
 {
 	cJSON *d = workflow_doc(r);
 	struct wl_err err = WL_ERR_INIT;
-	if (context_write_workflow(r->ctx, d, &err) < 0)
+	if (artifacts_write_workflow(r->ctx, d, &err) < 0)
 		run_keep_artifact_error(r, err.msg);
 	cJSON_Delete(d);
 }

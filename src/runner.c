@@ -25,7 +25,7 @@
 #include "fsutil.h"
 #include "gitwork.h"
 #include "backoff.h"
-#include "context.h"
+#include "artifacts.h"
 #include "jsonutil.h"
 #include "redact.h"
 #include "xalloc.h"
@@ -65,7 +65,7 @@ void step_set_status(struct step_run *sr, enum step_status st, const char *reaso
 	if (step_terminal(st) && !step_terminal(old)) {
 		if (!sr->dir) {
 			struct wl_err err = WL_ERR_INIT;   /* skipped: a directory for its _meta.json */
-			sr->dir = context_step_dir(r->ctx, sr->s->id, &err);
+			sr->dir = artifacts_step_dir(r->ctx, sr->s->id, &err);
 		}
 		sr->end_wall = time_wall_ms();
 		sr->phase = PH_IDLE;
@@ -499,7 +499,7 @@ static void step_start(struct step_run *sr)
 	const struct wl_step *s = sr->s;
 	struct wl_err err = WL_ERR_INIT;
 	if (!sr->dir)   /* else made ahead by rundoc_on_idle() */
-		sr->dir = context_step_dir(r->ctx, s->id, &err);
+		sr->dir = artifacts_step_dir(r->ctx, s->id, &err);
 	sr->cwd = s->workspace ? fs_path_in(r->workspace, s->workspace) : xstrdup(r->workspace);
 	if (!sr->dir)
 		sr->dir = fs_join(r->context_dir, s->id);   /* err is reported below */
@@ -667,7 +667,7 @@ void runner_free(struct runner *r)
 		loop_off_signal(r->loop, SIGHUP, on_signal, r);
 		loop_free(r->loop);
 	}
-	context_close(r->ctx);
+	artifacts_close(r->ctx);
 	gitwork_close(r->git);
 	free(r->notice);
 	redactor_free(r->rd);

@@ -72,7 +72,7 @@ struct runner {
 	const struct run_options *opts;
 	struct loop *loop;
 	struct event_bus bus;
-	struct context *ctx;
+	struct artifacts *ctx;
 	struct redactor *rd;
 	char *redact_env;            /* rd exported for children (REDACT_ENV) */
 	char *run_id;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "context.h"
+#include "artifacts.h"
 #include "evloop.h"
 #include "fsutil.h"
 #include "gitwork.h"
@@ -115,10 +115,10 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 	redactor_add_env(r->rd, opts->set_env);
 	r->redact_env = redactor_export(r->rd);
 	r->bus.rd = r->rd;
-	r->ctx = context_open(r->context_dir, r->rd, err);
+	r->ctx = artifacts_open(r->context_dir, r->rd, err);
 	if (!r->ctx)
 		goto fail;
-	bus_subscribe(&r->bus, context_sink, r->ctx);
+	bus_subscribe(&r->bus, artifacts_sink, r->ctx);
 	r->loop = loop_new();
 	if (r->loop)
 		loop_on_idle(r->loop, rundoc_on_idle, r);
@@ -176,7 +176,7 @@ const char *runner_artifact_error(const struct runner *r)
 {
 	if (r->artifact_error)
 		return r->artifact_error;
-	return r->ctx ? context_sink_error(r->ctx) : NULL;
+	return r->ctx ? artifacts_sink_error(r->ctx) : NULL;
 }
 
 const char *runner_notice(const struct runner *r)
