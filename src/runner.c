@@ -13,6 +13,10 @@
  * marks pending steps SKIPPED and stops running children with escalation;
  * the run is over when every step is terminal, i.e. when every child has
  * been reaped.
+ *
+ * This file is the scheduler and the step state machine; a child's start
+ * and end, the completion_check, worker invocation, artifact copies and the
+ * run's documents live beside it (runner_int.h lists the parts).
  */
 #include "runner_int.h"
 
@@ -181,6 +185,8 @@ int step_finish_if_stopping(struct step_run *sr)
 	step_set_status(sr, STEP_CANCELLED, sr->stop_reason);
 	return 1;
 }
+
+/* ---- retries (delays: backoff.h) ---- */
 
 static void on_backoff(void *arg)
 {
