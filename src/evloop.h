@@ -1,5 +1,5 @@
 /*
- * loop: the one event loop of the program (STYLE.md §8).
+ * evloop: the one event loop (poll(2); "the loop" elsewhere means implement -> verify) of the program (STYLE.md §8).
  *
  * poll(2) over registered descriptors with the nearest absolute
  * CLOCK_MONOTONIC deadline as timeout; signals (SIGCHLD, SIGINT, SIGTERM,
