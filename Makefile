@@ -34,11 +34,16 @@ SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 SAN_CFLAGS  = $(BASE_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS)
 
 SRCS     := $(sort $(wildcard src/*.c))
-LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+# The CLI (main, the commands and their helpers) is built apart from the
+# library: libwaitloop.a holds the engine only, unit tests link it alone.
+CLI_SRCS := src/main.c src/cmdutil.c $(filter src/cmd_%.c,$(SRCS))
+LIB_SRCS := $(filter-out $(CLI_SRCS),$(SRCS))
 GEN_SRC  := build/gen/embedded.c
 EMBEDDED := $(sort $(wildcard schema/*.json prompts/*.md))
 OBJS     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) build/obj/embedded.o
 SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(LIB_SRCS)) build/asan/embedded.o
+CLI_OBJS := $(patsubst src/%.c,build/obj/%.o,$(CLI_SRCS))
+CLI_SAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(CLI_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 UNIT_SAN  := $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
@@ -88,10 +93,10 @@ build/libwaitloop.a: $(OBJS)
 build/libwaitloop-asan.a: $(SAN_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-# main.c references every cmd_* strongly: a missing command is a link error.
-build/waitloop: build/obj/main.o build/libwaitloop.a
+# The binary: main + the command objects + the library.
+build/waitloop: $(CLI_OBJS) build/libwaitloop.a
 	$(CC) $(CFLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
-build/waitloop-asan: build/asan/main.o build/libwaitloop-asan.a
+build/waitloop-asan: $(CLI_SAN_OBJS) build/libwaitloop-asan.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
 
 build/tests/%: tests/unit/%.c tests/unit/harness.h build/libwaitloop.a

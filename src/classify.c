@@ -1063,7 +1063,7 @@ char *classify_input_json(const cJSON *probe, int condition_exit, const char *co
 	return s;
 }
 
-int progress_observe(struct progress *p, enum wl_class class, const char *digest)
+int stall_count_observe(struct stall_count *p, enum wl_class class, const char *digest)
 {
 	int changed = digest && p->have && strcmp(p->digest, digest) != 0;
 	if (digest) {

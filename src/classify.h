@@ -34,7 +34,7 @@
  * state) is `progressing`; past it `stalled` (<kind>-stuck/<name>). See
  * docs/wait_policy.md.
  *
- * Progress (struct progress): the observation's digest against the last
+ * Stall counting (struct stall_count): the observation's digest against the last
  * one; `progressing` resets the no-progress count, `retryable` with an
  * unchanged (or unknown: failed probe) digest adds one, a changed digest
  * resets it. The first observation counts as one without progress.
@@ -96,13 +96,13 @@ char *classify_input_json(const cJSON *probe, int condition_exit, const char *co
 /* "<prefix>/<fp>" (or fp when prefix is NULL/empty). Caller frees. */
 char *fingerprint_prefixed(const char *prefix, const char *fp);
 
-struct progress {
+struct stall_count {
 	char digest[32];
 	int have;
 	int no_progress;
 };
-#define PROGRESS_INIT {{0}, 0, 0}
+#define STALL_COUNT_INIT {{0}, 0, 0}
 /* Account one observation; digest NULL = unknown (failed probe). Returns 1 when the digest changed. */
-int progress_observe(struct progress *p, enum wl_class class, const char *digest);
+int stall_count_observe(struct stall_count *p, enum wl_class class, const char *digest);
 
 #endif

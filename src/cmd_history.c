@@ -223,13 +223,13 @@ int cmd_history(int argc, char **argv)
 	cJSON *runs = NULL;
 	int rc = 1;
 	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		goto out;
 	}
 	if (!store_is_readonly(st))
 		stop_orphans(st);
 	if (store_list_runs_where(st, &filter, &runs, &err) < 0) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		goto out;
 	}
 	if (json) {

@@ -14,11 +14,11 @@
 
 #include "branchctx.h"
 #include "commands.h"
-#include "context.h"
+#include "artifacts.h"
 #include "error.h"
 #include "fsutil.h"
 #include "loader.h"
-#include "loop.h"
+#include "evloop.h"
 #include "metrics.h"
 #include "notify.h"
 #include "preflight.h"
@@ -423,7 +423,7 @@ static char *temp_workspace(void)
 	const char *tmp = getenv("TMPDIR");
 	char *tmpl = xasprintf("%s/waitloop-wf-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(tmpl)) {
-		die_msg("cannot create a temporary workspace '%s': %s", tmpl, strerror(errno));
+		print_error("cannot create a temporary workspace '%s': %s", tmpl, strerror(errno));
 		free(tmpl);
 		return NULL;
 	}
@@ -552,7 +552,7 @@ missing:
 			}
 			workspace = made_ws;
 		} else if (!fs_is_dir(workspace) && fs_mkdir_p(workspace, &werr) < 0) {
-			die_msg("%s", werr.msg);
+			print_error("%s", werr.msg);
 			workflow_free(wf);
 			strvec_clear(&set);
 			return 2;
@@ -563,7 +563,7 @@ missing:
 					    wf->create_branch, wf->expected_work_branch};
 		char *note = NULL;
 		if (branchctx_resolve(&bo, &set, &note, &werr) < 0) {
-			die_msg("%s", werr.msg);
+			print_error("%s", werr.msg);
 			workflow_free(wf);
 			strvec_clear(&set);
 			free(made_ws);
@@ -595,12 +595,12 @@ missing:
 	 * create its directory: the workspace must exist before. */
 	struct store *store = NULL;
 	if (!fs_is_dir(ws_abs)) {
-		die_msg("workspace '%s' is not a directory", workspace ? workspace : ".");
+		print_error("workspace '%s' is not a directory", workspace ? workspace : ".");
 		goto out;
 	}
 	store = store_open(db_path, &err);
 	if (!store) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
@@ -617,7 +617,7 @@ missing:
 	o.verbosity = verbosity;
 	r = runner_new(wf, &o, &err);
 	if (!r) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		hint_read_only_workspace(ws_abs);
 		goto out;
 	}
@@ -632,7 +632,7 @@ missing:
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
 	if (gate.rep.interrupted) {
 		/* recorded as a run CANCELLED before its first step (cli.md) */
-		die_msg("preflight interrupted by SIG%s", sigabbrev_np(gate.rep.interrupted));
+		print_error("preflight interrupted by SIG%s", sigabbrev_np(gate.rep.interrupted));
 		runner_cancel_before_start(r, gate.rep.interrupted);
 	}
 	runner_set_gate(r, preflight_gate, &gate);
@@ -683,7 +683,7 @@ missing:
 		no.claim_ctx = store;
 		nt = notify_new(&wf->notify, &no, &err);
 		if (!nt) {
-			die_msg("%s", err.msg);
+			print_error("%s", err.msg);
 			goto out;
 		}
 		bus_subscribe(runner_bus(r), notify_sink, nt);

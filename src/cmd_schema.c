@@ -54,7 +54,7 @@ int cmd_schema(int argc, char **argv)
 	snprintf(path, sizeof(path), "schema/%s.schema.json", name);
 	const struct embedded_file *f = embedded_find(path);
 	if (!f) {
-		die_msg("schema '%s' is not available", name);
+		print_error("schema '%s' is not available", name);
 		return 1;
 	}
 	fwrite(f->data, 1, f->len, stdout);

@@ -414,7 +414,7 @@ int cmd_show(int argc, char **argv)
 	int latest = !strcmp(id, "latest") || !strcmp(id, "@latest");
 	char *path = db ? xstrdup(db) : store_default_path(workspace);
 	if (!fs_exists(path)) {
-		die_msg("no run '%s': history database '%s' does not exist", id, path);
+		print_error("no run '%s': history database '%s' does not exist", id, path);
 		free(path);
 		return 1;
 	}
@@ -425,29 +425,29 @@ int cmd_show(int argc, char **argv)
 	cJSON *run = NULL;
 	int rc = 1;
 	if (!st || (!store_is_readonly(st) && store_mark_crashed(st, &err) < 0)) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		goto out;
 	}
 	if (latest) {
 		cJSON *newest = NULL;
 		if (store_list_runs(st, 1, &newest, &err) < 0) {
-			die_msg("%s", err.msg);
+			print_error("%s", err.msg);
 			goto out;
 		}
 		const char *nid = json_get_string(cJSON_GetArrayItem(newest, 0), "id");
 		if (!nid) {
-			die_msg("no runs recorded in history database '%s'", path);
+			print_error("no runs recorded in history database '%s'", path);
 			cJSON_Delete(newest);
 			goto out;
 		}
 		int r = store_get_run(st, nid, &run, &err);
 		cJSON_Delete(newest);
 		if (r < 0) {
-			die_msg("%s", err.msg);
+			print_error("%s", err.msg);
 			goto out;
 		}
 	} else if (store_get_run(st, id, &run, &err) < 0) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		goto out;
 	}
 	if (html) {
@@ -457,7 +457,7 @@ int cmd_show(int argc, char **argv)
 		int w = fs_write_atomic(html, page.buf, page.len, &err);
 		strbuf_release(&page);
 		if (w < 0) {
-			die_msg("%s", err.msg);
+			print_error("%s", err.msg);
 			goto out;
 		}
 		if (!json)

@@ -272,12 +272,12 @@ static int stats_main(const char *cmd, int argc, char **argv, const char *tune_t
 	int rc = 1;
 	cJSON *doc = insights_collect(dbs, ndbs, &f, &err), *sug = NULL;
 	if (!doc) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		goto out;
 	}
 	if (suggest) {
 		if (!(sug = insights_suggest(doc, suggest, min_met, &err))) {
-			die_msg("%s", err.msg);
+			print_error("%s", err.msg);
 			goto out;
 		}
 		if (json)
@@ -293,7 +293,7 @@ static int stats_main(const char *cmd, int argc, char **argv, const char *tune_t
 		int w = fs_write_atomic(html, page.buf, page.len, &err);
 		strbuf_release(&page);
 		if (w < 0) {
-			die_msg("%s", err.msg);
+			print_error("%s", err.msg);
 			goto out;
 		}
 	}

@@ -119,7 +119,7 @@ static int verdict_write_main(int argc, char **argv)
 			fprintf(stderr, "waitloop: no wait failure at '%s'; nothing merged\n", wait_failure);
 		if (got < 0) {
 			verdict_evidence_release(&e);
-			die_msg("%s", err.msg);
+			print_error("%s", err.msg);
 			goto out;
 		}
 		verdict_add_evidence(&v, &e);
@@ -141,12 +141,12 @@ static int verdict_write_main(int argc, char **argv)
 	r = redactor_import(getenv(REDACT_ENV), &env, &err);   /* inside a run: the run's redaction too */
 	strvec_clear(&env);
 	if (!r) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		goto out;
 	}
 	if (verdict_write(out_path, &v, env_nonempty("WAITLOOP_RUN_ID"), env_nonempty("WAITLOOP_STEP"), 0,
 			  time_wall_ms(), r, &err) < 0) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		goto out;
 	}
 	fprintf(stderr, "waitloop: verdict %s (%zu reason%s, %zu fingerprint%s) written to %s\n",

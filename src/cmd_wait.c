@@ -23,7 +23,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "redact.h"
 #include "rulesfile.h"
 #include "strbuf.h"
@@ -680,7 +680,7 @@ int cmd_wait(int argc, char **argv)
 	p.arg = &run;
 	run.w = dir ? wait_start(&p, &err) : NULL;
 	if (!run.w) {
-		die_msg("%s", err.msg);
+		print_error("%s", err.msg);
 		rc = 2;
 	} else {
 		if (!run.quiet && !run.live)

@@ -11,7 +11,7 @@
 #include "xalloc.h"
 
 /* Every error line the commands print passes the redactor (SPEC §7). */
-void die_msg(const char *fmt, ...)
+void print_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

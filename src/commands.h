@@ -18,7 +18,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 
 /* Shared by commands: print "waitloop: error: <msg>" on stderr. */
-void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void print_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message plus "Try 'waitloop CMD --help'."; returns 2. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*

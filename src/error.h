@@ -4,7 +4,7 @@
  * struct wl_err carries one message for library calls that fail:
  *     struct wl_err err = WL_ERR_INIT;
  *     if (fs_write_atomic(path, data, len, &err) < 0)
- *             return err_fatal(&err);   -- only main prints
+ *             return -1;   -- err says why; the caller reports it (only main prints)
  * Messages are lowercase with the subject in quotes: cannot open 'x.yaml': ...
  *
  * struct errlist collects positioned diagnostics about user input

@@ -306,3 +306,66 @@ int fs_remove_tree(const char *path, struct wl_err *err)
 		return err_set(err, "cannot remove '%s': %s", path, strerror(errno));
 	return 0;
 }
+
+char *fs_path_in(const char *base, const char *p)
+{
+	char *j = fs_join(base, p);
+	char *abs = fs_abspath(j);
+	free(j);
+	return abs;
+}
+
+char *fs_dir_of(const char *path)
+{
+	char *abs = fs_abspath(path);
+	char *slash = strrchr(abs, '/');
+	if (slash == abs)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	return abs;
+}
+
+/* 1 executable regular file, 0 absent, -1 present but not executable. */
+static int executable_file(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return access(path, X_OK) == 0 ? 1 : -1;
+}
+
+char *fs_find_command(const char *cmd, const char *path, const char *cwd, int *err_no)
+{
+	int eacces = 0;
+	if (!*cmd) {
+		*err_no = ENOENT;
+		return NULL;
+	}
+	if (strchr(cmd, '/')) {
+		char *p = cwd && cmd[0] != '/' ? fs_join(cwd, cmd) : xstrdup(cmd);
+		int ok = executable_file(p);
+		if (ok > 0)
+			return p;
+		free(p);
+		*err_no = ok < 0 ? EACCES : ENOENT;
+		return NULL;
+	}
+	if (!path)
+		path = FS_DEFAULT_PATH;
+	for (const char *dir = path; dir;) {
+		const char *colon = strchr(dir, ':');
+		size_t len = colon ? (size_t)(colon - dir) : strlen(dir);
+		char *rel = len ? xasprintf("%.*s/%s", (int)len, dir, cmd) : xasprintf("./%s", cmd);
+		char *p = cwd && rel[0] != '/' ? fs_join(cwd, rel) : xstrdup(rel);
+		free(rel);
+		int ok = executable_file(p);
+		if (ok > 0)
+			return p;
+		eacces |= ok < 0;
+		free(p);
+		dir = colon ? colon + 1 : NULL;
+	}
+	*err_no = eacces ? EACCES : ENOENT;
+	return NULL;
+}

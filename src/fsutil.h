@@ -35,6 +35,24 @@ char *fs_abspath(const char *path);
 /* Remove a file or a directory tree (symlinks are removed, never followed).
  * A missing path is not an error. */
 int fs_remove_tree(const char *path, struct wl_err *err);
+/* A user path: absolute as is, else relative to base. Normalised, caller frees. */
+char *fs_path_in(const char *base, const char *p);
+/* The directory of path, absolute and normalised. Caller frees. */
+char *fs_dir_of(const char *path);
+
+/* PATH when the environment has none: what execvp(3) searches then. */
+#define FS_DEFAULT_PATH "/bin:/usr/bin"
+/*
+ * The one PATH search (as execvp(3) does it, and proc.c before exec): cmd
+ * with a '/' is taken as is; else each element of path (NULL:
+ * FS_DEFAULT_PATH; an empty element is the current directory) is tried and
+ * the first executable regular file wins. A relative result is taken
+ * relative to cwd when cwd is not NULL. Returns that path (caller frees),
+ * or NULL with *err_no = ENOENT, or EACCES when only files that are not
+ * executable matched.
+ */
+char *fs_find_command(const char *cmd, const char *path, const char *cwd, int *err_no);
+
 /* Modification time of path in ms since the epoch, or -1. */
 long long fs_mtime_ms(const char *path);
 

@@ -225,11 +225,6 @@ int iter_loop_check_begin(struct iter_loop *l, const char *check_id, const char 
 	return rc;
 }
 
-int64_t iter_loop_check_started(const struct iter_loop *l)
-{
-	return l->check_start_wall;
-}
-
 struct found_wait {
 	long long mtime;
 	char *dir;

@@ -107,8 +107,6 @@ const char *iter_loop_agent_append(const struct iter_loop *l);
 /* The check is about to start. -1 + err when a stale decision file cannot be removed. */
 int iter_loop_check_begin(struct iter_loop *l, const char *check_id, const char *stdout_log, const char *stderr_log,
 			  struct wl_err *err);
-/* Wall-clock start of the current check (ms). */
-int64_t iter_loop_check_started(const struct iter_loop *l);
 /* The check process exited: read its decision file and its own wait-failure.json. */
 void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res);
 /* The check's guard reported (policy: the resolved policy the guard ran with). */

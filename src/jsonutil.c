@@ -5,6 +5,7 @@
 
 #include "fsutil.h"
 #include "proc.h"
+#include "timeutil.h"
 #include "xalloc.h"
 
 int json_write_atomic(const char *path, const cJSON *obj, struct wl_err *err)
@@ -130,4 +131,23 @@ cJSON *json_signals_sent(unsigned sent)
 	if (sent & PROC_SENT_SIGKILL)
 		cJSON_AddItemToArray(a, cJSON_CreateString("SIGKILL"));
 	return a;
+}
+
+void json_add_string_or_null(cJSON *obj, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(obj, key, v);
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
+void json_add_time(cJSON *obj, const char *key, int64_t wall_ms)
+{
+	if (wall_ms <= 0) {
+		cJSON_AddNullToObject(obj, key);
+		return;
+	}
+	char buf[40];
+	time_format_rfc3339(wall_ms, buf, sizeof(buf));
+	cJSON_AddStringToObject(obj, key, buf);
 }

@@ -5,6 +5,7 @@
 #ifndef WAITLOOP_JSONUTIL_H
 #define WAITLOOP_JSONUTIL_H
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "strvec.h"
@@ -42,5 +43,9 @@ int json_get_int(const cJSON *obj, const char *key, int dflt);
 int json_has_number(const cJSON *obj, const char *key, double *out);
 /* 1 when obj[key] is true, else 0. */
 int json_get_bool(const cJSON *obj, const char *key);
+/* obj[key] = v, or null when v is NULL. */
+void json_add_string_or_null(cJSON *obj, const char *key, const char *v);
+/* obj[key] = wall_ms as RFC 3339 UTC, or null when wall_ms <= 0. */
+void json_add_time(cJSON *obj, const char *key, int64_t wall_ms);
 
 #endif

@@ -75,13 +75,13 @@ int main(int argc, char **argv)
 	static const char *const options_known[] = {"--help", "--version", NULL};
 	const char *o = argv[1][0] == '-' ? suggest_closest(argv[1], options_known) : NULL;
 	if (o)
-		die_msg("unknown option '%s' (did you mean '%s'?)", argv[1], o);
+		print_error("unknown option '%s' (did you mean '%s'?)", argv[1], o);
 	else if (argv[1][0] == '-')
-		die_msg("unknown option '%s'", argv[1]);
+		print_error("unknown option '%s'", argv[1]);
 	else if (s)
-		die_msg("unknown command '%s' (did you mean '%s'?)", argv[1], s);
+		print_error("unknown command '%s' (did you mean '%s'?)", argv[1], s);
 	else
-		die_msg("unknown command '%s'", argv[1]);
+		print_error("unknown command '%s'", argv[1]);
 	fprintf(stderr, "Try 'waitloop --help'.\n");
 	return 2;
 }

@@ -11,7 +11,7 @@
 
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "strbuf.h"
 #include "strvec.h"
@@ -381,23 +381,11 @@ static enum notify_reason resolve_command(const struct notifier *n, const char *
 		*resolved = p;
 		return NOTIFY_DELIVERED;
 	}
-	const char *path = env_path(n);
-	int found_noexec = 0;
-	for (const char *dir = path ? path : ""; dir;) {
-		const char *colon = strchr(dir, ':');
-		size_t len = colon ? (size_t)(colon - dir) : strlen(dir);
-		char *p = len ? xasprintf("%.*s/%s", (int)len, dir, word) : xasprintf("./%s", word);
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (access(p, X_OK) == 0) {
-				*resolved = p;
-				return NOTIFY_DELIVERED;
-			}
-			found_noexec = 1;
-		}
-		free(p);
-		dir = colon ? colon + 1 : NULL;
-	}
-	if (found_noexec) {
+	int e = 0;
+	*resolved = fs_find_command(word, env_path(n), NULL, &e);
+	if (*resolved)
+		return NOTIFY_DELIVERED;
+	if (e == EACCES) {
 		snprintf(msg, msz, "command '%s' is not executable", word);
 		return NOTIFY_NOT_REACHABLE;
 	}

@@ -36,7 +36,7 @@
  *   notify_drain(n);      -- before exiting: waits for in-flight deliveries (bounded by their timeouts)
  *   notify_free(n);       -- stops and drains whatever is still in flight
  * notify_drain() and notify_free() run the loop: call them from the top
- * level, never from inside one of the loop's callbacks (loop.h).
+ * level, never from inside one of the loop's callbacks (evloop.h).
  *
  * Ownership: notify_new copies what it needs from cfg and opt strings;
  * loop, bus and the callback contexts are borrowed and must outlive n.

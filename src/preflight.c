@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -58,35 +58,15 @@ static const char *env_get(const struct strvec *env, const char *name)
 	return env ? strvec_getenv(env, name) : getenv(name);
 }
 
-static int is_executable(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
+/* The command of a preflight check, found as the child would find it
+ * (relative names and PATH elements from the check's cwd). */
 static int command_found(const char *cmd, const struct strvec *env, const char *cwd)
 {
-	if (strchr(cmd, '/')) {
-		char *p = cwd ? fs_join(cwd, cmd) : xstrdup(cmd);
-		int ok = is_executable(p);
-		free(p);
-		return ok;
-	}
-	const char *path = env_get(env, "PATH");
-	for (const char *dir = path ? path : ""; dir;) {
-		const char *colon = strchr(dir, ':');
-		size_t len = colon ? (size_t)(colon - dir) : strlen(dir);
-		/* an empty PATH element means the current directory */
-		char *rel = len ? xasprintf("%.*s/%s", (int)len, dir, cmd) : xstrdup(cmd);
-		char *p = cwd && rel[0] != '/' ? fs_join(cwd, rel) : xstrdup(rel);
-		int ok = is_executable(p);
-		free(rel);
-		free(p);
-		if (ok)
-			return 1;
-		dir = colon ? colon + 1 : NULL;
-	}
-	return 0;
+	int e = 0;
+	char *p = fs_find_command(cmd, env_get(env, "PATH"), cwd, &e);
+	int found = p != NULL;
+	free(p);
+	return found;
 }
 
 /* One named check in flight on the private loop. */

@@ -34,8 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "evloop.h"
 #include "fsutil.h"
-#include "loop.h"
 #include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"
@@ -166,38 +166,14 @@ static const char *env_lookup(char *const *env, const char *name)
 	return NULL;
 }
 
-/* PATH search in the parent (the child must not allocate), like execvp:
- * first executable regular file wins; EACCES if only non-executable ones. */
+/* PATH search in the parent (the child must not allocate), like execvp
+ * (fs_find_command): a name with a '/' is exec'd as is, and exec reports
+ * why it fails. */
 static char *resolve_command(const char *cmd, char *const *env, int *err)
 {
-	if (!*cmd) {
-		*err = ENOENT;
-		return NULL;
-	}
-	if (strchr(cmd, '/'))
+	if (*cmd && strchr(cmd, '/'))
 		return xstrdup(cmd);
-	const char *path = env_lookup(env, "PATH");
-	if (!path)
-		path = "/bin:/usr/bin";
-	int eacces = 0;
-	const char *p = path;
-	for (;;) {
-		const char *colon = strchr(p, ':');
-		size_t dlen = colon ? (size_t)(colon - p) : strlen(p);
-		char *cand = dlen ? xasprintf("%.*s/%s", (int)dlen, p, cmd) : xasprintf("./%s", cmd);
-		struct stat st;
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (access(cand, X_OK) == 0)
-				return cand;
-			eacces = 1;
-		}
-		free(cand);
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	*err = eacces ? EACCES : ENOENT;
-	return NULL;
+	return fs_find_command(cmd, env_lookup(env, "PATH"), NULL, err);
 }
 
 /* ---- process group liveness ---- */

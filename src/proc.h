@@ -26,7 +26,7 @@
  * a pipe fed from stdin_data (non-blocking, through the loop; EPIPE if the
  * child stops reading is not an error), stdout/stderr pipes, every other
  * descriptor close-on-exec, cwd changed. argv[0] without '/' is searched in
- * the PATH of spec.env when given (default "/bin:/usr/bin" if it has none),
+ * the PATH of spec.env when given (FS_DEFAULT_PATH if it has none: fs_find_command),
  * else the runner's; a file without #! is run by /bin/sh, as execvp does.
  * exec_error forms: "command not found: 'foo'" (ENOENT), "permission denied:
  * './x'" (EACCES), "cannot change directory to 'dir': <strerror>" (cwd),

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "redact.h"
 #include "strbuf.h"
 #include "timeutil.h"

@@ -75,7 +75,7 @@ char *redact_textn(const struct redactor *r, const char *text, size_t len);
 void redact_json(const struct redactor *r, cJSON *obj);
 /* Built-ins plus the literal values of this process's secret-named
  * environment variables; built once, never freed. For messages printed
- * before a run's redactor exists (validation errors, die_msg). */
+ * before a run's redactor exists (validation errors, print_error). */
 const struct redactor *redact_process_default(void);
 /* 1 when a value must not be quoted in a message: redaction would change
  * it, or it is long, or it has the shape of a key (12+ characters mixing

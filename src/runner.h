@@ -1,7 +1,7 @@
 /*
  * runner: executes one workflow (SPEC §3, §4.2, §4.3, §6.1, §10).
  *
- * One event loop (loop.h) drives everything; every child goes through
+ * One event loop (evloop.h) drives everything; every child goes through
  * proc.h. Steps start in DAG order (depends_on), at most `concurrency` at a
  * time; each step runs attempts (timeout, retries with backoff timers),
  * then, when it has a completion_check, the check, and iterates until the
@@ -77,7 +77,6 @@ struct event_bus *runner_bus(struct runner *r);
 struct loop *runner_loop(struct runner *r);
 const struct redactor *runner_redactor(const struct runner *r);
 const char *runner_run_id(const struct runner *r);
-const char *runner_context_dir(const struct runner *r);
 
 /* Called with every chunk a step, check or wait condition writes (raw bytes,
  * not redacted); step is the step id. */

@@ -17,7 +17,7 @@
 #include "digest.h"
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "redact.h"
 #include "strbuf.h"

@@ -681,11 +681,6 @@ void store_close(struct store *st)
 	free(st);
 }
 
-const char *store_path(const struct store *st)
-{
-	return st->path;
-}
-
 /* ---- the event sink ---------------------------------------------------- */
 
 static const cJSON *field(const struct wl_event *ev, const char *key)

@@ -61,7 +61,6 @@ int store_err_readonly(const struct wl_err *err);
  * non-empty, else "<dir>/.waitloop/history.db" (dir NULL = "."). Caller frees. */
 char *store_default_path(const char *dir);
 void store_close(struct store *st);
-const char *store_path(const struct store *st);
 
 /*
  * Event sink (events.h): records ev in one transaction. Never fails from the

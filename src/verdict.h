@@ -2,7 +2,7 @@
  * verdict: the decision of one completion_check iteration (SPEC §4.5) and
  * its normalised artifact, review.verdict (schema "waitloop.verdict.v1").
  *
- * Calling sequence for the runner, once per iteration:
+ * Calling sequence (iteration.c, iter_loop_*), once per iteration:
  *
  *   before the check starts:
  *     verdict_discard_decision_file(decision_file, &err);   -- no stale file survives

@@ -24,12 +24,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "classify.h"
 #include "digest.h"
 #include "events.h"
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "redact.h"
 #include "strbuf.h"
@@ -72,7 +73,7 @@ struct wait {
 	void *arg;
 
 	struct classifier *cls;
-	struct progress progress;
+	struct stall_count stall;
 	int64_t start_ms, deadline_ms;
 	int64_t interval_ms;           /* current, grown by backoff */
 	int64_t obs_start_ms;
@@ -298,7 +299,7 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	else
 		cJSON_AddNullToObject(o, "digest");
 	cJSON_AddBoolToObject(o, "changed", changed);
-	cJSON_AddNumberToObject(o, "no_progress", w->progress.no_progress);
+	cJSON_AddNumberToObject(o, "no_progress", w->stall.no_progress);
 	cJSON *fps = json_string_array(&c->fingerprints);
 	redact_json(w->redactor, fps);
 	cJSON_AddItemToObject(o, "fingerprints", fps);
@@ -552,7 +553,7 @@ static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct 
 	strbuf_addf(&m, "%s after %d observation%s (%.1fs)", wait_outcome_name(outcome), w->logged,
 		    w->logged == 1 ? "" : "s", elapsed_s(w));
 	if (outcome == WAIT_STALLED && (!c || !c->fingerprints.n))
-		strbuf_addf(&m, ": no progress in %d observations", w->progress.no_progress);
+		strbuf_addf(&m, ": no progress in %d observations", w->stall.no_progress);
 	else if (outcome == WAIT_TIMEOUT)
 		strbuf_addf(&m, ": max_wait %.1fs reached", (double)w->pol->max_wait / 1000.0);
 	else if (outcome == WAIT_NO_OUTPUT)
@@ -563,7 +564,7 @@ static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct 
 	strbuf_release(&m);
 	if (outcome == WAIT_STALLED && (!c || !c->fingerprints.n))
 		strvec_pushf(&r->reasons, "no progress in %d consecutive observations (stall_threshold %d)",
-			     w->progress.no_progress, w->pol->stall_threshold);
+			     w->stall.no_progress, w->pol->stall_threshold);
 	if (outcome == WAIT_TIMEOUT)
 		strvec_pushf(&r->reasons, "max_wait %.1fs reached", (double)w->pol->max_wait / 1000.0);
 	if (outcome == WAIT_NO_OUTPUT)
@@ -1014,9 +1015,8 @@ int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_m
 {
 	int64_t next = obs_start_ms + *interval_ms;
 	if (pol->backoff_factor > 1.0) {
-		double grown = (double)*interval_ms * pol->backoff_factor;
 		int64_t cap = pol->backoff_max_interval > 0 ? pol->backoff_max_interval : INT64_MAX / 4;
-		*interval_ms = grown > (double)cap ? cap : (int64_t)grown;
+		*interval_ms = backoff_delay(*interval_ms, pol->backoff_factor, cap, 1);
 	}
 	return next > now_ms ? next : now_ms;
 }
@@ -1066,7 +1066,7 @@ static void classify_and_decide(struct wait *w, struct classification *c)
 		 * observations that say nothing (API down, object absent, failed probe) leave the count alone */
 		int probe_failed = w->probe_error && !c->probe_explained;
 		if ((!w->guarded || w->pol->probe) && !c->no_evidence && !probe_failed)
-			changed = progress_observe(&w->progress, c->class, dg);
+			changed = stall_count_observe(&w->stall, c->class, dg);
 		if (probe_failed && c->class == CLASS_RETRYABLE)
 			w->probe_fail_streak++;
 		else if (!w->probe_error || c->probe_explained)
@@ -1103,7 +1103,7 @@ static void classify_and_decide(struct wait *w, struct classification *c)
 		/* stalling needs evidence: without a probe, an unchanged condition output
 		 * stalls only when the user asked for it (stall_threshold written) */
 		int stall_on = w->pol->probe || w->pol->stall_threshold_set;
-		if (stall_on && w->pol->stall_threshold > 0 && w->progress.no_progress >= w->pol->stall_threshold) {
+		if (stall_on && w->pol->stall_threshold > 0 && w->stall.no_progress >= w->pol->stall_threshold) {
 			finish(w, WAIT_STALLED, NULL);
 			return;
 		}

@@ -55,14 +55,6 @@ int class_parse(const char *s, enum wl_class *out)
 	return -1;
 }
 
-long workflow_step_index(const struct wl_workflow *wf, const char *id)
-{
-	for (size_t i = 0; i < wf->nsteps; i++)
-		if (!strcmp(wf->steps[i].id, id))
-			return (long)i;
-	return -1;
-}
-
 void wait_policy_init(struct wl_wait_policy *p)
 {
 	memset(p, 0, sizeof(*p));

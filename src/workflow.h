@@ -12,8 +12,9 @@
  *   - counts/ints use WL_UNSET for "not given" as well;
  *   - enums have a *_UNSET = 0 member so a zeroed struct is "nothing given";
  *   - optional strings are NULL when absent.
- * Defaults are applied by the consumer through the workflow_* helpers below
- * (workflow-level wait_policy merged into each use with wait_policy_merge()).
+ * Defaults are not applied here: the consumer applies them (the
+ * workflow-level wait_policy is resolved into each use by the wait engine,
+ * wait.h).
  */
 #ifndef WAITLOOP_WORKFLOW_H
 #define WAITLOOP_WORKFLOW_H
@@ -333,8 +334,6 @@ struct wl_workflow {
 };
 
 void workflow_free(struct wl_workflow *wf);
-/* Index of a step by id, or -1. */
-long workflow_step_index(const struct wl_workflow *wf, const char *id);
 
 /* Name tables (for messages and JSON); the *_parse functions return -1 when unknown. */
 const char *worker_name(enum wl_worker w);

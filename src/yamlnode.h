@@ -3,7 +3,7 @@
  *
  * Every node and every mapping key carries its 1-based line and column, so
  * the loader can point at the exact spot of a mistake. The tree is what the
- * loader walks; nothing else in the program sees YAML.
+ * loader walks (rulesfile.c still reads rules files with libyaml itself).
  *
  *   struct errlist diags = ERRLIST_INIT;
  *   struct ydoc *doc = ydoc_load_file("demo.yaml", &diags);

@@ -27,3 +27,16 @@ t_begin cli_unknown_option
 expect_rc 2 "$WL" --frobnicate 2>err.txt
 expect_contains err.txt "waitloop: error: unknown option '--frobnicate'"
 t_end
+
+# The CLI is built apart from the library (issue 17): libwaitloop.a holds
+# the engine only; main and the commands are linked into the binary.
+t_begin cli_library_without_commands
+lib="$ROOT/build/libwaitloop.a"
+if [ ! -f "$lib" ] || ! command -v nm >/dev/null; then
+	t_skip "no $lib or no nm"
+else
+	nm -g --defined-only "$lib" 2>/dev/null | grep -E ' T (main|cmd_[a-z_]+|print_error|usage_error)$' >syms.txt
+	[ -s syms.txt ] && t_fail "libwaitloop.a defines CLI symbols: $(tr '\n' ' ' <syms.txt)"
+	nm -g --defined-only "$lib" 2>/dev/null | grep -q ' T runner_new$' || t_fail "libwaitloop.a lacks runner_new"
+fi
+t_end

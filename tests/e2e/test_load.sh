@@ -9,7 +9,7 @@
 # descriptor or zombie is left behind (counted from inside the run: a late
 # step lists /proc/<runner>/fd and the runner's zombie children).
 # Workspaces of the step-heavy cases are on tmpfs when there is one: on this
-# machine's disk every step's _meta.json fsync would dominate (see
+# machine's disk every step's file creates (_meta.json, logs) would dominate (see
 # docs/benchmarks.md); the flood case writes to the test's own directory.
 # timeout: 360
 # slow-timeout: 1200

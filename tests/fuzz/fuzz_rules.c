@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		probe = NULL;
 	}
 	struct obs_input in = {1, 1, cond, probe_text, probe, NULL, NULL, 0};
-	struct progress pr = PROGRESS_INIT;
+	struct stall_count pr = STALL_COUNT_INIT;
 	for (int round = 0; round < 3; round++) {
 		struct classification c = CLASSIFICATION_INIT;
 		in.guard_output = round == 2 ? cond : NULL;
@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char hex[DIGEST_HEX_LEN + 1];
 		if (probe)
 			digest_json(probe, &wf->wait_policy.ignore_fields, hex);
-		progress_observe(&pr, c.class, probe ? hex : NULL);
+		stall_count_observe(&pr, c.class, probe ? hex : NULL);
 		classification_release(&c);
 	}
 	struct classification ext = CLASSIFICATION_INIT;

@@ -15,7 +15,7 @@
 
 #include "events.h"
 #include "loader.h"
-#include "loop.h"
+#include "evloop.h"
 #include "notify.h"
 #include "store.h"
 #include "timeutil.h"

@@ -272,18 +272,18 @@ static void test_bad_patterns(void)
 
 static void test_progress(void)
 {
-	struct progress p = PROGRESS_INIT;
-	CHECK_INT(progress_observe(&p, CLASS_RETRYABLE, "aa"), 0);
+	struct stall_count p = STALL_COUNT_INIT;
+	CHECK_INT(stall_count_observe(&p, CLASS_RETRYABLE, "aa"), 0);
 	CHECK_INT(p.no_progress, 1);
-	CHECK_INT(progress_observe(&p, CLASS_RETRYABLE, "aa"), 0);
+	CHECK_INT(stall_count_observe(&p, CLASS_RETRYABLE, "aa"), 0);
 	CHECK_INT(p.no_progress, 2);
-	CHECK_INT(progress_observe(&p, CLASS_RETRYABLE, NULL), 0);   /* failed probe: unchanged */
+	CHECK_INT(stall_count_observe(&p, CLASS_RETRYABLE, NULL), 0);   /* failed probe: unchanged */
 	CHECK_INT(p.no_progress, 3);
-	CHECK_INT(progress_observe(&p, CLASS_RETRYABLE, "bb"), 1);
+	CHECK_INT(stall_count_observe(&p, CLASS_RETRYABLE, "bb"), 1);
 	CHECK_INT(p.no_progress, 0);
-	progress_observe(&p, CLASS_RETRYABLE, "bb");
+	stall_count_observe(&p, CLASS_RETRYABLE, "bb");
 	CHECK_INT(p.no_progress, 1);
-	progress_observe(&p, CLASS_PROGRESSING, "bb");
+	stall_count_observe(&p, CLASS_PROGRESSING, "bb");
 	CHECK_INT(p.no_progress, 0);
 }
 

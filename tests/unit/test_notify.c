@@ -14,7 +14,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "jsonutil.h"
-#include "loop.h"
+#include "evloop.h"
 #include "notify.h"
 #include "strbuf.h"
 #include "timeutil.h"

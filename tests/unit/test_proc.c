@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "redact.h"
 #include "strbuf.h"

@@ -1,7 +1,9 @@
 #include "harness.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "fsutil.h"
@@ -202,6 +204,54 @@ static void test_fs(void)
 	free(cmd);
 }
 
+/* The one PATH search: execvp's order, empty element = cwd, EACCES only
+ * when nothing executable matched, default PATH when none. */
+static void test_find_command(void)
+{
+	char tmpl[] = "/tmp/wl-findcmd.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	CHECK(dir != NULL);
+	if (!dir)
+		return;
+	char *a = xasprintf("%s/a", dir), *b = xasprintf("%s/b", dir);
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(fs_mkdir_p(a, &err) == 0);
+	CHECK(fs_mkdir_p(b, &err) == 0);
+	char *noexec = xasprintf("%s/tool", a), *exe = xasprintf("%s/tool", b);
+	CHECK(fs_write_atomic(noexec, "x", 1, &err) == 0);
+	CHECK(fs_write_atomic(exe, "x", 1, &err) == 0);
+	CHECK(chmod(noexec, 0644) == 0);
+	CHECK(chmod(exe, 0755) == 0);
+	char *path = xasprintf("%s:%s", a, b);
+	int e = 0;
+	char *got = fs_find_command("tool", path, NULL, &e);
+	CHECK_STR(got, exe);   /* the non-executable one earlier in PATH is passed over */
+	free(got);
+	got = fs_find_command("tool", a, NULL, &e);
+	CHECK(got == NULL);
+	CHECK_INT(e, EACCES);
+	got = fs_find_command("no-such-tool", path, NULL, &e);
+	CHECK(got == NULL);
+	CHECK_INT(e, ENOENT);
+	got = fs_find_command("tool", ":/nonexistent", b, &e);   /* empty element: the cwd */
+	CHECK(got != NULL && strstr(got, "/tool") != NULL);
+	free(got);
+	got = fs_find_command("b/tool", "/nonexistent", dir, &e);   /* a '/': from cwd, no search */
+	CHECK(got != NULL);
+	free(got);
+	got = fs_find_command("sh", NULL, NULL, &e);   /* no PATH: FS_DEFAULT_PATH */
+	CHECK(got != NULL);
+	free(got);
+	got = fs_find_command("", path, NULL, &e);
+	CHECK(got == NULL);
+	free(path);
+	free(noexec);
+	free(exe);
+	free(a);
+	free(b);
+	CHECK(fs_remove_tree(dir, &err) == 0);
+}
+
 int main(void)
 {
 	TEST(test_duration_parse);
@@ -213,5 +263,6 @@ int main(void)
 	TEST(test_pattern_posix_compat);
 	TEST(test_suggest);
 	TEST(test_fs);
+	TEST(test_find_command);
 	return tests_done();
 }

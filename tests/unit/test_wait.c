@@ -10,7 +10,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "harness.h"
-#include "loop.h"
+#include "evloop.h"
 #include "proc.h"
 #include "timeutil.h"
 #include "wait.h"

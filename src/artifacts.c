@@ -1,4 +1,4 @@
-#include "context.h"
+#include "artifacts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include "redact.h"
 #include "xalloc.h"
 
-struct context {
+struct artifacts {
 	char *dir;
 	const struct redactor *rd;
 	int events_fd;
@@ -21,7 +21,7 @@ struct context {
 	char *sink_error;
 };
 
-struct context *context_open(const char *dir, const struct redactor *rd, struct wl_err *err)
+struct artifacts *artifacts_open(const char *dir, const struct redactor *rd, struct wl_err *err)
 {
 	char *evdir = fs_join(dir, "_workflow");
 	if (fs_mkdir_p(evdir, err) < 0) {
@@ -36,7 +36,7 @@ struct context *context_open(const char *dir, const struct redactor *rd, struct 
 		free(evpath);
 		return NULL;
 	}
-	struct context *c = xcalloc(1, sizeof(*c));
+	struct artifacts *c = xcalloc(1, sizeof(*c));
 	c->dir = xstrdup(dir);
 	c->rd = rd;
 	c->events_fd = fd;
@@ -44,7 +44,7 @@ struct context *context_open(const char *dir, const struct redactor *rd, struct 
 	return c;
 }
 
-void context_close(struct context *c)
+void artifacts_close(struct artifacts *c)
 {
 	if (!c)
 		return;
@@ -56,25 +56,20 @@ void context_close(struct context *c)
 	free(c);
 }
 
-const char *context_path(const struct context *c)
-{
-	return c->dir;
-}
-
-const char *context_sink_error(const struct context *c)
+const char *artifacts_sink_error(const struct artifacts *c)
 {
 	return c->sink_error;
 }
 
-static void keep_error(struct context *c, const char *msg)
+static void keep_error(struct artifacts *c, const char *msg)
 {
 	if (!c->sink_error)
 		c->sink_error = xstrdup(msg);
 }
 
-void context_sink(void *arg, const struct wl_event *ev)
+void artifacts_sink(void *arg, const struct wl_event *ev)
 {
-	struct context *c = arg;
+	struct artifacts *c = arg;
 	cJSON *o = event_to_json(ev);   /* already redacted: the bus is the boundary (events.h) */
 	char *line = json_compact(o);
 	cJSON_Delete(o);
@@ -106,7 +101,7 @@ void context_sink(void *arg, const struct wl_event *ev)
 	free(line);
 }
 
-int context_write_workflow(struct context *c, cJSON *doc, struct wl_err *err)
+int artifacts_write_workflow(struct artifacts *c, cJSON *doc, struct wl_err *err)
 {
 	redact_json(c->rd, doc);
 	char *path = fs_join(c->dir, "_workflow.json");
@@ -117,7 +112,7 @@ int context_write_workflow(struct context *c, cJSON *doc, struct wl_err *err)
 	return rc;
 }
 
-char *context_step_dir(struct context *c, const char *step, struct wl_err *err)
+char *artifacts_step_dir(struct artifacts *c, const char *step, struct wl_err *err)
 {
 	char *d = fs_join(c->dir, step);
 	if (fs_mkdir_p(d, err) < 0) {
@@ -127,7 +122,7 @@ char *context_step_dir(struct context *c, const char *step, struct wl_err *err)
 	return d;
 }
 
-int context_write_step_meta(struct context *c, const char *step, cJSON *meta, struct wl_err *err)
+int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, struct wl_err *err)
 {
 	redact_json(c->rd, meta);
 	char *d = fs_join(c->dir, step);

@@ -1,5 +1,6 @@
 /*
- * loop: the one event loop of the program (STYLE.md §8).
+ * evloop: the one event loop of the program (poll(2); STYLE.md §8). "The
+ * loop" elsewhere means implement -> verify (iteration.h).
  *
  * poll(2) over registered descriptors with the nearest absolute
  * CLOCK_MONOTONIC deadline as timeout; signals (SIGCHLD, SIGINT, SIGTERM,

@@ -1,5 +1,5 @@
 /*
- * loop: one poll(2) loop with absolute monotonic deadlines (see loop.h).
+ * evloop: one poll(2) loop with absolute monotonic deadlines (see evloop.h).
  *
  * Signals: one process-wide self-pipe and one counter per signal (the only
  * mutable globals here). The handler bumps the counter and writes a byte;
@@ -13,7 +13,7 @@
  * popped before they run; signal handlers are marked dead on removal and
  * compacted when no dispatch is in progress.
  */
-#include "loop.h"
+#include "evloop.h"
 
 #include <errno.h>
 #include <fcntl.h>

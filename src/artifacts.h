@@ -1,0 +1,48 @@
+/*
+ * artifacts: the artifact directory of a run -- the "context directory" of
+ * SPEC §6.1 (context_dir) -- and its files:
+ *
+ *   <context>/_workflow.json          run id, name, status, times, resolved settings
+ *   <context>/_workflow/events.jsonl  one redacted JSON line per event (a bus sink)
+ *   <context>/<step>/_meta.json       status, attempts, iterations, times, exit code, reason
+ *
+ * Every JSON document is redacted (redact.h) and written atomically
+ * (json_write_atomic); events.jsonl lines are appended with one write(2)
+ * each on a descriptor kept open for the run.
+ *
+ *   struct artifacts *c = artifacts_open(dir, redactor, &err);
+ *   bus_subscribe(&bus, artifacts_sink, c);
+ *   artifacts_write_workflow(c, doc, &err);          -- doc is redacted in place
+ *   char *d = artifacts_step_dir(c, "build", &err);  -- created; caller frees
+ *   artifacts_write_step_meta(c, "build", meta, &err);
+ *   artifacts_close(c);
+ *
+ * A sink failure is kept (artifacts_sink_error()) rather than reported, so a
+ * full disk does not stop the run; the caller reports it once at the end.
+ * Ownership: the redactor is borrowed; documents are the caller's.
+ */
+#ifndef WAITLOOP_ARTIFACTS_H
+#define WAITLOOP_ARTIFACTS_H
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "events.h"
+
+struct artifacts;
+struct redactor;
+
+struct artifacts *artifacts_open(const char *dir, const struct redactor *rd, struct wl_err *err);
+void artifacts_close(struct artifacts *c);
+
+/* Event sink: appends event_to_json(ev) to events.jsonl. It does not redact:
+ * subscribe it only to a bus with a redactor (bus->rd), the one boundary. */
+void artifacts_sink(void *c, const struct wl_event *ev);
+/* The first sink failure, or NULL. */
+const char *artifacts_sink_error(const struct artifacts *c);
+
+int artifacts_write_workflow(struct artifacts *c, cJSON *doc, struct wl_err *err);
+/* <context>/<step>, created if missing. Caller frees. */
+char *artifacts_step_dir(struct artifacts *c, const char *step, struct wl_err *err);
+int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, struct wl_err *err);
+
+#endif
