@@ -277,6 +277,15 @@ static char *observation_summary(struct wait *w, const struct classification *c)
 	return r;
 }
 
+/* The stall_threshold this wait counts against, or 0 when no-progress cannot
+ * stall it (timeout_only, or no probe and no stall_threshold written:
+ * stalling needs evidence). */
+static int active_stall_threshold(const struct wait *w)
+{
+	int on = w->pol->mode == WAIT_MODE_PROBE_AWARE && (w->pol->probe || w->pol->stall_threshold_set);
+	return on && w->pol->stall_threshold > 0 ? w->pol->stall_threshold : 0;
+}
+
 static void log_observation(struct wait *w, const struct classification *c, const char *digest, int changed)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -326,6 +335,10 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	if (fs_append_line(w->probe_log, line, &err) < 0 && w->observations == 1)
 		fprintf(stderr, "waitloop: warning: %s\n", err.msg);   /* once: the wait goes on */
 	free(line);
+	/* the event, not the probe log, carries the threshold: "no progress N/threshold" */
+	int thr = active_stall_threshold(w);
+	if (thr)
+		cJSON_AddNumberToObject(o, "stall_threshold", thr);
 	emit(w, EV_OBSERVATION, o);
 }
 
@@ -599,6 +612,11 @@ static void deliver(struct wait *w)
 	cJSON_AddStringToObject(d, "target", target);
 	free(target);
 	cJSON_AddBoolToObject(d, "early_abort", r->early_abort);
+	int thr = active_stall_threshold(w);
+	if (thr) {
+		cJSON_AddNumberToObject(d, "no_progress", w->progress.no_progress);
+		cJSON_AddNumberToObject(d, "stall_threshold", thr);
+	}
 	cJSON_AddStringToObject(d, "message", r->message ? r->message : "");
 	if (r->failure_file)
 		cJSON_AddStringToObject(d, "failure_file", r->failure_file);
@@ -1102,8 +1120,8 @@ static void classify_and_decide(struct wait *w, struct classification *c)
 		}
 		/* stalling needs evidence: without a probe, an unchanged condition output
 		 * stalls only when the user asked for it (stall_threshold written) */
-		int stall_on = w->pol->probe || w->pol->stall_threshold_set;
-		if (stall_on && w->pol->stall_threshold > 0 && w->progress.no_progress >= w->pol->stall_threshold) {
+		int thr = active_stall_threshold(w);
+		if (thr && w->progress.no_progress >= thr) {
 			finish(w, WAIT_STALLED, NULL);
 			return;
 		}

@@ -464,3 +464,29 @@ ok = 1 <= len(t) <= 7 and t[0] < 0.2 and all(g >= w - 0.002 for g, w in zip(gaps
 sys.exit(0 if ok else 1)
 PY
 t_end
+
+# The progress line of a running wait step shows "no progress N/threshold"
+# (docs/cli.md): the observation events carry the wait's stall_threshold.
+# Seen on the keepalive line (nothing printed for 1 s between two
+# observations), which describes each running step as the live TTY line does (issue 17: the events never carried it, so "/50" was missing).
+t_begin run_progress_line_shows_threshold
+mkdir -p ws-np
+cat >np.yaml <<'YAML'
+name: np
+version: "1"
+timeout: 1m
+steps:
+  settle:
+    wait:
+      condition: "false"
+    wait_policy:
+      mode: probe_aware
+      probe: "echo '{\"phase\":\"Pending\"}'"
+      stall_threshold: 50
+      interval: 4s
+      max_wait: 6s
+YAML
+WAITLOOP_KEEPALIVE_S=1 "$WL" run np.yaml -w ws-np --no-progress >np.out 2>np.err; rc=$?
+expect_eq "$rc" 1
+grep -qE 'still running: settle .*no progress [0-9]+/50' np.err || t_fail "no 'no progress N/50': $(grep 'still running' np.err | head -3)"
+t_end
