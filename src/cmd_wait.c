@@ -169,6 +169,14 @@ static void on_output(void *arg, int stream, const char *data, size_t len)
 		r->last_print_ms = time_now_ms();
 }
 
+/* The engine's non-fatal problems (wait.h): reported here, the wait goes on. */
+static void on_warning(void *arg, const char *message)
+{
+	struct run *r = arg;
+	live_clear(r);
+	fprintf(stderr, "waitloop: warning: %s\n", message);
+}
+
 static double elapsed(const struct run *r)
 {
 	return (double)(time_now_ms() - r->start_ms) / 1000.0;
@@ -684,6 +692,7 @@ int cmd_wait(int argc, char **argv)
 	p.bus = &bus;
 	p.on_output = on_output;
 	p.on_done = on_done;
+	p.on_warning = on_warning;
 	p.arg = &run;
 	run.w = dir ? wait_start(&p, &err) : NULL;
 	if (!run.w) {

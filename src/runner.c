@@ -1375,6 +1375,12 @@ static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wa
 	p->stderr_log = sr->wait_stderr;
 }
 
+/* The wait engine's non-fatal problems: a warning event of the step. */
+static void on_wait_warning(void *arg, const char *message)
+{
+	emit_warning(arg, "wait", message);
+}
+
 /* Start a guard beside sr->proc; -1 + err when the engine is missing or refuses. */
 static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, enum wait_phase phase,
 		       int64_t timeout, const struct strvec *env, struct wl_err *err)
@@ -1384,6 +1390,7 @@ static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, en
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, phase, env->v);
 	p.on_done = copy_guard_result;
+	p.on_warning = on_wait_warning;
 	p.arg = sr;
 	sr->wait = wait_guard_start(&p, sr->proc, err);
 	return sr->wait ? 0 : -1;
@@ -1738,6 +1745,7 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
 	p.condition = sr->s->wait_condition;
 	p.on_output = on_wait_output;
 	p.on_done = on_wait_done;
+	p.on_warning = on_wait_warning;
 	p.arg = sr;
 	sr->phase = PH_WAIT;
 	sr->phase_start_mono = time_now_ms();

@@ -69,6 +69,7 @@ struct wait {
 	struct redactor *own_redactor;
 	struct event_bus *bus;
 	wait_done_fn on_done;
+	wait_warning_fn on_warning;
 	void *arg;
 
 	struct classifier *cls;
@@ -221,6 +222,16 @@ static char *redacted(const struct wait *w, const char *text)
 	return redact_text(w->redactor, text ? text : "");
 }
 
+/* A non-fatal problem: the wait goes on; the caller reports it (redacted). */
+static void warn(const struct wait *w, const char *text)
+{
+	if (!w->on_warning)
+		return;
+	char *msg = redacted(w, text);
+	w->on_warning(w->arg, msg);
+	free(msg);
+}
+
 /* Redact, then keep at most cap bytes (cut at a UTF-8 boundary), one line when oneline. */
 static char *redacted_bounded(const struct wait *w, const char *text, size_t cap, int oneline)
 {
@@ -333,7 +344,7 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	char *line = json_compact(o);
 	struct wl_err err = WL_ERR_INIT;
 	if (fs_append_line(w->probe_log, line, &err) < 0 && w->observations == 1)
-		fprintf(stderr, "waitloop: warning: %s\n", err.msg);   /* once: the wait goes on */
+		warn(w, err.msg);   /* once: the wait goes on */
 	free(line);
 	/* the event, not the probe log, carries the threshold: "no progress N/threshold" */
 	int thr = active_stall_threshold(w);
@@ -443,7 +454,7 @@ static void write_failure(struct wait *w)
 	redact_json(w->redactor, o);   /* the whole document: check_id, step, ... too */
 	struct wl_err err = WL_ERR_INIT;
 	if (json_write_atomic(w->failure_file, o, &err) < 0)
-		fprintf(stderr, "waitloop: warning: %s\n", err.msg);
+		warn(w, err.msg);
 	else
 		w->res.failure_file = w->failure_file;
 	cJSON_Delete(o);
@@ -1181,11 +1192,8 @@ static void observe_done(struct wait *w)
 	strbuf_release(&guard);
 	size_t had = w->warnings.n;
 	classifier_take_warnings(w->cls, &w->warnings);
-	for (size_t i = had; i < w->warnings.n; i++) {
-		char *msg = redacted(w, w->warnings.v[i]);
-		fprintf(stderr, "waitloop: warning: %s\n", msg);   /* once per pattern */
-		free(msg);
-	}
+	for (size_t i = had; i < w->warnings.n; i++)
+		warn(w, w->warnings.v[i]);   /* once per pattern */
 	if (decided) {
 		classify_and_decide(w, &c);
 		classification_release(&c);
@@ -1304,6 +1312,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	}
 	w->bus = p->bus;
 	w->on_done = p->on_done;
+	w->on_warning = p->on_warning;
 	w->arg = p->arg;
 	w->cond_exit = -1;
 	w->probe_log = fs_join(w->out_dir, "wait-probe.log");

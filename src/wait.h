@@ -103,6 +103,11 @@ struct wait_result {
 };
 
 typedef void (*wait_done_fn)(void *arg, const struct wait_result *res);
+/* A non-fatal problem (a pattern hit the regex match limit, an artifact could
+ * not be written): the wait goes on; the text is redacted. The engine never
+ * prints: the caller reports it (stderr for `waitloop wait`, an EV_WARNING
+ * event in a run). */
+typedef void (*wait_warning_fn)(void *arg, const char *message);
 /* Condition output as it arrives (stream: 1 stdout, 2 stderr). */
 typedef void (*wait_output_fn)(void *arg, int stream, const char *data, size_t len);
 
@@ -132,6 +137,7 @@ struct wait_params {
 	const struct redactor *redactor;  /* may be NULL (built-in patterns only) */
 	struct event_bus *bus;            /* may be NULL */
 	wait_done_fn on_done;
+	wait_warning_fn on_warning;    /* may be NULL: warnings are then only in wait-probe.log */
 	void *arg;
 };
 #define WAIT_PARAMS_INIT {0}
