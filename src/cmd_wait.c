@@ -429,9 +429,11 @@ static int exit_code_of(enum wait_outcome o)
 
 int cmd_wait(int argc, char **argv)
 {
-	struct wl_wait_policy pol;
+	struct wl_wait_policy pol;   /* as written by the options */
 	wait_policy_init(&pol);
 	pol.present = 1;
+	struct wait_settings settings;   /* resolved: what the engine and the display read */
+	wait_policy_init(&settings.p);
 	const char *condition = NULL, *out = NULL, *check_id = NULL, *phase = NULL, *mode = NULL, *name = NULL;
 	char **cond_argv = NULL;
 	int64_t condition_timeout = 0;
@@ -613,11 +615,7 @@ int cmd_wait(int argc, char **argv)
 		}
 		ph = phases[k].p;
 	}
-	if (pol.max_wait == WL_UNSET)
-		pol.max_wait = 600000;
-	int64_t max_wait = pol.max_wait;
-	wait_policy_resolve(&pol, NULL, pol.max_wait);
-	pol.max_wait = max_wait;   /* 0 (one try) survives the resolver */
+	wait_settings_resolve(&settings, &pol, NULL, WAIT_DEFAULT_MAX_WAIT_MS);
 
 	/* redaction: built-ins, the values of secret-named variables of our
 	 * environment, and inside a run the run's own (its `redact` patterns and
@@ -631,7 +629,7 @@ int cmd_wait(int argc, char **argv)
 	/* the name becomes a directory and is printed: it is made of redacted words */
 	{
 		char *rname = name ? redact_text(red, name) : NULL;
-		char *rtarget = pol.target ? redact_text(red, pol.target) : NULL;
+		char *rtarget = settings.p.target ? redact_text(red, settings.p.target) : NULL;
 		char *rcond = condition ? redact_text(red, condition) : NULL;
 		struct strvec rargv = STRVEC_INIT;
 		for (size_t k = 0; cond_argv && cond_argv[k]; k++)
@@ -667,7 +665,7 @@ int cmd_wait(int argc, char **argv)
 	loop_on_signal(l, SIGTERM, on_signal, &run);
 	loop_on_signal(l, SIGHUP, on_signal, &run);
 	run.loop = l;
-	run.pol = &pol;
+	run.pol = &settings.p;
 	run.red = red;
 	run.live = !no_progress && !run.quiet && isatty(2);
 	run.start_ms = run.last_print_ms = time_now_ms();
@@ -676,7 +674,7 @@ int cmd_wait(int argc, char **argv)
 	run.keepalive_ms = (secs > 0 ? secs : KEEPALIVE_DEFAULT_S) * 1000;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
-	p.policy = &pol;
+	p.settings = &settings;
 	p.phase = ph;
 	p.condition = condition;
 	p.condition_argv = cond_argv && cond_argv[0] ? cond_argv : NULL;
@@ -738,5 +736,6 @@ out:
 	free(run.obs_tail);
 	cJSON_Delete(run.result);
 	wait_policy_release(&pol);
+	wait_settings_release(&settings);
 	return rc;
 }

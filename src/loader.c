@@ -1874,6 +1874,8 @@ static struct wl_workflow *load_doc(const char *name, struct ydoc *doc, struct e
 		workflow_free(wf);
 		return NULL;
 	}
+	if (wf)
+		workflow_resolve_waits(wf);   /* once per load: the runner's waits read wait_settings */
 	return wf;
 }
 

@@ -19,7 +19,8 @@
  *
  * It fills the data model as written: nothing is defaulted (WL_UNSET / *_UNSET /
  * NULL stay where the file is silent) except step.deps, the resolved
- * depends_on indices. Defaults are the consumer's job (wait_policy_resolve()).
+ * depends_on indices, and the wait_settings of steps and checks (every
+ * wait_policy resolved once with its defaults: workflow_resolve_waits()).
  *
  * Ownership: the returned workflow belongs to the caller (workflow_free()).
  * Returns NULL when at least one error was found; warnings alone do not fail.

@@ -81,8 +81,7 @@ struct step_run {
 	char *wait_name, *wait_stdout, *wait_stderr;   /* of the step's own wait (params borrow them) */
 	struct proc *proc;
 	struct wait *wait;          /* wait step condition loop, or the guard of proc */
-	struct wl_wait_policy policy;   /* resolved policy of the current wait/guard */
-	int policy_set;
+	const struct wait_settings *settings;   /* of the current wait/guard (the workflow's), or NULL */
 	int guard_aborted;          /* the guard of the last child stopped it */
 	enum wait_outcome guard_outcome;
 	char *guard_message;
@@ -1218,7 +1217,7 @@ static void copy_guard_result(void *arg, const struct wait_result *wr)
 	sr->guard_aborted = wr->outcome != WAIT_MET && wr->outcome != WAIT_CANCELLED;
 	sr->guard_message = wr->message && *wr->message ? xstrdup(wr->message) : NULL;
 	if (sr->phase == PH_CHECK && sr->il)
-		iter_loop_guard_done(sr->il, wr, sr->policy_set ? &sr->policy : NULL);
+		iter_loop_guard_done(sr->il, wr, sr->settings ? &sr->settings->p : NULL);
 }
 
 /* Detach the proc and, when a guard watched it, let the guard finish (it
@@ -1327,27 +1326,11 @@ static void on_attempt_exit(void *arg, const struct proc_result *res)
 
 /* ---- guards ---- */
 
-static void release_policy(struct step_run *sr)
-{
-	if (sr->policy_set) {
-		wait_policy_release(&sr->policy);
-		sr->policy_set = 0;
-	}
-}
-
-static void resolve_policy(struct step_run *sr, const struct wl_wait_policy *use, int64_t fallback_max_wait)
-{
-	release_policy(sr);
-	wait_policy_copy(&sr->policy, use);
-	wait_policy_resolve(&sr->policy, &sr->r->wf->wait_policy, fallback_max_wait);
-	sr->policy_set = 1;
-}
-
 static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wait_phase phase, char *const *env)
 {
 	struct runner *r = sr->r;
 	p->loop = r->loop;
-	p->policy = &sr->policy;
+	p->settings = sr->settings;
 	p->phase = phase;
 	p->shell = r->shell;
 	p->env = env;
@@ -1364,7 +1347,7 @@ static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wa
 	 * its check / worker; in-script waits live in <step dir>/waits/<name>/ */
 	free(sr->wait_name);
 	sr->wait_name = phase == WAIT_PHASE_WAIT ? xstrdup(sr->s->id)
-			: sr->policy.target ? NULL
+			: sr->settings->p.target ? NULL
 			: xasprintf("%s-%s", sr->s->id, phase == WAIT_PHASE_CHECK ? "check" : "guard");
 	p->name = sr->wait_name;
 	free(sr->wait_stdout);
@@ -1382,11 +1365,11 @@ static void on_wait_warning(void *arg, const char *message)
 }
 
 /* Start a guard beside sr->proc; -1 + err when the engine is missing or refuses. */
-static int guard_start(struct step_run *sr, const struct wl_wait_policy *use, enum wait_phase phase,
-		       int64_t timeout, const struct strvec *env, struct wl_err *err)
+static int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,
+		       const struct strvec *env, struct wl_err *err)
 {
 	clear_guard(sr);
-	resolve_policy(sr, use, timeout > 0 ? timeout : sr->r->wf->timeout);
+	sr->settings = settings;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, phase, env->v);
 	p.on_done = copy_guard_result;
@@ -1440,22 +1423,13 @@ static int sentinel_guard_start(struct step_run *sr, int is_check, const struct 
 	return sr->sentinel ? 0 : -1;
 }
 
-static int64_t escalation_grace(const struct step_run *sr, const struct wl_wait_policy *use)
-{
-	if (use && use->grace != WL_UNSET)
-		return use->grace;
-	if (sr->r->wf->wait_policy.grace != WL_UNSET)
-		return sr->r->wf->wait_policy.grace;
-	return WAIT_DEFAULT_GRACE_MS;
-}
-
 /* Start one child of the step (worker attempt or check) with its guard; -1 + err. */
 static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 {
 	const char *phase = is_check ? "completion_check" : "step";
 	struct strvec env = STRVEC_INIT, argv = STRVEC_INIT;
 	clear_guard(sr);   /* a guard's verdict belongs to one child only */
-	release_policy(sr);
+	sr->settings = NULL;
 	set_child_env(sr, &env, phase);
 	int rc = -1;
 	if (worker_argv(sr, is_check, &env, &argv, err) < 0)
@@ -1466,6 +1440,7 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 		timeout = base / 4 < 1000 ? 1000 : base / 4;
 	}
 	const struct wl_wait_policy *use = is_check ? &sr->s->check.wait_policy : &sr->s->wait_policy;
+	const struct wait_settings *settings = is_check ? &sr->s->check.wait_settings : &sr->s->wait_settings;
 	char *out_path = fs_join(sr->dir, is_check ? "check.stdout.log" : "stdout.log");
 	char *err_path = fs_join(sr->dir, is_check ? "check.stderr.log" : "stderr.log");
 	struct proc_spec spec = PROC_SPEC_INIT;
@@ -1481,7 +1456,7 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	 * for at most STEP_LINGER_MS (never longer than the attempt's timeout),
 	 * then its group is stopped: deterministic, and a step never hangs. */
 	spec.linger_ms = timeout > 0 && timeout < STEP_LINGER_MS ? timeout : STEP_LINGER_MS;
-	spec.grace_ms = escalation_grace(sr, use->present ? use : NULL);
+	spec.grace_ms = settings->p.grace;
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? on_check_exit : on_attempt_exit;
 	spec.arg = sr;
@@ -1493,7 +1468,7 @@ static int spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	if (!sr->proc)
 		goto out;
 	if (sentinel_guard_start(sr, is_check, &env, err) < 0 ||
-	    (use->present && guard_start(sr, use, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, timeout, &env, err) < 0)) {
+	    (use->present && guard_start(sr, settings, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, &env, err) < 0)) {
 		/* The process runs but cannot be guarded: stop it; its exit reports the error. */
 		free(sr->guard_error);
 		sr->guard_error = xstrdup(err->msg);
@@ -1735,11 +1710,7 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
 	struct wl_err err = WL_ERR_INIT;
 	struct strvec env = STRVEC_INIT;
 	set_child_env(sr, &env, "wait");
-	resolve_policy(sr, &sr->s->wait_policy, sr->s->timeout != WL_UNSET ? sr->s->timeout : r->wf->timeout);
-	if (sr->s->wait_target) {
-		free(sr->policy.target);
-		sr->policy.target = xstrdup(sr->s->wait_target);
-	}
+	sr->settings = &sr->s->wait_settings;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
 	p.condition = sr->s->wait_condition;
@@ -2067,7 +2038,6 @@ static void step_run_release(struct step_run *sr)
 	free(sr->guard_message);
 	free(sr->sub_ctx);
 	iter_loop_free(sr->il);
-	release_policy(sr);
 	sentinel_finish(sr->sentinel, NULL);
 	sentinel_trigger_release(&sr->strig);
 }

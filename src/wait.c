@@ -53,7 +53,8 @@ struct child_ref {
 
 struct wait {
 	struct loop *loop;
-	const struct wl_wait_policy *pol;
+	const struct wait_settings *settings;   /* borrowed */
+	const struct wl_wait_policy *pol;       /* &settings->p */
 	enum wait_phase phase;
 	char *condition;
 	struct strvec condition_argv;
@@ -1038,9 +1039,10 @@ static void child_exit(void *arg, const struct proc_result *res)
 	}
 }
 
-int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+int64_t wait_schedule_next(const struct wait_settings *settings, int64_t obs_start_ms, int64_t now_ms,
 			   int64_t *interval_ms)
 {
+	const struct wl_wait_policy *pol = &settings->p;
 	int64_t next = obs_start_ms + *interval_ms;
 	if (pol->backoff_factor > 1.0) {
 		double grown = (double)*interval_ms * pol->backoff_factor;
@@ -1052,7 +1054,7 @@ int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_m
 
 static void schedule_next(struct wait *w)
 {
-	int64_t due = wait_schedule_next(w->pol, w->obs_start_ms, time_now_ms(), &w->interval_ms);
+	int64_t due = wait_schedule_next(w->settings, w->obs_start_ms, time_now_ms(), &w->interval_ms);
 	w->next_timer = loop_add_timer(w->loop, due, start_observation, w);
 }
 
@@ -1262,9 +1264,9 @@ static void deadline_fired(void *arg)
 
 static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 {
-	const struct wl_wait_policy *pol = p->policy;
-	if (!p->loop || !pol)
-		return err_set(err, "wait: loop and policy are required"), NULL;
+	if (!p->loop || !p->settings)
+		return err_set(err, "wait: loop and settings are required"), NULL;
+	const struct wl_wait_policy *pol = &p->settings->p;
 	if (pol->max_wait < 0)
 		return err_set(err, "wait: max_wait must not be negative"), NULL;
 	if (pol->interval <= 0)
@@ -1277,6 +1279,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 		return NULL;
 	struct wait *w = xcalloc(1, sizeof(*w));
 	w->loop = p->loop;
+	w->settings = p->settings;
 	w->pol = pol;
 	w->phase = p->phase;
 	w->condition = xstrdup(p->condition);

@@ -6,8 +6,9 @@
  * Two shapes, both driven by the caller's event loop:
  *
  * Condition mode (wait steps, `waitloop wait`):
- *   1. struct wait_params p = WAIT_PARAMS_INIT; fill loop, policy (already
- *      resolved with wait_policy_resolve()), condition, env, out_dir, ids, on_done;
+ *   1. struct wait_params p = WAIT_PARAMS_INIT; fill loop, settings (the
+ *      policy resolved once by wait_settings_resolve(), workflow.h),
+ *      condition, env, out_dir, ids, on_done;
  *   2. struct wait *w = wait_start(&p, &err);
  *   3. the engine runs the condition every interval (with backoff), and in
  *      probe_aware mode the probe / rules / classify after each failed
@@ -21,7 +22,7 @@
  *      process every interval; its recent output is matched too;
  *   3. on terminal_fail / stalled / no_output (no_output_timeout without a
  *      byte) / max_wait, the engine calls proc_stop(guarded_proc) itself
- *      (escalation with policy->grace);
+ *      (escalation with settings->p.grace);
  *   4. from the guarded process's on_exit, the caller MUST call
  *      wait_guard_finish(w, res): the engine drops its pointer to the proc,
  *      writes wait-failure.json if it aborted (with the signals actually
@@ -53,7 +54,7 @@
  * early aborts, EV_EARLY_ABORT) when a bus is given.
  *
  * Ownership: params strings/arrays are copied by wait_start/wait_guard_start;
- * policy, redactor, bus and loop are borrowed and must outlive w. The
+ * settings, redactor, bus and loop are borrowed and must outlive w. The
  * result and its strings are valid only during on_done.
  */
 #ifndef WAITLOOP_WAIT_H
@@ -113,7 +114,7 @@ typedef void (*wait_output_fn)(void *arg, int stream, const char *data, size_t l
 
 struct wait_params {
 	struct loop *loop;
-	const struct wl_wait_policy *policy;  /* resolved; borrowed */
+	const struct wait_settings *settings;  /* the resolved policy (wait_settings_resolve); borrowed */
 	enum wait_phase phase;
 	const char *condition;         /* shell command (run as <shell> -c), or NULL */
 	char *const *condition_argv;   /* argv form (`waitloop wait -- cmd ...`), or NULL */
@@ -162,7 +163,7 @@ void wait_cancel(struct wait *w);
  * due one interval after the start of the last one (at once if that is
  * past); *interval_ms then grows by backoff_factor up to
  * backoff_max_interval. Returns the due time. */
-int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+int64_t wait_schedule_next(const struct wait_settings *settings, int64_t obs_start_ms, int64_t now_ms,
 			   int64_t *interval_ms);
 
 #endif

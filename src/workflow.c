@@ -110,9 +110,11 @@ void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *s
 	if (!dst->f && defaults && defaults->f) \
 		dst->f = xstrdup(defaults->f);
 
-void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy *defaults,
-			 int64_t fallback_max_wait)
+void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_policy *use,
+			   const struct wl_wait_policy *defaults, int64_t fallback_max_wait)
 {
+	struct wl_wait_policy *dst = &out->p;
+	wait_policy_copy(dst, use);
 	if (defaults && !defaults->present)
 		defaults = NULL;
 	if (dst->mode == WAIT_MODE_UNSET)
@@ -150,7 +152,35 @@ void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy
 		strvec_copy(&dst->ignore_fields, &defaults->ignore_fields);
 		dst->ignore_fields_present = defaults->ignore_fields_present;
 	}
-	dst->present = 1;
+	dst->present = use->present || defaults;
+}
+
+void wait_settings_release(struct wait_settings *s)
+{
+	wait_policy_release(&s->p);
+	wait_policy_init(&s->p);
+}
+
+void workflow_resolve_waits(struct wl_workflow *wf)
+{
+	for (size_t i = 0; i < wf->nsteps; i++) {
+		struct wl_step *s = &wf->steps[i];
+		int64_t step_timeout = s->timeout != WL_UNSET ? s->timeout : wf->timeout;
+		/* a worker's guard: the attempt's timeout when positive; a wait step: the step's */
+		int64_t fallback = s->is_wait ? step_timeout : s->timeout > 0 ? s->timeout : wf->timeout;
+		wait_settings_release(&s->wait_settings);
+		wait_settings_resolve(&s->wait_settings, &s->wait_policy, &wf->wait_policy, fallback);
+		if (s->is_wait && s->wait_target) {
+			free(s->wait_settings.p.target);
+			s->wait_settings.p.target = xstrdup(s->wait_target);
+		}
+		int64_t check_timeout = s->check.timeout;
+		if (check_timeout == WL_UNSET)
+			check_timeout = step_timeout / 4 < 1000 ? 1000 : step_timeout / 4;
+		wait_settings_release(&s->check.wait_settings);
+		wait_settings_resolve(&s->check.wait_settings, &s->check.wait_policy, &wf->wait_policy,
+				      check_timeout > 0 ? check_timeout : wf->timeout);
+	}
 }
 
 void wait_policy_release(struct wl_wait_policy *p)
@@ -202,6 +232,7 @@ static void check_release(struct wl_check *c)
 	free(c->fix_file);
 	free(c->fix_template);
 	wait_policy_release(&c->wait_policy);
+	wait_settings_release(&c->wait_settings);
 }
 
 static void convergence_release(struct wl_convergence *c)
@@ -240,6 +271,7 @@ static void step_release(struct wl_step *s)
 	free(s->wait_condition);
 	free(s->wait_target);
 	wait_policy_release(&s->wait_policy);
+	wait_settings_release(&s->wait_settings);
 	check_release(&s->check);
 	convergence_release(&s->convergence);
 	stall_release(&s->stall);
