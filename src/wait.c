@@ -632,9 +632,7 @@ static void deliver(struct wait *w)
 	cJSON_AddStringToObject(d, "message", r->message ? r->message : "");
 	if (r->failure_file)
 		cJSON_AddStringToObject(d, "failure_file", r->failure_file);
-	if (r->early_abort && w->bus)
-		emit(w, EV_EARLY_ABORT, cJSON_Duplicate(d, 1));
-	emit(w, EV_WAIT_FINISHED, d);
+	emit(w, EV_WAIT_FINISHED, d);   /* the one wait-end event; early_abort says how it ended */
 	if (w->on_done)
 		w->on_done(w->arg, r);
 	wait_free(w);

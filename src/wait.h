@@ -50,8 +50,9 @@
  * than met/cancelled, wait-failure.json (schema waitloop.wait-failure.v1,
  * with the wait's name, condition and probe commands). All text redacted
  * with params.redactor; bounded in size. Observations and the final outcome
- * are also emitted on params.bus (EV_OBSERVATION, EV_WAIT_FINISHED and, for
- * early aborts, EV_EARLY_ABORT) when a bus is given.
+ * are also emitted on params.bus (EV_OBSERVATION, and one EV_WAIT_FINISHED per
+ * wait, its early_abort field true for terminal_fail/stalled/no_output) when a
+ * bus is given.
  *
  * Ownership: params strings/arrays are copied by wait_start/wait_guard_start;
  * settings, redactor, bus and loop are borrowed and must outlive w. The
