@@ -19,6 +19,7 @@
 #include "jsonutil.h"
 #include "strbuf.h"
 #include "timeutil.h"
+#include "workflow.h"
 #include "xalloc.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -701,8 +702,8 @@ static const char *field_str(const struct wl_event *ev, const char *key)
 
 static int is_early_abort_outcome(const char *outcome)
 {
-	return outcome && (!strcmp(outcome, "terminal_fail") || !strcmp(outcome, "stalled") ||
-			   !strcmp(outcome, "no_output"));
+	enum wait_outcome o;
+	return wait_outcome_parse(outcome, &o) == 0 && wait_outcome_is_early_abort(o);
 }
 
 /* EV_WAIT_FINISHED, the one wait-end event, closes the latest matching wait

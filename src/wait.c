@@ -125,13 +125,6 @@ struct wait {
 	char *probe_log, *failure_file;
 };
 
-const char *wait_outcome_name(enum wait_outcome o)
-{
-	static const char *const names[] = {"met", "terminal_fail", "stalled", "timeout", "no_output", "cancelled",
-					    "error"};
-	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
-}
-
 const char *wait_phase_name(enum wait_phase p)
 {
 	static const char *const names[] = {"wait", "step", "completion_check", "standalone"};
@@ -529,7 +522,7 @@ static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct 
 	w->finished = 1;
 	struct wait_result *r = &w->res;
 	r->outcome = outcome;
-	r->early_abort = outcome == WAIT_TERMINAL_FAIL || outcome == WAIT_STALLED || outcome == WAIT_NO_OUTPUT;
+	r->early_abort = wait_outcome_is_early_abort(outcome);
 	const char *prefix = w->pol->fingerprint_prefix;
 	const struct classification *src = c ? c : &w->last;
 	if (outcome == WAIT_ERROR) {

@@ -76,17 +76,6 @@ struct wait;
 
 enum wait_phase { WAIT_PHASE_WAIT, WAIT_PHASE_STEP, WAIT_PHASE_CHECK, WAIT_PHASE_STANDALONE };
 
-enum wait_outcome {
-	WAIT_MET,
-	WAIT_TERMINAL_FAIL,
-	WAIT_STALLED,
-	WAIT_TIMEOUT,
-	WAIT_NO_OUTPUT,
-	WAIT_CANCELLED,
-	WAIT_ERROR,          /* the condition, probe or classifier cannot be executed (126/127 on its
-				first run): a configuration error, reported at once, never retried */
-};
-
 struct wait_result {
 	enum wait_outcome outcome;
 	int early_abort;              /* terminal_fail, stalled or no_output */
@@ -144,7 +133,6 @@ struct wait_params {
 };
 #define WAIT_PARAMS_INIT {0}
 
-const char *wait_outcome_name(enum wait_outcome o);   /* "met", "terminal_fail", ... */
 const char *wait_phase_name(enum wait_phase p);       /* "wait", "step", "completion_check", "standalone" */
 /*
  * A wait's name when none is given: from the target (crd/x.example.io ->

@@ -55,6 +55,32 @@ int class_parse(const char *s, enum wl_class *out)
 	return -1;
 }
 
+static const char *const outcome_names[] = {
+	[WAIT_MET] = "met",		  [WAIT_TERMINAL_FAIL] = "terminal_fail", [WAIT_STALLED] = "stalled",
+	[WAIT_TIMEOUT] = "timeout",	  [WAIT_NO_OUTPUT] = "no_output",	  [WAIT_CANCELLED] = "cancelled",
+	[WAIT_ERROR] = "error",
+};
+
+const char *wait_outcome_name(enum wait_outcome o)
+{
+	return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o] : "?";
+}
+
+int wait_outcome_parse(const char *s, enum wait_outcome *out)
+{
+	for (size_t i = 0; s && i < sizeof(outcome_names) / sizeof(outcome_names[0]); i++)
+		if (!strcmp(s, outcome_names[i])) {
+			*out = (enum wait_outcome)i;
+			return 0;
+		}
+	return -1;
+}
+
+int wait_outcome_is_early_abort(enum wait_outcome o)
+{
+	return o == WAIT_TERMINAL_FAIL || o == WAIT_STALLED || o == WAIT_NO_OUTPUT;
+}
+
 long workflow_step_index(const struct wl_workflow *wf, const char *id)
 {
 	for (size_t i = 0; i < wf->nsteps; i++)

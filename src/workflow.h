@@ -50,6 +50,20 @@ enum wl_class {
 	CLASS_STALLED,
 };
 
+/* How a wait ended (the engine's result, wait.h; verdict, store and the
+ * display get it typed, spelled only at the JSON/SQL/text boundary by
+ * wait_outcome_name()/wait_outcome_parse()). */
+enum wait_outcome {
+	WAIT_MET,
+	WAIT_TERMINAL_FAIL,
+	WAIT_STALLED,
+	WAIT_TIMEOUT,
+	WAIT_NO_OUTPUT,
+	WAIT_CANCELLED,
+	WAIT_ERROR,          /* the condition, probe or classifier cannot be executed (126/127 on its
+				first run): a configuration error, reported at once, never retried */
+};
+
 enum wl_on_abort { ON_ABORT_UNSET = 0, ON_ABORT_INCOMPLETE, ON_ABORT_FAIL };
 enum wl_on_failure { ON_FAILURE_UNSET = 0, ON_FAILURE_ABORT, ON_FAILURE_CONTINUE, ON_FAILURE_RETRY };
 enum wl_on_exhausted { ON_EXHAUSTED_UNSET = 0, ON_EXHAUSTED_ABORT, ON_EXHAUSTED_CONTINUE };
@@ -347,6 +361,12 @@ int worker_parse(const char *s, enum wl_worker *out);
 const char *class_name(enum wl_class c);
 /* Accepts the four classes and roboppi's probe values ("terminal" = terminal_fail). */
 int class_parse(const char *s, enum wl_class *out);
+/* The one spelling of wait outcomes: "met", "terminal_fail", "stalled",
+ * "timeout", "no_output", "cancelled", "error". parse: 0, or -1 if unknown. */
+const char *wait_outcome_name(enum wait_outcome o);
+int wait_outcome_parse(const char *s, enum wait_outcome *out);
+/* terminal_fail, stalled and no_output end a wait early (early_abort). */
+int wait_outcome_is_early_abort(enum wait_outcome o);
 
 /* A policy with every field unset (present = 0). */
 void wait_policy_init(struct wl_wait_policy *p);

@@ -321,7 +321,7 @@ static void test_decide_order(void)
 	struct verdict_inputs in = VERDICT_INPUTS_INIT;
 	in.check_id = "c1";
 	in.iteration = 3;
-	in.guard_outcome = "stalled";
+	in.guard_outcome = WAIT_STALLED;
 	in.guard = &guard;
 	in.file_status = VERDICT_FILE_FOUND;
 	in.file = &file;
@@ -338,7 +338,7 @@ static void test_decide_order(void)
 	verdict_release(&v);
 
 	/* on_terminal: fail → FAILED */
-	in.guard_outcome = "terminal_fail";
+	in.guard_outcome = WAIT_TERMINAL_FAIL;
 	in.guard_on_abort = ON_ABORT_FAIL;
 	verdict_decide(&in, &v);
 	CHECK_INT(v.decision, VERDICT_FAILED);
@@ -348,7 +348,7 @@ static void test_decide_order(void)
 	verdict_release(&v);
 
 	/* 2. no guard abort: the file decides over the exit code */
-	in.guard_outcome = NULL;
+	in.guard_outcome = WAIT_MET;
 	in.guard_on_abort = ON_ABORT_UNSET;
 	in.exit_code = 1;
 	verdict_decide(&in, &v);
