@@ -37,6 +37,11 @@ struct wl_workflow *loader_load(const char *path, struct errlist *diags);
 struct wl_workflow *loader_load_string(const char *name, const char *text, size_t len,
 				       struct errlist *diags);
 
+/* A rules file (`waitloop wait --rules FILE`): a mapping of rules,
+ * terminal_patterns and ignore_fields, read by the workflow's own rule
+ * reader; appended to p. 0, or -1 with the errors in diags. */
+int loader_load_rules_file(const char *path, struct wl_wait_policy *p, struct errlist *diags);
+
 /* 1 when s is a safe step id / artifact name: [A-Za-z0-9_][A-Za-z0-9_.-]*,
  * at most 64 characters, not "." or "..". */
 int loader_safe_name(const char *s);

@@ -181,7 +181,15 @@ t_begin wait_rules_file_errors_are_usage_errors
 printf 'rules:\n  - mach: x\n    class: retryable\n' > bad.yaml
 "$WL" wait --rules bad.yaml --condition true 2>err.txt
 expect_eq "$?" 2
-expect_contains err.txt "bad.yaml:2:5: unknown rule key 'mach' (did you mean 'match'?)"
+expect_contains err.txt "bad.yaml:2:5: unknown key 'mach' in rule 1 of the rules file (did you mean 'match'?)"
+t_end
+
+# a rules file is read by the workflow's rule reader: the same checks as a wait_policy
+t_begin wait_rules_file_checked_like_a_workflow
+printf 'rules:\n  - match: x\n    equals: y\n    class: retryable\n' > bad2.yaml
+"$WL" wait --rules bad2.yaml --condition true 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "bad2.yaml:3:5: 'equals' needs 'field' (rule 1 of the rules file)"
 t_end
 
 t_begin wait_external_classify_json_and_word
