@@ -160,7 +160,7 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	const char *phase = is_check ? "completion_check" : "step";
 	struct strvec env = STRVEC_INIT, argv = STRVEC_INIT;
 	clear_guard(sr);   /* a guard's verdict belongs to one child only */
-	release_policy(sr);
+	sr->settings = NULL;
 	worker_env(sr, &env, phase);
 	int rc = -1;
 	if (worker_argv(sr, is_check, &env, &argv, err) < 0)
@@ -171,6 +171,7 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 		timeout = base / 4 < 1000 ? 1000 : base / 4;
 	}
 	const struct wl_wait_policy *use = is_check ? &sr->s->check.wait_policy : &sr->s->wait_policy;
+	const struct wait_settings *settings = is_check ? &sr->s->check.wait_settings : &sr->s->wait_settings;
 	char *out_path = fs_join(sr->dir, is_check ? "check.stdout.log" : "stdout.log");
 	char *err_path = fs_join(sr->dir, is_check ? "check.stderr.log" : "stderr.log");
 	struct proc_spec spec = PROC_SPEC_INIT;
@@ -189,7 +190,7 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	/* A job that let go of the pipes (`cmd >/dev/null 2>&1 &`) lives on as
 	 * in roboppi, until the run ends: the reaper (a subreaper) stops it then. */
 	spec.keep_detached = 1;
-	spec.grace_ms = escalation_grace(sr, use->present ? use : NULL);
+	spec.grace_ms = settings->p.grace;
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? stepcheck_on_exit : on_attempt_exit;
 	spec.arg = sr;
@@ -201,7 +202,7 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	if (!sr->proc)
 		goto out;
 	if (sentinel_guard_start(sr, is_check, &env, err) < 0 ||
-	    (use->present && guard_start(sr, use, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, timeout, &env, err) < 0)) {
+	    (use->present && guard_start(sr, settings, is_check ? WAIT_PHASE_CHECK : WAIT_PHASE_STEP, &env, err) < 0)) {
 		/* The process runs but cannot be guarded: stop it; its exit reports the error. */
 		free(sr->guard_error);
 		sr->guard_error = xstrdup(err->msg);

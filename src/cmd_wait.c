@@ -162,6 +162,14 @@ static void on_output(void *arg, int stream, const char *data, size_t len)
 		r->last_print_ms = time_now_ms();
 }
 
+/* The engine's non-fatal problems (wait.h): reported here, the wait goes on. */
+static void on_warning(void *arg, const char *message)
+{
+	struct run *r = arg;
+	live_clear(r);
+	fprintf(stderr, "waitloop: warning: %s\n", message);
+}
+
 static double elapsed(const struct run *r)
 {
 	return (double)(time_now_ms() - r->start_ms) / 1000.0;
@@ -414,9 +422,11 @@ static int exit_code_of(enum wait_outcome o)
 
 int cmd_wait(int argc, char **argv)
 {
-	struct wl_wait_policy pol;
+	struct wl_wait_policy pol;   /* as written by the options */
 	wait_policy_init(&pol);
 	pol.present = 1;
+	struct wait_settings settings;   /* resolved: what the engine and the display read */
+	wait_policy_init(&settings.p);
 	const char *condition = NULL, *out = NULL, *check_id = NULL, *phase = NULL, *mode = NULL, *name = NULL;
 	char **cond_argv = NULL;
 	int64_t condition_timeout = 0;
@@ -598,11 +608,7 @@ int cmd_wait(int argc, char **argv)
 		}
 		ph = phases[k].p;
 	}
-	if (pol.max_wait == WL_UNSET)
-		pol.max_wait = 600000;
-	int64_t max_wait = pol.max_wait;
-	wait_policy_resolve(&pol, NULL, pol.max_wait);
-	pol.max_wait = max_wait;   /* 0 (one try) survives the resolver */
+	wait_settings_resolve(&settings, &pol, NULL, WAIT_DEFAULT_MAX_WAIT_MS);
 
 	/* redaction: built-ins, the values of secret-named variables of our
 	 * environment, and inside a run the run's own (its `redact` patterns and
@@ -616,7 +622,7 @@ int cmd_wait(int argc, char **argv)
 	/* the name becomes a directory and is printed: it is made of redacted words */
 	{
 		char *rname = name ? redact_text(red, name) : NULL;
-		char *rtarget = pol.target ? redact_text(red, pol.target) : NULL;
+		char *rtarget = settings.p.target ? redact_text(red, settings.p.target) : NULL;
 		char *rcond = condition ? redact_text(red, condition) : NULL;
 		struct strvec rargv = STRVEC_INIT;
 		for (size_t k = 0; cond_argv && cond_argv[k]; k++)
@@ -652,7 +658,7 @@ int cmd_wait(int argc, char **argv)
 	loop_on_signal(l, SIGTERM, on_signal, &run);
 	loop_on_signal(l, SIGHUP, on_signal, &run);
 	run.loop = l;
-	run.pol = &pol;
+	run.pol = &settings.p;
 	run.red = red;
 	run.live = !no_progress && !run.quiet && isatty(2);
 	run.start_ms = run.last_print_ms = time_now_ms();
@@ -661,7 +667,7 @@ int cmd_wait(int argc, char **argv)
 	run.keepalive_ms = (secs > 0 ? secs : KEEPALIVE_DEFAULT_S) * 1000;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
-	p.policy = &pol;
+	p.settings = &settings;
 	p.phase = ph;
 	p.condition = condition;
 	p.condition_argv = cond_argv && cond_argv[0] ? cond_argv : NULL;
@@ -677,6 +683,7 @@ int cmd_wait(int argc, char **argv)
 	p.bus = &bus;
 	p.on_output = on_output;
 	p.on_done = on_done;
+	p.on_warning = on_warning;
 	p.arg = &run;
 	run.w = dir ? wait_start(&p, &err) : NULL;
 	if (!run.w) {
@@ -722,5 +729,6 @@ out:
 	free(run.obs_tail);
 	cJSON_Delete(run.result);
 	wait_policy_release(&pol);
+	wait_settings_release(&settings);
 	return rc;
 }

@@ -16,6 +16,19 @@ int err_set(struct wl_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	err->kind = WL_ERR_OTHER;
+	return -1;
+}
+
+int err_set_kind(struct wl_err *err, enum wl_err_kind kind, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->kind = kind;
 	return -1;
 }
 

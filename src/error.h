@@ -6,6 +6,8 @@
  *     if (fs_write_atomic(path, data, len, &err) < 0)
  *             return -1;   -- err says why; the caller reports it (only main prints)
  * Messages are lowercase with the subject in quotes: cannot open 'x.yaml': ...
+ * A caller that must tell one failure from another reads err.kind (set with
+ * err_set_kind()), never the message text.
  *
  * struct errlist collects positioned diagnostics about user input
  * (FILE:LINE:COL: error: message); every error is reported, not only the first.
@@ -14,13 +16,25 @@
 #define WAITLOOP_ERROR_H
 #include <stddef.h>
 
+/* What failed, for callers that react differently (the message says the rest). */
+enum wl_err_kind {
+	WL_ERR_OTHER = 0,
+	WL_ERR_TOO_LARGE,   /* a file over the caller's size limit (fs_read_file) */
+	WL_ERR_NOT_REPO,    /* not inside a git work tree (gitwork_open) */
+};
+
 struct wl_err {
+	enum wl_err_kind kind;
 	char msg[1024];
 };
-#define WL_ERR_INIT {{0}}
+#define WL_ERR_INIT {WL_ERR_OTHER, {0}}
 
-/* Format into err (if not NULL) and return -1, so: return err_set(err, ...). */
+/* Format into err (if not NULL) and return -1, so: return err_set(err, ...).
+ * err->kind becomes WL_ERR_OTHER. */
 int err_set(struct wl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with a kind. */
+int err_set_kind(struct wl_err *err, enum wl_err_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Prefix an existing message: "context: <old message>". Returns -1. */
 int err_prefix(struct wl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -26,9 +26,12 @@ enum ev_type {
 	EV_ATTEMPT_FINISHED,   /* data: phase, exit_code, signal, timed_out, signals_sent[], reason, duration_s */
 	EV_ITERATION_STARTED,
 	EV_ITERATION_FINISHED, /* data: decision, source, reasons[], fingerprints[] */
-	EV_OBSERVATION,        /* data: the wait-probe.log line */
-	EV_WAIT_FINISHED,      /* data: outcome, elapsed_s, observations, fingerprints[], phase, target, early_abort */
-	EV_EARLY_ABORT,        /* data: as EV_WAIT_FINISHED, for terminal_fail/stalled/no_output */
+	EV_OBSERVATION,        /* data: the wait-probe.log line, plus stall_threshold when no progress can stall the wait */
+	EV_WAIT_FINISHED,      /* data: outcome, elapsed_s, observations, fingerprints[], phase, target, early_abort,
+				  no_progress + stall_threshold when no progress can stall the wait */
+	EV_EARLY_ABORT,        /* never emitted: the name notify (notify.events: early_abort) gives an
+				  EV_WAIT_FINISHED with early_abort true; read from old events.jsonl
+				  files (which had both) and ignored */
 	EV_KILL,               /* data: phase, signals_sent[], why */
 	EV_ALERT,              /* data: consecutive_failures, threshold, reason */
 	EV_NOTIFY,             /* data: target, event, reason, message */

@@ -103,7 +103,7 @@ int fs_read_file(const char *path, size_t max, struct strbuf *sb, struct wl_err 
 		total += (size_t)r;
 		if (total > max) {
 			close(fd);
-			return err_set(err, "'%s' is larger than %zu bytes", path, max);
+			return err_set_kind(err, WL_ERR_TOO_LARGE, "'%s' is larger than %zu bytes", path, max);
 		}
 		strbuf_add(sb, buf, (size_t)r);
 	}

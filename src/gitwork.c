@@ -124,7 +124,7 @@ static int git_err(struct wl_err *err, const char *what, const char *subject)
 
 int gitwork_err_is_not_repo(const struct wl_err *err)
 {
-	return err && !strncmp(err->msg, NOT_REPO_PREFIX, strlen(NOT_REPO_PREFIX));
+	return err && err->kind == WL_ERR_NOT_REPO;
 }
 
 static char *real_dir(const char *path)
@@ -154,7 +154,7 @@ struct gitwork *gitwork_open(const char *workspace, struct wl_err *err)
 	git_index *user_index = NULL;
 	int rc = LG2(git_repository_discover)(&found, ws, 0, NULL);
 	if (rc == GIT_ENOTFOUND) {
-		err_set(err, NOT_REPO_PREFIX "'%s'", workspace);
+		err_set_kind(err, WL_ERR_NOT_REPO, NOT_REPO_PREFIX "'%s'", workspace);
 		goto fail;
 	}
 	if (rc < 0 || LG2(git_repository_open)(&gw->repo, found.ptr) < 0) {
@@ -162,13 +162,13 @@ struct gitwork *gitwork_open(const char *workspace, struct wl_err *err)
 		goto fail;
 	}
 	if (LG2(git_repository_is_bare)(gw->repo) || !LG2(git_repository_workdir)(gw->repo)) {
-		err_set(err, NOT_REPO_PREFIX "'%s' (bare repository)", workspace);
+		err_set_kind(err, WL_ERR_NOT_REPO, NOT_REPO_PREFIX "'%s' (bare repository)", workspace);
 		goto fail;
 	}
 	gw->root = real_dir(LG2(git_repository_workdir)(gw->repo));
 	size_t n = gw->root ? strlen(gw->root) : 0;
 	if (!gw->root || strncmp(ws, gw->root, n) || (ws[n] && ws[n] != '/')) {
-		err_set(err, NOT_REPO_PREFIX "'%s' (outside the work tree)", workspace);
+		err_set_kind(err, WL_ERR_NOT_REPO, NOT_REPO_PREFIX "'%s' (outside the work tree)", workspace);
 		goto fail;
 	}
 	gw->prefix = xstrdup(ws[n] == '/' ? ws + n + 1 : "");

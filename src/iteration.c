@@ -56,7 +56,7 @@ struct iter_loop {
 	struct verdict_evidence *inner;   /* the check's own waits that gave up, in the order they ended */
 	size_t ninner;
 	struct strvec inner_logs, inner_names;   /* every in-script wait of the check: wait-probe.log, name */
-	const char *guard_outcome;        /* static name, or NULL */
+	enum wait_outcome guard_outcome;  /* WAIT_MET: the guard did not abort */
 	enum wl_on_abort guard_on_abort;
 	struct verdict_evidence guard;
 
@@ -117,7 +117,7 @@ static void reset_iteration(struct iter_loop *l)
 	l->file_status = VERDICT_FILE_MISSING;
 	verdict_release(&l->file);
 	release_inner(l);
-	l->guard_outcome = NULL;
+	l->guard_outcome = WAIT_MET;
 	l->guard_on_abort = ON_ABORT_UNSET;
 	verdict_evidence_release(&l->guard);
 }
@@ -329,7 +329,7 @@ void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res)
 void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, const struct wl_wait_policy *policy)
 {
 	verdict_evidence_release(&l->guard);
-	l->guard_outcome = NULL;
+	l->guard_outcome = WAIT_MET;
 	const char *target = policy && policy->target ? policy->target : wr->name;
 	if (wr->outcome == WAIT_MET && target) {
 		free(l->met_target);
@@ -341,7 +341,7 @@ void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, con
 	}
 	if (wr->outcome == WAIT_MET || wr->outcome == WAIT_CANCELLED)
 		return;
-	l->guard_outcome = wait_outcome_name(wr->outcome);
+	l->guard_outcome = wr->outcome;
 	l->guard_on_abort = wr->outcome == WAIT_ERROR ? ON_ABORT_FAIL   /* a probe that cannot run: fix the workflow */
 			    : !policy ? ON_ABORT_UNSET
 			    : wr->outcome == WAIT_TERMINAL_FAIL ? policy->on_terminal : policy->on_stall;
@@ -392,7 +392,7 @@ static void decide(struct iter_loop *l, struct verdict *v)
 	in.undecidable_before = l->undecidable_streak;
 	in.guard_outcome = l->guard_outcome;
 	in.guard_on_abort = l->guard_on_abort;
-	in.guard = l->guard_outcome ? &l->guard : NULL;
+	in.guard = l->guard_outcome != WAIT_MET ? &l->guard : NULL;
 	in.file_status = l->file_status;
 	in.file = &l->file;
 	in.file_note = l->file_note;

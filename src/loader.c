@@ -1916,6 +1916,8 @@ static struct wl_workflow *load_doc(const char *name, struct ydoc *doc, struct e
 		workflow_free(wf);
 		return NULL;
 	}
+	if (wf)
+		workflow_resolve_waits(wf);   /* once per load: the runner's waits read wait_settings */
 	return wf;
 }
 
@@ -1935,4 +1937,55 @@ struct wl_workflow *loader_load_agents(const char *path, const struct strvec *ag
 struct wl_workflow *loader_load(const char *path, struct errlist *diags)
 {
 	return loader_load_agents(path, NULL, diags);
+}
+
+static const char *const RULESFILE_KEYS[] = {"rules", "terminal_patterns", "ignore_fields", NULL};
+
+int loader_load_rules_file(const char *path, struct wl_wait_policy *p, struct errlist *diags)
+{
+	size_t before = diags->nerrors;
+	struct ydoc *doc = ydoc_load_file(path, diags);
+	if (!doc)
+		return -1;
+	struct ld ld = {.file = path, .diags = diags};
+	struct wl_wait_policy got;   /* read as in a workflow, then appended to p */
+	wait_policy_init(&got);
+	const struct ynode *root = ydoc_root(doc);
+	if (!root || root->kind != YNODE_MAPPING) {
+		lerr(&ld, root, "expected a mapping with a 'rules' list");
+	} else {
+		for (size_t i = 0; i < root->n; i++) {
+			const struct ynode *k = root->keys[i], *v = root->items[i];
+			if (!strcmp(k->value, "rules")) {
+				load_rules(&ld, k, v, &got, "the rules file");
+			} else if (!strcmp(k->value, "terminal_patterns")) {
+				got.terminal_patterns_present = 1;
+				get_regex_list(&ld, k, v, &got.terminal_patterns);
+			} else if (!strcmp(k->value, "ignore_fields")) {
+				got.ignore_fields_present = 1;
+				get_strlist(&ld, k, v, &got.ignore_fields, 0);
+			} else {
+				unknown_key(&ld, k, RULESFILE_KEYS, NULL, "a rules file");
+			}
+		}
+	}
+	ydoc_free(doc);
+	int rc = diags->nerrors > before ? -1 : 0;
+	if (rc == 0) {
+		if (got.nrules) {
+			p->rules = xrealloc(p->rules, (p->nrules + got.nrules) * sizeof(*p->rules));
+			memcpy(p->rules + p->nrules, got.rules, got.nrules * sizeof(*got.rules));
+			p->nrules += got.nrules;
+			got.nrules = 0;   /* moved */
+		}
+		p->rules_present |= got.rules_present;
+		for (size_t i = 0; i < got.terminal_patterns.n; i++)
+			strvec_push(&p->terminal_patterns, got.terminal_patterns.v[i]);
+		p->terminal_patterns_present |= got.terminal_patterns_present;
+		for (size_t i = 0; i < got.ignore_fields.n; i++)
+			strvec_push(&p->ignore_fields, got.ignore_fields.v[i]);
+		p->ignore_fields_present |= got.ignore_fields_present;
+	}
+	wait_policy_release(&got);
+	return rc;
 }

@@ -19,7 +19,8 @@
  *
  * It fills the data model as written: nothing is defaulted (WL_UNSET / *_UNSET /
  * NULL stay where the file is silent) except step.deps, the resolved
- * depends_on indices. Defaults are the consumer's job (wait_policy_resolve()).
+ * depends_on indices, and the wait_settings of steps and checks (every
+ * wait_policy resolved once with its defaults: workflow_resolve_waits()).
  *
  * Ownership: the returned workflow belongs to the caller (workflow_free()).
  * Returns NULL when at least one error was found; warnings alone do not fail.
@@ -39,6 +40,11 @@ struct wl_workflow *loader_load_agents(const char *path, const struct strvec *ag
 /* Same, from memory (tests, fuzzing); name is used in diagnostics and wf->file. */
 struct wl_workflow *loader_load_string(const char *name, const char *text, size_t len,
 				       struct errlist *diags);
+
+/* A rules file (`waitloop wait --rules FILE`): a mapping of rules,
+ * terminal_patterns and ignore_fields, read by the workflow's own rule
+ * reader; appended to p. 0, or -1 with the errors in diags. */
+int loader_load_rules_file(const char *path, struct wl_wait_policy *p, struct errlist *diags);
 
 /* 1 when s is a safe step id / artifact name: [A-Za-z0-9_][A-Za-z0-9_.-]*,
  * at most 64 characters, not "." or "..". */

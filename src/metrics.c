@@ -402,14 +402,11 @@ static int apply(struct metrics *m, const struct wl_event *ev)
 		add_labelled(m, F_WAITS, step, json_get_string(d, "outcome"), 1);
 		series_get(m, F_WAIT_SECONDS, step, NULL)->value += json_get_number(d, "elapsed_s", 0);
 		series_get(m, F_WAIT_SECONDS_COUNT, step, NULL)->value += 1;
+		if (json_get_bool(d, "early_abort")) {
+			const char *why = json_get_string(d, "reason");
+			add_labelled(m, F_EARLY_ABORTS, step, why ? why : json_get_string(d, "outcome"), 1);
+		}
 		return 1;
-	case EV_EARLY_ABORT: {
-		if (!step)
-			return changed;
-		const char *why = json_get_string(d, "reason");
-		add_labelled(m, F_EARLY_ABORTS, step, why ? why : json_get_string(d, "outcome"), 1);
-		return 1;
-	}
 	case EV_ALERT:
 		if (!step)
 			return changed;

@@ -19,7 +19,7 @@
  *   iterations_total{step}               counter  +1 per iteration_finished
  *   waits_total{step,outcome}            counter  +1 per wait_finished (data.outcome)
  *   wait_seconds_sum/_count{step}        summary  wait_finished data.elapsed_s
- *   early_aborts_total{step,reason}      counter  +1 per early_abort (data.reason, else data.outcome)
+ *   early_aborts_total{step,reason}      counter  +1 per wait_finished with early_abort (data.reason, else data.outcome)
  *   consecutive_failures{step}           gauge    data.consecutive_failures of any step event
  *                                                 (alert events always carry it; the runner may add it
  *                                                 to attempt_finished / iteration_finished), or
@@ -29,8 +29,7 @@
  *   notifications_total{target,reason}   counter  +1 per notify (data.target, data.reason)
  *   last_run_timestamp_seconds{status}   gauge    RUNNING = start time while the run is on; at
  *                                                 run_finished, data.status = end time
- * wait_finished is expected for every wait and early_abort additionally for
- * the early ones, so waits_total counts each wait once.
+ * wait_finished is the one event per wait, so waits_total counts each wait once.
  *
  * Every step seen gets iterations_total, alerts_total and
  * consecutive_failures at 0 so that increase()/rate() work from the start.

@@ -510,9 +510,17 @@ static int claim(struct notifier *n, const struct about *a)
 void notify_sink(void *ctx, const struct wl_event *ev)
 {
 	struct notifier *n = ctx;
-	if (ev->type == EV_NOTIFY || (unsigned)ev->type >= EV__COUNT || !(n->events & (1u << ev->type)))
+	/* "early_abort" is the name of a wait_finished with early_abort true (one
+	 * wait-end event on the bus); an early_abort line of an old events.jsonl
+	 * is its duplicate */
+	enum ev_type type = ev->type;
+	if (type == EV_EARLY_ABORT)
 		return;
-	const char *event = event_type_name(ev->type);
+	if (type == EV_WAIT_FINISHED && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "early_abort")))
+		type = EV_EARLY_ABORT;
+	if (type == EV_NOTIFY || (unsigned)type >= EV__COUNT || !(n->events & (1u << type)))
+		return;
+	const char *event = event_type_name(type);
 	char *payload = NULL;
 	for (size_t i = 0; i < n->nt; i++) {
 		const struct target *t = &n->t[i];
@@ -525,6 +533,7 @@ void notify_sink(void *ctx, const struct wl_event *ev)
 		}
 		if (!payload) {
 			struct wl_event e = *ev;
+			e.type = type;
 			if (!e.ts_ms)
 				e.ts_ms = time_wall_ms();
 			payload = notify_payload(&e);

@@ -3,8 +3,9 @@
  *
  * A bus sink that delivers the configured events (notify.events: early_abort,
  * iteration_finished, alert, run_started, run_finished — the bus types
- * EV_EARLY_ABORT, EV_ITERATION_FINISHED, EV_ALERT, EV_RUN_STARTED,
- * EV_RUN_FINISHED) to every declared target:
+ * EV_WAIT_FINISHED with early_abort true (delivered with type early_abort),
+ * EV_ITERATION_FINISHED, EV_ALERT, EV_RUN_STARTED, EV_RUN_FINISHED) to every
+ * declared target:
  *   - file target: appends the payload as one line with one write(2) on an
  *     O_APPEND descriptor (the file is created, its directory never is);
  *   - command target: the command line is split into words (single and

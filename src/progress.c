@@ -343,8 +343,7 @@ static void event_line(const struct wl_event *ev, struct strbuf *sb)
 			    jnum(d, "elapsed_s", 0), jnum(d, "observations", 0));
 		add_list(sb, d, "fingerprints", "fingerprints:");
 		break;
-	case EV_EARLY_ABORT:
-		strbuf_addf(sb, "[%s] early abort: %s", step, jstr(d, "outcome"));
+	case EV_EARLY_ABORT:   /* never on the bus: print_early_abort() */
 		break;
 	case EV_KILL:
 		strbuf_addf(sb, "[%s] stopped %s", step, jstr(d, "phase"));
@@ -452,6 +451,18 @@ static void track(struct progress *p, const struct wl_event *ev)
 	}
 }
 
+/* A wait that ended early gets its own line before the wait line (shown
+ * even on the live display at the default verbosity). */
+static void print_early_abort(struct progress *p, const struct wl_event *ev)
+{
+	if (ev->type != EV_WAIT_FINISHED || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "early_abort")))
+		return;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "[%s] early abort: %s", ev->step ? ev->step : "", jstr(ev->data, "outcome"));
+	print_line(p, strbuf_str(&sb));
+	strbuf_release(&sb);
+}
+
 void progress_sink(void *arg, const struct wl_event *ev)
 {
 	struct progress *p = arg;
@@ -460,8 +471,9 @@ void progress_sink(void *arg, const struct wl_event *ev)
 	track(p, ev);
 	if (p->o.verbosity < 0)
 		return;
+	print_early_abort(p, ev);
 	if (p->o.live) {
-		if (p->o.verbosity > 0 || ev->type == EV_EARLY_ABORT || ev->type == EV_ALERT) {
+		if (p->o.verbosity > 0 || ev->type == EV_ALERT) {
 			struct strbuf sb = STRBUF_INIT;
 			if (ev->type != EV_STEP_STATE)
 				event_line(ev, &sb);

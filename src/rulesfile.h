@@ -11,17 +11,17 @@
  *       class: terminal_fail
  *   terminal_patterns: ['chart not found']
  *
- * The rule format is the workflow's (SPEC §4.4). A focused parser over
- * libyaml's document API: the workflow loader's rule reader is internal to
- * the loader. Rules are appended to policy (which owns them); patterns are
- * checked when the classifier compiles them.
+ * The rule format is the workflow's (SPEC §4.4), read by the loader's own
+ * rule reader on a ydoc (loader_load_rules_file()): the same checks and
+ * messages as a wait_policy in a workflow. Rules are appended to policy
+ * (which owns them).
  */
 #ifndef WAITLOOP_RULESFILE_H
 #define WAITLOOP_RULESFILE_H
 #include "error.h"
 #include "workflow.h"
 
-/* 0, or -1 with "FILE:LINE:COL: message" in err. */
+/* 0, or -1 with the first error as "FILE:LINE:COL: message" in err. */
 int rulesfile_load(const char *path, struct wl_wait_policy *policy, struct wl_err *err);
 
 #endif

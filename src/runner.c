@@ -237,7 +237,7 @@ static void copy_guard_result(void *arg, const struct wait_result *wr)
 	sr->guard_aborted = wr->outcome != WAIT_MET && wr->outcome != WAIT_CANCELLED;
 	sr->guard_message = wr->message && *wr->message ? xstrdup(wr->message) : NULL;
 	if (sr->phase == PH_CHECK && sr->il)
-		iter_loop_guard_done(sr->il, wr, sr->policy_set ? &sr->policy : NULL);
+		iter_loop_guard_done(sr->il, wr, sr->settings ? &sr->settings->p : NULL);
 }
 
 /* Count a failed (or successful) attempt/iteration; N in a row raises the
@@ -323,27 +323,11 @@ void on_attempt_exit(void *arg, const struct proc_result *res)
 
 /* ---- guards ---- */
 
-void release_policy(struct step_run *sr)
-{
-	if (sr->policy_set) {
-		wait_policy_release(&sr->policy);
-		sr->policy_set = 0;
-	}
-}
-
-static void resolve_policy(struct step_run *sr, const struct wl_wait_policy *use, int64_t fallback_max_wait)
-{
-	release_policy(sr);
-	wait_policy_copy(&sr->policy, use);
-	wait_policy_resolve(&sr->policy, &sr->r->wf->wait_policy, fallback_max_wait);
-	sr->policy_set = 1;
-}
-
 static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wait_phase phase, char *const *env)
 {
 	struct runner *r = sr->r;
 	p->loop = r->loop;
-	p->policy = &sr->policy;
+	p->settings = sr->settings;
 	p->phase = phase;
 	p->shell = r->shell;
 	p->env = env;
@@ -360,7 +344,7 @@ static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wa
 	 * its check / worker; in-script waits live in <step dir>/waits/<name>/ */
 	free(sr->wait_name);
 	sr->wait_name = phase == WAIT_PHASE_WAIT ? xstrdup(sr->s->id)
-			: sr->policy.target ? NULL
+			: sr->settings->p.target ? NULL
 			: xasprintf("%s-%s", sr->s->id, phase == WAIT_PHASE_CHECK ? "check" : "guard");
 	p->name = sr->wait_name;
 	free(sr->wait_stdout);
@@ -371,27 +355,25 @@ static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wa
 	p->stderr_log = sr->wait_stderr;
 }
 
+/* The wait engine's non-fatal problems: a warning event of the step. */
+static void on_wait_warning(void *arg, const char *message)
+{
+	step_warn(arg, "wait", message);
+}
+
 /* Start a guard beside sr->proc; -1 + err when the engine is missing or refuses. */
-int guard_start(struct step_run *sr, const struct wl_wait_policy *use, enum wait_phase phase,
-		       int64_t timeout, const struct strvec *env, struct wl_err *err)
+int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,
+		const struct strvec *env, struct wl_err *err)
 {
 	clear_guard(sr);
-	resolve_policy(sr, use, timeout > 0 ? timeout : sr->r->wf->timeout);
+	sr->settings = settings;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, phase, env->v);
 	p.on_done = copy_guard_result;
+	p.on_warning = on_wait_warning;
 	p.arg = sr;
 	sr->wait = wait_guard_start(&p, sr->proc, err);
 	return sr->wait ? 0 : -1;
-}
-
-int64_t escalation_grace(const struct step_run *sr, const struct wl_wait_policy *use)
-{
-	if (use && use->grace != WL_UNSET)
-		return use->grace;
-	if (sr->r->wf->wait_policy.grace != WL_UNSET)
-		return sr->r->wf->wait_policy.grace;
-	return WAIT_DEFAULT_GRACE_MS;
 }
 
 void attempt_start(struct step_run *sr)
@@ -477,16 +459,13 @@ static void wait_step_start(struct step_run *sr, cJSON *started)
 	struct wl_err err = WL_ERR_INIT;
 	struct strvec env = STRVEC_INIT;
 	worker_env(sr, &env, "wait");
-	resolve_policy(sr, &sr->s->wait_policy, sr->s->timeout != WL_UNSET ? sr->s->timeout : r->wf->timeout);
-	if (sr->s->wait_target) {
-		free(sr->policy.target);
-		sr->policy.target = xstrdup(sr->s->wait_target);
-	}
+	sr->settings = &sr->s->wait_settings;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
 	p.condition = sr->s->wait_condition;
 	p.on_output = on_wait_output;
 	p.on_done = on_wait_done;
+	p.on_warning = on_wait_warning;
 	p.arg = sr;
 	sr->phase = PH_WAIT;
 	sr->phase_start_mono = time_now_ms();
@@ -661,7 +640,6 @@ void step_run_release(struct step_run *sr)
 	free(sr->guard_message);
 	free(sr->sub_ctx);
 	iter_loop_free(sr->il);
-	release_policy(sr);
 	sentinel_finish(sr->sentinel, NULL);
 	sentinel_trigger_release(&sr->strig);
 }

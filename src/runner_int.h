@@ -51,8 +51,7 @@ struct step_run {
 	char *wait_name, *wait_stdout, *wait_stderr;   /* of the step's own wait (params borrow them) */
 	struct proc *proc;
 	struct wait *wait;          /* wait step condition loop, or the guard of proc */
-	struct wl_wait_policy policy;   /* resolved policy of the current wait/guard */
-	int policy_set;
+	const struct wait_settings *settings;   /* of the current wait/guard (the workflow's), or NULL */
 	int guard_aborted;          /* the guard of the last child stopped it */
 	enum wait_outcome guard_outcome;
 	char *guard_message;
@@ -142,10 +141,8 @@ void on_attempt_exit(void *arg, const struct proc_result *res);
 void step_run_release(struct step_run *sr);
 /* runner.c: guards (the wait engine beside a child) */
 void clear_guard(struct step_run *sr);
-void release_policy(struct step_run *sr);
-int guard_start(struct step_run *sr, const struct wl_wait_policy *use, enum wait_phase phase, int64_t timeout,
+int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,
 		const struct strvec *env, struct wl_err *err);
-int64_t escalation_grace(const struct step_run *sr, const struct wl_wait_policy *use);
 
 /* attempt.c: one child of a step */
 int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err);

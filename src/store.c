@@ -19,6 +19,7 @@
 #include "jsonutil.h"
 #include "strbuf.h"
 #include "timeutil.h"
+#include "workflow.h"
 #include "xalloc.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -696,24 +697,21 @@ static const char *field_str(const struct wl_event *ev, const char *key)
 
 static int is_early_abort_outcome(const char *outcome)
 {
-	return outcome && (!strcmp(outcome, "terminal_fail") || !strcmp(outcome, "stalled") ||
-			   !strcmp(outcome, "no_output"));
+	enum wait_outcome o;
+	return wait_outcome_parse(outcome, &o) == 0 && wait_outcome_is_early_abort(o);
 }
 
-/* EV_WAIT_FINISHED and EV_EARLY_ABORT describe the same wait; each closes
- * the latest matching wait it has not closed yet (closed_by bit), so the
- * two arrive in either order, or one alone, and give one row. */
+/* EV_WAIT_FINISHED, the one wait-end event, closes the latest matching wait
+ * it has not closed yet (closed_by = 1). */
 static int record_wait_end(struct store *st, const struct wl_event *ev, const char *step, struct wl_err *err)
 {
-	int bit = ev->type == EV_EARLY_ABORT ? 2 : 1;
+	int bit = 1;
 	const char *phase = field_str(ev, "phase");
 	const char *outcome = field_str(ev, "outcome");
 	if (!outcome)
 		outcome = field_str(ev, "reason");
-	int early = ev->type == EV_EARLY_ABORT;
 	const cJSON *ea = field(ev, "early_abort");
-	if (!early)
-		early = ea ? cJSON_IsTrue(ea) : is_early_abort_outcome(outcome);
+	int early = ea ? cJSON_IsTrue(ea) : is_early_abort_outcome(outcome);
 	int64_t id = 0, closed = 0;
 	int found = query_pair(st, Q_WAIT_FIND, &id, &closed, err, "ssIis", ev->run_id, step,
 			       (int64_t)ev->iteration, ev->attempt, phase ? phase : "");
@@ -838,8 +836,9 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 	case EV_OBSERVATION:
 		return record_observation(st, ev, step, err);
 	case EV_WAIT_FINISHED:
-	case EV_EARLY_ABORT:
 		return record_wait_end(st, ev, step, err);
+	case EV_EARLY_ABORT:   /* old events.jsonl files: its wait_finished carries early_abort */
+		return 0;
 	case EV_KILL:
 		return run_stmt(st, Q_KILL, err, "ssIiJJJI", ev->run_id, step, it, ev->attempt, field(ev, "phase"),
 				field(ev, "signals_sent"), field(ev, "why"), ts);

@@ -518,7 +518,7 @@ void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 	const struct verdict_evidence *last = ninner ? &in->inner_wait[ninner - 1] : NULL;
 	int inner_added = 0;
 
-	if (in->guard_outcome) {
+	if (in->guard_outcome != WAIT_MET) {
 		/* 1. The guard stopped the check. */
 		int fail = in->guard_on_abort == ON_ABORT_FAIL;
 		out->decision = fail ? VERDICT_FAILED : VERDICT_INCOMPLETE;
@@ -527,9 +527,9 @@ void verdict_decide(const struct verdict_inputs *in, struct verdict *out)
 		/* The wait's own words first: a fixer starts from the first reason. */
 		if (g)
 			add_wait(out, g);
-		char *why = xasprintf("the wait_policy stopped the completion check early (%s)%s", in->guard_outcome,
-				      fail ? (strcmp(in->guard_outcome, "terminal_fail") ? "; on_stall: fail"
-											  : "; on_terminal: fail")
+		char *why = xasprintf("the wait_policy stopped the completion check early (%s)%s",
+				      wait_outcome_name(in->guard_outcome),
+				      fail ? (in->guard_outcome != WAIT_TERMINAL_FAIL ? "; on_stall: fail" : "; on_terminal: fail")
 					   : "");
 		if (out->message) {
 			list_add(&out->reasons, why, 0);

@@ -11,7 +11,7 @@
  *   the guard's own wait-failure.json into the same step directory):
  *     struct verdict_inputs in = VERDICT_INPUTS_INIT;
  *     in.check_id = id; in.iteration = n; in.undecidable_before = streak;
- *     in.guard_outcome = "stalled" (or NULL when the guard did not abort);
+ *     in.guard_outcome = WAIT_STALLED (WAIT_MET when the guard did not abort);
  *     in.guard_on_abort = policy->on_stall;  (on_terminal for terminal_fail)
  *     verdict_evidence: copy the wait_result's fingerprints/reasons/hints/message into in.guard;
  *     struct verdict filev = VERDICT_INIT; struct wl_err ferr = WL_ERR_INIT;
@@ -136,7 +136,7 @@ struct verdict_inputs {
 	int iteration;
 	int undecidable_before;              /* undecidable iterations right before this one */
 	/* 1. guard */
-	const char *guard_outcome;           /* NULL = the guard did not abort; else "terminal_fail", ... */
+	enum wait_outcome guard_outcome;     /* WAIT_MET = the guard did not abort; else how it stopped the check */
 	enum wl_on_abort guard_on_abort;     /* UNSET = incomplete */
 	const struct verdict_evidence *guard;   /* may be NULL */
 	/* 2. decision file */
@@ -155,7 +155,7 @@ struct verdict_inputs {
 	int exit_code_decides;
 	int timed_out;                       /* the check timed out: FAILED, as roboppi ends the loop */
 };
-#define VERDICT_INPUTS_INIT {NULL, 0, 0, NULL, ON_ABORT_UNSET, NULL, VERDICT_FILE_MISSING, NULL, NULL, VERDICT_NO_EXIT_CODE, NULL, NULL, 0, 0, 0}
+#define VERDICT_INPUTS_INIT {NULL, 0, 0, WAIT_MET, ON_ABORT_UNSET, NULL, VERDICT_FILE_MISSING, NULL, NULL, VERDICT_NO_EXIT_CODE, NULL, NULL, 0, 0, 0}
 
 void verdict_release(struct verdict *v);
 void verdict_evidence_release(struct verdict_evidence *e);

@@ -54,7 +54,8 @@ struct child_ref {
 
 struct wait {
 	struct loop *loop;
-	const struct wl_wait_policy *pol;
+	const struct wait_settings *settings;   /* borrowed */
+	const struct wl_wait_policy *pol;       /* &settings->p */
 	enum wait_phase phase;
 	char *condition;
 	struct strvec condition_argv;
@@ -70,6 +71,7 @@ struct wait {
 	struct redactor *own_redactor;
 	struct event_bus *bus;
 	wait_done_fn on_done;
+	wait_warning_fn on_warning;
 	void *arg;
 
 	struct classifier *cls;
@@ -123,13 +125,6 @@ struct wait {
 	int terminated;
 	char *probe_log, *failure_file;
 };
-
-const char *wait_outcome_name(enum wait_outcome o)
-{
-	static const char *const names[] = {"met", "terminal_fail", "stalled", "timeout", "no_output", "cancelled",
-					    "error"};
-	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
-}
 
 const char *wait_phase_name(enum wait_phase p)
 {
@@ -222,6 +217,16 @@ static char *redacted(const struct wait *w, const char *text)
 	return redact_text(w->redactor, text ? text : "");
 }
 
+/* A non-fatal problem: the wait goes on; the caller reports it (redacted). */
+static void warn(const struct wait *w, const char *text)
+{
+	if (!w->on_warning)
+		return;
+	char *msg = redacted(w, text);
+	w->on_warning(w->arg, msg);
+	free(msg);
+}
+
 /* Redact, then keep at most cap bytes (cut at a UTF-8 boundary), one line when oneline. */
 static char *redacted_bounded(const struct wait *w, const char *text, size_t cap, int oneline)
 {
@@ -278,6 +283,15 @@ static char *observation_summary(struct wait *w, const struct classification *c)
 	return r;
 }
 
+/* The stall_threshold this wait counts against, or 0 when no-progress cannot
+ * stall it (timeout_only, or no probe and no stall_threshold written:
+ * stalling needs evidence). */
+static int active_stall_threshold(const struct wait *w)
+{
+	int on = w->pol->mode == WAIT_MODE_PROBE_AWARE && (w->pol->probe || w->pol->stall_threshold_set);
+	return on && w->pol->stall_threshold > 0 ? w->pol->stall_threshold : 0;
+}
+
 static void log_observation(struct wait *w, const struct classification *c, const char *digest, int changed)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -325,8 +339,12 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	char *line = json_compact(o);
 	struct wl_err err = WL_ERR_INIT;
 	if (fs_append_line(w->probe_log, line, &err) < 0 && w->observations == 1)
-		fprintf(stderr, "waitloop: warning: %s\n", err.msg);   /* once: the wait goes on */
+		warn(w, err.msg);   /* once: the wait goes on */
 	free(line);
+	/* the event, not the probe log, carries the threshold: "no progress N/threshold" */
+	int thr = active_stall_threshold(w);
+	if (thr)
+		cJSON_AddNumberToObject(o, "stall_threshold", thr);
 	emit(w, EV_OBSERVATION, o);
 }
 
@@ -431,7 +449,7 @@ static void write_failure(struct wait *w)
 	redact_json(w->redactor, o);   /* the whole document: check_id, step, ... too */
 	struct wl_err err = WL_ERR_INIT;
 	if (json_write_atomic(w->failure_file, o, &err) < 0)
-		fprintf(stderr, "waitloop: warning: %s\n", err.msg);
+		warn(w, err.msg);
 	else
 		w->res.failure_file = w->failure_file;
 	cJSON_Delete(o);
@@ -505,7 +523,7 @@ static void set_outcome(struct wait *w, enum wait_outcome outcome, const struct 
 	w->finished = 1;
 	struct wait_result *r = &w->res;
 	r->outcome = outcome;
-	r->early_abort = outcome == WAIT_TERMINAL_FAIL || outcome == WAIT_STALLED || outcome == WAIT_NO_OUTPUT;
+	r->early_abort = wait_outcome_is_early_abort(outcome);
 	const char *prefix = w->pol->fingerprint_prefix;
 	const struct classification *src = c ? c : &w->last;
 	if (outcome == WAIT_ERROR) {
@@ -600,12 +618,15 @@ static void deliver(struct wait *w)
 	cJSON_AddStringToObject(d, "target", target);
 	free(target);
 	cJSON_AddBoolToObject(d, "early_abort", r->early_abort);
+	int thr = active_stall_threshold(w);
+	if (thr) {
+		cJSON_AddNumberToObject(d, "no_progress", w->stall.no_progress);
+		cJSON_AddNumberToObject(d, "stall_threshold", thr);
+	}
 	cJSON_AddStringToObject(d, "message", r->message ? r->message : "");
 	if (r->failure_file)
 		cJSON_AddStringToObject(d, "failure_file", r->failure_file);
-	if (r->early_abort && w->bus)
-		emit(w, EV_EARLY_ABORT, cJSON_Duplicate(d, 1));
-	emit(w, EV_WAIT_FINISHED, d);
+	emit(w, EV_WAIT_FINISHED, d);   /* the one wait-end event; early_abort says how it ended */
 	if (w->on_done)
 		w->on_done(w->arg, r);
 	wait_free(w);
@@ -1010,9 +1031,10 @@ static void child_exit(void *arg, const struct proc_result *res)
 	}
 }
 
-int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+int64_t wait_schedule_next(const struct wait_settings *settings, int64_t obs_start_ms, int64_t now_ms,
 			   int64_t *interval_ms)
 {
+	const struct wl_wait_policy *pol = &settings->p;
 	int64_t next = obs_start_ms + *interval_ms;
 	if (pol->backoff_factor > 1.0) {
 		int64_t cap = pol->backoff_max_interval > 0 ? pol->backoff_max_interval : INT64_MAX / 4;
@@ -1023,7 +1045,7 @@ int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_m
 
 static void schedule_next(struct wait *w)
 {
-	int64_t due = wait_schedule_next(w->pol, w->obs_start_ms, time_now_ms(), &w->interval_ms);
+	int64_t due = wait_schedule_next(w->settings, w->obs_start_ms, time_now_ms(), &w->interval_ms);
 	w->next_timer = loop_add_timer(w->loop, due, start_observation, w);
 }
 
@@ -1102,8 +1124,8 @@ static void classify_and_decide(struct wait *w, struct classification *c)
 		}
 		/* stalling needs evidence: without a probe, an unchanged condition output
 		 * stalls only when the user asked for it (stall_threshold written) */
-		int stall_on = w->pol->probe || w->pol->stall_threshold_set;
-		if (stall_on && w->pol->stall_threshold > 0 && w->stall.no_progress >= w->pol->stall_threshold) {
+		int thr = active_stall_threshold(w);
+		if (thr && w->stall.no_progress >= thr) {
 			finish(w, WAIT_STALLED, NULL);
 			return;
 		}
@@ -1163,11 +1185,8 @@ static void observe_done(struct wait *w)
 	strbuf_release(&guard);
 	size_t had = w->warnings.n;
 	classifier_take_warnings(w->cls, &w->warnings);
-	for (size_t i = had; i < w->warnings.n; i++) {
-		char *msg = redacted(w, w->warnings.v[i]);
-		fprintf(stderr, "waitloop: warning: %s\n", msg);   /* once per pattern */
-		free(msg);
-	}
+	for (size_t i = had; i < w->warnings.n; i++)
+		warn(w, w->warnings.v[i]);   /* once per pattern */
 	if (decided) {
 		classify_and_decide(w, &c);
 		classification_release(&c);
@@ -1236,9 +1255,9 @@ static void deadline_fired(void *arg)
 
 static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 {
-	const struct wl_wait_policy *pol = p->policy;
-	if (!p->loop || !pol)
-		return err_set(err, "wait: loop and policy are required"), NULL;
+	if (!p->loop || !p->settings)
+		return err_set(err, "wait: loop and settings are required"), NULL;
+	const struct wl_wait_policy *pol = &p->settings->p;
 	if (pol->max_wait < 0)
 		return err_set(err, "wait: max_wait must not be negative"), NULL;
 	if (pol->interval <= 0)
@@ -1251,6 +1270,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 		return NULL;
 	struct wait *w = xcalloc(1, sizeof(*w));
 	w->loop = p->loop;
+	w->settings = p->settings;
 	w->pol = pol;
 	w->phase = p->phase;
 	w->condition = xstrdup(p->condition);
@@ -1286,6 +1306,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	}
 	w->bus = p->bus;
 	w->on_done = p->on_done;
+	w->on_warning = p->on_warning;
 	w->arg = p->arg;
 	w->cond_exit = -1;
 	w->probe_log = fs_join(w->out_dir, "wait-probe.log");

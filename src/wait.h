@@ -6,8 +6,9 @@
  * Two shapes, both driven by the caller's event loop:
  *
  * Condition mode (wait steps, `waitloop wait`):
- *   1. struct wait_params p = WAIT_PARAMS_INIT; fill loop, policy (already
- *      resolved with wait_policy_resolve()), condition, env, out_dir, ids, on_done;
+ *   1. struct wait_params p = WAIT_PARAMS_INIT; fill loop, settings (the
+ *      policy resolved once by wait_settings_resolve(), workflow.h),
+ *      condition, env, out_dir, ids, on_done;
  *   2. struct wait *w = wait_start(&p, &err);
  *   3. the engine runs the condition every interval (with backoff), and in
  *      probe_aware mode the probe / rules / classify after each failed
@@ -21,7 +22,7 @@
  *      process every interval; its recent output is matched too;
  *   3. on terminal_fail / stalled / no_output (no_output_timeout without a
  *      byte) / max_wait, the engine calls proc_stop(guarded_proc) itself
- *      (escalation with policy->grace);
+ *      (escalation with settings->p.grace);
  *   4. from the guarded process's on_exit, the caller MUST call
  *      wait_guard_finish(w, res): the engine drops its pointer to the proc,
  *      writes wait-failure.json if it aborted (with the signals actually
@@ -49,11 +50,12 @@
  * than met/cancelled, wait-failure.json (schema waitloop.wait-failure.v1,
  * with the wait's name, condition and probe commands). All text redacted
  * with params.redactor; bounded in size. Observations and the final outcome
- * are also emitted on params.bus (EV_OBSERVATION, EV_WAIT_FINISHED and, for
- * early aborts, EV_EARLY_ABORT) when a bus is given.
+ * are also emitted on params.bus (EV_OBSERVATION, and one EV_WAIT_FINISHED per
+ * wait, its early_abort field true for terminal_fail/stalled/no_output) when a
+ * bus is given.
  *
  * Ownership: params strings/arrays are copied by wait_start/wait_guard_start;
- * policy, redactor, bus and loop are borrowed and must outlive w. The
+ * settings, redactor, bus and loop are borrowed and must outlive w. The
  * result and its strings are valid only during on_done.
  */
 #ifndef WAITLOOP_WAIT_H
@@ -74,17 +76,6 @@ struct wait;
 
 enum wait_phase { WAIT_PHASE_WAIT, WAIT_PHASE_STEP, WAIT_PHASE_CHECK, WAIT_PHASE_STANDALONE };
 
-enum wait_outcome {
-	WAIT_MET,
-	WAIT_TERMINAL_FAIL,
-	WAIT_STALLED,
-	WAIT_TIMEOUT,
-	WAIT_NO_OUTPUT,
-	WAIT_CANCELLED,
-	WAIT_ERROR,          /* the condition, probe or classifier cannot be executed (126/127 on its
-				first run): a configuration error, reported at once, never retried */
-};
-
 struct wait_result {
 	enum wait_outcome outcome;
 	int early_abort;              /* terminal_fail, stalled or no_output */
@@ -103,12 +94,17 @@ struct wait_result {
 };
 
 typedef void (*wait_done_fn)(void *arg, const struct wait_result *res);
+/* A non-fatal problem (a pattern hit the regex match limit, an artifact could
+ * not be written): the wait goes on; the text is redacted. The engine never
+ * prints: the caller reports it (stderr for `waitloop wait`, an EV_WARNING
+ * event in a run). */
+typedef void (*wait_warning_fn)(void *arg, const char *message);
 /* Condition output as it arrives (stream: 1 stdout, 2 stderr). */
 typedef void (*wait_output_fn)(void *arg, int stream, const char *data, size_t len);
 
 struct wait_params {
 	struct loop *loop;
-	const struct wl_wait_policy *policy;  /* resolved; borrowed */
+	const struct wait_settings *settings;  /* the resolved policy (wait_settings_resolve); borrowed */
 	enum wait_phase phase;
 	const char *condition;         /* shell command (run as <shell> -c), or NULL */
 	char *const *condition_argv;   /* argv form (`waitloop wait -- cmd ...`), or NULL */
@@ -132,11 +128,11 @@ struct wait_params {
 	const struct redactor *redactor;  /* may be NULL (built-in patterns only) */
 	struct event_bus *bus;            /* may be NULL */
 	wait_done_fn on_done;
+	wait_warning_fn on_warning;    /* may be NULL: warnings are then only in wait-probe.log */
 	void *arg;
 };
 #define WAIT_PARAMS_INIT {0}
 
-const char *wait_outcome_name(enum wait_outcome o);   /* "met", "terminal_fail", ... */
 const char *wait_phase_name(enum wait_phase p);       /* "wait", "step", "completion_check", "standalone" */
 /*
  * A wait's name when none is given: from the target (crd/x.example.io ->
@@ -156,7 +152,7 @@ void wait_cancel(struct wait *w);
  * due one interval after the start of the last one (at once if that is
  * past); *interval_ms then grows by backoff_factor up to
  * backoff_max_interval. Returns the due time. */
-int64_t wait_schedule_next(const struct wl_wait_policy *pol, int64_t obs_start_ms, int64_t now_ms,
+int64_t wait_schedule_next(const struct wait_settings *settings, int64_t obs_start_ms, int64_t now_ms,
 			   int64_t *interval_ms);
 
 #endif

@@ -55,6 +55,32 @@ int class_parse(const char *s, enum wl_class *out)
 	return -1;
 }
 
+static const char *const outcome_names[] = {
+	[WAIT_MET] = "met",		  [WAIT_TERMINAL_FAIL] = "terminal_fail", [WAIT_STALLED] = "stalled",
+	[WAIT_TIMEOUT] = "timeout",	  [WAIT_NO_OUTPUT] = "no_output",	  [WAIT_CANCELLED] = "cancelled",
+	[WAIT_ERROR] = "error",
+};
+
+const char *wait_outcome_name(enum wait_outcome o)
+{
+	return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o] : "?";
+}
+
+int wait_outcome_parse(const char *s, enum wait_outcome *out)
+{
+	for (size_t i = 0; s && i < sizeof(outcome_names) / sizeof(outcome_names[0]); i++)
+		if (!strcmp(s, outcome_names[i])) {
+			*out = (enum wait_outcome)i;
+			return 0;
+		}
+	return -1;
+}
+
+int wait_outcome_is_early_abort(enum wait_outcome o)
+{
+	return o == WAIT_TERMINAL_FAIL || o == WAIT_STALLED || o == WAIT_NO_OUTPUT;
+}
+
 void wait_policy_init(struct wl_wait_policy *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -102,9 +128,11 @@ void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *s
 	if (!dst->f && defaults && defaults->f) \
 		dst->f = xstrdup(defaults->f);
 
-void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy *defaults,
-			 int64_t fallback_max_wait)
+void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_policy *use,
+			   const struct wl_wait_policy *defaults, int64_t fallback_max_wait)
 {
+	struct wl_wait_policy *dst = &out->p;
+	wait_policy_copy(dst, use);
 	if (defaults && !defaults->present)
 		defaults = NULL;
 	if (dst->mode == WAIT_MODE_UNSET)
@@ -142,7 +170,35 @@ void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy
 		strvec_copy(&dst->ignore_fields, &defaults->ignore_fields);
 		dst->ignore_fields_present = defaults->ignore_fields_present;
 	}
-	dst->present = 1;
+	dst->present = use->present || defaults;
+}
+
+void wait_settings_release(struct wait_settings *s)
+{
+	wait_policy_release(&s->p);
+	wait_policy_init(&s->p);
+}
+
+void workflow_resolve_waits(struct wl_workflow *wf)
+{
+	for (size_t i = 0; i < wf->nsteps; i++) {
+		struct wl_step *s = &wf->steps[i];
+		int64_t step_timeout = s->timeout != WL_UNSET ? s->timeout : wf->timeout;
+		/* a worker's guard: the attempt's timeout when positive; a wait step: the step's */
+		int64_t fallback = s->is_wait ? step_timeout : s->timeout > 0 ? s->timeout : wf->timeout;
+		wait_settings_release(&s->wait_settings);
+		wait_settings_resolve(&s->wait_settings, &s->wait_policy, &wf->wait_policy, fallback);
+		if (s->is_wait && s->wait_target) {
+			free(s->wait_settings.p.target);
+			s->wait_settings.p.target = xstrdup(s->wait_target);
+		}
+		int64_t check_timeout = s->check.timeout;
+		if (check_timeout == WL_UNSET)
+			check_timeout = step_timeout / 4 < 1000 ? 1000 : step_timeout / 4;
+		wait_settings_release(&s->check.wait_settings);
+		wait_settings_resolve(&s->check.wait_settings, &s->check.wait_policy, &wf->wait_policy,
+				      check_timeout > 0 ? check_timeout : wf->timeout);
+	}
 }
 
 void wait_policy_release(struct wl_wait_policy *p)
@@ -194,6 +250,7 @@ static void check_release(struct wl_check *c)
 	free(c->fix_file);
 	free(c->fix_template);
 	wait_policy_release(&c->wait_policy);
+	wait_settings_release(&c->wait_settings);
 }
 
 static void convergence_release(struct wl_convergence *c)
@@ -241,6 +298,7 @@ static void step_release(struct wl_step *s)
 	free(s->wait_condition);
 	free(s->wait_target);
 	wait_policy_release(&s->wait_policy);
+	wait_settings_release(&s->wait_settings);
 	check_release(&s->check);
 	agent_ref_release(&s->ag);
 	agent_ref_release(&s->check.ag);

@@ -51,6 +51,20 @@ enum wl_class {
 	CLASS_STALLED,
 };
 
+/* How a wait ended (the engine's result, wait.h; verdict, store and the
+ * display get it typed, spelled only at the JSON/SQL/text boundary by
+ * wait_outcome_name()/wait_outcome_parse()). */
+enum wait_outcome {
+	WAIT_MET,
+	WAIT_TERMINAL_FAIL,
+	WAIT_STALLED,
+	WAIT_TIMEOUT,
+	WAIT_NO_OUTPUT,
+	WAIT_CANCELLED,
+	WAIT_ERROR,          /* the condition, probe or classifier cannot be executed (126/127 on its
+				first run): a configuration error, reported at once, never retried */
+};
+
 enum wl_on_abort { ON_ABORT_UNSET = 0, ON_ABORT_INCOMPLETE, ON_ABORT_FAIL };
 enum wl_on_failure { ON_FAILURE_UNSET = 0, ON_FAILURE_ABORT, ON_FAILURE_CONTINUE, ON_FAILURE_RETRY };
 enum wl_on_exhausted { ON_EXHAUSTED_UNSET = 0, ON_EXHAUSTED_ABORT, ON_EXHAUSTED_CONTINUE };
@@ -97,7 +111,22 @@ struct wl_wait_policy {
 	struct wl_pos pos;
 };
 
-/* Defaults of SPEC §4.4 when neither the use nor the workflow sets a field. */
+/*
+ * A wait_policy with every default applied (wait_settings_resolve()): the
+ * engine's input (wait.h). Nothing is unset but the optional durations
+ * backoff_max_interval and no_output_timeout (WL_UNSET = off) and the optional
+ * commands/strings (NULL = none). p.present keeps whether a policy was
+ * written (the use or the workflow level). Built once per workflow load
+ * (workflow_resolve_waits(): wl_step.wait_settings, wl_check.wait_settings)
+ * and once by `waitloop wait`; owns its strings.
+ */
+struct wait_settings {
+	struct wl_wait_policy p;
+};
+
+/* Defaults of SPEC §4.4 when neither the use nor the workflow sets a field:
+ * the one defaults table, applied only by wait_settings_resolve(). */
+#define WAIT_DEFAULT_MAX_WAIT_MS 600000   /* `waitloop wait` without --max-wait (no enclosing timeout) */
 #define WAIT_DEFAULT_INTERVAL_MS 10000
 #define WAIT_DEFAULT_PROBE_TIMEOUT_MS 5000
 #define WAIT_DEFAULT_STALL_THRESHOLD 6
@@ -202,6 +231,7 @@ struct wl_check {
 	char *fix_file;
 	char *fix_template;
 	struct wl_wait_policy wait_policy;
+	struct wait_settings wait_settings;  /* wait_policy resolved (workflow_resolve_waits) */
 	struct wl_stall stall;        /* roboppi completion_check.stall */
 	struct wl_pos pos;
 };
@@ -254,6 +284,8 @@ struct wl_step {
 	char *wait_condition;
 	char *wait_target;
 	struct wl_wait_policy wait_policy;
+	struct wait_settings wait_settings;  /* wait_policy resolved (workflow_resolve_waits): the wait
+						step's (target = wait.target) or the worker's guard */
 	struct wl_check check;
 	int max_iterations;
 	enum wl_on_exhausted on_iterations_exhausted;
@@ -341,17 +373,30 @@ int worker_parse(const char *s, enum wl_worker *out);
 const char *class_name(enum wl_class c);
 /* Accepts the four classes and roboppi's probe values ("terminal" = terminal_fail). */
 int class_parse(const char *s, enum wl_class *out);
+/* The one spelling of wait outcomes: "met", "terminal_fail", "stalled",
+ * "timeout", "no_output", "cancelled", "error". parse: 0, or -1 if unknown. */
+const char *wait_outcome_name(enum wait_outcome o);
+int wait_outcome_parse(const char *s, enum wait_outcome *out);
+/* terminal_fail, stalled and no_output end a wait early (early_abort). */
+int wait_outcome_is_early_abort(enum wait_outcome o);
 
 /* A policy with every field unset (present = 0). */
 void wait_policy_init(struct wl_wait_policy *p);
 /*
- * Fill every unset field of dst from defaults (the workflow-level policy),
- * then from the built-in defaults above; rules/terminal_patterns/ignore_fields
- * are taken from defaults only when dst did not write them. dst owns copies.
- * fallback_max_wait is the enclosing timeout (ms) used when max_wait is unset.
+ * The resolver: out = use as written, every unset field filled from workflow
+ * (the workflow-level policy, may be NULL), then from the defaults table
+ * above; rules/terminal_patterns/ignore_fields are taken from workflow only
+ * when use did not write them. fallback_max_wait is the enclosing timeout (ms)
+ * used when max_wait is unset. out owns copies (wait_settings_release()).
+ * out->p.present = use->present || workflow->present.
  */
-void wait_policy_resolve(struct wl_wait_policy *dst, const struct wl_wait_policy *defaults,
-			 int64_t fallback_max_wait);
+void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_policy *use,
+			   const struct wl_wait_policy *workflow, int64_t fallback_max_wait);
+void wait_settings_release(struct wait_settings *s);
+/* Resolve every step's and check's wait_policy once (the loader calls it on a
+ * valid workflow): max_wait falls back to the step's timeout (a check's: its
+ * own, else the step timeout / 4, at least 1 s), then the workflow's. */
+void workflow_resolve_waits(struct wl_workflow *wf);
 void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src);
 void wait_policy_release(struct wl_wait_policy *p);
 void stall_init(struct wl_stall *st);

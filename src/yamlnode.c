@@ -533,7 +533,7 @@ struct ydoc *ydoc_load_file(const char *path, struct errlist *diags)
 	strbuf_init(&sb);
 	struct wl_err err = WL_ERR_INIT;
 	if (fs_read_file(path, YDOC_MAX_BYTES, &sb, &err) < 0) {
-		if (strstr(err.msg, "is larger than"))
+		if (err.kind == WL_ERR_TOO_LARGE)
 			errlist_add(diags, DIAG_ERROR, path, 0, 0, "'%s' is larger than 1 MiB", path);
 		else
 			errlist_add(diags, DIAG_ERROR, path, 0, 0, "%s", err.msg);

@@ -181,7 +181,15 @@ t_begin wait_rules_file_errors_are_usage_errors
 printf 'rules:\n  - mach: x\n    class: retryable\n' > bad.yaml
 "$WL" wait --rules bad.yaml --condition true 2>err.txt
 expect_eq "$?" 2
-expect_contains err.txt "bad.yaml:2:5: unknown rule key 'mach' (did you mean 'match'?)"
+expect_contains err.txt "bad.yaml:2:5: unknown key 'mach' in rule 1 of the rules file (did you mean 'match'?)"
+t_end
+
+# a rules file is read by the workflow's rule reader: the same checks as a wait_policy
+t_begin wait_rules_file_checked_like_a_workflow
+printf 'rules:\n  - match: x\n    equals: y\n    class: retryable\n' > bad2.yaml
+"$WL" wait --rules bad2.yaml --condition true 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "bad2.yaml:3:5: 'equals' needs 'field' (rule 1 of the rules file)"
 t_end
 
 t_begin wait_external_classify_json_and_word
@@ -463,4 +471,30 @@ print("  backoff: %d observations, gaps %s, at least %s" % (len(t), gaps, want),
 ok = 1 <= len(t) <= 7 and t[0] < 0.2 and all(g >= w - 0.002 for g, w in zip(gaps, want))
 sys.exit(0 if ok else 1)
 PY
+t_end
+
+# The progress line of a running wait step shows "no progress N/threshold"
+# (docs/cli.md): the observation events carry the wait's stall_threshold.
+# Seen on the keepalive line (nothing printed for 1 s between two
+# observations), which describes each running step as the live TTY line does (issue 17: the events never carried it, so "/50" was missing).
+t_begin run_progress_line_shows_threshold
+mkdir -p ws-np
+cat >np.yaml <<'YAML'
+name: np
+version: "1"
+timeout: 1m
+steps:
+  settle:
+    wait:
+      condition: "false"
+    wait_policy:
+      mode: probe_aware
+      probe: "echo '{\"phase\":\"Pending\"}'"
+      stall_threshold: 50
+      interval: 4s
+      max_wait: 6s
+YAML
+WAITLOOP_KEEPALIVE_S=1 "$WL" run np.yaml -w ws-np --no-progress >np.out 2>np.err; rc=$?
+expect_eq "$rc" 1
+grep -qE 'still running: settle .*no progress [0-9]+/50' np.err || t_fail "no 'no progress N/50': $(grep 'still running' np.err | head -3)"
 t_end

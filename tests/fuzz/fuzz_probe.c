@@ -61,9 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(canon);
 	}
 	/* the builtin kubernetes set over it, as a probe and as the only object */
-	struct wl_wait_policy pol;
-	wait_policy_init(&pol);
-	wait_policy_resolve(&pol, NULL, 60000);
+	struct wl_wait_policy as_written;
+	wait_policy_init(&as_written);
+	struct wait_settings st;
+	wait_settings_resolve(&st, &as_written, NULL, 60000);
+	wait_policy_release(&as_written);
+	struct wl_wait_policy pol = st.p;   /* the resolved policy; owned (released) below */
 	pol.mode = WAIT_MODE_PROBE_AWARE;
 	pol.builtin = xstrdup("kubernetes");
 	pol.target = xstrdup("crd/x.example.io");

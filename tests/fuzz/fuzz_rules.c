@@ -59,6 +59,8 @@ static void check(const struct classification *c, int decided)
 	}
 }
 
+static struct wait_settings settings;   /* wf's policy, resolved once */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!wf) {
@@ -69,10 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		errlist_release(&el);
-		wait_policy_resolve(&wf->wait_policy, NULL, 60000);
+		wait_settings_resolve(&settings, &wf->wait_policy, NULL, 60000);
 	}
 	struct wl_err err = WL_ERR_INIT;
-	struct classifier *cl = classifier_new(&wf->wait_policy, &err);
+	struct classifier *cl = classifier_new(&settings.p, &err);
 	if (!cl)
 		abort();
 

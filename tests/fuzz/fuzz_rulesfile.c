@@ -41,8 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strncmp(err.msg, path, strlen(path)))
 			abort();   /* FILE:LINE:COL: message */
 	} else {
-		wait_policy_resolve(&pol, NULL, 60000);
-		struct classifier *cl = classifier_new(&pol, &err);
+		struct wait_settings st;
+		wait_settings_resolve(&st, &pol, NULL, 60000);
+		struct classifier *cl = classifier_new(&st.p, &err);
 		if (cl) {
 			cJSON *probe = cJSON_Parse(probe_text);
 			struct obs_input in = {1, 1, "Error from server (Forbidden): no", probe_text, probe, NULL, NULL, 0};
@@ -57,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (!err.msg[0]) {
 			abort();
 		}
+		wait_settings_release(&st);
 	}
 	wait_policy_release(&pol);
 	close(fd);

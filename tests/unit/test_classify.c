@@ -18,12 +18,15 @@
 	"\"dependencies\":[{\"kind\":\"HelmRelease\",\"name\":\"capi-operator\",\"status\":\"Progressing\",\"reason\":\"Progressing\"}]}"
 
 static struct wl_wait_policy pol;
+static struct wait_settings settings;
 
 static void policy_reset(void)
 {
+	struct wl_wait_policy use;
+	wait_policy_init(&use);
+	wait_settings_resolve(&settings, &use, NULL, 60000);
 	wait_policy_release(&pol);
-	wait_policy_init(&pol);
-	wait_policy_resolve(&pol, NULL, 60000);
+	pol = settings.p;   /* the resolved policy, owned by pol from here */
 	pol.mode = WAIT_MODE_PROBE_AWARE;
 }
 

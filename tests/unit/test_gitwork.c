@@ -86,6 +86,9 @@ static void test_not_a_repo(void)
 	char *want = xasprintf("not a git repository: '%s'", dir);
 	CHECK_STR(err.msg, want);
 	free(want);
+	/* the kind survives added context (the message no longer starts with it) */
+	err_prefix(&err, "workspace");
+	CHECK(gitwork_err_is_not_repo(&err));
 	/* A missing directory is a different error. */
 	char *missing = fs_join(tmpdir, "missing");
 	gw = gitwork_open(missing, &err);

@@ -79,6 +79,7 @@ static void run_scenario(struct event_bus *bus)
 	     "{\"outcome\":\"met\",\"elapsed_s\":2.0,\"observations\":2}");
 	emit(bus, EV_WAIT_FINISHED, "deploy", 1, t0 + 4000,
 	     "{\"outcome\":\"terminal_fail\",\"elapsed_s\":0.5,\"early_abort\":true}");
+	/* an early_abort line of an old events.jsonl: already counted from its wait_finished */
 	emit(bus, EV_EARLY_ABORT, "deploy", 1, t0 + 4000,
 	     "{\"outcome\":\"terminal_fail\",\"elapsed_s\":0.5,\"fingerprints\":[\"x\"]}");
 	emit(bus, EV_ITERATION_FINISHED, "deploy", 1, t0 + 5000, "{\"decision\":\"incomplete\",\"consecutive_failures\":1}");

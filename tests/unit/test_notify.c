@@ -191,8 +191,11 @@ static void test_notify_file_delivered_line_content(void)
 	fixture_init(&f, &o.cfg);
 	emit(&f, EV_STEP_STATE, "deploy", 0, "{\"status\":\"RUNNING\"}");   /* not notifiable */
 	emit(&f, EV_ALERT, "deploy", 2, "{\"consecutive_failures\":2,\"threshold\":2}");  /* not configured */
-	emit(&f, EV_EARLY_ABORT, "deploy", 2,
-	     "{\"outcome\":\"terminal_fail\",\"elapsed_s\":1.5,\"fingerprints\":[\"kest/control/crd-missing/x\"]}");
+	emit(&f, EV_WAIT_FINISHED, "deploy", 2,   /* ended early: notified as early_abort */
+	     "{\"outcome\":\"terminal_fail\",\"elapsed_s\":1.5,\"early_abort\":true,"
+	     "\"fingerprints\":[\"kest/control/crd-missing/x\"]}");
+	emit(&f, EV_WAIT_FINISHED, "deploy", 3, "{\"outcome\":\"met\",\"early_abort\":false}");   /* not early */
+	emit(&f, EV_EARLY_ABORT, "deploy", 2, "{\"outcome\":\"terminal_fail\"}");   /* an old log's duplicate */
 	emit(&f, EV_RUN_FINISHED, NULL, 0, "{\"status\":\"FAILED\",\"duration_s\":3.25,\"exit_code\":1}");
 	notify_drain(f.n);
 	CHECK_INT(notify_pending(f.n), 0);
@@ -218,12 +221,12 @@ static void test_notify_file_delivered_line_content(void)
 	}
 	CHECK_INT(schema_check_lines(p), 0);
 	/* results on the bus, each after the event it is about */
-	CHECK_INT(f.rec.seen.n, 6);
-	if (f.rec.seen.n == 6) {
-		CHECK_STR(f.rec.seen.v[2], "early_abort");
-		CHECK_STR(f.rec.seen.v[3], "run_finished");
-		CHECK_STR(f.rec.seen.v[4], "notify:inbox:early_abort:delivered");
-		CHECK_STR(f.rec.seen.v[5], "notify:inbox:run_finished:delivered");
+	CHECK_INT(f.rec.seen.n, 8);
+	if (f.rec.seen.n == 8) {
+		CHECK_STR(f.rec.seen.v[2], "wait_finished");
+		CHECK_STR(f.rec.seen.v[5], "run_finished");
+		CHECK_STR(f.rec.seen.v[6], "notify:inbox:early_abort:delivered");
+		CHECK_STR(f.rec.seen.v[7], "notify:inbox:run_finished:delivered");
 	}
 	CHECK_INT(f.rec.warnings.n, 0);
 	free(s);
@@ -444,7 +447,7 @@ static void test_notify_warning_is_bounded(void)
 	target_command(&o, "companion", "./peer-fail2.sh", 5000);
 	struct fixture f;
 	fixture_init(&f, &o.cfg);
-	emit(&f, EV_EARLY_ABORT, step, 1, "{\"outcome\":\"stalled\"}");
+	emit(&f, EV_WAIT_FINISHED, step, 1, "{\"outcome\":\"stalled\",\"early_abort\":true}");
 	notify_drain(f.n);
 	CHECK_INT(f.rec.warnings.n, 1);
 	if (f.rec.warnings.n) {

@@ -193,6 +193,12 @@ static void test_fs(void)
 	CHECK_STR(sb.buf, "{}");
 	CHECK(fs_read_file(f, 1, &sb, &err) < 0);
 	CHECK_CONTAINS(err.msg, "is larger than 1 bytes");
+	/* the kind, not the message, tells the failure apart; context keeps it */
+	CHECK(err.kind == WL_ERR_TOO_LARGE);
+	err_prefix(&err, "reading rules");
+	CHECK(err.kind == WL_ERR_TOO_LARGE);
+	CHECK(fs_read_file("/nonexistent/wl-x", 100, &sb, &err) < 0);
+	CHECK(err.kind == WL_ERR_OTHER);
 	char *abs = fs_abspath("/a/./b/../c//d");
 	CHECK_STR(abs, "/a/c/d");
 	free(abs);

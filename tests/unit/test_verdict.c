@@ -356,7 +356,7 @@ static void test_decide_order(void)
 	struct verdict_inputs in = VERDICT_INPUTS_INIT;
 	in.check_id = "c1";
 	in.iteration = 3;
-	in.guard_outcome = "stalled";
+	in.guard_outcome = WAIT_STALLED;
 	in.guard = &guard;
 	in.file_status = VERDICT_FILE_FOUND;
 	in.file = &file;
@@ -373,7 +373,7 @@ static void test_decide_order(void)
 	verdict_release(&v);
 
 	/* on_terminal: fail → FAILED */
-	in.guard_outcome = "terminal_fail";
+	in.guard_outcome = WAIT_TERMINAL_FAIL;
 	in.guard_on_abort = ON_ABORT_FAIL;
 	verdict_decide(&in, &v);
 	CHECK_INT(v.decision, VERDICT_FAILED);
@@ -383,7 +383,7 @@ static void test_decide_order(void)
 	verdict_release(&v);
 
 	/* 2. no guard abort: the file decides over the exit code */
-	in.guard_outcome = NULL;
+	in.guard_outcome = WAIT_MET;
 	in.guard_on_abort = ON_ABORT_UNSET;
 	in.exit_code = 1;
 	verdict_decide(&in, &v);

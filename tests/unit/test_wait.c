@@ -96,7 +96,7 @@ static void guarded_exit(void *arg, const struct proc_result *res)
 static char tmpdir[] = "/tmp/wl-test-wait.XXXXXX";
 
 /* Run script under policy pol in guard mode until on_done. */
-static void guard(struct guard_run *g, const char *script, const struct wl_wait_policy *pol, struct event_bus *bus)
+static void guard(struct guard_run *g, const char *script, const struct wait_settings *pol, struct event_bus *bus)
 {
 	g->loop = loop_new();
 	char *script_copy = xstrdup(script);
@@ -112,7 +112,7 @@ static void guard(struct guard_run *g, const char *script, const struct wl_wait_
 	CHECK(g->p != NULL);
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = g->loop;
-	p.policy = pol;
+	p.settings = pol;
 	p.phase = WAIT_PHASE_CHECK;
 	p.out_dir = tmpdir;
 	p.check_id = "verify";
@@ -128,23 +128,26 @@ static void guard(struct guard_run *g, const char *script, const struct wl_wait_
 	free(script_copy);
 }
 
-static void policy(struct wl_wait_policy *pol, enum wl_wait_mode mode, int64_t interval, int64_t max_wait)
+/* Resolved settings; a test then sets fields of pol->p as a resolved policy would have them. */
+static void policy(struct wait_settings *pol, enum wl_wait_mode mode, int64_t interval, int64_t max_wait)
 {
-	wait_policy_init(pol);
-	pol->mode = mode;
-	pol->interval = interval;
-	pol->max_wait = max_wait;
-	wait_policy_resolve(pol, NULL, max_wait);
+	struct wl_wait_policy use;
+	wait_policy_init(&use);
+	use.mode = mode;
+	use.interval = interval;
+	use.max_wait = max_wait;
+	wait_settings_resolve(pol, &use, NULL, max_wait);
+	wait_policy_release(&use);
 }
 
 static void test_guard_stops_verify_when_dependency_failed(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_PROBE_AWARE, 200, 600000);
-	pol.builtin = xstrdup("kubernetes");
-	pol.target = xstrdup("crd/k0smotrondockerclusters.cluster.appthrust.io");
-	pol.fingerprint_prefix = xstrdup("kest/control");
-	pol.probe = xstrdup("echo '{\"dependencies\":[{\"kind\":\"HelmRelease\",\"name\":\"capi-operator\",\"status\":\"Failed\",\"reason\":\"InstallFailed\"}]}'");
+	pol.p.builtin = xstrdup("kubernetes");
+	pol.p.target = xstrdup("crd/k0smotrondockerclusters.cluster.appthrust.io");
+	pol.p.fingerprint_prefix = xstrdup("kest/control");
+	pol.p.probe = xstrdup("echo '{\"dependencies\":[{\"kind\":\"HelmRelease\",\"name\":\"capi-operator\",\"status\":\"Failed\",\"reason\":\"InstallFailed\"}]}'");
 	struct event_bus bus = EVENT_BUS_INIT;
 	struct guard_run g = {0};
 	bus_subscribe(&bus, sink, &g);
@@ -160,8 +163,8 @@ static void test_guard_stops_verify_when_dependency_failed(void)
 	CHECK_CONTAINS(g.fps, "kest/control/crd-missing/k0smotrondockerclusters");
 	CHECK_CONTAINS(g.fps, "kest/control/helmrelease-failed/capi-operator");
 	CHECK(g.events_obs >= 1);
-	CHECK_INT(g.events_finished, 1);
-	CHECK_INT(g.events_abort, 1);
+	CHECK_INT(g.events_finished, 1);   /* one wait-end event, early_abort in its data */
+	CHECK_INT(g.events_abort, 0);
 	char *f = fs_join(tmpdir, "wait-failure.json");
 	struct strbuf sb = STRBUF_INIT;
 	CHECK(fs_read_file(f, 1 << 20, &sb, NULL) == 0);
@@ -170,26 +173,26 @@ static void test_guard_stops_verify_when_dependency_failed(void)
 	CHECK_CONTAINS(strbuf_str(&sb), "\"SIGINT\"");
 	strbuf_release(&sb);
 	free(f);
-	wait_policy_release(&pol);
+	wait_settings_release(&pol);
 }
 
 static void test_guard_terminal_pattern_on_output(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_PROBE_AWARE, 100, 60000);
-	strvec_push(&pol.terminal_patterns, "chart not found");
+	strvec_push(&pol.p.terminal_patterns, "chart not found");
 	struct guard_run g = {0};
 	guard(&g, "sleep 0.2; echo 'Error: chart not found'; sleep 30", &pol, NULL);
 	CHECK_INT(g.outcome, WAIT_TERMINAL_FAIL);
 	CHECK_CONTAINS(g.fps, "terminal/chart-not-found");
-	wait_policy_release(&pol);
+	wait_settings_release(&pol);
 }
 
 static void test_no_output_timeout(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 1000, 60000);
-	pol.no_output_timeout = 500;
+	pol.p.no_output_timeout = 500;
 	struct guard_run g = {0};
 	int64_t t0 = time_now_ms();
 	guard(&g, "echo started; sleep 600", &pol, NULL);
@@ -200,32 +203,32 @@ static void test_no_output_timeout(void)
 	CHECK(g.has_failure_file);
 	/* a chatty process is left alone and ends on its own: it runs three
 	 * times no_output_timeout (2 s), a line every 0.2 s (10x margin) */
-	pol.no_output_timeout = 2000;
+	pol.p.no_output_timeout = 2000;
 	struct guard_run c = {0};
 	guard(&c, "for i in $(seq 30); do echo tick; sleep 0.2; done", &pol, NULL);
 	CHECK_INT(c.outcome, WAIT_MET);
 	CHECK_INT(c.signals, 0);
-	wait_policy_release(&pol);
+	wait_settings_release(&pol);
 }
 
 static void test_guard_max_wait(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 1000, 400);
 	struct guard_run g = {0};
 	guard(&g, "sleep 30", &pol, NULL);
 	CHECK_INT(g.outcome, WAIT_TIMEOUT);
 	CHECK(!g.early_abort);
 	CHECK_CONTAINS(g.fps, "timeout");
-	wait_policy_release(&pol);
+	wait_settings_release(&pol);
 }
 
-/* 3000 observations (1 ms apart) of a guarded process: memory stays flat. */
+/* 3000 observations (1 ms apart) of a guarded process: memory stays flat.p. */
 static void test_bounded_memory(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_PROBE_AWARE, 1, 600000);
-	strvec_push(&pol.terminal_patterns, "never-printed-pattern");
+	strvec_push(&pol.p.terminal_patterns, "never-printed-pattern");
 	struct event_bus bus = EVENT_BUS_INIT;
 	struct guard_run g = {.stop_after = 3000};
 	bus_subscribe(&bus, sink, &g);
@@ -238,7 +241,7 @@ static void test_bounded_memory(void)
 		fprintf(stderr, "  RSS grew from %ld to %ld KiB\n", g.rss_at_500, g.rss_at_end);
 	CHECK(g.rss_at_end - g.rss_at_500 <= 2048);
 #endif
-	wait_policy_release(&pol);
+	wait_settings_release(&pol);
 }
 
 /* Condition mode: cancel stops the running condition and reports cancelled. */
@@ -263,13 +266,13 @@ static void do_cancel(void *arg)
 
 static void test_cancel(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 100, 60000);
 	struct loop *l = loop_new();
 	struct cancel_run c = {0};
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
-	p.policy = &pol;
+	p.settings = &pol;
 	p.condition = "sleep 600";
 	p.out_dir = tmpdir;
 	p.on_done = cancel_done;
@@ -283,7 +286,7 @@ static void test_cancel(void)
 	CHECK_INT(c.outcome, WAIT_CANCELLED);
 	CHECK(time_now_ms() - t0 < 60000);   /* the 10 min condition was stopped */
 	loop_free(l);
-	wait_policy_release(&pol);
+	wait_settings_release(&pol);
 }
 
 /* The schedule on a fake clock: each observation is due one interval after
@@ -291,11 +294,11 @@ static void test_cancel(void)
  * interval grows by the backoff factor up to max_interval. */
 static void test_schedule_backoff_fake_clock(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 200, 3500);
-	pol.backoff_factor = 2;
-	pol.backoff_max_interval = 800;
-	int64_t interval = pol.interval, start = 1000, took = 50;
+	pol.p.backoff_factor = 2;
+	pol.p.backoff_max_interval = 800;
+	int64_t interval = pol.p.interval, start = 1000, took = 50;
 	const int64_t want_gap[] = {200, 400, 800, 800, 800, 800};
 	const int64_t want_next[] = {400, 800, 800, 800, 800, 800};
 	for (size_t i = 0; i < sizeof(want_gap) / sizeof(want_gap[0]); i++) {
@@ -309,38 +312,38 @@ static void test_schedule_backoff_fake_clock(void)
 	CHECK_INT(wait_schedule_next(&pol, 5000, 7000, &interval), 7000);
 	CHECK_INT(interval, 800);
 	/* no backoff: a fixed interval, measured from the observation's start */
-	struct wl_wait_policy flat;
+	struct wait_settings flat;
 	policy(&flat, WAIT_MODE_TIMEOUT_ONLY, 300, 60000);
-	interval = flat.interval;
+	interval = flat.p.interval;
 	for (int i = 0; i < 5; i++) {
 		CHECK_INT(wait_schedule_next(&flat, 10000 + 300 * i, 10000 + 300 * i + 120, &interval),
 			  10000 + 300 * (i + 1));
 		CHECK_INT(interval, 300);
 	}
 	/* a factor without a cap keeps growing; 1.5 rounds down to whole ms */
-	struct wl_wait_policy nocap;
+	struct wait_settings nocap;
 	policy(&nocap, WAIT_MODE_TIMEOUT_ONLY, 100, 60000);
-	nocap.backoff_factor = 1.5;
-	interval = nocap.interval;
+	nocap.p.backoff_factor = 1.5;
+	interval = nocap.p.interval;
 	const int64_t want_nocap[] = {150, 225, 337, 505, 757};
 	for (size_t i = 0; i < sizeof(want_nocap) / sizeof(want_nocap[0]); i++) {
 		wait_schedule_next(&nocap, 0, 0, &interval);
 		CHECK_INT(interval, want_nocap[i]);
 	}
-	wait_policy_release(&pol);
-	wait_policy_release(&flat);
-	wait_policy_release(&nocap);
+	wait_settings_release(&pol);
+	wait_settings_release(&flat);
+	wait_settings_release(&nocap);
 }
 
 static void test_start_errors(void)
 {
-	struct wl_wait_policy pol;
+	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_PROBE_AWARE, 100, 1000);
-	strvec_push(&pol.terminal_patterns, "([");
+	strvec_push(&pol.p.terminal_patterns, "([");
 	struct loop *l = loop_new();
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
-	p.policy = &pol;
+	p.settings = &pol;
 	p.condition = "true";
 	p.out_dir = tmpdir;
 	struct wl_err err = WL_ERR_INIT;
@@ -350,7 +353,7 @@ static void test_start_errors(void)
 	CHECK(wait_start(&p, &err) == NULL);
 	CHECK_CONTAINS(err.msg, "a condition is required");
 	loop_free(l);
-	wait_policy_release(&pol);
+	wait_settings_release(&pol);
 	CHECK_STR(wait_outcome_name(WAIT_NO_OUTPUT), "no_output");
 	CHECK_STR(wait_phase_name(WAIT_PHASE_CHECK), "completion_check");
 }
