@@ -128,3 +128,48 @@ int branchctx_resolve(const struct branchctx_opts *o, struct strvec *env, char *
 	gitwork_close(gw);
 	return rc;
 }
+
+int branchctx_check_lock(const char *workspace, const char *toplevel, const char *expected, const char *step_id,
+			 struct wl_err *err)
+{
+	struct wl_err gerr = WL_ERR_INIT;
+	struct gitwork *gw = gitwork_open(workspace, &gerr);
+	if (!gw)
+		return err_set(err, "Branch lock failed before step \"%s\": cannot resolve current repo toplevel (%s).",
+			       step_id, gerr.msg);
+	int rc = 0;
+	if (strcmp(gitwork_root(gw), toplevel))
+		rc = err_set(err,
+			     "Branch drift detected before step \"%s\": repo toplevel mismatch (expected \"%s\", actual "
+			     "\"%s\"). Recovery: run from \"%s\" and retry.",
+			     step_id, toplevel, gitwork_root(gw), toplevel);
+	char head[41] = "";
+	char *branch = NULL;
+	gitwork_head(gw, head, &branch);
+	const char *current = branch ? branch : "HEAD";   /* git rev-parse --abbrev-ref HEAD */
+	if (rc == 0 && expected && *expected && strcmp(current, expected))
+		rc = err_set(err,
+			     "Branch drift detected before step \"%s\": expected branch \"%s\" but found \"%s\". "
+			     "Recovery: git checkout \"%s\" and retry.",
+			     step_id, expected, current, expected);
+	free(branch);
+	gitwork_close(gw);
+	return rc;
+}
+
+int branchctx_transition(const char *workspace, const char *step_id, char **branch, struct wl_err *err)
+{
+	*branch = NULL;
+	struct wl_err gerr = WL_ERR_INIT;
+	struct gitwork *gw = gitwork_open(workspace, &gerr);
+	if (!gw)
+		return err_set(err, "Branch transition failed after step \"%s\": cannot resolve current branch (%s).",
+			       step_id, gerr.msg);
+	char head[41] = "";
+	gitwork_head(gw, head, branch);
+	gitwork_close(gw);
+	if (!*branch)
+		return err_set(err, "Branch transition failed after step \"%s\": expected a named branch but got \"HEAD\".",
+			       step_id);
+	return 0;
+}

@@ -17,7 +17,13 @@
  * ROBOPPI_STARTUP_BRANCH/_HEAD_SHA/_TOPLEVEL, ROBOPPI_EXPECTED_WORK_BRANCH,
  * ROBOPPI_EXPECTED_CURRENT_BRANCH, ROBOPPI_CREATE_BRANCH,
  * ROBOPPI_PROTECTED_BRANCHES, ROBOPPI_ALLOW_PROTECTED_BRANCH) as NAME=VALUE
- * entries. Not done: the per-step branch lock and branch_transition_step.
+ * entries.
+ *
+ * The branch lock (executor.ts assertBranchLock), before every attempt of a
+ * step when ROBOPPI_STARTUP_TOPLEVEL is set: the workspace's top level must
+ * still be the startup one and its current branch the expected one. After
+ * the branch_transition_step succeeds (with create_branch), the branch it
+ * left checked out becomes the expected one.
  */
 #ifndef WAITLOOP_BRANCHCTX_H
 #define WAITLOOP_BRANCHCTX_H
@@ -36,5 +42,14 @@ struct branchctx_opts {
 /* 0: env filled, *note a line for the user or NULL (caller frees);
  * -1: refused or git failed, err says why (roboppi's words). */
 int branchctx_resolve(const struct branchctx_opts *o, struct strvec *env, char **note, struct wl_err *err);
+
+/* 0: the lock holds; -1: err in roboppi's words ("Branch drift detected
+ * before step ..."). */
+int branchctx_check_lock(const char *workspace, const char *toplevel, const char *expected, const char *step_id,
+			 struct wl_err *err);
+
+/* The named branch checked out after step_id (the transition step): 0 and
+ * *branch (caller frees), or -1 and err (a detached HEAD included). */
+int branchctx_transition(const char *workspace, const char *step_id, char **branch, struct wl_err *err);
 
 #endif

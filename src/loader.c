@@ -44,7 +44,7 @@ struct ld {
 static const char *const TOP_KEYS[] = {
 	"name", "version", "description", "timeout", "concurrency", "context_dir", "env",
 	"shell", "wait_policy", "preflight", "notify", "metrics", "history", "redact",
-	"workers", "steps", "sentinel", "create_branch", "expected_work_branch", NULL};
+	"workers", "steps", "sentinel", "create_branch", "expected_work_branch", "branch_transition_step", NULL};
 static const char *const STEP_KEYS[] = {
 	"description", "worker", "instructions", "instructions_file", "capabilities",
 	"workspace", "depends_on", "inputs", "outputs", "env", "timeout", "on_failure",
@@ -95,7 +95,7 @@ static const char *const HISTORY_KEYS[] = {"db", NULL};
 
 /* roboppi features accepted with a warning (SPEC §4.1). */
 static const char *const ROBOPPI_TOP[] = {
-	"management", "agents", "branch_transition_step", "stall", NULL};
+	"management", "agents", "stall", NULL};
 static const char *const ROBOPPI_STEP[] = {
 	"sentinel", "management", "agents", "create_branch", "branch_transition_step",
 	"expected_work_branch", "max_steps", "max_command_time", NULL};
@@ -1823,7 +1823,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 		lerr(ld, root, "a workflow must be a mapping, not a %s", ynode_kind_name(root));
 		return wf;
 	}
-	const struct ynode *steps_key = NULL, *steps_val = NULL;
+	const struct ynode *steps_key = NULL, *steps_val = NULL, *bts_val = NULL;
 	for (size_t i = 0; i < root->n; i++) {
 		const struct ynode *k = root->keys[i], *v = root->items[i];
 		const char *name = k->value;
@@ -1874,7 +1874,10 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 			get_bool(ld, k, v, &wf->create_branch);
 		else if (!strcmp(name, "expected_work_branch"))
 			wf->expected_work_branch = get_str(ld, k, v);
-		else if (!strcmp(name, "steps")) {
+		else if (!strcmp(name, "branch_transition_step")) {
+			wf->branch_transition_step = get_str(ld, k, v);
+			bts_val = v;
+		} else if (!strcmp(name, "steps")) {
 			steps_key = k;
 			steps_val = v;
 		} else if (strncmp(name, "x-", 2))   /* x-*: extension keys, e.g. for anchors */
@@ -1887,6 +1890,13 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 	if (steps_key) {
 		load_steps(ld, steps_key, steps_val);
 		cross_checks(ld);
+	}
+	if (wf->branch_transition_step) {
+		size_t i = 0;
+		while (i < wf->nsteps && strcmp(wf->steps[i].id, wf->branch_transition_step))
+			i++;
+		if (i == wf->nsteps)   /* roboppi's parser.ts words */
+			lerr(ld, bts_val, "\"branch_transition_step\" references unknown step \"%s\"", wf->branch_transition_step);
 	}
 	return wf;
 }

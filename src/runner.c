@@ -29,6 +29,7 @@
 #include "fsutil.h"
 #include "gitwork.h"
 #include "backoff.h"
+#include "branchctx.h"
 #include "artifacts.h"
 #include "jsonutil.h"
 #include "redact.h"
@@ -248,8 +249,43 @@ void step_record_outcome(struct step_run *sr, int failed, const char *reason)
 		run_emit(sr->r, EV_ALERT, sr, alert_event_data(&sr->alert, reason));
 }
 
+/* roboppi's branch lock before an attempt (branchctx.h): 1 when it is
+ * broken, and then the step has failed FATAL (its dependents are skipped). */
+static int branch_lock_broken(struct step_run *sr)
+{
+	struct runner *r = sr->r;
+	struct wl_err err = WL_ERR_INIT;
+	if (!r->lock_toplevel || branchctx_check_lock(r->workspace, r->lock_toplevel, r->lock_branch, sr->s->id, &err) == 0)
+		return 0;
+	sr->fatal = 1;
+	step_fail(sr, err.msg);
+	return 1;
+}
+
+/* After the branch_transition_step (with create_branch): the branch it left
+ * checked out is the one the later steps must start on. -1 + err. */
+static int branch_transition(struct step_run *sr, struct wl_err *err)
+{
+	struct runner *r = sr->r;
+	const char *t = r->wf->branch_transition_step;
+	if (!r->lock_toplevel || !r->wf->create_branch || !t || strcmp(t, sr->s->id))
+		return 0;
+	char *b = NULL;
+	if (branchctx_transition(r->workspace, sr->s->id, &b, err) < 0)
+		return -1;
+	free(r->lock_branch);
+	r->lock_branch = b;
+	return 0;
+}
+
 void step_succeeded(struct step_run *sr)
 {
+	struct wl_err err = WL_ERR_INIT;
+	if (branch_transition(sr, &err) < 0) {
+		sr->fatal = 1;
+		step_fail(sr, err.msg);
+		return;
+	}
 	step_record_outcome(sr, 0, NULL);
 	step_set_status(sr, STEP_SUCCEEDED, NULL);
 }
@@ -383,6 +419,8 @@ void attempt_start(struct step_run *sr)
 		step_set_status(sr, STEP_CANCELLED, sr->stop_reason ? sr->stop_reason : "run stopping");
 		return;
 	}
+	if (branch_lock_broken(sr))
+		return;
 	sr->attempt++;
 	sr->attempts_total++;
 	struct wl_err err = WL_ERR_INIT;
@@ -662,6 +700,7 @@ void runner_free(struct runner *r)
 	free(r->notice);
 	redactor_free(r->rd);
 	free(r->redact_env);
+	free(r->lock_branch);
 	strvec_clear(&r->base_env);
 	free(r->run_id);
 	free(r->workspace);

@@ -74,6 +74,8 @@ struct runner {
 	struct artifacts *ctx;
 	struct redactor *rd;
 	char *redact_env;            /* rd exported for children (REDACT_ENV) */
+	const char *lock_toplevel;   /* roboppi's branch lock (branchctx.h): on when set */
+	char *lock_branch;           /* the branch every step must start on, or NULL */
 	char *run_id;
 	char *workspace;            /* absolute */
 	char *context_dir;          /* absolute */

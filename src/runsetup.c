@@ -113,6 +113,10 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 	for (size_t i = 0; i < wf->nsteps; i++)
 		redactor_add_env(r->rd, &wf->steps[i].env);
 	redactor_add_env(r->rd, opts->set_env);
+	if (opts->set_env && (r->lock_toplevel = strvec_getenv(opts->set_env, "ROBOPPI_STARTUP_TOPLEVEL"))) {
+		const char *b = strvec_getenv(opts->set_env, "ROBOPPI_EXPECTED_CURRENT_BRANCH");
+		r->lock_branch = b ? xstrdup(b) : NULL;
+	}
 	r->redact_env = redactor_export(r->rd);
 	r->bus.rd = r->rd;
 	r->ctx = artifacts_open(r->context_dir, r->rd, err);

@@ -327,6 +327,7 @@ void workflow_free(struct wl_workflow *wf)
 	wait_policy_release(&wf->wait_policy);
 	free(wf->sentinel.events_file);
 	free(wf->expected_work_branch);
+	free(wf->branch_transition_step);
 	for (size_t i = 0; i < wf->npreflight; i++) {
 		struct wl_preflight *p = &wf->preflight[i];
 		strvec_clear(&p->items);

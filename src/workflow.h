@@ -353,6 +353,7 @@ struct wl_workflow {
 	struct wl_sentinel sentinel;         /* roboppi Sentinel */
 	int create_branch;                   /* roboppi create_branch (branchctx.h) */
 	char *expected_work_branch;          /* roboppi expected_work_branch, or NULL */
+	char *branch_transition_step;        /* roboppi branch_transition_step (a step id), or NULL */
 	struct wl_preflight *preflight;
 	size_t npreflight;
 	struct wl_notify notify;
