@@ -8,27 +8,31 @@
 #include "strbuf.h"
 #include "xalloc.h"
 
-int err_set(struct wl_err *err, const char *fmt, ...)
+__attribute__((format(printf, 3, 0)))
+static int err_vset(struct wl_err *err, enum wl_err_kind kind, const char *fmt, va_list ap)
 {
 	if (!err)
 		return -1;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err->kind = kind;
+	return -1;
+}
+
+int err_set(struct wl_err *err, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vset(err, WL_ERR_OTHER, fmt, ap);
 	va_end(ap);
-	err->kind = WL_ERR_OTHER;
 	return -1;
 }
 
 int err_set_kind(struct wl_err *err, enum wl_err_kind kind, const char *fmt, ...)
 {
-	if (!err)
-		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vset(err, kind, fmt, ap);
 	va_end(ap);
-	err->kind = kind;
 	return -1;
 }
 
