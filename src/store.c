@@ -992,8 +992,13 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 {
 	if (run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, time_wall_ms(), (int64_t)st->pid, st->hostname) < 0)
 		return -1;
-	return run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
-			time_wall_ms());
+	if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
+		     time_wall_ms()) < 0)
+		return -1;
+	/* Committed now, not at the end of the turn: a runner SIGKILLed later in
+	 * this turn must leave the group on record for the watchdog (else its
+	 * setsid escapees and group members would be orphans nobody stops). */
+	return store_flush(st, err);
 }
 
 int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,

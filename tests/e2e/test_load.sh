@@ -230,8 +230,10 @@ expect_eq "$(tail -n 1 "$FAST/obs/out/wait-probe.log" | /usr/bin/python3 -c 'imp
 read -r _ fd0 _ z0 <"$FAST/obs/at10.txt"
 read -r _ fd1 _ z1 <"$FAST/obs/at$((NOBS - 1)).txt"
 echo "  $NOBS observations: runner fds at 10: $fd0, at $((NOBS - 1)): $fd1; zombies $z0 / $z1" >&2
-# Sampled from inside a running condition, the count can differ by the one
-# or two descriptors of a spawn in flight; a leak would add one per observation.
-[ "$fd1" -le $((fd0 + 2)) ] || t_fail "runner descriptors grew from $fd0 to $fd1 over $NOBS observations"
+# Sampled from inside a running condition, the count can differ by the
+# descriptors of a spawn in flight or not yet closed (up to 5 seen under
+# load: pipes, the exec-error pipe); a leak would add one per observation,
+# ~990 here, so a margin of 10 still catches any.
+[ "$fd1" -le $((fd0 + 10)) ] || t_fail "runner descriptors grew from $fd0 to $fd1 over $NOBS observations"
 expect_eq "$z1" 0
 t_end

@@ -232,7 +232,9 @@ static void test_roboppi_keys_are_warnings(void)
 				      "    max_steps: 3\n    max_command_time: 1m\n", &el);
 	CHECK(wf != NULL);
 	CHECK_INT(el.nerrors, 0);
-	CHECK_INT(el.nwarnings, 8);   /* the top-level expected_work_branch is read (branchctx) */
+	/* the top-level expected_work_branch and branch_transition_step are read (branchctx) */
+	CHECK_INT(el.nwarnings, 7);
+	CHECK_STR(wf ? wf->branch_transition_step : NULL, "s");
 	char *got = diags_text(&el);
 	CHECK_CONTAINS(got, "4:1: warning: 'management' is a roboppi feature waitloop does not implement; ignored\n");
 	CHECK_CONTAINS(got, "12:5: warning: 'create_branch' is a roboppi feature waitloop does not implement; ignored\n");
