@@ -806,7 +806,9 @@ static void test_ignore_term_sigkill(void)
 	loop_free(l);
 	int64_t after_stop = o.done_ms - ready_ms;
 	fprintf(stderr, "  ignore-term: stopped %lld ms after proc_stop\n", (long long)after_stop);
-	CHECK(after_stop >= 400);  /* two grace periods */
+	/* No lower bound in wall time: ready_ms is read after proc_stop() returned,
+	 * so "two grace periods" measured from it came out 399 ms under load.
+	 * The escalation itself is checked by the signals sent, below. */
 	CHECK(after_stop < 60000);  /* the helper would run 10 min; SIGKILL ends it (~2x grace) */
 	CHECK_INT(o.res.signals_sent, PROC_SENT_SIGINT | PROC_SENT_SIGTERM | PROC_SENT_SIGKILL);
 	CHECK_INT(o.res.signaled, 1);
