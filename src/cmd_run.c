@@ -153,7 +153,7 @@ static char *resolve_metrics(const char *flag, const struct wl_workflow *wf, con
 #define HEARTBEAT_MS 30000
 
 struct heartbeat {
-	struct loop *loop;
+	struct evloop *loop;
 	struct store *st;
 	const char *run_id;
 	uint64_t timer;
@@ -164,7 +164,7 @@ static void on_heartbeat(void *arg)
 	struct heartbeat *hb = arg;
 	struct wl_err err = WL_ERR_INIT;
 	store_heartbeat(hb->st, hb->run_id, &err);   /* a failure shows as a sink warning */
-	hb->timer = loop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
+	hb->timer = evloop_add_timer(hb->loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, hb);
 }
 
 #define METRICS_REFRESH_MS 15000
@@ -172,7 +172,7 @@ static void on_heartbeat(void *arg)
 /* The metrics file while a step runs: durations brought up to now, so the
  * "run too long" alerts can fire during a hang (docs/operations.md). */
 struct metrics_tick {
-	struct loop *loop;
+	struct evloop *loop;
 	struct metrics *mx;
 	int64_t every;
 	uint64_t timer;
@@ -182,7 +182,7 @@ static void on_metrics_tick(void *arg)
 {
 	struct metrics_tick *mt = arg;
 	metrics_refresh(mt->mx, NULL);   /* a failure is reported once by the metrics warn callback */
-	mt->timer = loop_add_timer(mt->loop, time_now_ms() + mt->every, on_metrics_tick, mt);
+	mt->timer = evloop_add_timer(mt->loop, time_now_ms() + mt->every, on_metrics_tick, mt);
 }
 
 static void flush_history(void *arg, int will_wait)
@@ -658,15 +658,15 @@ missing:
 	bus_subscribe(runner_bus(r), store_sink, store);
 	/* One transaction per loop round, not per event (docs/history.md). */
 	store_set_batching(store, 1);
-	loop_on_idle(runner_loop(r), flush_history, store);
-	hb.timer = loop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
+	evloop_on_idle(runner_loop(r), flush_history, store);
+	hb.timer = evloop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
 	if (metrics_path) {
 		mx = metrics_new(metrics_path);
 		metrics_set_warn(mx, warn_once, "metrics");
 		bus_subscribe(runner_bus(r), metrics_sink, mx);
 		int64_t every = wf->metrics_refresh > 0 ? wf->metrics_refresh : METRICS_REFRESH_MS;
 		mt = (struct metrics_tick){runner_loop(r), mx, every, 0};
-		mt.timer = loop_add_timer(mt.loop, time_now_ms() + every, on_metrics_tick, &mt);
+		mt.timer = evloop_add_timer(mt.loop, time_now_ms() + every, on_metrics_tick, &mt);
 	}
 
 	/* Notifications: last sink, so an event is recorded before it is sent. */
@@ -696,10 +696,10 @@ missing:
 		notify_drain(nt);
 	progress_finish(pg);
 	if (hb.timer)
-		loop_cancel_timer(hb.loop, hb.timer);
+		evloop_cancel_timer(hb.loop, hb.timer);
 	hb.timer = 0;
 	if (mt.timer)
-		loop_cancel_timer(mt.loop, mt.timer);
+		evloop_cancel_timer(mt.loop, mt.timer);
 	mt.timer = 0;
 	if (mx && metrics_flush(mx, &err) < 0)
 		fprintf(stderr, "waitloop: warning: metrics: %s\n", err.msg);
@@ -728,9 +728,9 @@ missing:
 	fflush(stdout);
 out:
 	if (hb.timer)
-		loop_cancel_timer(hb.loop, hb.timer);
+		evloop_cancel_timer(hb.loop, hb.timer);
 	if (mt.timer)
-		loop_cancel_timer(mt.loop, mt.timer);
+		evloop_cancel_timer(mt.loop, mt.timer);
 	reaper_finish(rp);
 	notify_free(nt);
 	progress_free(pg);

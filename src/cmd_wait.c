@@ -100,7 +100,7 @@ struct run {
 	int done;
 	int signo;
 	struct wait *w;
-	struct loop *loop;
+	struct evloop *loop;
 	const struct wl_wait_policy *pol;
 	const struct redactor *red;
 	char *name;
@@ -233,7 +233,7 @@ static void on_keepalive(void *arg)
 		now = r->last_print_ms;
 	}
 	int64_t next = r->last_print_ms + r->keepalive_ms;
-	r->keepalive_timer = loop_add_timer(r->loop, next > now ? next : now + r->keepalive_ms, on_keepalive, r);
+	r->keepalive_timer = evloop_add_timer(r->loop, next > now ? next : now + r->keepalive_ms, on_keepalive, r);
 }
 
 /* On a TTY: the live line's clock. */
@@ -246,7 +246,7 @@ static void on_tick(void *arg)
 	char *line = observation_line(r);
 	progress_line(r, line);
 	free(line);
-	r->tick_timer = loop_add_timer(r->loop, time_now_ms() + LIVE_TICK_MS, on_tick, r);
+	r->tick_timer = evloop_add_timer(r->loop, time_now_ms() + LIVE_TICK_MS, on_tick, r);
 }
 
 static void on_done(void *arg, const struct wait_result *res)
@@ -651,12 +651,12 @@ int cmd_wait(int argc, char **argv)
 	if (getppid() != parent)
 		raise(SIGTERM);
 
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct event_bus bus = EVENT_BUS_INIT;
 	bus_subscribe(&bus, on_event, &run);
-	loop_on_signal(l, SIGINT, on_signal, &run);
-	loop_on_signal(l, SIGTERM, on_signal, &run);
-	loop_on_signal(l, SIGHUP, on_signal, &run);
+	evloop_on_signal(l, SIGINT, on_signal, &run);
+	evloop_on_signal(l, SIGTERM, on_signal, &run);
+	evloop_on_signal(l, SIGHUP, on_signal, &run);
 	run.loop = l;
 	run.pol = &settings.p;
 	run.red = red;
@@ -691,12 +691,12 @@ int cmd_wait(int argc, char **argv)
 		rc = 2;
 	} else {
 		if (!run.quiet && !run.live)
-			run.keepalive_timer = loop_add_timer(l, run.start_ms + run.keepalive_ms, on_keepalive, &run);
+			run.keepalive_timer = evloop_add_timer(l, run.start_ms + run.keepalive_ms, on_keepalive, &run);
 		if (run.live)
-			run.tick_timer = loop_add_timer(l, run.start_ms + LIVE_TICK_MS, on_tick, &run);
-		loop_run(l, &run.done);
-		loop_cancel_timer(l, run.keepalive_timer);
-		loop_cancel_timer(l, run.tick_timer);
+			run.tick_timer = evloop_add_timer(l, run.start_ms + LIVE_TICK_MS, on_tick, &run);
+		evloop_run(l, &run.done);
+		evloop_cancel_timer(l, run.keepalive_timer);
+		evloop_cancel_timer(l, run.tick_timer);
 		live_clear(&run);
 		if (run.signo) {
 			rc = 128 + run.signo;
@@ -718,7 +718,7 @@ int cmd_wait(int argc, char **argv)
 			free(text);
 		}
 	}
-	loop_free(l);
+	evloop_free(l);
 	redactor_free(red);
 	free(dir);
 out:

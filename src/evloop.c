@@ -109,24 +109,24 @@ struct watch {
 	int fd;
 	short events;
 	uint64_t serial;
-	loop_fd_fn fn;
+	evloop_fd_fn fn;
 	void *arg;
 };
 
 struct timer {
 	int64_t deadline;
 	uint64_t id;
-	loop_timer_fn fn;
+	evloop_timer_fn fn;
 	void *arg;
 };
 
 struct sighandler {
 	int signo;
-	loop_signal_fn fn; /* NULL = removed, compacted later */
+	evloop_signal_fn fn; /* NULL = removed, compacted later */
 	void *arg;
 };
 
-struct loop {
+struct evloop {
 	struct watch *watches;
 	size_t nwatches, awatches;
 	uint64_t next_serial;
@@ -145,15 +145,15 @@ struct loop {
 	uint64_t *pserial;
 	size_t apfds, apserial;
 
-	struct idle { loop_idle_fn fn; void *arg; } *idles; /* loop_on_idle(): start of every round */
+	struct idle { evloop_idle_fn fn; void *arg; } *idles; /* evloop_on_idle(): start of every round */
 	size_t nidles, aidles;
 };
 
-struct loop *loop_new(void)
+struct evloop *evloop_new(void)
 {
 	if (sig_plumbing_up() < 0)
 		return NULL;
-	struct loop *l = xcalloc(1, sizeof(*l));
+	struct evloop *l = xcalloc(1, sizeof(*l));
 	l->next_serial = 1;
 	l->next_id = 1;
 	for (int s = 0; s < NSIG; s++)
@@ -161,7 +161,7 @@ struct loop *loop_new(void)
 	return l;
 }
 
-void loop_free(struct loop *l)
+void evloop_free(struct evloop *l)
 {
 	if (!l)
 		return;
@@ -177,7 +177,7 @@ void loop_free(struct loop *l)
 
 /* -- fd watches -- */
 
-static struct watch *watch_find(struct loop *l, int fd)
+static struct watch *watch_find(struct evloop *l, int fd)
 {
 	for (size_t i = 0; i < l->nwatches; i++)
 		if (l->watches[i].fd == fd)
@@ -185,7 +185,7 @@ static struct watch *watch_find(struct loop *l, int fd)
 	return NULL;
 }
 
-int loop_watch_fd(struct loop *l, int fd, short events, loop_fd_fn fn, void *arg)
+int evloop_watch_fd(struct evloop *l, int fd, short events, evloop_fd_fn fn, void *arg)
 {
 	if (fd < 0 || !fn)
 		return -1;
@@ -202,7 +202,7 @@ int loop_watch_fd(struct loop *l, int fd, short events, loop_fd_fn fn, void *arg
 	return 0;
 }
 
-void loop_unwatch_fd(struct loop *l, int fd)
+void evloop_unwatch_fd(struct evloop *l, int fd)
 {
 	struct watch *w = watch_find(l, fd);
 	if (!w)
@@ -217,14 +217,14 @@ static int timer_before(const struct timer *a, const struct timer *b)
 	return a->deadline < b->deadline || (a->deadline == b->deadline && a->id < b->id);
 }
 
-static void heap_swap(struct loop *l, size_t i, size_t j)
+static void heap_swap(struct evloop *l, size_t i, size_t j)
 {
 	struct timer t = l->heap[i];
 	l->heap[i] = l->heap[j];
 	l->heap[j] = t;
 }
 
-static void heap_up(struct loop *l, size_t i)
+static void heap_up(struct evloop *l, size_t i)
 {
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
@@ -235,7 +235,7 @@ static void heap_up(struct loop *l, size_t i)
 	}
 }
 
-static void heap_down(struct loop *l, size_t i)
+static void heap_down(struct evloop *l, size_t i)
 {
 	for (;;) {
 		size_t left = 2 * i + 1, right = left + 1, min = i;
@@ -250,7 +250,7 @@ static void heap_down(struct loop *l, size_t i)
 	}
 }
 
-static void heap_remove(struct loop *l, size_t i)
+static void heap_remove(struct evloop *l, size_t i)
 {
 	l->ntimers--;
 	if (i == l->ntimers)
@@ -260,7 +260,7 @@ static void heap_remove(struct loop *l, size_t i)
 	heap_down(l, i);
 }
 
-uint64_t loop_add_timer(struct loop *l, int64_t deadline_ms, loop_timer_fn fn, void *arg)
+uint64_t evloop_add_timer(struct evloop *l, int64_t deadline_ms, evloop_timer_fn fn, void *arg)
 {
 	XGROW(l->heap, l->ntimers + 1, l->atimers);
 	uint64_t id = l->next_id++;
@@ -273,7 +273,7 @@ uint64_t loop_add_timer(struct loop *l, int64_t deadline_ms, loop_timer_fn fn, v
 	return id;
 }
 
-void loop_cancel_timer(struct loop *l, uint64_t id)
+void evloop_cancel_timer(struct evloop *l, uint64_t id)
 {
 	/* Linear: a loop holds a few timers per live process. */
 	for (size_t i = 0; i < l->ntimers; i++) {
@@ -286,7 +286,7 @@ void loop_cancel_timer(struct loop *l, uint64_t id)
 
 /* -- signals -- */
 
-void loop_on_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg)
+void evloop_on_signal(struct evloop *l, int signo, evloop_signal_fn fn, void *arg)
 {
 	if (signo <= 0 || signo >= NSIG || !fn)
 		return;
@@ -301,7 +301,7 @@ void loop_on_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg)
 	l->nsigs++;
 }
 
-static void sigs_compact(struct loop *l)
+static void sigs_compact(struct evloop *l)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < l->nsigs; i++)
@@ -311,7 +311,7 @@ static void sigs_compact(struct loop *l)
 	l->sig_dirty = 0;
 }
 
-void loop_off_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg)
+void evloop_off_signal(struct evloop *l, int signo, evloop_signal_fn fn, void *arg)
 {
 	for (size_t i = 0; i < l->nsigs; i++) {
 		struct sighandler *h = &l->sigs[i];
@@ -325,7 +325,7 @@ void loop_off_signal(struct loop *l, int signo, loop_signal_fn fn, void *arg)
 		sigs_compact(l);
 }
 
-static int signals_pending(const struct loop *l)
+static int signals_pending(const struct evloop *l)
 {
 	for (int s = 1; s < NSIG; s++)
 		if (l->seen[s] != sig_count[s])
@@ -333,7 +333,7 @@ static int signals_pending(const struct loop *l)
 	return 0;
 }
 
-static void dispatch_signals(struct loop *l)
+static void dispatch_signals(struct evloop *l)
 {
 	l->sig_dispatching++;
 	for (int s = 1; s < NSIG; s++) {
@@ -361,7 +361,7 @@ static void drain_sig_pipe(void)
 
 /* -- one round -- */
 
-static int poll_timeout(const struct loop *l)
+static int poll_timeout(const struct evloop *l)
 {
 	if (signals_pending(l))
 		return 0;
@@ -373,7 +373,7 @@ static int poll_timeout(const struct loop *l)
 	return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
-static void dispatch_timers(struct loop *l)
+static void dispatch_timers(struct evloop *l)
 {
 	int64_t now = time_now_ms();
 	/* Timers added by callbacks in this round (even if already due) run
@@ -386,7 +386,7 @@ static void dispatch_timers(struct loop *l)
 	}
 }
 
-void loop_run_once(struct loop *l)
+void evloop_run_once(struct evloop *l)
 {
 	/* Idle hooks first: they finish what the previous round (or the code
 	 * before the first round) did, before this round may block. */
@@ -426,7 +426,7 @@ void loop_run_once(struct loop *l)
 		struct watch *w = watch_find(l, fd);
 		if (!w || w->serial != serial)
 			continue;
-		loop_fd_fn fn = w->fn;
+		evloop_fd_fn fn = w->fn;
 		void *arg = w->arg;
 		fn(arg, fd, rev);
 	}
@@ -434,14 +434,14 @@ void loop_run_once(struct loop *l)
 	dispatch_timers(l);
 }
 
-void loop_on_idle(struct loop *l, loop_idle_fn fn, void *arg)
+void evloop_on_idle(struct evloop *l, evloop_idle_fn fn, void *arg)
 {
 	XGROW(l->idles, l->nidles + 1, l->aidles);
 	l->idles[l->nidles++] = (struct idle){fn, arg};
 }
 
-void loop_run(struct loop *l, const int *done)
+void evloop_run(struct evloop *l, const int *done)
 {
 	while (!*done)
-		loop_run_once(l);
+		evloop_run_once(l);
 }

@@ -68,7 +68,7 @@ struct notifier {
 	struct target *t;
 	size_t nt;
 	unsigned events;        /* bit per enum ev_type */
-	struct loop *loop;
+	struct evloop *loop;
 	struct event_bus *bus;
 	char *cwd;
 	struct strvec env;
@@ -280,7 +280,7 @@ static void report(struct notifier *n, struct about *a, enum notify_reason reaso
 	if (!n->loop)
 		flush_reports(n);
 	else if (!n->flush_timer)
-		n->flush_timer = loop_add_timer(n->loop, time_now_ms(), on_flush_timer, n);
+		n->flush_timer = evloop_add_timer(n->loop, time_now_ms(), on_flush_timer, n);
 }
 
 char *notify_payload(const struct wl_event *ev)
@@ -568,13 +568,13 @@ void notify_drain(struct notifier *n)
 		/* Backstop only: proc stops every delivery at its timeout + escalation. */
 		int expired = 0;
 		int64_t deadline = time_now_ms() + n->max_timeout_ms + 4 * STOP_GRACE_MS + LINGER_MS + 5000;
-		uint64_t id = loop_add_timer(n->loop, deadline, on_drain_deadline, &expired);
+		uint64_t id = evloop_add_timer(n->loop, deadline, on_drain_deadline, &expired);
 		while (n->ninflight && !expired)
-			loop_run_once(n->loop);
-		loop_cancel_timer(n->loop, id);
+			evloop_run_once(n->loop);
+		evloop_cancel_timer(n->loop, id);
 	}
 	if (n->flush_timer) {
-		loop_cancel_timer(n->loop, n->flush_timer);
+		evloop_cancel_timer(n->loop, n->flush_timer);
 		n->flush_timer = 0;
 	}
 	flush_reports(n);

@@ -48,7 +48,7 @@
 #include "events.h"
 #include "workflow.h"
 
-struct loop;
+struct evloop;
 struct notifier;
 
 enum notify_reason {
@@ -67,7 +67,7 @@ typedef int (*notify_claim_fn)(void *ctx, const char *run_id, const char *event,
 			       int iteration, const char *target);
 
 struct notify_options {
-	struct loop *loop;            /* runner's loop; needed for command targets (else: send_failed) */
+	struct evloop *loop;            /* runner's loop; needed for command targets (else: send_failed) */
 	struct event_bus *bus;        /* EV_NOTIFY results go here; NULL = not reported */
 	const char *cwd;              /* relative paths and commands resolve here; NULL = process cwd */
 	char *const *env;             /* environment of command targets; NULL = the runner's */

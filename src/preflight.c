@@ -127,14 +127,14 @@ static void on_signal(void *arg, int signo)
 static void run_checks(const struct wl_workflow *wf, const struct strvec *env, const char *cwd,
 		       struct preflight_report *out, size_t *idx, const struct wl_preflight **which, size_t n)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct running *c = xcalloc(n, sizeof(*c));
 	struct check_run cr = {c, n, out};
 	static const int stop_on[] = {SIGINT, SIGTERM, SIGHUP};
 	int left = 0;
 	const char *shell = wf->shell ? wf->shell : "bash";
 	for (size_t i = 0; i < 3; i++)
-		loop_on_signal(l, stop_on[i], on_signal, &cr);
+		evloop_on_signal(l, stop_on[i], on_signal, &cr);
 	for (size_t i = 0; i < n; i++) {
 		const struct wl_preflight *p = which[i];
 		c[i] = (struct running){out, idx[i], p, NULL, 0, &left};
@@ -162,10 +162,10 @@ static void run_checks(const struct wl_workflow *wf, const struct strvec *env, c
 		}
 	}
 	while (left > 0)
-		loop_run_once(l);
+		evloop_run_once(l);
 	for (size_t i = 0; i < 3; i++)
-		loop_off_signal(l, stop_on[i], on_signal, &cr);
-	loop_free(l);
+		evloop_off_signal(l, stop_on[i], on_signal, &cr);
+	evloop_free(l);
 	free(c);
 }
 

@@ -64,7 +64,7 @@ struct exec_report {
 };
 
 struct proc {
-	struct loop *l;
+	struct evloop *l;
 	pid_t pid; /* also the process group id */
 	struct proc *prev, *next; /* live registry */
 
@@ -257,10 +257,10 @@ void proc_kill_all(void)
 		if (p->level < 3) {
 			p->level = 3;
 			if (p->t_escalate)
-				loop_cancel_timer(p->l, p->t_escalate);
+				evloop_cancel_timer(p->l, p->t_escalate);
 			p->t_escalate = 0;
 			if (!p->t_killwait)
-				p->t_killwait = loop_add_timer(p->l, time_now_ms() + PROC_KILL_WAIT_MS,
+				p->t_killwait = evloop_add_timer(p->l, time_now_ms() + PROC_KILL_WAIT_MS,
 								on_killwait, p);
 		}
 	}
@@ -512,7 +512,7 @@ static int read_pipe(struct proc *p, int *fd, enum proc_stream stream)
 	}
 	if (n < 0 && errno == EAGAIN)
 		return 0;
-	loop_unwatch_fd(p->l, *fd);
+	evloop_unwatch_fd(p->l, *fd);
 	close_fd(fd);
 	return -1;
 }
@@ -531,7 +531,7 @@ static void drain_pipe(struct proc *p, int *fd, enum proc_stream stream)
 static void cancel_timer(struct proc *p, uint64_t *id)
 {
 	if (*id)
-		loop_cancel_timer(p->l, *id);
+		evloop_cancel_timer(p->l, *id);
 	*id = 0;
 }
 
@@ -604,9 +604,9 @@ static void escalate(struct proc *p)
 	if (p->res.lingered && !p->res.stopped && !p->res.timed_out && step > PROC_LINGER_GRACE_MS)
 		step = PROC_LINGER_GRACE_MS;
 	if (p->level < 3)
-		p->t_escalate = loop_add_timer(p->l, now + step, on_escalate, p);
+		p->t_escalate = evloop_add_timer(p->l, now + step, on_escalate, p);
 	else if (!p->t_killwait)
-		p->t_killwait = loop_add_timer(p->l, now + PROC_KILL_WAIT_MS, on_killwait, p);
+		p->t_killwait = evloop_add_timer(p->l, now + PROC_KILL_WAIT_MS, on_killwait, p);
 }
 
 static void finish(struct proc *p)
@@ -624,7 +624,7 @@ static void finish(struct proc *p)
 	int *fds[] = {&p->out_fd, &p->err_fd, &p->in_fd};
 	for (size_t i = 0; i < 3; i++) {
 		if (*fds[i] >= 0)
-			loop_unwatch_fd(p->l, *fds[i]);
+			evloop_unwatch_fd(p->l, *fds[i]);
 		close_fd(fds[i]);
 	}
 	if (p->err_file == p->out_file)
@@ -636,7 +636,7 @@ static void finish(struct proc *p)
 	free(p->out_path);
 	free(p->err_path);
 	p->out_path = p->err_path = NULL;
-	loop_off_signal(p->l, SIGCHLD, on_sigchld, p);
+	evloop_off_signal(p->l, SIGCHLD, on_sigchld, p);
 	registry_remove(p);
 	try_reap(p);
 	if (!p->reaped) {
@@ -683,7 +683,7 @@ static void proc_check(struct proc *p)
 	if (p->level == 0) {
 		if (pipes_open) {
 			if (!p->t_linger)
-				p->t_linger = loop_add_timer(p->l, now + p->linger_ms, on_linger, p);
+				p->t_linger = evloop_add_timer(p->l, now + p->linger_ms, on_linger, p);
 			return;
 		}
 		if (!group_alive(p->pid)) {
@@ -716,7 +716,7 @@ static void proc_check(struct proc *p)
 		p->recheck_ms = p->recheck_ms ? p->recheck_ms * 2 : 10;
 		if (p->recheck_ms > 250)
 			p->recheck_ms = 250;
-		p->t_recheck = loop_add_timer(p->l, now + p->recheck_ms, on_timer_check, p);
+		p->t_recheck = evloop_add_timer(p->l, now + p->recheck_ms, on_timer_check, p);
 	}
 }
 
@@ -796,7 +796,7 @@ static void on_stdin(void *arg, int fd, short revents)
 	if (n > 0)
 		p->stdin_off += (size_t)n;
 	if ((n < 0 && errno != EAGAIN && errno != EINTR) || p->stdin_off == p->stdin_len) {
-		loop_unwatch_fd(p->l, p->in_fd);
+		evloop_unwatch_fd(p->l, p->in_fd);
 		close_fd(&p->in_fd); /* EPIPE: the child does not want the rest */
 	}
 }
@@ -851,7 +851,7 @@ static int capture_dir_ok(const char *path, struct wl_err *err)
 	return 0;
 }
 
-struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_err *err)
+struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct wl_err *err)
 {
 	if (!spec->argv || !spec->argv[0]) {
 		err_set(err, "cannot start a process: empty command");
@@ -959,8 +959,8 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 
 	set_nonblock(p->out_fd);
 	set_nonblock(p->err_fd);
-	loop_watch_fd(l, p->out_fd, POLLIN, on_pipe, p);
-	loop_watch_fd(l, p->err_fd, POLLIN, on_pipe, p);
+	evloop_watch_fd(l, p->out_fd, POLLIN, on_pipe, p);
+	evloop_watch_fd(l, p->err_fd, POLLIN, on_pipe, p);
 	if (p->in_fd >= 0) {
 		if (spec->stdin_len == 0) {
 			close_fd(&p->in_fd);
@@ -969,12 +969,12 @@ struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_
 			memcpy(p->stdin_data, spec->stdin_data, spec->stdin_len);
 			p->stdin_len = spec->stdin_len;
 			set_nonblock(p->in_fd);
-			loop_watch_fd(l, p->in_fd, POLLOUT, on_stdin, p);
+			evloop_watch_fd(l, p->in_fd, POLLOUT, on_stdin, p);
 		}
 	}
-	loop_on_signal(l, SIGCHLD, on_sigchld, p);
+	evloop_on_signal(l, SIGCHLD, on_sigchld, p);
 	if (spec->timeout_ms > 0)
-		p->t_timeout = loop_add_timer(l, p->res.start_ms + spec->timeout_ms, on_timeout, p);
+		p->t_timeout = evloop_add_timer(l, p->res.start_ms + spec->timeout_ms, on_timeout, p);
 	registry_add(p);
 	free(path);
 	free(sh_argv);
@@ -998,7 +998,7 @@ void proc_stop(struct proc *p)
 		escalate(p);
 	/* Decide on the next round, never inside the caller's own call. */
 	if (!p->t_recheck)
-		p->t_recheck = loop_add_timer(p->l, 0, on_timer_check, p);
+		p->t_recheck = evloop_add_timer(p->l, 0, on_timer_check, p);
 }
 
 pid_t proc_pid(const struct proc *p)
@@ -1048,7 +1048,7 @@ static void sync_signal(void *arg, int signo)
 int proc_run_sync(const struct proc_spec *spec, struct proc_result *res, char **out_buf,
 		  char **tail_buf, struct wl_err *err)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	if (!l)
 		return err_set(err, "cannot create the event loop: %s", strerror(errno));
 	struct sync_run s = {.spec = spec, .res = res, .out_buf = out_buf, .tail_buf = tail_buf};
@@ -1058,13 +1058,13 @@ int proc_run_sync(const struct proc_spec *spec, struct proc_result *res, char **
 	mine.arg = &s;
 	s.p = proc_start(l, &mine, err);
 	if (!s.p) {
-		loop_free(l);
+		evloop_free(l);
 		return -1;
 	}
 	static const int stop_on[] = {SIGINT, SIGTERM, SIGHUP};
 	for (size_t i = 0; i < 3; i++)
-		loop_on_signal(l, stop_on[i], sync_signal, &s);
-	loop_run(l, &s.done);
-	loop_free(l);
+		evloop_on_signal(l, stop_on[i], sync_signal, &s);
+	evloop_run(l, &s.done);
+	evloop_free(l);
 	return 0;
 }

@@ -71,7 +71,7 @@
 
 #include "error.h"
 
-struct loop;
+struct evloop;
 struct proc;
 struct redactor;
 
@@ -134,7 +134,7 @@ struct proc_spec {
 };
 #define PROC_SPEC_INIT {0}
 
-struct proc *proc_start(struct loop *l, const struct proc_spec *spec, struct wl_err *err);
+struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct wl_err *err);
 /* Stop the whole group with escalation (idempotent; result.stopped = 1).
  * on_exit still follows, from the loop. */
 void proc_stop(struct proc *p);

@@ -30,7 +30,7 @@ struct live_step {
 };
 
 struct progress {
-	struct loop *loop;
+	struct evloop *loop;
 	struct progress_opts o;
 	const struct redactor *rd;
 	struct live_step *steps;
@@ -45,7 +45,7 @@ struct progress {
 static void on_keepalive(void *arg);
 static void on_tick(void *arg);
 
-struct progress *progress_new(struct loop *l, const struct progress_opts *o, const struct redactor *rd)
+struct progress *progress_new(struct evloop *l, const struct progress_opts *o, const struct redactor *rd)
 {
 	struct progress *p = xcalloc(1, sizeof(*p));
 	p->loop = l;
@@ -58,7 +58,7 @@ struct progress *progress_new(struct loop *l, const struct progress_opts *o, con
 	long secs = ka && *ka ? strtol(ka, NULL, 10) : KEEPALIVE_DEFAULT_S;
 	p->keepalive_ms = (secs > 0 ? secs : KEEPALIVE_DEFAULT_S) * 1000;
 	if (!p->o.live && p->o.verbosity >= 0)
-		p->keepalive_timer = loop_add_timer(l, time_now_ms() + p->keepalive_ms, on_keepalive, p);
+		p->keepalive_timer = evloop_add_timer(l, time_now_ms() + p->keepalive_ms, on_keepalive, p);
 	return p;
 }
 
@@ -198,7 +198,7 @@ static void on_tick(void *arg)
 	p->tick_timer = 0;
 	redraw(p);
 	if (p->n && !p->finished)
-		p->tick_timer = loop_add_timer(p->loop, time_now_ms() + TICK_MS, on_tick, p);
+		p->tick_timer = evloop_add_timer(p->loop, time_now_ms() + TICK_MS, on_tick, p);
 }
 
 /* Redraw now, or soon: at most every REDRAW_MS. */
@@ -210,10 +210,10 @@ static void redraw_soon(struct progress *p)
 	if (now - p->last_draw >= REDRAW_MS) {
 		redraw(p);
 	} else if (!p->redraw_timer) {
-		p->redraw_timer = loop_add_timer(p->loop, p->last_draw + REDRAW_MS, on_redraw, p);
+		p->redraw_timer = evloop_add_timer(p->loop, p->last_draw + REDRAW_MS, on_redraw, p);
 	}
 	if (p->n && !p->tick_timer)
-		p->tick_timer = loop_add_timer(p->loop, now + TICK_MS, on_tick, p);
+		p->tick_timer = evloop_add_timer(p->loop, now + TICK_MS, on_tick, p);
 }
 
 /* A permanent line (above the live block on a TTY). */
@@ -259,7 +259,7 @@ static void on_keepalive(void *arg)
 		print_line(p, strbuf_str(&sb));
 		strbuf_release(&sb);
 	}
-	p->keepalive_timer = loop_add_timer(p->loop, p->last_print + p->keepalive_ms, on_keepalive, p);
+	p->keepalive_timer = evloop_add_timer(p->loop, p->last_print + p->keepalive_ms, on_keepalive, p);
 }
 
 static const char *jstr(const cJSON *d, const char *key)
@@ -531,11 +531,11 @@ void progress_finish(struct progress *p)
 		fflush(p->o.out);
 	}
 	if (p->redraw_timer)
-		loop_cancel_timer(p->loop, p->redraw_timer);
+		evloop_cancel_timer(p->loop, p->redraw_timer);
 	if (p->tick_timer)
-		loop_cancel_timer(p->loop, p->tick_timer);
+		evloop_cancel_timer(p->loop, p->tick_timer);
 	if (p->keepalive_timer)
-		loop_cancel_timer(p->loop, p->keepalive_timer);
+		evloop_cancel_timer(p->loop, p->keepalive_timer);
 	p->redraw_timer = p->tick_timer = p->keepalive_timer = 0;
 }
 

@@ -34,7 +34,7 @@
 #include "proc.h"
 
 struct progress;
-struct loop;
+struct evloop;
 struct redactor;
 
 struct progress_opts {
@@ -44,7 +44,7 @@ struct progress_opts {
 	int color;
 };
 
-struct progress *progress_new(struct loop *l, const struct progress_opts *o, const struct redactor *rd);
+struct progress *progress_new(struct evloop *l, const struct progress_opts *o, const struct redactor *rd);
 void progress_sink(void *p, const struct wl_event *ev);
 /* runner_output_fn: step output for verbose mode. */
 void progress_output(void *p, const char *step, enum proc_stream stream, const char *data, size_t len);

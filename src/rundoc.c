@@ -219,7 +219,7 @@ void rundoc_meta_changed(struct step_run *sr)
 	struct runner *r = sr->r;
 	sr->meta_dirty = 1;
 	if (!r->meta_timer)
-		r->meta_timer = loop_add_timer(r->loop, time_now_ms() + META_FLUSH_MS, rundoc_on_flush_meta, r);
+		r->meta_timer = evloop_add_timer(r->loop, time_now_ms() + META_FLUSH_MS, rundoc_on_flush_meta, r);
 }
 
 /* Deferred file creates, done only when the loop is about to wait (mostly

@@ -119,7 +119,7 @@ static void step_stop(struct step_run *sr, const char *why)
 	sr->stopping = 1;
 	sr->stop_reason = xstrdup(why);
 	if (sr->phase == PH_BACKOFF) {
-		loop_cancel_timer(sr->r->loop, sr->backoff_timer);
+		evloop_cancel_timer(sr->r->loop, sr->backoff_timer);
 		sr->backoff_timer = 0;
 		step_set_status(sr, STEP_CANCELLED, why);
 		return;
@@ -215,7 +215,7 @@ void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int 
 	}
 	sr->phase = PH_BACKOFF;
 	rundoc_meta_changed(sr);
-	sr->backoff_timer = loop_add_timer(r->loop, time_now_ms() + delay, on_backoff, sr);
+	sr->backoff_timer = evloop_add_timer(r->loop, time_now_ms() + delay, on_backoff, sr);
 }
 
 /* ---- the end of a worker or check process ---- */
@@ -630,7 +630,7 @@ static void schedule_soon(struct runner *r)
 {
 	if (r->in_schedule || r->schedule_timer)
 		return;
-	r->schedule_timer = loop_add_timer(r->loop, time_now_ms(), on_schedule, r);
+	r->schedule_timer = evloop_add_timer(r->loop, time_now_ms(), on_schedule, r);
 }
 
 static void on_deadline(void *arg)
@@ -690,10 +690,10 @@ void runner_free(struct runner *r)
 		step_run_release(&r->steps[i]);
 	free(r->steps);
 	if (r->loop) {
-		loop_off_signal(r->loop, SIGINT, on_signal, r);
-		loop_off_signal(r->loop, SIGTERM, on_signal, r);
-		loop_off_signal(r->loop, SIGHUP, on_signal, r);
-		loop_free(r->loop);
+		evloop_off_signal(r->loop, SIGINT, on_signal, r);
+		evloop_off_signal(r->loop, SIGTERM, on_signal, r);
+		evloop_off_signal(r->loop, SIGHUP, on_signal, r);
+		evloop_free(r->loop);
 	}
 	artifacts_close(r->ctx);
 	gitwork_close(r->git);
@@ -720,9 +720,9 @@ enum run_status runner_run(struct runner *r)
 		return r->status;
 	r->ran = 1;
 	r->start_mono = time_now_ms();
-	loop_on_signal(r->loop, SIGINT, on_signal, r);
-	loop_on_signal(r->loop, SIGTERM, on_signal, r);
-	loop_on_signal(r->loop, SIGHUP, on_signal, r);
+	evloop_on_signal(r->loop, SIGINT, on_signal, r);
+	evloop_on_signal(r->loop, SIGTERM, on_signal, r);
+	evloop_on_signal(r->loop, SIGHUP, on_signal, r);
 	rundoc_write_workflow(r);
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "workflow", r->wf->name ? r->wf->name : "");
@@ -746,18 +746,18 @@ enum run_status runner_run(struct runner *r)
 		r->done = 1;
 	} else {
 		if (r->wf->timeout > 0)
-			r->deadline_timer = loop_add_timer(r->loop, r->start_mono + r->wf->timeout, on_deadline, r);
+			r->deadline_timer = evloop_add_timer(r->loop, r->start_mono + r->wf->timeout, on_deadline, r);
 		schedule(r);
 	}
 	while (!r->done)
-		loop_run_once(r->loop);
+		evloop_run_once(r->loop);
 	if (r->deadline_timer)
-		loop_cancel_timer(r->loop, r->deadline_timer);
+		evloop_cancel_timer(r->loop, r->deadline_timer);
 	if (r->schedule_timer)
-		loop_cancel_timer(r->loop, r->schedule_timer);
+		evloop_cancel_timer(r->loop, r->schedule_timer);
 	r->deadline_timer = r->schedule_timer = 0;
 	if (r->meta_timer)
-		loop_cancel_timer(r->loop, r->meta_timer);
+		evloop_cancel_timer(r->loop, r->meta_timer);
 	rundoc_flush_meta(r);
 
 	int failed = 0;

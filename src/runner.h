@@ -37,7 +37,7 @@
 #include "workflow.h"
 
 struct runner;
-struct loop;
+struct evloop;
 struct redactor;
 
 enum run_status { RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED, RUN_TIMED_OUT, RUN_CANCELLED };
@@ -74,7 +74,7 @@ void runner_free(struct runner *r);
 
 /* The run's bus, loop and redactor (borrowed; valid until runner_free). */
 struct event_bus *runner_bus(struct runner *r);
-struct loop *runner_loop(struct runner *r);
+struct evloop *runner_loop(struct runner *r);
 const struct redactor *runner_redactor(const struct runner *r);
 const char *runner_run_id(const struct runner *r);
 

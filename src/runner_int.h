@@ -69,7 +69,7 @@ struct step_run {
 struct runner {
 	const struct wl_workflow *wf;
 	const struct run_options *opts;
-	struct loop *loop;
+	struct evloop *loop;
 	struct event_bus bus;
 	struct artifacts *ctx;
 	struct redactor *rd;

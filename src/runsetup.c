@@ -123,9 +123,9 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 	if (!r->ctx)
 		goto fail;
 	bus_subscribe(&r->bus, artifacts_sink, r->ctx);
-	r->loop = loop_new();
+	r->loop = evloop_new();
 	if (r->loop)
-		loop_on_idle(r->loop, rundoc_on_idle, r);
+		evloop_on_idle(r->loop, rundoc_on_idle, r);
 	r->nsteps = wf->nsteps;
 	r->steps = xcalloc(wf->nsteps ? wf->nsteps : 1, sizeof(*r->steps));
 	for (size_t i = 0; i < wf->nsteps; i++) {
@@ -156,7 +156,7 @@ struct event_bus *runner_bus(struct runner *r)
 	return &r->bus;
 }
 
-struct loop *runner_loop(struct runner *r)
+struct evloop *runner_loop(struct runner *r)
 {
 	return r->loop;
 }

@@ -35,7 +35,7 @@ struct probe_ref {
 };
 
 struct sentinel {
-	struct loop *loop;
+	struct evloop *loop;
 	struct sentinel_policy pol;
 	int is_check, worker_events;
 	struct strvec env;
@@ -225,7 +225,7 @@ static void silence_check(void *arg)
 	s->silence_timer = 0;
 	int64_t now = time_now_ms(), due = s->last_activity_ms + s->pol.no_output_timeout;
 	if (now < due) {
-		s->silence_timer = loop_add_timer(s->loop, due, silence_check, s);
+		s->silence_timer = evloop_add_timer(s->loop, due, silence_check, s);
 		return;
 	}
 	int no_initial = s->pol.activity_source != ACTIVITY_ANY_EVENT && !s->had_worker_event;
@@ -273,7 +273,7 @@ static void probe_schedule(struct sentinel *s, int64_t delay)
 {
 	if (s->probe_stopped || s->fired)
 		return;
-	s->probe_timer = loop_add_timer(s->loop, time_now_ms() + delay, probe_start, s);
+	s->probe_timer = evloop_add_timer(s->loop, time_now_ms() + delay, probe_start, s);
 }
 
 static void append_probe_log(struct sentinel *s, int64_t ts, const char *digest, const cJSON *summary,
@@ -504,8 +504,8 @@ static void probe_start(void *arg)
 
 static void stop_watchers(struct sentinel *s)
 {
-	loop_cancel_timer(s->loop, s->silence_timer);
-	loop_cancel_timer(s->loop, s->probe_timer);
+	evloop_cancel_timer(s->loop, s->silence_timer);
+	evloop_cancel_timer(s->loop, s->probe_timer);
 	s->silence_timer = s->probe_timer = 0;
 	s->probe_stopped = 1;
 	if (s->probe) {
@@ -543,10 +543,10 @@ struct sentinel *sentinel_start(const struct sentinel_params *p, struct proc *gu
 	s->guarded = guarded;
 	s->last_activity_ms = time_now_ms();
 	if (s->pol.no_output_timeout > 0)
-		s->silence_timer = loop_add_timer(s->loop, s->last_activity_ms + s->pol.no_output_timeout,
+		s->silence_timer = evloop_add_timer(s->loop, s->last_activity_ms + s->pol.no_output_timeout,
 						  silence_check, s);
 	if (s->pol.stall && s->pol.stall->probe_present && s->pol.stall->probe_command)
-		s->probe_timer = loop_add_timer(s->loop, time_now_ms(), probe_start, s);
+		s->probe_timer = evloop_add_timer(s->loop, time_now_ms(), probe_start, s);
 	return s;
 }
 

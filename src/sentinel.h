@@ -40,7 +40,7 @@
 #include "strvec.h"
 #include "workflow.h"
 
-struct loop;
+struct evloop;
 struct proc;
 struct redactor;
 struct sentinel;
@@ -59,7 +59,7 @@ int sentinel_policy_active(const struct wl_workflow *wf, const struct wl_stall *
 typedef void (*sentinel_warn_fn)(void *arg, const char *message);
 
 struct sentinel_params {
-	struct loop *loop;
+	struct evloop *loop;
 	struct sentinel_policy policy;
 	int is_check;                        /* phase "checking" (else "executing") */
 	int worker_events;                   /* output of this worker counts as activity (agent workers) */

@@ -16,7 +16,7 @@
  * transaction (WAL, synchronous=NORMAL). With store_set_batching(st, 1) the
  * events join one open transaction (each in a savepoint) until
  * store_flush(): the runner flushes before every wait of its loop (an idle
- * hook, loop_on_idle), so a runner killed with SIGKILL leaves a consistent
+ * hook, evloop_on_idle), so a runner killed with SIGKILL leaves a consistent
  * database holding everything up to the end of its last complete round, and
  * the write lock is never held while the runner waits. Several processes may
  * write one database at once (busy_timeout 5 s).

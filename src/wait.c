@@ -53,7 +53,7 @@ struct child_ref {
 };
 
 struct wait {
-	struct loop *loop;
+	struct evloop *loop;
 	const struct wait_settings *settings;   /* borrowed */
 	const struct wl_wait_policy *pol;       /* &settings->p */
 	enum wait_phase phase;
@@ -470,9 +470,9 @@ static void child_detach(struct wait *w)
 static void wait_free(struct wait *w)
 {
 	child_detach(w);
-	loop_cancel_timer(w->loop, w->next_timer);
-	loop_cancel_timer(w->loop, w->deadline_timer);
-	loop_cancel_timer(w->loop, w->silence_timer);
+	evloop_cancel_timer(w->loop, w->next_timer);
+	evloop_cancel_timer(w->loop, w->deadline_timer);
+	evloop_cancel_timer(w->loop, w->silence_timer);
 	classifier_free(w->cls);
 	redactor_free(w->own_redactor);
 	free(w->condition);
@@ -639,9 +639,9 @@ static void finish(struct wait *w, enum wait_outcome outcome, const struct class
 	if (w->guarded) {
 		/* guard mode: stop the process; wait_guard_finish() delivers */
 		child_detach(w);
-		loop_cancel_timer(w->loop, w->next_timer);
-		loop_cancel_timer(w->loop, w->silence_timer);
-		loop_cancel_timer(w->loop, w->deadline_timer);
+		evloop_cancel_timer(w->loop, w->next_timer);
+		evloop_cancel_timer(w->loop, w->silence_timer);
+		evloop_cancel_timer(w->loop, w->deadline_timer);
 		w->next_timer = w->silence_timer = w->deadline_timer = 0;
 		proc_stop(w->guarded);
 		return;
@@ -1046,7 +1046,7 @@ int64_t wait_schedule_next(const struct wait_settings *settings, int64_t obs_sta
 static void schedule_next(struct wait *w)
 {
 	int64_t due = wait_schedule_next(w->settings, w->obs_start_ms, time_now_ms(), &w->interval_ms);
-	w->next_timer = loop_add_timer(w->loop, due, start_observation, w);
+	w->next_timer = evloop_add_timer(w->loop, due, start_observation, w);
 }
 
 /* N failed probes in a row that nothing explained: stalled, saying why, never "no progress". */
@@ -1138,7 +1138,7 @@ static void classify_and_decide(struct wait *w, struct classification *c)
 		schedule_next(w);
 	else {
 		int64_t next = w->obs_start_ms + w->interval_ms, now = time_now_ms();
-		w->next_timer = loop_add_timer(w->loop, next > now ? next : now, start_observation, w);
+		w->next_timer = evloop_add_timer(w->loop, next > now ? next : now, start_observation, w);
 	}
 }
 
@@ -1245,7 +1245,7 @@ static void deadline_fired(void *arg)
 	 * own timeout and then decides; between tries, one last try runs now. */
 	if (w->child)
 		return;
-	loop_cancel_timer(w->loop, w->next_timer);
+	evloop_cancel_timer(w->loop, w->next_timer);
 	w->next_timer = 0;
 	w->last_try = 1;
 	start_observation(w);
@@ -1333,7 +1333,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	w->start_ms = time_now_ms();
 	w->deadline_ms = w->start_ms + pol->max_wait;
 	w->interval_ms = pol->interval;
-	w->deadline_timer = loop_add_timer(w->loop, w->deadline_ms, deadline_fired, w);
+	w->deadline_timer = evloop_add_timer(w->loop, w->deadline_ms, deadline_fired, w);
 	return w;
 }
 
@@ -1344,7 +1344,7 @@ struct wait *wait_start(const struct wait_params *p, struct wl_err *err)
 	struct wait *w = wait_new(p, err);
 	if (!w)
 		return NULL;
-	w->next_timer = loop_add_timer(w->loop, time_now_ms(), start_observation, w);
+	w->next_timer = evloop_add_timer(w->loop, time_now_ms(), start_observation, w);
 	return w;
 }
 
@@ -1359,7 +1359,7 @@ static void silence_check(void *arg)
 		finish(w, WAIT_NO_OUTPUT, NULL);
 		return;
 	}
-	w->silence_timer = loop_add_timer(w->loop, due, silence_check, w);
+	w->silence_timer = evloop_add_timer(w->loop, due, silence_check, w);
 }
 
 struct wait *wait_guard_start(const struct wait_params *p, struct proc *guarded, struct wl_err *err)
@@ -1372,9 +1372,9 @@ struct wait *wait_guard_start(const struct wait_params *p, struct proc *guarded,
 	w->guarded = guarded;
 	w->last_output_ms = w->start_ms;
 	if (w->pol->no_output_timeout > 0)
-		w->silence_timer = loop_add_timer(w->loop, w->start_ms + w->pol->no_output_timeout, silence_check, w);
+		w->silence_timer = evloop_add_timer(w->loop, w->start_ms + w->pol->no_output_timeout, silence_check, w);
 	if (w->pol->mode == WAIT_MODE_PROBE_AWARE)
-		w->next_timer = loop_add_timer(w->loop, w->start_ms + w->interval_ms, start_observation, w);
+		w->next_timer = evloop_add_timer(w->loop, w->start_ms + w->interval_ms, start_observation, w);
 	return w;
 }
 
@@ -1418,8 +1418,8 @@ void wait_cancel(struct wait *w)
 	w->cancelled = 1;
 	if (w->guarded)
 		return;   /* the caller stops the process and calls wait_guard_finish() */
-	loop_cancel_timer(w->loop, w->next_timer);
-	loop_cancel_timer(w->loop, w->deadline_timer);
+	evloop_cancel_timer(w->loop, w->next_timer);
+	evloop_cancel_timer(w->loop, w->deadline_timer);
 	w->next_timer = w->deadline_timer = 0;
 	if (w->child) {
 		proc_stop(w->child);   /* child_exit delivers */

@@ -67,7 +67,7 @@
 #include "strvec.h"
 #include "workflow.h"
 
-struct loop;
+struct evloop;
 struct proc;
 struct proc_result;
 struct redactor;
@@ -103,7 +103,7 @@ typedef void (*wait_warning_fn)(void *arg, const char *message);
 typedef void (*wait_output_fn)(void *arg, int stream, const char *data, size_t len);
 
 struct wait_params {
-	struct loop *loop;
+	struct evloop *loop;
 	const struct wait_settings *settings;  /* the resolved policy (wait_settings_resolve); borrowed */
 	enum wait_phase phase;
 	const char *condition;         /* shell command (run as <shell> -c), or NULL */

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 		workflow_free(wf);
 		return 1;
 	}
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct event_bus bus = EVENT_BUS_INIT;
 	struct notify_options o = NOTIFY_OPTIONS_INIT;
 	o.loop = l;
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 	free(line);
 	notify_drain(n);
 	notify_free(n);
-	loop_free(l);
+	evloop_free(l);
 	store_close(st);
 	workflow_free(wf);
 	fflush(stdout);

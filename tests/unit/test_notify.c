@@ -122,7 +122,7 @@ static void target_command(struct one_target *o, const char *name, const char *c
 }
 
 struct fixture {
-	struct loop *loop;
+	struct evloop *loop;
 	struct event_bus bus;
 	struct record rec;
 	struct notifier *n;
@@ -131,7 +131,7 @@ struct fixture {
 static void fixture_init(struct fixture *f, const struct wl_notify *cfg)
 {
 	memset(f, 0, sizeof(*f));
-	f->loop = loop_new();
+	f->loop = evloop_new();
 	struct notify_options opt = NOTIFY_OPTIONS_INIT;
 	opt.loop = f->loop;
 	opt.bus = &f->bus;
@@ -151,7 +151,7 @@ static void fixture_init(struct fixture *f, const struct wl_notify *cfg)
 static void fixture_release(struct fixture *f)
 {
 	notify_free(f->n);
-	loop_free(f->loop);
+	evloop_free(f->loop);
 	record_release(&f->rec);
 }
 

@@ -43,7 +43,7 @@ static int count_fds(void)
 
 struct trace {
 	char log[256];
-	struct loop *l;
+	struct evloop *l;
 	uint64_t ids[8];
 	int count;
 };
@@ -58,52 +58,52 @@ static void tm_b(void *arg) { tr_add(arg, "b"); }
 static void tm_c(void *arg) { tr_add(arg, "c"); }
 static void tm_d(void *arg) { tr_add(arg, "d"); }
 
-static void run_until_log(struct loop *l, struct trace *t, size_t len, int64_t max_ms)
+static void run_until_log(struct evloop *l, struct trace *t, size_t len, int64_t max_ms)
 {
 	int64_t end = time_now_ms() + max_ms;
 	while (strlen(t->log) < len && time_now_ms() < end)
-		loop_run_once(l);
+		evloop_run_once(l);
 }
 
 static void test_loop_timer_order(void)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct trace t = {0};
 	int64_t now = time_now_ms();
-	loop_add_timer(l, now + 60, tm_c, &t);
-	loop_add_timer(l, now + 20, tm_a, &t);
-	loop_add_timer(l, now + 40, tm_b, &t);
-	loop_add_timer(l, now + 40, tm_d, &t); /* same deadline: in order of creation */
+	evloop_add_timer(l, now + 60, tm_c, &t);
+	evloop_add_timer(l, now + 20, tm_a, &t);
+	evloop_add_timer(l, now + 40, tm_b, &t);
+	evloop_add_timer(l, now + 40, tm_d, &t); /* same deadline: in order of creation */
 	run_until_log(l, &t, 4, 5000);
 	CHECK_STR(t.log, "abdc");
 	CHECK(time_now_ms() - now >= 60);
-	loop_free(l);
+	evloop_free(l);
 }
 
 static void tm_cancel_other(void *arg)
 {
 	struct trace *t = arg;
 	tr_add(t, "x");
-	loop_cancel_timer(t->l, t->ids[1]);
-	loop_cancel_timer(t->l, 987654); /* unknown: harmless */
+	evloop_cancel_timer(t->l, t->ids[1]);
+	evloop_cancel_timer(t->l, 987654); /* unknown: harmless */
 }
 
 static void test_loop_timer_cancel(void)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct trace t = {.l = l};
 	int64_t now = time_now_ms();
-	uint64_t a = loop_add_timer(l, now + 10, tm_a, &t);
-	t.ids[0] = loop_add_timer(l, now + 20, tm_cancel_other, &t);
-	t.ids[1] = loop_add_timer(l, now + 40, tm_b, &t);
-	loop_add_timer(l, now + 80, tm_c, &t);
+	uint64_t a = evloop_add_timer(l, now + 10, tm_a, &t);
+	t.ids[0] = evloop_add_timer(l, now + 20, tm_cancel_other, &t);
+	t.ids[1] = evloop_add_timer(l, now + 40, tm_b, &t);
+	evloop_add_timer(l, now + 80, tm_c, &t);
 	CHECK(a != 0 && t.ids[0] != a && t.ids[1] != t.ids[0]);
-	loop_cancel_timer(l, a);
+	evloop_cancel_timer(l, a);
 	run_until_log(l, &t, 2, 5000);
 	CHECK_STR(t.log, "xc");
-	loop_cancel_timer(l, a); /* already cancelled */
-	loop_cancel_timer(l, t.ids[0]); /* already fired */
-	loop_free(l);
+	evloop_cancel_timer(l, a); /* already cancelled */
+	evloop_cancel_timer(l, t.ids[0]); /* already fired */
+	evloop_free(l);
 }
 
 static void tm_chain(void *arg)
@@ -112,7 +112,7 @@ static void tm_chain(void *arg)
 	tr_add(t, "t");
 	if (++t->count < 5) {
 		/* already due: must run in a later round, not starve the loop */
-		loop_add_timer(t->l, 0, tm_chain, t);
+		evloop_add_timer(t->l, 0, tm_chain, t);
 	}
 }
 
@@ -120,29 +120,29 @@ static void tm_self_cancel(void *arg)
 {
 	struct trace *t = arg;
 	tr_add(t, "s");
-	uint64_t id = loop_add_timer(t->l, time_now_ms() + 10, tm_d, t);
-	loop_cancel_timer(t->l, id);
-	loop_add_timer(t->l, time_now_ms() + 30, tm_c, t);
+	uint64_t id = evloop_add_timer(t->l, time_now_ms() + 10, tm_d, t);
+	evloop_cancel_timer(t->l, id);
+	evloop_add_timer(t->l, time_now_ms() + 30, tm_c, t);
 }
 
 static void test_loop_timer_from_callback(void)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct trace t = {.l = l};
-	loop_add_timer(l, time_now_ms(), tm_chain, &t);
-	loop_run_once(l);
+	evloop_add_timer(l, time_now_ms(), tm_chain, &t);
+	evloop_run_once(l);
 	CHECK_STR(t.log, "t"); /* one per round */
 	run_until_log(l, &t, 5, 5000);
 	CHECK_STR(t.log, "ttttt");
 	t.log[0] = 0;
-	loop_add_timer(l, time_now_ms() + 5, tm_self_cancel, &t);
+	evloop_add_timer(l, time_now_ms() + 5, tm_self_cancel, &t);
 	run_until_log(l, &t, 2, 5000);
 	CHECK_STR(t.log, "sc");
-	loop_free(l);
+	evloop_free(l);
 }
 
 struct fdtest {
-	struct loop *l;
+	struct evloop *l;
 	int reads;
 	char got[64];
 	int other_fd;
@@ -159,31 +159,31 @@ static void fd_read(void *arg, int fd, short revents)
 		f->got[have + (size_t)n] = 0;
 	}
 	f->reads++;
-	loop_unwatch_fd(f->l, fd);
-	loop_unwatch_fd(f->l, f->other_fd); /* remove a watch that also has an event pending */
+	evloop_unwatch_fd(f->l, fd);
+	evloop_unwatch_fd(f->l, f->other_fd); /* remove a watch that also has an event pending */
 }
 
 static void test_loop_fd_watch(void)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	int p1[2], p2[2];
 	CHECK(pipe(p1) == 0 && pipe(p2) == 0);
 	struct fdtest f1 = {.l = l, .other_fd = p2[0]}, f2 = {.l = l, .other_fd = p1[0]};
-	CHECK_INT(loop_watch_fd(l, p1[0], POLLIN, fd_read, &f1), 0);
-	CHECK_INT(loop_watch_fd(l, p2[0], POLLIN, fd_read, &f2), 0);
-	CHECK_INT(loop_watch_fd(l, -1, POLLIN, fd_read, &f2), -1);
+	CHECK_INT(evloop_watch_fd(l, p1[0], POLLIN, fd_read, &f1), 0);
+	CHECK_INT(evloop_watch_fd(l, p2[0], POLLIN, fd_read, &f2), 0);
+	CHECK_INT(evloop_watch_fd(l, -1, POLLIN, fd_read, &f2), -1);
 	CHECK(write(p1[1], "hello", 5) == 5 && write(p2[1], "world", 5) == 5);
-	loop_run_once(l);
+	evloop_run_once(l);
 	/* exactly one of them ran; it removed both watches */
 	CHECK_INT(f1.reads + f2.reads, 1);
-	loop_add_timer(l, time_now_ms() + 30, tm_a, &(struct trace){0});
-	loop_run_once(l);
+	evloop_add_timer(l, time_now_ms() + 30, tm_a, &(struct trace){0});
+	evloop_run_once(l);
 	CHECK_INT(f1.reads + f2.reads, 1);
 	close(p1[0]);
 	close(p1[1]);
 	close(p2[0]);
 	close(p2[1]);
-	loop_free(l);
+	evloop_free(l);
 }
 
 static void sig_count_fn(void *arg, int signo)
@@ -193,24 +193,24 @@ static void sig_count_fn(void *arg, int signo)
 
 static void test_loop_signals(void)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	int a = 0, b = 0;
-	loop_on_signal(l, SIGHUP, sig_count_fn, &a);
-	loop_on_signal(l, SIGHUP, sig_count_fn, &b);
+	evloop_on_signal(l, SIGHUP, sig_count_fn, &a);
+	evloop_on_signal(l, SIGHUP, sig_count_fn, &b);
 	kill(getpid(), SIGHUP);
 	int64_t end = time_now_ms() + 5000;
 	while (a == 0 && time_now_ms() < end)
-		loop_run_once(l);
+		evloop_run_once(l);
 	CHECK_INT(a, 1);
 	CHECK_INT(b, 1);
-	loop_off_signal(l, SIGHUP, sig_count_fn, &b);
+	evloop_off_signal(l, SIGHUP, sig_count_fn, &b);
 	kill(getpid(), SIGHUP);
 	end = time_now_ms() + 5000;
 	while (a == 1 && time_now_ms() < end)
-		loop_run_once(l);
+		evloop_run_once(l);
 	CHECK_INT(a, 2);
 	CHECK_INT(b, 1);
-	loop_free(l);
+	evloop_free(l);
 }
 
 /* ---- proc tests ---- */
@@ -277,17 +277,17 @@ static void spec_for(struct proc_spec *spec, char **argv, struct outcome *o)
 /* Start and run one proc on its own loop; returns elapsed ms or -1. */
 static int64_t run_spec(struct proc_spec *spec, struct outcome *o)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct wl_err err = WL_ERR_INIT;
 	int64_t start = time_now_ms();
 	o->p = proc_start(l, spec, &err);
 	if (!o->p) {
 		fprintf(stderr, "  proc_start: %s\n", err.msg);
-		loop_free(l);
+		evloop_free(l);
 		return -1;
 	}
-	loop_run(l, &o->done);
-	loop_free(l);
+	evloop_run(l, &o->done);
+	evloop_free(l);
 	return time_now_ms() - start;
 }
 
@@ -549,15 +549,15 @@ static void test_process_group(void)
 {
 	char *argv[] = {helper, "print-pgid", NULL};
 	struct outcome o = {0};
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct proc_spec spec;
 	spec_for(&spec, argv, &o);
 	struct wl_err err = WL_ERR_INIT;
 	o.p = proc_start(l, &spec, &err);
 	CHECK(o.p != NULL);
 	pid_t pid = proc_pid(o.p);
-	loop_run(l, &o.done);
-	loop_free(l);
+	evloop_run(l, &o.done);
+	evloop_free(l);
 	char want[64];
 	snprintf(want, sizeof(want), "%d %d\n", (int)pid, (int)pid);
 	CHECK_STR(o.out, want);
@@ -687,11 +687,11 @@ static void test_capture(void)
 	/* a capture file that cannot be opened: a start error */
 	spec_for(&spec, argv3, &o);
 	spec.stdout_path = "/nonexistent-dir-wl/out.log";
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct wl_err err = WL_ERR_INIT;
 	CHECK(proc_start(l, &spec, &err) == NULL);
 	CHECK_STR(err.msg, "cannot open '/nonexistent-dir-wl/out.log': No such file or directory");
-	loop_free(l);
+	evloop_free(l);
 }
 
 /* tail_redactor: the tail is redacted as a stream before it is cut; a key
@@ -793,17 +793,17 @@ static void test_ignore_term_sigkill(void)
 	spec_for(&spec, argv, &o);
 	spec.grace_ms = 200;
 	o.stop_on_ready = 1;
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct wl_err err = WL_ERR_INIT;
 	o.p = proc_start(l, &spec, &err);
 	CHECK(o.p != NULL);
 	int64_t ready_ms = 0;
 	while (!o.done) {
-		loop_run_once(l);
+		evloop_run_once(l);
 		if (!ready_ms && !o.stop_on_ready)
 			ready_ms = time_now_ms();
 	}
-	loop_free(l);
+	evloop_free(l);
 	int64_t after_stop = o.done_ms - ready_ms;
 	fprintf(stderr, "  ignore-term: stopped %lld ms after proc_stop\n", (long long)after_stop);
 	/* No lower bound in wall time: ready_ms is read after proc_stop() returned,
@@ -917,7 +917,7 @@ static void test_flood_bounded_memory(void)
 static void test_many_concurrent(void)
 {
 	enum { N = 50 };
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct outcome *o = xcalloc(N, sizeof(*o));
 	char nums[N][16];
 	int remaining = N;
@@ -932,7 +932,7 @@ static void test_many_concurrent(void)
 	}
 	int64_t end = time_now_ms() + 60000;
 	while (remaining > 0 && time_now_ms() < end) {
-		loop_run_once(l);
+		evloop_run_once(l);
 		remaining = 0;
 		for (int i = 0; i < N; i++)
 			remaining += !o[i].done;
@@ -950,7 +950,7 @@ static void test_many_concurrent(void)
 		oc_release(&o[i]);
 	}
 	free(o);
-	loop_free(l);
+	evloop_free(l);
 }
 
 static void stop_timer(void *arg)
@@ -967,13 +967,13 @@ static void test_stop_from_timer(void)
 	struct proc_spec spec;
 	spec_for(&spec, argv, &o);
 	spec.grace_ms = 5000;
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct wl_err err = WL_ERR_INIT;
 	int64_t start = time_now_ms();
 	o.p = proc_start(l, &spec, &err);
-	loop_add_timer(l, start + 200, stop_timer, &o);
-	loop_run(l, &o.done);
-	loop_free(l);
+	evloop_add_timer(l, start + 200, stop_timer, &o);
+	evloop_run(l, &o.done);
+	evloop_free(l);
 	int64_t ms = time_now_ms() - start;
 	CHECK(ms >= 200 && ms < 5000); /* SIGINT was enough: no grace wait */
 	CHECK_INT(o.res.stopped, 1);
@@ -1003,7 +1003,7 @@ static void test_main_left_group(void)
 
 static void test_kill_all(void)
 {
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct outcome o[2] = {{0}};
 	char *argv[] = {helper, "ignore-term", "600", NULL};
 	for (int i = 0; i < 2; i++) {
@@ -1015,14 +1015,14 @@ static void test_kill_all(void)
 	int64_t start = time_now_ms();
 	proc_kill_all();
 	while (!o[0].done || !o[1].done)
-		loop_run_once(l);
+		evloop_run_once(l);
 	CHECK(time_now_ms() - start < 60000);   /* the helpers would run 10 min */
 	for (int i = 0; i < 2; i++) {
 		CHECK_INT(o[i].res.signo, SIGKILL);
 		CHECK(o[i].res.signals_sent & PROC_SENT_SIGKILL);
 		oc_release(&o[i]);
 	}
-	loop_free(l);
+	evloop_free(l);
 }
 
 static int64_t cpu_ms(void)
@@ -1092,9 +1092,9 @@ static void test_run_sync(void)
 
 	/* a private loop beside an existing one: a signal during the sync run
 	 * stops the sync child, and the outer loop still sees the signal */
-	struct loop *outer = loop_new();
+	struct evloop *outer = evloop_new();
 	int hups = 0;
-	loop_on_signal(outer, SIGHUP, sig_count_fn, &hups);
+	evloop_on_signal(outer, SIGHUP, sig_count_fn, &hups);
 	char *argv3[] = {helper, "ignore-int", "600", NULL};
 	spec.argv = argv3;
 	spec.grace_ms = 200;
@@ -1106,9 +1106,9 @@ static void test_run_sync(void)
 	CHECK_INT(res.signo, SIGTERM);
 	int64_t end = time_now_ms() + 5000;
 	while (hups == 0 && time_now_ms() < end)
-		loop_run_once(outer);
+		evloop_run_once(outer);
 	CHECK_INT(hups, 1);
-	loop_free(outer);
+	evloop_free(outer);
 }
 
 static int fds_before;

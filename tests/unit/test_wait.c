@@ -17,7 +17,7 @@
 #include "xalloc.h"
 
 struct guard_run {
-	struct loop *loop;
+	struct evloop *loop;
 	struct wait *w;
 	struct proc *p;
 	int done;
@@ -98,7 +98,7 @@ static char tmpdir[] = "/tmp/wl-test-wait.XXXXXX";
 /* Run script under policy pol in guard mode until on_done. */
 static void guard(struct guard_run *g, const char *script, const struct wait_settings *pol, struct event_bus *bus)
 {
-	g->loop = loop_new();
+	g->loop = evloop_new();
 	char *script_copy = xstrdup(script);
 	char *argv[] = {"bash", "-c", script_copy, NULL};
 	struct proc_spec spec = PROC_SPEC_INIT;
@@ -123,8 +123,8 @@ static void guard(struct guard_run *g, const char *script, const struct wait_set
 	if (!g->w)
 		fprintf(stderr, "  wait_guard_start: %s\n", err.msg);
 	CHECK(g->w != NULL);
-	loop_run(g->loop, &g->done);
-	loop_free(g->loop);
+	evloop_run(g->loop, &g->done);
+	evloop_free(g->loop);
 	free(script_copy);
 }
 
@@ -268,7 +268,7 @@ static void test_cancel(void)
 {
 	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_TIMEOUT_ONLY, 100, 60000);
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct cancel_run c = {0};
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
@@ -280,12 +280,12 @@ static void test_cancel(void)
 	struct wl_err err = WL_ERR_INIT;
 	c.w = wait_start(&p, &err);
 	CHECK(c.w != NULL);
-	loop_add_timer(l, time_now_ms() + 300, do_cancel, &c);
+	evloop_add_timer(l, time_now_ms() + 300, do_cancel, &c);
 	int64_t t0 = time_now_ms();
-	loop_run(l, &c.done);
+	evloop_run(l, &c.done);
 	CHECK_INT(c.outcome, WAIT_CANCELLED);
 	CHECK(time_now_ms() - t0 < 60000);   /* the 10 min condition was stopped */
-	loop_free(l);
+	evloop_free(l);
 	wait_settings_release(&pol);
 }
 
@@ -340,7 +340,7 @@ static void test_start_errors(void)
 	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_PROBE_AWARE, 100, 1000);
 	strvec_push(&pol.p.terminal_patterns, "([");
-	struct loop *l = loop_new();
+	struct evloop *l = evloop_new();
 	struct wait_params p = WAIT_PARAMS_INIT;
 	p.loop = l;
 	p.settings = &pol;
@@ -352,7 +352,7 @@ static void test_start_errors(void)
 	p.condition = NULL;
 	CHECK(wait_start(&p, &err) == NULL);
 	CHECK_CONTAINS(err.msg, "a condition is required");
-	loop_free(l);
+	evloop_free(l);
 	wait_settings_release(&pol);
 	CHECK_STR(wait_outcome_name(WAIT_NO_OUTPUT), "no_output");
 	CHECK_STR(wait_phase_name(WAIT_PHASE_CHECK), "completion_check");
