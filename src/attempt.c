@@ -88,7 +88,8 @@ void attempt_emit_finished(struct step_run *sr, const char *phase, const struct 
 }
 
 /* Detach the proc and, when a guard watched it, let the guard finish (it
- * reports synchronously through copy_guard_result). */
+ * reports synchronously to the on_done guard_start() gave it: the
+ * iteration for a check, the step for a worker). */
 void attempt_proc_done(struct step_run *sr, const struct proc_result *res)
 {
 	sr->proc = NULL;

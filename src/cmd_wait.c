@@ -72,7 +72,8 @@ static const char wait_usage[] =
 	"  --check-id ID             (default $WAITLOOP_CHECK_ID, else the target)\n"
 	"  --phase NAME              wait | step | completion_check | standalone\n"
 	"  --out DIR                 artifacts (default $WAITLOOP_STEP_DIR/waits/<name>,\n"
-	"                            else ./.waitloop/wait/<name>)\n"
+	"                            else ./.waitloop/wait/<name>; $WAITLOOP_STEP_DIR\n"
+	"                            itself means its waits/<name>)\n"
 	"  --summary WHEN            the final summary line: always (default), failure, never\n"
 	"  -q, --quiet               no progress and no summary on stderr\n"
 	"  -v, --verbose             progress lines carry the probe's summary\n"
@@ -406,6 +407,19 @@ static char *claim_wait_dir(const char *step_dir, char **name, struct wl_err *er
 	return NULL;
 }
 
+/* 1 when path names the step directory itself (realpath: ".", a trailing
+ * slash or a symbolic link are the same directory). */
+static int is_step_dir(const char *path, const char *step_dir)
+{
+	if (!path || !step_dir || !*step_dir)
+		return 0;
+	char *a = realpath(path, NULL), *b = realpath(step_dir, NULL);
+	int same = a && b && !strcmp(a, b);
+	free(a);
+	free(b);
+	return same;
+}
+
 static int exit_code_of(enum wait_outcome o)
 {
 	switch (o) {
@@ -635,12 +649,21 @@ int cmd_wait(int argc, char **argv)
 	}
 	char *dir = NULL;
 	const char *step_dir = getenv("WAITLOOP_STEP_DIR");
-	if (out)
+	/* Each wait writes its own artifacts: the step directory's top-level
+	 * wait-probe.log / wait-failure.json belong to the step's own wait (the
+	 * wait step, or the guard of the check or worker), so a script's
+	 * `--out "$WAITLOOP_STEP_DIR"` goes to waits/<name>/ like any in-script
+	 * wait (docs/artifacts.md). */
+	int redirected = out && is_step_dir(out, step_dir);
+	if (out && !redirected)
 		dir = xstrdup(out);
 	else if (step_dir && *step_dir)
 		dir = claim_wait_dir(step_dir, &run.name, &err);
 	else
 		dir = xasprintf(".waitloop/wait/%s", run.name);
+	if (redirected && dir && !run.quiet)
+		fprintf(stderr, "waitloop wait [%s]: --out is the step directory, whose wait-probe.log and "
+				"wait-failure.json belong to the step's own wait; writing to %s instead\n", run.name, dir);
 	if (!check_id)
 		check_id = getenv("WAITLOOP_CHECK_ID");
 	const char *it = getenv("WAITLOOP_ITERATION");

@@ -1,9 +1,10 @@
 /*
  * iteration: the implement → verify loop of one step. See iteration.h.
  *
- * One iteration's facts arrive in the order the runner sees them (begin,
- * check_begin, check_exited, guard_done) and are kept here until
- * iter_loop_conclude() decides. The decision itself is verdict_decide();
+ * One iteration's facts are kept here until iter_loop_conclude() decides:
+ * begin and check_begin first, then the check's exit (check_exited) and
+ * its guard's result (guard_done, straight from the wait engine) in either
+ * order — each wait has its own files, so neither reads the other's. The decision itself is verdict_decide();
  * this file only adds what the loop knows beyond one check: git changes,
  * scope rules and convergence.
  */
@@ -237,22 +238,17 @@ static int by_mtime(const void *a, const void *b)
 }
 
 /*
- * The check's own waits: <step_dir>/waits/<name>/ (waitloop wait under the
- * runner), in the order they ended; those that gave up (a fresh
- * wait-failure.json) are evidence. A wait-failure.json the check wrote at the
- * top level itself (waitloop wait --out "$WAITLOOP_STEP_DIR") counts too: the
- * guard writes its own there only after this.
+ * The check's own waits: <step_dir>/waits/<name>/ (every `waitloop wait`
+ * under the runner writes there, `--out "$WAITLOOP_STEP_DIR"` included), in
+ * the order they ended; those that gave up (a fresh wait-failure.json) are
+ * evidence. The top-level wait-failure.json is the guard's, never read here:
+ * it reaches the iteration through iter_loop_guard_done(), in any order.
  */
 static void read_inner_waits(struct iter_loop *l)
 {
 	release_inner(l);
 	struct found_wait *v = NULL;
 	size_t n = 0, alloc = 0;
-	if (fs_mtime_ms(l->wait_failure_file) >= 0) {
-		XGROW(v, n + 1, alloc);
-		v[n].mtime = -1;   /* first: it has no name, and no timeline of its own here */
-		v[n++].dir = xstrdup(l->step_dir);
-	}
 	DIR *d = opendir(l->waits_dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -275,10 +271,8 @@ static void read_inner_waits(struct iter_loop *l)
 	if (n)
 		qsort(v, n, sizeof(*v), by_mtime);
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].mtime >= 0) {
-			strvec_push_owned(&l->inner_logs, fs_join(v[i].dir, "wait-probe.log"));
-			strvec_push(&l->inner_names, strrchr(v[i].dir, '/') + 1);
-		}
+		strvec_push_owned(&l->inner_logs, fs_join(v[i].dir, "wait-probe.log"));
+		strvec_push(&l->inner_names, strrchr(v[i].dir, '/') + 1);
 		char *path = fs_join(v[i].dir, "wait-failure.json");
 		struct verdict_evidence e = VERDICT_EVIDENCE_INIT;
 		struct wl_err werr = WL_ERR_INIT;
@@ -326,11 +320,12 @@ void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res)
 	read_inner_waits(l);
 }
 
-void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, const struct wl_wait_policy *policy)
+/* A guard's result as the iteration's evidence (on_abort: what its abort means). */
+static void record_guard(struct iter_loop *l, const struct wait_result *wr, enum wl_on_abort on_abort,
+			 const char *probe, const char *target)
 {
 	verdict_evidence_release(&l->guard);
 	l->guard_outcome = WAIT_MET;
-	const char *target = policy && policy->target ? policy->target : wr->name;
 	if (wr->outcome == WAIT_MET && target) {
 		free(l->met_target);
 		l->met_target = xstrdup(target);
@@ -343,11 +338,10 @@ void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, con
 		return;
 	l->guard_outcome = wr->outcome;
 	l->guard_on_abort = wr->outcome == WAIT_ERROR ? ON_ABORT_FAIL   /* a probe that cannot run: fix the workflow */
-			    : !policy ? ON_ABORT_UNSET
-			    : wr->outcome == WAIT_TERMINAL_FAIL ? policy->on_terminal : policy->on_stall;
+			    : on_abort;
 	l->guard.name = wr->name ? xstrdup(wr->name) : NULL;
-	if (policy && policy->probe) {
-		char *cmd = xasprintf("probe: %s", policy->probe);
+	if (probe) {
+		char *cmd = xasprintf("probe: %s", probe);
 		l->guard.command = redact_text(l->run->rd, cmd);
 		free(cmd);
 	}
@@ -356,6 +350,20 @@ void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, con
 	strvec_copy(&l->guard.reasons, &wr->reasons);
 	strvec_copy(&l->guard.fingerprints, &wr->fingerprints);
 	strvec_copy(&l->guard.hints, &wr->hints);
+}
+
+void iter_loop_guard_done(void *loop, const struct wait_result *wr)
+{
+	struct iter_loop *l = loop;
+	const struct wl_wait_policy *pol = wr->settings ? &wr->settings->p : NULL;
+	enum wl_on_abort on_abort = !pol ? ON_ABORT_UNSET
+				    : wr->outcome == WAIT_TERMINAL_FAIL ? pol->on_terminal : pol->on_stall;
+	record_guard(l, wr, on_abort, pol ? pol->probe : NULL, pol && pol->target ? pol->target : wr->name);
+}
+
+void iter_loop_sentinel_stopped(struct iter_loop *l, const struct wait_result *wr, enum wl_on_abort on_abort)
+{
+	record_guard(l, wr, on_abort, NULL, wr->name);
 }
 
 void iter_loop_check_not_started(struct iter_loop *l, const char *why)

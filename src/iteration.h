@@ -12,18 +12,21 @@
  *   struct iter_loop *l = iter_loop_new(&run, step, step_dir, decision_file, fix_file, max_iterations);
  *   per iteration n:
  *     iter_loop_begin(l, n, &err);       -- git snapshot; the previous iteration's
- *                                           wait-probe.log / wait-failure.json leave the top level
+ *                                           wait-probe.log / wait-failure.json / waits/ go
  *     prompt += iter_loop_agent_append(l) -- AGENT implementers only, never CUSTOM scripts
  *     ... implementer attempts ...
  *     iter_loop_check_begin(l, check_id, stdout_log, stderr_log, &err);
  *                                        -- right before spawning the check: discards the
  *                                           decision file, notes the wall start and log offsets
- *     ... the check runs (maybe guarded by a wait_policy) ...
- *     on the check's exit, BEFORE wait_guard_finish() (the guard writes its own
- *     wait-failure.json into the same directory):
- *       iter_loop_check_exited(l, res);  -- reads the decision file and the
- *                                           wait-failure.json of the check's own `waitloop wait`
- *     from the guard's on_done: iter_loop_guard_done(l, wr, resolved_policy);
+ *     ... the check runs, maybe guarded: the guard's wait_params get
+ *         on_done = iter_loop_guard_done, arg = l (its result comes here, not
+ *         through the runner) ...
+ *     then, in any order (each wait writes its own files: the guard the
+ *     top-level wait-failure.json / wait-probe.log, the check's own
+ *     `waitloop wait`s waits/<name>/, so neither reads the other's):
+ *       iter_loop_check_exited(l, res);  -- reads the decision file and waits/
+ *       iter_loop_guard_done(l, wr);     -- from wait_guard_finish(), when guarded
+ *       iter_loop_sentinel_stopped(l, wr, on_abort);   -- roboppi's Sentinel stopped it
  *     when the check never ran (cannot start, cannot be guarded):
  *       iter_loop_check_not_started(l, why);
  *     struct iter_end end = ITER_END_INIT;
@@ -107,10 +110,15 @@ const char *iter_loop_agent_append(const struct iter_loop *l);
 /* The check is about to start. -1 + err when a stale decision file cannot be removed. */
 int iter_loop_check_begin(struct iter_loop *l, const char *check_id, const char *stdout_log, const char *stderr_log,
 			  struct wl_err *err);
-/* The check process exited: read its decision file and its own wait-failure.json. */
+/* The check process exited: read its decision file and the wait-failure.json
+ * files of its own waits (waits/<name>/). */
 void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res);
-/* The check's guard reported (policy: the resolved policy the guard ran with). */
-void iter_loop_guard_done(struct iter_loop *l, const struct wait_result *wr, const struct wl_wait_policy *policy);
+/* The check's wait_policy guard ended: a wait_done_fn (wait.h) for the guard's
+ * wait_params.on_done, arg = the loop. wr->settings (on_terminal / on_stall)
+ * says what an abort means. */
+void iter_loop_guard_done(void *loop, const struct wait_result *wr);
+/* roboppi's Sentinel stopped the check: its trigger as a wait_result, and what the abort means. */
+void iter_loop_sentinel_stopped(struct iter_loop *l, const struct wait_result *wr, enum wl_on_abort on_abort);
 /* The check never ran: the step fails with this reason. */
 void iter_loop_check_not_started(struct iter_loop *l, const char *why);
 

@@ -228,17 +228,16 @@ void clear_guard(struct step_run *sr)
 	sr->guard_message = NULL;
 }
 
-/* The guard's report (from wait_guard_finish, synchronously). A check's
- * guard is evidence for the iteration's decision. */
-static void copy_guard_result(void *arg, const struct wait_result *wr)
+/* A worker step's guard ended (from wait_guard_finish, synchronously): its
+ * abort is the attempt's failure reason (on_attempt_exit). A check's guard
+ * reports to the iteration instead (guard_start). */
+static void step_guard_done(void *arg, const struct wait_result *wr)
 {
 	struct step_run *sr = arg;
 	clear_guard(sr);
 	sr->guard_outcome = wr->outcome;
 	sr->guard_aborted = wr->outcome != WAIT_MET && wr->outcome != WAIT_CANCELLED;
 	sr->guard_message = wr->message && *wr->message ? xstrdup(wr->message) : NULL;
-	if (sr->phase == PH_CHECK && sr->il)
-		iter_loop_guard_done(sr->il, wr, sr->settings ? &sr->settings->p : NULL);
 }
 
 /* Count a failed (or successful) attempt/iteration; N in a row raises the
@@ -397,7 +396,9 @@ static void on_wait_warning(void *arg, const char *message)
 	step_warn(arg, "wait", message);
 }
 
-/* Start a guard beside sr->proc; -1 + err when the engine is missing or refuses. */
+/* Start a guard beside sr->proc; -1 + err when the engine is missing or
+ * refuses. A check's guard hands its result to the iteration directly (its
+ * evidence for the decision); a worker step's to step_guard_done. */
 int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,
 		const struct strvec *env, struct wl_err *err)
 {
@@ -405,7 +406,12 @@ int guard_start(struct step_run *sr, const struct wait_settings *settings, enum 
 	sr->settings = settings;
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, phase, env->v);
-	p.on_done = copy_guard_result;
+	if (phase == WAIT_PHASE_CHECK) {
+		p.on_done = iter_loop_guard_done;
+		p.done_arg = sr->il;
+	} else {
+		p.on_done = step_guard_done;
+	}
 	p.on_warning = on_wait_warning;
 	p.arg = sr;
 	sr->wait = wait_guard_start(&p, sr->proc, err);

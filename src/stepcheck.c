@@ -94,10 +94,7 @@ static void sentinel_to_iteration(struct step_run *sr)
 	char *msg = t->as_incomplete ? xasprintf("Sentinel: %s", t->reason)
 				     : xasprintf("Sentinel %s during completion check: %s", t->kind, t->reason);
 	wr.message = msg;
-	struct wl_wait_policy pol;
-	wait_policy_init(&pol);
-	pol.on_terminal = pol.on_stall = t->as_incomplete ? ON_ABORT_INCOMPLETE : ON_ABORT_FAIL;
-	iter_loop_guard_done(sr->il, &wr, &pol);
+	iter_loop_sentinel_stopped(sr->il, &wr, t->as_incomplete ? ON_ABORT_INCOMPLETE : ON_ABORT_FAIL);
 	sr->fatal = !t->as_incomplete && t->error_class == ERROR_CLASS_FATAL;
 	free(msg);
 	strvec_clear(&wr.fingerprints);
@@ -107,11 +104,12 @@ static void sentinel_to_iteration(struct step_run *sr)
 void stepcheck_on_exit(void *arg, const struct proc_result *res)
 {
 	struct step_run *sr = arg;
-	/* Read the check's own decision file and wait-failure.json first: the
-	 * guard writes its wait-failure.json into the same directory when it finishes. */
+	/* The guard (if any) finishes here and hands its result to the
+	 * iteration itself; the check's own evidence is in files of its own
+	 * (iteration.h): the two are independent of each other's order. */
+	attempt_proc_done(sr, res);
 	if (!sr->guard_error)
 		iter_loop_check_exited(sr->il, res);
-	attempt_proc_done(sr, res);
 	if (sr->sentinel_fired && !sr->stopping)
 		sentinel_to_iteration(sr);
 	sr->exit_code = res->exited ? res->exit_code : -1;

@@ -72,7 +72,7 @@ struct wait {
 	struct event_bus *bus;
 	wait_done_fn on_done;
 	wait_warning_fn on_warning;
-	void *arg;
+	void *arg, *done_arg;
 
 	struct classifier *cls;
 	struct stall_count stall;
@@ -602,6 +602,7 @@ static void deliver(struct wait *w)
 	r->observations = w->logged;   /* what wait-probe.log holds: an observation cut short is not one */
 	r->elapsed_s = elapsed_s(w);
 	r->name = w->name;
+	r->settings = w->settings;
 	r->message = w->message;
 	r->rule = w->rule;
 	r->probe_log = w->probe_log;
@@ -628,7 +629,7 @@ static void deliver(struct wait *w)
 		cJSON_AddStringToObject(d, "failure_file", r->failure_file);
 	emit(w, EV_WAIT_FINISHED, d);   /* the one wait-end event; early_abort says how it ended */
 	if (w->on_done)
-		w->on_done(w->arg, r);
+		w->on_done(w->done_arg, r);
 	wait_free(w);
 }
 
@@ -1308,6 +1309,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	w->on_done = p->on_done;
 	w->on_warning = p->on_warning;
 	w->arg = p->arg;
+	w->done_arg = p->done_arg ? p->done_arg : p->arg;
 	w->cond_exit = -1;
 	w->probe_log = fs_join(w->out_dir, "wait-probe.log");
 	w->failure_file = fs_join(w->out_dir, "wait-failure.json");

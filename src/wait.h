@@ -91,6 +91,8 @@ struct wait_result {
 	const char *failure_file;     /* path of wait-failure.json, or NULL */
 	const char *probe_log;        /* path of wait-probe.log */
 	const char *name;             /* the wait's name (wait_params.name, else derived) */
+	const struct wait_settings *settings;   /* the resolved policy it ran with (wait_params.settings):
+						   on_terminal / on_stall say what an abort means */
 };
 
 typedef void (*wait_done_fn)(void *arg, const struct wait_result *res);
@@ -129,7 +131,10 @@ struct wait_params {
 	struct event_bus *bus;            /* may be NULL */
 	wait_done_fn on_done;
 	wait_warning_fn on_warning;    /* may be NULL: warnings are then only in wait-probe.log */
-	void *arg;
+	void *arg;                     /* of on_output, on_warning and (without done_arg) on_done */
+	void *done_arg;                /* on_done's own argument, or NULL (then arg): the result may
+					  go to a module other than the caller (a check's guard to
+					  its iteration, iteration.h) */
 };
 #define WAIT_PARAMS_INIT {0}
 

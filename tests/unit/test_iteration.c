@@ -229,10 +229,11 @@ static void test_guard_and_not_started(void)
 	wr.outcome = WAIT_TERMINAL_FAIL;
 	wr.message = "HelmRelease capi failed";
 	strvec_push(&wr.fingerprints, "k/helmrelease-failed/capi");
-	struct wl_wait_policy pol;
-	wait_policy_init(&pol);
-	pol.on_terminal = ON_ABORT_FAIL;
-	iter_loop_guard_done(f.l, &wr, &pol);
+	struct wait_settings ws;
+	wait_policy_init(&ws.p);
+	ws.p.on_terminal = ON_ABORT_FAIL;
+	wr.settings = &ws;
+	iter_loop_guard_done(f.l, &wr);   /* a wait_done_fn: the guard's on_done, arg = the loop */
 	strvec_clear(&wr.fingerprints);
 	iter_loop_conclude(f.l, NULL, &end);
 	CHECK_STR(ev_str(end.finished, "decision"), "failed");
@@ -249,6 +250,95 @@ static void test_guard_and_not_started(void)
 	CHECK_STR(end.reason, "the completion check could not start: worker CLAUDE_CODE needs 'claude', which is not on PATH");
 	iter_end_release(&end);
 	fixture_release(&f);
+}
+
+/* What the guard's wait engine does when it finishes: write its
+ * wait-failure.json at the top of the step directory, then call on_done. */
+static void guard_finishes(struct fixture *f)
+{
+	put("wait-failure.json", "{\"schema\":\"waitloop.wait-failure.v1\",\"name\":\"build-check\","
+				 "\"reason\":\"stalled\",\"probe\":\"kubectl get hr capi -o json\","
+				 "\"message\":\"stalled after 6 observations (3.0s): no progress in 6 observations\","
+				 "\"fingerprints\":[\"guard/stalled/no-progress\"]}");
+	struct wait_result wr;
+	memset(&wr, 0, sizeof(wr));
+	wr.outcome = WAIT_STALLED;
+	wr.name = "build-check";
+	wr.message = "stalled after 6 observations (3.0s): no progress in 6 observations";
+	strvec_push(&wr.fingerprints, "guard/stalled/no-progress");
+	struct wait_settings ws;
+	wait_policy_init(&ws.p);
+	ws.p.probe = (char *)"kubectl get hr capi -o json";
+	wr.settings = &ws;
+	iter_loop_guard_done(f->l, &wr);
+	strvec_clear(&wr.fingerprints);
+}
+
+/*
+ * A guarded check whose own `waitloop wait` gave up (waits/inner/): the
+ * check's exit and the guard's result reach the iteration in either order
+ * with the same verdict and fix.md — each wait has its own files, and the
+ * guard's top-level wait-failure.json is never read as the check's own.
+ */
+static void test_guard_and_script_wait_any_order(void)
+{
+	char *verdicts[2], *fixes[2];
+	for (int order = 0; order < 2; order++) {
+		struct fixture f;
+		fixture_init(&f, 3, 0);
+		struct iter_end end = ITER_END_INIT;
+		struct wl_err err = WL_ERR_INIT;
+		CHECK(iter_loop_begin(f.l, 1, &err) == 0);
+		CHECK(iter_loop_check_begin(f.l, "r1:build:1", NULL, NULL, &err) == 0);
+		char *wdir = tp("waits/inner");
+		CHECK(fs_mkdir_p(wdir, &err) == 0);
+		free(wdir);
+		put("waits/inner/wait-probe.log", "{\"seq\":1,\"class\":\"terminal_fail\"}\n");
+		put("waits/inner/wait-failure.json",
+		    "{\"schema\":\"waitloop.wait-failure.v1\",\"name\":\"inner\",\"reason\":\"terminal_fail\","
+		    "\"condition\":\"kubectl get crd x\",\"message\":\"terminal_fail after 1 observation (0.1s): chart not found\","
+		    "\"fingerprints\":[\"inner/terminal/chart-not-found\"]}");
+		struct proc_result r = killed(SIGINT);   /* the guard stopped it */
+		if (order == 0) {
+			iter_loop_check_exited(f.l, &r);
+			guard_finishes(&f);
+		} else {
+			guard_finishes(&f);
+			iter_loop_check_exited(f.l, &r);
+		}
+		iter_loop_conclude(f.l, NULL, &end);
+		CHECK_STR(ev_str(end.finished, "source"), "wait_policy");
+		CHECK_STR(ev_str(end.finished, "decision"), "incomplete");
+		char *fps = json_compact(cJSON_GetObjectItemCaseSensitive(end.finished, "fingerprints"));
+		CHECK_STR(fps, "[\"guard/stalled/no-progress\",\"inner/terminal/chart-not-found\"]");
+		free(fps);
+		char *reasons = json_compact(cJSON_GetObjectItemCaseSensitive(end.finished, "reasons"));
+		CHECK_CONTAINS(reasons, "wait `build-check` (probe: kubectl get hr capi -o json): stalled");
+		CHECK_CONTAINS(reasons, "wait `inner` (kubectl get crd x): terminal_fail");
+		/* the guard's evidence once, never again as one of the check's own waits */
+		const char *second = strstr(strstr(reasons, "wait `build-check`") + 1, "wait `build-check`");
+		CHECK(second == NULL);
+		free(reasons);
+		/* both files, each in its place, in the archive */
+		char *name = jfield("iterations/1/wait-failure.json", "name");
+		CHECK_STR(name, "build-check");
+		free(name);
+		name = jfield("iterations/1/waits/inner/wait-failure.json", "name");
+		CHECK_STR(name, "inner");
+		free(name);
+		verdicts[order] = jfield("review.verdict", "message");
+		fixes[order] = slurp("fix.md");
+		CHECK_CONTAINS(fixes[order], "guard/stalled/no-progress");
+		CHECK_CONTAINS(fixes[order], "inner/terminal/chart-not-found");
+		iter_end_release(&end);
+		fixture_release(&f);
+	}
+	CHECK_STR(verdicts[0], verdicts[1]);
+	CHECK_STR(fixes[0], fixes[1]);
+	for (int i = 0; i < 2; i++) {
+		free(verdicts[i]);
+		free(fixes[i]);
+	}
 }
 
 static void test_convergence_stops(void)
@@ -306,6 +396,7 @@ int main(void)
 	TEST(test_decision_file_wins_and_stale_ignored);
 	TEST(test_undecidable_twice_fails);
 	TEST(test_guard_and_not_started);
+	TEST(test_guard_and_script_wait_any_order);
 	TEST(test_convergence_stops);
 	TEST(test_exhausted);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
