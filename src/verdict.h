@@ -7,8 +7,8 @@
  *   before the check starts:
  *     verdict_discard_decision_file(decision_file, &err);   -- no stale file survives
  *     started = time_wall_ms();
- *   after the check process has exited (and BEFORE wait_guard_finish() writes
- *   the guard's own wait-failure.json into the same step directory):
+ *   the facts, gathered in any order (the check's exit, its guard's
+ *   wait_result; each wait has its own files, see iteration.h), then:
  *     struct verdict_inputs in = VERDICT_INPUTS_INIT;
  *     in.check_id = id; in.iteration = n; in.undecidable_before = streak;
  *     in.guard_outcome = WAIT_STALLED (WAIT_MET when the guard did not abort);
@@ -19,9 +19,11 @@
  *     in.file = &filev; in.file_note = ferr.msg;
  *     in.exit_code = exited normally ? status : VERDICT_NO_EXIT_CODE;
  *     in.exit_note = "killed by SIGTERM" / "cannot execute ..." (why no code);
- *     struct verdict_evidence inner = VERDICT_EVIDENCE_INIT;
- *     if (verdict_read_wait_failure(step_dir/wait-failure.json, started, &inner, &err) == 1)
- *             in.inner_wait = &inner;
+ *     for each of the check's own waits, step_dir/waits/<name>/ (never the
+ *     top-level wait-failure.json: that is the guard's, already in in.guard):
+ *       struct verdict_evidence inner = VERDICT_EVIDENCE_INIT;
+ *       if (verdict_read_wait_failure(step_dir/waits/<name>/wait-failure.json, started, &inner, &err) == 1)
+ *               add inner to in.inner_wait / in.n_inner_waits;
  *     struct verdict v = VERDICT_INIT;
  *     verdict_decide(&in, &v);                 -- pure, never fails
  *     streak = verdict_undecidable_streak(streak, &v);
@@ -39,7 +41,7 @@
  *      the verdict's reasons only when nothing later decides);
  *   3. the exit code: 0 COMPLETE, 1 INCOMPLETE (source "exit_code"); any other
  *      code -> FAILED (source "check_failed") — EXCEPT when the check left a
- *      fresh wait-failure.json (its own `waitloop wait` gave up and the script
+ *      fresh waits/<name>/wait-failure.json (its own `waitloop wait` gave up and the script
  *      passed on wait's exit code 1/3/124): then INCOMPLETE, source
  *      "wait_policy", because that is an early abort, not a broken check;
  *   4. no usable exit code (killed by a signal, timeout, exec failure) and no

@@ -28,6 +28,10 @@
  *      writes wait-failure.json if it aborted (with the signals actually
  *      sent), calls on_done synchronously (outcome WAIT_MET when it never
  *      aborted: "the guarded process ended on its own"), and frees w.
+ *      on_done goes to whoever needs the result, not necessarily the caller
+ *      (done_arg): a completion_check's guard reports to its iteration
+ *      (iter_loop_guard_done, iteration.h), a worker step's to the runner.
+ *      The result carries the settings it ran with (on_terminal / on_stall).
  *
  * wait_cancel(w): the run is being cancelled; running condition/probe
  * children are stopped, on_done follows (outcome WAIT_CANCELLED) once they
@@ -48,7 +52,11 @@
  * Artifacts (both modes), in out_dir: wait-probe.log (one JSON line per
  * observation, started afresh by each wait) and, for every outcome other
  * than met/cancelled, wait-failure.json (schema waitloop.wait-failure.v1,
- * with the wait's name, condition and probe commands). All text redacted
+ * with the wait's name, condition and probe commands). Each wait owns its
+ * out_dir: no two waits share one (under a run, the step directory is the
+ * step's own wait's — the wait step or the guard — and every `waitloop
+ * wait` in a script has <step dir>/waits/<name>/, cmd_wait.c), so nothing
+ * depends on which wait ends first. All text redacted
  * with params.redactor; bounded in size. Observations and the final outcome
  * are also emitted on params.bus (EV_OBSERVATION, and one EV_WAIT_FINISHED per
  * wait, its early_abort field true for terminal_fail/stalled/no_output) when a

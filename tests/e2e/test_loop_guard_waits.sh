@@ -12,6 +12,7 @@ py() { /usr/bin/python3 - "$@"; }
 
 # The in-script wait gives up at once (terminal pattern), the script goes on
 # and prints what the guard's terminal pattern matches: the guard stops it.
+# shellcheck disable=SC2016 # expanded by the step's shell, not here
 INNER='rc=0
         "$WAITLOOP_BIN" wait --out "$WAITLOOP_STEP_DIR" --name inner --fingerprint-prefix inner \
           --terminal-pattern inner-boom --interval 100ms --max-wait 30s -- sh -c "echo inner-boom; exit 1" || rc=$?
@@ -141,7 +142,9 @@ for n in a b c; do
 	[ -f "step/waits/$n/wait-failure.json" ] || t_fail "wait $n not in step/waits/$n/"
 done
 [ -f step/sub/wait-failure.json ] || t_fail "an --out below the step directory is used as given"
-[ ! -e step/wait-failure.json ] && [ ! -e step/wait-probe.log ] || t_fail "a wait wrote the step directory's own files"
+if [ -e step/wait-failure.json ] || [ -e step/wait-probe.log ]; then
+	t_fail "a wait wrote the step directory's own files"
+fi
 expect_contains a.err "waitloop wait [a]: --out is the step directory"
 expect_contains a.err "writing to $T/step/waits/a instead"
 expect_contains b.err "--out is the step directory"
