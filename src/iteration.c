@@ -4,9 +4,9 @@
  * One iteration's facts are kept here until iter_loop_conclude() decides:
  * begin and check_begin first, then the check's exit (check_exited) and
  * its guard's result (guard_done, straight from the wait engine) in either
- * order — each wait has its own files, so neither reads the other's. The decision itself is verdict_decide();
- * this file only adds what the loop knows beyond one check: git changes,
- * scope rules and convergence.
+ * order — each wait has its own files, so neither reads the other's. The
+ * decision itself is verdict_decide(); this file only adds what the loop
+ * knows beyond one check: git changes, scope rules and convergence.
  */
 #include "iteration.h"
 

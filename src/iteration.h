@@ -19,8 +19,8 @@
  *                                        -- right before spawning the check: discards the
  *                                           decision file, notes the wall start and log offsets
  *     ... the check runs, maybe guarded: the guard's wait_params get
- *         on_done = iter_loop_guard_done, arg = l (its result comes here, not
- *         through the runner) ...
+ *         on_done = iter_loop_guard_done, done_arg = l (its result comes
+ *         here, not through the runner) ...
  *     then, in any order (each wait writes its own files: the guard the
  *     top-level wait-failure.json / wait-probe.log, the check's own
  *     `waitloop wait`s waits/<name>/, so neither reads the other's):
@@ -114,7 +114,7 @@ int iter_loop_check_begin(struct iter_loop *l, const char *check_id, const char 
  * files of its own waits (waits/<name>/). */
 void iter_loop_check_exited(struct iter_loop *l, const struct proc_result *res);
 /* The check's wait_policy guard ended: a wait_done_fn (wait.h) for the guard's
- * wait_params.on_done, arg = the loop. wr->settings (on_terminal / on_stall)
+ * wait_params.on_done, done_arg = the loop. wr->settings (on_terminal / on_stall)
  * says what an abort means. */
 void iter_loop_guard_done(void *loop, const struct wait_result *wr);
 /* roboppi's Sentinel stopped the check: its trigger as a wait_result, and what the abort means. */
