@@ -13,7 +13,7 @@ py() { /usr/bin/python3 - "$@"; }
 # The in-script wait gives up at once (terminal pattern), the script goes on
 # and prints what the guard's terminal pattern matches: the guard stops it.
 # shellcheck disable=SC2016 # expanded by the step's shell, not here
-INNER='rc=0
+INNER='sleep 0.5; rc=0   # the guard observes first
         "$WAITLOOP_BIN" wait --out "$WAITLOOP_STEP_DIR" --name inner --fingerprint-prefix inner \
           --terminal-pattern inner-boom --interval 100ms --max-wait 30s -- sh -c "echo inner-boom; exit 1" || rc=$?
         echo "inner wait exit $rc"
@@ -68,7 +68,10 @@ assert g["action"]["terminated"] is True, g["action"]
 assert g["fingerprints"] == ["guard/terminal/guard-boom"], g["fingerprints"]
 assert g["pointers"]["probe_log"] == os.path.join(os.path.abspath(i), "wait-probe.log"), g["pointers"]
 lines = [json.loads(l) for l in open(os.path.join(i, "wait-probe.log"))]
-assert lines and all(l["fingerprints"] == ["guard/terminal/guard-boom"] for l in lines), lines
+# guard mode runs no condition; the script's wait did (condition_exit 1)
+assert lines and all(l["condition_exit"] is None for l in lines), lines
+assert not any(f.startswith("inner/") for l in lines for f in l["fingerprints"]), lines
+assert lines[-1]["fingerprints"] == ["guard/terminal/guard-boom"], lines
 assert [l["seq"] for l in lines] == list(range(1, len(lines) + 1)), lines
 # the script's wait: its own directory, its own files
 w = json.load(open(os.path.join(i, "waits/inner/wait-failure.json")))
@@ -117,7 +120,10 @@ d = sys.argv[1]
 g = json.load(open(os.path.join(d, "wait-failure.json")))
 assert g["name"] == "build-guard" and g["fingerprints"] == ["guard/terminal/guard-boom"], g
 lines = [json.loads(l) for l in open(os.path.join(d, "wait-probe.log"))]
-assert lines and all(l["fingerprints"] == ["guard/terminal/guard-boom"] for l in lines), lines
+assert lines and all(l["condition_exit"] is None for l in lines), lines
+assert not any(f.startswith("inner/") for l in lines for f in l["fingerprints"]), lines
+assert lines[-1]["fingerprints"] == ["guard/terminal/guard-boom"], lines
+assert [l["seq"] for l in lines] == list(range(1, len(lines) + 1)), lines
 w = json.load(open(os.path.join(d, "waits/inner/wait-failure.json")))
 assert w["name"] == "inner" and w["fingerprints"] == ["inner/terminal/inner-boom"], w
 PY
