@@ -52,7 +52,8 @@ struct step_run {
 	struct proc *proc;
 	struct wait *wait;          /* wait step condition loop, or the guard of proc */
 	const struct wait_settings *settings;   /* of the current wait/guard (the workflow's), or NULL */
-	int guard_aborted;          /* the guard of the last child stopped it */
+	int guard_aborted;          /* the guard of the last worker attempt stopped it (a check's
+				       guard reports to the iteration, il, instead) */
 	enum wait_outcome guard_outcome;
 	char *guard_message;
 	uint64_t backoff_timer;
