@@ -179,10 +179,8 @@ int cmd_history(int argc, char **argv)
 		case 'h':
 			fputs(history_usage, stdout);
 			return 0;
-		case ':':
-			return usage_error("history", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_unknown_longopt("history", argv[optind - 1], opts);
+			return usage_getopt_error("history", c, argv, opts);
 		}
 	}
 	if (optind < argc)

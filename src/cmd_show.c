@@ -397,10 +397,8 @@ int cmd_show(int argc, char **argv)
 		case 'h':
 			fputs(show_usage, stdout);
 			return 0;
-		case ':':
-			return usage_error("show", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_unknown_longopt("show", argv[optind - 1], opts);
+			return usage_getopt_error("show", c, argv, opts);
 		}
 	}
 	if (optind < argc)

@@ -254,10 +254,8 @@ static int stats_main(const char *cmd, int argc, char **argv, const char *tune_t
 		case 'h':
 			fputs(tune ? tune_usage : stats_usage, stdout);
 			return 0;
-		case ':':
-			return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_unknown_longopt(cmd, argv[optind - 1], opts);
+			return usage_getopt_error(cmd, c, argv, opts);
 		}
 	}
 	char *dflt = NULL;

@@ -356,24 +356,6 @@ static const struct option wait_options[] = {
 };
 
 /* "unknown option '--max-wiat' (did you mean '--max-wait'?)" */
-static int unknown_option(const char *arg)
-{
-	char word[64];
-	const char *a = arg;
-	while (*a == '-')
-		a++;
-	snprintf(word, sizeof(word), "%.*s", (int)strcspn(a, "="), a);
-	const char *names[sizeof(wait_options) / sizeof(wait_options[0])];
-	size_t n = 0;
-	for (const struct option *o = wait_options; o->name; o++)
-		names[n++] = o->name;
-	names[n] = NULL;
-	const char *best = *word ? suggest_closest(word, names) : NULL;
-	if (best)
-		return usage_error("wait", "unknown option '%s' (did you mean '--%s'?)", arg, best);
-	return usage_error("wait", "unknown option '%s'", arg);
-}
-
 /* $WAITLOOP_STEP_DIR/waits/<name>, claimed with mkdir so that two waits of one
  * check never share a directory: the second "x" becomes "x-2". */
 static char *claim_wait_dir(const char *step_dir, char **name, struct wl_err *err)
@@ -439,7 +421,6 @@ int cmd_wait(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:qvh", wait_options, NULL)) != -1) {
 		int64_t ms;
 		const char *val = optarg;
-		const char *opt = argv[optind - 1];
 		switch (c) {
 		case 'h':
 			fputs(wait_usage, stdout);
@@ -543,11 +524,8 @@ int cmd_wait(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case ':':
-			rc = usage_error("wait", "option '%s' needs a value", opt);
-			goto out;
 		default:
-			rc = unknown_option(opt);
+			rc = usage_getopt_error("wait", c, argv, wait_options);
 			goto out;
 		}
 	}
