@@ -4,11 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "commands.h"
 #include "redact.h"
 #include "reaper.h"
 #include "strbuf.h"
 #include "suggest.h"
+#include "timeutil.h"
 #include "xalloc.h"
 
 /* Every error line the commands print passes the redactor (SPEC §7). */
@@ -128,4 +131,13 @@ void stop_orphans(struct store *st)
 	else if (n > 0)
 		fprintf(stderr, "waitloop: warning: stopped %d process%s left running by crashed runs\n", n,
 			n == 1 ? "" : "es");
+}
+
+void seconds_of(const cJSON *o, const char *key, char *buf, size_t size)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (cJSON_IsNumber(v))
+		duration_format_seconds(v->valuedouble, buf, size);
+	else
+		snprintf(buf, size, "-");
 }

@@ -37,6 +37,10 @@ int usage_getopt_error(const char *cmd, int c, char **argv, const struct option 
  * 2 after an unknown option (usage_getopt_error).
  */
 int parse_help_only(const char *cmd, int argc, char **argv, const char *usage);
+struct cJSON;
+/* o's number key, in seconds, as duration_format_seconds() words it; "-"
+ * when it is not a number. */
+void seconds_of(const struct cJSON *o, const char *key, char *buf, size_t size);
 struct store;
 /* The watchdog (reaper.h) after CRASHED runs were marked: stops what they
  * left running and says so on stderr. */

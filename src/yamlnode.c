@@ -120,12 +120,8 @@ static void berr(struct builder *b, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	errlist_vadd(b->diags, DIAG_ERROR, b->file, line, col, fmt, ap);
 	va_end(ap);
-	errlist_add(b->diags, DIAG_ERROR, b->file, line, col, "%s", msg ? msg : "out of memory");
-	free(msg);
 	b->errors++;
 }
 
