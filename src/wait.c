@@ -232,16 +232,8 @@ static char *redacted_bounded(const struct wait *w, const char *text, size_t cap
 {
 	char *r = redacted(w, text);
 	if (oneline)
-		for (char *p = r; *p; p++)
-			if (*p == '\n' || *p == '\r' || *p == '\t')
-				*p = ' ';
-	size_t n = strlen(r);
-	if (n > cap) {
-		size_t cut = cap;
-		while (cut > 0 && ((unsigned char)r[cut] & 0xC0) == 0x80)
-			cut--;
-		r[cut] = '\0';
-	}
+		str_oneline(r);
+	r[str_utf8_cut(r, strlen(r), cap)] = '\0';
 	return r;
 }
 
