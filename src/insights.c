@@ -778,14 +778,8 @@ static cJSON *build_document(struct agg *a, const char *const *dbs, size_t ndbs,
 	} else {
 		cJSON_AddNullToObject(filt, "since");
 	}
-	if (f->workflow)
-		cJSON_AddStringToObject(filt, "workflow", f->workflow);
-	else
-		cJSON_AddNullToObject(filt, "workflow");
-	if (f->target)
-		cJSON_AddStringToObject(filt, "target", f->target);
-	else
-		cJSON_AddNullToObject(filt, "target");
+	json_add_string_or_null(filt, "workflow", f->workflow);
+	json_add_string_or_null(filt, "target", f->target);
 	cJSON_AddNumberToObject(doc, "runs", (double)a->runs);
 	cJSON_AddNumberToObject(doc, "waits", (double)a->nw);
 
