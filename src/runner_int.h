@@ -138,9 +138,7 @@ void step_record_outcome(struct step_run *sr, int failed, const char *reason);
 int step_finish_if_stopping(struct step_run *sr);
 int run_stopping_for(const struct step_run *sr);
 void attempt_start(struct step_run *sr);
-void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code);
 void on_attempt_exit(void *arg, const struct proc_result *res);
-void step_run_release(struct step_run *sr);
 /* runner.c: guards (the wait engine beside a child) */
 void clear_guard(struct step_run *sr);
 int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,
