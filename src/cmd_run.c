@@ -268,10 +268,12 @@ static int notify_claim(void *ctx, const char *run_id, const char *event, const 
 	return store_notification_claim(ctx, run_id, event, step, iteration, target, &err);
 }
 
-/* roboppi's ROBOPPI_AGENTS_FILE: catalog paths separated by ':' (before --agents). */
-static void env_agents_files(struct strvec *out)
+/* Catalog paths separated by ':' in an environment variable: roboppi's
+ * ROBOPPI_AGENTS_FILE (before --agents), and WAITLOOP_PARENT_AGENTS, set by
+ * a parent run for its subworkflow (src/worker.c). */
+static void env_agents_files(const char *name, struct strvec *out)
 {
-	const char *e = getenv("ROBOPPI_AGENTS_FILE");
+	const char *e = getenv(name);
 	while (e && *e) {
 		const char *colon = strchr(e, ':');
 		size_t n = colon ? (size_t)(colon - e) : strlen(e);
@@ -370,6 +372,7 @@ struct run_args {
 	const char *file, *workspace, *context, *db, *metrics, *junit;
 	char *metrics_env, *junit_env;
 	struct strvec set, agents;
+	struct strvec parent_agents;   /* a parent run's catalogs (WAITLOOP_PARENT_AGENTS) */
 	/* roboppi's branch context (`waitloop workflow` only) */
 	const char *base_branch, *protected_branches;
 	int allow_protected;
@@ -380,6 +383,7 @@ static void run_args_release(struct run_args *a)
 {
 	strvec_clear(&a->set);
 	strvec_clear(&a->agents);
+	strvec_clear(&a->parent_agents);
 	free(a->metrics_env);
 	free(a->junit_env);
 }
@@ -504,11 +508,12 @@ static int run_main(int argc, char **argv, int roboppi)
 	struct run_args a = {0};
 	char *made_ws = NULL;
 	int rc;
-	env_agents_files(&a.agents);
 	if (env_defaults(&a.metrics, &a.metrics_env, &a.junit_env, &a.verbosity, &a.no_progress)) {
 		rc = 2;
 		goto out_args;
 	}
+	env_agents_files("ROBOPPI_AGENTS_FILE", &a.agents);
+	env_agents_files("WAITLOOP_PARENT_AGENTS", &a.parent_agents);
 	a.junit = a.junit_env;
 	if ((rc = parse_run_args(argc, argv, roboppi, &a)) >= 0)
 		goto out_args;
@@ -522,7 +527,7 @@ static int run_main(int argc, char **argv, int roboppi)
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 
 	struct errlist diags = ERRLIST_INIT;
-	struct wl_workflow *wf = loader_load_agents(file, &a.agents, &diags);
+	struct wl_workflow *wf = loader_load_agents(file, &a.agents, &a.parent_agents, &diags);
 	errlist_print(&diags, stderr);
 	errlist_release(&diags);
 	if (!wf) {
