@@ -100,6 +100,13 @@ check_err "waitloop: error: more than one workflow file given ('forms.yaml', '-q
 check_err "waitloop: error: no workflow file given" run -q --
 check_err "waitloop: error: --set expects KEY=VALUE with KEY a variable name, got '1A=b'" run forms.yaml --set=1A=b
 [ -d context ] && t_fail "a usage error created a context directory"
+# the other commands word their getopt errors the same way (cmdutil.c)
+check_err "waitloop: error: option '--json' takes no value" history --json=1
+check_err "waitloop: error: option '--w' is ambiguous (--workflow, --window)" stats --w x
+check_err "waitloop: error: option '--json' takes no value" validate --json=yes forms.yaml
+check_err "waitloop: error: unknown option '-x'" wait -qx -- true
+check_err "waitloop: error: option '--max-wait' needs a value" wait --max-wait
+check_err "waitloop: error: unknown option '--hlep' (did you mean '--help'?)" schema --hlep
 t_end
 
 # roboppi's flags under `waitloop workflow`, in both forms (exit 0: accepted)
