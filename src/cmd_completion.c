@@ -35,12 +35,17 @@ struct cmd_spec {
 };
 
 static const struct cmd_spec specs[] = {
-	{"run", "-w --workspace --context --db --metrics --junit --set -v --verbose -q --quiet --json --no-progress -h --help", "yaml"},
-	{"workflow", "-w --workspace --context --db --metrics --junit --set -v --verbose -q --quiet --json --no-progress -h --help", "yaml"},
+	{"run", "-w --workspace --context --db --metrics --junit --set --agents -v --verbose -q --quiet --json --no-progress "
+		"-h --help", "yaml"},
+	{"workflow", "-w --workspace --context --db --metrics --junit --set --agents -v --verbose -q --quiet --json "
+		     "--no-progress -h --help --no-tui --tui --direct --supervised --no-supervised --keepalive "
+		     "--no-keepalive --keepalive-interval --ipc-request-timeout --core --base-branch "
+		     "--protected-branches --allow-protected-branch", "yaml"},
 	{"validate", "--json -h --help", "yaml"},
-	{"wait", "--condition --probe --classify --mode --max-wait --interval --backoff-factor --max-interval "
-		 "--stall-threshold --terminal-pattern --ignore-field --rules --builtin --target "
-		 "--fingerprint-prefix --check-id --phase --out --probe-timeout -q --quiet -h --help", NULL},
+	{"wait", "--condition --probe --classify --mode --max-wait --interval --condition-timeout --backoff-factor "
+		 "--max-interval --progress-deadline --stall-threshold --terminal-pattern --ignore-field --rules "
+		 "--builtin --target --name --fingerprint-prefix --check-id --phase --out --probe-timeout --summary "
+		 "--json --no-progress -q --quiet -v --verbose -h --help", NULL},
 	{"verdict", "write --decision --reason --fingerprint --hint --from-wait-failure --check-id -o --output -h --help", NULL},
 	{"history", "-w --workspace --db -s --status --workflow --since -n --limit --json -h --help", NULL},
 	{"show", "latest -w --workspace --db -a --all --json --html -h --help", NULL},
@@ -61,6 +66,7 @@ static const struct {
 	{"--status", "SUCCEEDED FAILED TIMED_OUT CANCELLED CRASHED RUNNING"},
 	{"-s", "SUCCEEDED FAILED TIMED_OUT CANCELLED CRASHED RUNNING"},
 	{"--phase", "wait step completion_check standalone"},
+	{"--summary", "always failure never"},
 	{"-w", "dir"},
 	{"--workspace", "dir"},
 	{"--context", "dir"},
@@ -68,6 +74,7 @@ static const struct {
 	{"--db", ""},
 	{"--metrics", ""},
 	{"--junit", ""},
+	{"--agents", ""},
 	{"--html", ""},
 	{"--rules", ""},
 	{"--from-wait-failure", ""},
