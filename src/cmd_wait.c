@@ -505,8 +505,8 @@ int cmd_wait(int argc, char **argv)
 			rc = usage_getopt_error("wait", c, argv, wait_options);
 			goto out;
 		}
-		/* --max-wait must be positive; the other durations may be 0 */
-		if (dur && (rc = parse_dur(wait_options[li].name, val, c != OPT_MAX_WAIT, dur)))
+		/* --max-wait may be 0 (one try); the other durations must be positive */
+		if (dur && (rc = parse_dur(wait_options[li].name, val, c == OPT_MAX_WAIT, dur)))
 			goto out;
 	}
 	if (optind < argc) {
