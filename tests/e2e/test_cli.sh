@@ -106,6 +106,9 @@ check_err "waitloop: error: option '--w' is ambiguous (--workflow, --window)" st
 check_err "waitloop: error: option '--json' takes no value" validate --json=yes forms.yaml
 check_err "waitloop: error: unknown option '-x'" wait -qx -- true
 check_err "waitloop: error: option '--max-wait' needs a value" wait --max-wait
+check_err "waitloop: error: --interval must be positive, got '0'" wait --interval 0 -- true
+check_err "waitloop: error: invalid duration '5x' for --probe-timeout (e.g. 200ms, 10s, 5m, or bare seconds)" \
+	wait --probe-timeout=5x -- true
 check_err "waitloop: error: unknown option '--hlep' (did you mean '--help'?)" schema --hlep
 t_end
 
