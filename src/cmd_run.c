@@ -563,7 +563,7 @@ static int run_main(int argc, char **argv, int roboppi)
 		free(note);
 	}
 
-	char *db_path = resolve_db(a.db, wf, workspace);
+	char *db_path = resolve_db(a.db, wf, workspace), *db_abs = NULL;
 	char *metrics_path = resolve_metrics(a.metrics, wf, workspace);
 	char *ws_abs = fs_abspath(workspace ? workspace : ".");
 	struct strvec env = STRVEC_INIT;
@@ -601,7 +601,8 @@ static int run_main(int argc, char **argv, int roboppi)
 	o.workspace = workspace;
 	o.context_dir = context;
 	o.set_env = &a.set;
-	o.db_path = db_path;
+	db_abs = fs_abspath(db_path);   /* children run elsewhere: WAITLOOP_DB, a subworkflow's --db */
+	o.db_path = db_abs;
 	o.metrics_path = metrics_path;
 	o.verbosity = verbosity;
 	r = runner_new(wf, &o, &err);
@@ -732,6 +733,7 @@ out:
 	strvec_clear(&env);
 	free(ws_abs);
 	free(db_path);
+	free(db_abs);
 	free(metrics_path);
 	workflow_free(wf);
 out_args:
