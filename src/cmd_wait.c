@@ -28,7 +28,6 @@
 #include "rulesfile.h"
 #include "store.h"
 #include "strbuf.h"
-#include "suggest.h"
 #include "timeutil.h"
 #include "wait.h"
 #include "workflow.h"
