@@ -18,6 +18,8 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "workflow.h"
+
 enum ev_type {
 	EV_RUN_STARTED,        /* data: workflow, file, workspace, context_dir, pid */
 	EV_PREFLIGHT,          /* data: name, ok, fingerprint, message */
@@ -50,6 +52,8 @@ struct wl_event {
 	int iteration;            /* 0 = n/a */
 	int attempt;              /* 0 = n/a */
 	cJSON *data;              /* object; may be NULL */
+	enum obs_class obs_class; /* EV_OBSERVATION: the observation's class, typed for the sinks
+				     (data's "class" is its spelling in events.jsonl) */
 };
 
 typedef void (*event_sink_fn)(void *ctx, const struct wl_event *ev);

@@ -22,7 +22,7 @@ struct live_step {
 	char *id;
 	int iteration, max_iterations;
 	char phase[24];
-	char cls[24];
+	enum obs_class cls;          /* of the last observation; CLASS_UNSET: none in this phase */
 	int no_progress, threshold;
 	int64_t start_ms;
 	struct strbuf partial[2];   /* verbose: an unfinished output line per stream (redacted) */
@@ -142,8 +142,8 @@ static void describe_step(const struct live_step *s, struct strbuf *sb)
 		strbuf_addf(sb, "  iteration %d/%d", s->iteration ? s->iteration : 1, s->max_iterations);
 	if (s->phase[0])
 		strbuf_addf(sb, "  %s", s->phase);
-	if (s->cls[0]) {
-		strbuf_addf(sb, "  probe: %s", s->cls);
+	if (s->cls != CLASS_UNSET) {
+		strbuf_addf(sb, "  probe: %s", class_name(s->cls));
 		if (s->threshold > 0)
 			strbuf_addf(sb, "  no progress %d/%d", s->no_progress, s->threshold);
 		else
@@ -335,7 +335,7 @@ static void event_line(const struct wl_event *ev, struct strbuf *sb)
 		add_list(sb, d, "fingerprints", "fingerprints:");
 		break;
 	case EV_OBSERVATION:
-		strbuf_addf(sb, "[%s] observation %g: %s, no progress %g", step, jnum(d, "seq", 0), jstr(d, "class"),
+		strbuf_addf(sb, "[%s] observation %g: %s, no progress %g", step, jnum(d, "seq", 0), class_name(ev->obs_class),
 			    jnum(d, "no_progress", 0));
 		break;
 	case EV_WAIT_FINISHED:
@@ -430,7 +430,7 @@ static void track(struct progress *p, const struct wl_event *ev)
 	case EV_ATTEMPT_STARTED:
 		if ((s = find_step(p, ev->step))) {
 			snprintf(s->phase, sizeof(s->phase), "%s", jstr(d, "phase"));
-			s->cls[0] = '\0';
+			s->cls = CLASS_UNSET;
 		}
 		break;
 	case EV_ITERATION_STARTED:
@@ -441,7 +441,7 @@ static void track(struct progress *p, const struct wl_event *ev)
 		break;
 	case EV_OBSERVATION:
 		if ((s = find_step(p, ev->step))) {
-			snprintf(s->cls, sizeof(s->cls), "%s", jstr(d, "class"));
+			s->cls = ev->obs_class;
 			s->no_progress = (int)jnum(d, "no_progress", 0);
 			s->threshold = (int)jnum(d, "stall_threshold", 0);
 		}

@@ -25,7 +25,7 @@ static char *db_path(const char *name)
 static void emit(struct store *st, enum ev_type type, const char *run, const char *step, int iteration,
 		 int attempt, int64_t ts, const char *json)
 {
-	struct wl_event ev = {type, ts ? ts : time_wall_ms(), run, step, iteration, attempt, NULL};
+	struct wl_event ev = {type, ts ? ts : time_wall_ms(), run, step, iteration, attempt, NULL, CLASS_UNSET};
 	if (json) {
 		ev.data = cJSON_Parse(json);
 		if (!ev.data)
