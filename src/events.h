@@ -83,7 +83,8 @@ cJSON *event_to_json(const struct wl_event *ev);
  * The inverse, for tools that replay events.jsonl lines: fills *ev from obj
  * (ts_ms = now; "ts" is not parsed back) and returns 0, or -1 when obj has no
  * known "type". ev->run_id/step borrow from obj; ev->data is a new object
- * the caller deletes (cJSON_Delete(ev->data)).
+ * the caller deletes (cJSON_Delete(ev->data)); an observation's obs_class is
+ * parsed from its "class".
  */
 int event_from_json(const cJSON *obj, struct wl_event *ev);
 

@@ -131,7 +131,8 @@ struct wl_wait_policy {
  * commands/strings (NULL = none). p.present keeps whether a policy was
  * written (the use or the workflow level). Built once per workflow load
  * (workflow_resolve_waits(): wl_step.wait_settings, wl_check.wait_settings)
- * and once by `waitloop wait`; owns its strings.
+ * and once by `waitloop wait`; owns its strings, and shares (pattern_ref) the
+ * regexes compiled once in the policies it was resolved from.
  */
 struct wait_settings {
 	struct wl_wait_policy p;
