@@ -162,6 +162,7 @@ void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_polic
 		defaults = NULL;
 	if (dst->mode == WAIT_MODE_UNSET)
 		dst->mode = defaults && defaults->mode ? defaults->mode : WAIT_MODE_TIMEOUT_ONLY;
+	dst->max_wait_set = dst->max_wait != WL_UNSET || (defaults && defaults->max_wait != WL_UNSET);
 	FILL_INT(max_wait, fallback_max_wait)
 	FILL_INT(interval, WAIT_DEFAULT_INTERVAL_MS)
 	FILL_INT(backoff_max_interval, WL_UNSET)

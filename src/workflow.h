@@ -96,6 +96,7 @@ struct wl_wait_policy {
 	int present;                  /* the key was written */
 	enum wl_wait_mode mode;
 	int64_t max_wait;             /* ms */
+	int max_wait_set;             /* resolved: written (use or workflow level), not the enclosing timeout */
 	int64_t interval;             /* ms */
 	double backoff_factor;        /* 0 = unset */
 	int64_t backoff_max_interval; /* ms */
