@@ -660,9 +660,9 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 }
 
 /* A use of a wait_policy in probe_aware mode must have something to observe,
- * counting what it inherits from the workflow-level policy. */
-/* Read on the policy as resolved (wait_settings_resolve(): the use, then the
- * workflow level, then the defaults), so the inheritance is the runner's. */
+ * counting what it inherits from the workflow-level policy: read on the
+ * policy as resolved (wait_settings_resolve(): the use, then the workflow
+ * level, then the defaults), so the inheritance is the runner's. */
 static void check_observes(struct ld *ld, const struct wl_wait_policy *use, struct wl_pos at)
 {
 	struct wait_settings ws;
