@@ -407,8 +407,11 @@ static void get_regex_list(struct ld *ld, const struct ynode *k, const struct yn
 	get_strlist(ld, k, v, out, 0);
 	if (!v || v->kind != YNODE_SEQUENCE)
 		return;
-	if (keep)
+	if (keep) {
 		*keep = xrealloc(*keep, (out->n ? out->n : 1) * sizeof(**keep));
+		for (size_t i = *nkeep; i < out->n; i++)
+			(*keep)[i] = NULL;
+	}
 	size_t j = before;
 	for (size_t i = 0; i < v->n && j < out->n; i++) {
 		const struct ynode *it = v->items[i];
