@@ -166,11 +166,7 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	int rc = -1;
 	if (worker_argv(sr, is_check, &env, &argv, err) < 0)
 		goto out;
-	int64_t timeout = is_check ? sr->s->check.timeout : sr->s->timeout;
-	if (is_check && timeout == WL_UNSET) {
-		int64_t base = sr->s->timeout != WL_UNSET ? sr->s->timeout : sr->r->wf->timeout;
-		timeout = base / 4 < 1000 ? 1000 : base / 4;
-	}
+	int64_t timeout = is_check ? workflow_check_timeout(sr->r->wf, sr->s) : sr->s->timeout;
 	const struct wl_wait_policy *use = is_check ? &sr->s->check.wait_policy : &sr->s->wait_policy;
 	const struct wait_settings *settings = is_check ? &sr->s->check.wait_settings : &sr->s->wait_settings;
 	char *out_path = fs_join(sr->dir, is_check ? "check.stdout.log" : "stdout.log");

@@ -28,19 +28,20 @@ struct ktrack {
 };
 
 struct crule {
-	const struct wl_rule *r;   /* borrowed from the policy */
-	struct pattern re;
+	const struct wl_rule *r;   /* borrowed from the settings, with its compiled match */
 	int streak;                /* matching observations in a row */
 };
 
+/* The builtin kubernetes set's patterns: compiled once per process, on first use. */
+struct kpatterns {
+	struct pattern auth, notfound, tls, api;
+};
+
 struct classifier {
-	const struct wl_wait_policy *pol;
-	struct pattern *terminal;
-	size_t nterminal;
+	const struct wl_wait_policy *pol;   /* the resolved settings' policy (borrowed) */
 	struct crule *rules;
 	size_t nrules;
-	int kubernetes;
-	struct pattern k_auth, k_notfound, k_tls, k_api;
+	const struct kpatterns *k;          /* NULL unless builtin: kubernetes */
 	int tls_streak;
 	struct ktrack *track;      /* InProgress objects seen, bounded by KUBE_MAX_OBJECTS */
 	size_t ntrack;
@@ -115,60 +116,73 @@ static void add_fp(const struct classifier *c, struct classification *out, const
 	free(clean);
 }
 
-static void decide(struct classification *out, enum wl_class class, const char *rule)
+static void decide(struct classification *out, enum obs_class class, const char *rule)
 {
 	out->class = class;
 	free(out->rule);
 	out->rule = xstrdup(rule);
 }
 
-struct classifier *classifier_new(const struct wl_wait_policy *policy, struct wl_err *err)
+static const struct kpatterns *kube_patterns(struct wl_err *err)
 {
-	struct classifier *c = xcalloc(1, sizeof(*c));
-	c->pol = policy;
-	const struct strvec *tp = &policy->terminal_patterns;
-	c->terminal = tp->n ? xcalloc(tp->n, sizeof(*c->terminal)) : NULL;
-	for (size_t i = 0; i < tp->n; i++, c->nterminal++)
-		if (pattern_compile(&c->terminal[i], tp->v[i], err) < 0) {
-			err_prefix(err, "terminal_patterns[%zu]", i);
-			classifier_free(c);
+	static struct kpatterns kp;
+	static int state;   /* 0 not yet, 1 compiled, -1 failed */
+	if (state == 0) {
+		int ok = pattern_compile(&kp.auth,
+					 "(Error from server|You must be logged in to the server) \\((Forbidden|Unauthorized)\\)",
+					 err) == 0 &&
+			 pattern_compile(&kp.notfound, "(?i)\\(NotFound\\)|not ?found", err) == 0 &&
+			 pattern_compile(&kp.tls,
+					 "(?i)x509|tls: |tls handshake|failed calling webhook|certificate signed by unknown authority",
+					 err) == 0 &&
+			 pattern_compile(&kp.api,
+					 "(?i)connection to the server [^ ]+ was refused|connect: connection refused|"
+					 "\\(ServiceUnavailable\\)|the server is currently unable to handle the request|"
+					 "503 Service Unavailable|Unable to connect to the server|tls handshake timeout|"
+					 "connection reset by peer|unexpected EOF|: EOF|etcdserver: (request timed out|leader changed)|"
+					 "http2: client connection lost|i/o timeout",
+					 err) == 0;
+		state = ok ? 1 : -1;
+		if (!ok)
 			return NULL;
-		}
-	c->rules = policy->nrules ? xcalloc(policy->nrules, sizeof(*c->rules)) : NULL;
-	for (size_t i = 0; i < policy->nrules; i++, c->nrules++) {
-		c->rules[i].r = &policy->rules[i];
-		if (policy->rules[i].match && pattern_compile(&c->rules[i].re, policy->rules[i].match, err) < 0) {
-			err_prefix(err, "rules[%zu].match", i);
-			c->nrules++;
-			classifier_free(c);
-			return NULL;
-		}
 	}
+	if (state < 0)
+		err_set(err, "the builtin kubernetes patterns do not compile");
+	return state > 0 ? &kp : NULL;
+}
+
+struct classifier *classifier_new(const struct wait_settings *settings, struct wl_err *err)
+{
+	const struct wl_wait_policy *policy = &settings->p;
+	if (policy->nterminal_re != policy->terminal_patterns.n) {
+		err_set(err, "terminal_patterns are not compiled (wait_policy_compile)");
+		return NULL;
+	}
+	for (size_t i = 0; i < policy->nterminal_re; i++)
+		if (!policy->terminal_re[i]) {
+			err_set(err, "terminal_patterns[%zu] is not compiled (wait_policy_compile)", i);
+			return NULL;
+		}
+	for (size_t i = 0; i < policy->nrules; i++)
+		if (policy->rules[i].match && !policy->rules[i].re) {
+			err_set(err, "rules[%zu].match is not compiled (wait_policy_compile)", i);
+			return NULL;
+		}
+	const struct kpatterns *k = NULL;
 	if (policy->builtin) {
 		if (strcmp(policy->builtin, "kubernetes")) {
 			err_set(err, "unknown builtin rule set '%s' (known: kubernetes)", policy->builtin);
-			classifier_free(c);
 			return NULL;
 		}
-		c->kubernetes = 1;
-		if (pattern_compile(&c->k_auth,
-				    "(Error from server|You must be logged in to the server) \\((Forbidden|Unauthorized)\\)",
-				    err) < 0 ||
-		    pattern_compile(&c->k_notfound, "(?i)\\(NotFound\\)|not ?found", err) < 0 ||
-		    pattern_compile(&c->k_tls,
-				    "(?i)x509|tls: |tls handshake|failed calling webhook|certificate signed by unknown authority",
-				    err) < 0 ||
-		    pattern_compile(&c->k_api,
-				    "(?i)connection to the server [^ ]+ was refused|connect: connection refused|"
-				    "\\(ServiceUnavailable\\)|the server is currently unable to handle the request|"
-				    "503 Service Unavailable|Unable to connect to the server|tls handshake timeout|"
-				    "connection reset by peer|unexpected EOF|: EOF|etcdserver: (request timed out|leader changed)|"
-				    "http2: client connection lost|i/o timeout",
-				    err) < 0) {
-			classifier_free(c);
+		if (!(k = kube_patterns(err)))
 			return NULL;
-		}
 	}
+	struct classifier *c = xcalloc(1, sizeof(*c));
+	c->pol = policy;
+	c->k = k;
+	c->rules = policy->nrules ? xcalloc(policy->nrules, sizeof(*c->rules)) : NULL;
+	for (size_t i = 0; i < policy->nrules; i++, c->nrules++)
+		c->rules[i].r = &policy->rules[i];
 	return c;
 }
 
@@ -176,16 +190,7 @@ void classifier_free(struct classifier *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nterminal; i++)
-		pattern_free(&c->terminal[i]);
-	free(c->terminal);
-	for (size_t i = 0; i < c->nrules; i++)
-		pattern_free(&c->rules[i].re);
 	free(c->rules);
-	pattern_free(&c->k_auth);
-	pattern_free(&c->k_notfound);
-	pattern_free(&c->k_tls);
-	pattern_free(&c->k_api);
 	for (size_t i = 0; i < c->ntrack; i++) {
 		free(c->track[i].key);
 		free(c->track[i].state);
@@ -288,7 +293,7 @@ static int rule_matches(struct classifier *c, struct crule *cr, const struct obs
 		return 0;
 	if (r->match) {
 		char *m = NULL;
-		int hit = match_texts(c, "rule match", &cr->re, in, cap, &m) >= 0;
+		int hit = match_texts(c, "rule match", r->re, in, cap, &m) >= 0;
 		free(m);
 		if (!hit)
 			return 0;
@@ -358,9 +363,10 @@ static int check_terminal_patterns(struct classifier *c, const struct obs_input 
 {
 	const char *t[4], *name[4];
 	texts_of(in, t, name);
-	for (size_t i = 0; i < c->nterminal; i++) {
+	for (size_t i = 0; i < c->pol->nterminal_re; i++) {
+		const struct pattern *tp = c->pol->terminal_re[i];
 		char *m = NULL;
-		int which = match_texts(c, "terminal pattern", &c->terminal[i], in, NULL, &m);
+		int which = match_texts(c, "terminal pattern", tp, in, NULL, &m);
 		if (which < 0)
 			continue;
 		char *rule = xasprintf("terminal_patterns[%zu]", i);
@@ -369,7 +375,7 @@ static int check_terminal_patterns(struct classifier *c, const struct obs_input 
 		char *slug = lower_dup(m);
 		char *fp = xasprintf("terminal/%s", slug);
 		add_fp(c, out, fp);
-		strvec_pushf(&out->reasons, "terminal pattern '%s' matched %s: '%.200s'", c->terminal[i].source,
+		strvec_pushf(&out->reasons, "terminal pattern '%s' matched %s: '%.200s'", tp->source,
 			     name[which], m);
 		free(fp);
 		free(slug);
@@ -395,7 +401,7 @@ static int check_rules(struct classifier *c, const struct obs_input *in, struct 
 		decided = 1;
 		const struct wl_rule *r = cr->r;
 		char *rule = xasprintf("rules[%zu]", i);
-		enum wl_class class = r->class ? r->class : CLASS_RETRYABLE;
+		enum obs_class class = r->class ? r->class : CLASS_RETRYABLE;
 		if (r->after != WL_UNSET && r->after > 0) {
 			if (cr->streak <= r->after)
 				class = CLASS_RETRYABLE;
@@ -649,7 +655,7 @@ static int kobj_stuck(struct classifier *c, const struct kstatus *k, int64_t now
 		source = k->timeout_source ? k->timeout_source : "spec.timeout";
 	} else {
 		since = seen_since;
-		limit = shown = c->pol->progress_deadline > 0 ? c->pol->progress_deadline : WAIT_DEFAULT_PROGRESS_DEADLINE_MS;
+		limit = shown = c->pol->progress_deadline;   /* resolved: never unset */
 		source = "progress_deadline";
 	}
 	int64_t elapsed = now - since;
@@ -861,18 +867,18 @@ static int kube_target_missing(const struct classifier *c, const struct obs_inpu
 {
 	if (kv->target_missing)
 		return 1;
-	if (in->condition_output && pattern_match(&c->k_notfound, in->condition_output, NULL, 0))
+	if (in->condition_output && pattern_match(&c->k->notfound, in->condition_output, NULL, 0))
 		return 1;
-	if (in->probe_error_output && pattern_match(&c->k_notfound, in->probe_error_output, NULL, 0))
+	if (in->probe_error_output && pattern_match(&c->k->notfound, in->probe_error_output, NULL, 0))
 		return 1;
-	return in->guard_output && pattern_match(&c->k_notfound, in->guard_output, NULL, 0);
+	return in->guard_output && pattern_match(&c->k->notfound, in->guard_output, NULL, 0);
 }
 
 static int check_kubernetes(struct classifier *c, const struct obs_input *in, struct classification *out)
 {
 	struct capture cap = {0};
 	/* Forbidden / Unauthorized: no amount of waiting fixes permissions. */
-	if (match_texts(c, "builtin pattern", &c->k_auth, in, &cap, NULL) >= 0) {
+	if (match_texts(c, "builtin pattern", &c->k->auth, in, &cap, NULL) >= 0) {
 		char *who = lower_dup(cap.group[2]);
 		char *fp = xasprintf("auth/%s", who);
 		decide(out, CLASS_TERMINAL_FAIL, "builtin:kubernetes/auth");
@@ -888,8 +894,8 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 	}
 	capture_release(&cap);
 	char *api_text = NULL;
-	int api = match_texts(c, "builtin pattern", &c->k_api, in, NULL, &api_text) >= 0;
-	int tls = !api && match_texts(c, "builtin pattern", &c->k_tls, in, NULL, NULL) >= 0;
+	int api = match_texts(c, "builtin pattern", &c->k->api, in, NULL, &api_text) >= 0;
+	int tls = !api && match_texts(c, "builtin pattern", &c->k->tls, in, NULL, NULL) >= 0;
 	c->tls_streak = tls ? c->tls_streak + 1 : 0;
 
 	struct kview kv = {0};
@@ -900,7 +906,7 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 	if (decided && out->class == CLASS_PROGRESSING)
 		c->tls_streak = 0;   /* webhook errors while its certificate is still being issued: not stuck */
 	if (!decided && tls) {
-		enum wl_class class = c->tls_streak > KUBE_TLS_AFTER ? CLASS_STALLED : CLASS_RETRYABLE;
+		enum obs_class class = c->tls_streak > KUBE_TLS_AFTER ? CLASS_STALLED : CLASS_RETRYABLE;
 		decide(out, class, "builtin:kubernetes/webhook-tls");
 		add_fp(c, out, "webhook-tls");
 		strvec_pushf(&out->reasons, "webhook/TLS error %d observation%s in a row (stalled after %d)",
@@ -914,7 +920,7 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 		strvec_pushf(&out->reasons, "the API server is unavailable (%.200s); waiting", api_text);
 		out->no_evidence = 1;
 		out->probe_explained = in->probe_error_output &&
-				       pattern_match(&c->k_api, in->probe_error_output, NULL, 0);
+				       pattern_match(&c->k->api, in->probe_error_output, NULL, 0);
 		decided = 1;
 	}
 	if (!decided && missing && !kv.known) {
@@ -926,7 +932,7 @@ static int check_kubernetes(struct classifier *c, const struct obs_input *in, st
 		/* with a probe that shows nothing about it; without a probe wait.c decides (explicit stall_threshold) */
 		out->no_evidence = in->probe || in->probe_error_output;
 		out->probe_explained = in->probe_error_output &&
-				       pattern_match(&c->k_notfound, in->probe_error_output, NULL, 0);
+				       pattern_match(&c->k->notfound, in->probe_error_output, NULL, 0);
 		free(kind);
 		free(name);
 		decided = 1;
@@ -947,7 +953,7 @@ static int observe_steps(struct classifier *c, const struct obs_input *in, struc
 		return 1;
 	if (check_rules(c, in, out))
 		return 1;
-	if (c->kubernetes && check_kubernetes(c, in, out))
+	if (c->k && check_kubernetes(c, in, out))
 		return 1;
 	return 0;
 }
@@ -987,7 +993,7 @@ int classify_parse_external(const struct classifier *c, const char *output, stru
 	const char *s = output ? output : "";
 	while (isspace((unsigned char)*s))
 		s++;
-	enum wl_class class;
+	enum obs_class class;
 	if (*s != '{') {
 		size_t n = strcspn(s, " \t\r\n");
 		char *word = xstrndup(s, n);
@@ -1030,7 +1036,7 @@ int classify_parse_external(const struct classifier *c, const char *output, stru
 void classifier_finish(const struct classifier *c, const cJSON *probe, struct classification *out)
 {
 	const char *cls = json_get_string(probe, "class");
-	enum wl_class class;
+	enum obs_class class;
 	if (cls && class_parse(cls, &class) == 0) {
 		decide(out, class, "probe");
 		take_strings(cJSON_GetObjectItemCaseSensitive(probe, "fingerprints"), NULL, c, 1, out);
@@ -1063,7 +1069,7 @@ char *classify_input_json(const cJSON *probe, int condition_exit, const char *co
 	return s;
 }
 
-int stall_count_observe(struct stall_count *p, enum wl_class class, const char *digest)
+int stall_count_observe(struct stall_count *p, enum obs_class class, const char *digest)
 {
 	int changed = digest && p->have && strcmp(p->digest, digest) != 0;
 	if (digest) {

@@ -30,7 +30,7 @@
  * whose status kstatus.h computes. An object InProgress within its own
  * deadline (HelmRelease/Kustomization spec.timeout from the condition's
  * lastTransitionTime, the controller's own deadline for Deployments, else
- * policy->progress_deadline since the wait first saw it in its current
+ * settings' progress_deadline since the wait first saw it in its current
  * state) is `progressing`; past it `stalled` (<kind>-stuck/<name>). See
  * docs/wait_policy.md.
  *
@@ -39,7 +39,8 @@
  * unchanged (or unknown: failed probe) digest adds one, a changed digest
  * resets it. The first observation counts as one without progress.
  *
- * Ownership: the classifier borrows the policy (it must outlive it);
+ * Ownership: the classifier borrows the settings and their compiled
+ * patterns (they must outlive it);
  * struct classification owns its strings (classification_release()).
  */
 #ifndef WAITLOOP_CLASSIFY_H
@@ -65,7 +66,7 @@ struct obs_input {
 
 struct classification {
 	int met;
-	enum wl_class class;          /* meaningful when !met */
+	enum obs_class class;          /* meaningful when !met */
 	struct strvec fingerprints;   /* prefixed, sorted, unique */
 	struct strvec reasons;        /* human sentences (not yet redacted) */
 	struct strvec hints;
@@ -76,8 +77,11 @@ struct classification {
 #define CLASSIFICATION_INIT {0, CLASS_UNSET, STRVEC_INIT, STRVEC_INIT, STRVEC_INIT, NULL, 0, 0}
 void classification_release(struct classification *c);
 
-/* Compiles terminal_patterns and rules; -1 + err naming the bad pattern. */
-struct classifier *classifier_new(const struct wl_wait_policy *policy, struct wl_err *err);
+/* A classifier for one wait. It compiles nothing: terminal_patterns and
+ * rules use the code compiled once per workflow load (or `waitloop wait`)
+ * by wait_policy_compile() (workflow.h), the builtin set's patterns are
+ * compiled once per process. NULL + err when settings were not compiled. */
+struct classifier *classifier_new(const struct wait_settings *settings, struct wl_err *err);
 void classifier_free(struct classifier *c);
 /* Steps 1–3; returns 1 when decided (out filled), 0 to go on with 4–6. */
 int classifier_observe(struct classifier *c, const struct obs_input *in, struct classification *out);
@@ -103,6 +107,6 @@ struct stall_count {
 };
 #define STALL_COUNT_INIT {{0}, 0, 0}
 /* Account one observation; digest NULL = unknown (failed probe). Returns 1 when the digest changed. */
-int stall_count_observe(struct stall_count *p, enum wl_class class, const char *digest);
+int stall_count_observe(struct stall_count *p, enum obs_class class, const char *digest);
 
 #endif

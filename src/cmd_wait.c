@@ -212,17 +212,17 @@ static void on_event(void *arg, const struct wl_event *ev)
 	struct run *r = arg;
 	if (ev->type != EV_OBSERVATION || !ev->data)
 		return;
-	const char *cls = json_get_string(ev->data, "class");
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev->data, "seq");
 	const cJSON *ce = cJSON_GetObjectItemCaseSensitive(ev->data, "condition_exit");
 	const cJSON *np = cJSON_GetObjectItemCaseSensitive(ev->data, "no_progress");
 	const char *summary = json_get_string(ev->data, "summary");
 	const char *perr = json_get_string(ev->data, "probe_error");
 	r->observations = cJSON_IsNumber(seq) ? seq->valueint : r->observations + 1;
-	if (r->quiet || (cls && !strcmp(cls, "met")))
+	if (r->quiet || ev->obs_class == CLASS_MET)
 		return;   /* success is said by the exit status, not by noise */
 	struct strbuf head = STRBUF_INIT, tail = STRBUF_INIT;
-	strbuf_addf(&head, "waitloop wait [%s]: #%d %s", r->name, r->observations, cls ? cls : "?");
+	strbuf_addf(&head, "waitloop wait [%s]: #%d %s", r->name, r->observations,
+		    ev->obs_class != CLASS_UNSET ? class_name(ev->obs_class) : "?");
 	if (cJSON_IsNumber(ce))
 		strbuf_addf(&head, " (condition exit %d)", ce->valueint);
 	if (r->pol->mode == WAIT_MODE_PROBE_AWARE && cJSON_IsNumber(np))
@@ -499,8 +499,13 @@ int cmd_wait(int argc, char **argv)
 			break;
 		}
 		case OPT_TERMINAL:
+			/* compiled here, once, as the loader does for a workflow */
 			strvec_push(&pol.terminal_patterns, val);
 			pol.terminal_patterns_present = 1;
+			if (wait_policy_compile(&pol, &err) < 0) {
+				rc = usage_error("wait", "%s (--terminal-pattern)", err.msg);
+				goto out;
+			}
 			break;
 		case OPT_IGNORE:
 			strvec_push(&pol.ignore_fields, val);
@@ -566,7 +571,7 @@ int cmd_wait(int argc, char **argv)
 		rc = usage_error("wait", "--condition is empty");
 		goto out;
 	}
-	int observes = pol.probe || pol.classify || pol.builtin || pol.nrules || pol.terminal_patterns.n;
+	int observes = wait_policy_observes(&pol);   /* nothing to inherit: as written = resolved */
 	if (mode) {
 		if (!strcmp(mode, "timeout_only"))
 			pol.mode = WAIT_MODE_TIMEOUT_ONLY;
@@ -601,6 +606,10 @@ int cmd_wait(int argc, char **argv)
 			goto out;
 		}
 		ph = phases[k].p;
+	}
+	if (wait_policy_compile(&pol, &err) < 0) {   /* done per option already: a no-op, kept as the rule */
+		rc = usage_error("wait", "%s", err.msg);
+		goto out;
 	}
 	wait_settings_resolve(&settings, &pol, NULL, WAIT_DEFAULT_MAX_WAIT_MS);
 

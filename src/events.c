@@ -122,5 +122,10 @@ int event_from_json(const cJSON *obj, struct wl_event *ev)
 		else
 			cJSON_AddItemToObject(ev->data, k, cJSON_Duplicate(it, 1));
 	}
+	if (ev->type == EV_OBSERVATION) {   /* the typed class, from its spelling */
+		const cJSON *cls = cJSON_GetObjectItemCaseSensitive(obj, "class");
+		if (!cJSON_IsString(cls) || obs_class_parse(cls->valuestring, &ev->obs_class) < 0)
+			ev->obs_class = CLASS_UNSET;
+	}
 	return 0;
 }

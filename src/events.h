@@ -18,6 +18,8 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "workflow.h"
+
 enum ev_type {
 	EV_RUN_STARTED,        /* data: workflow, file, workspace, context_dir, pid */
 	EV_PREFLIGHT,          /* data: name, ok, fingerprint, message */
@@ -50,6 +52,8 @@ struct wl_event {
 	int iteration;            /* 0 = n/a */
 	int attempt;              /* 0 = n/a */
 	cJSON *data;              /* object; may be NULL */
+	enum obs_class obs_class; /* EV_OBSERVATION: the observation's class, typed for the sinks
+				     (data's "class" is its spelling in events.jsonl) */
 };
 
 typedef void (*event_sink_fn)(void *ctx, const struct wl_event *ev);
@@ -79,7 +83,8 @@ cJSON *event_to_json(const struct wl_event *ev);
  * The inverse, for tools that replay events.jsonl lines: fills *ev from obj
  * (ts_ms = now; "ts" is not parsed back) and returns 0, or -1 when obj has no
  * known "type". ev->run_id/step borrow from obj; ev->data is a new object
- * the caller deletes (cJSON_Delete(ev->data)).
+ * the caller deletes (cJSON_Delete(ev->data)); an observation's obs_class is
+ * parsed from its "class".
  */
 int event_from_json(const cJSON *obj, struct wl_event *ev);
 

@@ -105,7 +105,6 @@ static const char *const EXPORTS_MODE_NAMES[] = {"merge", "replace", NULL};
 /* Enum spellings; index + 1 is the enum value (every enum has *_UNSET = 0). */
 static const char *const WORKER_NAMES[] = {"CUSTOM", "CLAUDE_CODE", "CODEX_CLI", "OPENCODE", NULL};
 static const char *const MODE_NAMES[] = {"timeout_only", "probe_aware", NULL};
-static const char *const CLASS_NAMES[] = {"retryable", "terminal_fail", "progressing", "stalled", NULL};
 static const char *const ON_ABORT_NAMES[] = {"incomplete", "fail", NULL};
 static const char *const ON_FAILURE_NAMES[] = {"abort", "continue", "retry", NULL};
 static const char *const ON_EXHAUSTED_NAMES[] = {"abort", "continue", NULL};
@@ -375,36 +374,57 @@ static void get_strlist(struct ld *ld, const struct ynode *k, const struct ynode
 }
 
 /* Warns about a pattern that hits the match limit on an adversarial text
- * (it would count as no match on such output at run time); frees p. */
-static void check_regex_limits(struct ld *ld, const struct ynode *at, struct pattern *p)
+ * (it would count as no match on such output at run time). */
+static void check_regex_limits(struct ld *ld, const struct ynode *at, const struct pattern *p)
 {
 	if (pattern_probe_limits(p) == PATTERN_LIMIT)
 		lwarn(ld, at,
 		      "regular expression '%s' hits the match limit on a 64 KiB adversarial text; on such output "
 		      "it counts as no match (rewrite nested or overlapping repetition, avoid backreferences)",
 		      p->source);
-	pattern_free(p);
 }
 
-static void get_regex_list(struct ld *ld, const struct ynode *k, const struct ynode *v,
-			   struct strvec *out)
+/* A regex of the workflow, compiled once here: the policy keeps it (the
+ * classifier uses it, wait_policy_compile() skips it); NULL after an error. */
+static struct pattern *get_regex(struct ld *ld, const struct ynode *at, const char *source)
+{
+	struct wl_err err = WL_ERR_INIT;
+	struct pattern *p = pattern_new(source, &err);
+	if (!p)
+		lerr(ld, at, "%s", err.msg);
+	else
+		check_regex_limits(ld, at, p);
+	return p;
+}
+
+/* A list of regexes: the strings in out; with keep (terminal_patterns), their
+ * compiled code beside them (*nkeep == out->n), else (redact, which the
+ * redactor compiles for itself) only checked. */
+static void get_regex_list(struct ld *ld, const struct ynode *k, const struct ynode *v, struct strvec *out,
+			   struct pattern ***keep, size_t *nkeep)
 {
 	size_t before = out->n;
 	get_strlist(ld, k, v, out, 0);
 	if (!v || v->kind != YNODE_SEQUENCE)
 		return;
+	if (keep) {
+		*keep = xrealloc(*keep, (out->n ? out->n : 1) * sizeof(**keep));
+		for (size_t i = *nkeep; i < out->n; i++)
+			(*keep)[i] = NULL;
+	}
 	size_t j = before;
 	for (size_t i = 0; i < v->n && j < out->n; i++) {
 		const struct ynode *it = v->items[i];
 		if (!is_scalar(it) || it->type != YSCALAR_STR)
 			continue;
-		struct pattern p;
-		struct wl_err err = WL_ERR_INIT;
-		if (pattern_compile(&p, out->v[j], &err) < 0)
-			lerr(ld, it, "%s", err.msg);
+		struct pattern *p = get_regex(ld, it, out->v[j]);
+		if (keep)
+			(*keep)[j] = p;
 		else
-			check_regex_limits(ld, it, &p);
+			pattern_unref(p);
 		j++;
+		if (keep)
+			*nkeep = j;
 	}
 }
 
@@ -513,12 +533,8 @@ static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, 
 		const char *name = k->value;
 		if (!strcmp(name, "match")) {
 			r->match = get_str(ld, k, v);
-			struct pattern p;
-			struct wl_err err = WL_ERR_INIT;
-			if (r->match && pattern_compile(&p, r->match, &err) < 0)
-				lerr(ld, v, "%s", err.msg);
-			else if (r->match)
-				check_regex_limits(ld, v, &p);
+			if (r->match)
+				r->re = get_regex(ld, v, r->match);
 		} else if (!strcmp(name, "field")) {
 			r->field = get_str(ld, k, v);
 		} else if (!strcmp(name, "equals")) {
@@ -527,11 +543,14 @@ static void load_rule(struct ld *ld, const struct ynode *rv, struct wl_rule *r, 
 		} else if (!strcmp(name, "after")) {
 			get_int(ld, k, v, 1, &r->after);
 		} else if (!strcmp(name, "class")) {
-			enum wl_class c;
-			if (is_scalar(v) && v->type == YSCALAR_STR && class_parse(v->value, &c) == 0)
+			enum obs_class c;
+			if (is_scalar(v) && v->type == YSCALAR_STR && class_parse(v->value, &c) == 0) {
 				r->class = c;
-			else
-				bad_enum(ld, k, v, CLASS_NAMES);
+			} else {
+				const char *names[] = {class_name(CLASS_RETRYABLE), class_name(CLASS_TERMINAL_FAIL),
+						       class_name(CLASS_PROGRESSING), class_name(CLASS_STALLED), NULL};
+				bad_enum(ld, k, v, names);
+			}
 		} else if (!strcmp(name, "fingerprint")) {
 			r->fingerprint = get_str(ld, k, v);
 		} else if (!strcmp(name, "hint")) {
@@ -620,7 +639,7 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 			load_rules(ld, pk, pv, p, ctx);
 		else if (!strcmp(name, "terminal_patterns")) {
 			p->terminal_patterns_present = 1;
-			get_regex_list(ld, pk, pv, &p->terminal_patterns);
+			get_regex_list(ld, pk, pv, &p->terminal_patterns, &p->terminal_re, &p->nterminal_re);
 		} else if (!strcmp(name, "stall_threshold"))
 			get_int(ld, pk, pv, 1, &p->stall_threshold);
 		else if (!strcmp(name, "progress_deadline"))
@@ -644,30 +663,26 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 }
 
 /* A use of a wait_policy in probe_aware mode must have something to observe,
- * counting what it inherits from the workflow-level policy. */
+ * counting what it inherits from the workflow-level policy: read on the
+ * policy as resolved (wait_settings_resolve(): the use, then the workflow
+ * level, then the defaults), so the inheritance is the runner's. */
 static void check_observes(struct ld *ld, const struct wl_wait_policy *use, struct wl_pos at)
 {
-	const struct wl_wait_policy *top = &ld->wf->wait_policy;
-	enum wl_wait_mode mode = use->mode ? use->mode : top->present ? top->mode : WAIT_MODE_UNSET;
-	if (mode != WAIT_MODE_PROBE_AWARE)
-		return;
-	int observes = use->probe || use->classify || use->builtin;
-	observes |= use->rules_present ? use->nrules > 0 : top->present && top->nrules > 0;
-	observes |= use->terminal_patterns_present ? use->terminal_patterns.n > 0
-						   : top->present && top->terminal_patterns.n > 0;
-	if (!use->probe && !use->classify && !use->builtin && top->present)
-		observes |= top->probe || top->classify || top->builtin;
-	if (!observes)
-		errlist_add(ld->diags, DIAG_ERROR, ld->file, at.line, at.col,
-			    "wait_policy with mode 'probe_aware' has nothing to observe (set probe, rules, terminal_patterns, builtin or classify)");
-	/* stalling needs evidence (SPEC §4.4.2): without a probe, a stall_threshold
-	 * can only fire on silence — the condition's output merely staying the same */
-	const char *probe = use->probe ? use->probe : top->present ? top->probe : NULL;
-	int stall = use->stall_threshold != WL_UNSET || (top->present && top->stall_threshold != WL_UNSET);
-	if (observes && !probe && stall)
-		errlist_add(ld->diags, DIAG_WARNING, ld->file, at.line, at.col,
-			    "wait_policy sets stall_threshold without a probe: it can only stall on silence (the condition's "
-			    "output staying the same), not on evidence; add a probe that shows progress, or drop stall_threshold");
+	struct wait_settings ws;
+	wait_settings_resolve(&ws, use, &ld->wf->wait_policy, WL_UNSET);
+	if (ws.p.mode == WAIT_MODE_PROBE_AWARE) {
+		int observes = wait_policy_observes(&ws.p);
+		if (!observes)
+			errlist_add(ld->diags, DIAG_ERROR, ld->file, at.line, at.col,
+				    "wait_policy with mode 'probe_aware' has nothing to observe (set probe, rules, terminal_patterns, builtin or classify)");
+		/* stalling needs evidence (SPEC §4.4.2): without a probe, a stall_threshold
+		 * can only fire on silence — the condition's output merely staying the same */
+		if (observes && !ws.p.probe && ws.p.stall_threshold_set)
+			errlist_add(ld->diags, DIAG_WARNING, ld->file, at.line, at.col,
+				    "wait_policy sets stall_threshold without a probe: it can only stall on silence (the condition's "
+				    "output staying the same), not on evidence; add a probe that shows progress, or drop stall_threshold");
+	}
+	wait_settings_release(&ws);
 }
 
 /* ---------------------------------------------------------- step sub-blocks */
@@ -1865,7 +1880,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 					check_path(ld, v->items[j], "db", wf->history_db);
 		}
 		else if (!strcmp(name, "redact"))
-			get_regex_list(ld, k, v, &wf->redact);
+			get_regex_list(ld, k, v, &wf->redact, NULL, NULL);
 		else if (!strcmp(name, "workers"))
 			load_workers(ld, k, v);
 		else if (!strcmp(name, "sentinel"))
@@ -1972,7 +1987,7 @@ int loader_load_rules_file(const char *path, struct wl_wait_policy *p, struct er
 				load_rules(&ld, k, v, &got, "the rules file");
 			} else if (!strcmp(k->value, "terminal_patterns")) {
 				got.terminal_patterns_present = 1;
-				get_regex_list(&ld, k, v, &got.terminal_patterns);
+				get_regex_list(&ld, k, v, &got.terminal_patterns, &got.terminal_re, &got.nterminal_re);
 			} else if (!strcmp(k->value, "ignore_fields")) {
 				got.ignore_fields_present = 1;
 				get_strlist(&ld, k, v, &got.ignore_fields, 0);
@@ -1991,6 +2006,15 @@ int loader_load_rules_file(const char *path, struct wl_wait_policy *p, struct er
 			got.nrules = 0;   /* moved */
 		}
 		p->rules_present |= got.rules_present;
+		/* the compiled code moves with the strings; p's own patterns not
+		 * compiled yet stay so (wait_policy_compile() does them) */
+		if (p->nterminal_re == p->terminal_patterns.n && got.nterminal_re) {
+			p->terminal_re = xrealloc(p->terminal_re,
+						  (p->nterminal_re + got.nterminal_re) * sizeof(*p->terminal_re));
+			memcpy(p->terminal_re + p->nterminal_re, got.terminal_re, got.nterminal_re * sizeof(*got.terminal_re));
+			p->nterminal_re += got.nterminal_re;
+			got.nterminal_re = 0;   /* moved */
+		}
 		for (size_t i = 0; i < got.terminal_patterns.n; i++)
 			strvec_push(&p->terminal_patterns, got.terminal_patterns.v[i]);
 		p->terminal_patterns_present |= got.terminal_patterns_present;

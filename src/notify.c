@@ -221,7 +221,7 @@ static void flush_reports(struct notifier *n)
 			cJSON_AddStringToObject(d, "event", r->a.event);
 			cJSON_AddStringToObject(d, "reason", notify_reason_name(r->reason));
 			cJSON_AddStringToObject(d, "message", r->message);
-			struct wl_event ev = {EV_NOTIFY, 0, r->a.run_id, r->a.step, r->a.iteration, r->a.attempt, d};
+			struct wl_event ev = {EV_NOTIFY, 0, r->a.run_id, r->a.step, r->a.iteration, r->a.attempt, d, CLASS_UNSET};
 			bus_emit(n->bus, &ev);
 			cJSON_Delete(d);
 		}

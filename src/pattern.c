@@ -89,9 +89,17 @@ static char *translate(const char *re)
 	return strbuf_detach(&sb);
 }
 
+static unsigned long compiles;
+
+unsigned long pattern_compiles(void)
+{
+	return compiles;
+}
+
 int pattern_compile(struct pattern *p, const char *source, struct wl_err *err)
 {
 	memset(p, 0, sizeof(*p));
+	compiles++;
 	char *re = translate(source);
 	/* "(?C1)" first (after any leading (*VERB) settings, which must open
 	 * the pattern): called as each match attempt begins (budget()). The
@@ -268,4 +276,30 @@ void pattern_free(struct pattern *p)
 	}
 	free(p->source);
 	memset(p, 0, sizeof(*p));
+}
+
+struct pattern *pattern_new(const char *source, struct wl_err *err)
+{
+	struct pattern *p = xmalloc(sizeof(*p));
+	if (pattern_compile(p, source, err) < 0) {
+		free(p);
+		return NULL;
+	}
+	p->refs = 1;
+	return p;
+}
+
+struct pattern *pattern_ref(struct pattern *p)
+{
+	if (p)
+		p->refs++;
+	return p;
+}
+
+void pattern_unref(struct pattern *p)
+{
+	if (!p || --p->refs > 0)
+		return;
+	pattern_free(p);
+	free(p);
 }

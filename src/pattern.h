@@ -19,6 +19,13 @@
  *   pattern_free(&p);
  *
  * Ownership: struct pattern owns its compiled code and a copy of the source.
+ * A pattern compiled once and used by several owners (a workflow's rule and
+ * every resolved wait_settings that inherits it, workflow.h) is made with
+ * pattern_new() and shared with pattern_ref()/pattern_unref(): the last
+ * unref frees it. Matching never changes a pattern (pattern_exec works on
+ * copies of its match context), so one compiled pattern serves every wait.
+ * pattern_compiles() counts the compilations of the process (for tests:
+ * "compiled once per workflow load").
  */
 #ifndef WAITLOOP_PATTERN_H
 #define WAITLOOP_PATTERN_H
@@ -33,6 +40,7 @@ struct pattern {
 	void *jit_stack; /* pcre2_jit_stack_8 *, or NULL */
 	int compiled;
 	char *source;   /* owned copy of the pattern as written */
+	unsigned refs;  /* pattern_new()/pattern_ref() owners; 0 = not shared (pattern_compile) */
 };
 
 enum pattern_result { PATTERN_NOMATCH = 0, PATTERN_MATCH = 1, PATTERN_LIMIT = 2 };
@@ -50,5 +58,11 @@ enum pattern_result pattern_exec(const struct pattern *p, const char *text, size
  * one character, of a word with spaces, of digits): validate warns. */
 enum pattern_result pattern_probe_limits(const struct pattern *p);
 void pattern_free(struct pattern *p);
+/* A shared pattern: compiled once (one reference), NULL + err when invalid. */
+struct pattern *pattern_new(const char *source, struct wl_err *err);
+struct pattern *pattern_ref(struct pattern *p);   /* p may be NULL; returns p */
+void pattern_unref(struct pattern *p);            /* p may be NULL */
+/* How many patterns this process has compiled (pattern_compile/pattern_new). */
+unsigned long pattern_compiles(void);
 
 #endif

@@ -22,7 +22,7 @@ struct live_step {
 	char *id;
 	int iteration, max_iterations;
 	char phase[24];
-	char cls[24];
+	enum obs_class cls;          /* of the last observation; CLASS_UNSET: none in this phase */
 	int no_progress, threshold;
 	int64_t start_ms;
 	struct strbuf partial[2];   /* verbose: an unfinished output line per stream (redacted) */
@@ -142,8 +142,8 @@ static void describe_step(const struct live_step *s, struct strbuf *sb)
 		strbuf_addf(sb, "  iteration %d/%d", s->iteration ? s->iteration : 1, s->max_iterations);
 	if (s->phase[0])
 		strbuf_addf(sb, "  %s", s->phase);
-	if (s->cls[0]) {
-		strbuf_addf(sb, "  probe: %s", s->cls);
+	if (s->cls != CLASS_UNSET) {
+		strbuf_addf(sb, "  probe: %s", class_name(s->cls));
 		if (s->threshold > 0)
 			strbuf_addf(sb, "  no progress %d/%d", s->no_progress, s->threshold);
 		else
@@ -335,7 +335,7 @@ static void event_line(const struct wl_event *ev, struct strbuf *sb)
 		add_list(sb, d, "fingerprints", "fingerprints:");
 		break;
 	case EV_OBSERVATION:
-		strbuf_addf(sb, "[%s] observation %g: %s, no progress %g", step, jnum(d, "seq", 0), jstr(d, "class"),
+		strbuf_addf(sb, "[%s] observation %g: %s, no progress %g", step, jnum(d, "seq", 0), class_name(ev->obs_class),
 			    jnum(d, "no_progress", 0));
 		break;
 	case EV_WAIT_FINISHED:
@@ -430,7 +430,7 @@ static void track(struct progress *p, const struct wl_event *ev)
 	case EV_ATTEMPT_STARTED:
 		if ((s = find_step(p, ev->step))) {
 			snprintf(s->phase, sizeof(s->phase), "%s", jstr(d, "phase"));
-			s->cls[0] = '\0';
+			s->cls = CLASS_UNSET;
 		}
 		break;
 	case EV_ITERATION_STARTED:
@@ -441,7 +441,7 @@ static void track(struct progress *p, const struct wl_event *ev)
 		break;
 	case EV_OBSERVATION:
 		if ((s = find_step(p, ev->step))) {
-			snprintf(s->cls, sizeof(s->cls), "%s", jstr(d, "class"));
+			s->cls = ev->obs_class;
 			s->no_progress = (int)jnum(d, "no_progress", 0);
 			s->threshold = (int)jnum(d, "stall_threshold", 0);
 		}
@@ -539,64 +539,53 @@ void progress_finish(struct progress *p)
 	p->redraw_timer = p->tick_timer = p->keepalive_timer = 0;
 }
 
-/* roboppi's result block (its run.ts): "  PASS  step<pad> (N iterations) — reason". */
-void progress_print_roboppi_table(FILE *out, const cJSON *summary, int color)
+/*
+ * The result table after a run. Two layouts, one printer:
+ *   waitloop: "PASS  step (2 iterations) — reason", then "Workflow: S (1.0s)", ...
+ *   roboppi (its run.ts): a "─── Results ───" header, "  PASS  step<pad> (N
+ *   iterations) — reason" (iterations only when more than one, no reason on
+ *   SKIP), then "Workflow: S  (1.0s)", "Context:  ...", "Run:      ...".
+ */
+static void print_table(FILE *out, const cJSON *summary, int color, int roboppi)
 {
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(summary, "steps");
 	const cJSON *st;
-	size_t width = 0;
+	size_t width = roboppi ? 0 : 4;   /* roboppi pads the step ids, waitloop the labels */
 	cJSON_ArrayForEach(st, steps) {
-		size_t w = strlen(jstr(st, "id"));
+		size_t w = strlen(roboppi ? jstr(st, "id") : status_label(jstr(st, "status")));
 		if (w > width)
 			width = w;
 	}
-	fprintf(out, "\n%s\n\n", color ? "\033[1m─── Results ───\033[0m" : "─── Results ───");
+	if (roboppi)
+		fprintf(out, "\n%s\n\n", color ? "\033[1m─── Results ───\033[0m" : "─── Results ───");
 	cJSON_ArrayForEach(st, steps) {
 		const char *label = status_label(jstr(st, "status"));
-		if (color)
-			fprintf(out, "  %s%s\033[0m  %-*s", status_color(label), label, (int)width, jstr(st, "id"));
+		const char *on = color ? status_color(label) : "", *off = color ? "\033[0m" : "";
+		if (roboppi)
+			fprintf(out, "  %s%s%s  %-*s", on, label, off, (int)width, jstr(st, "id"));
 		else
-			fprintf(out, "  %s  %-*s", label, (int)width, jstr(st, "id"));
+			fprintf(out, "%s%-*s%s  %s", on, (int)width, label, off, jstr(st, "id"));
 		int iters = (int)jnum(st, "iterations", 0);
-		if (iters > 1)
-			fprintf(out, " (%d iterations)", iters);
+		if (iters > (roboppi ? 1 : 0))
+			fprintf(out, " (%d iteration%s)", iters, iters == 1 ? "" : "s");
 		const char *reason = jstr(st, "reason");
-		if (*reason && strcmp(label, "PASS") && strcmp(label, "SKIP"))
+		if (*reason && strcmp(label, "PASS") && !(roboppi && !strcmp(label, "SKIP")))
 			fprintf(out, " — %s", reason);
 		fputc('\n', out);
 	}
-	fprintf(out, "\nWorkflow: %s  (%.1fs)\n", jstr(summary, "status"), jnum(summary, "duration_s", 0));
-	fprintf(out, "Context:  %s\n", jstr(summary, "context_dir"));
-	fprintf(out, "Run:      %s\n", jstr(summary, "run_id"));
+	fprintf(out, roboppi ? "\nWorkflow: %s  (%.1fs)\n" : "Workflow: %s (%.1fs)\n", jstr(summary, "status"),
+		jnum(summary, "duration_s", 0));
+	fprintf(out, roboppi ? "Context:  %s\n" : "Context: %s\n", jstr(summary, "context_dir"));
+	fprintf(out, roboppi ? "Run:      %s\n" : "Run: %s\n", jstr(summary, "run_id"));
 	fflush(out);
+}
+
+void progress_print_roboppi_table(FILE *out, const cJSON *summary, int color)
+{
+	print_table(out, summary, color, 1);
 }
 
 void progress_print_table(FILE *out, const cJSON *summary, int color)
 {
-	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(summary, "steps");
-	const cJSON *st;
-	size_t width = 4;
-	cJSON_ArrayForEach(st, steps) {
-		size_t w = strlen(status_label(jstr(st, "status")));
-		if (w > width)
-			width = w;
-	}
-	cJSON_ArrayForEach(st, steps) {
-		const char *label = status_label(jstr(st, "status"));
-		if (color)
-			fprintf(out, "%s%-*s\033[0m  %s", status_color(label), (int)width, label, jstr(st, "id"));
-		else
-			fprintf(out, "%-*s  %s", (int)width, label, jstr(st, "id"));
-		int iters = (int)jnum(st, "iterations", 0);
-		if (iters > 0)
-			fprintf(out, " (%d iteration%s)", iters, iters == 1 ? "" : "s");
-		const char *reason = jstr(st, "reason");
-		if (*reason && strcmp(label, "PASS"))
-			fprintf(out, " — %s", reason);
-		fputc('\n', out);
-	}
-	fprintf(out, "Workflow: %s (%.1fs)\n", jstr(summary, "status"), jnum(summary, "duration_s", 0));
-	fprintf(out, "Context: %s\n", jstr(summary, "context_dir"));
-	fprintf(out, "Run: %s\n", jstr(summary, "run_id"));
-	fflush(out);
+	print_table(out, summary, color, 0);
 }

@@ -12,14 +12,6 @@
 #include "fsutil.h"
 #include "xalloc.h"
 
-static int64_t check_timeout(const struct step_run *sr)
-{
-	if (sr->s->check.timeout != WL_UNSET)
-		return sr->s->check.timeout;
-	int64_t base = sr->s->timeout != WL_UNSET ? sr->s->timeout : sr->r->wf->timeout;
-	return base / 4 < 1000 ? 1000 : base / 4;
-}
-
 void iteration_start(struct step_run *sr)
 {
 	sr->attempt = 0;
@@ -113,7 +105,7 @@ void stepcheck_on_exit(void *arg, const struct proc_result *res)
 	if (sr->sentinel_fired && !sr->stopping)
 		sentinel_to_iteration(sr);
 	sr->exit_code = res->exited ? res->exit_code : -1;
-	char *reason = attempt_result_reason(res, check_timeout(sr));
+	char *reason = attempt_result_reason(res, workflow_check_timeout(sr->r->wf, sr->s));
 	if (sr->guard_error) {
 		free(reason);
 		reason = sr->guard_error;

@@ -766,9 +766,11 @@ static int record_observation(struct store *st, const struct wl_event *ev, const
 	}
 	if (run_stmt(st, Q_WAIT_OBS, err, "IJ", id, field(ev, "target")) < 0)
 		return -1;
-	return run_stmt(st, Q_OBS_INSERT, err, "IJIJJJJJJJJJ", id, field(ev, "seq"), ev->ts_ms,
+	/* the class comes typed (ev->obs_class) and is spelled here, at the SQL boundary */
+	const char *cls = ev->obs_class != CLASS_UNSET ? class_name(ev->obs_class) : NULL;
+	return run_stmt(st, Q_OBS_INSERT, err, "IJIJJsJJJJJJ", id, field(ev, "seq"), ev->ts_ms,
 			field(ev, "elapsed_s"), field(ev, "condition_exit"),
-			field(ev, "class"), field(ev, "digest"), field(ev, "changed"), field(ev, "no_progress"),
+			cls, field(ev, "digest"), field(ev, "changed"), field(ev, "no_progress"),
 			field(ev, "fingerprints"), field(ev, "summary"), field(ev, "probe_error"));
 }
 

@@ -239,16 +239,22 @@ static char *redacted_bounded(const struct wait *w, const char *text, size_t cap
 
 /* --- artifacts and events -------------------------------------------------- */
 
-static void emit(struct wait *w, enum ev_type type, cJSON *data)
+/* cls: an observation's class, typed for the sinks (CLASS_UNSET for other events). */
+static void emit_class(struct wait *w, enum ev_type type, cJSON *data, enum obs_class cls)
 {
 	if (!w->bus) {
 		cJSON_Delete(data);
 		return;
 	}
 	struct wl_event ev = {.type = type, .run_id = w->run_id, .step = w->step, .iteration = w->iteration,
-			      .data = data};
+			      .data = data, .obs_class = cls};
 	bus_emit(w->bus, &ev);
 	cJSON_Delete(data);
+}
+
+static void emit(struct wait *w, enum ev_type type, cJSON *data)
+{
+	emit_class(w, type, data, CLASS_UNSET);
 }
 
 /* The one-line summary of an observation: the probe's summary, else the first reason, else the output's last line. */
@@ -299,7 +305,8 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 		cJSON_AddNumberToObject(o, "condition_exit", w->cond_exit);
 	else
 		cJSON_AddNullToObject(o, "condition_exit");
-	cJSON_AddStringToObject(o, "class", c->met ? "met" : class_name(c->class));
+	enum obs_class cls = c->met ? CLASS_MET : c->class;
+	cJSON_AddStringToObject(o, "class", class_name(cls));
 	if (digest)
 		cJSON_AddStringToObject(o, "digest", digest);
 	else
@@ -337,7 +344,7 @@ static void log_observation(struct wait *w, const struct classification *c, cons
 	int thr = active_stall_threshold(w);
 	if (thr)
 		cJSON_AddNumberToObject(o, "stall_threshold", thr);
-	emit(w, EV_OBSERVATION, o);
+	emit_class(w, EV_OBSERVATION, o, cls);
 }
 
 /* The probe as last seen, redacted and bounded, for wait-failure.json. */
@@ -1302,7 +1309,7 @@ static struct wait *wait_new(const struct wait_params *p, struct wl_err *err)
 	w->probe_log = fs_join(w->out_dir, "wait-probe.log");
 	w->failure_file = fs_join(w->out_dir, "wait-failure.json");
 	if (pol->mode == WAIT_MODE_PROBE_AWARE) {
-		w->cls = classifier_new(pol, err);
+		w->cls = classifier_new(p->settings, err);
 		if (!w->cls) {
 			wait_free(w);
 			return NULL;

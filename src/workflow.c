@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pattern.h"
 #include "xalloc.h"
 
 static const char *const worker_names[WORKER_KINDS] = {
@@ -28,31 +29,40 @@ int worker_parse(const char *s, enum wl_worker *out)
 	return -1;
 }
 
-const char *class_name(enum wl_class c)
+/* The one spelling of enum obs_class. */
+static const char *const class_names[] = {
+	[CLASS_UNSET] = "",		[CLASS_RETRYABLE] = "retryable", [CLASS_TERMINAL_FAIL] = "terminal_fail",
+	[CLASS_PROGRESSING] = "progressing", [CLASS_STALLED] = "stalled",	 [CLASS_MET] = "met",
+};
+#define NCLASS_NAMES (sizeof(class_names) / sizeof(class_names[0]))
+
+const char *class_name(enum obs_class c)
 {
-	switch (c) {
-	case CLASS_RETRYABLE: return "retryable";
-	case CLASS_TERMINAL_FAIL: return "terminal_fail";
-	case CLASS_PROGRESSING: return "progressing";
-	case CLASS_STALLED: return "stalled";
-	case CLASS_UNSET: break;
-	}
-	return "";
+	return (unsigned)c < NCLASS_NAMES ? class_names[c] : "";
 }
 
-int class_parse(const char *s, enum wl_class *out)
+static int class_lookup(const char *s, enum obs_class last, enum obs_class *out)
 {
-	static const struct { const char *name; enum wl_class c; } names[] = {
-		{"retryable", CLASS_RETRYABLE},   {"terminal_fail", CLASS_TERMINAL_FAIL},
-		{"progressing", CLASS_PROGRESSING}, {"stalled", CLASS_STALLED},
-		{"terminal", CLASS_TERMINAL_FAIL}, /* roboppi */
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(s, names[i].name)) {
-			*out = names[i].c;
+	for (unsigned i = CLASS_RETRYABLE; s && i <= (unsigned)last; i++)
+		if (!strcmp(s, class_names[i])) {
+			*out = (enum obs_class)i;
 			return 0;
 		}
 	return -1;
+}
+
+int class_parse(const char *s, enum obs_class *out)
+{
+	if (s && !strcmp(s, "terminal")) {   /* roboppi's probe value */
+		*out = CLASS_TERMINAL_FAIL;
+		return 0;
+	}
+	return class_lookup(s, CLASS_STALLED, out);
+}
+
+int obs_class_parse(const char *s, enum obs_class *out)
+{
+	return class_lookup(s, CLASS_MET, out);
 }
 
 static const char *const outcome_names[] = {
@@ -99,11 +109,24 @@ static void rules_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *
 		struct wl_rule *d = &dst->rules[i];
 		*d = *r;
 		d->match = xstrdup(r->match);
+		d->re = pattern_ref(r->re);
 		d->field = xstrdup(r->field);
 		d->equals = xstrdup(r->equals);
 		d->fingerprint = xstrdup(r->fingerprint);
 		d->hint = xstrdup(r->hint);
 	}
+}
+
+/* Appends src's terminal_patterns (and their compiled code, shared) to dst's. */
+static void terminal_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src)
+{
+	int compiled = dst->nterminal_re == dst->terminal_patterns.n && src->nterminal_re == src->terminal_patterns.n;
+	strvec_copy(&dst->terminal_patterns, &src->terminal_patterns);
+	if (!compiled || !src->nterminal_re)
+		return;
+	dst->terminal_re = xrealloc(dst->terminal_re, (dst->nterminal_re + src->nterminal_re) * sizeof(*dst->terminal_re));
+	for (size_t i = 0; i < src->nterminal_re; i++)
+		dst->terminal_re[dst->nterminal_re++] = pattern_ref(src->terminal_re[i]);
 }
 
 void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *src)
@@ -116,7 +139,9 @@ void wait_policy_copy(struct wl_wait_policy *dst, const struct wl_wait_policy *s
 	dst->fingerprint_prefix = xstrdup(src->fingerprint_prefix);
 	memset(&dst->terminal_patterns, 0, sizeof(dst->terminal_patterns));
 	memset(&dst->ignore_fields, 0, sizeof(dst->ignore_fields));
-	strvec_copy(&dst->terminal_patterns, &src->terminal_patterns);
+	dst->terminal_re = NULL;
+	dst->nterminal_re = 0;
+	terminal_copy(dst, src);
 	strvec_copy(&dst->ignore_fields, &src->ignore_fields);
 	rules_copy(dst, src);
 }
@@ -137,6 +162,7 @@ void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_polic
 		defaults = NULL;
 	if (dst->mode == WAIT_MODE_UNSET)
 		dst->mode = defaults && defaults->mode ? defaults->mode : WAIT_MODE_TIMEOUT_ONLY;
+	dst->max_wait_set = dst->max_wait != WL_UNSET || (defaults && defaults->max_wait != WL_UNSET);
 	FILL_INT(max_wait, fallback_max_wait)
 	FILL_INT(interval, WAIT_DEFAULT_INTERVAL_MS)
 	FILL_INT(backoff_max_interval, WL_UNSET)
@@ -163,7 +189,7 @@ void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_polic
 		dst->rules_present = 1;
 	}
 	if (defaults && !dst->terminal_patterns_present) {
-		strvec_copy(&dst->terminal_patterns, &defaults->terminal_patterns);
+		terminal_copy(dst, defaults);
 		dst->terminal_patterns_present = defaults->terminal_patterns_present;
 	}
 	if (defaults && !dst->ignore_fields_present) {
@@ -171,6 +197,38 @@ void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_polic
 		dst->ignore_fields_present = defaults->ignore_fields_present;
 	}
 	dst->present = use->present || defaults;
+}
+
+int wait_policy_compile(struct wl_wait_policy *p, struct wl_err *err)
+{
+	if (p->nterminal_re < p->terminal_patterns.n) {
+		p->terminal_re = xrealloc(p->terminal_re, p->terminal_patterns.n * sizeof(*p->terminal_re));
+		for (size_t i = p->nterminal_re; i < p->terminal_patterns.n; i++) {
+			p->terminal_re[i] = pattern_new(p->terminal_patterns.v[i], err);
+			if (!p->terminal_re[i])
+				return err_prefix(err, "terminal_patterns[%zu]", i);
+			p->nterminal_re = i + 1;
+		}
+	}
+	for (size_t i = 0; i < p->nrules; i++) {
+		struct wl_rule *r = &p->rules[i];
+		if (r->match && !r->re && !(r->re = pattern_new(r->match, err)))
+			return err_prefix(err, "rules[%zu].match", i);
+	}
+	return 0;
+}
+
+int wait_policy_observes(const struct wl_wait_policy *p)
+{
+	return p->probe || p->classify || p->builtin || p->nrules || p->terminal_patterns.n;
+}
+
+int64_t workflow_check_timeout(const struct wl_workflow *wf, const struct wl_step *s)
+{
+	if (s->check.timeout != WL_UNSET)
+		return s->check.timeout;
+	int64_t base = s->timeout != WL_UNSET ? s->timeout : wf->timeout;
+	return base / 4 < WAIT_CHECK_TIMEOUT_MIN_MS ? WAIT_CHECK_TIMEOUT_MIN_MS : base / 4;
 }
 
 void wait_settings_release(struct wait_settings *s)
@@ -192,9 +250,7 @@ void workflow_resolve_waits(struct wl_workflow *wf)
 			free(s->wait_settings.p.target);
 			s->wait_settings.p.target = xstrdup(s->wait_target);
 		}
-		int64_t check_timeout = s->check.timeout;
-		if (check_timeout == WL_UNSET)
-			check_timeout = step_timeout / 4 < 1000 ? 1000 : step_timeout / 4;
+		int64_t check_timeout = workflow_check_timeout(wf, s);
 		wait_settings_release(&s->check.wait_settings);
 		wait_settings_resolve(&s->check.wait_settings, &s->check.wait_policy, &wf->wait_policy,
 				      check_timeout > 0 ? check_timeout : wf->timeout);
@@ -208,7 +264,11 @@ void wait_policy_release(struct wl_wait_policy *p)
 	free(p->classify);
 	free(p->builtin);
 	free(p->fingerprint_prefix);
+	for (size_t i = 0; i < p->nterminal_re; i++)
+		pattern_unref(p->terminal_re[i]);
+	free(p->terminal_re);
 	for (size_t i = 0; i < p->nrules; i++) {
+		pattern_unref(p->rules[i].re);
 		free(p->rules[i].match);
 		free(p->rules[i].field);
 		free(p->rules[i].equals);

@@ -12,15 +12,18 @@
  *   - counts/ints use WL_UNSET for "not given" as well;
  *   - enums have a *_UNSET = 0 member so a zeroed struct is "nothing given";
  *   - optional strings are NULL when absent.
- * Defaults are not applied here: the consumer applies them (the
- * workflow-level wait_policy is resolved into each use by the wait engine,
- * wait.h).
+ * Defaults are not applied to the as-written fields: the one resolver,
+ * wait_settings_resolve(), with the one defaults table below, turns each
+ * use's wait_policy (plus the workflow-level one) into a struct wait_settings
+ * once per load; the wait engine (wait.h) and everything after it read only
+ * those.
  */
 #ifndef WAITLOOP_WORKFLOW_H
 #define WAITLOOP_WORKFLOW_H
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "strvec.h"
 
 #define WL_UNSET (-1)
@@ -42,13 +45,18 @@ enum wl_worker {
 
 enum wl_wait_mode { WAIT_MODE_UNSET = 0, WAIT_MODE_TIMEOUT_ONLY, WAIT_MODE_PROBE_AWARE };
 
-/* The four observation classes (SPEC §4.4). */
-enum wl_class {
+/* The four observation classes (SPEC §4.4), and CLASS_MET for an
+ * observation whose condition exited 0 (never a rule's or a classifier's
+ * class). Typed between modules (classify, wait, the event bus, progress,
+ * store); spelled only at the JSON/SQL/text boundary by class_name() /
+ * class_parse(), from the one table in workflow.c. */
+enum obs_class {
 	CLASS_UNSET = 0,
 	CLASS_RETRYABLE,
 	CLASS_TERMINAL_FAIL,
 	CLASS_PROGRESSING,
 	CLASS_STALLED,
+	CLASS_MET,
 };
 
 /* How a wait ended (the engine's result, wait.h; verdict, store and the
@@ -69,13 +77,16 @@ enum wl_on_abort { ON_ABORT_UNSET = 0, ON_ABORT_INCOMPLETE, ON_ABORT_FAIL };
 enum wl_on_failure { ON_FAILURE_UNSET = 0, ON_FAILURE_ABORT, ON_FAILURE_CONTINUE, ON_FAILURE_RETRY };
 enum wl_on_exhausted { ON_EXHAUSTED_UNSET = 0, ON_EXHAUSTED_ABORT, ON_EXHAUSTED_CONTINUE };
 
+struct pattern;
+
 /* One entry of wait_policy.rules (ordered, first match wins). */
 struct wl_rule {
 	char *match;          /* regex over condition/probe/guarded output, or NULL */
+	struct pattern *re;   /* match compiled (wait_policy_compile()), shared by every copy; NULL without match */
 	char *field;          /* dot path into the probe JSON ("a.b[*].c"), or NULL */
 	char *equals;         /* value the field must equal; NULL = field exists */
 	int after;            /* WL_UNSET, or N: takes effect after N matches in a row */
-	enum wl_class class;  /* required */
+	enum obs_class class; /* required */
 	char *fingerprint;    /* template with {1}.. and {field.path}, or NULL */
 	char *hint;           /* optional text for fix.md ("check the chart name") */
 	struct wl_pos pos;
@@ -85,6 +96,7 @@ struct wl_wait_policy {
 	int present;                  /* the key was written */
 	enum wl_wait_mode mode;
 	int64_t max_wait;             /* ms */
+	int max_wait_set;             /* resolved: written (use or workflow level), not the enclosing timeout */
 	int64_t interval;             /* ms */
 	double backoff_factor;        /* 0 = unset */
 	int64_t backoff_max_interval; /* ms */
@@ -97,6 +109,8 @@ struct wl_wait_policy {
 	size_t nrules;
 	int rules_present;            /* rules: was written (even empty) */
 	struct strvec terminal_patterns;
+	struct pattern **terminal_re; /* terminal_patterns compiled (wait_policy_compile()), shared by every copy */
+	size_t nterminal_re;          /* == terminal_patterns.n once compiled */
 	int terminal_patterns_present;
 	int stall_threshold;
 	int stall_threshold_set;      /* written by the user (use or workflow level), not the default */
@@ -118,7 +132,8 @@ struct wl_wait_policy {
  * commands/strings (NULL = none). p.present keeps whether a policy was
  * written (the use or the workflow level). Built once per workflow load
  * (workflow_resolve_waits(): wl_step.wait_settings, wl_check.wait_settings)
- * and once by `waitloop wait`; owns its strings.
+ * and once by `waitloop wait`; owns its strings, and shares (pattern_ref) the
+ * regexes compiled once in the policies it was resolved from.
  */
 struct wait_settings {
 	struct wl_wait_policy p;
@@ -132,6 +147,8 @@ struct wait_settings {
 #define WAIT_DEFAULT_STALL_THRESHOLD 6
 #define WAIT_DEFAULT_PROGRESS_DEADLINE_MS (10 * 60 * 1000)
 #define WAIT_DEFAULT_GRACE_MS 5000
+/* a completion_check without timeout: the step's timeout / 4, at least this (workflow_check_timeout()) */
+#define WAIT_CHECK_TIMEOUT_MIN_MS 1000
 
 /* roboppi Sentinel (docs/features/sentinel.md of roboppi): a runner-owned
  * guard of a step or check, active only when the workflow's
@@ -372,9 +389,12 @@ void workflow_free(struct wl_workflow *wf);
 /* Name tables (for messages and JSON); the *_parse functions return -1 when unknown. */
 const char *worker_name(enum wl_worker w);
 int worker_parse(const char *s, enum wl_worker *out);
-const char *class_name(enum wl_class c);
-/* Accepts the four classes and roboppi's probe values ("terminal" = terminal_fail). */
-int class_parse(const char *s, enum wl_class *out);
+/* "retryable", "terminal_fail", "progressing", "stalled", "met"; "" for CLASS_UNSET. */
+const char *class_name(enum obs_class c);
+/* Accepts the four classes and roboppi's probe values ("terminal" = terminal_fail); not "met". */
+int class_parse(const char *s, enum obs_class *out);
+/* An observation's class as logged (wait-probe.log, events): the four and "met". */
+int obs_class_parse(const char *s, enum obs_class *out);
 /* The one spelling of wait outcomes: "met", "terminal_fail", "stalled",
  * "timeout", "no_output", "cancelled", "error". parse: 0, or -1 if unknown. */
 const char *wait_outcome_name(enum wait_outcome o);
@@ -395,6 +415,21 @@ void wait_policy_init(struct wl_wait_policy *p);
 void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_policy *use,
 			   const struct wl_wait_policy *workflow, int64_t fallback_max_wait);
 void wait_settings_release(struct wait_settings *s);
+/*
+ * Compile the policy's regexes that are not compiled yet (rules[].match,
+ * terminal_patterns): once per workflow load (the loader, at each pattern, for
+ * FILE:LINE:COL errors) or once per `waitloop wait`. Copies and resolved
+ * settings share the compiled code (pattern_ref); the classifier only uses
+ * it. 0, or -1 + err naming the pattern ("terminal_patterns[1]: ...").
+ */
+int wait_policy_compile(struct wl_wait_policy *p, struct wl_err *err);
+/* 1 when a policy has something to observe besides the condition: probe,
+ * classify, builtin, rules or terminal_patterns (probe_aware needs one). Ask
+ * the resolved policy (wait_settings.p): what it inherits counts. */
+int wait_policy_observes(const struct wl_wait_policy *p);
+/* The timeout of a step's completion_check: its own, else the step's timeout
+ * (else the workflow's) / 4, at least WAIT_CHECK_TIMEOUT_MIN_MS. */
+int64_t workflow_check_timeout(const struct wl_workflow *wf, const struct wl_step *s);
 /* Resolve every step's and check's wait_policy once (the loader calls it on a
  * valid workflow): max_wait falls back to the step's timeout (a check's: its
  * own, else the step timeout / 4, at least 1 s), then the workflow's. */

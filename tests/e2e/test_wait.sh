@@ -192,6 +192,29 @@ expect_eq "$?" 2
 expect_contains err.txt "bad2.yaml:3:5: 'equals' needs 'field' (rule 1 of the rules file)"
 t_end
 
+# a pattern is compiled once, when the options are read: a bad one is a
+# usage error before anything runs
+t_begin wait_bad_terminal_pattern_is_a_usage_error
+"$WL" wait --terminal-pattern 'ok' --terminal-pattern '([' --out badre -- sh -c 'touch ran' 2>err.txt
+expect_eq "$?" 2
+expect_contains err.txt "terminal_patterns[1]: invalid regular expression '(['"
+expect_contains err.txt "(--terminal-pattern)"
+[ ! -e ran ] || t_fail "the condition ran"
+t_end
+
+# --terminal-pattern and a rules file's terminal_patterns add up, in order,
+# each compiled once (the rules file's by its reader)
+t_begin wait_terminal_patterns_from_options_and_rules_file
+reset
+echo "Error: INSTALLATION FAILED: chart not found" | answer kubectl 1 1 err
+printf 'terminal_patterns: ["(?i)chart not found"]\n' > tp.yaml
+"$WL" wait --terminal-pattern 'never printed' --rules tp.yaml --out out --interval 100ms --max-wait 60s \
+	-- kubectl get crd "$CRD" 2>/dev/null
+expect_eq "$?" 1
+expect_eq "$(jq_ out/wait-failure.json 'd["rule"]')" "terminal_patterns[1]"
+expect_contains out/wait-failure.json '"terminal/chart-not-found"'
+t_end
+
 t_begin wait_external_classify_json_and_word
 reset
 echo "$NOTFOUND" | answer kubectl 1 1 err

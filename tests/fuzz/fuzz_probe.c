@@ -66,12 +66,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct wait_settings st;
 	wait_settings_resolve(&st, &as_written, NULL, 60000);
 	wait_policy_release(&as_written);
-	struct wl_wait_policy pol = st.p;   /* the resolved policy; owned (released) below */
-	pol.mode = WAIT_MODE_PROBE_AWARE;
-	pol.builtin = xstrdup("kubernetes");
-	pol.target = xstrdup("crd/x.example.io");
+	st.p.mode = WAIT_MODE_PROBE_AWARE;
+	st.p.builtin = xstrdup("kubernetes");
+	st.p.target = xstrdup("crd/x.example.io");
 	struct wl_err err = WL_ERR_INIT;
-	struct classifier *cl = classifier_new(&pol, &err);
+	struct classifier *cl = classifier_new(&st, &err);
 	if (!cl)
 		abort();
 	for (int pass = 0; pass < 2; pass++) {
@@ -83,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		classification_release(&c);
 	}
 	classifier_free(cl);
-	wait_policy_release(&pol);
+	wait_settings_release(&st);
 	if (kstatus_is_object(j)) {
 		struct kstatus k = KSTATUS_INIT;
 		kstatus_compute(j, NULL, &k);

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		struct wait_settings st;
 		wait_settings_resolve(&st, &pol, NULL, 60000);
-		struct classifier *cl = classifier_new(&st.p, &err);
+		struct classifier *cl = classifier_new(&st, &err);   /* the rules file's patterns, compiled by its reader */
 		if (cl) {
 			cJSON *probe = cJSON_Parse(probe_text);
 			struct obs_input in = {1, 1, "Error from server (Forbidden): no", probe_text, probe, NULL, NULL, 0};

@@ -4,6 +4,8 @@
 
 #include "classify.h"
 #include "harness.h"
+#include "loader.h"
+#include "pattern.h"
 #include "xalloc.h"
 
 #define NOTFOUND \
@@ -30,7 +32,7 @@ static void policy_reset(void)
 	pol.mode = WAIT_MODE_PROBE_AWARE;
 }
 
-static void add_rule(const char *match, const char *field, const char *equals, enum wl_class class,
+static void add_rule(const char *match, const char *field, const char *equals, enum obs_class class,
 		     const char *fp, int after)
 {
 	pol.rules = xrealloc(pol.rules, (pol.nrules + 1) * sizeof(*pol.rules));
@@ -59,10 +61,16 @@ static int observe(struct classifier *c, int exit_code, const char *cond_out, co
 	return decided;
 }
 
+/* The policy compiled (as the loader does once per workflow load), as the settings the classifier reads. */
 static struct classifier *mk(void)
 {
 	struct wl_err err = WL_ERR_INIT;
-	struct classifier *c = classifier_new(&pol, &err);
+	if (wait_policy_compile(&pol, &err) < 0) {
+		fprintf(stderr, "  wait_policy_compile: %s\n", err.msg);
+		return NULL;
+	}
+	settings.p = pol;   /* borrowed: pol owns */
+	struct classifier *c = classifier_new(&settings, &err);
 	if (!c)
 		fprintf(stderr, "  classifier_new: %s\n", err.msg);
 	return c;
@@ -265,12 +273,88 @@ static void test_bad_patterns(void)
 	policy_reset();
 	add_rule("([", NULL, NULL, CLASS_RETRYABLE, NULL, WL_UNSET);
 	struct wl_err err = WL_ERR_INIT;
-	CHECK(classifier_new(&pol, &err) == NULL);
-	CHECK_CONTAINS(err.msg, "rules[0].match");
+	settings.p = pol;
+	CHECK(classifier_new(&settings, &err) == NULL);   /* it compiles nothing */
+	CHECK_CONTAINS(err.msg, "rules[0].match is not compiled");
+	CHECK(wait_policy_compile(&pol, &err) < 0);
+	CHECK_CONTAINS(err.msg, "rules[0].match: invalid regular expression '(['");
 	policy_reset();
 	pol.builtin = xstrdup("kubernets");
-	CHECK(classifier_new(&pol, &err) == NULL);
+	settings.p = pol;
+	CHECK(classifier_new(&settings, &err) == NULL);
 	CHECK_CONTAINS(err.msg, "unknown builtin rule set 'kubernets'");
+}
+
+/*
+ * Regexes are compiled once per workflow load: the loader compiles each
+ * rule and terminal pattern once (at its position, for errors); every
+ * step's and check's resolved settings share that code, and classifiers
+ * (one per wait) compile nothing, the builtin set at most once per process.
+ */
+static void test_compiled_once_per_load(void)
+{
+	static const char yaml[] =
+		"name: t\nversion: \"1\"\ntimeout: 1m\n"
+		"wait_policy:\n"
+		"  mode: probe_aware\n"
+		"  builtin: kubernetes\n"
+		"  terminal_patterns: ['chart (.*) not found', '(?i)forbidden']\n"
+		"  rules:\n"
+		"    - {match: 'quota exceeded', class: terminal_fail, fingerprint: quota}\n"
+		"steps:\n"
+		"  a:\n    wait: {condition: 'false'}\n"
+		"  b:\n    wait: {condition: 'false'}\n"
+		"  c:\n    worker: CUSTOM\n    instructions: echo hi\n"
+		"    completion_check: {worker: CUSTOM, instructions: 'true'}\n"
+		"    max_iterations: 2\n";
+	struct errlist el = ERRLIST_INIT;
+	unsigned long before = pattern_compiles();
+	struct wl_workflow *wf = loader_load_string("once.yaml", yaml, sizeof(yaml) - 1, &el);
+	CHECK(wf != NULL);
+	if (!wf) {
+		errlist_print(&el, stderr);
+		errlist_release(&el);
+		return;
+	}
+	CHECK_INT((int)(pattern_compiles() - before), 3);   /* 2 terminal_patterns + 1 rule, once */
+	const struct wl_wait_policy *top = &wf->wait_policy;
+	CHECK_INT((int)top->nterminal_re, 2);
+	CHECK(top->rules[0].re != NULL);
+	/* a kubernetes classifier once, so that its builtin patterns exist */
+	struct classifier *warm = classifier_new(&wf->steps[0].wait_settings, NULL);
+	CHECK(warm != NULL);
+	classifier_free(warm);
+	before = pattern_compiles();
+	for (size_t i = 0; i < wf->nsteps; i++) {
+		const struct wait_settings *ws[2] = {&wf->steps[i].wait_settings, &wf->steps[i].check.wait_settings};
+		for (int k = 0; k < 2; k++) {
+			const struct wl_wait_policy *p = &ws[k]->p;
+			CHECK(p->nterminal_re == 2 && p->terminal_re[0] == top->terminal_re[0] &&
+			      p->terminal_re[1] == top->terminal_re[1]);
+			CHECK(p->nrules == 1 && p->rules[0].re == top->rules[0].re);
+			for (int n = 0; n < 2; n++) {   /* two waits of one step (retries, iterations) */
+				struct wl_err err = WL_ERR_INIT;
+				struct classifier *c = classifier_new(ws[k], &err);
+				CHECK(c != NULL);
+				struct classification r = CLASSIFICATION_INIT;
+				struct obs_input in = {.condition_ran = 1, .condition_exit = 1,
+						       .condition_output = "Error: chart capi not found"};
+				CHECK(c && classifier_observe(c, &in, &r) == 1);
+				CHECK_INT(r.class, CLASS_TERMINAL_FAIL);
+				CHECK_STR(r.rule, "terminal_patterns[0]");
+				classification_release(&r);
+				struct obs_input q = {.condition_ran = 1, .condition_exit = 1,
+						      .condition_output = "exceeded quota? no: quota exceeded"};
+				CHECK(c && classifier_observe(c, &q, &r) == 1);
+				CHECK_STR(r.rule, "rules[0]");
+				classification_release(&r);
+				classifier_free(c);
+			}
+		}
+	}
+	CHECK_INT((int)(pattern_compiles() - before), 0);   /* 12 classifiers, nothing compiled */
+	workflow_free(wf);
+	errlist_release(&el);
 }
 
 static void test_progress(void)
@@ -494,6 +578,7 @@ int main(void)
 	TEST(test_builtin_events_api_notfound);
 	TEST(test_external_and_probe_class);
 	TEST(test_bad_patterns);
+	TEST(test_compiled_once_per_load);
 	TEST(test_progress);
 	wait_policy_release(&pol);
 	return tests_done();

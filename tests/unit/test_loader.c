@@ -715,6 +715,58 @@ static void test_yamlnode_positions(void)
 	errlist_release(&el);
 }
 
+/* Every default comes from the one resolver: what each step's and check's
+ * wait_settings hold after a load. */
+static void test_resolved_defaults(void)
+{
+	struct errlist el = ERRLIST_INIT;
+	struct wl_workflow *wf = load(HDR "wait_policy:\n  max_wait: 2m\n  stall_threshold: 3\n"
+				      "steps:\n  a:\n    wait: {condition: 'true'}\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		const struct wl_wait_policy *p = &wf->steps[0].wait_settings.p;
+		CHECK_INT(p->max_wait, 120000);
+		CHECK_INT(p->max_wait_set, 1);
+		CHECK_INT(p->stall_threshold, 3);
+		CHECK_INT(p->stall_threshold_set, 1);
+		CHECK_INT(p->interval, WAIT_DEFAULT_INTERVAL_MS);
+		CHECK_INT(p->probe_timeout, WAIT_DEFAULT_PROBE_TIMEOUT_MS);
+		CHECK_INT(p->progress_deadline, WAIT_DEFAULT_PROGRESS_DEADLINE_MS);
+		CHECK_INT(p->grace, WAIT_DEFAULT_GRACE_MS);
+		CHECK_INT(p->mode, WAIT_MODE_TIMEOUT_ONLY);
+	}
+	workflow_free(wf);
+	wf = load(HDR "steps:\n  s:\n    worker: CUSTOM\n    instructions: echo hi\n    timeout: 30s\n"
+		  "    wait_policy: {grace: 500ms}\n"
+		  "    completion_check: {worker: CUSTOM, instructions: 'true'}\n    max_iterations: 2\n"
+		  "  t:\n    worker: CUSTOM\n    instructions: echo hi\n    timeout: 2s\n"
+		  "    completion_check: {worker: CUSTOM, instructions: 'true'}\n    max_iterations: 2\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		const struct wl_step *s = &wf->steps[0];
+		CHECK_INT(s->wait_settings.p.max_wait, 30000);    /* the step's timeout */
+		CHECK_INT(s->wait_settings.p.max_wait_set, 0);    /* ... not written: a timeout is the step's */
+		CHECK_INT(s->wait_settings.p.grace, 500);
+		CHECK_INT(s->wait_settings.p.stall_threshold_set, 0);
+		CHECK_INT(s->check.wait_settings.p.max_wait, 7500);   /* the check's timeout: step / 4 */
+		CHECK_INT(workflow_check_timeout(wf, s), 7500);
+		CHECK_INT(workflow_check_timeout(wf, &wf->steps[1]), WAIT_CHECK_TIMEOUT_MIN_MS);   /* 2s / 4, at least 1s */
+		CHECK_INT(wf->steps[1].check.wait_settings.p.max_wait, WAIT_CHECK_TIMEOUT_MIN_MS);
+	}
+	workflow_free(wf);
+	/* probe_aware at the workflow level with rules: a step's policy inherits them (no error) */
+	wf = load(HDR "wait_policy:\n  mode: probe_aware\n  rules: [{match: x, class: stalled}]\n"
+		  "steps:\n  a:\n    wait: {condition: 'true'}\n    wait_policy: {interval: 1s}\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		CHECK_INT(wf->steps[0].wait_settings.p.nrules, 1);
+		CHECK(wf->steps[0].wait_settings.p.rules[0].re == wf->wait_policy.rules[0].re);
+	}
+	workflow_free(wf);
+	CHECK_INT((int)el.nerrors, 0);
+	errlist_release(&el);
+}
+
 static void test_safe_names(void)
 {
 	CHECK(loader_safe_name("build"));
@@ -748,6 +800,7 @@ int main(void)
 	TEST(test_full_dsl_fixture);
 	TEST(test_roboppi_custom_workflow);
 	TEST(test_yamlnode_positions);
+	TEST(test_resolved_defaults);
 	TEST(test_safe_names);
 	return tests_done();
 }

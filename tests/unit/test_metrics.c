@@ -35,7 +35,7 @@ static char *slurp(const char *path)
 static void emit(struct event_bus *bus, enum ev_type t, const char *step, int iteration, int64_t ts,
 		 const char *json)
 {
-	struct wl_event ev = {t, ts, "run-1", step, iteration, 0, json ? cJSON_Parse(json) : NULL};
+	struct wl_event ev = {t, ts, "run-1", step, iteration, 0, json ? cJSON_Parse(json) : NULL, CLASS_UNSET};
 	if (json && !ev.data)
 		fprintf(stderr, "  bad test json: %s\n", json);
 	bus_emit(bus, &ev);

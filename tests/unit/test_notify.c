@@ -157,7 +157,7 @@ static void fixture_release(struct fixture *f)
 
 static void emit(struct fixture *f, enum ev_type t, const char *step, int iteration, const char *json)
 {
-	struct wl_event ev = {t, 0, "run-7", step, iteration, iteration ? 1 : 0, json ? cJSON_Parse(json) : NULL};
+	struct wl_event ev = {t, 0, "run-7", step, iteration, iteration ? 1 : 0, json ? cJSON_Parse(json) : NULL, CLASS_UNSET};
 	bus_emit(&f->bus, &ev);
 	cJSON_Delete(ev.data);
 }

@@ -238,7 +238,7 @@ static void test_preflight_event_data(void)
 		     "\"fingerprint\":\"preflight/env-missing/KUBECONFIG\","
 		     "\"message\":\"environment variable 'KUBECONFIG' is not set\"}");
 	/* as an event line it matches schema/event.schema.json */
-	struct wl_event ev = {EV_PREFLIGHT, time_wall_ms(), "run-1", NULL, 0, 0, d};
+	struct wl_event ev = {EV_PREFLIGHT, time_wall_ms(), "run-1", NULL, 0, 0, d, CLASS_UNSET};
 	cJSON *o = event_to_json(&ev);
 	char *line = json_compact(o);
 	char *path = fs_join(tmpdir, "preflight-event.json");

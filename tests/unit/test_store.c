@@ -25,12 +25,15 @@ static char *db_path(const char *name)
 static void emit(struct store *st, enum ev_type type, const char *run, const char *step, int iteration,
 		 int attempt, int64_t ts, const char *json)
 {
-	struct wl_event ev = {type, ts ? ts : time_wall_ms(), run, step, iteration, attempt, NULL};
+	struct wl_event ev = {type, ts ? ts : time_wall_ms(), run, step, iteration, attempt, NULL, CLASS_UNSET};
 	if (json) {
 		ev.data = cJSON_Parse(json);
 		if (!ev.data)
 			fprintf(stderr, "  bad test JSON: %s\n", json);
 	}
+	/* an observation's class travels typed, as the wait engine sends it */
+	if (type == EV_OBSERVATION && obs_class_parse(json_get_string(ev.data, "class"), &ev.obs_class) < 0)
+		ev.obs_class = CLASS_UNSET;
 	store_sink(st, &ev);
 	cJSON_Delete(ev.data);
 }
@@ -261,6 +264,42 @@ out:
 	free(path);
 }
 
+/* The observations row's class is the event's typed class, spelled at the
+ * SQL boundary; a line replayed from events.jsonl gets it from its spelling. */
+static void test_observation_class_typed(void)
+{
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("typed.db");
+	struct store *st = store_open(path, &err);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	emit(st, EV_RUN_STARTED, "r1", NULL, 0, 0, 0, "{\"workflow\":\"w\"}");
+	struct wl_event ev = {EV_OBSERVATION, time_wall_ms(), "r1", "s", 1, 1, NULL, CLASS_STALLED};
+	ev.data = cJSON_Parse("{\"seq\":1,\"phase\":\"wait\",\"no_progress\":6}");   /* no "class" in data */
+	store_sink(st, &ev);
+	cJSON_Delete(ev.data);
+	ev.obs_class = CLASS_MET;
+	ev.data = cJSON_Parse("{\"seq\":2,\"phase\":\"wait\"}");
+	store_sink(st, &ev);
+	cJSON_Delete(ev.data);
+	cJSON *line = cJSON_Parse("{\"type\":\"observation\",\"run_id\":\"r1\",\"step\":\"s\",\"iteration\":1,"
+				  "\"attempt\":1,\"seq\":3,\"class\":\"progressing\",\"phase\":\"wait\"}");
+	struct wl_event back;
+	CHECK(event_from_json(line, &back) == 0);
+	CHECK_INT(back.obs_class, CLASS_PROGRESSING);
+	store_sink(st, &back);
+	cJSON_Delete(back.data);
+	cJSON_Delete(line);
+	CHECK_INT(store_sink_failures(st), 0);
+	CHECK_INT(qint(st, "SELECT count(*) FROM observations WHERE seq = 1 AND class = 'stalled'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM observations WHERE seq = 2 AND class = 'met'"), 1);
+	CHECK_INT(qint(st, "SELECT count(*) FROM observations WHERE seq = 3 AND class = 'progressing'"), 1);
+	store_close(st);
+out:
+	free(path);
+}
+
 static void test_batching(void)
 {
 	/* Batched: events join one transaction, visible to other connections
@@ -461,6 +500,7 @@ int main(void)
 	TEST(test_open_and_migrate);
 	TEST(test_record_and_query);
 	TEST(test_events_without_run_started);
+	TEST(test_observation_class_typed);
 	TEST(test_batching);
 	TEST(test_crashed_marking);
 	TEST(test_notification_claim);

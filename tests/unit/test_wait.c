@@ -181,6 +181,7 @@ static void test_guard_terminal_pattern_on_output(void)
 	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_PROBE_AWARE, 100, 60000);
 	strvec_push(&pol.p.terminal_patterns, "chart not found");
+	CHECK(wait_policy_compile(&pol.p, NULL) == 0);
 	struct guard_run g = {0};
 	guard(&g, "sleep 0.2; echo 'Error: chart not found'; sleep 30", &pol, NULL);
 	CHECK_INT(g.outcome, WAIT_TERMINAL_FAIL);
@@ -229,6 +230,7 @@ static void test_bounded_memory(void)
 	struct wait_settings pol;
 	policy(&pol, WAIT_MODE_PROBE_AWARE, 1, 600000);
 	strvec_push(&pol.p.terminal_patterns, "never-printed-pattern");
+	CHECK(wait_policy_compile(&pol.p, NULL) == 0);
 	struct event_bus bus = EVENT_BUS_INIT;
 	struct guard_run g = {.stop_after = 3000};
 	bus_subscribe(&bus, sink, &g);
@@ -347,7 +349,11 @@ static void test_start_errors(void)
 	p.condition = "true";
 	p.out_dir = tmpdir;
 	struct wl_err err = WL_ERR_INIT;
+	/* the engine compiles nothing: an uncompiled policy is refused ... */
 	CHECK(wait_start(&p, &err) == NULL);
+	CHECK_CONTAINS(err.msg, "terminal_patterns are not compiled");
+	/* ... and a bad pattern is found where it is compiled, named */
+	CHECK(wait_policy_compile(&pol.p, &err) < 0);
 	CHECK_CONTAINS(err.msg, "terminal_patterns[0]");
 	p.condition = NULL;
 	CHECK(wait_start(&p, &err) == NULL);
