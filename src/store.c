@@ -197,7 +197,10 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_STEP_STATE] =
 		"UPDATE steps SET status = COALESCE(?3, status), reason = ?4, updated_at = ?5,"
 		" started_at = CASE WHEN ?3 = 'RUNNING' THEN COALESCE(started_at, ?5) ELSE started_at END,"
-		" finished_at = CASE WHEN ?3 IN " LIVE_STATUSES " THEN NULL ELSE ?5 END"
+		/* a CASE, not "?3 IN " LIVE_STATUSES: SQLite builds an ephemeral
+		 * index for an IN list of more than two constants on every run */
+		" finished_at = CASE ?3 WHEN 'PENDING' THEN NULL WHEN 'READY' THEN NULL WHEN 'RUNNING' THEN NULL"
+		"  WHEN 'WAITING' THEN NULL WHEN 'RETRYING' THEN NULL ELSE ?5 END"
 		" WHERE run_id = ?1 AND step = ?2",
 	[Q_STEP_ATTEMPT] =
 		"UPDATE steps SET attempts = CASE WHEN ?3 > 0 THEN MAX(attempts, ?3) ELSE attempts + 1 END,"
@@ -299,6 +302,7 @@ struct store {
 	int batching;  /* store_set_batching(): events join one open transaction */
 	int in_batch;  /* that transaction is open (BEGIN IMMEDIATE done) */
 	char *batch_run, *batch_step; /* rows the open batch has ensured already */
+	int group_pending; /* the open batch holds a process group: commit it at the next event */
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
@@ -892,8 +896,41 @@ static void sink_failed(struct store *st, const struct wl_event *ev, struct wl_e
 	}
 }
 
-/* One event in the open batch, inside a savepoint: an event that cannot be
- * recorded leaves no half of itself, and the others of the batch stay. */
+/* Does recording ev in the open batch take one statement at most? Then
+ * SQLite's own statement rollback keeps a failed event whole, and it needs
+ * no savepoint (two statements less per event). Mirrors record_event(). */
+static int single_statement(const struct store *st, const struct wl_event *ev)
+{
+	if (ev->type == EV_RUN_STARTED)
+		return 1;
+	int run_known = st->batch_run && !strcmp(st->batch_run, ev->run_id);
+	if (!run_known || (ev->step && !(st->batch_step && !strcmp(st->batch_step, ev->step))))
+		return 0;   /* the run's or the step's row is ensured first */
+	switch (ev->type) {
+	case EV_STEP_STATE:
+	case EV_ATTEMPT_FINISHED:
+	case EV_PREFLIGHT:
+	case EV_KILL:
+	case EV_ALERT:
+	case EV_NOTIFY:
+	case EV_GIT_CHANGES:
+	case EV_CONVERGENCE:
+	case EV_WARNING:
+	case EV_RUN_FINISHED:
+	case EV_EARLY_ABORT:
+		return 1;
+	case EV_ATTEMPT_STARTED: {
+		const char *phase = field_str(ev, "phase");
+		return phase && !strcmp(phase, "completion_check");
+	}
+	default:
+		return 0;
+	}
+}
+
+/* One event in the open batch, inside a savepoint when it takes several
+ * statements: an event that cannot be recorded leaves no half of itself, and
+ * the others of the batch stay. */
 static int record_in_batch(struct store *st, const struct wl_event *ev, struct wl_err *err)
 {
 	if (!st->in_batch) {
@@ -901,9 +938,10 @@ static int record_in_batch(struct store *st, const struct wl_event *ev, struct w
 			return -1;
 		st->in_batch = 1;
 	}
-	if (run_stmt(st, Q_SAVEPOINT, err, "") < 0)
+	int savepoint = !single_statement(st, ev);
+	if (savepoint && run_stmt(st, Q_SAVEPOINT, err, "") < 0)
 		return -1;
-	if (record_event(st, ev, err) == 0 && run_stmt(st, Q_RELEASE, err, "") == 0) {
+	if (record_event(st, ev, err) == 0 && (!savepoint || run_stmt(st, Q_RELEASE, err, "") == 0)) {
 		if (!st->batch_run || strcmp(st->batch_run, ev->run_id)) {
 			free(st->batch_run);
 			st->batch_run = xstrdup(ev->run_id);
@@ -917,8 +955,10 @@ static int record_in_batch(struct store *st, const struct wl_event *ev, struct w
 		return 0;
 	}
 	struct wl_err ignore = WL_ERR_INIT;
-	run_stmt(st, Q_ROLLBACK_TO, &ignore, "");
-	run_stmt(st, Q_RELEASE, &ignore, "");
+	if (savepoint) {
+		run_stmt(st, Q_ROLLBACK_TO, &ignore, "");
+		run_stmt(st, Q_RELEASE, &ignore, "");
+	}
 	return -1;
 }
 
@@ -931,6 +971,12 @@ void store_sink(void *store, const struct wl_event *ev)
 	int rc;
 	if (st->batching) {
 		rc = record_in_batch(st, ev, &err);
+		/* A process group recorded since the last commit is committed
+		 * with the event that follows its spawn (attempt_started). */
+		if (st->group_pending) {
+			struct wl_err ferr = WL_ERR_INIT;
+			store_flush(st, &ferr);   /* a failure is counted by store_flush itself */
+		}
 	} else {
 		rc = tx_begin(st, &err);
 		if (rc == 0)
@@ -953,6 +999,7 @@ int store_flush(struct store *st, struct wl_err *err)
 	if (!st || !st->in_batch)
 		return 0;
 	st->in_batch = 0;
+	st->group_pending = 0;
 	free(st->batch_run);
 	free(st->batch_step);
 	st->batch_run = st->batch_step = NULL;
@@ -995,10 +1042,19 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 	if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
 		     time_wall_ms()) < 0)
 		return -1;
-	/* Committed now, not at the end of the turn: a runner SIGKILLed later in
-	 * this turn must leave the group on record for the watchdog (else its
-	 * setsid escapees and group members would be orphans nobody stops). */
-	return store_flush(st, err);
+	/* Committed at once, not at the end of the turn: a runner SIGKILLed
+	 * later in this turn must leave the group on record for the watchdog
+	 * (else its setsid escapees and group members would be orphans nobody
+	 * stops). "At once" is the next event recorded (store_sink: the
+	 * attempt_started the runner emits right after the spawn), the next
+	 * group or the end of the turn, whichever comes first: one commit for
+	 * the spawn and its event instead of two. */
+	if (!st->in_batch)
+		return 0;   /* not batching: each statement was its own transaction */
+	if (st->group_pending)
+		return store_flush(st, err);
+	st->group_pending = 1;
+	return 0;
 }
 
 int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,

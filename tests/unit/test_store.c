@@ -302,6 +302,75 @@ out:
 	free(path);
 }
 
+static void test_batch_single_statement_failure(void)
+{
+	/* An event of one statement is recorded without a savepoint: SQLite's
+	 * statement rollback must still undo all of it (here: what a trigger
+	 * wrote before it failed) and keep the rest of the batch. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("batch1.db");
+	struct store *st = store_open(path, &err);
+	struct store *other = st ? store_open(path, &err) : NULL;
+	CHECK(st != NULL && other != NULL);
+	if (!st || !other)
+		goto out;
+	sqlite3 *raw = NULL;
+	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+	CHECK(sqlite3_exec(raw, "CREATE TRIGGER no_c AFTER UPDATE ON steps"
+				" WHEN NEW.step = 'c' AND NEW.status = 'SUCCEEDED'"
+				" BEGIN INSERT INTO warnings(run_id, step, kind) VALUES('r1', 'c', 'half');"
+				" SELECT RAISE(ABORT, 'no c'); END", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+	store_set_batching(st, 1);
+	emit(st, EV_RUN_STARTED, "r1", NULL, 0, 0, 1000, "{\"workflow\":\"w\",\"pid\":1}");
+	emit(st, EV_STEP_STATE, "r1", "c", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
+	emit(st, EV_STEP_STATE, "r1", "c", 0, 0, 1002, "{\"status\":\"SUCCEEDED\"}");  /* refused */
+	emit(st, EV_ATTEMPT_FINISHED, "r1", "c", 0, 1, 1003, "{\"phase\":\"step\",\"exit_code\":0}");
+	CHECK_INT(store_sink_failures(st), 1);
+	CHECK_INT(store_flush(st, &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM warnings"), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'c' AND status = 'RUNNING'"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM attempts WHERE step = 'c' AND exit_code = 0"), 1);
+out:
+	store_close(st);
+	store_close(other);
+	free(path);
+}
+
+static void test_group_commit(void)
+{
+	/* A process group recorded in a batch is committed with the next event
+	 * (the spawn's attempt_started): one commit for both, and the group is
+	 * on record before the runner does anything else. A second group
+	 * commits the first at once. Outside a batch a group is committed by
+	 * itself. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("groups.db");
+	struct store *st = store_open(path, &err);
+	struct store *other = st ? store_open(path, &err) : NULL;
+	CHECK(st != NULL && other != NULL);
+	if (!st || !other)
+		goto out;
+	CHECK_INT(store_group_started(st, "rg", 100, 5, "a", &err), 0);    /* not batching */
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 100"), 1);
+	store_set_batching(st, 1);
+	emit(st, EV_STEP_STATE, "rg", "b", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
+	CHECK_INT(store_group_started(st, "rg", 101, 5, "b", &err), 0);
+	emit(st, EV_ATTEMPT_STARTED, "rg", "b", 0, 1, 1002, "{\"phase\":\"step\"}");
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 101"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM attempts WHERE step = 'b'"), 1);   /* the same commit */
+	emit(st, EV_STEP_STATE, "rg", "c", 0, 0, 1003, "{\"status\":\"RUNNING\"}");
+	CHECK_INT(store_group_started(st, "rg", 102, 5, "c", &err), 0);
+	CHECK_INT(store_group_started(st, "rg", 103, 5, "d", &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid IN (102, 103)"), 2);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'c'"), 1);
+	CHECK_INT(store_sink_failures(st), 0);
+out:
+	store_close(st);
+	store_close(other);
+	free(path);
+}
+
 static void test_crashed_marking(void)
 {
 	struct wl_err err = WL_ERR_INIT;
@@ -458,6 +527,8 @@ int main(void)
 	TEST(test_record_and_query);
 	TEST(test_events_without_run_started);
 	TEST(test_batching);
+	TEST(test_batch_single_statement_failure);
+	TEST(test_group_commit);
 	TEST(test_crashed_marking);
 	TEST(test_notification_claim);
 	TEST(test_prefix_lookup);
