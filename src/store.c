@@ -360,9 +360,10 @@ static int bind_json(sqlite3_stmt *s, int i, const cJSON *v)
 	}
 	if (cJSON_IsString(v))
 		return sqlite3_bind_text(s, i, v->valuestring, -1, SQLITE_TRANSIENT);
-	char *txt = cJSON_PrintUnformatted(v);
-	int rc = sqlite3_bind_text(s, i, txt ? txt : "null", -1, SQLITE_TRANSIENT);
-	cJSON_free(txt);
+	struct strbuf sb = STRBUF_INIT;
+	int ok = json_print_sb(&sb, v, 0) == 0;
+	int rc = sqlite3_bind_text(s, i, ok ? sb.buf : "null", -1, SQLITE_TRANSIENT);
+	strbuf_release(&sb);
 	return rc;
 }
 
