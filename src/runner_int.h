@@ -84,6 +84,8 @@ struct runner {
 	char *self_exe;
 	const char *shell;
 	struct strvec base_env;     /* environ + workflow env */
+	struct strvec step_env;     /* worker_env() of a step without env of its own, built once */
+	size_t step_env_slot[8];    /* where its per-step variables are (worker.c) */
 	struct gitwork *git;        /* NULL: git tracking off (not a repository, or no loop) */
 	struct iter_run iter_run;   /* what every step's loop borrows */
 	char *notice;               /* one line for the user (git tracking off), or NULL */

@@ -1035,10 +1035,27 @@ int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err)
 	return run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, time_wall_ms());
 }
 
+/* Batching: open the turn's transaction for a write outside the event sink
+ * (process groups), so it shares the turn's commit instead of being a
+ * transaction of its own. */
+static int batch_join(struct store *st, struct wl_err *err)
+{
+	if (!st->batching || st->in_batch)
+		return 0;
+	if (tx_begin(st, err) < 0)
+		return -1;
+	st->in_batch = 1;
+	return 0;
+}
+
 int store_group_started(struct store *st, const char *run_id, long pgid, long long start_ticks,
 			const char *step, struct wl_err *err)
 {
-	if (run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, time_wall_ms(), (int64_t)st->pid, st->hostname) < 0)
+	if (batch_join(st, err) < 0)
+		return -1;
+	int run_known = st->in_batch && st->batch_run && !strcmp(st->batch_run, run_id);
+	if (!run_known &&
+	    run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, time_wall_ms(), (int64_t)st->pid, st->hostname) < 0)
 		return -1;
 	if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
 		     time_wall_ms()) < 0)
@@ -1061,6 +1078,10 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
 		      struct wl_err *err)
 {
+	/* In the turn's transaction: a group left open by a crash is checked
+	 * by its start time before anyone stops it (reaper.h). */
+	if (batch_join(st, err) < 0)
+		return -1;
 	return run_stmt(st, Q_GROUP_END, err, "sIII", run_id, (int64_t)pgid, (int64_t)start_ticks, time_wall_ms());
 }
 
