@@ -146,7 +146,7 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSIO
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
 	Q_RUN_ENSURE, Q_RUN_STARTED, Q_RUN_FINISHED, Q_HEARTBEAT,
-	Q_STEP_ENSURE, Q_STEP_STATE, Q_STEP_ATTEMPT, Q_STEP_ITER,
+	Q_STEP_ENSURE, Q_STEP_STATE, Q_STEP_STATE_NEW, Q_STEP_ATTEMPT, Q_STEP_ITER,
 	Q_ATTEMPT_START, Q_ATTEMPT_FINISH,
 	Q_ITER_START, Q_ITER_FINISH, Q_VFP_DELETE, Q_VFP_INSERT,
 	Q_WAIT_FIND, Q_WAIT_FIND_OPEN, Q_WAIT_INSERT, Q_WAIT_CLOSE, Q_WAIT_OBS,
@@ -202,6 +202,16 @@ static const char *const stmt_sql[Q__COUNT] = {
 		" finished_at = CASE ?3 WHEN 'PENDING' THEN NULL WHEN 'READY' THEN NULL WHEN 'RUNNING' THEN NULL"
 		"  WHEN 'WAITING' THEN NULL WHEN 'RETRYING' THEN NULL ELSE ?5 END"
 		" WHERE run_id = ?1 AND step = ?2",
+	/* STEP_ENSURE + STEP_STATE in one statement, for a step whose row may not exist yet */
+	[Q_STEP_STATE_NEW] =
+		"INSERT INTO steps(run_id, step, status, reason, updated_at, started_at, finished_at)"
+		" VALUES(?1, ?2, COALESCE(?3, 'PENDING'), ?4, ?5, CASE WHEN ?3 = 'RUNNING' THEN ?5 END,"
+		"  CASE ?3 WHEN 'PENDING' THEN NULL WHEN 'READY' THEN NULL WHEN 'RUNNING' THEN NULL"
+		"  WHEN 'WAITING' THEN NULL WHEN 'RETRYING' THEN NULL ELSE ?5 END)"
+		" ON CONFLICT(run_id, step) DO UPDATE SET status = COALESCE(?3, steps.status), reason = ?4,"
+		"  updated_at = ?5,"
+		"  started_at = CASE WHEN ?3 = 'RUNNING' THEN COALESCE(steps.started_at, ?5) ELSE steps.started_at END,"
+		"  finished_at = excluded.finished_at",
 	[Q_STEP_ATTEMPT] =
 		"UPDATE steps SET attempts = CASE WHEN ?3 > 0 THEN MAX(attempts, ?3) ELSE attempts + 1 END,"
 		" started_at = COALESCE(started_at, ?4) WHERE run_id = ?1 AND step = ?2",
@@ -292,6 +302,55 @@ static const char *const stmt_sql[Q__COUNT] = {
 		"INSERT INTO warnings(run_id, step, iteration, kind, message, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
+/* A set of step ids (open addressing, FNV-1a); entries are only ever added
+ * or all dropped, which is always safe here: a forgotten row is ensured again. */
+struct step_set {
+	char **slot;
+	size_t cap, n;   /* cap: 0 or a power of two, at most half full */
+};
+
+static size_t set_pos(const struct step_set *set, const char *id)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	size_t i = h & (set->cap - 1);
+	while (set->slot[i] && strcmp(set->slot[i], id))
+		i = (i + 1) & (set->cap - 1);
+	return i;
+}
+
+static int set_has(const struct step_set *set, const char *id)
+{
+	return set->cap && set->slot[set_pos(set, id)] != NULL;
+}
+
+static void set_add(struct step_set *set, const char *id)
+{
+	if ((set->n + 1) * 2 > set->cap) {
+		struct step_set big = {xcalloc(set->cap ? set->cap * 2 : 64, sizeof(char *)),
+				       set->cap ? set->cap * 2 : 64, set->n};
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slot[i])
+				big.slot[set_pos(&big, set->slot[i])] = set->slot[i];
+		free(set->slot);
+		*set = big;
+	}
+	size_t i = set_pos(set, id);
+	if (!set->slot[i]) {
+		set->slot[i] = xstrdup(id);
+		set->n++;
+	}
+}
+
+static void set_clear(struct step_set *set)
+{
+	for (size_t i = 0; i < set->cap; i++)
+		free(set->slot[i]);
+	free(set->slot);
+	*set = (struct step_set){0};
+}
+
 struct store {
 	sqlite3 *db;
 	char *path;
@@ -301,7 +360,12 @@ struct store {
 	int sink_failures;
 	int batching;  /* store_set_batching(): events join one open transaction */
 	int in_batch;  /* that transaction is open (BEGIN IMMEDIATE done) */
-	char *batch_run, *batch_step; /* rows the open batch has ensured already */
+	char *batch_run;   /* the run whose row the open batch has ensured already */
+	/* Step rows of steps_run known to exist: committed (steps_done) or
+	 * ensured in the open batch (steps_batch, committed with it); their
+	 * events need no STEP_ENSURE, and so often no savepoint. */
+	char *steps_run;
+	struct step_set steps_done, steps_batch;
 	int group_pending; /* the open batch holds a process group: commit it at the next event */
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
@@ -672,6 +736,9 @@ void store_close(struct store *st)
 	store_flush(st, &ignore);   /* a failure was counted by store_flush itself */
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
+	set_clear(&st->steps_done);
+	set_clear(&st->steps_batch);
+	free(st->steps_run);
 	sqlite3_close(st->db);
 	if (st->tmpdir) {
 		const char *names[] = {"history.db", "history.db-wal", "history.db-shm"};
@@ -767,6 +834,26 @@ static int notify_record(struct store *st, const char *run_id, const char *event
 			reason, message, ts);
 }
 
+/* The run's row exists, is alive (heartbeat_at) and, when this very
+ * process had been marked CRASHED by mistake, RUNNING again (RUN_ENSURE).
+ * A RUNNING row, the usual case, only needs its heartbeat: a cheaper
+ * update of one unindexed column, with the same result. */
+static int ensure_run(struct store *st, const char *run_id, int64_t ts, struct wl_err *err)
+{
+	if (run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, ts) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) > 0)
+		return 0;
+	return run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, ts, (int64_t)st->pid, st->hostname);
+}
+
+/* In a batch: is ev's step row known to exist (so not ensured again)? */
+static int step_row_known(const struct store *st, const struct wl_event *ev)
+{
+	return st->in_batch && ev->step && st->steps_run && !strcmp(st->steps_run, ev->run_id) &&
+	       (set_has(&st->steps_batch, ev->step) || set_has(&st->steps_done, ev->step));
+}
+
 static int record_event(struct store *st, const struct wl_event *ev, struct wl_err *err)
 {
 	const char *step = ev->step ? ev->step : "";
@@ -782,9 +869,12 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 	/* In a batch, the run's row (and the last step's) need ensuring once:
 	 * the heartbeat then carries the batch's first event, a round earlier. */
 	int run_known = st->in_batch && st->batch_run && !strcmp(st->batch_run, ev->run_id);
-	int step_known = run_known && ev->step && st->batch_step && !strcmp(st->batch_step, ev->step);
-	if (!run_known && run_stmt(st, Q_RUN_ENSURE, err, "sIIs", ev->run_id, ts, (int64_t)st->pid, st->hostname) < 0)
+	int step_known = step_row_known(st, ev);
+	if (!run_known && ensure_run(st, ev->run_id, ts, err) < 0)
 		return -1;
+	if (ev->type == EV_STEP_STATE && ev->step && !step_known)   /* ensures the row itself */
+		return run_stmt(st, Q_STEP_STATE_NEW, err, "ssJJI", ev->run_id, step,
+				field(ev, "status"), field(ev, "reason"), ts);
 	if (ev->step && !step_known && run_stmt(st, Q_STEP_ENSURE, err, "ssI", ev->run_id, step, ts) < 0)
 		return -1;
 
@@ -905,8 +995,10 @@ static int single_statement(const struct store *st, const struct wl_event *ev)
 	if (ev->type == EV_RUN_STARTED)
 		return 1;
 	int run_known = st->batch_run && !strcmp(st->batch_run, ev->run_id);
-	if (!run_known || (ev->step && !(st->batch_step && !strcmp(st->batch_step, ev->step))))
-		return 0;   /* the run's or the step's row is ensured first */
+	if (!run_known)
+		return 0;   /* the run's row is ensured first */
+	if (ev->step && !step_row_known(st, ev) && ev->type != EV_STEP_STATE)
+		return 0;   /* and the step's (step_state does it in its one statement) */
 	switch (ev->type) {
 	case EV_STEP_STATE:
 	case EV_ATTEMPT_FINISHED:
@@ -929,6 +1021,22 @@ static int single_statement(const struct store *st, const struct wl_event *ev)
 	}
 }
 
+/* ev was recorded: its step's row exists (in the open batch: set =
+ * steps_batch; committed: steps_done). */
+static void note_step_row(struct store *st, const struct wl_event *ev, struct step_set *set)
+{
+	if (!ev->step || ev->type == EV_RUN_STARTED)
+		return;
+	if (!st->steps_run || strcmp(st->steps_run, ev->run_id)) {
+		set_clear(&st->steps_done);
+		set_clear(&st->steps_batch);
+		free(st->steps_run);
+		st->steps_run = xstrdup(ev->run_id);
+	}
+	if (!set_has(&st->steps_done, ev->step))
+		set_add(set, ev->step);
+}
+
 /* One event in the open batch, inside a savepoint when it takes several
  * statements: an event that cannot be recorded leaves no half of itself, and
  * the others of the batch stay. */
@@ -946,13 +1054,8 @@ static int record_in_batch(struct store *st, const struct wl_event *ev, struct w
 		if (!st->batch_run || strcmp(st->batch_run, ev->run_id)) {
 			free(st->batch_run);
 			st->batch_run = xstrdup(ev->run_id);
-			free(st->batch_step);
-			st->batch_step = NULL;
 		}
-		if (ev->step && (!st->batch_step || strcmp(st->batch_step, ev->step))) {
-			free(st->batch_step);
-			st->batch_step = xstrdup(ev->step);
-		}
+		note_step_row(st, ev, &st->steps_batch);
 		return 0;
 	}
 	struct wl_err ignore = WL_ERR_INIT;
@@ -982,6 +1085,8 @@ void store_sink(void *store, const struct wl_event *ev)
 		rc = tx_begin(st, &err);
 		if (rc == 0)
 			rc = tx_end(st, record_event(st, ev, &err), &err);
+		if (rc == 0)
+			note_step_row(st, ev, &st->steps_done);
 	}
 	if (rc < 0)
 		sink_failed(st, ev, &err);
@@ -1002,10 +1107,17 @@ int store_flush(struct store *st, struct wl_err *err)
 	st->in_batch = 0;
 	st->group_pending = 0;
 	free(st->batch_run);
-	free(st->batch_step);
-	st->batch_run = st->batch_step = NULL;
-	if (tx_end(st, 0, err) == 0)
+	st->batch_run = NULL;
+	struct step_set ensured = st->steps_batch;
+	st->steps_batch = (struct step_set){0};
+	if (tx_end(st, 0, err) == 0) {
+		for (size_t i = 0; i < ensured.cap; i++)
+			if (ensured.slot[i])
+				set_add(&st->steps_done, ensured.slot[i]);
+		set_clear(&ensured);
 		return 0;
+	}
+	set_clear(&ensured);   /* rolled back: ensured again when next needed */
 	struct wl_err copy = *err;
 	err_prefix(&copy, "cannot record the last events");
 	sink_failed(st, NULL, &copy);
@@ -1054,8 +1166,7 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 	if (batch_join(st, err) < 0)
 		return -1;
 	int run_known = st->in_batch && st->batch_run && !strcmp(st->batch_run, run_id);
-	if (!run_known &&
-	    run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, time_wall_ms(), (int64_t)st->pid, st->hostname) < 0)
+	if (!run_known && ensure_run(st, run_id, time_wall_ms(), err) < 0)
 		return -1;
 	if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
 		     time_wall_ms()) < 0)
