@@ -3,6 +3,7 @@
 #include <float.h>
 #include <locale.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,21 @@ static void print_string(struct strbuf *sb, const char *s)
 	static const char hex[] = "0123456789abcdef";
 	strbuf_addch(sb, '"');
 	if (s) {
-		const char *run = s;
-		for (const unsigned char *p = (const unsigned char *)s;; p++) {
+		/* Eight bytes at a time up to the first one to escape (a control
+		 * character, '"' or '\\'), then byte by byte. */
+		size_t n = strlen(s), i = 0;
+		const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+		for (; i + 8 <= n; i += 8) {
+			uint64_t w, q, b;
+			memcpy(&w, s + i, 8);
+			q = w ^ (ones * '"');
+			b = w ^ (ones * '\\');
+			if (((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs))
+				break;
+		}
+		strbuf_add(sb, s, i);
+		const char *run = s + i;
+		for (const unsigned char *p = (const unsigned char *)run;; p++) {
 			unsigned char c = *p;
 			if (c > 31 && c != '"' && c != '\\')
 				continue;

@@ -20,12 +20,40 @@ int64_t time_wall_ms(void)
 
 void time_format_rfc3339(int64_t wall_ms, char *buf, size_t size)
 {
-	time_t secs = (time_t)(wall_ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	char base[32];
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", base, (int)(wall_ms % 1000));
+	/* Events and documents come many per second: the last second's text is
+	 * kept, and only the milliseconds are written (gmtime_r + strftime cost
+	 * far more). */
+	static int64_t last_secs = INT64_MIN;
+	static char last_base[32];
+	int64_t secs = wall_ms / 1000;
+	int ms = (int)(wall_ms % 1000);
+	if (ms < 0 || secs != last_secs) {
+		time_t t = (time_t)secs;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		char base[32];
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		if (ms < 0) {   /* before 1970: as it always was written ("%s.%03dZ") */
+			char tail[16];
+			snprintf(tail, sizeof(tail), ".%03dZ", ms);
+			snprintf(buf, size, "%s%s", base, tail);
+			return;
+		}
+		memcpy(last_base, base, sizeof(base));
+		last_secs = secs;
+	}
+	char tail[6] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', 0};
+	char full[40];
+	size_t n = strlen(last_base);
+	memcpy(full, last_base, n);
+	memcpy(full + n, tail, sizeof(tail));
+	if (size) {   /* cut short like snprintf */
+		n += sizeof(tail) - 1;
+		if (n >= size)
+			n = size - 1;
+		memcpy(buf, full, n);
+		buf[n] = '\0';
+	}
 }
 
 int duration_parse(const char *s, int64_t *ms)

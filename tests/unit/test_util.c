@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "error.h"
 #include "fsutil.h"
@@ -258,9 +259,33 @@ static void test_find_command(void)
 	CHECK(fs_remove_tree(dir, &err) == 0);
 }
 
+/* time_format_rfc3339 keeps the last second's text: every millisecond,
+ * second change, truncation and pre-1970 time still formats as
+ * gmtime_r + strftime would. */
+static void test_rfc3339(void)
+{
+	const int64_t times[] = {0, 999, 1000, 1796097925841LL, 1796097925842LL, 1796097926000LL, 1796097925999LL,
+				 951782400000LL, 4102444799999LL, -1, -1500, 1796097925841LL};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		time_t secs = (time_t)(times[i] / 1000);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		char base[32], want[40], got[40];
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof(want), "%s.%03dZ", base, (int)(times[i] % 1000));
+		time_format_rfc3339(times[i], got, sizeof(got));
+		CHECK_STR(got, want);
+		char small[12];   /* cut short, NUL-terminated, as snprintf does */
+		time_format_rfc3339(times[i], small, sizeof(small));
+		want[sizeof(small) - 1] = '\0';
+		CHECK_STR(small, want);
+	}
+}
+
 int main(void)
 {
 	TEST(test_duration_parse);
+	TEST(test_rfc3339);
 	TEST(test_duration_format);
 	TEST(test_strbuf);
 	TEST(test_strvec);
