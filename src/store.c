@@ -366,6 +366,12 @@ struct store {
 	 * events need no STEP_ENSURE, and so often no savepoint. */
 	char *steps_run;
 	struct step_set steps_done, steps_batch;
+	/* The last ensure_run() in a batch: its run, time, and whether it was
+	 * committed. A committed one less than RUN_FRESH_MS old need not be
+	 * repeated by the next batches (run_row_fresh()). */
+	char *ensured_run;
+	int64_t ensured_ms;
+	int ensured_committed;
 	int group_pending; /* the open batch holds a process group: commit it at the next event */
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
@@ -739,6 +745,7 @@ void store_close(struct store *st)
 	set_clear(&st->steps_done);
 	set_clear(&st->steps_batch);
 	free(st->steps_run);
+	free(st->ensured_run);
 	sqlite3_close(st->db);
 	if (st->tmpdir) {
 		const char *names[] = {"history.db", "history.db-wal", "history.db-shm"};
@@ -842,9 +849,38 @@ static int ensure_run(struct store *st, const char *run_id, int64_t ts, struct w
 {
 	if (run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, ts) < 0)
 		return -1;
-	if (sqlite3_changes(st->db) > 0)
+	if (sqlite3_changes(st->db) == 0 &&
+	    run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, ts, (int64_t)st->pid, st->hostname) < 0)
+		return -1;
+	if (st->in_batch) {
+		if (!st->ensured_run || strcmp(st->ensured_run, run_id)) {
+			free(st->ensured_run);
+			st->ensured_run = xstrdup(run_id);
+		}
+		st->ensured_ms = ts;
+		st->ensured_committed = 0;   /* until store_flush() commits it */
+	}
+	return 0;
+}
+
+/*
+ * In a batch, does run_id's row need no ensure_run() for an event at ts?
+ * Not when the open batch ensured it already, nor when a committed batch did
+ * less than RUN_FRESH_MS before: the row exists (rows are never deleted
+ * while their run lives), its heartbeat is that fresh, and nobody marks a
+ * run CRASHED whose heartbeat is younger than STORE_STALE_MS and whose
+ * runner is alive, so it is RUNNING. (ts 0, "now", is never fresh: the
+ * decision must be the same each time it is asked.)
+ */
+#define RUN_FRESH_MS 1000
+static int run_row_fresh(const struct store *st, const char *run_id, int64_t ts)
+{
+	if (!st->in_batch)
 		return 0;
-	return run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, ts, (int64_t)st->pid, st->hostname);
+	if (st->batch_run && !strcmp(st->batch_run, run_id))
+		return 1;
+	return st->ensured_committed && st->ensured_run && !strcmp(st->ensured_run, run_id) && ts &&
+	       ts >= st->ensured_ms && ts - st->ensured_ms < RUN_FRESH_MS;
 }
 
 /* In a batch: is ev's step row known to exist (so not ensured again)? */
@@ -868,7 +904,7 @@ static int record_event(struct store *st, const struct wl_event *ev, struct wl_e
 	}
 	/* In a batch, the run's row (and the last step's) need ensuring once:
 	 * the heartbeat then carries the batch's first event, a round earlier. */
-	int run_known = st->in_batch && st->batch_run && !strcmp(st->batch_run, ev->run_id);
+	int run_known = run_row_fresh(st, ev->run_id, ev->ts_ms);
 	int step_known = step_row_known(st, ev);
 	if (!run_known && ensure_run(st, ev->run_id, ts, err) < 0)
 		return -1;
@@ -994,8 +1030,7 @@ static int single_statement(const struct store *st, const struct wl_event *ev)
 {
 	if (ev->type == EV_RUN_STARTED)
 		return 1;
-	int run_known = st->batch_run && !strcmp(st->batch_run, ev->run_id);
-	if (!run_known)
+	if (!run_row_fresh(st, ev->run_id, ev->ts_ms))
 		return 0;   /* the run's row is ensured first */
 	if (ev->step && !step_row_known(st, ev) && ev->type != EV_STEP_STATE)
 		return 0;   /* and the step's (step_state does it in its one statement) */
@@ -1111,6 +1146,7 @@ int store_flush(struct store *st, struct wl_err *err)
 	struct step_set ensured = st->steps_batch;
 	st->steps_batch = (struct step_set){0};
 	if (tx_end(st, 0, err) == 0) {
+		st->ensured_committed = st->ensured_run != NULL;
 		for (size_t i = 0; i < ensured.cap; i++)
 			if (ensured.slot[i])
 				set_add(&st->steps_done, ensured.slot[i]);
@@ -1118,6 +1154,7 @@ int store_flush(struct store *st, struct wl_err *err)
 		return 0;
 	}
 	set_clear(&ensured);   /* rolled back: ensured again when next needed */
+	st->ensured_committed = 0;
 	struct wl_err copy = *err;
 	err_prefix(&copy, "cannot record the last events");
 	sink_failed(st, NULL, &copy);
@@ -1165,8 +1202,8 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 {
 	if (batch_join(st, err) < 0)
 		return -1;
-	int run_known = st->in_batch && st->batch_run && !strcmp(st->batch_run, run_id);
-	if (!run_known && ensure_run(st, run_id, time_wall_ms(), err) < 0)
+	int64_t now = time_wall_ms();
+	if (!run_row_fresh(st, run_id, now) && ensure_run(st, run_id, now, err) < 0)
 		return -1;
 	if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
 		     time_wall_ms()) < 0)
