@@ -235,15 +235,19 @@ struct redactor *redactor_import(const char *value, const struct strvec *env, st
 	return r;
 }
 
-/* Case-insensitive: does lower-case text contain one of the '|'-separated needles? */
-static int has_needle(const char *lower, const char *needles)
+/* Case-insensitive: does lower-case text contain one of the '|'-separated
+ * needles? present[c] says whether byte c occurs in it at all: a needle whose
+ * first byte does not occur cannot be there (no strstr for it). */
+static int has_needle(const char *lower, const unsigned char *present, const char *needles)
 {
 	if (!needles)
 		return 1;
 	char word[64];
 	while (*needles) {
 		size_t n = strcspn(needles, "|");
-		if (n < sizeof(word)) {
+		if (n == 0)
+			return 1;   /* an empty needle is in every text */
+		if (n < sizeof(word) && present[(unsigned char)needles[0]]) {
 			memcpy(word, needles, n);
 			word[n] = '\0';
 			if (strstr(lower, word))
@@ -548,10 +552,13 @@ static void redact_pass(const struct redactor *r, char **text)
 	replace_pem(text);
 	size_t n = strlen(*text);
 	char *lower = xmalloc(n + 1);
-	for (size_t i = 0; i <= n; i++)
+	unsigned char present[256] = {0};
+	for (size_t i = 0; i <= n; i++) {
 		lower[i] = (char)tolower((unsigned char)(*text)[i]);
+		present[(unsigned char)lower[i]] = 1;
+	}
 	for (size_t i = 0; i < NBUILTINS; i++)
-		if (has_needle(lower, builtins[i].needles))
+		if (has_needle(lower, present, builtins[i].needles))
 		{
 			const struct pattern *p = builtin_pattern(i);
 			if (p)
