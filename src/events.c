@@ -54,11 +54,14 @@ void bus_emit(struct event_bus *bus, struct wl_event *ev)
 	if (bus->rd) {
 		if (ev->data)
 			redact_json(bus->rd, ev->data);
-		if (step && strcmp(step, bus->clean_step)) {
+		/* two: a turn of a chain has the step that ends and the next one */
+		if (step && strcmp(step, bus->clean_step[0]) && strcmp(step, bus->clean_step[1])) {
 			safe_step = redact_text(bus->rd, step);
 			if (!strcmp(safe_step, step)) {
-				if (strlen(step) < sizeof(bus->clean_step))
-					strcpy(bus->clean_step, step);
+				if (strlen(step) < sizeof(bus->clean_step[0])) {
+					memcpy(bus->clean_step[1], bus->clean_step[0], sizeof(bus->clean_step[0]));
+					strcpy(bus->clean_step[0], step);
+				}
 				free(safe_step);
 				safe_step = NULL;
 			} else {

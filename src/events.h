@@ -64,9 +64,9 @@ struct event_bus {
 	 * any sink sees them -- the one boundary for events, history,
 	 * notifications, metrics and events.jsonl; sinks do not redact again. */
 	const struct redactor *rd;
-	char clean_step[72];   /* the last step id found clean (a cache) */
+	char clean_step[2][72];   /* the last two step ids found clean (a cache) */
 };
-#define EVENT_BUS_INIT {{0}, {0}, 0, NULL, {0}}
+#define EVENT_BUS_INIT {{0}, {0}, 0, NULL, {{0}}}
 
 const char *event_type_name(enum ev_type t);    /* "step_state", "early_abort", ... */
 void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx);

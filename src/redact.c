@@ -244,7 +244,8 @@ static int has_needle(const char *lower, const unsigned char *present, const cha
 		return 1;
 	char word[64];
 	while (*needles) {
-		size_t n = strcspn(needles, "|");
+		const char *bar = strchr(needles, '|');
+		size_t n = bar ? (size_t)(bar - needles) : strlen(needles);
 		if (n == 0)
 			return 1;   /* an empty needle is in every text */
 		if (n < sizeof(word) && present[(unsigned char)needles[0]]) {
@@ -253,9 +254,9 @@ static int has_needle(const char *lower, const unsigned char *present, const cha
 			if (strstr(lower, word))
 				return 1;
 		}
-		needles += n;
-		if (*needles == '|')
-			needles++;
+		if (!bar)
+			break;
+		needles = bar + 1;
 	}
 	return 0;
 }
