@@ -34,11 +34,29 @@ static int same_double(double a, double b)   /* cJSON's compare_double */
 	return fabs(a - b) <= max * DBL_EPSILON;
 }
 
+/* strbuf_add / strbuf_addch without a call when there is room */
+static inline void put(struct strbuf *sb, const char *p, size_t n)
+{
+	if (sb->alloc - sb->len <= n)
+		strbuf_grow(sb, n);
+	memcpy(sb->buf + sb->len, p, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+static inline void putc_(struct strbuf *sb, char c)
+{
+	if (sb->alloc - sb->len <= 1)
+		strbuf_grow(sb, 1);
+	sb->buf[sb->len++] = c;
+	sb->buf[sb->len] = '\0';
+}
+
 static void print_number(struct strbuf *sb, double d)
 {
 	char buf[32];
 	if (isnan(d) || isinf(d)) {
-		strbuf_add(sb, "null", 4);
+		put(sb, "null", 4);
 		return;
 	}
 	/* An integer of at most 15 digits: "%1.15g" prints its digits, exactly. */
@@ -51,7 +69,7 @@ static void print_number(struct strbuf *sb, double d)
 		while ((u /= 10) != 0);
 		if (v < 0)
 			*--p = '-';
-		strbuf_add(sb, p, (size_t)(e - p));
+		put(sb, p, (size_t)(e - p));
 		return;
 	}
 	int n = snprintf(buf, sizeof(buf), "%1.15g", d);
@@ -66,13 +84,13 @@ static void print_number(struct strbuf *sb, double d)
 	for (int i = 0; point != '.' && i < n; i++)
 		if (buf[i] == point)
 			buf[i] = '.';
-	strbuf_add(sb, buf, (size_t)n);
+	put(sb, buf, (size_t)n);
 }
 
 static void print_string(struct strbuf *sb, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	strbuf_addch(sb, '"');
+	putc_(sb, '"');
 	if (s) {
 		/* Eight bytes at a time up to the first one to escape (a control
 		 * character, '"' or '\\'), then byte by byte. */
@@ -86,13 +104,13 @@ static void print_string(struct strbuf *sb, const char *s)
 			if (((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs))
 				break;
 		}
-		strbuf_add(sb, s, i);
+		put(sb, s, i);
 		const char *run = s + i;
 		for (const unsigned char *p = (const unsigned char *)run;; p++) {
 			unsigned char c = *p;
 			if (c > 31 && c != '"' && c != '\\')
 				continue;
-			strbuf_add(sb, run, (size_t)((const char *)p - run));
+			put(sb, run, (size_t)((const char *)p - run));
 			if (!c)
 				break;
 			char esc[6] = {'\\', 0};
@@ -113,11 +131,11 @@ static void print_string(struct strbuf *sb, const char *s)
 				esc[5] = hex[c & 15];
 				len = 6;
 			}
-			strbuf_add(sb, esc, len);
+			put(sb, esc, len);
 			run = (const char *)p + 1;
 		}
 	}
-	strbuf_addch(sb, '"');
+	putc_(sb, '"');
 }
 
 static void tabs(struct strbuf *sb, size_t n)
@@ -132,13 +150,13 @@ static int print_value(struct strbuf *sb, const cJSON *v, int fmt, size_t depth)
 {
 	switch (v->type & 0xFF) {
 	case cJSON_NULL:
-		strbuf_add(sb, "null", 4);
+		put(sb, "null", 4);
 		return 0;
 	case cJSON_False:
-		strbuf_add(sb, "false", 5);
+		put(sb, "false", 5);
 		return 0;
 	case cJSON_True:
-		strbuf_add(sb, "true", 4);
+		put(sb, "true", 4);
 		return 0;
 	case cJSON_Number:
 		print_number(sb, v->valuedouble);
@@ -146,38 +164,38 @@ static int print_value(struct strbuf *sb, const cJSON *v, int fmt, size_t depth)
 	case cJSON_Raw:
 		if (!v->valuestring)
 			return -1;
-		strbuf_addstr(sb, v->valuestring);
+		put(sb, v->valuestring, strlen(v->valuestring));
 		return 0;
 	case cJSON_String:
 		print_string(sb, v->valuestring);
 		return 0;
 	case cJSON_Array:
-		strbuf_addch(sb, '[');
+		putc_(sb, '[');
 		for (const cJSON *c = v->child; c; c = c->next) {
 			if (print_value(sb, c, fmt, depth + 1) < 0)
 				return -1;
 			if (c->next)
-				strbuf_add(sb, ", ", fmt ? 2 : 1);
+				put(sb, ", ", fmt ? 2 : 1);
 		}
-		strbuf_addch(sb, ']');
+		putc_(sb, ']');
 		return 0;
 	case cJSON_Object:
-		strbuf_add(sb, "{\n", fmt ? 2 : 1);
+		put(sb, "{\n", fmt ? 2 : 1);
 		for (const cJSON *c = v->child; c; c = c->next) {
 			if (fmt)
 				tabs(sb, depth + 1);
 			print_string(sb, c->string);
-			strbuf_add(sb, ":\t", fmt ? 2 : 1);
+			put(sb, ":\t", fmt ? 2 : 1);
 			if (print_value(sb, c, fmt, depth + 1) < 0)
 				return -1;
 			if (c->next)
-				strbuf_addch(sb, ',');
+				putc_(sb, ',');
 			if (fmt)
-				strbuf_addch(sb, '\n');
+				putc_(sb, '\n');
 		}
 		if (fmt)
 			tabs(sb, depth);
-		strbuf_addch(sb, '}');
+		putc_(sb, '}');
 		return 0;
 	default:
 		return -1;
