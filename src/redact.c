@@ -532,6 +532,13 @@ int redact_builtins_check(struct wl_err *err)
 
 static void redact_pass(const struct redactor *r, char **text);
 
+/* Is text remembered clean (redact_with would leave it as it is)? */
+static int known_clean(const struct redactor *r, const char *text)
+{
+	char **slot = clean_slot(r, text, strlen(text));
+	return slot && *slot && !strcmp(*slot, text);
+}
+
 static void redact_with(const struct redactor *r, char **text)
 {
 	char **slot = clean_slot(r, *text, strlen(*text));
@@ -693,6 +700,8 @@ static void redact_json_with(const struct redactor *r, cJSON *node)
 			continue;
 		}
 		if (cJSON_IsString(c) && c->valuestring) {
+			if (known_clean(r, c->valuestring))
+				continue;   /* no copy to redact */
 			char *safe = xstrdup(c->valuestring);
 			redact_with(r, &safe);
 			if (strcmp(safe, c->valuestring))

@@ -1,7 +1,8 @@
 /*
- * store: the run history in SQLite. One short write transaction per event;
- * schema migrations as an ordered list of SQL scripts; statements prepared
- * once and cached. See store.h for the API and docs/history.md for tables.
+ * store: the run history in SQLite. One short write transaction per event,
+ * or one per turn of the runner (batching); schema migrations as an ordered
+ * list of SQL scripts; statements prepared once and cached. See store.h for
+ * the API and docs/history.md for tables and durability.
  */
 #include "store.h"
 
