@@ -373,7 +373,6 @@ struct store {
 	char *ensured_run;
 	int64_t ensured_ms;
 	int ensured_committed;
-	int group_pending; /* the open batch holds a process group: commit it at the next event */
 	struct wl_err sink_err;
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
@@ -1111,12 +1110,6 @@ void store_sink(void *store, const struct wl_event *ev)
 	int rc;
 	if (st->batching) {
 		rc = record_in_batch(st, ev, &err);
-		/* A process group recorded since the last commit is committed
-		 * with the event that follows its spawn (attempt_started). */
-		if (st->group_pending) {
-			struct wl_err ferr = WL_ERR_INIT;
-			store_flush(st, &ferr);   /* a failure is counted by store_flush itself */
-		}
 	} else {
 		rc = tx_begin(st, &err);
 		if (rc == 0)
@@ -1141,7 +1134,6 @@ int store_flush(struct store *st, struct wl_err *err)
 	if (!st || !st->in_batch)
 		return 0;
 	st->in_batch = 0;
-	st->group_pending = 0;
 	free(st->batch_run);
 	st->batch_run = NULL;
 	struct step_set ensured = st->steps_batch;
@@ -1209,19 +1201,14 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 	if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
 		     time_wall_ms()) < 0)
 		return -1;
-	/* Committed at once, not at the end of the turn: a runner SIGKILLed
-	 * later in this turn must leave the group on record for the watchdog
-	 * (else its setsid escapees and group members would be orphans nobody
-	 * stops). "At once" is the next event recorded (store_sink: the
-	 * attempt_started the runner emits right after the spawn), the next
-	 * group or the end of the turn, whichever comes first: one commit for
-	 * the spawn and its event instead of two. */
-	if (!st->in_batch)
-		return 0;   /* not batching: each statement was its own transaction */
-	if (st->group_pending)
-		return store_flush(st, err);
-	st->group_pending = 1;
-	return 0;
+	/* Committed now, with the turn so far, not at the end of the turn: a
+	 * runner SIGKILLed later in this turn must leave the group on record
+	 * for the watchdog (else its setsid escapees and group members would be
+	 * orphans nobody stops). Deferring this commit to the spawn's
+	 * attempt_started (one commit per step instead of two) was tried: the
+	 * fault campaign then left a group's processes behind once in five
+	 * campaigns (docs/benchmarks.md). */
+	return store_flush(st, err);
 }
 
 int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,

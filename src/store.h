@@ -78,9 +78,9 @@ void store_set_batching(struct store *st, int on);
 int store_flush(struct store *st, struct wl_err *err);
 /*
  * Process groups of a run (for reaper.h): recorded when spawned, closed when
- * they ended. Batching, both join the turn's transaction; a started group
- * is committed with the next event recorded (the spawn's attempt_started),
- * the next started group, or store_flush(), whichever comes first. store_orphan_groups() calls fn for every group still open of a
+ * they ended. Batching, both join the turn's transaction, and a started
+ * group commits it at once (store_flush()): a runner killed later in the
+ * turn leaves the group on record. store_orphan_groups() calls fn for every group still open of a
  * run that is no longer RUNNING (CRASHED: its runner is gone); when fn
  * returns 0 the group is closed. run_id is borrowed for the call.
  */
