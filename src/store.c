@@ -1205,9 +1205,9 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 	 * runner SIGKILLed later in this turn must leave the group on record
 	 * for the watchdog (else its setsid escapees and group members would be
 	 * orphans nobody stops). Deferring this commit to the spawn's
-	 * attempt_started (one commit per step instead of two) was tried: the
-	 * fault campaign then left a group's processes behind once in five
-	 * campaigns (docs/benchmarks.md). */
+	 * attempt_started (one commit per step instead of two) was tried and
+	 * dropped: the fault campaign left a killed run's processes behind in
+	 * one of five campaigns (docs/benchmarks.md). */
 	return store_flush(st, err);
 }
 
