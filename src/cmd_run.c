@@ -578,7 +578,7 @@ missing:
 		free(note);
 	}
 
-	char *db_path = resolve_db(db, wf, workspace);
+	char *db_path = resolve_db(db, wf, workspace), *db_abs = NULL;
 	char *metrics_path = resolve_metrics(metrics, wf, workspace);
 	char *ws_abs = fs_abspath(workspace ? workspace : ".");
 	struct strvec env = STRVEC_INIT;
@@ -616,7 +616,8 @@ missing:
 	o.workspace = workspace;
 	o.context_dir = context;
 	o.set_env = &set;
-	o.db_path = db_path;
+	db_abs = fs_abspath(db_path);   /* children run elsewhere: WAITLOOP_DB, a subworkflow's --db */
+	o.db_path = db_abs;
 	o.metrics_path = metrics_path;
 	o.verbosity = verbosity;
 	r = runner_new(wf, &o, &err);
@@ -747,6 +748,7 @@ out:
 	strvec_clear(&env);
 	free(ws_abs);
 	free(db_path);
+	free(db_abs);
 	free(metrics_path);
 	workflow_free(wf);
 out_args:

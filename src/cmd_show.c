@@ -143,8 +143,12 @@ static void print_wait(struct show *sh, const cJSON *w)
 	if (json_has_number(w, "elapsed_s", &el))
 		seconds(el, dur, sizeof(dur));
 	const char *outcome = *json_get_str_or(w, "outcome", "") ? json_get_str_or(w, "outcome", "") : "(in progress)";
-	printf("    wait         %s%s%s: %s after %s, %d observation%s%s", json_get_str_or(w, "phase", ""), *json_get_str_or(w, "target", "") ? " " : "",
-	       json_get_str_or(w, "target", ""), outcome, dur, json_get_int(w, "observation_count", 0),
+	/* an in-script wait (`waitloop wait` in the step's script) says so, with its name */
+	const char *target = json_get_str_or(w, "target", ""), *name = json_get_str_or(w, "name", "");
+	int script = json_get_bool(w, "script");
+	printf("    wait         %s%s%s%s%s: %s after %s, %d observation%s%s", json_get_str_or(w, "phase", ""),
+	       script ? " script wait " : "", script ? name : "", *target && !(script && !strcmp(target, name)) ? " " : "",
+	       script && !strcmp(target, name) ? "" : target, outcome, dur, json_get_int(w, "observation_count", 0),
 	       json_get_int(w, "observation_count", 0) == 1 ? "" : "s", json_get_bool(w, "early_abort") ? ", EARLY ABORT" : "");
 	if (*json_get_str_or(w, "rule", ""))
 		printf(" (rule %s)", json_get_str_or(w, "rule", ""));

@@ -26,6 +26,7 @@
 #include "evloop.h"
 #include "redact.h"
 #include "rulesfile.h"
+#include "store.h"
 #include "strbuf.h"
 #include "suggest.h"
 #include "timeutil.h"
@@ -168,6 +169,28 @@ static void on_warning(void *arg, const char *message)
 	struct run *r = arg;
 	live_clear(r);
 	fprintf(stderr, "waitloop: warning: %s\n", message);
+}
+
+/*
+ * Under a run (WAITLOOP_RUN_ID and WAITLOOP_DB, set by the runner for its
+ * children), the wait's observations and its end go into the run's history
+ * as an in-script wait of the step (store_set_script_wait). History is a
+ * record, not the wait: a database that cannot be opened is one warning.
+ */
+static struct store *script_wait_history(const char *name, struct run *r)
+{
+	const char *run_id = getenv("WAITLOOP_RUN_ID"), *db = getenv("WAITLOOP_DB");
+	if (!run_id || !*run_id || !db || !*db)
+		return NULL;
+	struct wl_err err = WL_ERR_INIT;
+	struct store *st = store_open(db, &err);
+	if (!st) {
+		on_warning(r, err.msg);
+		return NULL;
+	}
+	store_set_script_wait(st, name);
+	store_set_warn(st, on_warning, r);
+	return st;
 }
 
 static double elapsed(const struct run *r)
@@ -653,7 +676,11 @@ int cmd_wait(int argc, char **argv)
 
 	struct evloop *l = evloop_new();
 	struct event_bus bus = EVENT_BUS_INIT;
+	bus.rd = red;
 	bus_subscribe(&bus, on_event, &run);
+	struct store *history = script_wait_history(run.name, &run);
+	if (history)
+		bus_subscribe(&bus, store_sink, history);
 	evloop_on_signal(l, SIGINT, on_signal, &run);
 	evloop_on_signal(l, SIGTERM, on_signal, &run);
 	evloop_on_signal(l, SIGHUP, on_signal, &run);
@@ -719,6 +746,7 @@ int cmd_wait(int argc, char **argv)
 		}
 	}
 	evloop_free(l);
+	store_close(history);
 	redactor_free(red);
 	free(dir);
 out:

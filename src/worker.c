@@ -46,6 +46,8 @@ static void env_build(const struct runner *r, struct strvec *env, const struct s
 	for (size_t i = 4; i < N_STEP_VARS; i++)
 		strvec_setenv(env, step_vars[i], vals[i]);
 	strvec_setenv(env, "WAITLOOP_BIN", r->self_exe);
+	if (r->opts->db_path)   /* the run's history: in-script waits record there too */
+		strvec_setenv(env, "WAITLOOP_DB", r->opts->db_path);
 	strvec_setenv(env, REDACT_ENV, r->redact_env);   /* waitloop wait / verdict write redact alike */
 }
 
