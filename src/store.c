@@ -598,13 +598,20 @@ fail:
 	return -1;
 }
 
-struct store *store_open(const char *path, struct wl_err *err)
+/* A store of path, not open yet: who opens it (pid, host) for the records. */
+static struct store *store_alloc(const char *path)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
 	st->path = xstrdup(path);
 	st->pid = (long)getpid();
 	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
 		strcpy(st->hostname, "localhost");
+	return st;
+}
+
+struct store *store_open(const char *path, struct wl_err *err)
+{
+	struct store *st = store_alloc(path);
 
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
@@ -686,11 +693,7 @@ static int open_ro(struct store *st, const char *file, struct wl_err *err)
 
 struct store *store_open_readonly(const char *path, struct wl_err *err)
 {
-	struct store *st = xcalloc(1, sizeof(*st));
-	st->path = xstrdup(path);
-	st->pid = (long)getpid();
-	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
-		strcpy(st->hostname, "localhost");
+	struct store *st = store_alloc(path);
 	st->readonly = 1;
 	if (open_ro(st, path, err) == 0)
 		return st;
