@@ -94,8 +94,6 @@ struct runner {
 	char *self_exe;
 	const char *shell;
 	struct strvec base_env;     /* environ + workflow env */
-	struct strvec step_env;     /* worker_env() of a step without env of its own, built once */
-	size_t step_env_slot[8];    /* where its per-step variables are (worker.c) */
 	struct gitwork *git;        /* NULL: git tracking off (not a repository, or no loop) */
 	struct iter_run iter_run;   /* what every step's loop borrows */
 	char *notice;               /* one line for the user (git tracking off), or NULL */
@@ -118,6 +116,10 @@ struct runner {
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
 	char *gate_reason;          /* the gate stopped the run (exit code 2) */
+
+	/* the children's environment (worker.c) */
+	struct strvec step_env;     /* worker_env() of a step without env of its own, built once */
+	size_t step_env_slot[8];    /* where its per-step variables are in it */
 
 	/* the run's documents (rundoc.c) */
 	uint64_t meta_timer;        /* pending flush of changed _meta.json files */
