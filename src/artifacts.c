@@ -70,13 +70,10 @@ static void keep_error(struct artifacts *c, const char *msg)
 void artifacts_sink(void *arg, const struct wl_event *ev)
 {
 	struct artifacts *c = arg;
-	cJSON *o = event_to_json(ev);   /* already redacted: the bus is the boundary (events.h) */
-	char *line = json_compact(o);
-	cJSON_Delete(o);
-	size_t n = strlen(line);
-	line = xrealloc(line, n + 2);
-	line[n] = '\n';
-	line[n + 1] = '\0';
+	struct strbuf sb = STRBUF_INIT;
+	event_to_line(&sb, ev);   /* already redacted: the bus is the boundary (events.h) */
+	char *line = sb.buf;
+	size_t n = sb.len - 1;   /* without its newline */
 	/* One write on an O_APPEND descriptor: lines never interleave, even with
 	 * `waitloop wait` children. A line is whole or absent: a write cut short
 	 * (full disk) is undone by truncating back to where the line began. */

@@ -68,9 +68,9 @@ struct event_bus {
 	 * any sink sees them -- the one boundary for events, history,
 	 * notifications, metrics and events.jsonl; sinks do not redact again. */
 	const struct redactor *rd;
-	char clean_step[72];   /* the last step id found clean (a cache) */
+	char clean_step[2][72];   /* the last two step ids found clean (a cache) */
 };
-#define EVENT_BUS_INIT {{0}, {0}, 0, NULL, {0}}
+#define EVENT_BUS_INIT {{0}, {0}, 0, NULL, {{0}}}
 
 const char *event_type_name(enum ev_type t);    /* "step_state", "early_abort", ... */
 void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx);
@@ -79,6 +79,10 @@ void bus_subscribe(struct event_bus *bus, event_sink_fn fn, void *ctx);
 void bus_emit(struct event_bus *bus, struct wl_event *ev);
 /* The event as one JSON object {type, ts, run_id, step, iteration, attempt, ...data}. Caller deletes. */
 cJSON *event_to_json(const struct wl_event *ev);
+/* Append json_compact(event_to_json(ev)) and a newline to sb -- the
+ * events.jsonl line, byte for byte -- without building that object. */
+struct strbuf;
+void event_to_line(struct strbuf *sb, const struct wl_event *ev);
 /*
  * The inverse, for tools that replay events.jsonl lines: fills *ev from obj
  * (ts_ms = now; "ts" is not parsed back) and returns 0, or -1 when obj has no

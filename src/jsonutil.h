@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "strbuf.h"
 #include "strvec.h"
 
 /* Pretty-print obj and write it atomically (with a trailing newline). */
@@ -23,6 +24,18 @@ cJSON *json_read_file(const char *path, size_t max, struct wl_err *err);
 int json_too_deep(const char *text, size_t len);
 /* Compact one-line form, caller frees. */
 char *json_compact(const cJSON *obj);
+/*
+ * Append v as JSON text to sb, byte for byte what cJSON_Print (formatted = 1)
+ * or cJSON_PrintUnformatted (0) of cJSON 1.7.x gives, without its costs (a
+ * sprintf and an sscanf per number): integers below 1e15 are written
+ * directly, other numbers as cJSON does ("%1.15g", "%1.17g" when that does
+ * not read back). -1 (sb holding a partial text) where cJSON would fail: an
+ * invalid item or a raw one without text. tests/unit/test_jsonutil.c compares
+ * both on many values.
+ */
+int json_print_sb(struct strbuf *sb, const cJSON *v, int formatted);
+/* json_print_sb() into a new string (caller frees), NULL where cJSON_Print fails. */
+char *json_print(const cJSON *v, int formatted);
 /* A JSON array of strings from a strvec. */
 cJSON *json_string_array(const struct strvec *sv);
 /* The strings of a JSON array pushed onto out (other items and a non-array: nothing). */

@@ -241,23 +241,28 @@ struct redactor *redactor_import(const char *value, const struct strvec *env, st
 	return r;
 }
 
-/* Case-insensitive: does lower-case text contain one of the '|'-separated needles? */
-static int has_needle(const char *lower, const char *needles)
+/* Case-insensitive: does lower-case text contain one of the '|'-separated
+ * needles? present[c] says whether byte c occurs in it at all: a needle whose
+ * first byte does not occur cannot be there (no strstr for it). */
+static int has_needle(const char *lower, const unsigned char *present, const char *needles)
 {
 	if (!needles)
 		return 1;
 	char word[64];
 	while (*needles) {
-		size_t n = strcspn(needles, "|");
-		if (n < sizeof(word)) {
+		const char *bar = strchr(needles, '|');
+		size_t n = bar ? (size_t)(bar - needles) : strlen(needles);
+		if (n == 0)
+			return 1;   /* an empty needle is in every text */
+		if (n < sizeof(word) && present[(unsigned char)needles[0]]) {
 			memcpy(word, needles, n);
 			word[n] = '\0';
 			if (strstr(lower, word))
 				return 1;
 		}
-		needles += n;
-		if (*needles == '|')
-			needles++;
+		if (!bar)
+			break;
+		needles = bar + 1;
 	}
 	return 0;
 }
@@ -533,6 +538,13 @@ int redact_builtins_check(struct wl_err *err)
 
 static void redact_pass(const struct redactor *r, char **text);
 
+/* Is text remembered clean (redact_with would leave it as it is)? */
+static int known_clean(const struct redactor *r, const char *text)
+{
+	char **slot = clean_slot(r, text, strlen(text));
+	return slot && *slot && !strcmp(*slot, text);
+}
+
 static void redact_with(const struct redactor *r, char **text)
 {
 	char **slot = clean_slot(r, *text, strlen(*text));
@@ -554,10 +566,13 @@ static void redact_pass(const struct redactor *r, char **text)
 	replace_pem(text);
 	size_t n = strlen(*text);
 	char *lower = xmalloc(n + 1);
-	for (size_t i = 0; i <= n; i++)
+	unsigned char present[256] = {0};
+	for (size_t i = 0; i <= n; i++) {
 		lower[i] = (char)tolower((unsigned char)(*text)[i]);
+		present[(unsigned char)lower[i]] = 1;
+	}
 	for (size_t i = 0; i < NBUILTINS; i++)
-		if (has_needle(lower, builtins[i].needles))
+		if (has_needle(lower, present, builtins[i].needles))
 		{
 			const struct pattern *p = builtin_pattern(i);
 			if (p)
@@ -685,6 +700,8 @@ static void redact_json_with(const struct redactor *r, cJSON *node)
 			continue;
 		}
 		if (cJSON_IsString(c) && c->valuestring) {
+			if (known_clean(r, c->valuestring))
+				continue;   /* no copy to redact */
 			char *safe = xstrdup(c->valuestring);
 			redact_with(r, &safe);
 			if (strcmp(safe, c->valuestring))

@@ -707,6 +707,7 @@ void runner_free(struct runner *r)
 	free(r->redact_env);
 	free(r->lock_branch);
 	strvec_clear(&r->base_env);
+	strvec_clear(&r->step_env);
 	free(r->run_id);
 	free(r->workspace);
 	free(r->context_dir);

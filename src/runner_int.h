@@ -118,6 +118,10 @@ struct runner {
 	int done;
 	char *gate_reason;          /* the gate stopped the run (exit code 2) */
 
+	/* the children's environment (worker.c) */
+	struct strvec step_env;     /* worker_env() of a step without env of its own, built once */
+	size_t step_env_slot[8];    /* where its per-step variables are in it */
+
 	/* the run's documents (rundoc.c) */
 	uint64_t meta_timer;        /* pending flush of changed _meta.json files */
 	size_t next_dir;            /* rundoc_on_idle(): steps before this have their directory */

@@ -14,8 +14,8 @@
  *
  * Durability: by default every event is one short BEGIN IMMEDIATE ... COMMIT
  * transaction (WAL, synchronous=NORMAL). With store_set_batching(st, 1) the
- * events join one open transaction (each in a savepoint) until
- * store_flush(): the runner flushes before every wait of its loop (an idle
+ * events join one open transaction (an event of several statements in a
+ * savepoint) until store_flush(): the runner flushes before every wait of its loop (an idle
  * hook, evloop_on_idle), so a runner killed with SIGKILL leaves a consistent
  * database holding everything up to the end of its last complete round, and
  * the write lock is never held while the runner waits. Several processes may
@@ -82,7 +82,9 @@ void store_set_script_wait(struct store *st, const char *name);
 int store_flush(struct store *st, struct wl_err *err);
 /*
  * Process groups of a run (for reaper.h): recorded when spawned, closed when
- * they ended. store_orphan_groups() calls fn for every group still open of a
+ * they ended. Batching, both join the turn's transaction, and a started
+ * group commits it at once (store_flush()): a runner killed later in the
+ * turn leaves the group on record. store_orphan_groups() calls fn for every group still open of a
  * run that is no longer RUNNING (CRASHED: its runner is gone); when fn
  * returns 0 the group is closed. run_id is borrowed for the call.
  */

@@ -19,32 +19,86 @@
 
 #define SUBWORKFLOW_MAX_DEPTH 5   /* roboppi's default maximum nesting depth */
 
-void worker_env(struct step_run *sr, struct strvec *env, const char *phase)
+/* A step's own variables, in the order worker_env() sets them. */
+static const char *const step_vars[] = {
+	"WAITLOOP_STEP", "WAITLOOP_ITERATION", "WAITLOOP_MAX_ITERATIONS", "WAITLOOP_PHASE",
+	"WAITLOOP_STEP_DIR", "WAITLOOP_FIX_FILE", "WAITLOOP_DECISION_FILE", "WAITLOOP_WAIT_FAILURE_FILE",
+};
+#define N_STEP_VARS (sizeof(step_vars) / sizeof(step_vars[0]))
+_Static_assert(N_STEP_VARS == sizeof(((struct runner *)0)->step_env_slot) / sizeof(size_t),
+	       "one slot per step variable");
+
+/* The environment: the run's, the step's env, --set, then the WAITLOOP_*
+ * variables (vals: the step's own, in step_vars order). */
+static void env_build(const struct runner *r, struct strvec *env, const struct strvec *step_env,
+		      const char *const *vals)
 {
-	struct runner *r = sr->r;
 	strvec_copy(env, &r->base_env);
-	strvec_setenv_all(env, &sr->s->env);
+	strvec_setenv_all(env, step_env);
 	if (r->opts->set_env)
 		strvec_setenv_all(env, r->opts->set_env);
 	strvec_setenv(env, "WAITLOOP_RUN_ID", r->run_id);
 	strvec_setenv(env, "WAITLOOP_WORKFLOW", r->wf->name ? r->wf->name : "");
-	strvec_setenv(env, "WAITLOOP_STEP", sr->s->id);
-	char num[32];
-	snprintf(num, sizeof(num), "%d", sr->iteration ? sr->iteration : 1);
-	strvec_setenv(env, "WAITLOOP_ITERATION", num);
-	snprintf(num, sizeof(num), "%d", sr->max_iterations);
-	strvec_setenv(env, "WAITLOOP_MAX_ITERATIONS", num);
-	strvec_setenv(env, "WAITLOOP_PHASE", phase);
+	for (size_t i = 0; i < 4; i++)
+		strvec_setenv(env, step_vars[i], vals[i]);
 	strvec_setenv(env, "WAITLOOP_WORKSPACE", r->workspace);
 	strvec_setenv(env, "WAITLOOP_CONTEXT_DIR", r->context_dir);
-	strvec_setenv(env, "WAITLOOP_STEP_DIR", sr->dir);
-	strvec_setenv(env, "WAITLOOP_FIX_FILE", sr->fix_file);
-	strvec_setenv(env, "WAITLOOP_DECISION_FILE", sr->decision_file);
-	strvec_setenv(env, "WAITLOOP_WAIT_FAILURE_FILE", sr->wait_failure_file);
+	for (size_t i = 4; i < N_STEP_VARS; i++)
+		strvec_setenv(env, step_vars[i], vals[i]);
 	strvec_setenv(env, "WAITLOOP_BIN", r->self_exe);
 	if (r->opts->db_path)   /* the run's history: in-script waits record there too */
 		strvec_setenv(env, "WAITLOOP_DB", r->opts->db_path);
 	strvec_setenv(env, REDACT_ENV, r->redact_env);   /* waitloop wait / verdict write redact alike */
+}
+
+/* "NAME=VALUE" as strvec_setenv() writes it (a NULL value as "(null)"). */
+static char *env_pair(const char *name, const char *value)
+{
+	if (!value)
+		value = "(null)";
+	size_t n = strlen(name), v = strlen(value);
+	char *kv = xmalloc(n + v + 2);
+	memcpy(kv, name, n);
+	kv[n] = '=';
+	memcpy(kv + n + 1, value, v + 1);
+	return kv;
+}
+
+void worker_env(struct step_run *sr, struct strvec *env, const char *phase)
+{
+	struct runner *r = sr->r;
+	char iter[32], max[32];
+	snprintf(iter, sizeof(iter), "%d", sr->iteration ? sr->iteration : 1);
+	snprintf(max, sizeof(max), "%d", sr->max_iterations);
+	const char *vals[N_STEP_VARS] = {sr->s->id, iter, max, phase, sr->dir, sr->fix_file, sr->decision_file,
+					 sr->wait_failure_file};
+	if (sr->s->env.n) {
+		env_build(r, env, &sr->s->env, vals);
+	} else {
+		/* Every step without env of its own starts from the same
+		 * environment: built once per run, with its per-step slots
+		 * found, then copied and filled (the same strings, in the same
+		 * order, as env_build). */
+		if (!r->step_env.n) {
+			static const struct strvec none = STRVEC_INIT;
+			const char *blank[N_STEP_VARS] = {"", "", "", "", "", "", "", ""};
+			env_build(r, &r->step_env, &none, blank);
+			for (size_t k = 0; k < N_STEP_VARS; k++) {
+				size_t nl = strlen(step_vars[k]);
+				for (size_t i = 0; i < r->step_env.n; i++)
+					if (!strncmp(r->step_env.v[i], step_vars[k], nl) && r->step_env.v[i][nl] == '=') {
+						r->step_env_slot[k] = i;   /* the first: strvec_setenv's */
+						break;
+					}
+			}
+		}
+		strvec_copy(env, &r->step_env);
+		for (size_t k = 0; k < N_STEP_VARS; k++) {
+			size_t i = r->step_env_slot[k];
+			free(env->v[i]);
+			env->v[i] = env_pair(step_vars[k], vals[k]);
+		}
+	}
 	if (sr->check_id && !strcmp(phase, "completion_check")) {
 		strvec_setenv(env, "WAITLOOP_CHECK_ID", sr->check_id);
 		strvec_setenv(env, "ROBOPPI_COMPLETION_CHECK_ID", sr->check_id);

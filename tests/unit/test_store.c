@@ -345,6 +345,124 @@ out:
 	free(path);
 }
 
+static void test_batch_single_statement_failure(void)
+{
+	/* An event of one statement is recorded without a savepoint: SQLite's
+	 * statement rollback must still undo all of it (here: what a trigger
+	 * wrote before it failed) and keep the rest of the batch. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("batch1.db");
+	struct store *st = store_open(path, &err);
+	struct store *other = st ? store_open(path, &err) : NULL;
+	CHECK(st != NULL && other != NULL);
+	if (!st || !other)
+		goto out;
+	sqlite3 *raw = NULL;
+	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+	CHECK(sqlite3_exec(raw, "CREATE TRIGGER no_c AFTER UPDATE ON steps"
+				" WHEN NEW.step = 'c' AND NEW.status = 'SUCCEEDED'"
+				" BEGIN INSERT INTO warnings(run_id, step, kind) VALUES('r1', 'c', 'half');"
+				" SELECT RAISE(ABORT, 'no c'); END", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+	store_set_batching(st, 1);
+	emit(st, EV_RUN_STARTED, "r1", NULL, 0, 0, 1000, "{\"workflow\":\"w\",\"pid\":1}");
+	emit(st, EV_STEP_STATE, "r1", "c", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
+	emit(st, EV_STEP_STATE, "r1", "c", 0, 0, 1002, "{\"status\":\"SUCCEEDED\"}");  /* refused */
+	emit(st, EV_ATTEMPT_FINISHED, "r1", "c", 0, 1, 1003, "{\"phase\":\"step\",\"exit_code\":0}");
+	CHECK_INT(store_sink_failures(st), 1);
+	CHECK_INT(store_flush(st, &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM warnings"), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'c' AND status = 'RUNNING'"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM attempts WHERE step = 'c' AND exit_code = 0"), 1);
+out:
+	store_close(st);
+	store_close(other);
+	free(path);
+}
+
+static void test_group_commit(void)
+{
+	/* A process group is on record (committed, with the turn so far) as
+	 * soon as store_group_started returns, batching or not: a runner killed
+	 * right after must leave it for the watchdog. Its end joins the turn. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("groups.db");
+	struct store *st = store_open(path, &err);
+	struct store *other = st ? store_open(path, &err) : NULL;
+	CHECK(st != NULL && other != NULL);
+	if (!st || !other)
+		goto out;
+	CHECK_INT(store_group_started(st, "rg", 100, 5, "a", &err), 0);    /* not batching */
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 100"), 1);
+	store_set_batching(st, 1);
+	emit(st, EV_STEP_STATE, "rg", "b", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
+	CHECK_INT(store_group_started(st, "rg", 101, 5, "b", &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 101"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'b'"), 1);   /* the turn so far */
+	emit(st, EV_ATTEMPT_STARTED, "rg", "b", 0, 1, 1002, "{\"phase\":\"step\"}");
+	CHECK_INT(store_group_ended(st, "rg", 101, 5, &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 101 AND ended_at IS NULL"), 1);
+	CHECK_INT(store_flush(st, &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 101 AND ended_at IS NOT NULL"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM attempts WHERE step = 'b'"), 1);
+	CHECK_INT(store_sink_failures(st), 0);
+out:
+	store_close(st);
+	store_close(other);
+	free(path);
+}
+
+static void test_rows_across_batches(void)
+{
+	/* The store remembers which step rows exist (committed, or in the open
+	 * batch) and does not ensure them again; a step's first step_state
+	 * creates its row in the same statement. A row whose event failed is
+	 * not remembered: the step's next event creates it. A run of this
+	 * process marked CRASHED by mistake is RUNNING again at its next batch. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path = db_path("rows.db");
+	struct store *st = store_open(path, &err);
+	struct store *other = st ? store_open(path, &err) : NULL;
+	CHECK(st != NULL && other != NULL);
+	if (!st || !other)
+		goto out;
+	sqlite3 *raw = NULL;
+	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+	CHECK(sqlite3_exec(raw, "CREATE TABLE flag(x); INSERT INTO flag VALUES(1);"
+				"CREATE TRIGGER no_b BEFORE INSERT ON steps WHEN NEW.step = 'b'"
+				" AND (SELECT count(*) FROM flag) > 0 BEGIN SELECT RAISE(ABORT, 'no b'); END",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	store_set_batching(st, 1);
+	char json[64];
+	snprintf(json, sizeof(json), "{\"workflow\":\"w\",\"pid\":%d}", (int)getpid());
+	emit(st, EV_RUN_STARTED, "rr", NULL, 0, 0, 1000, json);
+	emit(st, EV_STEP_STATE, "rr", "a", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
+	emit(st, EV_STEP_STATE, "rr", "b", 0, 0, 1002, "{\"status\":\"RUNNING\"}");   /* refused */
+	CHECK_INT(store_sink_failures(st), 1);
+	CHECK_INT(store_flush(st, &err), 0);
+	CHECK(sqlite3_exec(raw, "DELETE FROM flag; UPDATE runs SET status = 'CRASHED', status_reason = 'x'",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	emit(st, EV_ATTEMPT_STARTED, "rr", "b", 0, 1, 1003, "{\"phase\":\"step\"}");
+	emit(st, EV_ATTEMPT_STARTED, "rr", "a", 0, 1, 1004, "{\"phase\":\"step\"}");
+	CHECK_INT(store_flush(st, &err), 0);
+	emit(st, EV_STEP_STATE, "rr", "a", 0, 0, 1005, "{\"status\":\"SUCCEEDED\"}");
+	emit(st, EV_STEP_STATE, "rr", "c", 0, 0, 1006, "{\"status\":\"SKIPPED\",\"reason\":\"r\"}");
+	CHECK_INT(store_flush(st, &err), 0);
+	CHECK_INT(store_sink_failures(st), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM runs WHERE status = 'RUNNING' AND status_reason IS NULL"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'b' AND status = 'PENDING' AND attempts = 1"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'a' AND status = 'SUCCEEDED' AND attempts = 1"
+			      " AND started_at = 1001 AND finished_at = 1005 AND updated_at = 1005"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'c' AND status = 'SKIPPED' AND reason = 'r'"
+			      " AND started_at IS NULL AND finished_at = 1006 AND updated_at = 1006"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM attempts"), 2);
+	sqlite3_close(raw);
+out:
+	store_close(st);
+	store_close(other);
+	free(path);
+}
+
 static void test_crashed_marking(void)
 {
 	struct wl_err err = WL_ERR_INIT;
@@ -502,6 +620,9 @@ int main(void)
 	TEST(test_events_without_run_started);
 	TEST(test_observation_class_typed);
 	TEST(test_batching);
+	TEST(test_batch_single_statement_failure);
+	TEST(test_group_commit);
+	TEST(test_rows_across_batches);
 	TEST(test_crashed_marking);
 	TEST(test_notification_claim);
 	TEST(test_prefix_lookup);

@@ -1,9 +1,11 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "error.h"
 #include "fsutil.h"
@@ -289,9 +291,41 @@ static void test_find_command(void)
 	CHECK(fs_remove_tree(dir, &err) == 0);
 }
 
+/* time_format_rfc3339 computes the civil date itself: every date from 1970
+ * to 9999 (leap days, century years), truncation and pre-1970 or later
+ * times still format as gmtime_r + strftime would. */
+static void test_rfc3339(void)
+{
+	int64_t times[2000] = {0, 999, 1000, 1796097925841LL, 1796097925842LL, 1796097926000LL, 1796097925999LL,
+			       951782400000LL, 951868799999LL, 4102444799999LL, 4107542400000LL, 253402300799999LL,
+			       253402300800000LL, -1, -1500, -86400001LL, 1796097925841LL};
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	for (size_t i = 17; i < sizeof(times) / sizeof(times[0]); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		times[i] = (int64_t)(x % 253402300800000ULL);   /* 1970 .. 9999 */
+	}
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		time_t secs = (time_t)(times[i] / 1000);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		char base[32], want[40], got[40];
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof(want), "%s.%03dZ", base, (int)(times[i] % 1000));
+		time_format_rfc3339(times[i], got, sizeof(got));
+		CHECK_STR(got, want);
+		char small[12];   /* cut short, NUL-terminated, as snprintf does */
+		time_format_rfc3339(times[i], small, sizeof(small));
+		want[sizeof(small) - 1] = '\0';
+		CHECK_STR(small, want);
+	}
+}
+
 int main(void)
 {
 	TEST(test_duration_parse);
+	TEST(test_rfc3339);
 	TEST(test_duration_format);
 	TEST(test_strbuf);
 	TEST(test_str_utf8_cut_oneline);
