@@ -635,6 +635,22 @@ static void schedule_soon(struct runner *r)
 	r->schedule_timer = evloop_add_timer(r->loop, time_now_ms(), on_schedule, r);
 }
 
+/* The loop's first idle hook (registered before the documents' and the
+ * history's): a schedule asked for in the previous round runs here, at the
+ * start of the round, instead of from its timer after the poll. So in a
+ * chain the next step starts right after the previous one ended, and the
+ * history's commit and the deferred file creates of that round follow the
+ * spawn -- they overlap the child's run instead of delaying its start. */
+void runner_schedule_on_idle(void *arg, int will_wait)
+{
+	struct runner *r = arg;
+	if (!r->schedule_timer || r->done)
+		return;
+	evloop_cancel_timer(r->loop, r->schedule_timer);
+	r->schedule_timer = 0;
+	schedule(r);
+}
+
 static void on_deadline(void *arg)
 {
 	struct runner *r = arg;
