@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 make --no-print-directory -s build/waitloop build/libwaitloop.a
 mkdir -p build/bench
-pkgs=(yaml-0.1 libcjson libgit2 sqlite3)
+pkgs=(yaml-0.1 libcjson libgit2 sqlite3 libpcre2-8)
 read -ra cflags <<<"$(pkg-config --cflags "${pkgs[@]}")"
 read -ra libs <<<"$(pkg-config --libs "${pkgs[@]}")"
 cc -std=c11 -D_GNU_SOURCE -O2 -Isrc "${cflags[@]}" -o build/bench/store_bench \

@@ -331,20 +331,21 @@ static int uses_agents(const struct wl_workflow *wf)
 	return 0;
 }
 
-int agentcat_apply(struct wl_workflow *wf, const char *wf_path, const struct strvec *agents_files,
-		   struct errlist *diags)
+/* The catalog files, in the order they are read (later entries win):
+ * the parent's (a subworkflow), then agents_files or the colocated file. */
+static void find_files(struct catalog *c, const char *wf_path, const struct strvec *agents_files,
+		       const struct strvec *inherited)
 {
-	int explicit = agents_files && agents_files->n;
-	if (!explicit && !uses_agents(wf))
-		return 0;
-	struct catalog c = {.diags = diags};
-	if (explicit) {
+	for (size_t i = 0; inherited && i < inherited->n; i++)
+		if (fs_exists(inherited->v[i]))   /* the parent read it a moment ago */
+			strvec_push(&c->files, inherited->v[i]);
+	if (agents_files && agents_files->n) {
 		for (size_t i = 0; i < agents_files->n; i++) {
-			if (!fs_exists(agents_files->v[i])) {
-				cat_err(&c, agents_files->v[i], 1, 1, "agent catalog not found (given by --agents or ROBOPPI_AGENTS_FILE)");
-				continue;
-			}
-			strvec_push(&c.files, agents_files->v[i]);
+			if (fs_exists(agents_files->v[i]))
+				strvec_push(&c->files, agents_files->v[i]);
+			else
+				cat_err(c, agents_files->v[i], 1, 1,
+					"agent catalog not found (given by --agents or ROBOPPI_AGENTS_FILE)");
 		}
 	} else if (wf_path) {
 		const char *slash = strrchr(wf_path, '/');
@@ -353,10 +354,24 @@ int agentcat_apply(struct wl_workflow *wf, const char *wf_path, const struct str
 		for (size_t i = 0; names[i]; i++) {
 			char *f = fs_join(dir, names[i]);
 			if (fs_exists(f))
-				strvec_push(&c.files, f);
+				strvec_push(&c->files, f);
 			free(f);
 		}
 		free(dir);
+	}
+}
+
+int agentcat_apply(struct wl_workflow *wf, const char *wf_path, const struct strvec *agents_files,
+		   const struct strvec *inherited, struct errlist *diags)
+{
+	struct catalog c = {.diags = diags};
+	find_files(&c, wf_path, agents_files, inherited);
+	for (size_t i = 0; i < c.files.n; i++)
+		strvec_push_owned(&wf->agent_catalogs, fs_abspath(c.files.v[i]));
+	int explicit = agents_files && agents_files->n;
+	if (!explicit && !uses_agents(wf)) {
+		strvec_clear(&c.files);
+		return (int)c.errors;
 	}
 	for (size_t i = 0; i < c.files.n; i++)
 		load_file(&c, c.files.v[i]);

@@ -21,8 +21,11 @@
  * step writes win; base_instructions and the step's instructions are joined
  * by a blank line, both trimmed. The catalog files are agents_files when any
  * are given (`--agents FILE`, ROBOPPI_AGENTS_FILE; later files win per entry),
- * else agents.yaml or agents.yml next to the workflow file, if present.
- * The catalog is read only when some step uses `agent:` or files are given.
+ * else agents.yaml or agents.yml next to the workflow file, if present. A
+ * subworkflow reads its parent's files (inherited) first, so its own win
+ * (roboppi's loadChildWorkflow). The files found are recorded, absolute, in
+ * wf->agent_catalogs (what a subworkflow inherits). The catalog is read only
+ * when some step uses `agent:` or files are given.
  *
  * Errors (unknown agent with did-you-mean, no catalog, a bad catalog, a
  * step left without worker or instructions) go to diags with their position.
@@ -36,7 +39,7 @@
 #include "workflow.h"
 
 int agentcat_apply(struct wl_workflow *wf, const char *wf_path, const struct strvec *agents_files,
-		   struct errlist *diags);
+		   const struct strvec *inherited, struct errlist *diags);
 
 /* The CLI arguments of a step's or check's agent fields, appended to out:
  * defaultArgs (without any --model/--variant of theirs when model/variant is

@@ -328,10 +328,12 @@ static int roboppi_flag(int argc, char **argv, int *i, struct roboppi_branch_fla
 	return 0;
 }
 
-/* roboppi's ROBOPPI_AGENTS_FILE: catalog paths separated by ':' (before --agents). */
-static void env_agents_files(struct strvec *out)
+/* Catalog paths separated by ':' in an environment variable: roboppi's
+ * ROBOPPI_AGENTS_FILE (before --agents), and WAITLOOP_PARENT_AGENTS, set by
+ * a parent run for its subworkflow (src/worker.c). */
+static void env_agents_files(const char *name, struct strvec *out)
 {
-	const char *e = getenv("ROBOPPI_AGENTS_FILE");
+	const char *e = getenv(name);
 	while (e && *e) {
 		const char *colon = strchr(e, ':');
 		size_t n = colon ? (size_t)(colon - e) : strlen(e);
@@ -448,14 +450,15 @@ static int run_main(int argc, char **argv, int roboppi)
 	char *metrics_env = NULL, *junit_env = NULL;
 	char *made_ws = NULL;
 	struct roboppi_branch_flags bf = {NULL, NULL, 0};
-	struct strvec set = STRVEC_INIT, agents = STRVEC_INIT;
+	struct strvec set = STRVEC_INIT, agents = STRVEC_INIT, parent_agents = STRVEC_INIT;
 	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
-	env_agents_files(&agents);
 	if (env_defaults(&metrics, &metrics_env, &junit_env, &verbosity, &no_progress)) {
 		free(metrics_env);
 		free(junit_env);
 		return 2;
 	}
+	env_agents_files("ROBOPPI_AGENTS_FILE", &agents);
+	env_agents_files("WAITLOOP_PARENT_AGENTS", &parent_agents);
 	junit = junit_env;
 	/* Keep freed heap: every step allocates and frees the same few hundred
 	 * KiB, and glibc's default trimming gave it back and took it again with
@@ -472,6 +475,7 @@ static int run_main(int argc, char **argv, int roboppi)
 			if (rf < 0) {
 				strvec_clear(&set);
 				strvec_clear(&agents);
+				strvec_clear(&parent_agents);
 				return 2;
 			}
 		} else if (options && is_opt(a, "--agents", NULL)) {
@@ -534,7 +538,7 @@ missing:
 	}
 
 	struct errlist diags = ERRLIST_INIT;
-	struct wl_workflow *wf = loader_load_agents(file, &agents, &diags);
+	struct wl_workflow *wf = loader_load_agents(file, &agents, &parent_agents, &diags);
 	errlist_print(&diags, stderr);
 	errlist_release(&diags);
 	if (!wf) {
@@ -748,6 +752,7 @@ out:
 out_args:
 	strvec_clear(&set);
 	strvec_clear(&agents);
+	strvec_clear(&parent_agents);
 	free(made_ws);
 	free(metrics_env);
 	free(junit_env);

@@ -1909,7 +1909,8 @@ static void free_src(struct ld *ld)
 }
 
 static struct wl_workflow *load_doc(const char *name, struct ydoc *doc, struct errlist *diags,
-				    size_t errors_before, const char *path, const struct strvec *agents_files)
+				    size_t errors_before, const char *path, const struct strvec *agents_files,
+				    const struct strvec *inherited_agents)
 {
 	if (!doc) {
 		errlist_sort(diags);
@@ -1920,7 +1921,7 @@ static struct wl_workflow *load_doc(const char *name, struct ydoc *doc, struct e
 	free_src(&ld);
 	ydoc_free(doc);
 	if (wf && diags->nerrors == errors_before)
-		agentcat_apply(wf, path, agents_files, diags);
+		agentcat_apply(wf, path, agents_files, inherited_agents, diags);
 	errlist_sort(diags);
 	if (diags->nerrors > errors_before) {
 		workflow_free(wf);
@@ -1935,18 +1936,19 @@ struct wl_workflow *loader_load_string(const char *name, const char *text, size_
 				       struct errlist *diags)
 {
 	size_t before = diags->nerrors;
-	return load_doc(name, ydoc_load_string(name, text, len, diags), diags, before, NULL, NULL);
+	return load_doc(name, ydoc_load_string(name, text, len, diags), diags, before, NULL, NULL, NULL);
 }
 
-struct wl_workflow *loader_load_agents(const char *path, const struct strvec *agents_files, struct errlist *diags)
+struct wl_workflow *loader_load_agents(const char *path, const struct strvec *agents_files,
+				       const struct strvec *inherited_agents, struct errlist *diags)
 {
 	size_t before = diags->nerrors;
-	return load_doc(path, ydoc_load_file(path, diags), diags, before, path, agents_files);
+	return load_doc(path, ydoc_load_file(path, diags), diags, before, path, agents_files, inherited_agents);
 }
 
 struct wl_workflow *loader_load(const char *path, struct errlist *diags)
 {
-	return loader_load_agents(path, NULL, diags);
+	return loader_load_agents(path, NULL, NULL, diags);
 }
 
 static const char *const RULESFILE_KEYS[] = {"rules", "terminal_patterns", "ignore_fields", NULL};

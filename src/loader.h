@@ -34,9 +34,11 @@
 #include "workflow.h"
 
 struct wl_workflow *loader_load(const char *path, struct errlist *diags);
-/* Same, with roboppi agent catalogs (agentcat.h): agents_files when non-empty,
- * else agents.yaml / agents.yml next to path. loader_load() = no files given. */
-struct wl_workflow *loader_load_agents(const char *path, const struct strvec *agents_files, struct errlist *diags);
+/* Same, with roboppi agent catalogs (agentcat.h): inherited_agents (a
+ * subworkflow's parent's catalogs) first, then agents_files when non-empty,
+ * else agents.yaml / agents.yml next to path. loader_load() = none given. */
+struct wl_workflow *loader_load_agents(const char *path, const struct strvec *agents_files,
+				       const struct strvec *inherited_agents, struct errlist *diags);
 /* Same, from memory (tests, fuzzing); name is used in diagnostics and wf->file. */
 struct wl_workflow *loader_load_string(const char *name, const char *text, size_t len,
 				       struct errlist *diags);

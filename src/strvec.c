@@ -95,6 +95,16 @@ void strvec_setenv(struct strvec *env, const char *name, const char *value)
 	}
 }
 
+void strvec_unsetenv(struct strvec *env, const char *name)
+{
+	ssize_t i = env_index(env, name);
+	if (i < 0)
+		return;
+	free(env->v[i]);
+	memmove(env->v + i, env->v + i + 1, (env->n - (size_t)i) * sizeof(*env->v));   /* with the NULL */
+	env->n--;
+}
+
 const char *strvec_getenv(const struct strvec *env, const char *name)
 {
 	ssize_t i = env_index(env, name);

@@ -26,6 +26,7 @@ int strvec_contains(const struct strvec *sv, const char *s);
 void strvec_sort_unique(struct strvec *sv);            /* sort + de-duplicate */
 /* Set NAME=VALUE in an environment vector, replacing an existing NAME. */
 void strvec_setenv(struct strvec *env, const char *name, const char *value);
+void strvec_unsetenv(struct strvec *env, const char *name);
 const char *strvec_getenv(const struct strvec *env, const char *name);
 /* Apply every "NAME=VALUE" of assignments with strvec_setenv (entries without '=' are skipped). */
 void strvec_setenv_all(struct strvec *env, const struct strvec *assignments);

@@ -189,6 +189,17 @@ static int subworkflow_argv(struct step_run *sr, struct strvec *env, struct strv
 		strbuf_addstr(&sb, child);
 		strvec_setenv(env, "WAITLOOP_WORKFLOW_STACK", strbuf_str(&sb));
 		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_PARENT_STEP", sr->s->id);
+		/* the child reads this run's catalogs, then its own agents.yaml on top
+		 * (roboppi's loadChildWorkflow: explicit files are not passed on as such) */
+		strvec_unsetenv(env, "ROBOPPI_AGENTS_FILE");
+		struct strbuf cats = STRBUF_INIT;
+		for (size_t i = 0; i < r->wf->agent_catalogs.n; i++) {
+			if (i)
+				strbuf_addch(&cats, ':');
+			strbuf_addstr(&cats, r->wf->agent_catalogs.v[i]);
+		}
+		strvec_setenv(env, "WAITLOOP_PARENT_AGENTS", strbuf_str(&cats));
+		strbuf_release(&cats);
 		char num[32];
 		snprintf(num, sizeof(num), "%d", sr->iteration ? sr->iteration : 1);
 		strvec_setenv(env, "ROBOPPI_SUBWORKFLOW_ITERATION", num);

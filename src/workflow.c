@@ -328,6 +328,7 @@ void workflow_free(struct wl_workflow *wf)
 	free(wf->sentinel.events_file);
 	free(wf->expected_work_branch);
 	free(wf->branch_transition_step);
+	strvec_clear(&wf->agent_catalogs);
 	for (size_t i = 0; i < wf->npreflight; i++) {
 		struct wl_preflight *p = &wf->preflight[i];
 		strvec_clear(&p->items);

@@ -362,6 +362,7 @@ struct wl_workflow {
 	char *history_db;
 	struct strvec redact;
 	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */
+	struct strvec agent_catalogs; /* absolute paths of the agent catalogs found (agentcat.h) */
 	struct wl_step *steps;        /* in file order */
 	size_t nsteps;
 };

@@ -186,3 +186,70 @@ expect_contains ex.out "  PASS  implement"
 expect_contains "$T/ws8/context/implement/stdout.log" "fake agent: claude -p"
 expect_contains "$T/ws8/context/implement/check.stdout.log" "fake agent: codex exec"
 t_end
+
+t_begin agent_catalog_inherited_by_subworkflow
+# roboppi's loadChildWorkflow: a subworkflow sees the parent's resolved
+# catalog, with the child's own colocated agents.yaml on top (child wins).
+mkdir -p sub9/child sub9/ws ext9
+cat >ext9/extra.yaml <<'YAML'
+version: "1"
+agents:
+  extra:
+    worker: CLAUDE_CODE
+    model: extra-model
+YAML
+cat >sub9/agents.yaml <<'YAML'
+version: "1"
+agents:
+  writer:
+    worker: CLAUDE_CODE
+    model: parent-model
+  planner:
+    worker: CLAUDE_CODE
+    model: parent-planner
+YAML
+cat >sub9/child/agents.yaml <<'YAML'
+version: "1"
+agents:
+  planner:
+    worker: CLAUDE_CODE
+    model: child-planner
+YAML
+cat >sub9/child/child.yaml <<'YAML'
+name: child
+version: "1"
+timeout: 1m
+steps:
+  w:
+    agent: writer
+    instructions: write
+    workspace: w
+  p:
+    agent: planner
+    instructions: plan
+    workspace: p
+    depends_on: [w]
+  x:
+    agent: extra
+    instructions: extra
+    workspace: x
+    depends_on: [p]
+YAML
+cat >sub9/parent.yaml <<'YAML'
+name: parent
+version: "1"
+timeout: 1m
+steps:
+  nested:
+    workflow: child/child.yaml
+YAML
+mkdir -p sub9/ws/w sub9/ws/p sub9/ws/x bin9
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >claude.args\n' >bin9/claude
+chmod +x bin9/claude
+PATH="$T/bin9:$PATH" "$WL" run sub9/parent.yaml --workspace "$T/sub9/ws" --agents "$T/sub9/agents.yaml" --agents "$T/ext9/extra.yaml" \
+	>sub9.out 2>sub9.err
+expect_eq "$?" 0
+expect_contains "$T/sub9/ws/w/claude.args" "parent-model"
+expect_contains "$T/sub9/ws/p/claude.args" "child-planner"
+expect_contains "$T/sub9/ws/x/claude.args" "extra-model"
+t_end

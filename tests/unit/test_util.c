@@ -75,6 +75,13 @@ static void test_strvec(void)
 	strvec_setenv(&v, "K", "2");
 	CHECK_STR(strvec_getenv(&v, "K"), "2");
 	CHECK(strvec_getenv(&v, "Q") == NULL);
+	size_t n = v.n;
+	strvec_unsetenv(&v, "K");
+	strvec_unsetenv(&v, "Q");   /* absent: nothing changes */
+	CHECK_INT(v.n, n - 1);
+	CHECK(strvec_getenv(&v, "K") == NULL);
+	CHECK(v.v[v.n] == NULL);
+	CHECK_STR(v.v[0], "a");
 	strvec_clear(&v);
 }
 
