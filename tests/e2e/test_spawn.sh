@@ -98,3 +98,39 @@ mkdir -p wsn
 expect_rc 0 "$WL" run talk.yaml -w wsn -q --no-progress --db wsn/h.db >>runs.out
 expect_contains wsn/context/a/stdout.log first-run-out
 t_end
+
+# --- an escapee that exited is reaped when the next step ends ---------------
+# (reaper.c looks for a zombie child with one waitid() before reading the
+# list of all children; this checks that the shortcut still reaps)
+t_begin exited_escapee_reaped
+cat >esc.yaml <<'EOF2'
+name: esc
+version: "1"
+timeout: 5m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "setsid sh -c 'sleep 0.3' >/dev/null 2>&1 </dev/null & echo $! >esc.pid"
+  b:
+    worker: CUSTOM
+    depends_on: [a]
+    instructions: "sleep 1.5"
+  c:
+    worker: CUSTOM
+    depends_on: [b]
+    instructions: |
+      for p in /proc/[0-9]*; do
+        s=$(sed 's/.*) //' "$p/stat" 2>/dev/null) || continue
+        set -- $s
+        if [ "$1" = Z ] && [ "$2" = "$PPID" ]; then echo "zombie child of the runner: ${p#/proc/}"; fi
+      done >zombies.txt
+EOF2
+mkdir -p wse
+expect_rc 0 "$WL" run esc.yaml -w wse -q --no-progress --db wse/h.db >>runs.out
+[ -s wse/esc.pid ] || t_fail "the escapee was not started"
+if [ -f wse/zombies.txt ]; then
+	[ ! -s wse/zombies.txt ] || t_fail "not reaped after step b ended: $(cat wse/zombies.txt)"
+else
+	t_fail "step c wrote no zombies.txt"
+fi
+t_end
