@@ -644,7 +644,9 @@ static void schedule_soon(struct runner *r)
 void runner_schedule_on_idle(void *arg, int will_wait)
 {
 	struct runner *r = arg;
-	if (!r->schedule_timer || r->done)
+	/* a signal first (it may stop the run: pending steps are then skipped,
+	 * not started and cancelled); the timer schedules after it */
+	if (!r->schedule_timer || r->done || evloop_signal_pending(r->loop))
 		return;
 	evloop_cancel_timer(r->loop, r->schedule_timer);
 	r->schedule_timer = 0;

@@ -210,6 +210,15 @@ static void test_loop_signals(void)
 		evloop_run_once(l);
 	CHECK_INT(a, 2);
 	CHECK_INT(b, 1);
+	/* a delivered signal is pending for the loop until its round runs */
+	CHECK_INT(evloop_signal_pending(l), 0);
+	kill(getpid(), SIGHUP);   /* delivered to ourselves before kill() returns */
+	CHECK_INT(evloop_signal_pending(l), 1);
+	end = time_now_ms() + 5000;
+	while (a == 2 && time_now_ms() < end)
+		evloop_run_once(l);
+	CHECK_INT(a, 3);
+	CHECK_INT(evloop_signal_pending(l), 0);
 	evloop_free(l);
 }
 
