@@ -82,7 +82,8 @@ for l in open(sys.argv[1]): json.loads(l)' "$f" 2>/dev/null || bad "$k" "torn li
 		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$f" 2>/dev/null || bad "$k" "torn JSON $f"
 	done < <(find ws -name '*.json' -newer wf.yaml -print0 2>/dev/null)
 done
-left=$(grep -lz "^WAITLOOP_WORKFLOW=campaign\$" /proc/[0-9]*/environ 2>/dev/null | wc -l)
+# (by workspace: another campaign may run on the machine at the same time)
+left=$(grep -lz "^WAITLOOP_WORKSPACE=$tmp/ws\$" /proc/[0-9]*/environ 2>/dev/null | wc -l)
 [ "$left" -eq 0 ] || bad all "$left campaign processes left at the end"
 echo "fault campaign: $N SIGKILLs ($killed delivered), $crashed runs CRASHED, $violations violations"
 [ "$violations" -eq 0 ]
