@@ -55,12 +55,8 @@ static void cat_err(struct catalog *c, const char *file, int line, int col, cons
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	errlist_vadd(c->diags, DIAG_ERROR, file, line, col, fmt, ap);
 	va_end(ap);
-	errlist_add(c->diags, DIAG_ERROR, file, line, col, "%s", msg ? msg : "out of memory");
-	free(msg);
 	c->errors++;
 }
 

@@ -113,19 +113,6 @@ static void short_time(const char *rfc, char *buf, size_t size)
 		*t = ' ';
 }
 
-static void format_duration(const cJSON *d, char *buf, size_t size)
-{
-	if (!cJSON_IsNumber(d)) {
-		snprintf(buf, size, "-");
-		return;
-	}
-	double s = d->valuedouble;
-	if (s < 60)
-		snprintf(buf, size, "%.1fs", s);
-	else
-		duration_format((int64_t)(s + 0.5) * 1000, buf, size);
-}
-
 static void print_table(const cJSON *runs)
 {
 	int wid = 6, wwf = 8, wst = 6;
@@ -142,7 +129,7 @@ static void print_table(const cJSON *runs)
 	cJSON_ArrayForEach(r, runs) {
 		char started[32], dur[32];
 		short_time(json_get_string(r, "started_at"), started, sizeof(started));
-		format_duration(cJSON_GetObjectItemCaseSensitive(r, "duration_s"), dur, sizeof(dur));
+		seconds_of(r, "duration_s", dur, sizeof(dur));
 		printf("%-*s  %-*.*s  %-*s  %-19s  %9s  %5d  %6d\n", wid, json_get_str_or(r, "id", ""), wwf, wwf,
 		       json_get_str_or(r, "workflow", "-"), wst, json_get_str_or(r, "status", ""), started, dur, json_get_int(r, "iterations", 0),
 		       json_get_int(r, "early_aborts", 0));
@@ -179,10 +166,8 @@ int cmd_history(int argc, char **argv)
 		case 'h':
 			fputs(history_usage, stdout);
 			return 0;
-		case ':':
-			return usage_error("history", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_unknown_longopt("history", argv[optind - 1], opts);
+			return usage_getopt_error("history", c, argv, opts);
 		}
 	}
 	if (optind < argc)

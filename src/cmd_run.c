@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,28 +98,6 @@ static int valid_env_name(const char *s, size_t n)
 		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
 			return 0;
 	return 1;
-}
-
-/* An option's value: "--opt VALUE", "--opt=VALUE" or "-wVALUE". NULL when missing. */
-static const char *opt_value(int argc, char **argv, int *i, const char *longname, const char *shortname)
-{
-	const char *a = argv[*i];
-	size_t ln = strlen(longname);
-	if (!strncmp(a, longname, ln) && a[ln] == '=')
-		return a + ln + 1;
-	if (shortname && !strncmp(a, shortname, 2) && a[2])
-		return a + 2;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
-static int is_opt(const char *a, const char *longname, const char *shortname)
-{
-	size_t ln = strlen(longname);
-	if (!strcmp(a, longname) || (!strncmp(a, longname, ln) && a[ln] == '='))
-		return 1;
-	return shortname && !strncmp(a, shortname, 2);
 }
 
 static char *resolve_db(const char *flag, const struct wl_workflow *wf, const char *workspace)
@@ -289,45 +268,6 @@ static int notify_claim(void *ctx, const char *run_id, const char *event, const 
 	return store_notification_claim(ctx, run_id, event, step, iteration, target, &err);
 }
 
-/*
- * roboppi's flags under `waitloop workflow` (its src/workflow/run.ts):
- * 0 = not one of them; 1 = accepted (consumed); -1 = refused (message printed).
- */
-struct roboppi_branch_flags {
-	const char *base_branch, *protected_branches;
-	int allow_protected;
-};
-
-static int roboppi_flag(int argc, char **argv, int *i, struct roboppi_branch_flags *bf)
-{
-	static const char *const no_value[] = {"--no-tui", "--tui", "--direct", "--supervised", "--no-supervised",
-					       "--keepalive", "--no-keepalive", NULL};
-	static const char *const with_value[] = {"--keepalive-interval", "--ipc-request-timeout", "--core",
-						 "--core-entrypoint", "--protected-branches", "--base-branch", NULL};
-	const char *a = argv[*i];
-	if (!strcmp(a, "--allow-protected-branch")) {
-		bf->allow_protected = 1;
-		return 1;
-	}
-	for (size_t k = 0; no_value[k]; k++)
-		if (!strcmp(a, no_value[k]))
-			return 1;
-	for (size_t k = 0; with_value[k]; k++)
-		if (!strcmp(a, with_value[k])) {
-			if (*i + 1 >= argc) {
-				usage_error("workflow", "option '%s' needs a value", a);
-				return -1;
-			}
-			++*i;
-			if (!strcmp(a, "--base-branch"))
-				bf->base_branch = argv[*i];
-			else if (!strcmp(a, "--protected-branches"))
-				bf->protected_branches = argv[*i];
-			return 1;
-		}
-	return 0;
-}
-
 /* Catalog paths separated by ':' in an environment variable: roboppi's
  * ROBOPPI_AGENTS_FILE (before --agents), and WAITLOOP_PARENT_AGENTS, set by
  * a parent run for its subworkflow (src/worker.c). */
@@ -342,11 +282,6 @@ static void env_agents_files(const char *name, struct strvec *out)
 		e = colon ? colon + 1 : NULL;
 	}
 }
-
-static const char *const run_options_known[] = {
-	"--workspace", "-w", "--context", "--db", "--metrics", "--junit", "--set", "--verbose", "-v",
-	"--quiet", "-q", "--json", "--no-progress", "--agents", "--help", "-h", NULL,
-};
 
 /*
  * Environment defaults for options (docs/cli.md). WAITLOOP_METRICS and
@@ -432,6 +367,130 @@ static char *temp_workspace(void)
 	return tmpl;
 }
 
+/* What the command line asks for, over the environment defaults. */
+struct run_args {
+	const char *file, *workspace, *context, *db, *metrics, *junit;
+	char *metrics_env, *junit_env;
+	struct strvec set, agents;
+	struct strvec parent_agents;   /* a parent run's catalogs (WAITLOOP_PARENT_AGENTS) */
+	/* roboppi's branch context (`waitloop workflow` only) */
+	const char *base_branch, *protected_branches;
+	int allow_protected;
+	int verbosity, json, no_progress;
+};
+
+static void run_args_release(struct run_args *a)
+{
+	strvec_clear(&a->set);
+	strvec_clear(&a->agents);
+	strvec_clear(&a->parent_agents);
+	free(a->metrics_env);
+	free(a->junit_env);
+}
+
+enum {
+	OPT_CONTEXT = 256, OPT_DB, OPT_METRICS, OPT_JUNIT, OPT_SET, OPT_AGENTS, OPT_JSON, OPT_NO_PROGRESS,
+	OPT_ROBOPPI_NOOP, OPT_BASE_BRANCH, OPT_PROTECTED_BRANCHES, OPT_ALLOW_PROTECTED,
+};
+
+#define RUN_LONG_OPTIONS                                                                                  \
+	{"workspace", required_argument, NULL, 'w'}, {"context", required_argument, NULL, OPT_CONTEXT},     \
+	{"db", required_argument, NULL, OPT_DB},     {"metrics", required_argument, NULL, OPT_METRICS},     \
+	{"junit", required_argument, NULL, OPT_JUNIT}, {"set", required_argument, NULL, OPT_SET},          \
+	{"agents", required_argument, NULL, OPT_AGENTS}, {"verbose", no_argument, NULL, 'v'},              \
+	{"quiet", no_argument, NULL, 'q'},           {"json", no_argument, NULL, OPT_JSON},                 \
+	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS}, {"help", no_argument, NULL, 'h'}
+
+static const struct option run_options[] = {RUN_LONG_OPTIONS, {0, 0, 0, 0}};
+
+/* `waitloop workflow` also takes roboppi's flags (its src/workflow/run.ts):
+ * display and process layout (no effect here) and the branch context. */
+static const struct option workflow_options[] = {
+	RUN_LONG_OPTIONS,
+	{"no-tui", no_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"tui", no_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"direct", no_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"supervised", no_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"no-supervised", no_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"keepalive", no_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"no-keepalive", no_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"keepalive-interval", required_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"ipc-request-timeout", required_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"core", required_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"core-entrypoint", required_argument, NULL, OPT_ROBOPPI_NOOP},
+	{"base-branch", required_argument, NULL, OPT_BASE_BRANCH},
+	{"protected-branches", required_argument, NULL, OPT_PROTECTED_BRANCHES},
+	{"allow-protected-branch", no_argument, NULL, OPT_ALLOW_PROTECTED},
+	{0, 0, 0, 0},
+};
+
+static int set_workflow_file(const char *cmd, struct run_args *a, const char *file)
+{
+	if (a->file)
+		return usage_error(cmd, "more than one workflow file given ('%s', '%s')", a->file, file);
+	a->file = file;
+	return -1;
+}
+
+/*
+ * The command line into a: -1 to go on, else the exit code (0 after
+ * --help). Options and the workflow file come in any order ("-" in the
+ * option string hands operands over in place); "--" ends the options.
+ */
+static int parse_run_args(int argc, char **argv, int roboppi, struct run_args *a)
+{
+	const char *cmd = roboppi ? "workflow" : "run";
+	const struct option *opts = roboppi ? workflow_options : run_options;
+	int c, rc;
+	opterr = 0;
+	optind = 0;   /* 0: glibc reads the option string's "-" again */
+	while ((c = getopt_long(argc, argv, "-:w:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if ((rc = set_workflow_file(cmd, a, optarg)) >= 0)
+				return rc;
+			break;
+		case 'w': a->workspace = optarg; break;
+		case OPT_CONTEXT: a->context = optarg; break;
+		case OPT_DB: a->db = optarg; break;
+		case OPT_METRICS: a->metrics = optarg; break;
+		case OPT_JUNIT:
+			if (!*optarg)
+				return usage_error(cmd, "option '--junit' needs a value");
+			a->junit = optarg;
+			break;
+		case OPT_SET: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || !valid_env_name(optarg, (size_t)(eq - optarg)))
+				return usage_error(cmd, "--set expects KEY=VALUE with KEY a variable name, got '%s'",
+						   optarg);
+			strvec_push(&a->set, optarg);
+			break;
+		}
+		case OPT_AGENTS: strvec_push(&a->agents, optarg); break;
+		case 'v': a->verbosity = 1; break;
+		case 'q': a->verbosity = -1; break;
+		case OPT_JSON: a->json = 1; break;
+		case OPT_NO_PROGRESS: a->no_progress = 1; break;
+		case OPT_ROBOPPI_NOOP: break;
+		case OPT_BASE_BRANCH: a->base_branch = optarg; break;
+		case OPT_PROTECTED_BRANCHES: a->protected_branches = optarg; break;
+		case OPT_ALLOW_PROTECTED: a->allow_protected = 1; break;
+		case 'h':
+			fputs(run_usage, stdout);
+			return 0;
+		default:
+			return usage_getopt_error(cmd, c, argv, opts);
+		}
+	}
+	for (; optind < argc; optind++)   /* after "--" */
+		if ((rc = set_workflow_file(cmd, a, argv[optind])) >= 0)
+			return rc;
+	if (!a->file)
+		return usage_error(cmd, "no workflow file given");
+	return -1;
+}
+
 static int run_main(int argc, char **argv, int roboppi);
 
 int cmd_run(int argc, char **argv)
@@ -446,99 +505,29 @@ int cmd_run(int argc, char **argv)
 
 static int run_main(int argc, char **argv, int roboppi)
 {
-	const char *file = NULL, *workspace = NULL, *context = NULL, *db = NULL, *metrics = NULL, *junit = NULL;
-	char *metrics_env = NULL, *junit_env = NULL;
+	struct run_args a = {0};
 	char *made_ws = NULL;
-	struct roboppi_branch_flags bf = {NULL, NULL, 0};
-	struct strvec set = STRVEC_INIT, agents = STRVEC_INIT, parent_agents = STRVEC_INIT;
-	int verbosity = 0, json = 0, no_progress = 0, options = 1, rc = 2;
-	if (env_defaults(&metrics, &metrics_env, &junit_env, &verbosity, &no_progress)) {
-		free(metrics_env);
-		free(junit_env);
-		return 2;
+	int rc;
+	if (env_defaults(&a.metrics, &a.metrics_env, &a.junit_env, &a.verbosity, &a.no_progress)) {
+		rc = 2;
+		goto out_args;
 	}
-	env_agents_files("ROBOPPI_AGENTS_FILE", &agents);
-	env_agents_files("WAITLOOP_PARENT_AGENTS", &parent_agents);
-	junit = junit_env;
+	env_agents_files("ROBOPPI_AGENTS_FILE", &a.agents);
+	env_agents_files("WAITLOOP_PARENT_AGENTS", &a.parent_agents);
+	a.junit = a.junit_env;
+	if ((rc = parse_run_args(argc, argv, roboppi, &a)) >= 0)
+		goto out_args;
+	rc = 2;
+	const char *file = a.file, *workspace = a.workspace, *context = a.context;
+	int verbosity = a.verbosity;
 	/* Keep freed heap: every step allocates and frees the same few hundred
 	 * KiB, and glibc's default trimming gave it back and took it again with
 	 * brk() several times per step (~10 % of the runner's time on 200
 	 * parallel steps). Peak RSS is unchanged: those pages were resident. */
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v;
-		int rf;
-		if (options && !strcmp(a, "--")) {
-			options = 0;
-		} else if (options && roboppi && (rf = roboppi_flag(argc, argv, &i, &bf)) != 0) {
-			if (rf < 0) {
-				strvec_clear(&set);
-				strvec_clear(&agents);
-				strvec_clear(&parent_agents);
-				return 2;
-			}
-		} else if (options && is_opt(a, "--agents", NULL)) {
-			if (!(v = opt_value(argc, argv, &i, "--agents", NULL)))
-				goto missing;
-			strvec_push(&agents, v);
-		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-			fputs(run_usage, stdout);
-			rc = 0;
-			goto out_args;
-		} else if (options && (is_opt(a, "--workspace", "-w"))) {
-			if (!(workspace = opt_value(argc, argv, &i, "--workspace", "-w")))
-				goto missing;
-		} else if (options && is_opt(a, "--context", NULL)) {
-			if (!(context = opt_value(argc, argv, &i, "--context", NULL)))
-				goto missing;
-		} else if (options && is_opt(a, "--db", NULL)) {
-			if (!(db = opt_value(argc, argv, &i, "--db", NULL)))
-				goto missing;
-		} else if (options && is_opt(a, "--metrics", NULL)) {
-			if (!(metrics = opt_value(argc, argv, &i, "--metrics", NULL)))
-				goto missing;
-		} else if (options && is_opt(a, "--junit", NULL)) {
-			if (!(junit = opt_value(argc, argv, &i, "--junit", NULL)) || !*junit)
-				goto missing;
-		} else if (options && is_opt(a, "--set", NULL)) {
-			if (!(v = opt_value(argc, argv, &i, "--set", NULL)))
-				goto missing;
-			const char *eq = strchr(v, '=');
-			if (!eq || !valid_env_name(v, (size_t)(eq - v))) {
-				rc = usage_error("run", "--set expects KEY=VALUE with KEY a variable name, got '%s'", v);
-				goto out_args;
-			}
-			strvec_push(&set, v);
-		} else if (options && (!strcmp(a, "-v") || !strcmp(a, "--verbose"))) {
-			verbosity = 1;
-		} else if (options && (!strcmp(a, "-q") || !strcmp(a, "--quiet"))) {
-			verbosity = -1;
-		} else if (options && !strcmp(a, "--json")) {
-			json = 1;
-		} else if (options && !strcmp(a, "--no-progress")) {
-			no_progress = 1;
-		} else if (options && a[0] == '-' && a[1]) {
-			rc = usage_unknown_option("run", a, run_options_known);
-			goto out_args;
-		} else if (!file) {
-			file = a;
-		} else {
-			rc = usage_error("run", "more than one workflow file given ('%s', '%s')", file, a);
-			goto out_args;
-		}
-		continue;
-missing:
-		rc = usage_error("run", "option '%s' needs a value", a);
-		goto out_args;
-	}
-	if (!file) {
-		rc = usage_error("run", "no workflow file given");
-		goto out_args;
-	}
 
 	struct errlist diags = ERRLIST_INIT;
-	struct wl_workflow *wf = loader_load_agents(file, &agents, &parent_agents, &diags);
+	struct wl_workflow *wf = loader_load_agents(file, &a.agents, &a.parent_agents, &diags);
 	errlist_print(&diags, stderr);
 	errlist_release(&diags);
 	if (!wf) {
@@ -551,35 +540,31 @@ missing:
 		if (!workspace) {
 			if (!(made_ws = temp_workspace())) {
 				workflow_free(wf);
-				strvec_clear(&set);
-				return 2;
+				goto out_args;
 			}
 			workspace = made_ws;
 		} else if (!fs_is_dir(workspace) && fs_mkdir_p(workspace, &werr) < 0) {
 			print_error("%s", werr.msg);
 			workflow_free(wf);
-			strvec_clear(&set);
-			return 2;
+			goto out_args;
 		}
 		/* roboppi's branch context: its variables for every step, and its
 		 * refusal to work on a protected branch */
-		struct branchctx_opts bo = {workspace, bf.base_branch, bf.protected_branches, bf.allow_protected,
+		struct branchctx_opts bo = {workspace, a.base_branch, a.protected_branches, a.allow_protected,
 					    wf->create_branch, wf->expected_work_branch};
 		char *note = NULL;
-		if (branchctx_resolve(&bo, &set, &note, &werr) < 0) {
+		if (branchctx_resolve(&bo, &a.set, &note, &werr) < 0) {
 			print_error("%s", werr.msg);
 			workflow_free(wf);
-			strvec_clear(&set);
-			free(made_ws);
-			return 2;
+			goto out_args;
 		}
 		if (note && verbosity >= 0)
 			fprintf(stderr, "waitloop: notice: %s\n", note);
 		free(note);
 	}
 
-	char *db_path = resolve_db(db, wf, workspace);
-	char *metrics_path = resolve_metrics(metrics, wf, workspace);
+	char *db_path = resolve_db(a.db, wf, workspace), *db_abs = NULL;
+	char *metrics_path = resolve_metrics(a.metrics, wf, workspace);
 	char *ws_abs = fs_abspath(workspace ? workspace : ".");
 	struct strvec env = STRVEC_INIT;
 	struct preflight_gate gate = {PREFLIGHT_REPORT_INIT, ""};
@@ -589,7 +574,7 @@ missing:
 	struct runner *r = NULL;
 	struct heartbeat hb = {0};
 	struct report *report = NULL;
-	char *junit_path = junit ? fs_abspath(junit) : NULL;
+	char *junit_path = a.junit ? fs_abspath(a.junit) : NULL;
 	struct reaper *rp = NULL;
 	struct metrics_tick mt = {0};
 	struct wl_err err = WL_ERR_INIT;
@@ -615,8 +600,9 @@ missing:
 	struct run_options o = RUN_OPTIONS_INIT;
 	o.workspace = workspace;
 	o.context_dir = context;
-	o.set_env = &set;
-	o.db_path = db_path;
+	o.set_env = &a.set;
+	db_abs = fs_abspath(db_path);   /* children run elsewhere: WAITLOOP_DB, a subworkflow's --db */
+	o.db_path = db_abs;
 	o.metrics_path = metrics_path;
 	o.verbosity = verbosity;
 	r = runner_new(wf, &o, &err);
@@ -630,7 +616,7 @@ missing:
 		fprintf(stderr, "waitloop: notice: %s\n", runner_notice(r));
 
 	/* Preflight before anything else is started (notifications included). */
-	run_env(&env, wf, &set);
+	run_env(&env, wf, &a.set);
 	gate.rep.rd = runner_redactor(r);
 	if (preflight_run(wf, &env, ws_abs, &gate.rep) > 0)
 		print_preflight_failures(&gate.rep, runner_redactor(r), verbosity > 0);
@@ -646,7 +632,7 @@ missing:
 	struct progress_opts po = {0};
 	po.out = stderr;
 	po.verbosity = verbosity;
-	po.live = !no_progress && isatty(STDERR_FILENO);
+	po.live = !a.no_progress && isatty(STDERR_FILENO);
 	po.color = po.live && colors_ok;
 	pg = progress_new(runner_loop(r), &po, runner_redactor(r));
 	bus_subscribe(runner_bus(r), progress_sink, pg);
@@ -718,7 +704,7 @@ missing:
 	report_augment(report, summary);
 	redact_json(runner_redactor(r), summary);
 	write_ci_reports(summary, junit_path, runner_redactor(r));
-	if (json) {
+	if (a.json) {
 		char *s = cJSON_Print(summary);
 		if (s)
 			printf("%s\n", s);
@@ -747,14 +733,11 @@ out:
 	strvec_clear(&env);
 	free(ws_abs);
 	free(db_path);
+	free(db_abs);
 	free(metrics_path);
 	workflow_free(wf);
 out_args:
-	strvec_clear(&set);
-	strvec_clear(&agents);
-	strvec_clear(&parent_agents);
+	run_args_release(&a);
 	free(made_ws);
-	free(metrics_env);
-	free(junit_env);
 	return rc;
 }

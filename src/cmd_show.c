@@ -77,14 +77,6 @@ static void short_time(const char *rfc, char *buf, size_t size)
 		*t = ' ';
 }
 
-static void seconds(double s, char *buf, size_t size)
-{
-	if (s < 60)
-		snprintf(buf, size, "%.1fs", s);
-	else
-		duration_format((int64_t)(s + 0.5) * 1000, buf, size);
-}
-
 /* A JSON array of strings joined with sep ("" when absent or empty). */
 static char *join(const cJSON *arr, const char *sep)
 {
@@ -125,7 +117,7 @@ static void print_attempt(struct show *sh, const cJSON *a)
 	free(sig);
 	if (json_has_number(a, "duration_s", &d)) {
 		char dur[32];
-		seconds(d, dur, sizeof(dur));
+		duration_format_seconds(d, dur, sizeof(dur));
 		strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", dur);
 	}
 	if (*json_get_str_or(a, "reason", ""))
@@ -141,10 +133,14 @@ static void print_wait(struct show *sh, const cJSON *w)
 	double el = 0;
 	char dur[32] = "?";
 	if (json_has_number(w, "elapsed_s", &el))
-		seconds(el, dur, sizeof(dur));
+		duration_format_seconds(el, dur, sizeof(dur));
 	const char *outcome = *json_get_str_or(w, "outcome", "") ? json_get_str_or(w, "outcome", "") : "(in progress)";
-	printf("    wait         %s%s%s: %s after %s, %d observation%s%s", json_get_str_or(w, "phase", ""), *json_get_str_or(w, "target", "") ? " " : "",
-	       json_get_str_or(w, "target", ""), outcome, dur, json_get_int(w, "observation_count", 0),
+	/* an in-script wait (`waitloop wait` in the step's script) says so, with its name */
+	const char *target = json_get_str_or(w, "target", ""), *name = json_get_str_or(w, "name", "");
+	int script = json_get_bool(w, "script");
+	printf("    wait         %s%s%s%s%s: %s after %s, %d observation%s%s", json_get_str_or(w, "phase", ""),
+	       script ? " script wait " : "", script ? name : "", *target && !(script && !strcmp(target, name)) ? " " : "",
+	       script && !strcmp(target, name) ? "" : target, outcome, dur, json_get_int(w, "observation_count", 0),
 	       json_get_int(w, "observation_count", 0) == 1 ? "" : "s", json_get_bool(w, "early_abort") ? ", EARLY ABORT" : "");
 	if (*json_get_str_or(w, "rule", ""))
 		printf(" (rule %s)", json_get_str_or(w, "rule", ""));
@@ -166,7 +162,7 @@ static void print_wait(struct show *sh, const cJSON *w)
 		double oel = 0;
 		char odur[32] = "?";
 		if (json_has_number(o, "elapsed_s", &oel))
-			seconds(oel, odur, sizeof(odur));
+			duration_format_seconds(oel, odur, sizeof(odur));
 		printf("                 #%-3d +%-7s %-14s", json_get_int(o, "seq", 0), odur, *json_get_str_or(o, "class", "") ? json_get_str_or(o, "class", "") : "-");
 		if (*json_get_str_or(o, "digest", ""))
 			printf(" digest %.12s%s", json_get_str_or(o, "digest", ""), json_get_bool(o, "changed") ? " (changed)" : "");
@@ -288,7 +284,7 @@ static void print_run(struct show *sh, const cJSON *run)
 	short_time(json_get_string(run, "started_at"), started, sizeof(started));
 	short_time(json_get_string(run, "finished_at"), finished, sizeof(finished));
 	if (json_has_number(run, "duration_s", &d))
-		seconds(d, dur, sizeof(dur));
+		duration_format_seconds(d, dur, sizeof(dur));
 	printf("Run        %s\n", json_get_str_or(run, "id", ""));
 	printf("Workflow   %s%s%s%s\n", json_get_str_or(run, "workflow", ""), *json_get_str_or(run, "file", "") ? " (" : "", json_get_str_or(run, "file", ""),
 	       *json_get_str_or(run, "file", "") ? ")" : "");
@@ -397,10 +393,8 @@ int cmd_show(int argc, char **argv)
 		case 'h':
 			fputs(show_usage, stdout);
 			return 0;
-		case ':':
-			return usage_error("show", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_unknown_longopt("show", argv[optind - 1], opts);
+			return usage_getopt_error("show", c, argv, opts);
 		}
 	}
 	if (optind < argc)

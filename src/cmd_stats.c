@@ -78,20 +78,6 @@ static int parse_since(const char *s, int64_t *ms)
 	return duration_parse(s, ms);
 }
 
-static void secs(const cJSON *o, const char *key, char *buf, size_t size)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsNumber(v)) {
-		snprintf(buf, size, "-");
-		return;
-	}
-	double s = v->valuedouble;
-	if (s < 60)
-		snprintf(buf, size, "%.1fs", s);
-	else
-		duration_format((int64_t)(s + 0.5) * 1000, buf, size);
-}
-
 static void print_stats(const cJSON *doc)
 {
 	const cJSON *it, *f = cJSON_GetObjectItemCaseSensitive(doc, "filter");
@@ -114,10 +100,10 @@ static void print_stats(const cJSON *doc)
 			const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "time_to_met_s");
 			const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "time_to_decision_s");
 			char p50[16], p90[16], p99[16], dec[16], ttm[64];
-			secs(m, "p50", p50, sizeof(p50));
-			secs(m, "p90", p90, sizeof(p90));
-			secs(m, "p99", p99, sizeof(p99));
-			secs(d, "p50", dec, sizeof(dec));
+			seconds_of(m, "p50", p50, sizeof(p50));
+			seconds_of(m, "p90", p90, sizeof(p90));
+			seconds_of(m, "p99", p99, sizeof(p99));
+			seconds_of(d, "p50", dec, sizeof(dec));
 			snprintf(ttm, sizeof(ttm), "%s/%s/%s", p50, p90, p99);
 			printf("%-40.40s %5d %5d %5d %5d %5d  %-22s %8s %8.1f %6d\n", json_get_str_or(it, "target", ""),
 			       json_get_int(it, "waits", 0), json_get_int(it, "met", 0), json_get_int(it, "terminal_fail", 0), json_get_int(it, "stalled", 0),
@@ -162,7 +148,7 @@ static void print_stats(const cJSON *doc)
 	printf("\nSuspected false aborts: %d\n", cJSON_GetArraySize(fa));
 	cJSON_ArrayForEach(it, fa) {
 		char el[16];
-		secs(it, "elapsed_s", el, sizeof(el));
+		seconds_of(it, "elapsed_s", el, sizeof(el));
 		printf("  %s %s iteration %d: %s stalled after %d observations (%s, no progress %d); %s\n",
 		       json_get_str_or(it, "run_id", ""), json_get_str_or(it, "step", ""), json_get_int(it, "iteration", 0), json_get_str_or(it, "target", ""),
 		       json_get_int(it, "observations", 0), el, json_get_int(it, "no_progress", 0), json_get_str_or(it, "why", ""));
@@ -174,11 +160,11 @@ static void print_suggestion(const cJSON *s)
 	const cJSON *wp = cJSON_GetObjectItemCaseSensitive(s, "wait_policy");
 	const cJSON *from = cJSON_GetObjectItemCaseSensitive(s, "from");
 	char p50[16], p99[16], mx[16], ch[16], sil[16];
-	secs(from, "time_to_met_p50_s", p50, sizeof(p50));
-	secs(from, "time_to_met_p99_s", p99, sizeof(p99));
-	secs(from, "time_to_met_max_s", mx, sizeof(mx));
-	secs(from, "change_interval_s", ch, sizeof(ch));
-	secs(from, "longest_silent_met_s", sil, sizeof(sil));
+	seconds_of(from, "time_to_met_p50_s", p50, sizeof(p50));
+	seconds_of(from, "time_to_met_p99_s", p99, sizeof(p99));
+	seconds_of(from, "time_to_met_max_s", mx, sizeof(mx));
+	seconds_of(from, "change_interval_s", ch, sizeof(ch));
+	seconds_of(from, "longest_silent_met_s", sil, sizeof(sil));
 	int np_met = json_get_int(from, "max_no_progress_met", 0), np_fa = json_get_int(from, "false_abort_no_progress", 0);
 	printf("# waitloop tune %s: from %d met waits\n", json_get_str_or(s, "target", ""), json_get_int(s, "met_samples", 0));
 	printf("# max_wait %s: p99 time to met %s (p50 %s, max %s) x 1.25, at least +10s\n", json_get_str_or(wp, "max_wait", ""),
@@ -254,10 +240,8 @@ static int stats_main(const char *cmd, int argc, char **argv, const char *tune_t
 		case 'h':
 			fputs(tune ? tune_usage : stats_usage, stdout);
 			return 0;
-		case ':':
-			return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_unknown_longopt(cmd, argv[optind - 1], opts);
+			return usage_getopt_error(cmd, c, argv, opts);
 		}
 	}
 	char *dflt = NULL;

@@ -71,7 +71,6 @@ int cmd_validate(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0, 0, 0, 0},
 	};
-	static const char *const known[] = {"--json", "--help", "-h", NULL};  /* did-you-mean candidates, short ones too */
 	int json = 0, c;
 	opterr = 0;
 	optind = 1;
@@ -82,7 +81,7 @@ int cmd_validate(int argc, char **argv)
 			fputs(validate_usage, stdout);
 			return 0;
 		default:
-			return usage_unknown_option("validate", argv[optind - 1], known);
+			return usage_getopt_error("validate", c, argv, opts);
 		}
 	}
 	int nfiles = argc - optind;

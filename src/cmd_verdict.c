@@ -83,11 +83,8 @@ static int verdict_write_main(int argc, char **argv)
 			fputs(help, stdout);
 			rc = 0;
 			goto out;
-		case ':':
-			rc = usage_error("verdict", "option '%s' needs a value", argv[optind - 1]);
-			goto out;
 		default:
-			rc = usage_unknown_longopt("verdict", argv[optind - 1], opts);
+			rc = usage_getopt_error("verdict", c, argv, opts);
 			goto out;
 		}
 	}

@@ -26,8 +26,8 @@
 #include "evloop.h"
 #include "redact.h"
 #include "rulesfile.h"
+#include "store.h"
 #include "strbuf.h"
-#include "suggest.h"
 #include "timeutil.h"
 #include "wait.h"
 #include "workflow.h"
@@ -170,6 +170,28 @@ static void on_warning(void *arg, const char *message)
 	fprintf(stderr, "waitloop: warning: %s\n", message);
 }
 
+/*
+ * Under a run (WAITLOOP_RUN_ID and WAITLOOP_DB, set by the runner for its
+ * children), the wait's observations and its end go into the run's history
+ * as an in-script wait of the step (store_set_script_wait). History is a
+ * record, not the wait: a database that cannot be opened is one warning.
+ */
+static struct store *script_wait_history(const char *name, struct run *r)
+{
+	const char *run_id = getenv("WAITLOOP_RUN_ID"), *db = getenv("WAITLOOP_DB");
+	if (!run_id || !*run_id || !db || !*db)
+		return NULL;
+	struct wl_err err = WL_ERR_INIT;
+	struct store *st = store_open(db, &err);
+	if (!st) {
+		on_warning(r, err.msg);
+		return NULL;
+	}
+	store_set_script_wait(st, name);
+	store_set_warn(st, on_warning, r);
+	return st;
+}
+
 static double elapsed(const struct run *r)
 {
 	return (double)(time_now_ms() - r->start_ms) / 1000.0;
@@ -300,7 +322,7 @@ static void on_signal(void *arg, int signo)
 
 /* --- options --------------------------------------------------------------- */
 
-/* A duration, or bare seconds ("600"); 0 only where allow_zero. */
+/* The value of option --opt: a duration, or bare seconds ("600"); 0 only where allow_zero. */
 static int parse_dur(const char *opt, const char *v, int allow_zero, int64_t *out)
 {
 	char *end;
@@ -309,10 +331,10 @@ static int parse_dur(const char *opt, const char *v, int allow_zero, int64_t *ou
 	if (secs >= 0 && !*end && !errno && secs <= 100.0 * 365 * 86400)
 		*out = (int64_t)(secs * 1000.0 + 0.5);   /* bare seconds, as sleep(1) takes them: 600, 0.5 */
 	else if (duration_parse(v, out) < 0)
-		return usage_error("wait", "invalid duration '%s' for %s (e.g. 200ms, 10s, 5m, or bare seconds)", v,
+		return usage_error("wait", "invalid duration '%s' for --%s (e.g. 200ms, 10s, 5m, or bare seconds)", v,
 				   opt);
 	if (*out < 0 || (*out == 0 && !allow_zero))
-		return usage_error("wait", "%s must be %s, got '%s'", opt, allow_zero ? "0 or more" : "positive", v);
+		return usage_error("wait", "--%s must be %s, got '%s'", opt, allow_zero ? "0 or more" : "positive", v);
 	return 0;
 }
 
@@ -356,24 +378,6 @@ static const struct option wait_options[] = {
 };
 
 /* "unknown option '--max-wiat' (did you mean '--max-wait'?)" */
-static int unknown_option(const char *arg)
-{
-	char word[64];
-	const char *a = arg;
-	while (*a == '-')
-		a++;
-	snprintf(word, sizeof(word), "%.*s", (int)strcspn(a, "="), a);
-	const char *names[sizeof(wait_options) / sizeof(wait_options[0])];
-	size_t n = 0;
-	for (const struct option *o = wait_options; o->name; o++)
-		names[n++] = o->name;
-	names[n] = NULL;
-	const char *best = *word ? suggest_closest(word, names) : NULL;
-	if (best)
-		return usage_error("wait", "unknown option '%s' (did you mean '--%s'?)", arg, best);
-	return usage_error("wait", "unknown option '%s'", arg);
-}
-
 /* $WAITLOOP_STEP_DIR/waits/<name>, claimed with mkdir so that two waits of one
  * check never share a directory: the second "x" becomes "x-2". */
 static char *claim_wait_dir(const char *step_dir, char **name, struct wl_err *err)
@@ -436,10 +440,10 @@ int cmd_wait(int argc, char **argv)
 	struct wl_err err = WL_ERR_INIT;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:qvh", wait_options, NULL)) != -1) {
-		int64_t ms;
+	int li = 0;
+	while ((c = getopt_long(argc, argv, "+:qvh", wait_options, &li)) != -1) {
+		int64_t *dur = NULL;   /* a duration option's destination */
 		const char *val = optarg;
-		const char *opt = argv[optind - 1];
 		switch (c) {
 		case 'h':
 			fputs(wait_usage, stdout);
@@ -454,36 +458,12 @@ int cmd_wait(int argc, char **argv)
 		case OPT_CLASSIFY: free(pol.classify); pol.classify = xstrdup(val); break;
 		case OPT_MODE: mode = val; break;
 		case OPT_NAME: name = val; break;
-		case OPT_MAX_WAIT:
-			if ((rc = parse_dur("--max-wait", val, 1, &ms)))
-				goto out;
-			pol.max_wait = ms;
-			break;
-		case OPT_INTERVAL:
-			if ((rc = parse_dur("--interval", val, 0, &ms)))
-				goto out;
-			pol.interval = ms;
-			break;
-		case OPT_COND_TIMEOUT:
-			if ((rc = parse_dur("--condition-timeout", val, 0, &ms)))
-				goto out;
-			condition_timeout = ms;
-			break;
-		case OPT_MAX_INTERVAL:
-			if ((rc = parse_dur("--max-interval", val, 0, &ms)))
-				goto out;
-			pol.backoff_max_interval = ms;
-			break;
-		case OPT_PROGRESS_DEADLINE:
-			if ((rc = parse_dur("--progress-deadline", val, 0, &ms)))
-				goto out;
-			pol.progress_deadline = ms;
-			break;
-		case OPT_PROBE_TIMEOUT:
-			if ((rc = parse_dur("--probe-timeout", val, 0, &ms)))
-				goto out;
-			pol.probe_timeout = ms;
-			break;
+		case OPT_MAX_WAIT: dur = &pol.max_wait; break;
+		case OPT_INTERVAL: dur = &pol.interval; break;
+		case OPT_COND_TIMEOUT: dur = &condition_timeout; break;
+		case OPT_MAX_INTERVAL: dur = &pol.backoff_max_interval; break;
+		case OPT_PROGRESS_DEADLINE: dur = &pol.progress_deadline; break;
+		case OPT_PROBE_TIMEOUT: dur = &pol.probe_timeout; break;
 		case OPT_BACKOFF: {
 			char *end;
 			double f = strtod(val, &end);
@@ -543,13 +523,13 @@ int cmd_wait(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case ':':
-			rc = usage_error("wait", "option '%s' needs a value", opt);
-			goto out;
 		default:
-			rc = unknown_option(opt);
+			rc = usage_getopt_error("wait", c, argv, wait_options);
 			goto out;
 		}
+		/* --max-wait may be 0 (one try); the other durations must be positive */
+		if (dur && (rc = parse_dur(wait_options[li].name, val, c == OPT_MAX_WAIT, dur)))
+			goto out;
 	}
 	if (optind < argc) {
 		if (optind > 0 && !strcmp(argv[optind - 1], "--")) {
@@ -653,7 +633,11 @@ int cmd_wait(int argc, char **argv)
 
 	struct evloop *l = evloop_new();
 	struct event_bus bus = EVENT_BUS_INIT;
+	bus.rd = red;
 	bus_subscribe(&bus, on_event, &run);
+	struct store *history = script_wait_history(run.name, &run);
+	if (history)
+		bus_subscribe(&bus, store_sink, history);
 	evloop_on_signal(l, SIGINT, on_signal, &run);
 	evloop_on_signal(l, SIGTERM, on_signal, &run);
 	evloop_on_signal(l, SIGHUP, on_signal, &run);
@@ -719,6 +703,7 @@ int cmd_wait(int argc, char **argv)
 		}
 	}
 	evloop_free(l);
+	store_close(history);
 	redactor_free(red);
 	free(dir);
 out:

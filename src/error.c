@@ -54,8 +54,8 @@ int err_prefix(struct wl_err *err, const char *fmt, ...)
 	return -1;
 }
 
-void errlist_add(struct errlist *el, enum diag_level level, const char *file, int line, int col,
-		 const char *fmt, ...)
+void errlist_vadd(struct errlist *el, enum diag_level level, const char *file, int line, int col,
+		  const char *fmt, va_list ap)
 {
 	XGROW(el->items, el->n + 1, el->alloc);
 	struct diag *d = &el->items[el->n++];
@@ -63,15 +63,21 @@ void errlist_add(struct errlist *el, enum diag_level level, const char *file, in
 	d->file = xstrdup(file ? file : "<input>");
 	d->line = line;
 	d->col = col;
-	va_list ap;
-	va_start(ap, fmt);
 	if (vasprintf(&d->msg, fmt, ap) < 0)
 		d->msg = xstrdup("(unprintable message)");
-	va_end(ap);
 	if (level == DIAG_ERROR)
 		el->nerrors++;
 	else
 		el->nwarnings++;
+}
+
+void errlist_add(struct errlist *el, enum diag_level level, const char *file, int line, int col,
+		 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	errlist_vadd(el, level, file, line, col, fmt, ap);
+	va_end(ap);
 }
 
 static int diag_cmp(const void *a, const void *b)

@@ -14,6 +14,7 @@
  */
 #ifndef WAITLOOP_ERROR_H
 #define WAITLOOP_ERROR_H
+#include <stdarg.h>
 #include <stddef.h>
 
 /* What failed, for callers that react differently (the message says the rest). */
@@ -56,6 +57,9 @@ struct errlist {
 
 void errlist_add(struct errlist *el, enum diag_level level, const char *file, int line, int col,
 		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The same from a va_list, for a module's own error function. */
+void errlist_vadd(struct errlist *el, enum diag_level level, const char *file, int line, int col,
+		  const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Sort by file, line, column (stable), as a compiler prints them. */
 void errlist_sort(struct errlist *el);
 /* Print every diagnostic as FILE:LINE:COL: error|warning: message

@@ -444,10 +444,7 @@ static char *checker_notes(const char *path, int64_t since, const struct redacto
 	strbuf_addstr(&sb, safe);
 	free(safe);
 	if (sb.len > MAX_NOTES_BYTES) {
-		size_t cut = MAX_NOTES_BYTES;
-		while (cut && ((unsigned char)sb.buf[cut] & 0xC0) == 0x80)
-			cut--;
-		strbuf_setlen(&sb, cut);
+		strbuf_setlen(&sb, str_utf8_cut(sb.buf, sb.len, MAX_NOTES_BYTES));
 		strbuf_addstr(&sb, "\n… (cut)");
 	}
 	char *r = xasprintf("\n## Notes from the checker\n\n%s\n", sb.buf);

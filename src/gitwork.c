@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "jsonutil.h"
 #include "xalloc.h"
 
 #define NOT_REPO_PREFIX "not a git repository: "
@@ -428,10 +429,7 @@ cJSON *gitwork_changes_to_json(const struct git_changes *ch)
 		cJSON_AddStringToObject(o, "head_after", ch->head_after);
 	else
 		cJSON_AddNullToObject(o, "head_after");
-	if (ch->branch)
-		cJSON_AddStringToObject(o, "branch", ch->branch);
-	else
-		cJSON_AddNullToObject(o, "branch");
+	json_add_string_or_null(o, "branch", ch->branch);
 	cJSON *files = cJSON_AddArrayToObject(o, "files");
 	for (size_t i = 0; i < ch->nfiles; i++) {
 		const struct git_file_change *f = &ch->files[i];

@@ -203,8 +203,7 @@ static struct target_agg *target_of(struct agg *a, const char *target)
 	int added;
 	size_t i = smap_intern(&a->tmap, target, a->nt, &added);
 	if (added) {
-		a->t = xgrow(a->t, sizeof(*a->t), a->nt + 1, &a->talloc);
-		memset(&a->t[a->nt], 0, sizeof(a->t[0]));
+		XGROW(a->t, a->nt + 1, a->talloc);   /* a new slot is zeroed */
 		a->t[a->nt++].target = xstrdup(target);
 	}
 	return &a->t[i];
@@ -223,8 +222,7 @@ static void fp_occurrence(struct agg *a, int db, const char *run, const char *st
 	int added;
 	size_t i = smap_intern(&a->fmap, fp, a->nf, &added);
 	if (added) {
-		a->f = xgrow(a->f, sizeof(*a->f), a->nf + 1, &a->falloc);
-		memset(&a->f[a->nf], 0, sizeof(a->f[0]));
+		XGROW(a->f, a->nf + 1, a->falloc);   /* a new slot is zeroed */
 		a->f[a->nf].fp = xstrdup(fp);
 		a->f[a->nf].first = ts;
 		a->nf++;
@@ -283,8 +281,7 @@ static void dependency_failure(struct agg *a, const char *fp, const char *target
 	int added;
 	size_t i = smap_intern(&a->dmap, dep, a->nd, &added);
 	if (added) {
-		a->d = xgrow(a->d, sizeof(*a->d), a->nd + 1, &a->dalloc);
-		memset(&a->d[a->nd], 0, sizeof(a->d[0]));
+		XGROW(a->d, a->nd + 1, a->dalloc);   /* a new slot is zeroed */
 		a->d[a->nd++].dep = xstrdup(dep);
 	}
 	free(dep);
@@ -400,9 +397,8 @@ static int read_db(struct agg *a, int dbi, sqlite3 *db, const struct insights_fi
 		    f, since, &st, err) < 0)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		a->w = xgrow(a->w, sizeof(*a->w), a->nw + 1, &a->walloc);
-		struct wrow *w = &a->w[a->nw++];
-		memset(w, 0, sizeof(*w));
+		XGROW(a->w, a->nw + 1, a->walloc);
+		struct wrow *w = &a->w[a->nw++];   /* zeroed */
 		w->db = dbi;
 		w->id = sqlite3_column_int64(st, 0);
 		w->run_id = col_text(st, 1);
@@ -778,14 +774,8 @@ static cJSON *build_document(struct agg *a, const char *const *dbs, size_t ndbs,
 	} else {
 		cJSON_AddNullToObject(filt, "since");
 	}
-	if (f->workflow)
-		cJSON_AddStringToObject(filt, "workflow", f->workflow);
-	else
-		cJSON_AddNullToObject(filt, "workflow");
-	if (f->target)
-		cJSON_AddStringToObject(filt, "target", f->target);
-	else
-		cJSON_AddNullToObject(filt, "target");
+	json_add_string_or_null(filt, "workflow", f->workflow);
+	json_add_string_or_null(filt, "target", f->target);
 	cJSON_AddNumberToObject(doc, "runs", (double)a->runs);
 	cJSON_AddNumberToObject(doc, "waits", (double)a->nw);
 

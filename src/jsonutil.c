@@ -83,6 +83,15 @@ cJSON *json_string_array(const struct strvec *sv)
 	return a;
 }
 
+void json_push_strings(struct strvec *out, const cJSON *arr)
+{
+	const cJSON *x;
+	if (cJSON_IsArray(arr))
+		cJSON_ArrayForEach(x, arr)
+			if (cJSON_IsString(x))
+				strvec_push(out, x->valuestring);
+}
+
 const char *json_get_string(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

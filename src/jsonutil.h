@@ -25,6 +25,8 @@ int json_too_deep(const char *text, size_t len);
 char *json_compact(const cJSON *obj);
 /* A JSON array of strings from a strvec. */
 cJSON *json_string_array(const struct strvec *sv);
+/* The strings of a JSON array pushed onto out (other items and a non-array: nothing). */
+void json_push_strings(struct strvec *out, const cJSON *arr);
 /* proc_result.signals_sent (PROC_SENT_* bits) as ["SIGINT","SIGTERM","SIGKILL"]. */
 cJSON *json_signals_sent(unsigned sent);
 /*

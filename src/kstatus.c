@@ -164,16 +164,8 @@ static void set_message(struct ctx *x, const char *msg)
 	if (!msg || !*msg)
 		return;
 	char *r = redact_text(x->red, msg);
-	for (char *p = r; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	size_t len = strlen(r);
-	if (len > MESSAGE_CAP) {
-		size_t cut = MESSAGE_CAP;
-		while (cut > 0 && ((unsigned char)r[cut] & 0xC0) == 0x80)
-			cut--;
-		r[cut] = '\0';
-	}
+	str_oneline(r);
+	r[str_utf8_cut(r, strlen(r), MESSAGE_CAP)] = '\0';
 	x->out->message = r;
 }
 

@@ -95,6 +95,16 @@ long long reaper_start_ticks(long pid, long *pgrp)
 	return t;
 }
 
+/* The next process of a /proc scan (d = opendir("/proc")); 0 at the end. */
+static long next_pid(DIR *d)
+{
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+			return strtol(de->d_name, NULL, 10);
+	return 0;
+}
+
 /* The value of NAME= (name includes '=') in pid's environment; caller frees. */
 static char *env_of(long pid, const char *name)
 {
@@ -147,11 +157,7 @@ static void list_children(pid_t **out, size_t *n)
 	DIR *d = opendir("/proc");
 	if (!d)
 		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		long pid = strtol(de->d_name, NULL, 10), ppid, pgrp;
+	for (long pid, ppid, pgrp; (pid = next_pid(d));) {
 		char state;
 		long long t;
 		if (proc_stat(pid, &state, &ppid, &pgrp, &t) == 0 && ppid == (long)getpid()) {
@@ -346,11 +352,7 @@ static void kill_members(struct orphans *o, long pgid, long long ticks)
 	DIR *d = opendir("/proc");
 	if (!d)
 		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		long pid = strtol(de->d_name, NULL, 10), ppid, g;
+	for (long pid, ppid, g; (pid = next_pid(d));) {
 		char state;
 		long long st;
 		if (proc_stat(pid, &state, &ppid, &g, &st) == 0 && g == pgid && st >= ticks && state != 'Z' &&
@@ -390,12 +392,8 @@ static void kill_by_environment(struct orphans *o)
 	DIR *d = opendir("/proc");
 	if (!d)
 		return;
-	struct dirent *de;
 	long self = (long)getpid();
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		long pid = strtol(de->d_name, NULL, 10);
+	for (long pid; (pid = next_pid(d));) {
 		if (pid == self || pid == (long)getppid())
 			continue;
 		char *run = env_of(pid, ENV_RUN);

@@ -129,15 +129,21 @@ static char **clean_slot(const struct redactor *r, const char *text, size_t len)
 
 static const char *const secret_env_words[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY"};
 
-static int name_is_secret(const char *name, size_t len)
+/* Do the len bytes of s hold one of the n words, in any case? */
+static int has_word_nocase(const char *s, size_t len, const char *const *words, size_t n)
 {
-	for (size_t w = 0; w < sizeof(secret_env_words) / sizeof(secret_env_words[0]); w++) {
-		size_t wl = strlen(secret_env_words[w]);
+	for (size_t w = 0; w < n; w++) {
+		size_t wl = strlen(words[w]);
 		for (size_t i = 0; i + wl <= len; i++)
-			if (!strncasecmp(name + i, secret_env_words[w], wl))
+			if (!strncasecmp(s + i, words[w], wl))
 				return 1;
 	}
 	return 0;
+}
+
+static int name_is_secret(const char *name, size_t len)
+{
+	return has_word_nocase(name, len, secret_env_words, sizeof(secret_env_words) / sizeof(secret_env_words[0]));
 }
 
 void redactor_add_env(struct redactor *r, const struct strvec *env);
@@ -659,13 +665,7 @@ int redact_key_is_secret(const char *key)
 		}
 		return found;
 	}
-	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-		size_t wl = strlen(words[w]);
-		for (size_t i = 0; i + wl <= kl; i++)
-			if (!strncasecmp(key + i, words[w], wl))
-				return 1;
-	}
-	return 0;
+	return has_word_nocase(key, kl, words, sizeof(words) / sizeof(words[0]));
 }
 
 /* Whatever the value under a secret-named key (string, number, array, object,

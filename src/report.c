@@ -179,10 +179,7 @@ void report_augment(const struct report *rp, cJSON *summary)
 		cJSON_ArrayForEach(x, checks)
 			if (json_get_string(x, "verdict_file"))
 				verdict = json_get_string(x, "verdict_file");
-		if (verdict)
-			cJSON_AddStringToObject(st, "verdict_file", verdict);
-		else
-			cJSON_AddNullToObject(st, "verdict_file");
+		json_add_string_or_null(st, "verdict_file", verdict);
 		cJSON *w2 = waits ? cJSON_Duplicate(waits, 1) : cJSON_CreateArray();
 		archived_failure_paths(w2, checks);
 		struct strvec paths = STRVEC_INIT;
@@ -199,10 +196,7 @@ void report_augment(const struct report *rp, cJSON *summary)
 		cJSON_AddItemToObject(st, "waits", w2);
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(summary, "reason")) {
-		if (rp->run_reason)
-			cJSON_AddStringToObject(summary, "reason", rp->run_reason);
-		else
-			cJSON_AddNullToObject(summary, "reason");
+		json_add_string_or_null(summary, "reason", rp->run_reason);
 	}
 	cJSON_AddNumberToObject(summary, "early_aborts", early_aborts);
 }

@@ -197,7 +197,7 @@ static void on_backoff(void *arg)
 }
 
 /* A worker attempt (or a wait) failed: retry after a backoff, or fail the step. */
-void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
+static void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
 {
 	struct runner *r = sr->r;
 	int64_t delay = run_stopping_for(sr) || sr->fatal ? -1 : backoff_retry_delay(sr->s, sr->attempt - 1, sr->start_mono, time_now_ms(), timed_out, have_exit, exit_code);
@@ -681,7 +681,7 @@ static void on_signal(void *arg, int signo)
 
 /* ---- public API ---- */
 
-void step_run_release(struct step_run *sr)
+static void step_run_release(struct step_run *sr)
 {
 	free(sr->reason);
 	free(sr->dir);

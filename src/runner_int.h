@@ -29,44 +29,54 @@
 enum step_phase { PH_IDLE, PH_STEP, PH_CHECK, PH_WAIT, PH_BACKOFF };
 
 struct step_run {
+	/* the step and its state machine (runner.c) */
 	struct runner *r;
 	const struct wl_step *s;
 	size_t idx;
 	enum step_status status;
 	char *reason;
 	enum step_phase phase;
-	int meta_dirty;             /* _meta.json changed since it was last written */
+	int exit_code;              /* last worker/check exit code, or -1 */
+	int fatal;                  /* FAILED with error class FATAL: dependents skipped even with continue */
+	int stopping;               /* being stopped: ends CANCELLED */
+	char *stop_reason;
+	uint64_t backoff_timer;
+	struct alert_tracker alert;  /* consecutive failed attempts / incomplete iterations */
+	int64_t start_wall, end_wall, start_mono, phase_start_mono;
+
+	/* iterations and attempts (runner.c; the completion_check: stepcheck.c) */
 	int iteration;              /* current iteration, 1-based (0 before start) */
 	int max_iterations;         /* 1 without a completion_check */
 	int attempt;                /* attempts in this iteration */
 	int attempts_total;         /* attempts of the step (events' attempt number) */
-	int exit_code;              /* last worker/check exit code, or -1 */
-	struct alert_tracker alert;  /* consecutive failed attempts / incomplete iterations */
 	struct iter_loop *il;       /* the implement → verify loop (steps with a completion_check) */
-	int64_t start_wall, end_wall, start_mono, phase_start_mono;
+	char *check_id;
+
+	/* its files, named when it starts (runner.c); _meta.json (rundoc.c) */
 	char *dir;                  /* <context>/<step> */
 	char *cwd;                  /* where the step runs */
-	char *check_id;
 	char *decision_file, *fix_file, *wait_failure_file;
 	char *wait_name, *wait_stdout, *wait_stderr;   /* of the step's own wait (params borrow them) */
+	int meta_dirty;             /* _meta.json changed since it was last written */
+
+	/* the running child (attempt.c; a subworkflow's context: worker.c) */
 	struct proc *proc;
-	struct wait *wait;          /* wait step condition loop, or the guard of proc */
+	char *sub_ctx;              /* context directory of the running subworkflow attempt */
+	struct sentinel *sentinel;  /* roboppi Sentinel guard of the running child, or NULL */
+	int sentinel_fired;         /* it stopped the last child: strig says why */
+	struct sentinel_trigger strig;
+
+	/* the wait engine: a wait step's condition loop or the guard of proc (runner.c) */
+	struct wait *wait;
 	const struct wait_settings *settings;   /* of the current wait/guard (the workflow's), or NULL */
 	int guard_aborted;          /* the guard of the last child stopped it */
 	enum wait_outcome guard_outcome;
 	char *guard_message;
-	uint64_t backoff_timer;
 	char *guard_error;          /* the guard could not start: the child was stopped */
-	struct sentinel *sentinel;  /* roboppi Sentinel guard of the running child, or NULL */
-	int sentinel_fired;         /* it stopped the last child: strig says why */
-	struct sentinel_trigger strig;
-	int fatal;                  /* FAILED with error class FATAL: dependents skipped even with continue */
-	char *sub_ctx;              /* context directory of the running subworkflow attempt */
-	int stopping;               /* being stopped: ends CANCELLED */
-	char *stop_reason;
 };
 
 struct runner {
+	/* set up once by runner_new() (runsetup.c), read by every part */
 	const struct wl_workflow *wf;
 	const struct run_options *opts;
 	struct evloop *loop;
@@ -87,6 +97,12 @@ struct runner {
 	struct gitwork *git;        /* NULL: git tracking off (not a repository, or no loop) */
 	struct iter_run iter_run;   /* what every step's loop borrows */
 	char *notice;               /* one line for the user (git tracking off), or NULL */
+	runner_output_fn output_fn;  /* runner_set_output_fn() */
+	void *output_arg;
+	runner_gate_fn gate_fn;      /* runner_set_gate() */
+	void *gate_arg;
+
+	/* the scheduler (runner.c) */
 	struct step_run *steps;
 	size_t nsteps, nrunning, nfinished;
 	int concurrency;            /* 0 = unlimited */
@@ -97,17 +113,15 @@ struct runner {
 	enum run_status status;
 	int64_t start_wall, end_wall, start_mono;
 	uint64_t deadline_timer, schedule_timer;
-	uint64_t meta_timer;        /* pending flush of changed _meta.json files */
-	size_t next_dir;            /* rundoc_on_idle(): steps before this have their directory */
 	int in_schedule;            /* schedule() is running: state changes need no new pass */
 	int done;
+	char *gate_reason;          /* the gate stopped the run (exit code 2) */
+
+	/* the run's documents (rundoc.c) */
+	uint64_t meta_timer;        /* pending flush of changed _meta.json files */
+	size_t next_dir;            /* rundoc_on_idle(): steps before this have their directory */
 	char *artifact_error;       /* first failed artifact write */
 	struct strvec artifact_errors; /* every distinct one */
-	runner_output_fn output_fn;
-	void *output_arg;
-	runner_gate_fn gate_fn;
-	void *gate_arg;
-	char *gate_reason;          /* the gate stopped the run (exit code 2) */
 };
 
 static inline int step_terminal(enum step_status s)
@@ -138,9 +152,7 @@ void step_record_outcome(struct step_run *sr, int failed, const char *reason);
 int step_finish_if_stopping(struct step_run *sr);
 int run_stopping_for(const struct step_run *sr);
 void attempt_start(struct step_run *sr);
-void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code);
 void on_attempt_exit(void *arg, const struct proc_result *res);
-void step_run_release(struct step_run *sr);
 /* runner.c: guards (the wait engine beside a child) */
 void clear_guard(struct step_run *sr);
 int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,

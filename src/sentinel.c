@@ -193,7 +193,31 @@ static void push_prefix(struct strvec *fps, const struct wl_stall_action_cfg *a)
 		strvec_push(fps, a->fingerprint_prefix.v[i]);
 }
 
+/* A trigger of kind: its fingerprint fp, then the action's fingerprint_prefix. */
+static void trigger_begin(const struct sentinel *s, struct sentinel_trigger *t, const char *kind, const char *fp)
+{
+	trigger_init(t, kind);
+	strvec_push(&t->fingerprints, fp);
+	push_prefix(&t->fingerprints, action_cfg(s, kind));
+}
+
 static void stop_watchers(struct sentinel *s);
+
+/* The action of t's kind is ignore: t is recorded and warned about (only the
+ * first time when once is not NULL) and released; returns 1. Else 0: fire it. */
+static int trigger_ignored(struct sentinel *s, struct sentinel_trigger *t, const char *what, int *once)
+{
+	if (action_of(action_cfg(s, t->kind)) != STALL_ACTION_IGNORE)
+		return 0;
+	if (!once || !*once) {
+		write_event(s, t, 1);
+		warn(s, what, t);
+	}
+	if (once)
+		*once = 1;
+	sentinel_trigger_release(t);
+	return 1;
+}
 
 /* A trigger whose action is not ignore: record it, stop the guarded process. */
 static void fire(struct sentinel *s, struct sentinel_trigger *t, const char *what, int with_probe_log)
@@ -310,18 +334,13 @@ static void probe_error(struct sentinel *s, const char *error)
 		return;
 	const char *kind = st->on_probe_error == PROBE_ERROR_TERMINAL ? "terminal" : "no_progress";
 	struct sentinel_trigger t;
-	trigger_init(&t, kind);
+	trigger_begin(s, &t, kind, "stall/probe-error");
 	t.reason = xasprintf("probe failed %d consecutive times (threshold: %d): %s", s->probe_errors, threshold,
 			     error ? error : "unknown error");
-	strvec_push(&t.fingerprints, "stall/probe-error");
-	push_prefix(&t.fingerprints, action_cfg(s, kind));
 	strvec_pushf(&t.reasons, "probe consecutively failed %d times", s->probe_errors);
 	if (error)
 		strvec_push(&t.reasons, error);
-	if (action_of(action_cfg(s, kind)) == STALL_ACTION_IGNORE) {
-		write_event(s, &t, 1);
-		warn(s, "probe errors (ignored)", &t);
-		sentinel_trigger_release(&t);
+	if (trigger_ignored(s, &t, "probe errors (ignored)", NULL)) {
 		s->probe_errors = 0;
 		return;
 	}
@@ -334,34 +353,15 @@ static void probe_result(struct sentinel *s, const cJSON *out, const char *diges
 	const char *cls = json_get_string(out, "class");
 	const cJSON *fps = cJSON_IsObject(out) ? cJSON_GetObjectItemCaseSensitive(out, "fingerprints") : NULL;
 	const cJSON *rsn = cJSON_IsObject(out) ? cJSON_GetObjectItemCaseSensitive(out, "reasons") : NULL;
-	if (!cJSON_IsArray(fps))
-		fps = NULL;
-	if (!cJSON_IsArray(rsn))
-		rsn = NULL;
-	const cJSON *x;
 	if (cls && !strcmp(cls, "terminal")) {
 		struct sentinel_trigger t;
-		trigger_init(&t, "terminal");
+		trigger_begin(s, &t, "terminal", "stall/terminal");
 		t.reason = xstrdup("probe reported terminal condition");
-		strvec_push(&t.fingerprints, "stall/terminal");
-		push_prefix(&t.fingerprints, action_cfg(s, "terminal"));
-		cJSON_ArrayForEach(x, fps)
-			if (cJSON_IsString(x))
-				strvec_push(&t.fingerprints, x->valuestring);
+		json_push_strings(&t.fingerprints, fps);
 		strvec_push(&t.reasons, "probe classified as terminal");
-		cJSON_ArrayForEach(x, rsn)
-			if (cJSON_IsString(x))
-				strvec_push(&t.reasons, x->valuestring);
-		if (action_of(action_cfg(s, "terminal")) == STALL_ACTION_IGNORE) {
-			if (!s->terminal_ignored) {
-				s->terminal_ignored = 1;
-				write_event(s, &t, 1);
-				warn(s, "terminal (ignored)", &t);
-			}
-			sentinel_trigger_release(&t);
-			return;
-		}
-		fire(s, &t, "terminal", 1);
+		json_push_strings(&t.reasons, rsn);
+		if (!trigger_ignored(s, &t, "terminal (ignored)", &s->terminal_ignored))
+			fire(s, &t, "terminal", 1);
 		return;
 	}
 	if (cls && !strcmp(cls, "progressing")) {
@@ -378,25 +378,13 @@ static void probe_result(struct sentinel *s, const cJSON *out, const char *diges
 	if (s->same_digest < st->stall_threshold)
 		return;
 	struct sentinel_trigger t;
-	trigger_init(&t, "no_progress");
+	trigger_begin(s, &t, "no_progress", "stall/no-progress");
 	t.reason = xasprintf("probe digest unchanged for %d intervals (threshold: %d)", s->same_digest,
 			     st->stall_threshold);
-	strvec_push(&t.fingerprints, "stall/no-progress");
-	push_prefix(&t.fingerprints, action_cfg(s, "no_progress"));
-	cJSON_ArrayForEach(x, fps)
-		if (cJSON_IsString(x))
-			strvec_push(&t.fingerprints, x->valuestring);
+	json_push_strings(&t.fingerprints, fps);
 	strvec_push(&t.reasons, "probe digest unchanged");
-	cJSON_ArrayForEach(x, rsn)
-		if (cJSON_IsString(x))
-			strvec_push(&t.reasons, x->valuestring);
-	if (action_of(action_cfg(s, "no_progress")) == STALL_ACTION_IGNORE) {
-		if (!s->stall_ignored) {
-			s->stall_ignored = 1;
-			write_event(s, &t, 1);
-			warn(s, "stalled (ignored)", &t);
-		}
-		sentinel_trigger_release(&t);
+	json_push_strings(&t.reasons, rsn);
+	if (trigger_ignored(s, &t, "stalled (ignored)", &s->stall_ignored)) {
 		s->same_digest = 0;
 		return;
 	}

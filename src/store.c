@@ -135,6 +135,10 @@ static const char *const migrations[] = {
 	"  step TEXT NOT NULL DEFAULT '', iteration INTEGER NOT NULL DEFAULT 0,"
 	"  kind TEXT, message TEXT, ts INTEGER);"
 	"CREATE INDEX warnings_run ON warnings(run_id);",
+	/* 3 -> 4: the waits a step's or check's script ran itself (`waitloop
+	 * wait` under a run): script = 1, with the wait's name */
+	("ALTER TABLE waits ADD COLUMN script INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE waits ADD COLUMN name TEXT;"),
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -232,14 +236,15 @@ static const char *const stmt_sql[Q__COUNT] = {
 		" VALUES(?1, ?2, ?3, ?4)",
 	[Q_WAIT_FIND] =
 		"SELECT id, closed_by FROM waits WHERE run_id = ?1 AND step = ?2 AND iteration = ?3"
-		" AND attempt = ?4 AND (?5 = '' OR phase = ?5 OR phase = '') ORDER BY id DESC LIMIT 1",
+		" AND attempt = ?4 AND (?5 = '' OR phase = ?5 OR phase = '') AND script = ?6 AND name IS ?7"
+		" ORDER BY id DESC LIMIT 1",
 	[Q_WAIT_FIND_OPEN] =
 		"SELECT id, closed_by FROM waits WHERE run_id = ?1 AND step = ?2 AND iteration = ?3"
-		" AND attempt = ?4 AND (?5 = '' OR phase = ?5 OR phase = '') AND closed_by = 0"
-		" ORDER BY id DESC LIMIT 1",
+		" AND attempt = ?4 AND (?5 = '' OR phase = ?5 OR phase = '') AND script = ?6 AND name IS ?7"
+		" AND closed_by = 0 ORDER BY id DESC LIMIT 1",
 	[Q_WAIT_INSERT] =
-		"INSERT INTO waits(run_id, step, iteration, attempt, phase, target, started_at)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		"INSERT INTO waits(run_id, step, iteration, attempt, phase, target, started_at, script, name)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_WAIT_CLOSE] =
 		"UPDATE waits SET phase = CASE WHEN ?2 <> '' THEN ?2 ELSE phase END,"
 		" target = COALESCE(?3, target), outcome = COALESCE(?4, outcome),"
@@ -303,6 +308,7 @@ struct store {
 	void (*warn_fn)(void *ctx, const char *msg);
 	void *warn_ctx;
 	int readonly;               /* store_open_readonly() */
+	char *script_wait;          /* store_set_script_wait(): the name of the in-script wait recorded */
 	char *tmpdir;               /* its private copy, removed by store_close() */
 };
 
@@ -517,13 +523,20 @@ fail:
 	return -1;
 }
 
-struct store *store_open(const char *path, struct wl_err *err)
+/* A store of path, not open yet: who opens it (pid, host) for the records. */
+static struct store *store_alloc(const char *path)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
 	st->path = xstrdup(path);
 	st->pid = (long)getpid();
 	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
 		strcpy(st->hostname, "localhost");
+	return st;
+}
+
+struct store *store_open(const char *path, struct wl_err *err)
+{
+	struct store *st = store_alloc(path);
 
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
@@ -605,11 +618,7 @@ static int open_ro(struct store *st, const char *file, struct wl_err *err)
 
 struct store *store_open_readonly(const char *path, struct wl_err *err)
 {
-	struct store *st = xcalloc(1, sizeof(*st));
-	st->path = xstrdup(path);
-	st->pid = (long)getpid();
-	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
-		strcpy(st->hostname, "localhost");
+	struct store *st = store_alloc(path);
 	st->readonly = 1;
 	if (open_ro(st, path, err) == 0)
 		return st;
@@ -679,7 +688,14 @@ void store_close(struct store *st)
 		free(st->tmpdir);
 	}
 	free(st->path);
+	free(st->script_wait);
 	free(st);
+}
+
+void store_set_script_wait(struct store *st, const char *name)
+{
+	free(st->script_wait);
+	st->script_wait = name ? xstrdup(name) : NULL;
 }
 
 /* ---- the event sink ---------------------------------------------------- */
@@ -713,13 +729,15 @@ static int record_wait_end(struct store *st, const struct wl_event *ev, const ch
 	const cJSON *ea = field(ev, "early_abort");
 	int early = ea ? cJSON_IsTrue(ea) : is_early_abort_outcome(outcome);
 	int64_t id = 0, closed = 0;
-	int found = query_pair(st, Q_WAIT_FIND, &id, &closed, err, "ssIis", ev->run_id, step,
-			       (int64_t)ev->iteration, ev->attempt, phase ? phase : "");
+	int found = query_pair(st, Q_WAIT_FIND, &id, &closed, err, "ssIisis", ev->run_id, step,
+			       (int64_t)ev->iteration, ev->attempt, phase ? phase : "", st->script_wait != NULL,
+			       st->script_wait);
 	if (found < 0)
 		return -1;
 	if (!found || (closed & bit)) {
-		if (run_stmt(st, Q_WAIT_INSERT, err, "ssIisJs", ev->run_id, step, (int64_t)ev->iteration,
-			     ev->attempt, phase ? phase : "", field(ev, "target"), NULL) < 0)
+		if (run_stmt(st, Q_WAIT_INSERT, err, "ssIisJsis", ev->run_id, step, (int64_t)ev->iteration,
+			     ev->attempt, phase ? phase : "", field(ev, "target"), NULL, st->script_wait != NULL,
+			     st->script_wait) < 0)
 			return -1;
 		id = sqlite3_last_insert_rowid(st->db);
 	}
@@ -732,15 +750,17 @@ static int record_observation(struct store *st, const struct wl_event *ev, const
 {
 	const char *phase = field_str(ev, "phase");
 	int64_t id = 0, closed = 0;
-	int found = query_pair(st, Q_WAIT_FIND_OPEN, &id, &closed, err, "ssIis", ev->run_id, step,
-			       (int64_t)ev->iteration, ev->attempt, phase ? phase : "");
+	int found = query_pair(st, Q_WAIT_FIND_OPEN, &id, &closed, err, "ssIisis", ev->run_id, step,
+			       (int64_t)ev->iteration, ev->attempt, phase ? phase : "", st->script_wait != NULL,
+			       st->script_wait);
 	if (found < 0)
 		return -1;
 	if (!found) {
 		const cJSON *el = field(ev, "elapsed_s");
 		int64_t start = ev->ts_ms - (cJSON_IsNumber(el) ? (int64_t)(el->valuedouble * 1000) : 0);
-		if (run_stmt(st, Q_WAIT_INSERT, err, "ssIisJI", ev->run_id, step, (int64_t)ev->iteration,
-			     ev->attempt, phase ? phase : "", field(ev, "target"), start) < 0)
+		if (run_stmt(st, Q_WAIT_INSERT, err, "ssIisJIis", ev->run_id, step, (int64_t)ev->iteration,
+			     ev->attempt, phase ? phase : "", field(ev, "target"), start, st->script_wait != NULL,
+			     st->script_wait) < 0)
 			return -1;
 		id = sqlite3_last_insert_rowid(st->db);
 	}
@@ -1171,7 +1191,7 @@ enum col_kind { COL_PLAIN, COL_TIME, COL_BOOL, COL_JSON };
 static enum col_kind column_kind(const char *name)
 {
 	static const char *const json_cols[] = {"reasons", "fingerprints", "signals_sent", "files", NULL};
-	static const char *const bool_cols[] = {"timed_out", "early_abort", "changed", "ok", NULL};
+	static const char *const bool_cols[] = {"timed_out", "early_abort", "changed", "ok", "script", NULL};
 	if (name_in(name, json_cols))
 		return COL_JSON;
 	if (name_in(name, bool_cols))
@@ -1376,7 +1396,8 @@ int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struc
 	    !(iters = query_rows(st, "SELECT * FROM iterations WHERE run_id = ?1 ORDER BY step, iteration", err, 1, id)) ||
 	    !(waits = query_rows(st, "SELECT id, run_id, step, iteration, attempt, phase, target, outcome, elapsed_s,"
 			       " observations AS observation_count, early_abort, fingerprints, rule, message,"
-			       " started_at, finished_at FROM waits WHERE run_id = ?1 ORDER BY id", err, 1, id)) ||
+			       " started_at, finished_at, script, name FROM waits WHERE run_id = ?1 ORDER BY id",
+			       err, 1, id)) ||
 	    !(obs = query_rows(st,
 			       "SELECT o.* FROM observations o JOIN waits w ON o.wait_id = w.id"
 			       " WHERE w.run_id = ?1 ORDER BY o.wait_id, o.seq, o.id",

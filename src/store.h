@@ -39,7 +39,7 @@
 struct store;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* A RUNNING run whose heartbeat is older than this is CRASHED. */
 #define STORE_STALE_MS (2 * 60 * 1000)
 
@@ -73,6 +73,10 @@ void store_sink(void *store, const struct wl_event *ev);
  * store_notification_claim() flush too (a notification is sent only after
  * its event is committed). */
 void store_set_batching(struct store *st, int on);
+/* The waits this store records are the in-script wait `name` (`waitloop
+ * wait` run by a step's or check's script under a run): rows with script = 1
+ * and that name, apart from the runner's own waits of the same step. */
+void store_set_script_wait(struct store *st, const char *name);
 /* Commit the open batch, if any; -1 + err (and counted as a sink failure,
  * reported through the warn callback) if the commit fails. */
 int store_flush(struct store *st, struct wl_err *err);

@@ -120,3 +120,20 @@ void strbuf_keep_tail(struct strbuf *sb, size_t max)
 	memmove(sb->buf, sb->buf + (sb->len - max), max);
 	strbuf_setlen(sb, max);
 }
+
+size_t str_utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t cut = max;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+		cut--;
+	return cut;
+}
+
+void str_oneline(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r' || *s == '\t')
+			*s = ' ';
+}

@@ -36,4 +36,10 @@ void strbuf_trim(struct strbuf *sb);              /* strip leading/trailing whit
 /* Keep only the last max bytes (for output tails). */
 void strbuf_keep_tail(struct strbuf *sb, size_t max);
 
+/* Plain strings. How many of the len bytes of s to keep for at most max:
+ * len when it fits, else a cut at a UTF-8 character boundary. */
+size_t str_utf8_cut(const char *s, size_t len, size_t max);
+/* Newlines, carriage returns and tabs become spaces: one line. */
+void str_oneline(char *s);
+
 #endif

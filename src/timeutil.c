@@ -85,3 +85,11 @@ void duration_format(int64_t ms, char *buf, size_t size)
 	PART(r, "ms")
 #undef PART
 }
+
+void duration_format_seconds(double s, char *buf, size_t size)
+{
+	if (s < 60)
+		snprintf(buf, size, "%.1fs", s);
+	else
+		duration_format((int64_t)(s + 0.5) * 1000, buf, size);
+}

@@ -22,5 +22,8 @@ void time_format_rfc3339(int64_t wall_ms, char *buf, size_t size);
 int duration_parse(const char *s, int64_t *ms);
 /* Shortest exact form: 90000 -> "1m30s", 200 -> "200ms", 0 -> "0s". */
 void duration_format(int64_t ms, char *buf, size_t size);
+/* Seconds for people: 12.3 -> "12.3s" below a minute, else duration_format
+ * to the second: 90.4 -> "1m30s". */
+void duration_format_seconds(double s, char *buf, size_t size);
 
 #endif

@@ -109,9 +109,7 @@ static char *bounded_item(const char *s, size_t len)
 {
 	if (len <= VERDICT_MAX_ITEM_CHARS)
 		return xstrndup(s, len);
-	size_t cut = VERDICT_MAX_ITEM_CHARS - 3;   /* room for "…" (3 bytes) */
-	while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-		cut--;
+	size_t cut = str_utf8_cut(s, len, VERDICT_MAX_ITEM_CHARS - 3);   /* room for "…" (3 bytes) */
 	char *r = xmalloc(cut + 4);
 	memcpy(r, s, cut);
 	memcpy(r + cut, "\xE2\x80\xA6", 4);
@@ -451,9 +449,7 @@ char *verdict_wait_headline(const struct verdict_evidence *e)
 	if (e->command) {
 		size_t n = strlen(e->command);
 		if (n > HEADLINE_COMMAND_CHARS) {
-			size_t cut = HEADLINE_COMMAND_CHARS;
-			while (cut && ((unsigned char)e->command[cut] & 0xC0) == 0x80)
-				cut--;
+			size_t cut = str_utf8_cut(e->command, n, HEADLINE_COMMAND_CHARS);
 			strbuf_addf(&sb, " (%.*s…)", (int)cut, e->command);
 		} else {
 			strbuf_addf(&sb, " (%s)", e->command);

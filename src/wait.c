@@ -232,16 +232,8 @@ static char *redacted_bounded(const struct wait *w, const char *text, size_t cap
 {
 	char *r = redacted(w, text);
 	if (oneline)
-		for (char *p = r; *p; p++)
-			if (*p == '\n' || *p == '\r' || *p == '\t')
-				*p = ' ';
-	size_t n = strlen(r);
-	if (n > cap) {
-		size_t cut = cap;
-		while (cut > 0 && ((unsigned char)r[cut] & 0xC0) == 0x80)
-			cut--;
-		r[cut] = '\0';
-	}
+		str_oneline(r);
+	r[str_utf8_cut(r, strlen(r), cap)] = '\0';
 	return r;
 }
 
@@ -467,6 +459,8 @@ static void child_detach(struct wait *w)
 	w->child_ref = NULL;
 }
 
+static void observation_reset(struct wait *w);
+
 static void wait_free(struct wait *w)
 {
 	child_detach(w);
@@ -489,18 +483,12 @@ static void wait_free(struct wait *w)
 	free(w->stdout_log);
 	free(w->stderr_log);
 	free(w->error);
-	free(w->cond_output);
-	free(w->probe_output);
-	cJSON_Delete(w->probe);
-	free(w->probe_error);
-	free(w->probe_error_output);
-	free(w->classify_error);
+	observation_reset(w);
 	classification_release(&w->last);
 	free(w->last_summary);
 	cJSON_Delete(w->last_probe);
 	free(w->last_probe_error);
 	strbuf_release(&w->tail);
-	strvec_clear(&w->warnings);
 	redact_stream_free(w->tail_rs);
 	strvec_clear(&w->res.fingerprints);
 	strvec_clear(&w->res.reasons);

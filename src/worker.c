@@ -42,6 +42,8 @@ void worker_env(struct step_run *sr, struct strvec *env, const char *phase)
 	strvec_setenv(env, "WAITLOOP_DECISION_FILE", sr->decision_file);
 	strvec_setenv(env, "WAITLOOP_WAIT_FAILURE_FILE", sr->wait_failure_file);
 	strvec_setenv(env, "WAITLOOP_BIN", r->self_exe);
+	if (r->opts->db_path)   /* the run's history: in-script waits record there too */
+		strvec_setenv(env, "WAITLOOP_DB", r->opts->db_path);
 	strvec_setenv(env, REDACT_ENV, r->redact_env);   /* waitloop wait / verdict write redact alike */
 	if (sr->check_id && !strcmp(phase, "completion_check")) {
 		strvec_setenv(env, "WAITLOOP_CHECK_ID", sr->check_id);

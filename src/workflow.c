@@ -272,6 +272,17 @@ static void agent_ref_release(struct wl_agent_ref *a)
 	strvec_clear(&a->default_args);
 }
 
+/* A step's inputs or exports (both struct wl_input). */
+static void inputs_free(struct wl_input *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].from);
+		free(v[i].artifact);
+		free(v[i].as);
+	}
+	free(v);
+}
+
 static void step_release(struct wl_step *s)
 {
 	free(s->id);
@@ -282,12 +293,7 @@ static void step_release(struct wl_step *s)
 	free(s->workspace);
 	strvec_clear(&s->depends_on);
 	free(s->deps);
-	for (size_t i = 0; i < s->ninputs; i++) {
-		free(s->inputs[i].from);
-		free(s->inputs[i].artifact);
-		free(s->inputs[i].as);
-	}
-	free(s->inputs);
+	inputs_free(s->inputs, s->ninputs);
 	for (size_t i = 0; i < s->noutputs; i++) {
 		free(s->outputs[i].name);
 		free(s->outputs[i].path);
@@ -305,12 +311,7 @@ static void step_release(struct wl_step *s)
 	convergence_release(&s->convergence);
 	stall_release(&s->stall);
 	free(s->subworkflow);
-	for (size_t i = 0; i < s->nexports; i++) {
-		free(s->exports[i].from);
-		free(s->exports[i].artifact);
-		free(s->exports[i].as);
-	}
-	free(s->exports);
+	inputs_free(s->exports, s->nexports);
 }
 
 void workflow_free(struct wl_workflow *wf)

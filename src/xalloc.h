@@ -20,7 +20,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * for library calls that fail with their own ENOMEM code (regcomp's REG_ESPACE). */
 _Noreturn void xalloc_oom(void);
 
-/* Grow *items (of *alloc elements of size elem) to hold at least need. */
+/* Grow *items (of *alloc elements of size elem) to hold at least need; the
+ * new elements are zeroed (an array that only grows needs no memset). */
 void *xgrow(void *items, size_t elem, size_t need, size_t *alloc);
 #define XGROW(arr, need, alloc) ((arr) = xgrow((arr), sizeof(*(arr)), (need), &(alloc)))
 

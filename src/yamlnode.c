@@ -120,12 +120,8 @@ static void berr(struct builder *b, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	errlist_vadd(b->diags, DIAG_ERROR, b->file, line, col, fmt, ap);
 	va_end(ap);
-	errlist_add(b->diags, DIAG_ERROR, b->file, line, col, "%s", msg ? msg : "out of memory");
-	free(msg);
 	b->errors++;
 }
 
@@ -567,24 +563,27 @@ void ydoc_free(struct ydoc *doc)
 	free(doc);
 }
 
-const struct ynode *ynode_key(const struct ynode *map, const char *key)
+/* The position of key in map; -1 when absent or map is no mapping. */
+static ptrdiff_t key_index(const struct ynode *map, const char *key)
 {
 	if (!map || map->kind != YNODE_MAPPING)
-		return NULL;
+		return -1;
 	for (size_t i = 0; i < map->n; i++)
 		if (!strcmp(map->keys[i]->value, key))
-			return map->keys[i];
-	return NULL;
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+const struct ynode *ynode_key(const struct ynode *map, const char *key)
+{
+	ptrdiff_t i = key_index(map, key);
+	return i < 0 ? NULL : map->keys[i];
 }
 
 const struct ynode *ynode_get(const struct ynode *map, const char *key)
 {
-	if (!map || map->kind != YNODE_MAPPING)
-		return NULL;
-	for (size_t i = 0; i < map->n; i++)
-		if (!strcmp(map->keys[i]->value, key))
-			return map->items[i];
-	return NULL;
+	ptrdiff_t i = key_index(map, key);
+	return i < 0 ? NULL : map->items[i];
 }
 
 const char *ynode_kind_name(const struct ynode *n)

@@ -519,6 +519,19 @@ expect_not_contains "$F1" "waitloop wait [kubectl-get-crd-slowpoke]: #"
 expect_contains "$F1" 'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "slowpoke" not found'
 # the wait step: named after the step, its condition's output in its own stdout.log
 expect_contains "$T/ws/context/gate/stdout.log" "customresourcedefinition.apiextensions.k8s.io/ready-now"
+# history: every in-script wait is a wait of its step (script = 1, its name),
+# apart from the runner's own; observations as in its wait-probe.log
+H=$T/ws/.waitloop/history.db
+expect_eq "$(sqlite3 "$H" "SELECT group_concat(name || '/' || outcome, ' ') FROM (SELECT name, outcome FROM waits
+	WHERE step = 'impl' AND script = 1 AND iteration = 1 ORDER BY name)")" \
+	"kubectl-get-crd-never/timeout kubectl-get-crd-ready-now/met kubectl-get-crd-slowpoke/timeout"
+for n in kubectl-get-crd-never kubectl-get-crd-slowpoke; do
+	expect_eq "$(sqlite3 "$H" "SELECT count(*) FROM observations o JOIN waits w ON o.wait_id = w.id
+		WHERE w.step = 'impl' AND w.iteration = 1 AND w.script = 1 AND w.name = '$n'")" \
+		"$(wc -l <"$D/iterations/1/waits/$n/wait-probe.log")"
+done
+expect_eq "$(sqlite3 "$H" "SELECT count(*) FROM waits WHERE step = 'gate' AND script = 0")" 1
+expect_eq "$(sqlite3 "$H" "PRAGMA integrity_check")" ok
 t_end
 
 t_begin run_second_run_starts_clean
@@ -601,7 +614,14 @@ assert "### the step's own wait (wait_policy)" in fix and "### wait `kubectl-get
 d = json.load(open(sys.argv[2]))
 st = [s for s in d["steps"] if s["step"] == "guarded"][0]
 waits = [w for it in st.get("iterations", []) for w in it.get("waits", [])] or st.get("waits", [])
-assert waits and waits[0]["observation_count"] == len(glog), (waits[:1], len(glog))
+guard = [w for w in waits if not w["script"] and w["iteration"] == 1]
+assert len(guard) == 1 and guard[0]["observation_count"] == len(glog), (guard, len(glog))
+# the check's own wait is recorded beside the guard, as a script wait with its name
+inner = [w for w in waits if w["script"] and w["iteration"] == 1]
+# (the second was still waiting when the guard stopped the check: cancelled)
+assert [(w["name"], w["outcome"]) for w in inner] == [("kubectl-get-crd-third-time", "met"),
+                                                    ("kubectl-get-crd-x", "cancelled")], inner
+assert inner[0]["observation_count"] == len(ilog), (inner, len(ilog))
 PY
 t_end
 

@@ -128,6 +128,21 @@ expect_eq "$(comp wfs waitloop run '')" "a.yaml b.yml sub/ "
 expect_eq "$(comp wfs waitloop validate a)" "a.yaml "
 t_end
 
+t_begin completion_knows_every_option
+# every --option that a command's --help names completes (run's help also
+# names roboppi's flags, which `workflow` takes)
+for c in workflow validate wait verdict history show stats tune; do
+	for o in $("$WL" "$c" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		case " $(comp . waitloop "$c" "$o") " in
+		*" $o "*) ;;
+		*) t_fail "'waitloop $c $o' does not complete" ;;
+		esac
+	done
+done
+expect_eq "$(comp . waitloop run --ag)" "--agents "
+expect_eq "$(comp . waitloop wait --summary f)" "failure "
+t_end
+
 t_begin completion_zsh
 "$WL" completion zsh >_waitloop
 if command -v zsh >/dev/null; then

@@ -251,6 +251,8 @@ grep -q 'out-\[REDACTED\]\.txt' ws-q/context/loop/iterations/1/fix.md || t_fail 
 grep -q REDACTED ws-q/context/doomed/wait-failure.json || t_fail "wait-failure.json shows nothing redacted (test is void)"
 sqlite3 ws-q/.waitloop/history.db .dump >q.dump || t_fail "no history database"
 grep -q 'auth/' q.dump || t_fail "fingerprints not in the database (test is void)"
+[ "$(sqlite3 ws-q/.waitloop/history.db "SELECT count(*) FROM observations o JOIN waits w ON o.wait_id = w.id
+	WHERE w.script = 1")" -gt 0 ] || t_fail "the check's own wait not in the database (test is void)"
 [ -s ws-q/notify/inbox.jsonl ] || t_fail "notify file empty (test is void)"
 [ -s notify-stdin.jsonl ] || t_fail "notify command got nothing (test is void)"
 [ -s ws-q/metrics/run.prom ] || t_fail "no metrics file"

@@ -67,16 +67,20 @@ static void test_open_and_migrate(void)
 	CHECK(st != NULL);
 	store_close(st);
 
-	/* A schema-2 database (before the warnings table) is migrated on open. */
+	/* A schema-2 database (before the warnings table and the in-script
+	 * waits' columns) is migrated on open. */
 	sqlite3 *db;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "DROP TABLE warnings; PRAGMA user_version = 2", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP TABLE warnings; ALTER TABLE waits DROP COLUMN name;"
+			       " ALTER TABLE waits DROP COLUMN script; PRAGMA user_version = 2",
+			   NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = store_open(path, &err);
 	CHECK(st != NULL);
 	if (st) {
-		CHECK_INT(qint(st, "PRAGMA user_version"), 3);
+		CHECK_INT(qint(st, "PRAGMA user_version"), 4);
 		CHECK_INT(qint(st, "SELECT count(*) FROM sqlite_master WHERE name = 'warnings'"), 1);
+		CHECK_INT(qint(st, "SELECT count(*) FROM pragma_table_info('waits') WHERE name IN ('script', 'name')"), 2);
 	}
 	store_close(st);
 
@@ -86,7 +90,7 @@ static void test_open_and_migrate(void)
 	sqlite3_close(db);
 	st = store_open(path, &err);
 	CHECK(st == NULL);
-	CHECK_CONTAINS(err.msg, "has schema version 99, newer than this waitloop (3)");
+	CHECK_CONTAINS(err.msg, "has schema version 99, newer than this waitloop (4)");
 	CHECK_CONTAINS(err.msg, path);
 	store_close(st);
 

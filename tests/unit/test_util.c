@@ -43,6 +43,13 @@ static void test_duration_format(void)
 	CHECK_STR(buf, "0s");
 	duration_format(3600000 + 1, buf, sizeof(buf));
 	CHECK_STR(buf, "1h1ms");
+	/* seconds for people (history, show, stats) */
+	duration_format_seconds(12.34, buf, sizeof(buf));
+	CHECK_STR(buf, "12.3s");
+	duration_format_seconds(90.4, buf, sizeof(buf));
+	CHECK_STR(buf, "1m30s");
+	duration_format_seconds(59.96, buf, sizeof(buf));
+	CHECK_STR(buf, "60.0s");
 }
 
 static void test_strbuf(void)
@@ -59,6 +66,23 @@ static void test_strbuf(void)
 	strbuf_trim(&sb);
 	CHECK_STR(sb.buf, "x y");
 	strbuf_release(&sb);
+}
+
+static void test_str_utf8_cut_oneline(void)
+{
+	const char *s = "ab\xC3\xA9" "cd";   /* "abécd": é is 2 bytes at 2..3 */
+	CHECK_INT(str_utf8_cut(s, 6, 10), 6);   /* fits */
+	CHECK_INT(str_utf8_cut(s, 6, 6), 6);
+	CHECK_INT(str_utf8_cut(s, 6, 4), 4);    /* after é */
+	CHECK_INT(str_utf8_cut(s, 6, 3), 2);    /* not inside é */
+	CHECK_INT(str_utf8_cut(s, 6, 2), 2);
+	CHECK_INT(str_utf8_cut(s, 6, 0), 0);
+	const char *euro = "\xE2\x82\xAC\xE2\x82\xAC";   /* two 3-byte characters */
+	CHECK_INT(str_utf8_cut(euro, 6, 5), 3);
+	CHECK_INT(str_utf8_cut(euro, 6, 1), 0);
+	char line[] = "a\nb\r\tc";
+	str_oneline(line);
+	CHECK_STR(line, "a b  c");
 }
 
 static void test_strvec(void)
@@ -270,6 +294,7 @@ int main(void)
 	TEST(test_duration_parse);
 	TEST(test_duration_format);
 	TEST(test_strbuf);
+	TEST(test_str_utf8_cut_oneline);
 	TEST(test_strvec);
 	TEST(test_pattern);
 	TEST(test_pattern_limits);
