@@ -118,11 +118,14 @@ for ((r = 0; r < RUNS; r++)); do
 done
 run_ms=$(median <"$tmp/run200" | awk '{printf "%.1f", $1 / 1000}')
 bash_ms=$(median <"$tmp/bash200" | awk '{printf "%.1f", $1 / 1000}')
-# per round (run - loop of the same round), median: steadier under load than
-# the difference of the medians
-per_step=$(paste -d ' ' "$tmp/run200" "$tmp/bash200" | awk '{print ($1 - $2) / 200 / 1000}' | median | awk '{printf "%.2f", $1}')
+# Issue 19's definition: (median wall - median floor) / N. The median of the
+# per-round differences (run - loop of the same round) is printed beside it:
+# steadier under load, the same quantity when the load is flat.
+per_step=$(awk -v a="$run_ms" -v b="$bash_ms" 'BEGIN {printf "%.2f", (a - b) / 200}')
+paired=$(paste -d ' ' "$tmp/run200" "$tmp/bash200" | awk '{print ($1 - $2) / 200 / 1000}' | median | awk '{printf "%.2f", $1}')
 echo "waitloop run (200 steps): median ${run_ms} ms  (runs: $(tr '\n' ' ' <"$tmp/run200") µs)"
 echo "bash -e -c true x200:     median ${bash_ms} ms  (runs: $(tr '\n' ' ' <"$tmp/bash200") µs)"
+echo "per step: (median - median) / 200 = ${per_step} ms; median of per-round differences ${paired} ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
 row "runner overhead per CUSTOM step" "${per_step} ms (${run_ms} vs ${bash_ms} ms)" "<= 0.5 ms (SPEC: 1)" "$(ok_if "$per_step <= 0.5")"
 # The same with the context directory and the database on tmpfs: what the
 # runner costs without this disk's inode allocation.
@@ -137,8 +140,8 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	rm -rf "$shm"
 	run_s=$(median <"$tmp/run200s" | awk '{printf "%.1f", $1 / 1000}')
 	bash_s=$(median <"$tmp/bash200s" | awk '{printf "%.1f", $1 / 1000}')
-	per_s=$(paste -d ' ' "$tmp/run200s" "$tmp/bash200s" | awk '{print ($1 - $2) / 200 / 1000}' | median | awk '{printf "%.2f", $1}')
-	echo "on tmpfs: waitloop run median ${run_s} ms, bash loop median ${bash_s} ms"
+	per_s=$(awk -v a="$run_s" -v b="$bash_s" 'BEGIN {printf "%.2f", (a - b) / 200}')
+	echo "on tmpfs: waitloop run median ${run_s} ms, bash loop median ${bash_s} ms: ${per_s} ms per step"
 	row "  the same, context + db on tmpfs" "${per_s} ms (${run_s} vs ${bash_s} ms)" "<= 0.5 ms (SPEC: 1)" "$(ok_if "$per_s <= 0.5")"
 fi
 

@@ -13,8 +13,9 @@
 # loop for the chain, `xargs -P 200` (the same concurrency: both runners
 # start every ready step at once) for the parallel workflow.
 # Per system and workflow: min/median/max wall time and median peak RSS
-# (/usr/bin/time -v); per-step overhead = the median over the rounds of
-# (wall - floor of the same round) / N.
+# (/usr/bin/time -v); per-step overhead = (median wall - median floor) / N
+# (issue 19), and beside it the median over the rounds of (wall - floor of
+# the same round) / N ("paired": steadier when the load changes).
 # Without ROBOPPI_DIR (or when it has no bun) it says so and prints
 # waitloop's figures only.
 #
@@ -148,7 +149,7 @@ if [ "$have_roboppi" = 1 ] && [ -z "${FORCE_SUPERVISED_PARALLEL:-}" ] && [ "${av
 	sup_par=0
 	echo "roboppi supervised, parallel: not measured -- it needs ~$((N * 100)) MB (one ~95 MB Core process per running step), ${avail_mb} MB available (need ${need_mb} with margin; FORCE_SUPERVISED_PARALLEL=1 runs it anyway)"
 fi
-echo "vs-roboppi: $("$WL" --version 2>/dev/null), $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), RUNS=$RUNS, N=$N"
+echo "vs-roboppi: $("$WL" --version 2>/dev/null), $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), RUNS=$RUNS, N=$N, load $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$have_roboppi" = 1 ]; then
 	echo "roboppi: $RDIR ($(git -C "$RDIR" describe --always --tags 2>/dev/null || echo '?')), bun $("$BUN" --version 2>/dev/null)"
 else
@@ -185,8 +186,9 @@ stats() {
 }
 # paired SYSTEM_FILE FLOOR_FILE -> per-step overhead in ms: the median over
 # the rounds of (wall - floor of the same round) / N. The floor runs right
-# after the system in every round, so each difference sees one load; that
-# is much steadier on a busy machine than median(wall) - median(floor).
+# after the system in every round, so each difference sees one load; it is
+# printed beside issue 19's figure, (median wall - median floor) / N, which
+# is what the ratios and targets use.
 paired() {
 	paste -d ' ' "$1" "$2" | awk -v n="$N" '
 		$1 != "FAILED" { d[++k] = ($1 - $3) / 1000 / n }
@@ -200,7 +202,7 @@ label() { case $1 in waitloop) echo waitloop ;; direct) echo "roboppi --direct" 
 
 declare -A MED RSS OVH
 echo
-printf '%-10s %-24s %9s %9s %9s %9s %14s\n' workflow system "min ms" "median" "max ms" "RSS MB" "per step ms"
+printf '%-10s %-24s %9s %9s %9s %9s %12s %10s\n' workflow system "min ms" "median" "max ms" "RSS MB" "per step ms" "(paired)"
 for wf in hello chain parallel; do
 	fmed=""
 	if [ "$wf" != hello ]; then
@@ -210,31 +212,35 @@ for wf in hello chain parallel; do
 		read -r mn md mx rss n < <(stats "$tmp/$sys.$wf")
 		MED[$sys.$wf]=$md
 		RSS[$sys.$wf]=$rss
-		ovh="-"
+		ovh="-" pov="-"
 		if [ -n "$fmed" ] && [ "$md" != - ]; then
-			ovh=$(paired "$tmp/$sys.$wf" "$tmp/floor.$wf")
+			# issue 19's definition: (median wall - median floor) / N
+			ovh=$(awk -v a="$md" -v b="$fmed" -v n="$N" 'BEGIN {printf "%.3f", (a - b) / n}')
+			pov=$(paired "$tmp/$sys.$wf" "$tmp/floor.$wf")
 		fi
 		OVH[$sys.$wf]=$ovh
 		fails=$((RUNS - n))
 		[ "$sys.$wf" = supervised.parallel ] && [ "$sup_par" = 0 ] && fails=0
-		printf '%-10s %-24s %9s %9s %9s %9s %14s%s\n' "$wf" "$(label "$sys")" "$mn" "$md" "$mx" "$rss" "$ovh" \
+		printf '%-10s %-24s %9s %9s %9s %9s %12s %10s%s\n' "$wf" "$(label "$sys")" "$mn" "$md" "$mx" "$rss" "$ovh" "$pov" \
 			"$([ "$fails" -gt 0 ] && echo "  ($fails FAILED)")"
 	done
 	if [ -n "$fmed" ]; then
-		printf '%-10s %-24s %9s %9s %9s %9s %14s\n' "$wf" "$(label floor)$([ "$wf" = parallel ] && echo ', xargs -P')" \
-			"$fmin" "$fmed" "$fmax" - -
+		printf '%-10s %-24s %9s %9s %9s %9s %12s %10s\n' "$wf" "$(label floor)$([ "$wf" = parallel ] && echo ', xargs -P')" \
+			"$fmin" "$fmed" "$fmax" - - -
 		MED[floor.$wf]=$fmed
 	fi
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.1f", a / b }'; }
-okif() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "-") print "MISSED"; else print (v + 0 >= t ? "ok" : "MISSED") }'; }
+# ratio A B -> A / B; "inf" when waitloop's overhead B is not above the
+# floor at all while A is (a ratio of overheads), "-" when unknown
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else if (b <= 0) print (a > 0 ? "inf" : "-"); else printf "%.1f", a / b }'; }
+okif() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "-") print "MISSED"; else if (v == "inf") print "ok"; else print (v + 0 >= t ? "ok" : "MISSED") }'; }
 echo
 # waitloop against the floor (always)
 par_x=$(ratio "${MED[waitloop.parallel]}" "${MED[floor.parallel]}")
 echo "waitloop per-step overhead: chain ${OVH[waitloop.chain]} ms, parallel ${OVH[waitloop.parallel]} ms; parallel wall ${par_x}x the xargs -P floor"
 rows=()
-rows+=("row|200 parallel steps vs xargs -P floor|${par_x}x (${MED[waitloop.parallel]} vs ${MED[floor.parallel]} ms)|<= 1.15x|$(awk -v v="$par_x" 'BEGIN { print (v != "-" && v + 0 <= 1.15) ? "ok" : "MISSED" }')")
+rows+=("row|$N parallel steps vs xargs -P floor|${par_x}x (${MED[waitloop.parallel]} vs ${MED[floor.parallel]} ms)|<= 1.15x|$(awk -v v="$par_x" 'BEGIN { print (v != "-" && v + 0 <= 1.15) ? "ok" : "MISSED" }')")
 if [ "$have_roboppi" = 1 ]; then
 	echo "roboppi / waitloop (higher = waitloop better):"
 	printf '  %-10s %-20s %12s %12s %10s\n' workflow against "overhead" "wall" "peak RSS"

@@ -19,7 +19,52 @@ struct artifacts {
 	int events_fd;
 	char *events_path;
 	char *sink_error;
+	/* steps whose directory this run created (mkdir succeeded): an open
+	 * addressing set of names, so the question costs no system call */
+	char **made;
+	size_t nmade, amade;
 };
+
+static size_t name_hash(const char *s)
+{
+	size_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of name in the set, or the empty slot where it would go. */
+static size_t made_slot(const struct artifacts *c, const char *name)
+{
+	size_t i = name_hash(name) & (c->amade - 1);
+	while (c->made[i] && strcmp(c->made[i], name))
+		i = (i + 1) & (c->amade - 1);
+	return i;
+}
+
+static void made_add(struct artifacts *c, const char *name)
+{
+	if (2 * (c->nmade + 1) > c->amade) {   /* at most half full */
+		char **old = c->made;
+		size_t aold = c->amade;
+		c->amade = aold ? 2 * aold : 64;
+		c->made = xcalloc(c->amade, sizeof(*c->made));
+		for (size_t i = 0; i < aold; i++)
+			if (old[i])
+				c->made[made_slot(c, old[i])] = old[i];
+		free(old);
+	}
+	size_t i = made_slot(c, name);
+	if (!c->made[i]) {
+		c->made[i] = xstrdup(name);
+		c->nmade++;
+	}
+}
+
+int artifacts_step_dir_is_new(const struct artifacts *c, const char *step)
+{
+	return c->amade && c->made[made_slot(c, step)] != NULL;
+}
 
 struct artifacts *artifacts_open(const char *dir, const struct redactor *rd, struct wl_err *err)
 {
@@ -53,6 +98,9 @@ void artifacts_close(struct artifacts *c)
 	free(c->dir);
 	free(c->events_path);
 	free(c->sink_error);
+	for (size_t i = 0; i < c->amade; i++)
+		free(c->made[i]);
+	free(c->made);
 	free(c);
 }
 
@@ -76,9 +124,9 @@ void artifacts_sink(void *arg, const struct wl_event *ev)
 	size_t n = sb.len - 1;   /* without its newline */
 	/* One write on an O_APPEND descriptor: lines never interleave, even with
 	 * `waitloop wait` children. A line is whole or absent: a write cut short
-	 * (full disk) is undone by truncating back to where the line began. */
-	struct stat st;
-	off_t before = fstat(c->events_fd, &st) == 0 ? st.st_size : -1;
+	 * (full disk) is undone by truncating back to where the line began --
+	 * the file's size then, less what of the line was written (asked only
+	 * when that happens: no fstat per event). */
 	size_t off = 0;
 	while (off < n + 1) {
 		ssize_t w = write(c->events_fd, line + off, n + 1 - off);
@@ -86,7 +134,9 @@ void artifacts_sink(void *arg, const struct wl_event *ev)
 			continue;
 		if (w <= 0) {
 			int e = w < 0 ? errno : ENOSPC;
-			if (off > 0 && before >= 0 && ftruncate(c->events_fd, before) < 0)
+			struct stat st;
+			if (off > 0 && fstat(c->events_fd, &st) == 0 && st.st_size >= (off_t)off &&
+			    ftruncate(c->events_fd, st.st_size - (off_t)off) < 0)
 				e = errno;
 			char msg[512];
 			snprintf(msg, sizeof(msg), "cannot write '%s': %s", c->events_path, strerror(e));
@@ -112,6 +162,11 @@ int artifacts_write_workflow(struct artifacts *c, cJSON *doc, struct wl_err *err
 char *artifacts_step_dir(struct artifacts *c, const char *step, struct wl_err *err)
 {
 	char *d = fs_join(c->dir, step);
+	/* The common case in one call: a new directory in the context directory. */
+	if (mkdir(d, 0755) == 0) {
+		made_add(c, step);
+		return d;
+	}
 	if (fs_mkdir_p(d, err) < 0) {
 		free(d);
 		return NULL;

@@ -43,6 +43,9 @@ const char *artifacts_sink_error(const struct artifacts *c);
 int artifacts_write_workflow(struct artifacts *c, cJSON *doc, struct wl_err *err);
 /* <context>/<step>, created if missing. Caller frees. */
 char *artifacts_step_dir(struct artifacts *c, const char *step, struct wl_err *err);
+/* 1 when artifacts_step_dir() of this run created the step's directory (it
+ * did not exist before: nothing of an earlier run is in it), else 0. */
+int artifacts_step_dir_is_new(const struct artifacts *c, const char *step);
 int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, struct wl_err *err);
 
 #endif

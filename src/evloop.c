@@ -333,6 +333,11 @@ static int signals_pending(const struct evloop *l)
 	return 0;
 }
 
+int evloop_signal_pending(const struct evloop *l)
+{
+	return signals_pending(l);
+}
+
 static void dispatch_signals(struct evloop *l)
 {
 	l->sig_dispatching++;

@@ -78,6 +78,10 @@ void evloop_run_once(struct evloop *l);
  * deferrable work (it then overlaps the children's run). Idle hooks stay
  * until evloop_free(); they must not call evloop_run_once(). */
 void evloop_on_idle(struct evloop *l, evloop_idle_fn fn, void *arg);
+/* 1 when a signal has arrived that this loop has not dispatched yet (its
+ * handlers run in this round, after the idle hooks): an idle hook can
+ * leave to the round what a signal may change. */
+int evloop_signal_pending(const struct evloop *l);
 /* Run rounds until *done becomes non-zero. */
 void evloop_run(struct evloop *l, const int *done);
 

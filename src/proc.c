@@ -58,6 +58,9 @@ extern char **environ;
 
 enum exec_stage { STAGE_EXEC = 1, STAGE_CHDIR = 2, STAGE_DUP = 3 };
 
+/* Why the child could not exec: written by the child into the parent's
+ * memory (CLONE_VM), read by the parent once the child has exec'd or
+ * exited (CLONE_VFORK). stage 0: the exec succeeded. */
 struct exec_report {
 	int stage;
 	int err;
@@ -148,11 +151,22 @@ static int pipe_cloexec(int p[2])
 	return 0;
 }
 
+/* Our end of a pipe from pipe_cloexec(): its only status flag is the
+ * access mode, which F_SETFL ignores, so no F_GETFL first. */
 static void set_nonblock(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+}
+
+/* The children's stdin when they get no data: one descriptor opened at the
+ * first spawn and kept (close-on-exec, above 0/1/2), not one per child. */
+static int devnull_fd = -1;
+
+static int devnull(void)
+{
+	if (devnull_fd < 0)
+		devnull_fd = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	return devnull_fd;
 }
 
 static const char *env_lookup(char *const *env, const char *name)
@@ -166,6 +180,23 @@ static const char *env_lookup(char *const *env, const char *name)
 	return NULL;
 }
 
+/* Where a command name was found in a PATH, remembered like a shell's
+ * hash table: every step of a run starts the same shell, and a PATH search
+ * is one stat per directory before the one that has it (10 on a typical
+ * PATH). A hit is checked with one access(X_OK); a command that vanished
+ * is searched again. Like bash's hash, a command put later into an earlier
+ * PATH directory is not seen while the old one still exists. */
+#define PATH_CACHE_SLOTS 8
+static struct path_hit {
+	char *cmd, *path_env, *found; /* path_env NULL: no PATH (the default was searched) */
+} path_cache[PATH_CACHE_SLOTS];
+static unsigned path_cache_next;
+
+static int same_env(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
 /* PATH search in the parent (the child must not allocate), like execvp
  * (fs_find_command): a name with a '/' is exec'd as is, and exec reports
  * why it fails. */
@@ -173,7 +204,31 @@ static char *resolve_command(const char *cmd, char *const *env, int *err)
 {
 	if (*cmd && strchr(cmd, '/'))
 		return xstrdup(cmd);
-	return fs_find_command(cmd, env_lookup(env, "PATH"), NULL, err);
+	const char *pathenv = env_lookup(env, "PATH");
+	for (unsigned i = 0; i < PATH_CACHE_SLOTS; i++) {
+		struct path_hit *h = &path_cache[i];
+		if (h->cmd && !strcmp(h->cmd, cmd) && same_env(h->path_env, pathenv)) {
+			if (access(h->found, X_OK) == 0)
+				return xstrdup(h->found);
+			break; /* gone: search again (the slot is replaced below) */
+		}
+	}
+	char *found = fs_find_command(cmd, pathenv, NULL, err);
+	if (!found)
+		return NULL;
+	struct path_hit *h = NULL;
+	for (unsigned i = 0; !h && i < PATH_CACHE_SLOTS; i++)
+		if (path_cache[i].cmd && !strcmp(path_cache[i].cmd, cmd) && same_env(path_cache[i].path_env, pathenv))
+			h = &path_cache[i];
+	if (!h)
+		h = &path_cache[path_cache_next++ % PATH_CACHE_SLOTS];
+	free(h->cmd);
+	free(h->path_env);
+	free(h->found);
+	h->cmd = xstrdup(cmd);
+	h->path_env = pathenv ? xstrdup(pathenv) : NULL;
+	h->found = xstrdup(found);
+	return found;
 }
 
 /* ---- process group liveness ---- */
@@ -274,22 +329,24 @@ void proc_kill_all(void)
  * parent's memory, on a stack of its own, while the parent waits until it
  * has called execve() or _exit(). No page tables are copied (a fork of the
  * runner cost ~0.2-0.7 ms here; this is what posix_spawn does inside glibc),
- * and we keep the things posix_spawn cannot do: the exec-error pipe with the
- * stage that failed, the ENOEXEC fallback to /bin/sh, and a place for
- * per-child settings. Rules for everything below: raw system calls only (no
- * malloc, no stdio, no locks: the parent may hold one), write no memory but
- * the child's own stack (and errno, shared with the parent's thread, which
- * the parent does not read after a successful clone), no sanitizer
+ * and we keep the things posix_spawn cannot do: the report of the stage
+ * that failed, the ENOEXEC fallback to /bin/sh, and a place for per-child
+ * settings. The report needs no pipe: the child writes it into the plan it
+ * shares with the parent (child_plan.rep), which the parent reads once
+ * clone() returns -- after the exec or the _exit, never during. Rules for
+ * everything below: raw system calls only (no malloc, no stdio, no locks:
+ * the parent may hold one), write no memory but the child's own stack,
+ * child_plan.rep (and errno, shared with the parent's thread, which the
+ * parent does not read after a successful clone), no sanitizer
  * instrumentation (the stack is not one the sanitizers know).
  */
 #define CHILD_FN __attribute__((no_sanitize("address", "undefined")))
 
-static void child_report(int fd, int stage, int err) __attribute__((noreturn));
-CHILD_FN static void child_report(int fd, int stage, int err)
+static void child_report(volatile struct exec_report *rep, int stage, int err) __attribute__((noreturn));
+CHILD_FN static void child_report(volatile struct exec_report *rep, int stage, int err)
 {
-	struct exec_report r = {stage, err};
-	ssize_t n = write(fd, &r, sizeof(r));
-	(void)n;
+	rep->err = err;
+	rep->stage = stage;
 	_exit(err == ENOENT ? 127 : 126);
 }
 
@@ -334,7 +391,8 @@ CHILD_FN static void child_cloexec_from3(void)
 }
 
 struct child_plan {
-	int in_fd, out_fd, err_fd, report_fd;
+	int in_fd, out_fd, err_fd;
+	volatile struct exec_report rep; /* written by the child, read after clone() returns */
 	const char *cwd;
 	const char *path; /* NULL: lookup failed with lookup_err */
 	int lookup_err;
@@ -347,7 +405,7 @@ struct child_plan {
 static int child_run(void *arg) __attribute__((noreturn));
 CHILD_FN static int child_run(void *arg)
 {
-	const struct child_plan *cp = arg;
+	struct child_plan *cp = arg;
 	setpgid(0, 0);
 	/* No orphans (docs/execution.md): the child dies with the runner, even
 	 * when the runner is SIGKILLed; if it already died, do not start. */
@@ -365,25 +423,25 @@ CHILD_FN static int child_run(void *arg)
 			sigaction(s, &dfl, NULL);
 
 	if (dup2(cp->in_fd, 0) < 0 || dup2(cp->out_fd, 1) < 0 || dup2(cp->err_fd, 2) < 0)
-		child_report(cp->report_fd, STAGE_DUP, errno);
+		child_report(&cp->rep, STAGE_DUP, errno);
 	if (cp->cwd && chdir(cp->cwd) < 0)
-		child_report(cp->report_fd, STAGE_CHDIR, errno);
+		child_report(&cp->rep, STAGE_CHDIR, errno);
 	child_cloexec_from3();
 
 	/* Hook for per-child process settings (e.g. prctl(PR_SET_PDEATHSIG)):
 	 * here, after the descriptors and before the mask is lifted; a failure
-	 * ends with child_report(cp->report_fd, <stage>, errno). */
+	 * ends with child_report(&cp->rep, <stage>, errno). */
 
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	if (!cp->path)
-		child_report(cp->report_fd, STAGE_EXEC, cp->lookup_err);
+		child_report(&cp->rep, STAGE_EXEC, cp->lookup_err);
 	execve(cp->path, cp->argv, cp->envp);
 	if (errno == ENOEXEC)
 		execve("/bin/sh", cp->sh_argv, cp->envp);
-	child_report(cp->report_fd, STAGE_EXEC, errno);
+	child_report(&cp->rep, STAGE_EXEC, errno);
 }
 
 /* One stack for every child: the parent is suspended while a child uses it
@@ -851,6 +909,18 @@ static int capture_dir_ok(const char *path, struct wl_err *err)
 	return 0;
 }
 
+/* Are a (may be NULL) and b in the same directory (the same text before
+ * the last '/')? Then one capture_dir_ok() answers for both. */
+static int same_dir(const char *a, const char *b)
+{
+	if (!a)
+		return 0;
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	if (!sa || !sb)
+		return !sa && !sb;
+	return sa - a == sb - b && !memcmp(a, b, (size_t)(sa - a));
+}
+
 struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct wl_err *err)
 {
 	if (!spec->argv || !spec->argv[0]) {
@@ -863,13 +933,14 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 	}
 	const char *cmd = spec->argv[0];
 	int in_child = -1, in_parent = -1;
-	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	char *path = NULL;
 	char **sh_argv = NULL;
 	struct proc *p = NULL;
 
 	if ((spec->stdout_path && capture_dir_ok(spec->stdout_path, err) < 0) ||
-	    (spec->stderr_path && capture_dir_ok(spec->stderr_path, err) < 0))
+	    (spec->stderr_path && !same_dir(spec->stdout_path, spec->stderr_path) &&
+	     capture_dir_ok(spec->stderr_path, err) < 0))
 		goto fail;
 	if (spec->stdin_data) {
 		int inp[2];
@@ -879,17 +950,17 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 		}
 		in_child = inp[0];
 		in_parent = inp[1];
-	} else if ((in_child = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC))) < 0) {
+	} else if (devnull() < 0) {
 		err_set(err, "cannot open '/dev/null': %s", strerror(errno));
 		goto fail;
 	}
-	if (pipe_cloexec(outp) < 0 || pipe_cloexec(errp) < 0 || pipe_cloexec(rep) < 0) {
+	if (pipe_cloexec(outp) < 0 || pipe_cloexec(errp) < 0) {
 		err_set(err, "cannot start '%s': pipe: %s", cmd, strerror(errno));
 		goto fail;
 	}
 
 	struct child_plan cp = {
-		.in_fd = in_child, .out_fd = outp[1], .err_fd = errp[1], .report_fd = rep[1],
+		.in_fd = in_child >= 0 ? in_child : devnull_fd, .out_fd = outp[1], .err_fd = errp[1],
 		.cwd = spec->cwd, .argv = spec->argv,
 		.envp = spec->env ? spec->env : environ,
 	};
@@ -944,18 +1015,13 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 	close_fd(&in_child);
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);
-	close_fd(&rep[1]);
 
-	/* The report pipe closes on a successful exec (close-on-exec) or
-	 * carries the errno: this read is bounded by the child's exec. */
-	struct exec_report rep_msg;
-	ssize_t n;
-	do
-		n = read(rep[0], &rep_msg, sizeof(rep_msg));
-	while (n < 0 && errno == EINTR);
-	close_fd(&rep[0]);
-	if (n == (ssize_t)sizeof(rep_msg))
+	/* The child has exec'd or exited (CLONE_VFORK); if it could not exec,
+	 * it left the stage and errno in cp.rep. */
+	if (cp.rep.stage) {
+		struct exec_report rep_msg = {cp.rep.stage, cp.rep.err};
 		describe_exec_failure(&p->res, &rep_msg, cmd, spec->cwd);
+	}
 
 	set_nonblock(p->out_fd);
 	set_nonblock(p->err_fd);
@@ -981,7 +1047,7 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 	return p;
 
 fail:;
-	int *fds[] = {&in_child, &in_parent, &outp[0], &outp[1], &errp[0], &errp[1], &rep[0], &rep[1]};
+	int *fds[] = {&in_child, &in_parent, &outp[0], &outp[1], &errp[0], &errp[1]};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close_fd(fds[i]);
 	free(path);

@@ -4,8 +4,9 @@
  * Every child runs in its own process group, with stdin from /dev/null (or
  * a given buffer), every other descriptor close-on-exec, stdout and stderr
  * captured through pipes into files and memory. Exec failures (command not
- * found, permission denied) reach the parent through a close-on-exec pipe
- * and are reported as such, never as a mysterious exit 127.
+ * found, permission denied) reach the parent through the memory the child
+ * shares with it until its exec (clone with CLONE_VM | CLONE_VFORK: no
+ * pipe) and are reported as such, never as a mysterious exit 127.
  *
  * Calling sequence:
  *   1. struct proc_spec spec = PROC_SPEC_INIT; fill argv, env, cwd, paths, callbacks;
@@ -27,7 +28,10 @@
  * child stops reading is not an error), stdout/stderr pipes, every other
  * descriptor close-on-exec, cwd changed. argv[0] without '/' is searched in
  * the PATH of spec.env when given (FS_DEFAULT_PATH if it has none: fs_find_command),
- * else the runner's; a file without #! is run by /bin/sh, as execvp does.
+ * else the runner's, and remembered per (name, PATH) like a shell's hash (a
+ * remembered file that is gone is searched again); a file without #! is run
+ * by /bin/sh, as execvp does. stdin /dev/null is one descriptor opened at
+ * the first spawn and kept for the process (close-on-exec).
  * exec_error forms: "command not found: 'foo'" (ENOENT), "permission denied:
  * './x'" (EACCES), "cannot change directory to 'dir': <strerror>" (cwd),
  * "cannot execute 'x': <strerror>"; exit_code is then 127 for ENOENT, else 126.

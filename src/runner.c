@@ -540,7 +540,9 @@ static void step_start(struct step_run *sr)
 						   : fs_join(sr->dir, "review.verdict");
 	sr->fix_file = s->check.fix_file ? fs_path_in(r->workspace, s->check.fix_file) : fs_join(sr->dir, "fix.md");
 	sr->wait_failure_file = fs_join(sr->dir, "wait-failure.json");
-	if (!err.msg[0])
+	/* a directory this run created holds nothing of an earlier run: no
+	 * clean slate to make (8 system calls per step) */
+	if (!err.msg[0] && !artifacts_step_dir_is_new(r->ctx, s->id))
 		rundoc_clear_step_dir(sr, &err);
 	sr->max_iterations = s->check.present && s->max_iterations != WL_UNSET ? s->max_iterations : 1;
 	sr->iteration = 1;
@@ -636,6 +638,24 @@ static void schedule_soon(struct runner *r)
 	if (r->in_schedule || r->schedule_timer)
 		return;
 	r->schedule_timer = evloop_add_timer(r->loop, time_now_ms(), on_schedule, r);
+}
+
+/* The loop's first idle hook (registered before the documents' and the
+ * history's): a schedule asked for in the previous round runs here, at the
+ * start of the round, instead of from its timer after the poll. So in a
+ * chain the next step starts right after the previous one ended, and the
+ * history's commit and the deferred file creates of that round follow the
+ * spawn -- they overlap the child's run instead of delaying its start. */
+void runner_schedule_on_idle(void *arg, int will_wait)
+{
+	struct runner *r = arg;
+	/* a signal first (it may stop the run: pending steps are then skipped,
+	 * not started and cancelled); the timer schedules after it */
+	if (!r->schedule_timer || r->done || evloop_signal_pending(r->loop))
+		return;
+	evloop_cancel_timer(r->loop, r->schedule_timer);
+	r->schedule_timer = 0;
+	schedule(r);
 }
 
 static void on_deadline(void *arg)

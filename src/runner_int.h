@@ -190,6 +190,7 @@ void run_keep_artifact_error(struct runner *r, const char *msg);
 void rundoc_meta_changed(struct step_run *sr);
 void rundoc_flush_meta(struct runner *r);
 void rundoc_on_idle(void *arg, int will_wait);
+void runner_schedule_on_idle(void *arg, int will_wait);   /* runner.c: before rundoc_on_idle */
 void rundoc_write_workflow(struct runner *r);
 void rundoc_clear_step_dir(struct step_run *sr, struct wl_err *err);
 

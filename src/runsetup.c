@@ -124,8 +124,10 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 		goto fail;
 	bus_subscribe(&r->bus, artifacts_sink, r->ctx);
 	r->loop = evloop_new();
-	if (r->loop)
+	if (r->loop) {
+		evloop_on_idle(r->loop, runner_schedule_on_idle, r);   /* first: start steps, then write */
 		evloop_on_idle(r->loop, rundoc_on_idle, r);
+	}
 	r->nsteps = wf->nsteps;
 	r->steps = xcalloc(wf->nsteps ? wf->nsteps : 1, sizeof(*r->steps));
 	for (size_t i = 0; i < wf->nsteps; i++) {

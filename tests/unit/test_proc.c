@@ -210,6 +210,15 @@ static void test_loop_signals(void)
 		evloop_run_once(l);
 	CHECK_INT(a, 2);
 	CHECK_INT(b, 1);
+	/* a delivered signal is pending for the loop until its round runs */
+	CHECK_INT(evloop_signal_pending(l), 0);
+	kill(getpid(), SIGHUP);   /* delivered to ourselves before kill() returns */
+	CHECK_INT(evloop_signal_pending(l), 1);
+	end = time_now_ms() + 5000;
+	while (a == 2 && time_now_ms() < end)
+		evloop_run_once(l);
+	CHECK_INT(a, 3);
+	CHECK_INT(evloop_signal_pending(l), 0);
 	evloop_free(l);
 }
 
@@ -442,6 +451,63 @@ static void test_path_from_env(void)
 	oc_release(&o);
 	setenv("PATH", oldpath, 1);
 	free(oldpath);
+}
+
+/* The PATH lookup is remembered (proc.c path_cache), but a command that
+ * vanished is searched again: the next directory's copy runs, and with
+ * none left it is "command not found", never a stale path. */
+static void test_path_remembered_then_gone(void)
+{
+	char d1[300], d2[300], t1[400], t2[400], pathenv[700];
+	snprintf(d1, sizeof(d1), "%s/pc1", tmpdir);
+	snprintf(d2, sizeof(d2), "%s/pc2", tmpdir);
+	CHECK_INT(mkdir(d1, 0755), 0);
+	CHECK_INT(mkdir(d2, 0755), 0);
+	snprintf(t1, sizeof(t1), "%s/wl-pc-tool", d1);
+	snprintf(t2, sizeof(t2), "%s/wl-pc-tool", d2);
+	const char *sc1 = "#!/bin/sh\necho one\n", *sc2 = "#!/bin/sh\necho two\n";
+	FILE *f = fopen(t1, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(sc1, f);
+	fclose(f);
+	f = fopen(t2, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(sc2, f);
+	fclose(f);
+	chmod(t1, 0755);
+	chmod(t2, 0755);
+	snprintf(pathenv, sizeof(pathenv), "PATH=%s:%s", d1, d2);
+	char *env[] = {pathenv, NULL};
+	char *argv[] = {"wl-pc-tool", NULL};
+	struct outcome o = {0};
+	struct proc_spec spec;
+	for (int i = 0; i < 2; i++) {   /* the second start uses the remembered path */
+		spec_for(&spec, argv, &o);
+		spec.env = env;
+		CHECK(run_spec(&spec, &o) >= 0);
+		CHECK_STR(o.out, "one\n");
+		oc_release(&o);
+	}
+	unlink(t1);
+	spec_for(&spec, argv, &o);
+	spec.env = env;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK_INT(o.res.exec_failed, 0);
+	CHECK_STR(o.out, "two\n");
+	oc_release(&o);
+	unlink(t2);
+	spec_for(&spec, argv, &o);
+	spec.env = env;
+	CHECK(run_spec(&spec, &o) >= 0);
+	CHECK_STR(o.res.exec_error, "command not found: 'wl-pc-tool'");
+	CHECK_INT(o.res.exit_code, 127);
+	oc_release(&o);
+	rmdir(d1);
+	rmdir(d2);
 }
 
 static void test_stdin(void)
@@ -1142,6 +1208,17 @@ int main(void)
 		printf("FAIL setup: mkdtemp\n");
 		return 1;
 	}
+	/* proc.c keeps one descriptor for the whole process (/dev/null, the
+	 * children's stdin), opened at the first spawn: count after one. */
+	{
+		char *argv[] = {helper, "exit", "0", NULL};
+		struct outcome o = {0};
+		if (run_argv(argv, &o) < 0) {
+			printf("FAIL setup: first spawn\n");
+			return 1;
+		}
+		oc_release(&o);
+	}
 	fds_before = count_fds();
 
 	TEST(test_loop_timer_order);
@@ -1154,6 +1231,7 @@ int main(void)
 	TEST(test_exec_not_found);
 	TEST(test_exec_permission_denied);
 	TEST(test_path_from_env);
+	TEST(test_path_remembered_then_gone);
 	TEST(test_stdin);
 	TEST(test_only_std_fds);
 	TEST(test_runner_without_stdin);

@@ -1,0 +1,136 @@
+# End-to-end: what a step costs the kernel (issue 19) -- system calls per
+# step counted with strace (structure, not time: the same on a busy
+# machine), and that the shortcuts keep their guarantees (a re-used
+# context directory still starts each step clean).
+# timeout: 180
+# shellcheck shell=bash
+. "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
+
+gen_chain() { # N -> a chain of N CUSTOM steps running `true`
+	echo "name: chain"
+	echo 'version: "1"'
+	echo 'timeout: 5m'
+	echo "steps:"
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		echo "  s$i:"
+		echo "    worker: CUSTOM"
+		echo '    instructions: "true"'
+		if [ "$i" -gt 1 ]; then echo "    depends_on: [s$((i - 1))]"; fi
+	done
+}
+
+# count FILE SYSCALL [GREP] -> how many lines of the strace log FILE are
+# calls of SYSCALL (matching GREP when given)
+count() {
+	grep -E "^([0-9]+ +)?$2\(" "$1" | grep -cF -- "${3:-(}"
+}
+
+# --- per-step system calls of the runner ---------------------------------
+t_begin syscalls_per_step
+if ! command -v strace >/dev/null 2>&1; then
+	t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
+elif ! strace -o /dev/null true 2>/dev/null; then
+	t_skip "strace cannot trace here (ptrace not permitted)"
+else
+	gen_chain 10 >c10.yaml
+	gen_chain 30 >c30.yaml
+	for n in 10 30; do
+		mkdir -p "ws$n"
+		# the runner only (no -f): its own calls, not the shells'. LeakSanitizer
+		# cannot run under ptrace: leaks are checked by every other test.
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -o "s$n.txt" -e trace=pipe2,pipe,openat,open,unlink,mkdir,newfstatat,stat,access,read \
+			"$WL" run "c$n.yaml" -w "ws$n" -q --no-progress --db "ws$n/h.db" >"run$n.out" 2>&1 ||
+			t_fail "run of $n steps failed: $(tail -n 3 "run$n.out")"
+	done
+	# per step = (calls of the 30-step run - calls of the 10-step run) / 20:
+	# start-up and end are the same in both and cancel out
+	per() { echo $((($(count s30.txt "$@") - $(count s10.txt "$@")) / 20)); }
+	# stdout and stderr: one pipe each; exec errors come back through the
+	# memory the child shares with the runner, not a third pipe
+	expect_eq "pipes/step $(per pipe2)" "pipes/step 2"
+	# the children's stdin is one /dev/null opened once, not one per child
+	expect_eq "/dev/null opens/step $(per openat /dev/null)" "/dev/null opens/step 0"
+	# a step directory this run created has nothing of an earlier run to remove
+	expect_eq "unlinks/step $(per unlink)" "unlinks/step 0"
+	# the shell's PATH lookup is remembered: one access(), no stat walk over PATH
+	stats=$(per newfstatat)
+	[ "$stats" -le 2 ] || t_fail "newfstatat per step: $stats (the PATH walk is back?)"
+	# one mkdir per step (its directory), none for parents that exist
+	expect_eq "mkdirs/step $(per mkdir)" "mkdirs/step 1"
+	# creates: the step directory, _meta.json and _resolved.json (SPEC 6.1);
+	# a step that prints nothing has no log files
+	creates=$(($(per mkdir) + $(per openat O_CREAT)))
+	[ "$creates" -le 3 ] || t_fail "files and directories created per step: $creates (want <= 3)"
+fi
+t_end
+
+# --- a re-used context directory: each step still starts clean -----------
+t_begin reused_context_starts_clean
+cat >talk.yaml <<'EOF'
+name: talk
+version: "1"
+timeout: 5m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "echo first-run-out; echo first-run-err >&2"
+EOF
+cat >quiet.yaml <<'EOF'
+name: talk
+version: "1"
+timeout: 5m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "true"
+EOF
+mkdir -p wsr
+expect_rc 0 "$WL" run talk.yaml -w wsr -q --no-progress --db wsr/h.db >>runs.out
+expect_contains wsr/context/a/stdout.log first-run-out
+expect_contains wsr/context/a/stderr.log first-run-err
+expect_rc 0 "$WL" run quiet.yaml -w wsr -q --no-progress --db wsr/h.db >>runs.out
+# the second run printed nothing: its logs are absent (= empty), not the first run's
+[ ! -e wsr/context/a/stdout.log ] || t_fail "stdout.log of the first run left in the re-used step directory"
+[ ! -e wsr/context/a/stderr.log ] || t_fail "stderr.log of the first run left in the re-used step directory"
+# and a new context directory works as before
+mkdir -p wsn
+expect_rc 0 "$WL" run talk.yaml -w wsn -q --no-progress --db wsn/h.db >>runs.out
+expect_contains wsn/context/a/stdout.log first-run-out
+t_end
+
+# --- an escapee that exited is reaped when the next step ends ---------------
+# (reaper.c looks for a zombie child with one waitid() before reading the
+# list of all children; this checks that the shortcut still reaps)
+t_begin exited_escapee_reaped
+cat >esc.yaml <<'EOF2'
+name: esc
+version: "1"
+timeout: 5m
+steps:
+  a:
+    worker: CUSTOM
+    instructions: "setsid sh -c 'sleep 0.3' >/dev/null 2>&1 </dev/null & echo $! >esc.pid"
+  b:
+    worker: CUSTOM
+    depends_on: [a]
+    instructions: "sleep 1.5"
+  c:
+    worker: CUSTOM
+    depends_on: [b]
+    instructions: |
+      for p in /proc/[0-9]*; do
+        s=$(sed 's/.*) //' "$p/stat" 2>/dev/null) || continue
+        set -- $s
+        if [ "$1" = Z ] && [ "$2" = "$PPID" ]; then echo "zombie child of the runner: ${p#/proc/}"; fi
+      done >zombies.txt
+EOF2
+mkdir -p wse
+expect_rc 0 "$WL" run esc.yaml -w wse -q --no-progress --db wse/h.db >>runs.out
+[ -s wse/esc.pid ] || t_fail "the escapee was not started"
+if [ -f wse/zombies.txt ]; then
+	[ ! -s wse/zombies.txt ] || t_fail "not reaped after step b ended: $(cat wse/zombies.txt)"
+else
+	t_fail "step c wrote no zombies.txt"
+fi
+t_end
