@@ -181,7 +181,7 @@ static void test_event_line(void)
 			for (int it = 0; it < 2; it++) {
 				struct wl_event ev = {(enum ev_type)(n % EV__COUNT), 1796097926628LL + n,
 						      (n % 3) ? "20261201-040525-40d239" : NULL, steps[st], it * 2,
-						      (n % 2) * 3, datas[d] ? cJSON_Parse(datas[d]) : NULL};
+						      (n % 2) * 3, datas[d] ? cJSON_Parse(datas[d]) : NULL, CLASS_UNSET};
 				n++;
 				cJSON *o = event_to_json(&ev);
 				char *c = json_compact(o);
