@@ -8,15 +8,16 @@
  *
  * where terminal is SUCCEEDED, FAILED, INCOMPLETE, SKIPPED or CANCELLED.
  * Scheduling (which PENDING step may start, which must be skipped) runs
- * from a zero-delay timer after every state change, never recursively from
- * inside a callback. Stopping the run (abort, workflow timeout, signal)
+ * after every state change from the loop's first idle hook (or a zero-delay
+ * timer), never recursively from inside a callback. Stopping the run (abort, workflow timeout, signal)
  * marks pending steps SKIPPED and stops running children with escalation;
  * the run is over when every step is terminal, i.e. when every child has
  * been reaped.
  *
  * This file is the scheduler and the step state machine; a child's start
- * and end, the completion_check, worker invocation, artifact copies and the
- * run's documents live beside it (runner_int.h lists the parts).
+ * and end, the completion_check, wait steps and guards, worker invocation,
+ * artifact copies and the run's documents live beside it (runner_int.h
+ * lists the parts).
  */
 #include "runner_int.h"
 
@@ -37,7 +38,6 @@
 
 static void schedule_soon(struct runner *r);
 static void run_stop(struct runner *r, enum run_status why, const char *reason);
-static void wait_step_start(struct step_run *sr, cJSON *started);
 
 void run_emit(struct runner *r, enum ev_type type, const struct step_run *sr, cJSON *data)
 {
@@ -197,7 +197,7 @@ static void on_backoff(void *arg)
 }
 
 /* A worker attempt (or a wait) failed: retry after a backoff, or fail the step. */
-static void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
+void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code)
 {
 	struct runner *r = sr->r;
 	int64_t delay = run_stopping_for(sr) || sr->fatal ? -1 : backoff_retry_delay(sr->s, sr->attempt - 1, sr->start_mono, time_now_ms(), timed_out, have_exit, exit_code);
@@ -219,26 +219,6 @@ static void attempt_failed(struct step_run *sr, const char *reason, int timed_ou
 }
 
 /* ---- the end of a worker or check process ---- */
-
-void clear_guard(struct step_run *sr)
-{
-	sr->guard_aborted = 0;
-	sr->guard_outcome = WAIT_MET;
-	free(sr->guard_message);
-	sr->guard_message = NULL;
-}
-
-/* A worker step's guard ended (from wait_guard_finish, synchronously): its
- * abort is the attempt's failure reason (on_attempt_exit). A check's guard
- * reports to the iteration instead (guard_start). */
-static void step_guard_done(void *arg, const struct wait_result *wr)
-{
-	struct step_run *sr = arg;
-	clear_guard(sr);
-	sr->guard_outcome = wr->outcome;
-	sr->guard_aborted = wr->outcome != WAIT_MET && wr->outcome != WAIT_CANCELLED;
-	sr->guard_message = wr->message && *wr->message ? xstrdup(wr->message) : NULL;
-}
 
 /* Count a failed (or successful) attempt/iteration; N in a row raises the
  * step's alert (alert_after_failures), once per streak. */
@@ -355,68 +335,6 @@ void on_attempt_exit(void *arg, const struct proc_result *res)
 	step_succeeded(sr);
 }
 
-/* ---- guards ---- */
-
-static void fill_wait_params(struct step_run *sr, struct wait_params *p, enum wait_phase phase, char *const *env)
-{
-	struct runner *r = sr->r;
-	p->loop = r->loop;
-	p->settings = sr->settings;
-	p->phase = phase;
-	p->shell = r->shell;
-	p->env = env;
-	p->cwd = sr->cwd;
-	p->out_dir = sr->dir;
-	p->check_id = sr->check_id;
-	p->run_id = r->run_id;
-	p->workflow = r->wf->name;
-	p->step = sr->s->id;
-	p->iteration = sr->s->check.present ? sr->iteration : 0;
-	p->redactor = r->rd;
-	p->bus = &r->bus;
-	/* names and logs: the step's own wait is the wait step itself or the guard of
-	 * its check / worker; in-script waits live in <step dir>/waits/<name>/ */
-	free(sr->wait_name);
-	sr->wait_name = phase == WAIT_PHASE_WAIT ? xstrdup(sr->s->id)
-			: sr->settings->p.target ? NULL
-			: xasprintf("%s-%s", sr->s->id, phase == WAIT_PHASE_CHECK ? "check" : "guard");
-	p->name = sr->wait_name;
-	free(sr->wait_stdout);
-	free(sr->wait_stderr);
-	sr->wait_stdout = fs_join(sr->dir, phase == WAIT_PHASE_CHECK ? "check.stdout.log" : "stdout.log");
-	sr->wait_stderr = fs_join(sr->dir, phase == WAIT_PHASE_CHECK ? "check.stderr.log" : "stderr.log");
-	p->stdout_log = sr->wait_stdout;
-	p->stderr_log = sr->wait_stderr;
-}
-
-/* The wait engine's non-fatal problems: a warning event of the step. */
-static void on_wait_warning(void *arg, const char *message)
-{
-	step_warn(arg, "wait", message);
-}
-
-/* Start a guard beside sr->proc; -1 + err when the engine is missing or
- * refuses. A check's guard hands its result to the iteration directly (its
- * evidence for the decision); a worker step's to step_guard_done. */
-int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,
-		const struct strvec *env, struct wl_err *err)
-{
-	clear_guard(sr);
-	sr->settings = settings;
-	struct wait_params p = WAIT_PARAMS_INIT;
-	fill_wait_params(sr, &p, phase, env->v);
-	if (phase == WAIT_PHASE_CHECK) {
-		p.on_done = iter_loop_guard_done;
-		p.done_arg = sr->il;
-	} else {
-		p.on_done = step_guard_done;
-	}
-	p.on_warning = on_wait_warning;
-	p.arg = sr;
-	sr->wait = wait_guard_start(&p, sr->proc, err);
-	return sr->wait ? 0 : -1;
-}
-
 void attempt_start(struct step_run *sr)
 {
 	struct runner *r = sr->r;
@@ -450,77 +368,6 @@ void attempt_start(struct step_run *sr)
 	sr->phase = PH_IDLE;
 	step_record_outcome(sr, 1, err.msg);
 	attempt_emit_finished(sr, sr->s->is_wait ? "wait" : "step", NULL, err.msg);
-	attempt_failed(sr, err.msg, 0, 0, 0);
-}
-
-/* ---- wait steps ---- */
-
-static void on_wait_done(void *arg, const struct wait_result *wr)
-{
-	struct step_run *sr = arg;
-	sr->wait = NULL;
-	struct proc_result pr;
-	memset(&pr, 0, sizeof(pr));
-	pr.start_ms = sr->phase_start_mono;
-	pr.end_ms = time_now_ms();
-	pr.signals_sent = wr->signals_sent;
-	pr.timed_out = wr->outcome == WAIT_TIMEOUT;
-	char *reason = NULL;
-	if (wr->outcome != WAIT_MET)
-		reason = wr->message && *wr->message ? xasprintf("wait: %s", wr->message)
-						     : xasprintf("wait %s", wait_outcome_name(wr->outcome));
-	if (reason)
-		step_record_outcome(sr, 1, reason);
-	attempt_emit_finished(sr, "wait", &pr, reason);
-	if (step_finish_if_stopping(sr)) {
-		free(reason);
-		return;
-	}
-	if (!reason) {
-		if (sr->s->check.present)
-			stepcheck_start(sr);
-		else
-			step_succeeded(sr);
-		return;
-	}
-	attempt_failed(sr, reason, wr->outcome == WAIT_TIMEOUT, 0, 0);
-	free(reason);
-}
-
-/* A wait step's condition output: what a worker step's output is (verbose display). */
-static void on_wait_output(void *arg, int stream, const char *data, size_t len)
-{
-	struct step_run *sr = arg;
-	if (sr->r->output_fn)
-		sr->r->output_fn(sr->r->output_arg, sr->s->id, stream == 2 ? PROC_STDERR : PROC_STDOUT, data, len);
-}
-
-static void wait_step_start(struct step_run *sr, cJSON *started)
-{
-	struct runner *r = sr->r;
-	run_emit(r, EV_ATTEMPT_STARTED, sr, started);
-	struct wl_err err = WL_ERR_INIT;
-	struct strvec env = STRVEC_INIT;
-	worker_env(sr, &env, "wait");
-	sr->settings = &sr->s->wait_settings;
-	struct wait_params p = WAIT_PARAMS_INIT;
-	fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
-	p.condition = sr->s->wait_condition;
-	p.on_output = on_wait_output;
-	p.on_done = on_wait_done;
-	p.on_warning = on_wait_warning;
-	p.arg = sr;
-	sr->phase = PH_WAIT;
-	sr->phase_start_mono = time_now_ms();
-	sr->wait = wait_start(&p, &err);
-	strvec_clear(&env);
-	if (sr->wait) {
-		rundoc_meta_changed(sr);
-		return;
-	}
-	sr->phase = PH_IDLE;
-	step_record_outcome(sr, 1, err.msg);
-	attempt_emit_finished(sr, "wait", NULL, err.msg);
 	attempt_failed(sr, err.msg, 0, 0, 0);
 }
 

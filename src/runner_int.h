@@ -157,11 +157,14 @@ void step_record_outcome(struct step_run *sr, int failed, const char *reason);
 int step_finish_if_stopping(struct step_run *sr);
 int run_stopping_for(const struct step_run *sr);
 void attempt_start(struct step_run *sr);
+void attempt_failed(struct step_run *sr, const char *reason, int timed_out, int have_exit, int exit_code);
 void on_attempt_exit(void *arg, const struct proc_result *res);
-/* runner.c: guards (the wait engine beside a child) */
+
+/* waitstep.c: the wait engine beside a child (guards), and wait steps */
 void clear_guard(struct step_run *sr);
 int guard_start(struct step_run *sr, const struct wait_settings *settings, enum wait_phase phase,
 		const struct strvec *env, struct wl_err *err);
+void wait_step_start(struct step_run *sr, cJSON *started);
 
 /* attempt.c: one child of a step */
 int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err);
