@@ -168,7 +168,7 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 		goto out;
 	int64_t timeout = is_check ? workflow_check_timeout(sr->r->wf, sr->s) : sr->s->timeout;
 	const struct wl_wait_policy *use = is_check ? &sr->s->check.wait_policy : &sr->s->wait_policy;
-	const struct wait_settings *settings = is_check ? &sr->s->check.wait_settings : &sr->s->wait_settings;
+	const struct wait_settings *settings = is_check ? sr->s->check.wait_settings : sr->s->wait_settings;
 	char *out_path = fs_join(sr->dir, is_check ? "check.stdout.log" : "stdout.log");
 	char *err_path = fs_join(sr->dir, is_check ? "check.stderr.log" : "stderr.log");
 	struct proc_spec spec = PROC_SPEC_INIT;
@@ -187,7 +187,7 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	/* A job that let go of the pipes (`cmd >/dev/null 2>&1 &`) lives on as
 	 * in roboppi, until the run ends: the reaper (a subreaper) stops it then. */
 	spec.keep_detached = 1;
-	spec.grace_ms = settings->p.grace;
+	spec.grace_ms = (settings ? settings : sr->r->wf->wait_defaults)->p.grace;
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? stepcheck_on_exit : on_attempt_exit;
 	spec.arg = sr;

@@ -272,7 +272,8 @@ void step_succeeded(struct step_run *sr)
 /* The guard timed out at a max_wait nobody set: the step's own timeout. */
 static int guard_timeout_is_step_timeout(const struct step_run *sr)
 {
-	return sr->guard_outcome == WAIT_TIMEOUT && sr->s->timeout > 0 && !sr->s->wait_settings.p.max_wait_set;
+	return sr->guard_outcome == WAIT_TIMEOUT && sr->s->timeout > 0 && sr->s->wait_settings &&
+	       !sr->s->wait_settings->p.max_wait_set;
 }
 
 void on_attempt_exit(void *arg, const struct proc_result *res)

@@ -144,7 +144,7 @@ void wait_step_start(struct step_run *sr, cJSON *started)
 	struct wl_err err = WL_ERR_INIT;
 	struct strvec env = STRVEC_INIT;
 	worker_env(sr, &env, "wait");
-	sr->settings = &sr->s->wait_settings;
+	sr->settings = sr->s->wait_settings;   /* a wait step always has them */
 	struct wait_params p = WAIT_PARAMS_INIT;
 	fill_wait_params(sr, &p, WAIT_PHASE_WAIT, env.v);
 	p.condition = sr->s->wait_condition;

@@ -237,23 +237,45 @@ void wait_settings_release(struct wait_settings *s)
 	wait_policy_init(&s->p);
 }
 
+static void settings_free(struct wait_settings **ws)
+{
+	if (*ws) {
+		wait_settings_release(*ws);
+		free(*ws);
+		*ws = NULL;
+	}
+}
+
+/* A use's settings, resolved only when it has a wait (most steps have none). */
+static void resolve_use(struct wait_settings **out, int has_wait, const struct wl_wait_policy *use,
+			const struct wl_wait_policy *wf_policy, int64_t fallback)
+{
+	settings_free(out);
+	if (!has_wait)
+		return;
+	*out = xcalloc(1, sizeof(**out));
+	wait_settings_resolve(*out, use, wf_policy, fallback);
+}
+
 void workflow_resolve_waits(struct wl_workflow *wf)
 {
+	struct wl_wait_policy none;
+	wait_policy_init(&none);
+	resolve_use(&wf->wait_defaults, 1, &none, &wf->wait_policy, wf->timeout);
 	for (size_t i = 0; i < wf->nsteps; i++) {
 		struct wl_step *s = &wf->steps[i];
 		int64_t step_timeout = s->timeout != WL_UNSET ? s->timeout : wf->timeout;
 		/* a worker's guard: the attempt's timeout when positive; a wait step: the step's */
 		int64_t fallback = s->is_wait ? step_timeout : s->timeout > 0 ? s->timeout : wf->timeout;
-		wait_settings_release(&s->wait_settings);
-		wait_settings_resolve(&s->wait_settings, &s->wait_policy, &wf->wait_policy, fallback);
+		resolve_use(&s->wait_settings, s->is_wait || s->wait_policy.present, &s->wait_policy, &wf->wait_policy,
+			    fallback);
 		if (s->is_wait && s->wait_target) {
-			free(s->wait_settings.p.target);
-			s->wait_settings.p.target = xstrdup(s->wait_target);
+			free(s->wait_settings->p.target);
+			s->wait_settings->p.target = xstrdup(s->wait_target);
 		}
 		int64_t check_timeout = workflow_check_timeout(wf, s);
-		wait_settings_release(&s->check.wait_settings);
-		wait_settings_resolve(&s->check.wait_settings, &s->check.wait_policy, &wf->wait_policy,
-				      check_timeout > 0 ? check_timeout : wf->timeout);
+		resolve_use(&s->check.wait_settings, s->check.present && s->check.wait_policy.present,
+			    &s->check.wait_policy, &wf->wait_policy, check_timeout > 0 ? check_timeout : wf->timeout);
 	}
 }
 
@@ -310,7 +332,7 @@ static void check_release(struct wl_check *c)
 	free(c->fix_file);
 	free(c->fix_template);
 	wait_policy_release(&c->wait_policy);
-	wait_settings_release(&c->wait_settings);
+	settings_free(&c->wait_settings);
 }
 
 static void convergence_release(struct wl_convergence *c)
@@ -364,7 +386,7 @@ static void step_release(struct wl_step *s)
 	free(s->wait_condition);
 	free(s->wait_target);
 	wait_policy_release(&s->wait_policy);
-	wait_settings_release(&s->wait_settings);
+	settings_free(&s->wait_settings);
 	check_release(&s->check);
 	agent_ref_release(&s->ag);
 	agent_ref_release(&s->check.ag);
@@ -386,6 +408,7 @@ void workflow_free(struct wl_workflow *wf)
 	strvec_clear(&wf->env);
 	free(wf->shell);
 	wait_policy_release(&wf->wait_policy);
+	settings_free(&wf->wait_defaults);
 	free(wf->sentinel.events_file);
 	free(wf->expected_work_branch);
 	free(wf->branch_transition_step);

@@ -248,7 +248,8 @@ struct wl_check {
 	char *fix_file;
 	char *fix_template;
 	struct wl_wait_policy wait_policy;
-	struct wait_settings wait_settings;  /* wait_policy resolved (workflow_resolve_waits) */
+	struct wait_settings *wait_settings;  /* wait_policy resolved (workflow_resolve_waits); NULL
+						 without a wait_policy (the check is not guarded) */
 	struct wl_stall stall;        /* roboppi completion_check.stall */
 	struct wl_pos pos;
 };
@@ -301,8 +302,9 @@ struct wl_step {
 	char *wait_condition;
 	char *wait_target;
 	struct wl_wait_policy wait_policy;
-	struct wait_settings wait_settings;  /* wait_policy resolved (workflow_resolve_waits): the wait
-						step's (target = wait.target) or the worker's guard */
+	struct wait_settings *wait_settings;  /* wait_policy resolved (workflow_resolve_waits): the wait
+						 step's (target = wait.target) or the worker's guard; NULL for a
+						 worker without a wait_policy (1000 steps: 0.5 MB less) */
 	struct wl_check check;
 	int max_iterations;
 	enum wl_on_exhausted on_iterations_exhausted;
@@ -367,6 +369,8 @@ struct wl_workflow {
 	struct strvec env;            /* "NAME=VALUE" */
 	char *shell;                  /* default "bash" */
 	struct wl_wait_policy wait_policy;   /* defaults for every use */
+	struct wait_settings *wait_defaults; /* wait_policy resolved for a use without one of its own:
+						the stop grace of an unguarded child (workflow_resolve_waits) */
 	struct wl_sentinel sentinel;         /* roboppi Sentinel */
 	int create_branch;                   /* roboppi create_branch (branchctx.h) */
 	char *expected_work_branch;          /* roboppi expected_work_branch, or NULL */

@@ -724,7 +724,7 @@ static void test_resolved_defaults(void)
 				      "steps:\n  a:\n    wait: {condition: 'true'}\n", &el);
 	CHECK(wf != NULL);
 	if (wf) {
-		const struct wl_wait_policy *p = &wf->steps[0].wait_settings.p;
+		const struct wl_wait_policy *p = &wf->steps[0].wait_settings->p;
 		CHECK_INT(p->max_wait, 120000);
 		CHECK_INT(p->max_wait_set, 1);
 		CHECK_INT(p->stall_threshold, 3);
@@ -738,20 +738,35 @@ static void test_resolved_defaults(void)
 	workflow_free(wf);
 	wf = load(HDR "steps:\n  s:\n    worker: CUSTOM\n    instructions: echo hi\n    timeout: 30s\n"
 		  "    wait_policy: {grace: 500ms}\n"
-		  "    completion_check: {worker: CUSTOM, instructions: 'true'}\n    max_iterations: 2\n"
+		  "    completion_check: {worker: CUSTOM, instructions: 'true', wait_policy: {grace: 1s}}\n"
+		  "    max_iterations: 2\n"
 		  "  t:\n    worker: CUSTOM\n    instructions: echo hi\n    timeout: 2s\n"
+		  "    completion_check: {worker: CUSTOM, instructions: 'true', wait_policy: {grace: 1s}}\n"
+		  "    max_iterations: 2\n"
+		  "  u:\n    worker: CUSTOM\n    instructions: echo hi\n"
 		  "    completion_check: {worker: CUSTOM, instructions: 'true'}\n    max_iterations: 2\n", &el);
 	CHECK(wf != NULL);
 	if (wf) {
 		const struct wl_step *s = &wf->steps[0];
-		CHECK_INT(s->wait_settings.p.max_wait, 30000);    /* the step's timeout */
-		CHECK_INT(s->wait_settings.p.max_wait_set, 0);    /* ... not written: a timeout is the step's */
-		CHECK_INT(s->wait_settings.p.grace, 500);
-		CHECK_INT(s->wait_settings.p.stall_threshold_set, 0);
-		CHECK_INT(s->check.wait_settings.p.max_wait, 7500);   /* the check's timeout: step / 4 */
+		CHECK_INT(s->wait_settings->p.max_wait, 30000);    /* the step's timeout */
+		CHECK_INT(s->wait_settings->p.max_wait_set, 0);    /* ... not written: a timeout is the step's */
+		CHECK_INT(s->wait_settings->p.grace, 500);
+		CHECK_INT(s->wait_settings->p.stall_threshold_set, 0);
+		CHECK_INT(s->check.wait_settings->p.max_wait, 7500);   /* the check's timeout: step / 4 */
 		CHECK_INT(workflow_check_timeout(wf, s), 7500);
 		CHECK_INT(workflow_check_timeout(wf, &wf->steps[1]), WAIT_CHECK_TIMEOUT_MIN_MS);   /* 2s / 4, at least 1s */
-		CHECK_INT(wf->steps[1].check.wait_settings.p.max_wait, WAIT_CHECK_TIMEOUT_MIN_MS);
+		CHECK_INT(wf->steps[1].check.wait_settings->p.max_wait, WAIT_CHECK_TIMEOUT_MIN_MS);
+		/* no wait_policy: nothing resolved; an unguarded child stops with the defaults' grace */
+		CHECK(wf->steps[1].wait_settings == NULL && wf->steps[2].check.wait_settings == NULL);
+		CHECK_INT(wf->wait_defaults->p.grace, WAIT_DEFAULT_GRACE_MS);
+	}
+	workflow_free(wf);
+	/* a workflow-level grace is every unguarded child's stop grace */
+	wf = load(HDR "wait_policy:\n  grace: 300ms\nsteps:\n  s:\n    worker: CUSTOM\n    instructions: echo hi\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		CHECK(wf->steps[0].wait_settings == NULL);
+		CHECK_INT(wf->wait_defaults->p.grace, 300);
 	}
 	workflow_free(wf);
 	/* probe_aware at the workflow level with rules: a step's policy inherits them (no error) */
@@ -759,8 +774,8 @@ static void test_resolved_defaults(void)
 		  "steps:\n  a:\n    wait: {condition: 'true'}\n    wait_policy: {interval: 1s}\n", &el);
 	CHECK(wf != NULL);
 	if (wf) {
-		CHECK_INT(wf->steps[0].wait_settings.p.nrules, 1);
-		CHECK(wf->steps[0].wait_settings.p.rules[0].re == wf->wait_policy.rules[0].re);
+		CHECK_INT(wf->steps[0].wait_settings->p.nrules, 1);
+		CHECK(wf->steps[0].wait_settings->p.rules[0].re == wf->wait_policy.rules[0].re);
 	}
 	workflow_free(wf);
 	CHECK_INT((int)el.nerrors, 0);
