@@ -11,6 +11,7 @@
 #include "fsutil.h"
 #include "jsonutil.h"
 #include "redact.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 struct artifacts {
@@ -25,18 +26,11 @@ struct artifacts {
 	size_t nmade, amade;
 };
 
-static size_t name_hash(const char *s)
-{
-	size_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 /* The slot of name in the set, or the empty slot where it would go. */
 static size_t made_slot(const struct artifacts *c, const char *name)
 {
-	size_t i = name_hash(name) & (c->amade - 1);
+	size_t i = str_hash(name) & (c->amade - 1);
 	while (c->made[i] && strcmp(c->made[i], name))
 		i = (i + 1) & (c->amade - 1);
 	return i;

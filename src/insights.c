@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "strbuf.h"
 #include "insights.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -60,13 +61,6 @@ struct smap {
 	size_t cap, n;
 };
 
-static uint64_t fnv(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static size_t *smap_slot(struct smap *m, const char *key, int create)
 {
@@ -77,7 +71,7 @@ static size_t *smap_slot(struct smap *m, const char *key, int create)
 		for (size_t i = 0; i < m->cap; i++) {
 			if (!m->keys[i])
 				continue;
-			size_t j = fnv(m->keys[i]) & (ncap - 1);
+			size_t j = str_hash(m->keys[i]) & (ncap - 1);
 			while (nk[j])
 				j = (j + 1) & (ncap - 1);
 			nk[j] = m->keys[i];
@@ -91,7 +85,7 @@ static size_t *smap_slot(struct smap *m, const char *key, int create)
 	}
 	if (!m->cap)
 		return NULL;
-	size_t j = fnv(key) & (m->cap - 1);
+	size_t j = str_hash(key) & (m->cap - 1);
 	while (m->keys[j]) {
 		if (!strcmp(m->keys[j], key))
 			return &m->vals[j];

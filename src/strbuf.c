@@ -1,6 +1,7 @@
 #include "strbuf.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,4 +137,12 @@ void str_oneline(char *s)
 	for (; *s; s++)
 		if (*s == '\n' || *s == '\r' || *s == '\t')
 			*s = ' ';
+}
+
+size_t str_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;   /* the FNV-1a 64 offset basis */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)h;
 }

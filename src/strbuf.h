@@ -39,6 +39,8 @@ void strbuf_keep_tail(struct strbuf *sb, size_t max);
 /* Plain strings. How many of the len bytes of s to keep for at most max:
  * len when it fits, else a cut at a UTF-8 character boundary. */
 size_t str_utf8_cut(const char *s, size_t len, size_t max);
+/* FNV-1a of a NUL-terminated string (64-bit), for hash tables. */
+size_t str_hash(const char *s);
 /* Newlines, carriage returns and tabs become spaces: one line. */
 void str_oneline(char *s);
 

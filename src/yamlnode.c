@@ -20,13 +20,6 @@ struct htab {
 	size_t cap, n;
 };
 
-static size_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
-}
 
 static void htab_init(struct htab *h, size_t expect)
 {
@@ -48,7 +41,7 @@ static void htab_release(struct htab *h)
 
 static size_t htab_find(const struct htab *h, const char *key)
 {
-	size_t i = hash_str(key) & (h->cap - 1);
+	size_t i = str_hash(key) & (h->cap - 1);
 	while (h->keys[i] && strcmp(h->keys[i], key))
 		i = (i + 1) & (h->cap - 1);
 	return i;

@@ -70,6 +70,14 @@ static void test_strbuf(void)
 	strbuf_release(&sb);
 }
 
+static void test_str_hash(void)
+{
+	/* FNV-1a 64: the published vectors */
+	CHECK(str_hash("") == (size_t)0xcbf29ce484222325ULL);
+	CHECK(str_hash("a") == (size_t)0xaf63dc4c8601ec8cULL);
+	CHECK(str_hash("foobar") == (size_t)0x85944171f73967e8ULL);
+}
+
 static void test_str_utf8_cut_oneline(void)
 {
 	const char *s = "ab\xC3\xA9" "cd";   /* "abécd": é is 2 bytes at 2..3 */
@@ -329,6 +337,7 @@ int main(void)
 	TEST(test_duration_format);
 	TEST(test_strbuf);
 	TEST(test_str_utf8_cut_oneline);
+	TEST(test_str_hash);
 	TEST(test_strvec);
 	TEST(test_pattern);
 	TEST(test_pattern_limits);
