@@ -21,6 +21,18 @@ static char *db_path(const char *name)
 	return xasprintf("%s/%s", tmpdir, name);
 }
 
+/* Two connections to one new database: the writer under test and an
+ * observer (what another process would see). 0, or -1 (a failed CHECK). */
+static int open_two(const char *name, char **path, struct store **st, struct store **other)
+{
+	struct wl_err err = WL_ERR_INIT;
+	*path = db_path(name);
+	*st = store_open(*path, &err);
+	*other = *st ? store_open(*path, &err) : NULL;
+	CHECK(*st != NULL && *other != NULL);
+	return *st && *other ? 0 : -1;
+}
+
 /* Emit one event whose data is given as JSON text (may be NULL). */
 static void emit(struct store *st, enum ev_type type, const char *run, const char *step, int iteration,
 		 int attempt, int64_t ts, const char *json)
@@ -306,11 +318,9 @@ static void test_batching(void)
 	 * (and durable) only after store_flush(); a bad event leaves no half of
 	 * itself and does not take the others of its batch with it. */
 	struct wl_err err = WL_ERR_INIT;
-	char *path = db_path("batch.db");
-	struct store *st = store_open(path, &err);
-	struct store *other = st ? store_open(path, &err) : NULL;
-	CHECK(st != NULL && other != NULL);
-	if (!st || !other)
+	char *path;
+	struct store *st, *other;
+	if (open_two("batch.db", &path, &st, &other) < 0)
 		goto out;
 	store_set_batching(st, 1);
 	emit(st, EV_RUN_STARTED, "rb", NULL, 0, 0, 1000, "{\"workflow\":\"w\",\"pid\":1}");
@@ -351,11 +361,9 @@ static void test_batch_single_statement_failure(void)
 	 * statement rollback must still undo all of it (here: what a trigger
 	 * wrote before it failed) and keep the rest of the batch. */
 	struct wl_err err = WL_ERR_INIT;
-	char *path = db_path("batch1.db");
-	struct store *st = store_open(path, &err);
-	struct store *other = st ? store_open(path, &err) : NULL;
-	CHECK(st != NULL && other != NULL);
-	if (!st || !other)
+	char *path;
+	struct store *st, *other;
+	if (open_two("batch1.db", &path, &st, &other) < 0)
 		goto out;
 	sqlite3 *raw = NULL;
 	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
@@ -386,11 +394,9 @@ static void test_group_commit(void)
 	 * soon as store_group_started returns, batching or not: a runner killed
 	 * right after must leave it for the watchdog. Its end joins the turn. */
 	struct wl_err err = WL_ERR_INIT;
-	char *path = db_path("groups.db");
-	struct store *st = store_open(path, &err);
-	struct store *other = st ? store_open(path, &err) : NULL;
-	CHECK(st != NULL && other != NULL);
-	if (!st || !other)
+	char *path;
+	struct store *st, *other;
+	if (open_two("groups.db", &path, &st, &other) < 0)
 		goto out;
 	CHECK_INT(store_group_started(st, "rg", 100, 5, "a", &err), 0);    /* not batching */
 	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 100"), 1);
@@ -420,11 +426,9 @@ static void test_rows_across_batches(void)
 	 * not remembered: the step's next event creates it. A run of this
 	 * process marked CRASHED by mistake is RUNNING again at its next batch. */
 	struct wl_err err = WL_ERR_INIT;
-	char *path = db_path("rows.db");
-	struct store *st = store_open(path, &err);
-	struct store *other = st ? store_open(path, &err) : NULL;
-	CHECK(st != NULL && other != NULL);
-	if (!st || !other)
+	char *path;
+	struct store *st, *other;
+	if (open_two("rows.db", &path, &st, &other) < 0)
 		goto out;
 	sqlite3 *raw = NULL;
 	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
