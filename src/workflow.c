@@ -431,6 +431,9 @@ void workflow_free(struct wl_workflow *wf)
 	strvec_clear(&wf->notify.events);
 	free(wf->metrics_file);
 	free(wf->history_db);
+	for (size_t i = 0; i < wf->nredact_re; i++)
+		pattern_unref(wf->redact_re[i]);
+	free(wf->redact_re);
 	strvec_clear(&wf->redact);
 	for (int i = 0; i < WORKER_KINDS; i++)
 		strvec_clear(&wf->workers[i].command);

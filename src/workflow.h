@@ -381,7 +381,10 @@ struct wl_workflow {
 	char *metrics_file;
 	int64_t metrics_refresh;          /* ms; 0 = default (15 s) */
 	char *history_db;
-	struct strvec redact;
+	struct strvec redact;         /* extra secret patterns as written */
+	struct pattern **redact_re;   /* redact compiled once by the loader, shared with the run's
+					 redactor (redactor_new_shared) */
+	size_t nredact_re;            /* == redact.n once compiled */
 	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */
 	struct strvec agent_catalogs; /* absolute paths of the agent catalogs found (agentcat.h) */
 	struct wl_step *steps;        /* in file order */

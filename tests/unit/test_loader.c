@@ -9,7 +9,11 @@
 
 #include "harness.h"
 #include "loader.h"
+#include "pattern.h"
+#include "redact.h"
+#include "runner.h"
 #include "strbuf.h"
+#include "xalloc.h"
 #include "yamlnode.h"
 
 /* All diagnostics as "L:C: level: msg\n" lines. Caller frees. */
@@ -782,6 +786,51 @@ static void test_resolved_defaults(void)
 	errlist_release(&el);
 }
 
+/* The workflow's `redact` patterns are compiled once, by the loader (which
+ * checks them), and the run's redactor shares that code: loading and setting
+ * up a run compile each pattern once, and the run redacts with them. */
+static void test_redact_compiled_once(void)
+{
+	struct errlist el = ERRLIST_INIT;
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(redact_builtins_check(&err) == 0);   /* the built-ins compiled beforehand: not counted below */
+	unsigned long before = pattern_compiles();
+	struct wl_workflow *wf = load(HDR "redact: ['corp-[0-9]{6}', '(?i)internal-id:[a-z]+']\n" STEP, &el);
+	CHECK(wf != NULL);
+	if (!wf) {
+		errlist_release(&el);
+		return;
+	}
+	CHECK_INT((int)(pattern_compiles() - before), 2);
+	CHECK_INT((int)wf->nredact_re, 2);
+	char tmpl[] = "/tmp/wl-test-loader.XXXXXX";
+	char *ws = mkdtemp(tmpl);
+	CHECK(ws != NULL);
+	struct run_options o = RUN_OPTIONS_INIT;
+	o.workspace = ws;
+	before = pattern_compiles();
+	struct runner *r = ws ? runner_new(wf, &o, &err) : NULL;
+	CHECK(r != NULL);
+	CHECK_INT((int)(pattern_compiles() - before), 0);   /* the run's redactor compiled nothing */
+	if (r) {
+		char *out = redact_text(runner_redactor(r), "build corp-123456 by INTERNAL-ID:abc ok");
+		CHECK_STR(out, "build [REDACTED] by [REDACTED] ok");
+		free(out);
+		char *exp = redactor_export(runner_redactor(r));   /* children get the patterns as written */
+		CHECK_CONTAINS(exp, "\"patterns\":[\"corp-[0-9]{6}\",\"(?i)internal-id:[a-z]+\"]");
+		free(exp);
+	}
+	runner_free(r);
+	workflow_free(wf);   /* the redactor's references are gone: the last unref frees */
+	if (ws) {
+		char *cmd = xasprintf("rm -rf '%s'", ws);
+		CHECK(system(cmd) == 0);
+		free(cmd);
+	}
+	CHECK_INT((int)el.nerrors, 0);
+	errlist_release(&el);
+}
+
 static void test_safe_names(void)
 {
 	CHECK(loader_safe_name("build"));
@@ -816,6 +865,7 @@ int main(void)
 	TEST(test_roboppi_custom_workflow);
 	TEST(test_yamlnode_positions);
 	TEST(test_resolved_defaults);
+	TEST(test_redact_compiled_once);
 	TEST(test_safe_names);
 	return tests_done();
 }
