@@ -60,7 +60,7 @@ static const char *const POLICY_KEYS[] = {
 	"mode", "max_wait", "interval", "backoff", "target", "probe", "probe_timeout",
 	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold", "progress_deadline",
 	"ignore_fields", "no_output_timeout", "on_terminal", "on_stall", "grace",
-	"fingerprint_prefix", NULL};
+	"child_grace", "fingerprint_prefix", NULL};
 static const char *const BACKOFF_KEYS[] = {"factor", "max_interval", NULL};
 static const char *const RULE_KEYS[] = {
 	"match", "field", "equals", "after", "class", "fingerprint", "hint", NULL};
@@ -647,6 +647,8 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 			p->on_stall = (enum wl_on_abort)get_enum(ld, pk, pv, ON_ABORT_NAMES);
 		else if (!strcmp(name, "grace"))
 			get_duration(ld, pk, pv, 0, &p->grace);
+		else if (!strcmp(name, "child_grace"))
+			get_duration(ld, pk, pv, 1, &p->child_grace);
 		else if (!strcmp(name, "fingerprint_prefix"))
 			p->fingerprint_prefix = get_str(ld, pk, pv);
 		else

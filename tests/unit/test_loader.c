@@ -138,6 +138,7 @@ static void test_error_messages_verbatim(void)
 		 "6:15: error: invalid regular expression 'a(b': missing closing parenthesis"},
 		{HDR "wait_policy:\n  terminal_patterns: ['a(b']\n" STEP,
 		 "5:23: error: invalid regular expression 'a(b': missing closing parenthesis"},
+		{HDR "wait_policy: {child_grace: 0s}\n" STEP, "4:28: error: 'child_grace' must be greater than 0"},
 		{HDR "redact: ['a(b']\n" STEP, "4:10: error: invalid regular expression 'a(b': missing closing parenthesis"},
 		{HDR "metrics: {file: ../m.prom}\n" STEP, "4:17: error: 'file' must not leave the workspace ('..' in '../m.prom')"},
 		{HDR "history: {db: ../h.db}\n" STEP, "4:15: error: 'db' must not leave the workspace ('..' in '../h.db')"},
@@ -737,7 +738,29 @@ static void test_resolved_defaults(void)
 		CHECK_INT(p->probe_timeout, WAIT_DEFAULT_PROBE_TIMEOUT_MS);
 		CHECK_INT(p->progress_deadline, WAIT_DEFAULT_PROGRESS_DEADLINE_MS);
 		CHECK_INT(p->grace, WAIT_DEFAULT_GRACE_MS);
+		CHECK_INT(p->child_grace, WAIT_DEFAULT_CHILD_GRACE_CAP_MS);   /* grace 5s, capped */
 		CHECK_INT(p->mode, WAIT_MODE_TIMEOUT_ONLY);
+	}
+	workflow_free(wf);
+	/* child_grace: written (the use, then the workflow level), else the
+	 * resolved grace capped at 2 s, or 1 s when grace is 0 */
+	wf = load(HDR "wait_policy:\n  child_grace: 3s\n"
+		  "steps:\n  a:\n    wait: {condition: 'true'}\n"
+		  "  b:\n    wait: {condition: 'true'}\n    wait_policy: {child_grace: 250ms}\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		CHECK_INT(wf->steps[0].wait_settings->p.child_grace, 3000);
+		CHECK_INT(wf->steps[1].wait_settings->p.child_grace, 250);
+		CHECK_INT(wf->steps[1].wait_settings->p.grace, WAIT_DEFAULT_GRACE_MS);
+	}
+	workflow_free(wf);
+	wf = load(HDR "wait_policy:\n  grace: 0s\n"
+		  "steps:\n  a:\n    wait: {condition: 'true'}\n"
+		  "  b:\n    wait: {condition: 'true'}\n    wait_policy: {grace: 700ms}\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		CHECK_INT(wf->steps[0].wait_settings->p.child_grace, WAIT_DEFAULT_CHILD_GRACE_NO_GRACE_MS);
+		CHECK_INT(wf->steps[1].wait_settings->p.child_grace, 700);
 	}
 	workflow_free(wf);
 	wf = load(HDR "steps:\n  s:\n    worker: CUSTOM\n    instructions: echo hi\n    timeout: 30s\n"
