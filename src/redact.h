@@ -30,7 +30,7 @@
  * truncations are taken from its output.
  *
  * Calling sequence:
- *   struct redactor *r = redactor_new_shared(wf->redact_re, wf->redact.n, &env);
+ *   struct redactor *r = redactor_new_shared(wf->redact_re, wf->nredact_re, &env);
  *                        -- a run: the workflow's patterns as the loader compiled them
  *   struct redactor *r = redactor_new(&patterns, &env, &err);  -- from text (REDACT_ENV, tests)
  *                        -- env: NAME=VALUE
