@@ -17,11 +17,14 @@
 #   bash bench/create_cost.sh [N] [TIMES]     N inodes deleted (default 600),
 #                                             TIMES (default "1 5 15 30 45 55 65 75")
 # env: PROBES (mkdirs per measurement, default 300), VICTIMS (dirs|files),
+#      NOSYNC=1 (no sync after the deletion: the kernel's flusher writes the
+#      inode table back on its own, after vm.dirty_expire_centisecs),
 #      DIR (where, default /tmp: the disk the benchmarks use),
 #      LOOP=1 (root, needs mkfs.ext4 and loop devices): instead of DIR, two
 #      fresh 256 MB ext4 images mounted on loop devices, one without and one
 #      with a journal -- the same experiment with no other process on the
-#      file system, so the figures are the kernel's alone.
+#      file system, so the figures are the kernel's alone (LOOP_FS picks:
+#      "nojournal journal" by default).
 # Each line: seconds since the deletion, then median / p10 / p90 / mean µs
 # per mkdir over PROBES mkdirs (build/bench/create_cost). The probes' own
 # directories are new inodes, removed only at the very end.
@@ -72,7 +75,7 @@ experiment() {
 	probe "before (this script deleted nothing)" "$d"
 	"$bin" "$vmode" "$d/victims" "$N" >/dev/null || exit 1
 	rm -rf "$d/victims"
-	sync
+	[ -n "${NOSYNC:-}" ] || sync
 	t0=$(date +%s%N)
 	for t in $TIMES; do
 		while [ $((($(date +%s%N) - t0) / 1000000)) -lt $((t * 1000)) ]; do sleep 0.1; done
@@ -87,7 +90,7 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 fi
 if [ -n "${LOOP:-}" ]; then
 	command -v mkfs.ext4 >/dev/null || { echo "create_cost.sh: LOOP=1 needs mkfs.ext4 (e2fsprogs)" >&2; exit 2; }
-	for fs in nojournal journal; do
+	for fs in ${LOOP_FS:-nojournal journal}; do
 		opt=-O ; feat=^has_journal
 		[ "$fs" = journal ] && feat=has_journal
 		truncate -s 256M "$tmp/$fs.img" && mkfs.ext4 -q -F "$opt" "$feat" "$tmp/$fs.img" || exit 2

@@ -10,7 +10,11 @@
 #      SKIP_STORE=1 (skip bench/store_bench.sh, which compiles a helper),
 #      ROBOPPI_DIR (a roboppi checkout set up as in docs/benchmarks.md: adds
 #      the side-by-side comparison; without it, waitloop's figures only),
-#      SECTIONS (which sections, in which order; default below).
+#      SECTIONS (which sections, in which order; default below),
+#      SETTLE_S (default 90; 0: don't wait) and SETTLE_US (default 60): before
+#      the first section, wait up to SETTLE_S seconds for a mkdir to cost
+#      less than SETTLE_US µs (median of 100), i.e. for the deletions of the
+#      last minute (the build's, other processes') to age out.
 #
 # File-system hygiene (docs/benchmarks.md, "The kernel side"): on ext4
 # without a journal a deletion makes every create on the disk slower for
@@ -69,6 +73,19 @@ mkdir_us() { if [ -x "$cc_bin" ]; then "$cc_bin" mkdir "$tmp/mkdir-probe.$(date 
 echo "$("$WL" --version 2>/dev/null) — $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), RUNS=$RUNS, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "deletions by this bench before its end: none (one trap removes $tmp${shm:+ and $shm} at exit); sections in this order: $SECTIONS"
 echo "mkdir now: $(mkdir_us) µs (median of 100; ~20-60 when the disk is calm, 100-250 within a minute of deletions)"
+# settle: wait (at most SETTLE_S s) until a mkdir is cheap again
+settle_s=${SETTLE_S:-90}
+settle_us=${SETTLE_US:-60}
+if [ "$settle_s" -gt 0 ] && [ -x "$cc_bin" ]; then
+	t_settle=$SECONDS
+	while :; do
+		us=$(mkdir_us)
+		awk -v u="$us" -v m="$settle_us" 'BEGIN {exit !(u + 0 < m)}' && break
+		[ $((SECONDS - t_settle)) -ge "$settle_s" ] && break
+		sleep 3
+	done
+	echo "settled: mkdir $us µs after $((SECONDS - t_settle)) s (wait until < $settle_us µs, at most $settle_s s)"
+fi
 
 # --- 1. time to decision, seed scenario -----------------------------------
 s_1() {
