@@ -235,7 +235,9 @@ for ((r = 1; r <= RUNS; r++)); do
 			done
 		done
 	fi
-	echo "  round $r of $RUNS done, mkdir $(mkdir_us) µs, load $(cut -d' ' -f1 /proc/loadavg)" >&2
+	us=$(mkdir_us)
+	echo "$us" >>"$tmp/mkdir.rounds"
+	echo "  round $r of $RUNS done, mkdir $us µs, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 
 # stats FILE -> "min median max rss_median n_ok" (ms, ms, ms, MB); "-" when no run succeeded
@@ -320,7 +322,7 @@ echo
 # waitloop against the floor (always)
 par_x=$(ratio "${MED[waitloop.parallel]}" "${MED[floor.parallel]}")
 echo "waitloop per-step overhead: chain ${OVH[waitloop.chain]} ms, parallel ${OVH[waitloop.parallel]} ms; parallel wall ${par_x}x the xargs -P floor; runner CPU per step: chain ${CPU[waitloop.chain]} ms, parallel ${CPU[waitloop.parallel]} ms"
-echo "mkdir at the end: $(mkdir_us) µs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "mkdir at the end: $(mkdir_us) µs; rounds after which a mkdir cost >= ${SETTLE_US:-60} µs (a disk slowed by recent deletions): $(awk -v m="${SETTLE_US:-60}" '$1 + 0 >= m {k++} END {print k + 0}' "$tmp/mkdir.rounds" 2>/dev/null || echo "?") of $RUNS; load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 rows+=("row|$N parallel steps vs xargs -P floor|${par_x}x (${MED[waitloop.parallel]} vs ${MED[floor.parallel]} ms)|<= 1.15x|$(awk -v v="$par_x" 'BEGIN { print (v != "-" && v + 0 <= 1.15) ? "ok" : "MISSED" }')")
 rows+=("row|runner CPU per step, chain / parallel|${CPU[waitloop.chain]} / ${CPU[waitloop.parallel]} ms (perf stat -i)|(no target)|-")
