@@ -140,7 +140,7 @@ run: deps
 
 bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEB_BENCH_PKGS)"
-	@$(MAKE) --no-print-directory build/waitloop
+	@$(MAKE) --no-print-directory build/waitloop build/tools/wl-helper build/tools/store_feed
 	@bash bench/run.sh
 
 install: build/waitloop
