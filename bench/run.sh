@@ -11,6 +11,8 @@
 #      ROBOPPI_DIR (a roboppi checkout set up as in docs/benchmarks.md: adds
 #      the side-by-side comparison; without it, waitloop's figures only),
 #      SECTIONS (which sections, in which order; default below),
+#      BENCH_DIR (default /tmp: where the temp tree goes -- e.g. a file
+#      system of its own, which nobody else's deletions slow down),
 #      SETTLE_S (default 90; 0: don't wait) and SETTLE_US (default 60): before
 #      the first section, wait up to SETTLE_S seconds for a mkdir to cost
 #      less than SETTLE_US µs (median of 100), i.e. for the deletions of the
@@ -39,7 +41,7 @@ else
 	SEED_MAX_WAIT_S=${SEED_MAX_WAIT_S:-10}
 fi
 SECTIONS=${SECTIONS:-3 6 1 2 2b 4a 4b 4c 5 7 8}
-tmp=$(mktemp -d /tmp/wl-bench-run.XXXXXX) || exit 2
+tmp=$(mktemp -d "${BENCH_DIR:-/tmp}/wl-bench-run.XXXXXX") || exit 2
 shm=""
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then shm=$(mktemp -d /dev/shm/wl-bench-run.XXXXXX) || exit 2; fi
 # The one deletion of the suite, at its end.

@@ -39,7 +39,8 @@
 #      ROBOPPI_DIR/node_modules/.bin/bun), KEEP=1 keeps the workspaces,
 #      NO_PERF=1, BENCH_TMP (a directory to work in, left for the caller
 #      to remove: bench/run.sh removes everything at its end), SETTLE_S and
-#      SETTLE_US (below).
+#      SETTLE_US (below), BENCH_DIR (default /tmp; alone: where the temp
+#      tree goes).
 # The last lines are "row|figure|measured|target|result" for bench/run.sh.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,7 +66,7 @@ else
 	export PATH
 fi
 
-tmp=$(mktemp -d "${BENCH_TMP:-/tmp}/wl-vs-roboppi.XXXXXX") || exit 2
+tmp=$(mktemp -d "${BENCH_TMP:-${BENCH_DIR:-/tmp}}/wl-vs-roboppi.XXXXXX") || exit 2
 # Workspaces are removed at the end, not between runs: a deletion makes
 # ext4 (without a journal) skip the freed inodes on every create for the
 # next minute. Under bench/run.sh (BENCH_TMP) its own trap removes them.
@@ -172,7 +173,7 @@ if [ ! -x "$cc_bin" ] || [ "$root/bench/create_cost.c" -nt "$cc_bin" ]; then
 fi
 # (called in $(...): a subshell, so the directory is named by the time)
 mkdir_us() {
-	if [ -x "$cc_bin" ]; then "$cc_bin" mkdir "$tmp/mkdir-probe.$(date +%s%N)" 100 | awk '{print $3}'; else echo "?"; fi
+	if [ -x "$cc_bin" ]; then mkdir -p "$tmp/ws" && "$cc_bin" mkdir "$tmp/ws/mkdir-probe.$(date +%s%N)" 100 | awk '{print $3}'; else echo "?"; fi
 }
 have_perf=0
 if [ -z "${NO_PERF:-}" ] && command -v perf >/dev/null 2>&1 &&
