@@ -300,9 +300,14 @@ s_8() {
 	row "stats over 10 000 runs" "${st:-?} ms" "<= 200 ms" "$(ok_if "${st:-999999} <= 200")"
 }
 
+took=""
 for sec in $SECTIONS; do
+	t_sec=$SECONDS
 	if declare -F "s_$sec" >/dev/null; then "s_$sec"; else echo "bench/run.sh: no section '$sec'" >&2; fi
+	took+=" $sec: $((SECONDS - t_sec)) s,"
 done
+echo
+echo "time per section:${took%,}; total $SECONDS s"
 
 printf '\n%-44s %-30s %-22s %s\n' "figure" "measured (median)" "target" "result"
 for sec in 1 2 2b 3 4a 4b 4c 5 6 7 8; do printf '%s' "${ROWS[$sec]:-}"; done
