@@ -321,7 +321,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; 
 okif() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "-") print "MISSED"; else if (v == "inf") print "ok"; else print (v + 0 >= t ? "ok" : "MISSED") }'; }
 echo
 # waitloop against the floor (always)
-par_x=$(ratio "${MED[waitloop.parallel]}" "${MED[floor.parallel]}")
+# two decimals: the target is 1.15x
+par_x=$(awk -v a="${MED[waitloop.parallel]}" -v b="${MED[floor.parallel]}" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2f", a / b }')
 echo "waitloop per-step overhead: chain ${OVH[waitloop.chain]} ms, parallel ${OVH[waitloop.parallel]} ms; parallel wall ${par_x}x the xargs -P floor; runner CPU per step: chain ${CPU[waitloop.chain]} ms, parallel ${CPU[waitloop.parallel]} ms"
 echo "mkdir at the end: $(mkdir_us) µs; rounds after which a mkdir cost >= ${SETTLE_US:-60} µs (a disk slowed by recent deletions): $(awk -v m="${SETTLE_US:-60}" '$1 + 0 >= m {k++} END {print k + 0}' "$tmp/mkdir.rounds" 2>/dev/null || echo "?") of $RUNS; load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
