@@ -12,7 +12,9 @@
  * business (and what the measurement is about). Each call is timed alone
  * with CLOCK_MONOTONIC; the median is the figure to read (a preemption
  * shows in the mean and the p90, not in the median). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
