@@ -17,7 +17,7 @@ VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev libsqlite3-dev libpcre2-dev \
               sqlite3 python3 python3-jsonschema python3-yaml shellcheck git procps clang \
               libclang-rt-dev man-db time
-DEB_TEST_PKGS := prometheus postgresql libxml2-utils zsh chromium strace
+DEB_TEST_PKGS := prometheus postgresql libxml2-utils zsh chromium strace valgrind
 # make bench: perf for the runner's CPU per step (bench/vs-roboppi.sh prints "-" without it)
 DEB_BENCH_PKGS := linux-perf
 

@@ -415,6 +415,11 @@ struct spawn *spawn_start(const struct spawn_plan *plan, int wait_exec, pid_t *p
 	/* The group exists before anyone can signal it: the child may not have
 	 * run its own setpgid(0, 0) yet (EACCES once it has exec'd: it did). */
 	setpgid(p, p);
+	/* After a vfork the child has exec'd or exited: the slot is free. The
+	 * kernel cleared the word already -- except under valgrind, which runs
+	 * a vfork as a fork, so the child cleared the word of its own copy. */
+	if (flags & CLONE_VFORK)
+		__atomic_store_n(&s->word, 0, __ATOMIC_RELEASE);
 	if (slot_done(s))
 		slot_reclaim(s);
 	*pid = p;
