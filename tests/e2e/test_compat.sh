@@ -116,9 +116,15 @@ mkdir ws4
 # resolved_same DIR STEP -> "same" when _resolved.json is _meta.json (inode, link count, bytes)
 resolved_same() {
 	local m="$1/$2/_meta.json" r="$1/$2/_resolved.json"
-	[ -f "$m" ] && [ -f "$r" ] || { echo "missing: $(ls "$1/$2" 2>&1 | tr '\n' ' ')"; return; }
-	[ "$(stat -c '%i %h' "$m")" = "$(stat -c '%i %h' "$r")" ] && [ "$(stat -c %h "$m")" = 2 ] || { echo "two files"; return; }
-	cmp -s "$m" "$r" && echo same || echo differ
+	if [ ! -f "$m" ] || [ ! -f "$r" ]; then
+		echo "missing: $(find "$1/$2" -maxdepth 1 -name '_*' | sort | tr '\n' ' ')"
+	elif [ "$(stat -c '%i %h' "$m")" != "$(stat -c '%i %h' "$r")" ] || [ "$(stat -c %h "$m")" != 2 ]; then
+		echo "two files"
+	elif cmp -s "$m" "$r"; then
+		echo same
+	else
+		echo differ
+	fi
 }
 "$WL" run res.yaml -w ws4 -q --no-progress >/dev/null 2>&1
 expect_eq "$?" 1   # build fails the first time; after is skipped
