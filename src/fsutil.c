@@ -89,6 +89,13 @@ static int link_alias(const char *tmp, const char *alias)
 	return e;
 }
 
+/* link(2) refused for want of hard links in this file system (vfat, some
+ * network and FUSE file systems; EMLINK: too many), not for the names. */
+static int no_hard_links(int e)
+{
+	return e == EPERM || e == EOPNOTSUPP || e == EMLINK || e == ENOSYS;
+}
+
 int fs_write_atomic_linked(const char *path, const char *alias, const void *data, size_t len,
 			   struct wl_err *err)
 {
@@ -98,6 +105,9 @@ int fs_write_atomic_linked(const char *path, const char *alias, const void *data
 		return -1;
 	}
 	int alias_errno = alias ? link_alias(tmp, alias) : 0;
+	struct wl_err copy_err = WL_ERR_INIT;
+	if (alias_errno && no_hard_links(alias_errno) && fs_write_atomic(alias, data, len, &copy_err) == 0)
+		alias_errno = 0;   /* a file of its own then: two creates, the same document */
 	if (rename(tmp, path) < 0) {
 		err_set(err, "cannot write '%s': %s", path, strerror(errno));
 		unlink(tmp);
@@ -107,7 +117,10 @@ int fs_write_atomic_linked(const char *path, const char *alias, const void *data
 	free(tmp);
 	if (!alias_errno)
 		return 0;
-	err_set(err, "cannot write '%s': %s", alias, strerror(alias_errno));
+	if (copy_err.msg[0])
+		err_set(err, "%s", copy_err.msg);
+	else
+		err_set(err, "cannot write '%s': %s", alias, strerror(alias_errno));
 	return 1;
 }
 
