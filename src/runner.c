@@ -430,6 +430,7 @@ static void schedule(struct runner *r)
 {
 	int changed;
 	r->in_schedule = 1;
+	proc_batch_begin();
 	do {
 		changed = 0;
 		for (size_t i = 0; i < r->nsteps; i++) {
@@ -469,6 +470,7 @@ static void schedule(struct runner *r)
 			changed = 1;
 		}
 	} while (changed);
+	proc_batch_end();
 	r->in_schedule = 0;
 	if (r->nfinished == r->nsteps)
 		r->done = 1;
