@@ -411,6 +411,13 @@ int reaper_stop_orphans(struct store *st, struct wl_err *err)
 {
 	struct orphans o = {STRVEC_INIT, 0, NULL, 0};
 	int rc = store_orphan_groups(st, kill_group_of_dead_run, &o, err);
+	/* A run that crashed between a spawn and the commit of its group left
+	 * no group on record: its processes are found by their environment. */
+	size_t n;
+	const char *const *crashed = store_crashed_runs(st, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!strvec_contains(&o.runs, crashed[i]))
+			strvec_push(&o.runs, crashed[i]);
 	if (rc == 0 && o.runs.n)
 		kill_by_environment(&o);
 	strvec_clear(&o.runs);

@@ -384,6 +384,7 @@ struct store {
 	int readonly;               /* store_open_readonly() */
 	char *script_wait;          /* store_set_script_wait(): the name of the in-script wait recorded */
 	char *tmpdir;               /* its private copy, removed by store_close() */
+	struct strvec crashed;      /* runs store_mark_crashed() marked through this handle */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -768,6 +769,7 @@ void store_close(struct store *st)
 	}
 	free(st->path);
 	free(st->script_wait);
+	strvec_clear(&st->crashed);
 	free(st);
 }
 
@@ -1275,6 +1277,12 @@ int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct w
 	return ret;
 }
 
+const char *const *store_crashed_runs(const struct store *st, size_t *n)
+{
+	*n = st->crashed.n;
+	return (const char *const *)st->crashed.v;
+}
+
 int store_mark_crashed(struct store *st, struct wl_err *err)
 {
 	const int64_t stale_ms = STORE_STALE_MS;
@@ -1339,8 +1347,10 @@ int store_mark_crashed(struct store *st, struct wl_err *err)
 			sqlite3_bind_text(v, 2, why.v[i], -1, SQLITE_STATIC);
 			sqlite3_bind_int64(v, 3, now);
 			ok = ok && sqlite3_step(v) == SQLITE_DONE;
-			if (ok && changed)
+			if (ok && changed) {
 				marked++;
+				strvec_push(&st->crashed, ids.v[i]);
+			}
 		}
 		if (!ok)
 			db_err(st, err, "cannot mark crashed runs");

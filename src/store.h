@@ -93,6 +93,9 @@ int store_group_started(struct store *st, const char *run_id, long pgid, long lo
 			const char *step, struct wl_err *err);
 int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
 		      struct wl_err *err);
+/* The runs store_mark_crashed() has marked CRASHED through this handle
+ * (their processes are looked for by environment: reaper.h). */
+const char *const *store_crashed_runs(const struct store *st, size_t *n);
 int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct wl_err *err);
 /* Called once, on the first failed sink write, with the message. */
 void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx);

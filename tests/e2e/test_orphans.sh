@@ -118,6 +118,45 @@ gone_soon "$member" || t_fail "group member $member survived the watchdog"
 gone_soon "$escapee" || t_fail "escapee $escapee survived the watchdog"
 t_end
 
+# 2b. Killed between a spawn and the commit of the child's group: the run
+#     is on record (run_started is committed before its first process),
+#     its group is not. strace holds the runner 1 s after each clone; the
+#     step starts a group member and a setsid escapee meanwhile. The
+#     watchdog finds both by their environment (WAITLOOP_RUN_ID).
+t_begin sigkill_before_the_group_is_on_record_leaves_no_orphan
+if ! command -v strace >/dev/null 2>&1; then
+	t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
+elif ! strace -o /dev/null true 2>/dev/null; then
+	t_skip "strace cannot trace here (ptrace not permitted)"
+else
+	mkdir -p ws2b
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -o k.strace \
+		-e trace=clone,clone3,vfork -e inject=clone,clone3,vfork:delay_exit=1000000 \
+		"$WL" run kill.yaml -w ws2b -q >/dev/null 2>&1 &
+	spid=$!
+	rpid=
+	for _ in $(seq 100); do
+		rpid=$(cat "/proc/$spid/task/$spid/children" 2>/dev/null)
+		rpid=${rpid%% *}
+		[ -n "$rpid" ] && [ -s ws2b/escapee.pid ] && [ -s ws2b/member.pid ] && break
+		sleep 0.05
+	done
+	{ [ -s ws2b/escapee.pid ] && [ -s ws2b/member.pid ]; } || t_fail "the step never started"
+	member=$(cat ws2b/member.pid 2>/dev/null); escapee=$(cat ws2b/escapee.pid 2>/dev/null)
+	cleanup_pids+=("$member" "$escapee")
+	[ -n "$rpid" ] && kill -KILL "$rpid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	grep -q 'DELAYED' k.strace || t_fail "strace did not hold the runner after its clone"
+	DB=ws2b/.waitloop/history.db
+	expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM process_groups")" 0
+	alive "$escapee" || t_fail "precondition: the escapee is already gone"
+	"$WL" history --db "$DB" >h2b.txt 2>h2b.err
+	expect_contains h2b.txt CRASHED
+	gone_soon "$member" || t_fail "group member $member survived the watchdog"
+	gone_soon "$escapee" || t_fail "escapee $escapee survived the watchdog"
+fi
+t_end
+
 # 3. A recorded group whose pid now belongs to another process is never
 #    touched; the same pid with the recorded start time is.
 t_begin watchdog_never_touches_reused_pid
