@@ -168,15 +168,31 @@ char *artifacts_step_dir(struct artifacts *c, const char *step, struct wl_err *e
 	return d;
 }
 
-int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, struct wl_err *err)
+int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, int resolved,
+			      struct wl_err *err)
 {
 	redact_json(c->rd, meta);
 	char *d = fs_join(c->dir, step);
 	char *path = fs_join(d, "_meta.json");
+	char *alias = resolved ? fs_join(d, "_resolved.json") : NULL;
 	free(d);
-	int rc = json_write_atomic(path, meta, err);
+	struct strbuf sb = STRBUF_INIT;
+	int rc;
+	if (json_print_sb(&sb, meta, 1) < 0)
+		rc = err_set(err, "cannot serialise JSON for '%s'", path);
+	else {
+		strbuf_addch(&sb, '\n');
+		/* one file, two names: a create (a new inode) costs more than
+		 * everything else of writing it (docs/artifacts.md) */
+		rc = fs_write_atomic_linked(path, alias, sb.buf, sb.len, err);
+	}
+	/* absent rather than stale: a name that was not updated goes */
 	if (rc < 0)
-		unlink(path);   /* absent rather than stale */
+		unlink(path);
+	if (rc != 0 && alias)
+		unlink(alias);
+	strbuf_release(&sb);
 	free(path);
-	return rc;
+	free(alias);
+	return rc ? -1 : 0;
 }

@@ -5,6 +5,7 @@
  *   <context>/_workflow.json          run id, name, status, times, resolved settings
  *   <context>/_workflow/events.jsonl  one redacted JSON line per event (a bus sink)
  *   <context>/<step>/_meta.json       status, attempts, iterations, times, exit code, reason
+ *   <context>/<step>/_resolved.json   the same file (a hard link), once the step has ended
  *
  * Every JSON document is redacted (redact.h) and written atomically
  * (json_write_atomic); events.jsonl lines are appended with one write(2)
@@ -14,7 +15,7 @@
  *   bus_subscribe(&bus, artifacts_sink, c);
  *   artifacts_write_workflow(c, doc, &err);          -- doc is redacted in place
  *   char *d = artifacts_step_dir(c, "build", &err);  -- created; caller frees
- *   artifacts_write_step_meta(c, "build", meta, &err);
+ *   artifacts_write_step_meta(c, "build", meta, ended, &err);
  *   artifacts_close(c);
  *
  * A sink failure is kept (artifacts_sink_error()) rather than reported, so a
@@ -46,6 +47,14 @@ char *artifacts_step_dir(struct artifacts *c, const char *step, struct wl_err *e
 /* 1 when artifacts_step_dir() of this run created the step's directory (it
  * did not exist before: nothing of an earlier run is in it), else 0. */
 int artifacts_step_dir_is_new(const struct artifacts *c, const char *step);
-int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, struct wl_err *err);
+/*
+ * <context>/<step>/_meta.json from meta (redacted in place); with resolved,
+ * the same file is also <step>/_resolved.json (roboppi's name for the
+ * document of a step that ended; a hard link, one inode for both). A name
+ * that could not be updated is removed rather than left stale: -1 and err,
+ * and when only _resolved.json failed, _meta.json is written all the same.
+ */
+int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, int resolved,
+			      struct wl_err *err);
 
 #endif

@@ -31,30 +31,97 @@ int fs_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_err *err)
+/* "<path>.tmp.<pid>": the temporary name of path in its own directory. */
+static char *temp_name(const char *path)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err_set(err, "cannot write '%s': %s", path, strerror(errno));
-		free(tmp);
-		return -1;
-	}
+	return xasprintf("%s.tmp.%ld", path, (long)getpid());
+}
+
+/*
+ * data in a new file named tmp. A file already there (a runner of the same
+ * pid was killed before its rename) is removed, never written through: one
+ * left by fs_write_atomic_linked() is also the file of a live alias.
+ */
+static int write_temp(const char *tmp, const char *path, const void *data, size_t len, struct wl_err *err)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(err, "cannot write '%s': %s", path, strerror(errno));
 	if (fs_write_all(fd, data, len)) {
 		err_set(err, "cannot write '%s': %s", path, strerror(errno));
 		close(fd);
 		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		err_set(err, "cannot write '%s': %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_err *err)
+{
+	return fs_write_atomic_linked(path, NULL, data, len, err);
+}
+
+/* Give the file tmp the name alias too, replacing an existing alias by
+ * rename (never unlink + link: a reader would find no file in between).
+ * 0, or an errno. */
+static int link_alias(const char *tmp, const char *alias)
+{
+	if (link(tmp, alias) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return errno;
+	char *tmp2 = temp_name(alias);
+	int e = 0;
+	if (link(tmp, tmp2) < 0 && (errno != EEXIST || unlink(tmp2) < 0 || link(tmp, tmp2) < 0))
+		e = errno;   /* a leftover tmp2 is only ever a name, removed above */
+	else if (rename(tmp2, alias) < 0) {
+		e = errno;
+		unlink(tmp2);
+	}
+	free(tmp2);
+	return e;
+}
+
+/* link(2) refused for want of hard links in this file system (vfat, some
+ * network and FUSE file systems; EMLINK: too many), not for the names. */
+static int no_hard_links(int e)
+{
+	return e == EPERM || e == EOPNOTSUPP || e == EMLINK || e == ENOSYS;
+}
+
+int fs_write_atomic_linked(const char *path, const char *alias, const void *data, size_t len,
+			   struct wl_err *err)
+{
+	char *tmp = temp_name(path);
+	if (write_temp(tmp, path, data, len, err) < 0) {
 		free(tmp);
 		return -1;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	int alias_errno = alias ? link_alias(tmp, alias) : 0;
+	struct wl_err copy_err = WL_ERR_INIT;
+	if (alias_errno && no_hard_links(alias_errno) && fs_write_atomic(alias, data, len, &copy_err) == 0)
+		alias_errno = 0;   /* a file of its own then: two creates, the same document */
+	if (rename(tmp, path) < 0) {
 		err_set(err, "cannot write '%s': %s", path, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		return -1;
 	}
 	free(tmp);
-	return 0;
+	if (!alias_errno)
+		return 0;
+	if (copy_err.msg[0])
+		err_set(err, "%s", copy_err.msg);
+	else
+		err_set(err, "cannot write '%s': %s", alias, strerror(alias_errno));
+	return 1;
 }
 
 int fs_append_line(const char *path, const char *line, struct wl_err *err)

@@ -18,7 +18,23 @@
 /* Write all len bytes to fd (retrying short writes and EINTR): 0, or the errno of the
  * failed write (also left in errno; a write of 0 bytes counts as ENOSPC). */
 int fs_write_all(int fd, const void *data, size_t len);
+/* len bytes of data as the file path, written to "<path>.tmp.<pid>" and
+ * renamed over path: a reader sees the old file or the new one, whole. */
 int fs_write_atomic(const char *path, const void *data, size_t len, struct wl_err *err);
+/*
+ * fs_write_atomic(), and the same file under a second name, alias, in the
+ * same directory (a hard link: one inode, so one create, for two names of
+ * one document). Each name changes atomically: the temporary file is linked
+ * as alias (an existing alias is replaced by rename, through a second
+ * temporary name), then renamed to path. On a file system without hard
+ * links (link(2) fails with EPERM, EOPNOTSUPP, EMLINK or ENOSYS) alias is
+ * written as a file of its own, the same bytes. Returns 0; -1 when path
+ * could not be written (path unchanged, alias possibly already the new
+ * file); 1 when path was written but alias could not be (alias unchanged:
+ * it may be stale). err says why. alias NULL: fs_write_atomic().
+ */
+int fs_write_atomic_linked(const char *path, const char *alias, const void *data, size_t len,
+			   struct wl_err *err);
 /* Append one line (a '\n' is added) with a single write(2) on an O_APPEND descriptor. */
 int fs_append_line(const char *path, const char *line, struct wl_err *err);
 /* Read a whole file into sb (appended); fails if larger than max bytes. */

@@ -455,8 +455,9 @@ static void get_env(struct ld *ld, const struct ynode *k, const struct ynode *v,
  * overwrite, or be overwritten by, the runner's own files. */
 static const char *const reserved_step_ids[] = {"_workflow", "_workflow.json", NULL};
 static const char *const reserved_output_names[] = {
-	"_meta.json", "stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log", "wait-probe.log",
-	"wait-failure.json", "review.verdict", "fix.md", "iterations", "events.jsonl", "_workflow", "_workflow.json", NULL};
+	"_meta.json", "_resolved.json", "stdout.log", "stderr.log", "check.stdout.log", "check.stderr.log",
+	"wait-probe.log", "wait-failure.json", "review.verdict", "fix.md", "iterations", "events.jsonl", "_workflow",
+	"_workflow.json", NULL};
 
 static int is_reserved(const char *name, const char *const *list)
 {

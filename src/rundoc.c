@@ -107,6 +107,9 @@ void run_keep_artifact_error(struct runner *r, const char *msg)
  * stepId, startedAt/completedAt (ms), wallTimeMs, maxIterations, workerKind,
  * artifacts. `status` and `attempts` are shared; `iterations` keeps
  * waitloop's meaning (0 without a completion_check; roboppi says 1).
+ * With the `resolved` object (what the step ran with) the document is also
+ * roboppi's StepResolvedMeta: a step that ended has it under both names,
+ * _meta.json and _resolved.json, one file (artifacts_write_step_meta()).
  */
 static void add_roboppi_meta(const struct step_run *sr, cJSON *m)
 {
@@ -117,8 +120,8 @@ static void add_roboppi_meta(const struct step_run *sr, cJSON *m)
 		cJSON_AddNumberToObject(m, "wallTimeMs", (double)(sr->end_wall - sr->start_wall));
 	}
 	cJSON_AddNumberToObject(m, "maxIterations", sr->max_iterations);
-	cJSON_AddStringToObject(m, "workerKind", sr->s->is_wait ? "WAIT"
-				: sr->s->subworkflow ? "SUBWORKFLOW" : worker_name(sr->s->worker));
+	const char *kind = sr->s->is_wait ? "WAIT" : sr->s->subworkflow ? "SUBWORKFLOW" : worker_name(sr->s->worker);
+	cJSON_AddStringToObject(m, "workerKind", kind);
 	cJSON *arts = cJSON_AddArrayToObject(m, "artifacts");
 	for (size_t i = 0; sr->dir && i < sr->s->noutputs; i++) {
 		const struct wl_output *o = &sr->s->outputs[i];
@@ -133,32 +136,12 @@ static void add_roboppi_meta(const struct step_run *sr, cJSON *m)
 		}
 		free(p);
 	}
-}
-
-/* roboppi's _resolved.json: the step's meta and what it ran with. */
-static void write_resolved(const struct step_run *sr, const cJSON *meta)
-{
-	cJSON *d = cJSON_CreateObject();
-	static const char *const keys[] = {"stepId", "status", "startedAt", "completedAt", "wallTimeMs",
-					   "attempts", "iterations", "maxIterations", "workerKind", "artifacts", NULL};
-	for (size_t i = 0; keys[i]; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, keys[i]);
-		if (v)
-			cJSON_AddItemToObject(d, keys[i], cJSON_Duplicate(v, 1));
-	}
-	cJSON *res = cJSON_AddObjectToObject(d, "resolved");
+	cJSON *res = cJSON_AddObjectToObject(m, "resolved");
 	if (sr->s->timeout != WL_UNSET)
 		cJSON_AddNumberToObject(res, "timeoutMs", (double)sr->s->timeout);
 	json_add_string_or_null(res, "workspaceRef", sr->cwd);
-	cJSON_AddStringToObject(res, "workerKind", cJSON_GetObjectItemCaseSensitive(meta, "workerKind")->valuestring);
+	cJSON_AddStringToObject(res, "workerKind", kind);
 	cJSON_AddItemToObject(res, "capabilities", json_string_array(&sr->s->capabilities));
-	redact_json(sr->r->rd, d);
-	char *path = fs_join(sr->dir, "_resolved.json");
-	struct wl_err err = WL_ERR_INIT;
-	if (json_write_atomic(path, d, &err) < 0)
-		run_keep_artifact_error(sr->r, err.msg);
-	free(path);
-	cJSON_Delete(d);
 }
 
 static void write_meta_now(struct step_run *sr)
@@ -189,10 +172,9 @@ static void write_meta_now(struct step_run *sr)
 	cJSON_AddItemToObject(m, "depends_on", json_string_array(&sr->s->depends_on));
 	add_roboppi_meta(sr, m);
 	struct wl_err err = WL_ERR_INIT;
-	if (artifacts_write_step_meta(r->ctx, sr->s->id, m, &err) < 0)
+	int resolved = step_terminal(sr->status) && sr->start_wall;   /* roboppi's: a step that ran */
+	if (artifacts_write_step_meta(r->ctx, sr->s->id, m, resolved, &err) < 0)
 		run_keep_artifact_error(r, err.msg);
-	if (step_terminal(sr->status) && sr->start_wall)
-		write_resolved(sr, m);
 	cJSON_Delete(m);
 }
 

@@ -204,6 +204,38 @@ expect_eq "$rc" 1
 no_tmp_left "$ws"
 t_end
 
+# _resolved.json is a hard link of _meta.json (docs/artifacts.md). Without
+# hard links (link fails with EPERM, as on vfat) it is a file of its own,
+# the same bytes, and the run passes; a link that fails for another reason
+# (EIO) loses _resolved.json only: reported, the run fails, _meta.json is
+# whole and final, and neither name is stale.
+for eno in EPERM EIO; do
+	t_begin "run_resolved_json_link_fails_$eno"
+	ws=$T/ws-link-$eno
+	mkdir -p "$ws"
+	faulty FAULT_WRITE_PREFIX="$ws/context/greet/_resolved.json*" FAULT_WRITE_OPS=link FAULT_WRITE_ERRNO=$eno -- \
+		"$WL" run "$ROOT/workflows/hello.yaml" -w "$ws" --no-progress >out.txt 2>err.txt
+	rc=$?
+	no_crash "$rc" err.txt
+	expect_contains err.txt "faultinject: link(-> '$ws/context/greet/_resolved.json')"
+	expect_eq "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$ws/context/greet/_meta.json" 2>&1)" SUCCEEDED
+	# show, whose links were not touched: one file under both names
+	expect_eq "$(stat -c %h "$ws/context/show/_resolved.json" 2>&1)" 2
+	if [ $eno = EPERM ]; then
+		expect_eq "$rc" 0
+		expect_not_contains err.txt "waitloop: warning"
+		cmp -s "$ws/context/greet/_meta.json" "$ws/context/greet/_resolved.json" ||
+			t_fail "_resolved.json is not _meta.json's copy"
+		expect_eq "$(stat -c %h "$ws/context/greet/_resolved.json" 2>&1)" 1
+	else
+		expect_eq "$rc" 1
+		expect_contains err.txt "waitloop: warning: context directory: cannot write '$ws/context/greet/_resolved.json': Input/output error"
+		[ ! -e "$ws/context/greet/_resolved.json" ] || t_fail "a _resolved.json was left"
+	fi
+	no_tmp_left "$ws"
+	t_end
+done
+
 # --- allocation failure sweeps (plain binary) ------------------------------
 # Allocation N of `validate` fails, for N = 1..K (K: a full run's count;
 # sampled unless WAITLOOP_TEST_SLOW): the result is success, the xalloc

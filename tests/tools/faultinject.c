@@ -14,16 +14,18 @@
  *                               whose source or destination is under /dir.
  *                               A trailing '*' makes it a plain string prefix
  *                               ("/d/x.json*" covers /d/x.json and /d/x.json.tmp.1).
- *   FAULT_WRITE_ERRNO=ENOSPC|EIO    the errno to fail with (default ENOSPC).
+ *   FAULT_WRITE_ERRNO=ENOSPC|EIO|EPERM  the errno to fail with (default ENOSPC).
  *   FAULT_WRITE_AFTER_BYTES=N   let the first N bytes (over all faulty
  *                               descriptors) through, then fail; a write that
  *                               crosses the limit is a short write, as on a
  *                               filling disk. Default 0. Applies to writes;
  *                               fsync/rename then fail only once it is reached.
- *   FAULT_WRITE_OPS=write,fsync,rename,truncate,open
- *                               which operations fail (default all but open;
- *                               "open" makes O_CREAT/O_WRONLY opens under the
- *                               prefix fail too).
+ *   FAULT_WRITE_OPS=write,fsync,rename,truncate,open,link
+ *                               which operations fail (default all but open
+ *                               and link; "open" makes O_CREAT/O_WRONLY opens
+ *                               under the prefix fail too, "link" a link(2)
+ *                               whose new name is under it: with EPERM, a file
+ *                               system without hard links).
  *   FAULT_VERBOSE=1             print "faultinject: ..." on stderr at each
  *                               injected failure (tests use it to show the
  *                               fault was really hit).
@@ -50,7 +52,7 @@
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 
 #define MAX_FD 4096
-enum { OP_WRITE = 1, OP_FSYNC = 2, OP_RENAME = 4, OP_TRUNCATE = 8, OP_OPEN = 16 };
+enum { OP_WRITE = 1, OP_FSYNC = 2, OP_RENAME = 4, OP_TRUNCATE = 8, OP_OPEN = 16, OP_LINK = 32 };
 
 static atomic_long malloc_calls;
 static long malloc_after;           /* 0 = off */
@@ -154,6 +156,8 @@ __attribute__((constructor)) static void fault_init(void)
 	v = getenv("FAULT_WRITE_ERRNO");
 	if (v && !strcmp(v, "EIO"))
 		fault_errno = EIO;
+	if (v && !strcmp(v, "EPERM"))
+		fault_errno = EPERM;
 	v = getenv("FAULT_WRITE_AFTER_BYTES");
 	if (v && *v)
 		bytes_allowed = atoll(v);
@@ -170,6 +174,8 @@ __attribute__((constructor)) static void fault_init(void)
 			ops |= OP_TRUNCATE;
 		if (strstr(v, "open"))
 			ops |= OP_OPEN;
+		if (strstr(v, "link"))
+			ops |= OP_LINK;
 	}
 	v = getenv("FAULT_VERBOSE");
 	verbose = v && *v && strcmp(v, "0");
@@ -510,4 +516,25 @@ int renameat2(int ofd, const char *from, int nfd, const char *to, unsigned flags
 {
 	REAL(renameat2);
 	return rename_fails(ofd, from, nfd, to) ? -1 : real_renameat2(ofd, from, nfd, to, flags);
+}
+
+static int link_fails(int nfd, const char *to)
+{
+	if (!(ops & OP_LINK) || !limit_reached() || !under_prefix(nfd, to))
+		return 0;
+	say("faultinject: link(-> '%s') -> %s\n", to, strerror(fault_errno));
+	errno = fault_errno;
+	return 1;
+}
+
+int link(const char *from, const char *to)
+{
+	REAL(link);
+	return link_fails(AT_FDCWD, to) ? -1 : real_link(from, to);
+}
+
+int linkat(int ofd, const char *from, int nfd, const char *to, int flags)
+{
+	REAL(linkat);
+	return link_fails(nfd, to) ? -1 : real_linkat(ofd, from, nfd, to, flags);
 }

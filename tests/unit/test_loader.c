@@ -149,6 +149,8 @@ static void test_error_messages_verbatim(void)
 		 "5:3: error: step id '_workflow' is reserved (the runner's own files in the context directory)"},
 		{HDR STEP "    outputs:\n      - {name: _meta.json, path: x}\n",
 		 "9:16: error: output name '_meta.json' in step 's' is reserved (the runner writes a file of that name in the step's directory)"},
+		{HDR STEP "    outputs:\n      - {name: _resolved.json, path: x}\n",
+		 "9:16: error: output name '_resolved.json' in step 's' is reserved (the runner writes a file of that name in the step's directory)"},
 		{HDR "steps:\n  w:\n    wait: {condition: 'true'}\n    wait_policy: {mode: probe_aware}\n",
 		 "7:5: error: wait_policy with mode 'probe_aware' has nothing to observe (set probe, rules, terminal_patterns, builtin or classify)"},
 		{HDR "wait_policy: {mode: probe_aware}\nsteps:\n  w:\n    wait: {condition: 'true'}\n",

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "fsutil.h"
@@ -251,6 +252,100 @@ static void test_fs(void)
 	free(cmd);
 }
 
+static char *read_all(const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (fs_read_file(path, 1 << 20, &sb, NULL) < 0) {
+		strbuf_release(&sb);
+		return xstrdup("(unreadable)");
+	}
+	return strbuf_detach(&sb);
+}
+
+static int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+#define CHECK_FILE(path, want)                 \
+	do {                                   \
+		char *got_ = read_all(path);   \
+		CHECK_STR(got_, want);         \
+		free(got_);                    \
+	} while (0)
+
+/* One file under two names (_meta.json and _resolved.json): created once,
+ * both names replaced atomically by later writes, a failed alias never
+ * loses the main name, and a leftover temporary name is never written
+ * through. */
+static void test_fs_write_atomic_linked(void)
+{
+	char tmpl[] = "/tmp/wl-linked.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	CHECK(dir != NULL);
+	if (!dir)
+		return;
+	char *p = xasprintf("%s/_meta.json", dir), *alias = xasprintf("%s/_resolved.json", dir);
+	struct wl_err err = WL_ERR_INIT;
+	CHECK_INT(fs_write_atomic_linked(p, alias, "one\n", 4, &err), 0);
+	CHECK(same_file(p, alias));
+	CHECK_FILE(alias, "one\n");
+	struct stat st;
+	CHECK(stat(p, &st) == 0 && st.st_nlink == 2);
+	/* a rewrite: the alias exists and is replaced too, still one file */
+	CHECK_INT(fs_write_atomic_linked(p, alias, "two\n", 4, &err), 0);
+	CHECK(same_file(p, alias));
+	CHECK_FILE(p, "two\n");
+	CHECK_FILE(alias, "two\n");
+	CHECK(stat(p, &st) == 0 && st.st_nlink == 2);
+	/* a rewrite without the alias leaves it as it was */
+	CHECK_INT(fs_write_atomic(p, "three\n", 6, &err), 0);
+	CHECK(!same_file(p, alias));
+	CHECK_FILE(alias, "two\n");
+	/* leftover temporary names of a killed runner of this pid: the one of
+	 * the alias is only a name (replaced); the one of path may be another
+	 * name of a live file, which must not be written through */
+	char *tmp = xasprintf("%s.tmp.%ld", p, (long)getpid());
+	char *tmp2 = xasprintf("%s.tmp.%ld", alias, (long)getpid());
+	CHECK(link(alias, tmp) == 0);
+	CHECK(link(alias, tmp2) == 0);
+	CHECK_INT(fs_write_atomic_linked(p, alias, "four\n", 5, &err), 0);
+	CHECK(same_file(p, alias));
+	CHECK_FILE(alias, "four\n");
+	CHECK(access(tmp, F_OK) < 0 && access(tmp2, F_OK) < 0);
+	char *other = xasprintf("%s/other", dir);
+	CHECK_INT(fs_write_atomic(other, "keep\n", 5, &err), 0);
+	CHECK(link(other, tmp) == 0);
+	CHECK_INT(fs_write_atomic(p, "five\n", 5, &err), 0);
+	CHECK_FILE(other, "keep\n");
+	CHECK_FILE(p, "five\n");
+	/* the alias cannot be written (a directory in its place): path is
+	 * written all the same, 1 and the alias named in err */
+	CHECK(unlink(alias) == 0);
+	char *blocker = xasprintf("%s/x", alias);
+	CHECK(fs_mkdir_p(blocker, &err) == 0);
+	CHECK_INT(fs_write_atomic_linked(p, alias, "six\n", 4, &err), 1);
+	CHECK_FILE(p, "six\n");
+	CHECK_CONTAINS(err.msg, "cannot write '");
+	CHECK_CONTAINS(err.msg, "_resolved.json': Is a directory");
+	CHECK(access(tmp, F_OK) < 0 && access(tmp2, F_OK) < 0);
+	/* path cannot be written: -1, nothing left behind */
+	char *missing = xasprintf("%s/no/such/dir/_meta.json", dir);
+	CHECK_INT(fs_write_atomic_linked(missing, alias, "x", 1, &err), -1);
+	CHECK_CONTAINS(err.msg, "no/such/dir/_meta.json': No such file or directory");
+	free(missing);
+	free(blocker);
+	free(other);
+	free(tmp2);
+	free(tmp);
+	free(alias);
+	free(p);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+}
+
 /* The one PATH search: execvp's order, empty element = cwd, EACCES only
  * when nothing executable matched, default PATH when none. */
 static void test_find_command(void)
@@ -344,6 +439,7 @@ int main(void)
 	TEST(test_pattern_posix_compat);
 	TEST(test_suggest);
 	TEST(test_fs);
+	TEST(test_fs_write_atomic_linked);
 	TEST(test_find_command);
 	return tests_done();
 }
