@@ -633,6 +633,7 @@ enum run_status runner_run(struct runner *r)
 	if (r->meta_timer)
 		evloop_cancel_timer(r->loop, r->meta_timer);
 	rundoc_flush_meta(r);
+	artifacts_flush_events(r->ctx);   /* its write errors count below (lost) */
 
 	int failed = 0;
 	for (size_t i = 0; i < r->nsteps; i++)
@@ -668,5 +669,6 @@ enum run_status runner_run(struct runner *r)
 		free(why);
 	}
 	run_emit(r, EV_RUN_FINISHED, NULL, d);
+	artifacts_flush_events(r->ctx);
 	return r->status;
 }
