@@ -435,7 +435,9 @@ static sqlite3_stmt *stmt_get(struct store *st, enum stmt_id id, struct wl_err *
 }
 
 /* Bind one cJSON value: number (integer or real), bool, string; arrays and
- * objects as compact JSON text; absent or null as NULL. */
+ * objects as compact JSON text; absent or null as NULL. Strings are bound
+ * SQLITE_STATIC, not copied: the only callers (run_stmt(), query_pair())
+ * step, reset and clear the statement before the caller's strings can go. */
 static int bind_json(sqlite3_stmt *s, int i, const cJSON *v)
 {
 	if (!v || cJSON_IsNull(v))
@@ -449,7 +451,7 @@ static int bind_json(sqlite3_stmt *s, int i, const cJSON *v)
 		return sqlite3_bind_double(s, i, d);
 	}
 	if (cJSON_IsString(v))
-		return sqlite3_bind_text(s, i, v->valuestring, -1, SQLITE_TRANSIENT);
+		return sqlite3_bind_text(s, i, v->valuestring, -1, SQLITE_STATIC);
 	struct strbuf sb = STRBUF_INIT;
 	int ok = json_print_sb(&sb, v, 0) == 0;
 	int rc = sqlite3_bind_text(s, i, ok ? sb.buf : "null", -1, SQLITE_TRANSIENT);
@@ -459,7 +461,9 @@ static int bind_json(sqlite3_stmt *s, int i, const cJSON *v)
 
 /*
  * Bind parameters by a format: s = const char * (NULL → NULL), i = int,
- * I = int64_t, d = double, J = const cJSON * (bind_json).
+ * I = int64_t, d = double, J = const cJSON * (bind_json). Strings are not
+ * copied (SQLITE_STATIC): valid until the statement is reset and cleared,
+ * which run_stmt() and query_pair() do before they return.
  */
 static int bind_va(sqlite3_stmt *s, const char *fmt, va_list ap)
 {
@@ -468,7 +472,7 @@ static int bind_va(sqlite3_stmt *s, const char *fmt, va_list ap)
 		switch (*fmt) {
 		case 's': {
 			const char *v = va_arg(ap, const char *);
-			rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+			rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 			break;
 		}
 		case 'i':
