@@ -31,16 +31,19 @@ can_strace() {
 	fi
 }
 
-# traced NAME YAML: run YAML under strace (the runner only: its own write()s,
-# with the file behind each descriptor) in workspace ws-NAME
+# traced NAME YAML: run YAML under strace (the runner only: its own write()s
+# and fcntl()s, with the file behind each descriptor) in workspace ws-NAME
 traced() {
 	mkdir -p "ws-$1"
 	# LeakSanitizer cannot run under ptrace: leaks are checked by every other test
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -y -o "$1.strace" -e trace=write \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -y -o "$1.strace" -e trace=write,fcntl \
 		"$WL" run "$2" -w "ws-$1" -q --no-progress --db "ws-$1/h.db" >"$1.out" 2>&1 ||
 		t_fail "run $1 failed: $(tail -n 3 "$1.out")"
 }
 ev_writes() { grep -c '^write([0-9]*<[^>]*/_workflow/events.jsonl>' "$1.strace"; }
+# history write transactions: SQLite takes the WAL write lock (byte 120 of
+# the -shm file) once per BEGIN IMMEDIATE
+db_commits() { grep -c '^fcntl([0-9]*<[^>]*-shm>, F_SETLK, {l_type=F_WRLCK, l_whence=SEEK_SET, l_start=120,' "$1.strace"; }
 
 # every line parses, one per event: 5 per step (PENDING, RUNNING,
 # attempt_started, attempt_finished, SUCCEEDED) + run_started/run_finished
@@ -68,6 +71,20 @@ if can_strace; then
 	per=$((($(ev_writes c30) - $(ev_writes c10)) / 20))
 	expect_eq "events.jsonl writes/step $per" "events.jsonl writes/step 1"
 	lines_whole ws-c30/context/_workflow/events.jsonl 30
+fi
+t_end
+
+# --- a chain: one history commit per step ---------------------------------
+t_begin history_one_commit_per_chain_step
+# A short step's turn: the previous step's end, this one's RUNNING, its
+# attempt_started and its process group -- committed at the spawn
+# (store_group_started), nothing left for a second commit at the turn's
+# end (attempt_started came after the spawn and made one: 2 per step).
+if can_strace; then
+	per=$((($(db_commits c30) - $(db_commits c10)) / 20))
+	expect_eq "history commits/step $per" "history commits/step 1"
+	expect_eq "$(sqlite3 ws-c30/h.db "SELECT count(*) FROM attempts WHERE finished_at IS NOT NULL AND started_at <= finished_at")" 30
+	expect_eq "$(sqlite3 ws-c30/h.db "SELECT count(*) FROM process_groups WHERE ended_at IS NOT NULL")" 30
 fi
 t_end
 
