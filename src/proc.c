@@ -37,6 +37,7 @@
 #include "evloop.h"
 #include "fsutil.h"
 #include "redact.h"
+#include "spawn.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -51,20 +52,6 @@ extern char **environ;
  * zombie that init is slow to reap, must not hang the runner). */
 #define PROC_KILL_WAIT_MS 1000
 #define PROC_READ_CHUNK 65536
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-enum exec_stage { STAGE_EXEC = 1, STAGE_CHDIR = 2, STAGE_DUP = 3 };
-
-/* Why the child could not exec: written by the child into the parent's
- * memory (CLONE_VM), read by the parent once the child has exec'd or
- * exited (CLONE_VFORK). stage 0: the exec succeeded. */
-struct exec_report {
-	int stage;
-	int err;
-};
 
 struct proc {
 	struct evloop *l;
@@ -90,6 +77,8 @@ struct proc {
 	uint64_t t_timeout, t_escalate, t_linger, t_killwait, t_recheck;
 	int64_t recheck_ms;
 
+	struct spawn *spawn;       /* until reaped: why the exec failed, if it did */
+	char *cmd, *cwd;           /* for that message */
 	int reaped;
 	int level;     /* signals sent so far: 0 none, 1 SIGINT, 2 SIGTERM, 3 SIGKILL */
 	int finishing; /* finish() has begun */
@@ -323,158 +312,6 @@ void proc_kill_all(void)
 		kill(-unreaped[i], SIGKILL);
 }
 
-/* ---- the child side ----
- *
- * The child is started with clone(CLONE_VM | CLONE_VFORK): it runs in the
- * parent's memory, on a stack of its own, while the parent waits until it
- * has called execve() or _exit(). No page tables are copied (a fork of the
- * runner cost ~0.2-0.7 ms here; this is what posix_spawn does inside glibc),
- * and we keep the things posix_spawn cannot do: the report of the stage
- * that failed, the ENOEXEC fallback to /bin/sh, and a place for per-child
- * settings. The report needs no pipe: the child writes it into the plan it
- * shares with the parent (child_plan.rep), which the parent reads once
- * clone() returns -- after the exec or the _exit, never during. Rules for
- * everything below: raw system calls only (no malloc, no stdio, no locks:
- * the parent may hold one), write no memory but the child's own stack,
- * child_plan.rep (and errno, shared with the parent's thread, which the
- * parent does not read after a successful clone), no sanitizer
- * instrumentation (the stack is not one the sanitizers know).
- */
-#define CHILD_FN __attribute__((no_sanitize("address", "undefined")))
-
-static void child_report(volatile struct exec_report *rep, int stage, int err) __attribute__((noreturn));
-CHILD_FN static void child_report(volatile struct exec_report *rep, int stage, int err)
-{
-	rep->err = err;
-	rep->stage = stage;
-	_exit(err == ENOENT ? 127 : 126);
-}
-
-/* Mark every descriptor >= 3 close-on-exec. */
-CHILD_FN static void child_cloexec_from3(void)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return;
-#endif
-	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		char buf[4096];
-		long n;
-		while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
-			for (long off = 0; off < n;) {
-				/* struct linux_dirent64: ino(8) off(8) reclen(2) type(1) name */
-				unsigned short reclen;
-				memcpy(&reclen, buf + off + 16, sizeof(reclen));
-				const char *name = buf + off + 19;
-				int fd = 0, ok = *name != 0;
-				for (const char *c = name; *c; c++) {
-					if (*c < '0' || *c > '9')
-						ok = 0;
-					else
-						fd = fd * 10 + (*c - '0');
-				}
-				if (ok && fd >= 3 && fd != dfd)
-					fcntl(fd, F_SETFD, FD_CLOEXEC);
-				off += reclen;
-			}
-		}
-		close(dfd);
-		return;
-	}
-	struct rlimit rl;
-	long max = 65536;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1048576)
-		max = (long)rl.rlim_cur;
-	for (long fd = 3; fd < max; fd++)
-		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-}
-
-struct child_plan {
-	int in_fd, out_fd, err_fd;
-	volatile struct exec_report rep; /* written by the child, read after clone() returns */
-	const char *cwd;
-	const char *path; /* NULL: lookup failed with lookup_err */
-	int lookup_err;
-	char *const *argv;
-	char *const *envp;
-	char *const *sh_argv; /* for ENOEXEC: /bin/sh path args... */
-	pid_t parent;         /* the runner, for PR_SET_PDEATHSIG */
-};
-
-static int child_run(void *arg) __attribute__((noreturn));
-CHILD_FN static int child_run(void *arg)
-{
-	struct child_plan *cp = arg;
-	setpgid(0, 0);
-	/* No orphans (docs/execution.md): the child dies with the runner, even
-	 * when the runner is SIGKILLed; if it already died, do not start. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != cp->parent)
-		_exit(126);
-	/* All signals are blocked (the parent blocked them before clone): reset
-	 * every disposition first, then unblock, so no handler of ours runs. */
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &dfl, NULL);
-
-	if (dup2(cp->in_fd, 0) < 0 || dup2(cp->out_fd, 1) < 0 || dup2(cp->err_fd, 2) < 0)
-		child_report(&cp->rep, STAGE_DUP, errno);
-	if (cp->cwd && chdir(cp->cwd) < 0)
-		child_report(&cp->rep, STAGE_CHDIR, errno);
-	child_cloexec_from3();
-
-	/* Hook for per-child process settings (e.g. prctl(PR_SET_PDEATHSIG)):
-	 * here, after the descriptors and before the mask is lifted; a failure
-	 * ends with child_report(&cp->rep, <stage>, errno). */
-
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	if (!cp->path)
-		child_report(&cp->rep, STAGE_EXEC, cp->lookup_err);
-	execve(cp->path, cp->argv, cp->envp);
-	if (errno == ENOEXEC)
-		execve("/bin/sh", cp->sh_argv, cp->envp);
-	child_report(&cp->rep, STAGE_EXEC, errno);
-}
-
-/* One stack for every child: the parent is suspended while a child uses it
- * (CLONE_VFORK), and the runner is single-threaded. Allocated once, with a
- * guard page below it; pages the child never touches cost no memory. */
-#define CHILD_STACK_SIZE (256 * 1024)
-static char *child_stack;
-
-/* Start the child; its pid, or -1 with errno. All signals are blocked
- * around it: the child must never run one of our handlers (they would
- * write to our memory), and resets every disposition before unblocking. */
-static pid_t spawn_child(struct child_plan *cp)
-{
-	if (!child_stack) {
-		long page = sysconf(_SC_PAGESIZE);
-		char *m = mmap(NULL, CHILD_STACK_SIZE + (size_t)page, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (m == MAP_FAILED)
-			return -1;
-		mprotect(m, (size_t)page, PROT_NONE);
-		child_stack = m + page;
-	}
-	sigset_t all, old;
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	/* The stack grows down on every architecture Linux runs us on here. */
-	pid_t pid = clone(child_run, child_stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, cp);
-	int e = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	errno = e;
-	return pid;
-}
-
 /* ---- output ---- */
 
 static int open_capture(const char *path, struct wl_err *err);
@@ -593,6 +430,29 @@ static void cancel_timer(struct proc *p, uint64_t *id)
 	*id = 0;
 }
 
+static void describe_exec_failure(struct proc_result *res, const struct spawn_report *r,
+				  const char *cmd, const char *cwd)
+{
+	res->exec_failed = 1;
+	res->exec_errno = r->err;
+	char *msg;
+	struct stat st;
+	if (r->stage == SPAWN_STAGE_CHDIR)
+		msg = xasprintf("cannot change directory to '%s': %s", cwd ? cwd : "", strerror(r->err));
+	else if (r->stage == SPAWN_STAGE_DUP)
+		msg = xasprintf("cannot set up descriptors for '%s': %s", cmd, strerror(r->err));
+	else if (r->err == ENOENT && strchr(cmd, '/') && stat(cmd, &st) == 0)
+		msg = xasprintf("cannot execute '%s': bad interpreter (%s)", cmd, strerror(r->err));
+	else if (r->err == ENOENT)
+		msg = xasprintf("command not found: '%s'", cmd);
+	else if (r->err == EACCES)
+		msg = xasprintf("permission denied: '%s'", cmd);
+	else
+		msg = xasprintf("cannot execute '%s': %s", cmd, strerror(r->err));
+	snprintf(res->exec_error, sizeof(res->exec_error), "%s", msg);
+	free(msg);
+}
+
 static void try_reap(struct proc *p)
 {
 	if (p->reaped)
@@ -605,6 +465,11 @@ static void try_reap(struct proc *p)
 	if (r != p->pid)
 		return;
 	p->reaped = 1;
+	struct spawn_report rep;
+	spawn_finish(p->spawn, &rep);
+	p->spawn = NULL;
+	if (rep.stage != SPAWN_EXECED)
+		describe_exec_failure(&p->res, &rep, p->cmd, p->cwd);
 	if (WIFEXITED(st)) {
 		p->res.exited = 1;
 		p->res.exit_code = WEXITSTATUS(st);
@@ -720,9 +585,13 @@ static void finish(struct proc *p)
 		watch.finished(watch.arg, p->pid);
 	p->on_exit(p->arg, &p->res);
 
+	if (p->spawn)
+		spawn_forget(p->spawn);
 	strbuf_release(&p->out);
 	strbuf_release(&p->tail);
 	free(p->stdin_data);
+	free(p->cmd);
+	free(p->cwd);
 	free(p);
 }
 
@@ -861,28 +730,6 @@ static void on_stdin(void *arg, int fd, short revents)
 
 /* ---- starting ---- */
 
-static void describe_exec_failure(struct proc_result *res, const struct exec_report *r,
-				  const char *cmd, const char *cwd)
-{
-	res->exec_failed = 1;
-	res->exec_errno = r->err;
-	char *msg;
-	struct stat st;
-	if (r->stage == STAGE_CHDIR)
-		msg = xasprintf("cannot change directory to '%s': %s", cwd ? cwd : "", strerror(r->err));
-	else if (r->stage == STAGE_DUP)
-		msg = xasprintf("cannot set up descriptors for '%s': %s", cmd, strerror(r->err));
-	else if (r->err == ENOENT && strchr(cmd, '/') && stat(cmd, &st) == 0)
-		msg = xasprintf("cannot execute '%s': bad interpreter (%s)", cmd, strerror(r->err));
-	else if (r->err == ENOENT)
-		msg = xasprintf("command not found: '%s'", cmd);
-	else if (r->err == EACCES)
-		msg = xasprintf("permission denied: '%s'", cmd);
-	else
-		msg = xasprintf("cannot execute '%s': %s", cmd, strerror(r->err));
-	snprintf(res->exec_error, sizeof(res->exec_error), "%s", msg);
-	free(msg);
-}
 
 static int open_capture(const char *path, struct wl_err *err)
 {
@@ -935,7 +782,6 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 	int in_child = -1, in_parent = -1;
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	char *path = NULL;
-	char **sh_argv = NULL;
 	struct proc *p = NULL;
 
 	if ((spec->stdout_path && capture_dir_ok(spec->stdout_path, err) < 0) ||
@@ -959,37 +805,29 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 		goto fail;
 	}
 
-	struct child_plan cp = {
+	struct spawn_plan plan = {
 		.in_fd = in_child >= 0 ? in_child : devnull_fd, .out_fd = outp[1], .err_fd = errp[1],
-		.cwd = spec->cwd, .argv = spec->argv,
-		.envp = spec->env ? spec->env : environ,
+		.cwd = spec->cwd, .argv = spec->argv, .envp = spec->env,
 	};
-	path = resolve_command(cmd, spec->env, &cp.lookup_err);
-	cp.path = path;
-	size_t argc = 0;
-	while (spec->argv[argc])
-		argc++;
-	sh_argv = xcalloc(argc + 2, sizeof(char *));
-	sh_argv[0] = (char *)"sh";
-	sh_argv[1] = path;
-	for (size_t i = 1; i < argc; i++)
-		sh_argv[i + 1] = spec->argv[i];
-	cp.sh_argv = sh_argv;
-	cp.parent = getpid();
-
-	pid_t pid = spawn_child(&cp);
-	if (pid < 0) {
+	path = resolve_command(cmd, spec->env, &plan.lookup_err);
+	plan.path = path;
+	pid_t pid;
+	struct spawn *sp = spawn_start(&plan, &pid);
+	if (!sp) {
 		err_set(err, "cannot start '%s': clone: %s", cmd, strerror(errno));
 		goto fail;
 	}
-	/* The child called setpgid(0, 0) before the parent resumed (CLONE_VFORK):
-	 * the group exists before anyone can signal it. */
+	/* setpgid() by both sides (spawn.c): the group exists before anyone
+	 * can signal it. */
 	if (watch.spawned)
 		watch.spawned(watch.arg, pid, spec->env);
 
 	p = xcalloc(1, sizeof(*p));
 	p->l = l;
 	p->pid = pid;
+	p->spawn = sp;
+	p->cmd = xstrdup(cmd);
+	p->cwd = spec->cwd ? xstrdup(spec->cwd) : NULL;
 	p->res.start_ms = time_now_ms();
 	p->res.last_output_ms = p->res.start_ms;
 	p->out_fd = outp[0];
@@ -1016,13 +854,6 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);
 
-	/* The child has exec'd or exited (CLONE_VFORK); if it could not exec,
-	 * it left the stage and errno in cp.rep. */
-	if (cp.rep.stage) {
-		struct exec_report rep_msg = {cp.rep.stage, cp.rep.err};
-		describe_exec_failure(&p->res, &rep_msg, cmd, spec->cwd);
-	}
-
 	set_nonblock(p->out_fd);
 	set_nonblock(p->err_fd);
 	evloop_watch_fd(l, p->out_fd, POLLIN, on_pipe, p);
@@ -1043,7 +874,6 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 		p->t_timeout = evloop_add_timer(l, p->res.start_ms + spec->timeout_ms, on_timeout, p);
 	registry_add(p);
 	free(path);
-	free(sh_argv);
 	return p;
 
 fail:;
@@ -1051,7 +881,6 @@ fail:;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close_fd(fds[i]);
 	free(path);
-	free(sh_argv);
 	return NULL;
 }
 

@@ -5,8 +5,8 @@
  * a given buffer), every other descriptor close-on-exec, stdout and stderr
  * captured through pipes into files and memory. Exec failures (command not
  * found, permission denied) reach the parent through the memory the child
- * shares with it until its exec (clone with CLONE_VM | CLONE_VFORK: no
- * pipe) and are reported as such, never as a mysterious exit 127.
+ * shares with it until its exec (spawn.c: no pipe) and are reported as
+ * such, never as a mysterious exit 127.
  *
  * Calling sequence:
  *   1. struct proc_spec spec = PROC_SPEC_INIT; fill argv, env, cwd, paths, callbacks;
@@ -20,9 +20,9 @@
  *      on_exit and on_output are only ever called from the loop, never from
  *      inside proc_start() or proc_stop(); on_exit may start new procs.
  *
- * The child: started with clone(CLONE_VM | CLONE_VFORK) (posix_spawn's
- * primitive: the runner's page tables are not copied), own process group
- * (set by the child before the parent resumes), default
+ * The child: started by spawn.c with clone(CLONE_VM) (the runner's page
+ * tables are not copied, and the runner does not wait for the exec), own
+ * process group (set by both sides before proc_start returns), default
  * dispositions for every signal and an empty signal mask, stdin /dev/null or
  * a pipe fed from stdin_data (non-blocking, through the loop; EPIPE if the
  * child stops reading is not an error), stdout/stderr pipes, every other

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1019,6 +1020,141 @@ static void test_many_concurrent(void)
 	evloop_free(l);
 }
 
+/* ---- spawn (src/spawn.c): no wait for the child's exec ---- */
+
+/* Pin this process (and so its children) to one CPU; returns the old mask. */
+static cpu_set_t pin_one_cpu(void)
+{
+	cpu_set_t old, one;
+	CPU_ZERO(&old);
+	sched_getaffinity(0, sizeof(old), &old);
+	CPU_ZERO(&one);
+	for (size_t c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &old)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	sched_setaffinity(0, sizeof(one), &one);
+	return old;
+}
+
+/* Has pid exec'd? Its memory is then the helper's: /proc/PID/exe names
+ * the executable of the memory the task runs in, switched by the exec
+ * before a vfork parent resumes (its comm is set later, racily). */
+static int has_execed(pid_t pid)
+{
+	char path[64], exe[4096];
+	snprintf(path, sizeof(path), "/proc/%ld/exe", (long)pid);
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	if (n < 0)
+		return 1;   /* gone: it exec'd and exited */
+	exe[n] = 0;
+	return strcmp(exe, helper) == 0;
+}
+
+static void run_all(struct evloop *l, struct outcome *o, int n)
+{
+	int64_t end = time_now_ms() + 60000;
+	int remaining = n;
+	while (remaining > 0 && time_now_ms() < end) {
+		evloop_run_once(l);
+		remaining = 0;
+		for (int i = 0; i < n; i++)
+			remaining += !o[i].done;
+	}
+	CHECK_INT(remaining, 0);
+}
+
+/* On one CPU, a runner that waited for each exec (vfork, posix_spawn)
+ * would never get back from proc_start before its child exec'd. */
+static void test_spawn_does_not_wait_for_exec(void)
+{
+	enum { N = 40 };
+	cpu_set_t old = pin_one_cpu();
+	struct evloop *l = evloop_new();
+	struct outcome *o = xcalloc(N, sizeof(*o));
+	int before_exec = 0;
+	for (int i = 0; i < N; i++) {
+		char *argv[] = {helper, "exit", "0", NULL};
+		struct proc_spec spec;
+		spec_for(&spec, argv, &o[i]);
+		struct wl_err err = WL_ERR_INIT;
+		o[i].p = proc_start(l, &spec, &err);
+		CHECK(o[i].p != NULL);
+		before_exec += !has_execed(proc_pid(o[i].p));
+	}
+	run_all(l, o, N);
+	for (int i = 0; i < N; i++) {
+		CHECK_INT(o[i].res.exec_failed, 0);
+		CHECK_INT(o[i].res.exit_code, 0);
+		oc_release(&o[i]);
+	}
+	printf("  %d of %d spawns returned before their child's exec\n", before_exec, N);
+	CHECK(before_exec > 0);
+	free(o);
+	evloop_free(l);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/* More children before their exec than spawn.c has slots (64), with
+ * every kind of start failure among them: each report reaches its own
+ * child, none is lost or swapped when slots are reused. */
+static void test_spawn_many_before_exec(void)
+{
+	enum { N = 150 };
+	cpu_set_t old = pin_one_cpu();
+	struct evloop *l = evloop_new();
+	struct outcome *o = xcalloc(N, sizeof(*o));
+	char nums[N][16], missing[N][48], want[8192];
+	char *noexec = xasprintf("%s/not-executable", tmpdir);
+	FILE *f = fopen(noexec, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	for (int i = 0; i < N; i++) {
+		snprintf(nums[i], sizeof(nums[i]), "%d", i);
+		snprintf(missing[i], sizeof(missing[i]), "wl-no-such-command-%d", i);
+		char *ok[] = {helper, "print", nums[i], NULL};
+		char *nf[] = {missing[i], NULL};
+		char *na[] = {noexec, NULL};
+		struct proc_spec spec;
+		spec_for(&spec, i % 4 == 1 ? nf : i % 4 == 2 ? na : ok, &o[i]);
+		if (i % 4 == 3)
+			spec.cwd = "/nonexistent/wl-dir";
+		struct wl_err err = WL_ERR_INIT;
+		o[i].p = proc_start(l, &spec, &err);
+		CHECK(o[i].p != NULL);
+	}
+	run_all(l, o, N);
+	for (int i = 0; i < N; i++) {
+		switch (i % 4) {
+		case 0:
+			snprintf(want, sizeof(want), "%d\n", i);
+			CHECK_STR(o[i].out, want);
+			CHECK_INT(o[i].res.exec_failed, 0);
+			break;
+		case 1:
+			snprintf(want, sizeof(want), "command not found: '%s'", missing[i]);
+			CHECK_STR(o[i].res.exec_error, want);
+			CHECK_INT(o[i].res.exit_code, 127);
+			break;
+		case 2:
+			snprintf(want, sizeof(want), "permission denied: '%s'", noexec);
+			CHECK_STR(o[i].res.exec_error, want);
+			CHECK_INT(o[i].res.exit_code, 126);
+			break;
+		default:
+			CHECK(strstr(o[i].res.exec_error, "cannot change directory to '/nonexistent/wl-dir'") != NULL);
+			CHECK_INT(o[i].res.exit_code, 127);
+		}
+		oc_release(&o[i]);
+	}
+	free(noexec);
+	free(o);
+	evloop_free(l);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
 static void stop_timer(void *arg)
 {
 	struct outcome *o = arg;
@@ -1246,6 +1382,8 @@ int main(void)
 	TEST(test_grandchild_holds_stdout);
 	TEST(test_flood_bounded_memory);
 	TEST(test_many_concurrent);
+	TEST(test_spawn_does_not_wait_for_exec);
+	TEST(test_spawn_many_before_exec);
 	TEST(test_stop_from_timer);
 	TEST(test_main_left_group);
 	TEST(test_kill_all);
