@@ -185,6 +185,11 @@ const struct strvec *runner_artifact_errors(const struct runner *r)
 	return &r->artifact_errors;
 }
 
+void runner_flush_events(struct runner *r)
+{
+	artifacts_flush_events(r->ctx);
+}
+
 const char *runner_artifact_error(const struct runner *r)
 {
 	if (r->artifact_error)

@@ -132,3 +132,24 @@ for want in [('run_started', None, None), ('step_state', 'a', 'SUCCEEDED'), ('at
 assert ('run_finished', None, None) not in evs
 PY
 t_end
+
+# --- a notification is sent after its event's line is written ------------
+t_begin events_jsonl_written_before_a_notification
+# run_started is notified in the run's first turn, which then starts 60
+# steps: the command target looks for the event's line in events.jsonl at
+# once. The claim writes the turn's lines so far (as it commits the history),
+# so the line is there -- not only at the end of that long turn.
+mkdir -p wsn
+cat >wsn/look.sh <<'EOF2'
+grep -c '"type":"run_started"' context/_workflow/events.jsonl >seen.txt
+EOF2
+{
+	gen 60 1
+	echo "notify:"
+	echo "  targets:"
+	echo "    look: {type: command, command: sh ./look.sh, timeout: 20s}"
+	echo "  events: [run_started]"
+} >n60.yaml
+"$WL" run n60.yaml -w wsn -q --no-progress --db wsn/h.db >n.out 2>&1 || t_fail "run failed: $(tail -n 3 n.out)"
+expect_eq "$(cat wsn/seen.txt 2>/dev/null)" 1
+t_end
