@@ -248,11 +248,6 @@ int event_file_add(struct event_file *f, const struct wl_event *ev, struct wl_er
 	return f->buf.len >= EVENT_FILE_MAX ? event_file_flush(f, err) : 0;
 }
 
-size_t event_file_pending(const struct event_file *f)
-{
-	return f ? f->buf.len : 0;
-}
-
 /* One write on an O_APPEND descriptor: a turn's lines never interleave with
  * another writer's. A write cut short is undone back to the end of its last
  * whole line -- the file's size then, less the cut line's part written

@@ -107,8 +107,6 @@ struct event_file *event_file_open(const char *path, struct wl_err *err);
 /* Buffer ev's line; -1 + err only when a full buffer had to be flushed and that failed. */
 int event_file_add(struct event_file *f, const struct wl_event *ev, struct wl_err *err);
 int event_file_flush(struct event_file *f, struct wl_err *err);
-/* Lines buffered, not yet written (0 after a flush). */
-size_t event_file_pending(const struct event_file *f);
 int event_file_close(struct event_file *f, struct wl_err *err);
 /*
  * The inverse, for tools that replay events.jsonl lines: fills *ev from obj
