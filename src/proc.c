@@ -88,6 +88,9 @@ struct proc {
 static struct proc *live_head;
 static struct proc_watch watch;    /* reaper.h's hooks, or none */
 static pid_t *unreaped;            /* main pids given up on after SIGKILL */
+static int batch_depth;            /* proc_batch_begin() without its end */
+static int batch_started;          /* procs started in the batch */
+static struct proc *batch_last;    /* the last of them (none finishes during a batch) */
 static size_t nunreaped, aunreaped;
 
 static void proc_check(struct proc *p);
@@ -812,7 +815,7 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 	path = resolve_command(cmd, spec->env, &plan.lookup_err);
 	plan.path = path;
 	pid_t pid;
-	struct spawn *sp = spawn_start(&plan, &pid);
+	struct spawn *sp = spawn_start(&plan, batch_depth == 0, &pid);
 	if (!sp) {
 		err_set(err, "cannot start '%s': clone: %s", cmd, strerror(errno));
 		goto fail;
@@ -874,6 +877,10 @@ struct proc *proc_start(struct evloop *l, const struct proc_spec *spec, struct w
 		p->t_timeout = evloop_add_timer(l, p->res.start_ms + spec->timeout_ms, on_timeout, p);
 	registry_add(p);
 	free(path);
+	if (batch_depth) {
+		batch_started++;
+		batch_last = p;
+	}
 	return p;
 
 fail:;
@@ -882,6 +889,23 @@ fail:;
 		close_fd(fds[i]);
 	free(path);
 	return NULL;
+}
+
+void proc_batch_begin(void)
+{
+	if (batch_depth++ == 0) {
+		batch_started = 0;
+		batch_last = NULL;
+	}
+}
+
+void proc_batch_end(void)
+{
+	if (batch_depth == 0 || --batch_depth > 0)
+		return;
+	if (batch_started == 1 && batch_last->spawn)
+		spawn_wait_exec(batch_last->spawn);
+	batch_last = NULL;
 }
 
 void proc_stop(struct proc *p)

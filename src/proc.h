@@ -150,6 +150,16 @@ pid_t proc_pid(const struct proc *p);
  * on_exit follows as usual within about a second. */
 void proc_kill_all(void);
 
+/* Starting several children in a row (the runner's scheduling pass):
+ * between proc_batch_begin() and proc_batch_end() proc_start() does not
+ * wait for its child's exec (spawn.h), so a hundred ready steps start as
+ * fast as the runner can clone them; proc_batch_end() then waits for the
+ * exec of a batch's only child, so a chain's next step gets the runner's
+ * CPU at once. Outside a batch every proc_start() waits for the exec.
+ * Batches nest (the outermost decides). */
+void proc_batch_begin(void);
+void proc_batch_end(void);
+
 /*
  * Watching spawns (reaper.h): spawned() right after a child is forked (pgid
  * is its pid and group; env is spec.env, NULL = the runner's own), finished()

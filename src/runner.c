@@ -433,6 +433,7 @@ static void schedule(struct runner *r)
 {
 	int changed;
 	r->in_schedule = 1;
+	proc_batch_begin();
 	do {
 		changed = 0;
 		for (size_t i = 0; i < r->nsteps; i++) {
@@ -472,6 +473,7 @@ static void schedule(struct runner *r)
 			changed = 1;
 		}
 	} while (changed);
+	proc_batch_end();
 	r->in_schedule = 0;
 	if (r->nfinished == r->nsteps)
 		r->done = 1;

@@ -380,7 +380,7 @@ static int must_wait(void)
 
 /* ---- API ---- */
 
-struct spawn *spawn_start(const struct spawn_plan *plan, pid_t *pid)
+struct spawn *spawn_start(const struct spawn_plan *plan, int wait_exec, pid_t *pid)
 {
 	char *const *envp = plan->envp ? plan->envp : environ;
 	size_t argc, envc;
@@ -399,7 +399,7 @@ struct spawn *spawn_start(const struct spawn_plan *plan, pid_t *pid)
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	int flags = CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD | (must_wait() ? CLONE_VFORK : 0);
+	int flags = CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD | (wait_exec || must_wait() ? CLONE_VFORK : 0);
 	/* The stack grows down on every architecture Linux runs us on here. */
 	pid_t p = clone(child_run, s->map + page_size() + SLOT_STACK, flags, s->plan, NULL, NULL, &s->word);
 	int e = errno;
@@ -421,12 +421,17 @@ struct spawn *spawn_start(const struct spawn_plan *plan, pid_t *pid)
 	return sp;
 }
 
-void spawn_finish(struct spawn *sp, struct spawn_report *rep)
+void spawn_wait_exec(struct spawn *sp)
 {
-	if (sp->slot) {   /* reaped, so exec'd or exited: the word is clear by now */
+	if (sp->slot) {
 		slot_wait(sp->slot);
 		slot_reclaim(sp->slot);
 	}
+}
+
+void spawn_finish(struct spawn *sp, struct spawn_report *rep)
+{
+	spawn_wait_exec(sp);   /* reaped, so exec'd or exited: the word is clear by now */
 	*rep = sp->rep;
 	free(sp);
 }

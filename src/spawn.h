@@ -15,11 +15,17 @@
  * exec failed (the stage, errno) is left in the slot and kept in the
  * child's handle until the caller asks for it, after reaping the child.
  *
- * On architectures without the raw system calls here (not x86-64 or
- * arm64) the clone also has CLONE_VFORK: the runner waits for the exec.
+ * A caller that starts one child and has nothing else to start lets it
+ * exec first (wait_exec, or spawn_wait_exec() later): the runner sleeps,
+ * so the child gets the runner's CPU at once instead of queueing behind
+ * the runner's own work -- the latency of a chain of steps. On
+ * architectures without the raw system calls here (not x86-64 or arm64),
+ * and under valgrind, every spawn waits for the exec (CLONE_VFORK).
  *
  * Calling sequence:
- *   struct spawn *sp = spawn_start(&plan, &pid);  -- NULL + errno: nothing started
+ *   struct spawn *sp = spawn_start(&plan, wait_exec, &pid);  -- NULL + errno:
+ *                                  nothing started
+ *   spawn_wait_exec(sp);         -- optional: until the child has exec'd or exited
  *   ... the child runs; the caller reaps it (waitpid) ...
  *   spawn_finish(sp, &report);   -- after the reap: why the exec failed, if it did;
  *                                   frees sp
@@ -49,7 +55,8 @@ struct spawn_plan {
 
 struct spawn;
 
-struct spawn *spawn_start(const struct spawn_plan *plan, pid_t *pid);
+struct spawn *spawn_start(const struct spawn_plan *plan, int wait_exec, pid_t *pid);
+void spawn_wait_exec(struct spawn *sp);
 void spawn_finish(struct spawn *sp, struct spawn_report *rep);
 void spawn_forget(struct spawn *sp);
 

@@ -1065,16 +1065,18 @@ static void run_all(struct evloop *l, struct outcome *o, int n)
 	CHECK_INT(remaining, 0);
 }
 
-/* On one CPU, a runner that waited for each exec (vfork, posix_spawn)
- * would never get back from proc_start before its child exec'd. */
-static void test_spawn_does_not_wait_for_exec(void)
+/* Start N helpers on one CPU, in a batch or not; how many proc_start()
+ * calls returned before their child had exec'd, and whether the last child
+ * had exec'd once the batch ended. */
+static int spawn_round(int n, int batch, int *last_execed)
 {
-	enum { N = 40 };
 	cpu_set_t old = pin_one_cpu();
 	struct evloop *l = evloop_new();
-	struct outcome *o = xcalloc(N, sizeof(*o));
+	struct outcome *o = xcalloc((size_t)n, sizeof(*o));
 	int before_exec = 0;
-	for (int i = 0; i < N; i++) {
+	if (batch)
+		proc_batch_begin();
+	for (int i = 0; i < n; i++) {
 		char *argv[] = {helper, "exit", "0", NULL};
 		struct proc_spec spec;
 		spec_for(&spec, argv, &o[i]);
@@ -1083,17 +1085,44 @@ static void test_spawn_does_not_wait_for_exec(void)
 		CHECK(o[i].p != NULL);
 		before_exec += !has_execed(proc_pid(o[i].p));
 	}
-	run_all(l, o, N);
-	for (int i = 0; i < N; i++) {
+	pid_t last = proc_pid(o[n - 1].p);
+	if (batch)
+		proc_batch_end();
+	*last_execed = has_execed(last);
+	run_all(l, o, n);
+	for (int i = 0; i < n; i++) {
 		CHECK_INT(o[i].res.exec_failed, 0);
 		CHECK_INT(o[i].res.exit_code, 0);
 		oc_release(&o[i]);
 	}
-	printf("  %d of %d spawns returned before their child's exec\n", before_exec, N);
-	CHECK(before_exec > 0);
 	free(o);
 	evloop_free(l);
 	sched_setaffinity(0, sizeof(old), &old);
+	return before_exec;
+}
+
+/* In a batch (the runner's scheduling pass), on one CPU: a runner that
+ * waited for each exec (vfork, posix_spawn) would never get back from
+ * proc_start before its child exec'd. */
+static void test_spawn_batch_does_not_wait_for_exec(void)
+{
+	int last_execed;
+	int n = spawn_round(40, 1, &last_execed);
+	printf("  batch: %d of 40 spawns returned before their child's exec\n", n);
+	CHECK(n > 0);
+}
+
+/* Outside a batch every spawn waits for its exec; a batch of one waits
+ * at its end (a chain's next step gets the CPU at once). */
+static void test_spawn_single_waits_for_exec(void)
+{
+	int last_execed;
+	CHECK_INT(spawn_round(10, 0, &last_execed), 0);
+	CHECK_INT(last_execed, 1);
+	for (int i = 0; i < 10; i++) {
+		spawn_round(1, 1, &last_execed);
+		CHECK_INT(last_execed, 1);
+	}
 }
 
 /* More children before their exec than spawn.c has slots (64), with
@@ -1111,6 +1140,7 @@ static void test_spawn_many_before_exec(void)
 	CHECK(f != NULL);
 	if (f)
 		fclose(f);
+	proc_batch_begin();
 	for (int i = 0; i < N; i++) {
 		snprintf(nums[i], sizeof(nums[i]), "%d", i);
 		snprintf(missing[i], sizeof(missing[i]), "wl-no-such-command-%d", i);
@@ -1125,6 +1155,7 @@ static void test_spawn_many_before_exec(void)
 		o[i].p = proc_start(l, &spec, &err);
 		CHECK(o[i].p != NULL);
 	}
+	proc_batch_end();
 	run_all(l, o, N);
 	for (int i = 0; i < N; i++) {
 		switch (i % 4) {
@@ -1382,7 +1413,8 @@ int main(void)
 	TEST(test_grandchild_holds_stdout);
 	TEST(test_flood_bounded_memory);
 	TEST(test_many_concurrent);
-	TEST(test_spawn_does_not_wait_for_exec);
+	TEST(test_spawn_batch_does_not_wait_for_exec);
+	TEST(test_spawn_single_waits_for_exec);
 	TEST(test_spawn_many_before_exec);
 	TEST(test_stop_from_timer);
 	TEST(test_main_left_group);
