@@ -170,6 +170,17 @@ static void flush_history(void *arg, int will_wait)
 	store_flush(arg, &err);   /* a failure shows as a sink warning */
 }
 
+/* The run's start is committed before any of its processes starts (a
+ * preflight check, the first step): a runner SIGKILLed right after a spawn,
+ * before that turn's commit, still leaves its run on record (RUNNING, then
+ * CRASHED), not a step that ran for a run history never saw. One commit per
+ * run; a failure shows as a sink warning. */
+static void commit_run_start(void *store, const struct wl_event *ev)
+{
+	if (ev->type == EV_RUN_STARTED)
+		flush_history(store, 0);
+}
+
 static void warn_once(void *ctx, const char *msg)
 {
 	fprintf(stderr, "waitloop: warning: %s: %s\n", (const char *)ctx, msg);
@@ -657,6 +668,7 @@ static int run_main(int argc, char **argv, int roboppi)
 	hb = (struct heartbeat){runner_loop(r), store, runner_run_id(r), 0};
 	store_set_warn(store, warn_once, "history");
 	bus_subscribe(runner_bus(r), store_sink, store);
+	bus_subscribe(runner_bus(r), commit_run_start, store);
 	/* One transaction per loop round, not per event (docs/history.md). */
 	store_set_batching(store, 1);
 	evloop_on_idle(runner_loop(r), flush_history, store);

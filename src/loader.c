@@ -60,7 +60,7 @@ static const char *const POLICY_KEYS[] = {
 	"mode", "max_wait", "interval", "backoff", "target", "probe", "probe_timeout",
 	"classify", "builtin", "rules", "terminal_patterns", "stall_threshold", "progress_deadline",
 	"ignore_fields", "no_output_timeout", "on_terminal", "on_stall", "grace",
-	"fingerprint_prefix", NULL};
+	"child_grace", "fingerprint_prefix", NULL};
 static const char *const BACKOFF_KEYS[] = {"factor", "max_interval", NULL};
 static const char *const RULE_KEYS[] = {
 	"match", "field", "equals", "after", "class", "fingerprint", "hint", NULL};
@@ -397,9 +397,9 @@ static struct pattern *get_regex(struct ld *ld, const struct ynode *at, const ch
 	return p;
 }
 
-/* A list of regexes: the strings in out; with keep (terminal_patterns), their
- * compiled code beside them (*nkeep == out->n), else (redact, which the
- * redactor compiles for itself) only checked. */
+/* A list of regexes (terminal_patterns, redact): the strings in out, their
+ * compiled code beside them in *keep (*nkeep == out->n), shared from there
+ * (pattern_ref) by whoever uses them. */
 static void get_regex_list(struct ld *ld, const struct ynode *k, const struct ynode *v, struct strvec *out,
 			   struct pattern ***keep, size_t *nkeep)
 {
@@ -407,24 +407,16 @@ static void get_regex_list(struct ld *ld, const struct ynode *k, const struct yn
 	get_strlist(ld, k, v, out, 0);
 	if (!v || v->kind != YNODE_SEQUENCE)
 		return;
-	if (keep) {
-		*keep = xrealloc(*keep, (out->n ? out->n : 1) * sizeof(**keep));
-		for (size_t i = *nkeep; i < out->n; i++)
-			(*keep)[i] = NULL;
-	}
+	*keep = xrealloc(*keep, (out->n ? out->n : 1) * sizeof(**keep));
+	for (size_t i = *nkeep; i < out->n; i++)
+		(*keep)[i] = NULL;
 	size_t j = before;
 	for (size_t i = 0; i < v->n && j < out->n; i++) {
 		const struct ynode *it = v->items[i];
 		if (!is_scalar(it) || it->type != YSCALAR_STR)
 			continue;
-		struct pattern *p = get_regex(ld, it, out->v[j]);
-		if (keep)
-			(*keep)[j] = p;
-		else
-			pattern_unref(p);
-		j++;
-		if (keep)
-			*nkeep = j;
+		(*keep)[j] = get_regex(ld, it, out->v[j]);
+		*nkeep = ++j;
 	}
 }
 
@@ -655,6 +647,8 @@ static void load_policy(struct ld *ld, const struct ynode *k, const struct ynode
 			p->on_stall = (enum wl_on_abort)get_enum(ld, pk, pv, ON_ABORT_NAMES);
 		else if (!strcmp(name, "grace"))
 			get_duration(ld, pk, pv, 0, &p->grace);
+		else if (!strcmp(name, "child_grace"))
+			get_duration(ld, pk, pv, 1, &p->child_grace);
 		else if (!strcmp(name, "fingerprint_prefix"))
 			p->fingerprint_prefix = get_str(ld, pk, pv);
 		else
@@ -1880,7 +1874,7 @@ static struct wl_workflow *load_root(struct ld *ld, const struct ynode *root)
 					check_path(ld, v->items[j], "db", wf->history_db);
 		}
 		else if (!strcmp(name, "redact"))
-			get_regex_list(ld, k, v, &wf->redact, NULL, NULL);
+			get_regex_list(ld, k, v, &wf->redact, &wf->redact_re, &wf->nredact_re);
 		else if (!strcmp(name, "workers"))
 			load_workers(ld, k, v);
 		else if (!strcmp(name, "sentinel"))

@@ -101,7 +101,7 @@ struct clean_cache {
 };
 
 struct redactor {
-	struct pattern *extra;
+	struct pattern **extra;   /* the workflow's `redact` patterns, shared (pattern_ref) */
 	size_t nextra;
 	struct strvec literals;   /* sorted longest first when used */
 	struct strvec sources;    /* the extra patterns as written */
@@ -148,24 +148,38 @@ static int name_is_secret(const char *name, size_t len)
 
 void redactor_add_env(struct redactor *r, const struct strvec *env);
 
-struct redactor *redactor_new(const struct strvec *extra_patterns, const struct strvec *env,
-			      struct wl_err *err)
+struct redactor *redactor_new_shared(struct pattern *const *patterns, size_t npatterns, const struct strvec *env)
 {
 	struct redactor *r = xcalloc(1, sizeof(*r));
 	r->clean = xcalloc(1, sizeof(*r->clean));
-	if (extra_patterns && extra_patterns->n) {
-		r->extra = xcalloc(extra_patterns->n, sizeof(*r->extra));
-		for (size_t i = 0; i < extra_patterns->n; i++) {
-			if (pattern_compile(&r->extra[i], extra_patterns->v[i], err) < 0) {
-				err_prefix(err, "redact pattern %zu", i + 1);
-				redactor_free(r);
-				return NULL;
-			}
-			r->nextra++;
-			strvec_push(&r->sources, extra_patterns->v[i]);
+	if (npatterns) {
+		r->extra = xcalloc(npatterns, sizeof(*r->extra));
+		for (size_t i = 0; i < npatterns; i++) {
+			r->extra[r->nextra++] = pattern_ref(patterns[i]);
+			strvec_push(&r->sources, patterns[i]->source);
 		}
 	}
 	redactor_add_env(r, env);
+	return r;
+}
+
+struct redactor *redactor_new(const struct strvec *extra_patterns, const struct strvec *env,
+			      struct wl_err *err)
+{
+	size_t n = extra_patterns ? extra_patterns->n : 0;
+	struct pattern **pats = n ? xcalloc(n, sizeof(*pats)) : NULL;
+	struct redactor *r = NULL;
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (!(pats[i] = pattern_new(extra_patterns->v[i], err))) {
+			err_prefix(err, "redact pattern %zu", i + 1);
+			goto out;
+		}
+	r = redactor_new_shared(pats, n, env);
+out:
+	while (i-- > 0)
+		pattern_unref(pats[i]);
+	free(pats);
 	return r;
 }
 
@@ -174,7 +188,7 @@ void redactor_free(struct redactor *r)
 	if (!r)
 		return;
 	for (size_t i = 0; i < r->nextra; i++)
-		pattern_free(&r->extra[i]);
+		pattern_unref(r->extra[i]);
 	free(r->extra);
 	strvec_clear(&r->literals);
 	strvec_clear(&r->sources);
@@ -580,7 +594,7 @@ static void redact_pass(const struct redactor *r, char **text)
 		}
 	free(lower);
 	for (size_t i = 0; i < r->nextra; i++)
-		replace_pattern(text, &r->extra[i], 0);
+		replace_pattern(text, r->extra[i], 0);
 }
 
 static const struct redactor *builtin_redactor(void)

@@ -30,7 +30,10 @@
  * truncations are taken from its output.
  *
  * Calling sequence:
- *   struct redactor *r = redactor_new(&wf->redact, &env, &err);  -- env: NAME=VALUE
+ *   struct redactor *r = redactor_new_shared(wf->redact_re, wf->nredact_re, &env);
+ *                        -- a run: the workflow's patterns as the loader compiled them
+ *   struct redactor *r = redactor_new(&patterns, &env, &err);  -- from text (REDACT_ENV, tests)
+ *                        -- env: NAME=VALUE
  *   char *safe = redact_text(r, text);   -- caller frees; r may be NULL (built-ins only)
  *   redact_json(r, obj);                 -- in place: every string value; any value under a secret-named key
  *   struct redact_stream *rs = redact_stream_new(r);
@@ -58,9 +61,16 @@
 
 struct redactor;
 struct redact_stream;
+struct pattern;
 
+/* The extra patterns compiled here (each one once); NULL + err when one is
+ * invalid. */
 struct redactor *redactor_new(const struct strvec *extra_patterns, const struct strvec *env,
 			      struct wl_err *err);
+/* The extra patterns already compiled (pattern_new(): the loader's
+ * wf->redact_re), shared with pattern_ref(), not compiled again: the
+ * redactor holds a reference to each, the caller keeps its own. */
+struct redactor *redactor_new_shared(struct pattern *const *patterns, size_t npatterns, const struct strvec *env);
 void redactor_free(struct redactor *r);
 /* Add literal secret values later (e.g. --set API_TOKEN=...). */
 void redactor_add_literal(struct redactor *r, const char *value);

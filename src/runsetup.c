@@ -106,7 +106,10 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 	/* Secrets the redactor must know: every value any child may get -- every
 	 * step's, not the last one per name (the runner's environment, wf env,
 	 * each step's env, --set). */
-	r->rd = redactor_new(&wf->redact, &r->base_env, err);
+	if (wf->nredact_re == wf->redact.n)   /* as loaded: compiled once, by the loader */
+		r->rd = redactor_new_shared(wf->redact_re, wf->nredact_re, &r->base_env);
+	else
+		r->rd = redactor_new(&wf->redact, &r->base_env, err);
 	if (!r->rd)
 		goto fail;
 	for (char **e = environ; e && *e; e++) {   /* shadowed by wf env, still a secret */

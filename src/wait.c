@@ -712,7 +712,7 @@ static int start_child(struct wait *w, enum child_kind kind, char *const *argv, 
 	spec.capture_tail = OUTPUT_CAP;
 	spec.tail_redactor = w->redactor;   /* the boundary: conditions' output is redacted as it comes */
 	spec.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
-	spec.grace_ms = w->pol->grace > 0 ? (w->pol->grace < 2000 ? w->pol->grace : 2000) : 1000;
+	spec.grace_ms = w->pol->child_grace;
 	spec.linger_ms = 500;
 	spec.on_exit = child_exit;
 	spec.arg = ref;

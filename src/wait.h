@@ -35,7 +35,9 @@
  *
  * wait_cancel(w): the run is being cancelled; running condition/probe
  * children are stopped, on_done follows (outcome WAIT_CANCELLED) once they
- * are gone. In guard mode the caller stops the guarded proc itself and still
+ * are gone. The wait's own children (condition, probe, classifier) are
+ * always stopped with settings->p.child_grace, the guarded process with
+ * settings->p.grace. In guard mode the caller stops the guarded proc itself and still
  * calls wait_guard_finish.
  *
  * Condition timing (condition mode): a try runs until it exits or until

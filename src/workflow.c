@@ -95,7 +95,7 @@ void wait_policy_init(struct wl_wait_policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->max_wait = p->interval = p->backoff_max_interval = WL_UNSET;
-	p->probe_timeout = p->no_output_timeout = p->grace = WL_UNSET;
+	p->probe_timeout = p->no_output_timeout = p->grace = p->child_grace = WL_UNSET;
 	p->stall_threshold = WL_UNSET;
 	p->progress_deadline = WL_UNSET;
 }
@@ -173,6 +173,8 @@ void wait_settings_resolve(struct wait_settings *out, const struct wl_wait_polic
 	FILL_INT(progress_deadline, WAIT_DEFAULT_PROGRESS_DEADLINE_MS)
 	FILL_INT(no_output_timeout, WL_UNSET)
 	FILL_INT(grace, WAIT_DEFAULT_GRACE_MS)
+	FILL_INT(child_grace, dst->grace <= 0 ? WAIT_DEFAULT_CHILD_GRACE_NO_GRACE_MS
+			      : dst->grace < WAIT_DEFAULT_CHILD_GRACE_CAP_MS ? dst->grace : WAIT_DEFAULT_CHILD_GRACE_CAP_MS)
 	if (dst->backoff_factor == 0 && defaults)
 		dst->backoff_factor = defaults->backoff_factor;
 	FILL_STR(target)
@@ -431,6 +433,9 @@ void workflow_free(struct wl_workflow *wf)
 	strvec_clear(&wf->notify.events);
 	free(wf->metrics_file);
 	free(wf->history_db);
+	for (size_t i = 0; i < wf->nredact_re; i++)
+		pattern_unref(wf->redact_re[i]);
+	free(wf->redact_re);
 	strvec_clear(&wf->redact);
 	for (int i = 0; i < WORKER_KINDS; i++)
 		strvec_clear(&wf->workers[i].command);

@@ -121,6 +121,7 @@ struct wl_wait_policy {
 	enum wl_on_abort on_terminal;
 	enum wl_on_abort on_stall;
 	int64_t grace;                /* ms */
+	int64_t child_grace;          /* ms: stop grace of the wait's own children (condition, probe, classify) */
 	char *fingerprint_prefix;
 	struct wl_pos pos;
 };
@@ -147,6 +148,10 @@ struct wait_settings {
 #define WAIT_DEFAULT_STALL_THRESHOLD 6
 #define WAIT_DEFAULT_PROGRESS_DEADLINE_MS (10 * 60 * 1000)
 #define WAIT_DEFAULT_GRACE_MS 5000
+/* child_grace: the policy's grace, at most this (a wait's condition or probe
+ * is stopped sooner than the work it guards), or the second when grace is 0 */
+#define WAIT_DEFAULT_CHILD_GRACE_CAP_MS 2000
+#define WAIT_DEFAULT_CHILD_GRACE_NO_GRACE_MS 1000
 /* a completion_check without timeout: the step's timeout / 4, at least this (workflow_check_timeout()) */
 #define WAIT_CHECK_TIMEOUT_MIN_MS 1000
 
@@ -381,7 +386,10 @@ struct wl_workflow {
 	char *metrics_file;
 	int64_t metrics_refresh;          /* ms; 0 = default (15 s) */
 	char *history_db;
-	struct strvec redact;
+	struct strvec redact;         /* extra secret patterns as written */
+	struct pattern **redact_re;   /* redact compiled once by the loader, shared with the run's
+					 redactor (redactor_new_shared) */
+	size_t nredact_re;            /* == redact.n once compiled */
 	struct wl_worker_cmd workers[WORKER_KINDS];  /* indexed by enum wl_worker */
 	struct strvec agent_catalogs; /* absolute paths of the agent catalogs found (agentcat.h) */
 	struct wl_step *steps;        /* in file order */

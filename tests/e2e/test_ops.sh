@@ -307,6 +307,40 @@ expect_eq "$(sql c.db "SELECT group_concat(workflow || ':' || status, ',') FROM 
 expect_contains c.txt CRASHED
 t_end
 
+# The same, killed in the narrowest place: right after the runner started the
+# step's process, before it committed that turn. strace holds the runner 1 s
+# after each clone (the child runs on meanwhile and writes its pid): the run
+# must already be on record, its start committed before any process of the
+# run started (docs/history.md "Durability").
+t_begin ops_run_on_record_before_its_first_process
+if ! command -v strace >/dev/null 2>&1; then
+	t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
+elif ! strace -o /dev/null true 2>/dev/null; then
+	t_skip "strace cannot trace here (ptrace not permitted)"
+else
+	mkdir -p ws-k
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -o k.strace \
+		-e trace=clone,clone3,vfork -e inject=clone,clone3,vfork:delay_exit=1000000 \
+		"$WL" run long.yaml -w ws-k --db k.db -q >/dev/null 2>&1 &
+	spid=$!
+	rpid=
+	for _ in $(seq 100); do
+		rpid=$(cat "/proc/$spid/task/$spid/children" 2>/dev/null)
+		rpid=${rpid%% *}
+		[ -n "$rpid" ] && [ -s ws-k/sleeper.pid ] && break
+		sleep 0.1
+	done
+	[ -s ws-k/sleeper.pid ] || t_fail "the step never started"
+	[ -n "$rpid" ] && kill -KILL "$rpid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	kill -KILL "$(cat ws-k/sleeper.pid 2>/dev/null)" 2>/dev/null
+	grep -q 'DELAYED' k.strace || t_fail "strace did not hold the runner after its clone: $(head -c 300 k.strace)"
+	expect_eq "$(sql k.db "SELECT count(*) || ':' || group_concat(status) FROM runs")" "1:RUNNING"
+	"$WL" history --db k.db >k.txt 2>&1
+	expect_contains k.txt CRASHED
+fi
+t_end
+
 t_begin ops_history_db_errors_exit_2
 mkdir -p ws-e dbdir
 "$WL" run quick.yaml -w ws-e --db /dev/null/x.db >e1.out 2>e1.err

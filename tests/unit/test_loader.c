@@ -9,7 +9,11 @@
 
 #include "harness.h"
 #include "loader.h"
+#include "pattern.h"
+#include "redact.h"
+#include "runner.h"
 #include "strbuf.h"
+#include "xalloc.h"
 #include "yamlnode.h"
 
 /* All diagnostics as "L:C: level: msg\n" lines. Caller frees. */
@@ -134,6 +138,7 @@ static void test_error_messages_verbatim(void)
 		 "6:15: error: invalid regular expression 'a(b': missing closing parenthesis"},
 		{HDR "wait_policy:\n  terminal_patterns: ['a(b']\n" STEP,
 		 "5:23: error: invalid regular expression 'a(b': missing closing parenthesis"},
+		{HDR "wait_policy: {child_grace: 0s}\n" STEP, "4:28: error: 'child_grace' must be greater than 0"},
 		{HDR "redact: ['a(b']\n" STEP, "4:10: error: invalid regular expression 'a(b': missing closing parenthesis"},
 		{HDR "metrics: {file: ../m.prom}\n" STEP, "4:17: error: 'file' must not leave the workspace ('..' in '../m.prom')"},
 		{HDR "history: {db: ../h.db}\n" STEP, "4:15: error: 'db' must not leave the workspace ('..' in '../h.db')"},
@@ -733,7 +738,29 @@ static void test_resolved_defaults(void)
 		CHECK_INT(p->probe_timeout, WAIT_DEFAULT_PROBE_TIMEOUT_MS);
 		CHECK_INT(p->progress_deadline, WAIT_DEFAULT_PROGRESS_DEADLINE_MS);
 		CHECK_INT(p->grace, WAIT_DEFAULT_GRACE_MS);
+		CHECK_INT(p->child_grace, WAIT_DEFAULT_CHILD_GRACE_CAP_MS);   /* grace 5s, capped */
 		CHECK_INT(p->mode, WAIT_MODE_TIMEOUT_ONLY);
+	}
+	workflow_free(wf);
+	/* child_grace: written (the use, then the workflow level), else the
+	 * resolved grace capped at 2 s, or 1 s when grace is 0 */
+	wf = load(HDR "wait_policy:\n  child_grace: 3s\n"
+		  "steps:\n  a:\n    wait: {condition: 'true'}\n"
+		  "  b:\n    wait: {condition: 'true'}\n    wait_policy: {child_grace: 250ms}\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		CHECK_INT(wf->steps[0].wait_settings->p.child_grace, 3000);
+		CHECK_INT(wf->steps[1].wait_settings->p.child_grace, 250);
+		CHECK_INT(wf->steps[1].wait_settings->p.grace, WAIT_DEFAULT_GRACE_MS);
+	}
+	workflow_free(wf);
+	wf = load(HDR "wait_policy:\n  grace: 0s\n"
+		  "steps:\n  a:\n    wait: {condition: 'true'}\n"
+		  "  b:\n    wait: {condition: 'true'}\n    wait_policy: {grace: 700ms}\n", &el);
+	CHECK(wf != NULL);
+	if (wf) {
+		CHECK_INT(wf->steps[0].wait_settings->p.child_grace, WAIT_DEFAULT_CHILD_GRACE_NO_GRACE_MS);
+		CHECK_INT(wf->steps[1].wait_settings->p.child_grace, 700);
 	}
 	workflow_free(wf);
 	wf = load(HDR "steps:\n  s:\n    worker: CUSTOM\n    instructions: echo hi\n    timeout: 30s\n"
@@ -782,6 +809,51 @@ static void test_resolved_defaults(void)
 	errlist_release(&el);
 }
 
+/* The workflow's `redact` patterns are compiled once, by the loader (which
+ * checks them), and the run's redactor shares that code: loading and setting
+ * up a run compile each pattern once, and the run redacts with them. */
+static void test_redact_compiled_once(void)
+{
+	struct errlist el = ERRLIST_INIT;
+	struct wl_err err = WL_ERR_INIT;
+	CHECK(redact_builtins_check(&err) == 0);   /* the built-ins compiled beforehand: not counted below */
+	unsigned long before = pattern_compiles();
+	struct wl_workflow *wf = load(HDR "redact: ['corp-[0-9]{6}', '(?i)internal-id:[a-z]+']\n" STEP, &el);
+	CHECK(wf != NULL);
+	if (!wf) {
+		errlist_release(&el);
+		return;
+	}
+	CHECK_INT((int)(pattern_compiles() - before), 2);
+	CHECK_INT((int)wf->nredact_re, 2);
+	char tmpl[] = "/tmp/wl-test-loader.XXXXXX";
+	char *ws = mkdtemp(tmpl);
+	CHECK(ws != NULL);
+	struct run_options o = RUN_OPTIONS_INIT;
+	o.workspace = ws;
+	before = pattern_compiles();
+	struct runner *r = ws ? runner_new(wf, &o, &err) : NULL;
+	CHECK(r != NULL);
+	CHECK_INT((int)(pattern_compiles() - before), 0);   /* the run's redactor compiled nothing */
+	if (r) {
+		char *out = redact_text(runner_redactor(r), "build corp-123456 by INTERNAL-ID:abc ok");
+		CHECK_STR(out, "build [REDACTED] by [REDACTED] ok");
+		free(out);
+		char *exp = redactor_export(runner_redactor(r));   /* children get the patterns as written */
+		CHECK_CONTAINS(exp, "\"patterns\":[\"corp-[0-9]{6}\",\"(?i)internal-id:[a-z]+\"]");
+		free(exp);
+	}
+	runner_free(r);
+	workflow_free(wf);   /* the redactor's references are gone: the last unref frees */
+	if (ws) {
+		char *cmd = xasprintf("rm -rf '%s'", ws);
+		CHECK(system(cmd) == 0);
+		free(cmd);
+	}
+	CHECK_INT((int)el.nerrors, 0);
+	errlist_release(&el);
+}
+
 static void test_safe_names(void)
 {
 	CHECK(loader_safe_name("build"));
@@ -816,6 +888,7 @@ int main(void)
 	TEST(test_roboppi_custom_workflow);
 	TEST(test_yamlnode_positions);
 	TEST(test_resolved_defaults);
+	TEST(test_redact_compiled_once);
 	TEST(test_safe_names);
 	return tests_done();
 }

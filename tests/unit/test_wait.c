@@ -251,6 +251,10 @@ struct cancel_run {
 	struct wait *w;
 	int done;
 	enum wait_outcome outcome;
+	struct evloop *loop;
+	const char *ready;        /* cancel once this file exists (do_cancel_when_ready) */
+	int64_t give_up_ms;
+	int64_t cancelled_ms;
 };
 
 static void cancel_done(void *arg, const struct wait_result *res)
@@ -289,6 +293,64 @@ static void test_cancel(void)
 	CHECK(time_now_ms() - t0 < 60000);   /* the 10 min condition was stopped */
 	evloop_free(l);
 	wait_settings_release(&pol);
+}
+
+/* Cancel once the condition said it is ready (it has set up its traps),
+ * checking every 20 ms; give up (cancel anyway) at give_up_ms. */
+static void do_cancel_when_ready(void *arg)
+{
+	struct cancel_run *c = arg;
+	if (!fs_exists(c->ready) && time_now_ms() < c->give_up_ms) {
+		evloop_add_timer(c->loop, time_now_ms() + 20, do_cancel_when_ready, c);
+		return;
+	}
+	CHECK(fs_exists(c->ready));
+	c->cancelled_ms = time_now_ms();
+	wait_cancel(c->w);
+}
+
+/* The wait's own children stop with the policy's child_grace (a setting of
+ * the defaults table, not a rule of the engine): a condition that ignores
+ * SIGINT gets SIGTERM only child_grace after it, here 3 s (the old fixed
+ * cap was 2 s). A lower bound: it cannot flake on a slow machine. */
+static void test_cancel_child_grace(void)
+{
+	struct wl_wait_policy use;
+	wait_policy_init(&use);
+	use.interval = 100;
+	use.max_wait = 60000;
+	use.child_grace = 3000;
+	struct wait_settings pol;
+	wait_settings_resolve(&pol, &use, NULL, 60000);
+	wait_policy_release(&use);
+	CHECK_INT(pol.p.child_grace, 3000);
+	CHECK_INT(pol.p.grace, WAIT_DEFAULT_GRACE_MS);
+	char *ready = xasprintf("%s/child-grace.ready", tmpdir);
+	char *cond = xasprintf("trap '' INT; : > '%s'; exec sleep 600", ready);
+	struct evloop *l = evloop_new();
+	struct cancel_run c = {.loop = l, .ready = ready, .give_up_ms = time_now_ms() + 60000};
+	struct wait_params p = WAIT_PARAMS_INIT;
+	p.loop = l;
+	p.settings = &pol;
+	p.condition = cond;
+	p.out_dir = tmpdir;
+	p.on_done = cancel_done;
+	p.arg = &c;
+	struct wl_err err = WL_ERR_INIT;
+	c.w = wait_start(&p, &err);
+	CHECK(c.w != NULL);
+	evloop_add_timer(l, time_now_ms() + 20, do_cancel_when_ready, &c);
+	evloop_run(l, &c.done);
+	int64_t took = time_now_ms() - c.cancelled_ms;
+	CHECK_INT(c.outcome, WAIT_CANCELLED);
+	if (took < 2950 || took > 60000)
+		fprintf(stderr, "  cancel to done: %lld ms (child_grace 3000)\n", (long long)took);
+	CHECK(took >= 2950);    /* SIGINT ignored: SIGTERM came child_grace later */
+	CHECK(took < 60000);    /* ... and it came (not the 10 min sleep) */
+	evloop_free(l);
+	wait_settings_release(&pol);
+	free(cond);
+	free(ready);
 }
 
 /* The schedule on a fake clock: each observation is due one interval after
@@ -402,6 +464,7 @@ int main(void)
 	TEST(test_guard_max_wait);
 	TEST(test_bounded_memory);
 	TEST(test_cancel);
+	TEST(test_cancel_child_grace);
 	TEST(test_start_errors);
 	TEST(test_derive_name);
 	TEST(test_schedule_backoff_fake_clock);
