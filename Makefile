@@ -18,6 +18,8 @@ DEB_PKGS   := build-essential pkg-config libyaml-dev libcjson-dev libgit2-dev li
               sqlite3 python3 python3-jsonschema python3-yaml shellcheck git procps clang \
               libclang-rt-dev man-db time
 DEB_TEST_PKGS := prometheus postgresql libxml2-utils zsh chromium strace
+# make bench: perf for the runner's CPU per step (bench/vs-roboppi.sh prints "-" without it)
+DEB_BENCH_PKGS := linux-perf
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wimplicit-fallthrough -Wno-unused-parameter \
@@ -136,8 +138,9 @@ run: deps
 	@$(MAKE) --no-print-directory build/waitloop
 	@bash workflows/demo/run-demo.sh
 
-bench: deps
-	@$(MAKE) --no-print-directory build/waitloop
+bench:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEB_BENCH_PKGS)"
+	@$(MAKE) --no-print-directory build/waitloop build/tools/wl-helper build/tools/store_feed
 	@bash bench/run.sh
 
 install: build/waitloop

@@ -13,8 +13,9 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 WL=${WAITLOOP_BIN:-$root/build/waitloop}
 INTERVAL=${INTERVAL:-100ms}
-tmp=$(mktemp -d /tmp/wl-false-aborts.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+# Under bench/run.sh (BENCH_TMP) the temp dir is left for run.sh to remove.
+tmp=$(mktemp -d "${BENCH_TMP:-/tmp}/wl-false-aborts.XXXXXX") || exit 2
+[ -n "${BENCH_TMP:-}" ] || trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 CRD=k0smotrondockerclusters.cluster.appthrust.io
 notfound="Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io \"$CRD\" not found"
 

@@ -14,8 +14,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 WL=${WAITLOOP_BIN:-$root/build/waitloop}
 TOOLS=${WAITLOOP_TOOLS:-$root/build/tools}
 n=${1:-10000}
-tmp=$(mktemp -d /tmp/wl-stats-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# Under bench/run.sh (BENCH_TMP) the temp dir is left for run.sh to remove.
+tmp=$(mktemp -d "${BENCH_TMP:-/tmp}/wl-stats-bench.XXXXXX") || exit 2
+[ -n "${BENCH_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 python3 "$root/tests/tools/gen_history.py" 200 "$tmp/truth.json" >"$tmp/ev.jsonl" || exit 1
 "$TOOLS/store_feed" "$tmp/h.db" <"$tmp/ev.jsonl" || exit 1
 python3 - "$tmp/h.db" "$n" <<'PY' || exit 1

@@ -12,8 +12,9 @@ read -ra cflags <<<"$(pkg-config --cflags "${pkgs[@]}")"
 read -ra libs <<<"$(pkg-config --libs "${pkgs[@]}")"
 cc -std=c11 -D_GNU_SOURCE -O2 -Isrc "${cflags[@]}" -o build/bench/store_bench \
 	bench/store_bench.c build/libwaitloop.a "${libs[@]}" -lm
-tmp=$(mktemp -d /tmp/wl-store-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# Under bench/run.sh (BENCH_TMP) the temp dir is left for run.sh to remove.
+tmp=$(mktemp -d "${BENCH_TMP:-/tmp}/wl-store-bench.XXXXXX")
+[ -n "${BENCH_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 
 echo "== history write per iteration (file on $(df -P "$tmp" | awk 'NR==2 {print $1}'))"
 build/bench/store_bench write "$tmp/write.db" 1000

@@ -17,8 +17,10 @@ RUNS=${1:-5}
 INTERVAL_S=${INTERVAL_S:-1}
 MAX_WAIT_S=${MAX_WAIT_S:-10}
 CRD=k0smotrondockerclusters.cluster.appthrust.io
-tmp=$(mktemp -d /tmp/wl-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# Under bench/run.sh (BENCH_TMP) the temp dir is left for run.sh to remove
+# at its end: a deletion slows every create on this disk for a minute.
+tmp=$(mktemp -d "${BENCH_TMP:-/tmp}/wl-bench.XXXXXX") || exit 2
+[ -n "${BENCH_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/bin"
 cat > "$tmp/bin/kubectl" <<SCRIPT
 #!/bin/sh

@@ -187,7 +187,8 @@ int attempt_spawn(struct step_run *sr, int is_check, struct wl_err *err)
 	/* A job that let go of the pipes (`cmd >/dev/null 2>&1 &`) lives on as
 	 * in roboppi, until the run ends: the reaper (a subreaper) stops it then. */
 	spec.keep_detached = 1;
-	spec.grace_ms = (settings ? settings : sr->r->wf->wait_defaults)->p.grace;
+	int64_t grace = (settings ? settings : sr->r->wf->wait_defaults)->p.grace;
+	spec.grace_ms = grace > 0 ? grace : 1;   /* grace 0s: at once (proc reads 0 as its 5 s default) */
 	spec.on_output = on_child_output;
 	spec.on_exit = is_check ? stepcheck_on_exit : on_attempt_exit;
 	spec.arg = sr;

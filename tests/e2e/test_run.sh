@@ -142,6 +142,34 @@ grep '"type":"attempt_finished"' ws-stubborn/context/_workflow/events.jsonl | gr
 grep -q '"type":"kill"' ws-stubborn/context/_workflow/events.jsonl || t_fail "no kill event"
 t_end
 
+t_begin run_timeout_grace_zero_is_at_once
+# grace: 0s is SIGINT, SIGTERM and SIGKILL at once, not proc's 5 s default
+# for each step (11 s here before the fix; the bound is generous)
+mkdir -p ws-g0
+cat >g0.yaml <<'EOF2'
+name: g0
+version: "1"
+timeout: "2m"
+wait_policy:
+  grace: 0s
+steps:
+  stubborn:
+    worker: CUSTOM
+    instructions: "trap '' INT TERM; echo $$ >main.pid; sleep 60"
+    timeout: 1s
+EOF2
+t0=$(date +%s)
+"$WL" run g0.yaml -w ws-g0 --no-progress >g0.out 2>&1
+rc=$?
+took=$(($(date +%s) - t0))
+expect_eq "$rc" 1
+expect_contains g0.out "FAIL  stubborn — timeout (1s)"
+[ "$took" -lt 7 ] || t_fail "grace 0s took ${took}s: the 5 s default grace was used"
+grep '"type":"attempt_finished"' ws-g0/context/_workflow/events.jsonl | grep -q '"signals_sent":\["SIGINT","SIGTERM","SIGKILL"\]' ||
+	t_fail "signals_sent not recorded"
+pids_gone ws-g0/main.pid || t_fail "the stubborn step survived"
+t_end
+
 t_begin run_pipes_do_not_hang
 run pipes "$FX/pipes.yaml"
 expect_eq "$rc" 0
