@@ -40,7 +40,7 @@ else
 	CPU_WAIT_S=${CPU_WAIT_S:-60}
 	SEED_MAX_WAIT_S=${SEED_MAX_WAIT_S:-10}
 fi
-SECTIONS=${SECTIONS:-3 6 1 2 2b 4a 4b 4c 5 7 8}
+SECTIONS=${SECTIONS:-3 3b 6 1 2 2b 4a 4b 4c 5 7 8}
 tmp=$(mktemp -d "${BENCH_DIR:-/tmp}/wl-bench-run.XXXXXX") || exit 2
 shm=""
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then shm=$(mktemp -d /dev/shm/wl-bench-run.XXXXXX) || exit 2; fi
@@ -203,6 +203,16 @@ s_3() {
 	fi
 }
 
+# --- 3b. the chain's critical path from kernel timestamps ---------------------
+s_3b() {
+	section "3b. latency per step on the chain, from the scheduler's tracepoints (bench/step_latency.sh)"
+	sl=$(RUNS=$RUNS WAITLOOP_BIN="$WL" bash bench/step_latency.sh 2>&1)
+	echo "$sl" | grep -v '^row|'
+	while IFS='|' read -r _ fig meas tgt res; do
+		row "$fig" "$meas" "$tgt" "$res"
+	done < <(echo "$sl" | grep '^row|')
+}
+
 # --- 4. validate, peak RSS, CPU while waiting --------------------------------
 s_4a() {
 	section "4a. validate of a 500-step workflow"
@@ -312,4 +322,4 @@ echo
 echo "time per section:${took%,}; total $SECONDS s"
 
 printf '\n%-44s %-30s %-22s %s\n' "figure" "measured (median)" "target" "result"
-for sec in 1 2 2b 3 4a 4b 4c 5 6 7 8; do printf '%s' "${ROWS[$sec]:-}"; done
+for sec in 1 2 2b 3 3b 4a 4b 4c 5 6 7 8; do printf '%s' "${ROWS[$sec]:-}"; done

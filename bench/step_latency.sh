@@ -53,11 +53,14 @@ fi
 } >"$tmp/chain.yaml"
 
 # gaps LABEL CMD... : one run under perf; appends "median_gap_us median_step_us n" to $tmp/LABEL
+seq_no=0
 gaps() {
-	local label=$1
+	local label=$1 data
 	shift
-	perf record -q -e sched:sched_process_exec -e sched:sched_process_exit -o "$tmp/$label.data" "$@" >/dev/null 2>&1
-	perf script -i "$tmp/$label.data" 2>/dev/null | awk '
+	seq_no=$((seq_no + 1))
+	data="$tmp/$label.$seq_no.data"   # a new file each time: perf renames an existing one
+	perf record -q -e sched:sched_process_exec -e sched:sched_process_exit -o "$data" "$@" >/dev/null 2>&1
+	perf script -i "$data" 2>/dev/null | awk '
 		function ts(   t) { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) { t = $i; sub(":", "", t); return t } }
 		/sched_process_exec: filename=.*\/bash / { t = ts(); if (last_exit) g[++n] = (t - last_exit) * 1e6; started = t; next }
 		/sched_process_exit: comm=bash / { t = ts(); if (started) d[++m] = (t - started) * 1e6; last_exit = t; started = 0 }
