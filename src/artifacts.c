@@ -17,8 +17,7 @@
 struct artifacts {
 	char *dir;
 	const struct redactor *rd;
-	int events_fd;
-	char *events_path;
+	struct event_file *events;   /* events.jsonl, written by turns (events.h) */
 	char *sink_error;
 	/* steps whose directory this run created (mkdir succeeded): an open
 	 * addressing set of names, so the question costs no system call */
@@ -69,17 +68,14 @@ struct artifacts *artifacts_open(const char *dir, const struct redactor *rd, str
 	}
 	char *evpath = fs_join(evdir, "events.jsonl");
 	free(evdir);
-	int fd = open(evpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err_set(err, "cannot open '%s': %s", evpath, strerror(errno));
-		free(evpath);
+	struct event_file *ev = event_file_open(evpath, err);
+	free(evpath);
+	if (!ev)
 		return NULL;
-	}
 	struct artifacts *c = xcalloc(1, sizeof(*c));
 	c->dir = xstrdup(dir);
 	c->rd = rd;
-	c->events_fd = fd;
-	c->events_path = evpath;
+	c->events = ev;
 	return c;
 }
 
@@ -87,10 +83,9 @@ void artifacts_close(struct artifacts *c)
 {
 	if (!c)
 		return;
-	if (c->events_fd >= 0)
-		close(c->events_fd);
+	artifacts_flush_events(c);
+	event_file_close(c->events, NULL);
 	free(c->dir);
-	free(c->events_path);
 	free(c->sink_error);
 	for (size_t i = 0; i < c->amade; i++)
 		free(c->made[i]);
@@ -112,34 +107,17 @@ static void keep_error(struct artifacts *c, const char *msg)
 void artifacts_sink(void *arg, const struct wl_event *ev)
 {
 	struct artifacts *c = arg;
-	struct strbuf sb = STRBUF_INIT;
-	event_to_line(&sb, ev);   /* already redacted: the bus is the boundary (events.h) */
-	char *line = sb.buf;
-	size_t n = sb.len - 1;   /* without its newline */
-	/* One write on an O_APPEND descriptor: lines never interleave, even with
-	 * `waitloop wait` children. A line is whole or absent: a write cut short
-	 * (full disk) is undone by truncating back to where the line began --
-	 * the file's size then, less what of the line was written (asked only
-	 * when that happens: no fstat per event). */
-	size_t off = 0;
-	while (off < n + 1) {
-		ssize_t w = write(c->events_fd, line + off, n + 1 - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : ENOSPC;
-			struct stat st;
-			if (off > 0 && fstat(c->events_fd, &st) == 0 && st.st_size >= (off_t)off &&
-			    ftruncate(c->events_fd, st.st_size - (off_t)off) < 0)
-				e = errno;
-			char msg[512];
-			snprintf(msg, sizeof(msg), "cannot write '%s': %s", c->events_path, strerror(e));
-			keep_error(c, msg);
-			break;
-		}
-		off += (size_t)w;
-	}
-	free(line);
+	struct wl_err err = WL_ERR_INIT;
+	/* already redacted: the bus is the boundary (events.h) */
+	if (event_file_add(c->events, ev, &err) < 0)
+		keep_error(c, err.msg);
+}
+
+void artifacts_flush_events(struct artifacts *c)
+{
+	struct wl_err err = WL_ERR_INIT;
+	if (c && event_file_flush(c->events, &err) < 0)
+		keep_error(c, err.msg);
 }
 
 int artifacts_write_workflow(struct artifacts *c, cJSON *doc, struct wl_err *err)

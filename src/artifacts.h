@@ -8,11 +8,14 @@
  *   <context>/<step>/_resolved.json   the same file (a hard link), once the step has ended
  *
  * Every JSON document is redacted (redact.h) and written atomically
- * (json_write_atomic); events.jsonl lines are appended with one write(2)
- * each on a descriptor kept open for the run.
+ * (json_write_atomic); events.jsonl lines are buffered and appended with
+ * one write(2) per turn of the runner's loop (events.h, event_file) on a
+ * descriptor kept open for the run: artifacts_flush_events() before the loop
+ * may block and before the run's status is decided; artifacts_close() too.
  *
  *   struct artifacts *c = artifacts_open(dir, redactor, &err);
  *   bus_subscribe(&bus, artifacts_sink, c);
+ *   artifacts_flush_events(c);                       -- every turn (idle hook)
  *   artifacts_write_workflow(c, doc, &err);          -- doc is redacted in place
  *   char *d = artifacts_step_dir(c, "build", &err);  -- created; caller frees
  *   artifacts_write_step_meta(c, "build", meta, ended, &err);
@@ -38,6 +41,9 @@ void artifacts_close(struct artifacts *c);
 /* Event sink: appends event_to_json(ev) to events.jsonl. It does not redact:
  * subscribe it only to a bus with a redactor (bus->rd), the one boundary. */
 void artifacts_sink(void *c, const struct wl_event *ev);
+/* Write the buffered events.jsonl lines (one write); a failure is kept as
+ * the sink's. */
+void artifacts_flush_events(struct artifacts *c);
 /* The first sink failure, or NULL. */
 const char *artifacts_sink_error(const struct artifacts *c);
 

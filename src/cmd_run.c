@@ -272,11 +272,22 @@ static void notify_log(void *ctx, enum notify_log_level level, const char *line)
 	free(red);
 }
 
+struct claim_ctx {
+	struct store *store;
+	struct runner *runner;
+};
+
+/* Claimed in the history, which commits the turn so far; the turn's
+ * events.jsonl lines are written too: a target sees its event in both. */
 static int notify_claim(void *ctx, const char *run_id, const char *event, const char *step, int iteration,
 			const char *target)
 {
+	struct claim_ctx *c = ctx;
 	struct wl_err err = WL_ERR_INIT;
-	return store_notification_claim(ctx, run_id, event, step, iteration, target, &err);
+	int rc = store_notification_claim(c->store, run_id, event, step, iteration, target, &err);
+	if (rc == 1)
+		runner_flush_events(c->runner);
+	return rc;
 }
 
 /* Catalog paths separated by ':' in an environment variable: roboppi's
@@ -673,6 +684,7 @@ static int run_main(int argc, char **argv, int roboppi)
 
 	/* Notifications: last sink, so an event is recorded before it is sent. */
 	struct notify_log_ctx nlog = {verbosity, runner_redactor(r)};
+	struct claim_ctx claim = {store, r};
 	if (wf->notify.ntargets) {
 		struct notify_options no = NOTIFY_OPTIONS_INIT;
 		no.loop = runner_loop(r);
@@ -682,7 +694,7 @@ static int run_main(int argc, char **argv, int roboppi)
 		no.log = notify_log;
 		no.log_ctx = &nlog;
 		no.claim = notify_claim;
-		no.claim_ctx = store;
+		no.claim_ctx = &claim;
 		nt = notify_new(&wf->notify, &no, &err);
 		if (!nt) {
 			print_error("%s", err.msg);

@@ -1,12 +1,19 @@
 #include "events.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "error.h"
 #include "jsonutil.h"
 #include "redact.h"
+#include "strbuf.h"
 #include "timeutil.h"
+#include "xalloc.h"
 
 static const char *const names[EV__COUNT] = {
 	[EV_RUN_STARTED] = "run_started",
@@ -211,4 +218,79 @@ int event_from_json(const cJSON *obj, struct wl_event *ev)
 			ev->obs_class = CLASS_UNSET;
 	}
 	return 0;
+}
+
+/* ---- events.jsonl, written by turns ---------------------------------- */
+
+struct event_file {
+	int fd;
+	char *path;
+	struct strbuf buf;   /* whole lines not written yet */
+};
+
+struct event_file *event_file_open(const char *path, struct wl_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_set(err, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	struct event_file *f = xcalloc(1, sizeof(*f));
+	f->fd = fd;
+	f->path = xstrdup(path);
+	strbuf_init(&f->buf);
+	return f;
+}
+
+int event_file_add(struct event_file *f, const struct wl_event *ev, struct wl_err *err)
+{
+	event_to_line(&f->buf, ev);
+	return f->buf.len >= EVENT_FILE_MAX ? event_file_flush(f, err) : 0;
+}
+
+/* One write on an O_APPEND descriptor: a turn's lines never interleave with
+ * another writer's. A write cut short is undone back to the end of its last
+ * whole line -- the file's size then, less the cut line's part written
+ * (asked only when that happens: no fstat per turn). */
+int event_file_flush(struct event_file *f, struct wl_err *err)
+{
+	if (!f || !f->buf.len)
+		return 0;
+	const char *b = f->buf.buf;
+	size_t n = f->buf.len, off = 0;
+	int e = 0;
+	while (off < n) {
+		ssize_t w = write(f->fd, b + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			e = w < 0 ? errno : ENOSPC;
+			size_t whole = off;
+			while (whole > 0 && b[whole - 1] != '\n')
+				whole--;
+			size_t cut = off - whole;
+			struct stat st;
+			if (cut > 0 && fstat(f->fd, &st) == 0 && st.st_size >= (off_t)cut &&
+			    ftruncate(f->fd, st.st_size - (off_t)cut) < 0)
+				e = errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	strbuf_reset(&f->buf);
+	if (e)
+		return err_set(err, "cannot write '%s': %s", f->path, strerror(e));
+	return 0;
+}
+
+int event_file_close(struct event_file *f, struct wl_err *err)
+{
+	if (!f)
+		return 0;
+	int rc = event_file_flush(f, err);
+	close(f->fd);
+	strbuf_release(&f->buf);
+	free(f->path);
+	free(f);
+	return rc;
 }

@@ -84,6 +84,31 @@ cJSON *event_to_json(const struct wl_event *ev);
 struct strbuf;
 void event_to_line(struct strbuf *sb, const struct wl_event *ev);
 /*
+ * events.jsonl, written by turns: event_file_add() appends ev's line to a
+ * buffer, event_file_flush() writes the buffer with one write(2) on an
+ * O_APPEND descriptor. The runner flushes before its loop may block (an idle
+ * hook, evloop.h), before it decides the run's status and at the end, so a
+ * SIGKILL loses at most the lines of the turn it was in -- as the history
+ * (store.h) -- and a turn costs one write, not one per event (issue 19).
+ * Lines are whole or absent: a write cut short (full disk) is truncated
+ * back to the end of its last whole line. A buffer past EVENT_FILE_MAX is
+ * flushed at once. event_file_add() never fails: a failed flush returns -1
+ * + err ("cannot write 'path': ..."), and the buffered lines are dropped.
+ *
+ *   struct event_file *f = event_file_open(path, &err);   -- NULL + err
+ *   event_file_add(f, ev); ...
+ *   event_file_flush(f, &err);
+ *   event_file_close(f, &err);                              -- flushes; -1 + err
+ */
+#define EVENT_FILE_MAX (256 * 1024)
+struct event_file;
+struct wl_err;
+struct event_file *event_file_open(const char *path, struct wl_err *err);
+/* Buffer ev's line; -1 + err only when a full buffer had to be flushed and that failed. */
+int event_file_add(struct event_file *f, const struct wl_event *ev, struct wl_err *err);
+int event_file_flush(struct event_file *f, struct wl_err *err);
+int event_file_close(struct event_file *f, struct wl_err *err);
+/*
  * The inverse, for tools that replay events.jsonl lines: fills *ev from obj
  * (ts_ms = now; "ts" is not parsed back) and returns 0, or -1 when obj has no
  * known "type". ev->run_id/step borrow from obj; ev->data is a new object

@@ -468,7 +468,12 @@ void progress_sink(void *arg, const struct wl_event *ev)
 	struct progress *p = arg;
 	if (p->finished)
 		return;
-	track(p, ev);
+	/* The list of running steps is for the live lines and the keepalive
+	 * line; quiet and not live, nothing reads it (no linear search of it
+	 * per event: 200 parallel steps made that 4 % of the runner's
+	 * instructions). */
+	if (p->o.live || p->o.verbosity >= 0)
+		track(p, ev);
 	if (p->o.verbosity < 0)
 		return;
 	print_early_abort(p, ev);

@@ -359,13 +359,16 @@ void attempt_start(struct step_run *sr)
 	if (!err.msg[0] && !fs_is_dir(sr->cwd))
 		err_set(&err, "step workspace '%s' (%s) does not exist; create it in an earlier step or drop 'workspace:'",
 			sr->s->workspace ? sr->s->workspace : ".", sr->cwd);
+	/* Before the spawn, as a check's (stepcheck.c): then it joins the
+	 * commit that records the child's process group (store.h), and a short
+	 * step of a chain is one commit, not two (its turn had a second one for
+	 * this event alone). */
+	run_emit(r, EV_ATTEMPT_STARTED, sr, d);
 	if (!err.msg[0] && attempt_spawn(sr, 0, &err) == 0) {
-		run_emit(r, EV_ATTEMPT_STARTED, sr, d);
 		rundoc_meta_changed(sr);
 		return;
 	}
 	/* Could not start: the attempt failed before running. */
-	run_emit(r, EV_ATTEMPT_STARTED, sr, d);
 	sr->phase = PH_IDLE;
 	step_record_outcome(sr, 1, err.msg);
 	attempt_emit_finished(sr, sr->s->is_wait ? "wait" : "step", NULL, err.msg);
@@ -635,6 +638,7 @@ enum run_status runner_run(struct runner *r)
 	if (r->meta_timer)
 		evloop_cancel_timer(r->loop, r->meta_timer);
 	rundoc_flush_meta(r);
+	artifacts_flush_events(r->ctx);   /* its write errors count below (lost) */
 
 	int failed = 0;
 	for (size_t i = 0; i < r->nsteps; i++)
@@ -670,5 +674,6 @@ enum run_status runner_run(struct runner *r)
 		free(why);
 	}
 	run_emit(r, EV_RUN_FINISHED, NULL, d);
+	artifacts_flush_events(r->ctx);
 	return r->status;
 }

@@ -109,6 +109,10 @@ const char *runner_notice(const struct runner *r);
 
 /* The first failed write of a context artifact (_meta.json, events.jsonl, ...), or NULL. */
 const char *runner_artifact_error(const struct runner *r);
+/* Write the events.jsonl lines buffered in this turn now (they are written
+ * once per turn of the loop): before a notification is sent, so that its
+ * event is in the file when the target runs. */
+void runner_flush_events(struct runner *r);
 /* Every distinct artifact write failure of the run (without the events.jsonl
  * one, which runner_artifact_error() falls back to). */
 const struct strvec *runner_artifact_errors(const struct runner *r);

@@ -70,6 +70,11 @@ static void open_git(struct runner *r)
 	}
 }
 
+static void flush_events(void *ctx, int will_wait)
+{
+	artifacts_flush_events(ctx);
+}
+
 struct runner *runner_new(const struct wl_workflow *wf, const struct run_options *opts, struct wl_err *err)
 {
 	char *ws = fs_abspath(opts->workspace ? opts->workspace : ".");
@@ -130,6 +135,8 @@ struct runner *runner_new(const struct wl_workflow *wf, const struct run_options
 	if (r->loop) {
 		evloop_on_idle(r->loop, runner_schedule_on_idle, r);   /* first: start steps, then write */
 		evloop_on_idle(r->loop, rundoc_on_idle, r);
+		/* last of the runner's: the turn's events.jsonl lines in one write */
+		evloop_on_idle(r->loop, flush_events, r->ctx);
 	}
 	r->nsteps = wf->nsteps;
 	r->steps = xcalloc(wf->nsteps ? wf->nsteps : 1, sizeof(*r->steps));
@@ -179,6 +186,11 @@ const char *runner_run_id(const struct runner *r)
 const struct strvec *runner_artifact_errors(const struct runner *r)
 {
 	return &r->artifact_errors;
+}
+
+void runner_flush_events(struct runner *r)
+{
+	artifacts_flush_events(r->ctx);
 }
 
 const char *runner_artifact_error(const struct runner *r)

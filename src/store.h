@@ -39,7 +39,7 @@
 struct store;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* A RUNNING run whose heartbeat is older than this is CRASHED. */
 #define STORE_STALE_MS (2 * 60 * 1000)
 

@@ -166,7 +166,7 @@ t_end
 t_begin database_is_sound
 expect_eq "$(sqlite3 "$DB" 'PRAGMA integrity_check')" "ok"
 expect_eq "$(sqlite3 "$DB" 'PRAGMA journal_mode')" "wal"
-expect_eq "$(sqlite3 "$DB" 'PRAGMA user_version')" "4"
+expect_eq "$(sqlite3 "$DB" 'PRAGMA user_version')" "5"
 expect_eq "$(sqlite3 "$DB" 'PRAGMA foreign_key_check' | wc -l)" "0"
 t_end
 

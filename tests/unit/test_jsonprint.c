@@ -9,7 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
 #include "events.h"
+#include "fsutil.h"
 #include "jsonutil.h"
 #include "strbuf.h"
 
@@ -200,11 +205,99 @@ static void test_event_line(void)
 			}
 }
 
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* events.jsonl by turns (event_file): lines wait in the buffer until a
+ * flush, which appends them all, byte for byte event_to_line()'s; close
+ * flushes what is left; a write error is reported with the path. */
+static void test_event_file(void)
+{
+	char dir[] = "/tmp/wl-evfile.XXXXXX";
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return;
+	}
+	char *path = fs_join(dir, "events.jsonl");
+	struct wl_err err = WL_ERR_INIT;
+	struct event_file *f = event_file_open(path, &err);
+	CHECK(f != NULL);
+	if (!f) {
+		free(path);
+		return;
+	}
+	struct strbuf want = STRBUF_INIT;
+	for (int i = 1; i <= 3; i++) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "status", i == 3 ? "SUCCEEDED" : "RUNNING");
+		struct wl_event ev = {.type = EV_STEP_STATE, .ts_ms = 1796115203171 + i, .run_id = "r1",
+				      .step = "s1", .data = d};
+		CHECK_INT(event_file_add(f, &ev, &err), 0);
+		event_to_line(&want, &ev);
+		cJSON_Delete(d);
+		if (i == 2) {
+			CHECK_INT(file_size(path), 0);   /* nothing written before the flush */
+			CHECK_INT(event_file_flush(f, &err), 0);
+			CHECK_INT(file_size(path), (off_t)want.len);
+			CHECK_INT(event_file_flush(f, &err), 0);   /* nothing left: nothing written */
+			CHECK_INT(file_size(path), (off_t)want.len);
+		}
+	}
+	CHECK_INT(event_file_close(f, &err), 0);   /* the third line */
+	struct strbuf got = STRBUF_INIT;
+	CHECK(fs_read_file(path, 1 << 20, &got, &err) == 0);
+	CHECK_STR(got.buf, want.buf);
+	strbuf_release(&got);
+	unlink(path);
+
+	/* a turn past EVENT_FILE_MAX is written at once, in whole lines */
+	f = event_file_open(path, &err);
+	CHECK(f != NULL);
+	size_t added = 0, line = 0;
+	while (f && added <= EVENT_FILE_MAX) {
+		struct wl_event ev = {.type = EV_RUN_STARTED, .ts_ms = 1, .run_id = "r1"};
+		struct strbuf one = STRBUF_INIT;
+		event_to_line(&one, &ev);
+		line = one.len;
+		added += line;
+		strbuf_release(&one);
+		CHECK_INT(event_file_add(f, &ev, &err), 0);
+	}
+	off_t before_close = file_size(path);
+	CHECK(before_close >= (off_t)EVENT_FILE_MAX);
+	CHECK(line > 0 && before_close % (off_t)line == 0);
+	CHECK_INT(event_file_close(f, &err), 0);
+	CHECK_INT(file_size(path), (off_t)added);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+
+	/* a full device: the error names the file, the lines are dropped */
+	if (access("/dev/full", W_OK) == 0) {
+		f = event_file_open("/dev/full", &err);
+		CHECK(f != NULL);
+		if (f) {
+			cJSON *d = cJSON_CreateObject();
+			struct wl_event ev = {.type = EV_RUN_STARTED, .ts_ms = 1, .run_id = "r1", .data = d};
+			CHECK_INT(event_file_add(f, &ev, &err), 0);
+			CHECK_INT(event_file_flush(f, &err), -1);
+			CHECK_STR(err.msg, "cannot write '/dev/full': No space left on device");
+			CHECK_INT(event_file_close(f, &err), 0);   /* dropped: nothing to write */
+			cJSON_Delete(d);
+		}
+	}
+	strbuf_release(&want);
+}
+
 int main(void)
 {
 	TEST(test_numbers);
 	TEST(test_strings);
 	TEST(test_trees);
 	TEST(test_event_line);
+	TEST(test_event_file);
 	return tests_done();
 }
