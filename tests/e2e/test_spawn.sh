@@ -177,3 +177,17 @@ Y
 	expect_contains ws-vg/context/c/_meta.json '"status":	"SUCCEEDED"'
 fi
 t_end
+
+# The history's WAL and its index stay between runs (SQLITE_FCNTL_PERSIST_WAL):
+# a run neither creates them nor deletes them (each create and deletion
+# slows the next creates on ext4 without a journal: docs/benchmarks.md).
+t_begin history_wal_kept_between_runs
+gen_chain 2 >wal.yaml
+mkdir -p ws-wal1 ws-wal2
+"$WL" run wal.yaml -w ws-wal1 -q --no-progress --db wal.db >/dev/null 2>&1 || t_fail "first run failed"
+[ -f wal.db-wal ] && [ -f wal.db-shm ] || t_fail "the WAL or its index was deleted at the end of the run"
+before=$(stat -c %i wal.db-wal wal.db-shm 2>/dev/null | tr '\n' ' ')
+"$WL" run wal.yaml -w ws-wal2 -q --no-progress --db wal.db >/dev/null 2>&1 || t_fail "second run failed"
+expect_eq "$(stat -c %i wal.db-wal wal.db-shm 2>/dev/null | tr '\n' ' ')" "$before"
+expect_eq "$(sqlite3 wal.db 'SELECT count(*) FROM runs')" 2
+t_end
