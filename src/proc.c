@@ -21,16 +21,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,7 +37,6 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
-extern char **environ;
 
 #define PROC_DEFAULT_GRACE_MS 5000
 #define PROC_DEFAULT_LINGER_MS 1000
