@@ -21,7 +21,8 @@
  *      inside proc_start() or proc_stop(); on_exit may start new procs.
  *
  * The child: started by spawn.c with clone(CLONE_VM) (the runner's page
- * tables are not copied, and the runner does not wait for the exec), own
+ * tables are not copied; the runner waits for the exec except inside a
+ * batch: proc_batch_begin() below), own
  * process group (set by both sides before proc_start returns), default
  * dispositions for every signal and an empty signal mask, stdin /dev/null or
  * a pipe fed from stdin_data (non-blocking, through the loop; EPIPE if the
