@@ -62,6 +62,17 @@ time_us() {
 	echo $(($(now_us) - t0))
 }
 section() { printf '\n== %s\n' "$*"; }
+# rows_of TAG CMD... : run a bench script, print its report, and turn its
+# last lines "TAG|figure|measured|target|result" into rows of the table
+rows_of() {
+	local tag=$1 out _ fig meas tgt res
+	shift
+	out=$("$@" 2>&1)
+	echo "$out" | grep -v "^$tag|"
+	while IFS='|' read -r _ fig meas tgt res; do
+		row "$fig" "$meas" "$tgt" "$res"
+	done < <(echo "$out" | grep "^$tag|")
+}
 
 # The cost of a create now (bench/create_cost.c, 100 mkdirs; built here
 # into build/bench, which is not removed): what other processes deleted in
@@ -206,11 +217,7 @@ s_3() {
 # --- 3b. the chain's critical path from kernel timestamps ---------------------
 s_3b() {
 	section "3b. latency per step on the chain, from the scheduler's tracepoints (bench/step_latency.sh)"
-	sl=$(RUNS=$RUNS WAITLOOP_BIN="$WL" bash bench/step_latency.sh 2>&1)
-	echo "$sl" | grep -v '^row|'
-	while IFS='|' read -r _ fig meas tgt res; do
-		row "$fig" "$meas" "$tgt" "$res"
-	done < <(echo "$sl" | grep '^row|')
+	RUNS=$RUNS WAITLOOP_BIN="$WL" rows_of row bash bench/step_latency.sh
 }
 
 # --- 4. validate, peak RSS, CPU while waiting --------------------------------
@@ -288,19 +295,13 @@ s_5() {
 # --- 6. 200 parallel steps, and roboppi side by side ----------------------------
 s_6() {
 	section "6. side by side: hello world, 200-step chain, 200 parallel steps (bench/vs-roboppi.sh)"
-	vs=$(RUNS=$RUNS WAITLOOP_BIN="$WL" bash bench/vs-roboppi.sh "${ROBOPPI_DIR:-}" 2>&1)
-	echo "$vs" | grep -v '^row|'
-	while IFS='|' read -r _ fig meas tgt res; do
-		row "$fig" "$meas" "$tgt" "$res"
-	done < <(echo "$vs" | grep '^row|')
+	RUNS=$RUNS WAITLOOP_BIN="$WL" rows_of row bash bench/vs-roboppi.sh "${ROBOPPI_DIR:-}"
 }
 
 # --- 7. load: memory and time under load (bench/load.sh) ---------------------
 s_7() {
 	section "7. load: 1 GB step, 10 000 observations, 100 vs 1000 steps, 200 concurrent waits (bench/load.sh)"
-	ld=$(WAITLOOP_BIN="$WL" bash bench/load.sh 2>&1)
-	echo "$ld" | grep -v '^ROW|'
-	while IFS='|' read -r _ f m t res; do row "$f" "$m" "$t" "$res"; done < <(echo "$ld" | grep '^ROW|')
+	WAITLOOP_BIN="$WL" rows_of ROW bash bench/load.sh
 }
 
 # --- 8. insights: stats over 10 000 runs (bench/stats_bench.sh) --------------

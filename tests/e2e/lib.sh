@@ -59,3 +59,19 @@ for e in errs: print("   ", list(e.path), e.message, file=sys.stderr)
 sys.exit(1 if errs else 0)
 PY
 }
+
+# gen_true_steps N parallel(0|1) -> a workflow of N CUSTOM steps running
+# `true`: a chain (each depends on the previous) or all independent
+gen_true_steps() {
+	echo "name: true-steps"
+	echo 'version: "1"'
+	echo 'timeout: 5m'
+	echo "steps:"
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		echo "  s$i:"
+		echo "    worker: CUSTOM"
+		echo '    instructions: "true"'
+		if [ "$2" = 0 ] && [ "$i" -gt 1 ]; then echo "    depends_on: [s$((i - 1))]"; fi
+	done
+}

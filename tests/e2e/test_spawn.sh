@@ -6,20 +6,6 @@
 # shellcheck shell=bash
 . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
-gen_chain() { # N -> a chain of N CUSTOM steps running `true`
-	echo "name: chain"
-	echo 'version: "1"'
-	echo 'timeout: 5m'
-	echo "steps:"
-	local i
-	for ((i = 1; i <= $1; i++)); do
-		echo "  s$i:"
-		echo "    worker: CUSTOM"
-		echo '    instructions: "true"'
-		if [ "$i" -gt 1 ]; then echo "    depends_on: [s$((i - 1))]"; fi
-	done
-}
-
 # count FILE SYSCALL [GREP] -> how many lines of the strace log FILE are
 # calls of SYSCALL (matching GREP when given)
 count() {
@@ -33,8 +19,8 @@ if ! command -v strace >/dev/null 2>&1; then
 elif ! strace -o /dev/null true 2>/dev/null; then
 	t_skip "strace cannot trace here (ptrace not permitted)"
 else
-	gen_chain 10 >c10.yaml
-	gen_chain 30 >c30.yaml
+	gen_true_steps 10 0 >c10.yaml
+	gen_true_steps 30 0 >c30.yaml
 	for n in 10 30; do
 		mkdir -p "ws$n"
 		# the runner only (no -f): its own calls, not the shells'. LeakSanitizer
@@ -182,7 +168,7 @@ t_end
 # a run neither creates them nor deletes them (each create and deletion
 # slows the next creates on ext4 without a journal: docs/benchmarks.md).
 t_begin history_wal_kept_between_runs
-gen_chain 2 >wal.yaml
+gen_true_steps 2 0 >wal.yaml
 mkdir -p ws-wal1 ws-wal2
 "$WL" run wal.yaml -w ws-wal1 -q --no-progress --db wal.db >/dev/null 2>&1 || t_fail "first run failed"
 [ -f wal.db-wal ] && [ -f wal.db-shm ] || t_fail "the WAL or its index was deleted at the end of the run"

@@ -7,20 +7,6 @@
 # shellcheck shell=bash
 . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
-gen() { # N parallel(0|1) -> N CUSTOM steps running `true`, a chain or all independent
-	echo "name: turns"
-	echo 'version: "1"'
-	echo 'timeout: 5m'
-	echo "steps:"
-	local i
-	for ((i = 1; i <= $1; i++)); do
-		echo "  s$i:"
-		echo "    worker: CUSTOM"
-		echo '    instructions: "true"'
-		if [ "$2" = 0 ] && [ "$i" -gt 1 ]; then echo "    depends_on: [s$((i - 1))]"; fi
-	done
-}
-
 can_strace() {
 	if ! command -v strace >/dev/null 2>&1; then
 		t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
@@ -61,8 +47,8 @@ PY
 # --- a chain: one turn per step, one events.jsonl write per turn ----------
 t_begin events_jsonl_one_write_per_turn_chain
 if can_strace; then
-	gen 10 0 >c10.yaml
-	gen 30 0 >c30.yaml
+	gen_true_steps 10 0 >c10.yaml
+	gen_true_steps 30 0 >c30.yaml
 	traced c10 c10.yaml
 	traced c30 c30.yaml
 	# per step = (30-step run - 10-step run) / 20: start and end cancel out.
@@ -91,7 +77,7 @@ t_end
 # --- independent steps: all started in one turn, one write for it ---------
 t_begin events_jsonl_one_write_per_turn_parallel
 if can_strace; then
-	gen 40 1 >p40.yaml
+	gen_true_steps 40 1 >p40.yaml
 	traced p40 p40.yaml
 	# the start turn (40 x PENDING, RUNNING, attempt_started) is one write;
 	# the ends come in at most one turn per step; plus the end of the run
@@ -144,7 +130,7 @@ cat >wsn/look.sh <<'EOF2'
 grep -c '"type":"run_started"' context/_workflow/events.jsonl >seen.txt
 EOF2
 {
-	gen 60 1
+	gen_true_steps 60 1
 	echo "notify:"
 	echo "  targets:"
 	echo "    look: {type: command, command: sh ./look.sh, timeout: 20s}"
