@@ -30,15 +30,17 @@ static const char REAP_ONLY[] = "";   /* sweep(): reap exited escapees, signal n
 
 struct group {
 	pid_t pgid;
-	long long ticks;
+	long long ticks;             /* start time; -1 unknown, TICKS_UNREAD not read yet */
 	char *step;
 };
+#define TICKS_UNREAD (-2)
 
 struct reaper {
 	struct store *st;
 	char *run_id;
 	struct group *live;          /* groups spawned and not finished */
 	size_t nlive, alive;
+	size_t nunread;              /* of them, not yet on record (on_settled) */
 	pid_t *warned;               /* escapees sent SIGTERM: SIGKILL next time */
 	size_t nwarned, awarned;
 };
@@ -255,11 +257,35 @@ static void on_spawned(void *arg, pid_t pgid, char *const *env)
 	XGROW(rp->live, rp->nlive + 1, rp->alive);
 	struct group *g = &rp->live[rp->nlive++];
 	g->pgid = pgid;
-	g->ticks = reaper_start_ticks(pgid, NULL);
+	g->ticks = TICKS_UNREAD;   /* on_settled() reads it and records the group */
 	g->step = step ? xstrdup(step) : NULL;
+	rp->nunread++;
+}
+
+/* The groups spawned since the last call, on record in one commit: once
+ * the spawns have settled (proc.h), so a chain's next step has exec'd
+ * before the runner reads /proc and writes history. A runner killed before
+ * this leaves its children to the watchdog's search by environment. */
+static void on_settled(void *arg)
+{
+	struct reaper *rp = arg;
+	if (!rp->nunread)
+		return;
+	struct store_group *rec = xcalloc(rp->nunread, sizeof(*rec));
+	size_t n = 0;
+	for (size_t i = 0; i < rp->nlive; i++) {
+		struct group *g = &rp->live[i];
+		if (g->ticks != TICKS_UNREAD)
+			continue;
+		g->ticks = reaper_start_ticks(g->pgid, NULL);
+		if (g->ticks >= 0)
+			rec[n++] = (struct store_group){g->pgid, g->ticks, g->step};
+	}
+	rp->nunread = 0;
 	struct wl_err err = WL_ERR_INIT;
-	if (rp->st && g->ticks >= 0)   /* a history failure is the store's to report */
-		store_group_started(rp->st, rp->run_id, pgid, g->ticks, g->step, &err);
+	if (rp->st && n)   /* a history failure is the store's to report */
+		store_groups_started(rp->st, rp->run_id, rec, n, &err);
+	free(rec);
 }
 
 static void on_finished(void *arg, pid_t pgid)
@@ -296,7 +322,7 @@ struct reaper *reaper_start(struct store *st, const char *run_id)
 	rp->st = st;
 	rp->run_id = xstrdup(run_id);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);   /* fails only on kernels older than 3.4: no subreaper then */
-	struct proc_watch w = {on_spawned, on_finished, rp};
+	struct proc_watch w = {on_spawned, on_settled, on_finished, rp};
 	proc_set_watch(&w);
 	return rp;
 }

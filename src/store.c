@@ -1240,24 +1240,24 @@ static int batch_join(struct store *st, struct wl_err *err)
 	return 0;
 }
 
-int store_group_started(struct store *st, const char *run_id, long pgid, long long start_ticks,
-			const char *step, struct wl_err *err)
+int store_groups_started(struct store *st, const char *run_id, const struct store_group *g, size_t n,
+			 struct wl_err *err)
 {
 	if (batch_join(st, err) < 0)
 		return -1;
 	int64_t now = time_wall_ms();
 	if (!run_row_fresh(st, run_id, now) && ensure_run(st, run_id, now, err) < 0)
 		return -1;
-	if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)pgid, (int64_t)start_ticks, step,
-		     time_wall_ms()) < 0)
-		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (run_stmt(st, Q_GROUP_START, err, "sIIsI", run_id, (int64_t)g[i].pgid, (int64_t)g[i].start_ticks,
+			     g[i].step, now) < 0)
+			return -1;
 	/* Committed now, with the turn so far, not at the end of the turn: a
-	 * runner SIGKILLed later in this turn must leave the group on record
-	 * for the watchdog (else its setsid escapees and group members would be
-	 * orphans nobody stops). Deferring this commit to the spawn's
-	 * attempt_started (one commit per step instead of two) was tried and
-	 * dropped: the fault campaign left a killed run's processes behind in
-	 * one of five campaigns (docs/benchmarks.md). */
+	 * runner SIGKILLed later in this turn must leave the groups on record
+	 * for the watchdog (else its setsid escapees and group members would
+	 * be found by environment only). The reaper records them once the
+	 * spawns have settled (reaper.c on_settled): in a chain, after the next
+	 * step's exec, which this commit no longer delays. */
 	return store_flush(st, err);
 }
 

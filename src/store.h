@@ -81,16 +81,21 @@ void store_set_script_wait(struct store *st, const char *name);
  * reported through the warn callback) if the commit fails. */
 int store_flush(struct store *st, struct wl_err *err);
 /*
- * Process groups of a run (for reaper.h): recorded when spawned, closed when
- * they ended. Batching, both join the turn's transaction, and a started
- * group commits it at once (store_flush()): a runner killed later in the
- * turn leaves the group on record. store_orphan_groups() calls fn for every group still open of a
+ * Process groups of a run (for reaper.h): recorded when spawned (several at
+ * once: n of them), closed when they ended. Batching, both join the turn's
+ * transaction, and started groups commit it at once (store_flush()): a
+ * runner killed later in the turn leaves them on record. store_orphan_groups() calls fn for every group still open of a
  * run that is no longer RUNNING (CRASHED: its runner is gone); when fn
  * returns 0 the group is closed. run_id is borrowed for the call.
  */
 typedef int (*store_group_fn)(void *arg, const char *run_id, long pgid, long long start_ticks);
-int store_group_started(struct store *st, const char *run_id, long pgid, long long start_ticks,
-			const char *step, struct wl_err *err);
+struct store_group {
+	long pgid;
+	long long start_ticks;
+	const char *step;   /* NULL: none */
+};
+int store_groups_started(struct store *st, const char *run_id, const struct store_group *g, size_t n,
+			 struct wl_err *err);
 int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
 		      struct wl_err *err);
 /* The runs store_mark_crashed() has marked CRASHED through this handle

@@ -64,7 +64,7 @@ t_end
 t_begin history_one_commit_per_chain_step
 # A short step's turn: the previous step's end, this one's RUNNING, its
 # attempt_started and its process group -- committed at the spawn
-# (store_group_started), nothing left for a second commit at the turn's
+# (store_groups_started), nothing left for a second commit at the turn's
 # end (attempt_started came after the spawn and made one: 2 per step).
 if can_strace; then
 	per=$((($(db_commits c30) - $(db_commits c10)) / 20))

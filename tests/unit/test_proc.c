@@ -1125,6 +1125,97 @@ static void test_spawn_single_waits_for_exec(void)
 	}
 }
 
+/* A batch of one leaves the runner's CPU to its child: the kernel starts
+ * a child on its parent's CPU, so the runner moves to another CPU it may
+ * run on (its own mask restored at once) instead of waiting for the exec.
+ * The child keeps the runner's whole mask. Needs 2 CPUs. */
+static void test_spawn_batch_of_one_moves_the_runner(void)
+{
+	cpu_set_t mask, after;
+	sched_getaffinity(0, sizeof(mask), &mask);
+	if (CPU_COUNT(&mask) < 2) {
+		SKIP_TEST("needs 2 CPUs");
+		return;
+	}
+	char want[16];
+	snprintf(want, sizeof(want), "%d\n", CPU_COUNT(&mask));
+	int moved = 0;
+	for (int i = 0; i < 10; i++) {
+		struct evloop *l = evloop_new();
+		struct outcome o = {0};
+		char *argv[] = {helper, "print-cpus", NULL};
+		struct proc_spec spec;
+		spec_for(&spec, argv, &o);
+		struct wl_err err = WL_ERR_INIT;
+		proc_batch_begin();
+		int cpu = sched_getcpu();
+		o.p = proc_start(l, &spec, &err);
+		CHECK(o.p != NULL);
+		proc_batch_end();
+		moved += sched_getcpu() != cpu;
+		sched_getaffinity(0, sizeof(after), &after);
+		CHECK(CPU_EQUAL(&after, &mask));
+		run_all(l, &o, 1);
+		CHECK_STR(o.out, want);
+		oc_release(&o);
+		evloop_free(l);
+	}
+	printf("  moved off its CPU in %d of 10 batches of one\n", moved);
+	CHECK(moved >= 8);
+}
+
+/* The watch (reaper.h's hooks): spawned() per child, then settled() once
+ * for the spawns since the last one -- after each spawn outside a batch,
+ * at the batch's end inside one, when a batch's only child has exec'd: the
+ * reaper's /proc read and history commit come after a chain's next step is
+ * running, not between its clone and its exec (one pinned CPU: the child
+ * runs only when the runner waits). */
+struct watch_log {
+	pid_t pids[16];
+	int n, settles, unsettled_at_settle[16], execed_at_settle[16];
+};
+static struct watch_log wlog;
+static void wl_spawned(void *arg, pid_t pgid, char *const *env)
+{
+	(void)arg, (void)env;
+	if (wlog.n < 16)
+		wlog.pids[wlog.n++] = pgid;
+}
+static void wl_settled(void *arg)
+{
+	(void)arg;
+	int k = wlog.settles++, unsettled = 0, execed = 1;
+	for (int i = 0; i < wlog.n; i++) {
+		unsettled += wlog.pids[i] != 0;
+		if (wlog.pids[i])
+			execed &= has_execed(wlog.pids[i]);
+		wlog.pids[i] = 0;
+	}
+	wlog.n = 0;
+	if (k < 16) {
+		wlog.unsettled_at_settle[k] = unsettled;
+		wlog.execed_at_settle[k] = execed;
+	}
+}
+static void test_spawn_settled_after_exec(void)
+{
+	struct proc_watch w = {wl_spawned, wl_settled, NULL, NULL};
+	memset(&wlog, 0, sizeof(wlog));
+	proc_set_watch(&w);
+	int last_execed;
+	spawn_round(3, 0, &last_execed);       /* settles 0-2: one each */
+	for (int i = 0; i < 5; i++)
+		spawn_round(1, 1, &last_execed);   /* settles 3-7: a batch of one each */
+	spawn_round(4, 1, &last_execed);       /* settle 8: the four at once */
+	proc_set_watch(NULL);
+	CHECK_INT(wlog.settles, 9);
+	for (int k = 0; k < 8; k++) {
+		CHECK_INT(wlog.unsettled_at_settle[k], 1);
+		CHECK_INT(wlog.execed_at_settle[k], 1);
+	}
+	CHECK_INT(wlog.unsettled_at_settle[8], 4);
+}
+
 /* More children before their exec than spawn.c has slots (64), with
  * every kind of start failure among them: each report reaches its own
  * child, none is lost or swapped when slots are reused. */
@@ -1414,6 +1505,8 @@ int main(void)
 	TEST(test_flood_bounded_memory);
 	TEST(test_many_concurrent);
 	TEST(test_spawn_batch_does_not_wait_for_exec);
+	TEST(test_spawn_settled_after_exec);
+	TEST(test_spawn_batch_of_one_moves_the_runner);
 	TEST(test_spawn_single_waits_for_exec);
 	TEST(test_spawn_many_before_exec);
 	TEST(test_stop_from_timer);

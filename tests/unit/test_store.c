@@ -425,19 +425,20 @@ out:
 static void test_group_commit(void)
 {
 	/* A process group is on record (committed, with the turn so far) as
-	 * soon as store_group_started returns, batching or not: a runner killed
+	 * soon as store_groups_started returns, batching or not: a runner killed
 	 * right after must leave it for the watchdog. Its end joins the turn. */
 	struct wl_err err = WL_ERR_INIT;
 	char *path;
 	struct store *st, *other;
 	if (open_two("groups.db", &path, &st, &other) < 0)
 		goto out;
-	CHECK_INT(store_group_started(st, "rg", 100, 5, "a", &err), 0);    /* not batching */
+	struct store_group a = {100, 5, "a"}, b[2] = {{101, 5, "b"}, {102, 6, NULL}};
+	CHECK_INT(store_groups_started(st, "rg", &a, 1, &err), 0);    /* not batching */
 	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 100"), 1);
 	store_set_batching(st, 1);
 	emit(st, EV_STEP_STATE, "rg", "b", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
-	CHECK_INT(store_group_started(st, "rg", 101, 5, "b", &err), 0);
-	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 101"), 1);
+	CHECK_INT(store_groups_started(st, "rg", b, 2, &err), 0);
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid IN (101, 102)"), 2);
 	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'b'"), 1);   /* the turn so far */
 	emit(st, EV_ATTEMPT_STARTED, "rg", "b", 0, 1, 1002, "{\"phase\":\"step\"}");
 	CHECK_INT(store_group_ended(st, "rg", 101, 5, &err), 0);
