@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -896,35 +895,20 @@ void proc_batch_begin(void)
 	}
 }
 
-/* Leave this CPU to the child just started on it (the kernel starts a
- * child on its parent's CPU, and the runner woken by the child's exec
- * would take it back): the runner moves to another CPU it may run on and
- * runs its bookkeeping there while the child execs and runs here. The
- * runner's own mask is restored at once; the child's is never touched.
- * 0 when there is no other CPU: then wait for the exec. */
-static int move_off_this_cpu(void)
-{
-	cpu_set_t all, others;
-	int got = sched_getcpu();
-	size_t cpu = (size_t)got;
-	if (got < 0 || sched_getaffinity(0, sizeof(all), &all) < 0 || CPU_COUNT(&all) < 2 || !CPU_ISSET(cpu, &all))
-		return 0;
-	others = all;
-	CPU_CLR(cpu, &others);
-	if (sched_setaffinity(0, sizeof(others), &others) < 0)
-		return 0;
-	sched_setaffinity(0, sizeof(all), &all);
-	return 1;
-}
-
 void proc_batch_end(void)
 {
 	if (batch_depth == 0 || --batch_depth > 0)
 		return;
-	if (batch_started == 1 && batch_last->spawn && !move_off_this_cpu())
-		spawn_wait_exec(batch_last->spawn);
+	/* The watcher first: in a chain its /proc read and history commit
+	 * come before the runner sleeps until the child's exec. The other
+	 * order -- the runner woken by the exec on the child's CPU (where the
+	 * kernel starts a child) takes the CPU back for them -- cost 0.3 ms a
+	 * step, and moving the runner to another CPU instead cost the child
+	 * more than it saved (docs/benchmarks.md). */
 	if (batch_started && watch.settled)
 		watch.settled(watch.arg);
+	if (batch_started == 1 && batch_last->spawn)
+		spawn_wait_exec(batch_last->spawn);
 	batch_last = NULL;
 }
 

@@ -154,12 +154,11 @@ void proc_kill_all(void);
 /* Starting several children in a row (the runner's scheduling pass):
  * between proc_batch_begin() and proc_batch_end() proc_start() does not
  * wait for its child's exec (spawn.h), so a hundred ready steps start as
- * fast as the runner can clone them. A batch's only child (a chain's next
- * step) gets the runner's CPU at once: the kernel starts a child on its
- * parent's CPU, so proc_batch_end() moves the runner to another CPU of its
- * mask (restored at once; the child's mask is never changed), or, with one
- * CPU, waits for the child's exec. Outside a batch every proc_start()
- * waits for the exec. Batches nest (the outermost decides). */
+ * fast as the runner can clone them; proc_batch_end() then calls the
+ * watcher's settled() (below) and waits for the exec of a batch's only
+ * child, so a chain's next step gets the runner's CPU at once. Outside a
+ * batch every proc_start() waits for the exec. Batches nest (the
+ * outermost decides). */
 void proc_batch_begin(void);
 void proc_batch_end(void);
 
@@ -167,8 +166,8 @@ void proc_batch_end(void);
  * Watching spawns (reaper.h): spawned() right after a child is forked (pgid
  * is its pid and group; env is spec.env, NULL = the runner's own);
  * settled() when the spawns since the last settled() are done: right after
- * spawned() outside a batch, at proc_batch_end() (after the wait for a
- * batch's only child's exec) inside one; finished() when a proc is done,
+ * spawned() outside a batch, at proc_batch_end() inside one (once for all
+ * its children, before the wait for an only child's exec); finished() when a proc is done,
  * just before on_exit. One watcher; NULL removes it.
  * Every child also gets PR_SET_PDEATHSIG (SIGKILL): it dies with the runner.
  */

@@ -262,10 +262,10 @@ static void on_spawned(void *arg, pid_t pgid, char *const *env)
 	rp->nunread++;
 }
 
-/* The groups spawned since the last call, on record in one commit: once
- * the spawns have settled (proc.h), so a chain's next step has exec'd
- * before the runner reads /proc and writes history. A runner killed before
- * this leaves its children to the watchdog's search by environment. */
+/* The groups spawned since the last call, on record in one commit once
+ * the spawns have settled (proc.h): the 200 steps of one scheduling pass
+ * take one commit, not 200. A runner killed before this leaves its
+ * children to the watchdog's search by environment. */
 static void on_settled(void *arg)
 {
 	struct reaper *rp = arg;

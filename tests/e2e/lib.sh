@@ -28,6 +28,17 @@ t_end() {
 	else echo "PASS $_case"; fi
 }
 
+# can_strace: 0 when strace can trace here, else the case is skipped (why)
+can_strace() {
+	if ! command -v strace >/dev/null 2>&1; then
+		t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
+		return 1
+	elif ! strace -o /dev/null true 2>/dev/null; then
+		t_skip "strace cannot trace here (ptrace not permitted)"
+		return 1
+	fi
+}
+
 expect_rc() { # want cmd...
 	local want=$1; shift
 	"$@"; local rc=$?

@@ -313,11 +313,7 @@ t_end
 # must already be on record, its start committed before any process of the
 # run started (docs/history.md "Durability").
 t_begin ops_run_on_record_before_its_first_process
-if ! command -v strace >/dev/null 2>&1; then
-	t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
-elif ! strace -o /dev/null true 2>/dev/null; then
-	t_skip "strace cannot trace here (ptrace not permitted)"
-else
+if can_strace; then
 	mkdir -p ws-k
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -o k.strace \
 		-e trace=clone,clone3,vfork -e inject=clone,clone3,vfork:delay_exit=1000000 \

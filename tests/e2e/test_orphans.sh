@@ -124,11 +124,7 @@ t_end
 #     step starts a group member and a setsid escapee meanwhile. The
 #     watchdog finds both by their environment (WAITLOOP_RUN_ID).
 t_begin sigkill_before_the_group_is_on_record_leaves_no_orphan
-if ! command -v strace >/dev/null 2>&1; then
-	t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
-elif ! strace -o /dev/null true 2>/dev/null; then
-	t_skip "strace cannot trace here (ptrace not permitted)"
-else
+if can_strace; then
 	mkdir -p ws2b
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -o k.strace \
 		-e trace=clone,clone3,vfork -e inject=clone,clone3,vfork:delay_exit=1000000 \

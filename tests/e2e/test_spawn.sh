@@ -14,11 +14,7 @@ count() {
 
 # --- per-step system calls of the runner ---------------------------------
 t_begin syscalls_per_step
-if ! command -v strace >/dev/null 2>&1; then
-	t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
-elif ! strace -o /dev/null true 2>/dev/null; then
-	t_skip "strace cannot trace here (ptrace not permitted)"
-else
+if can_strace; then
 	gen_true_steps 10 0 >c10.yaml
 	gen_true_steps 30 0 >c30.yaml
 	for n in 10 30; do
@@ -175,5 +171,15 @@ mkdir -p ws-wal1 ws-wal2
 before=$(stat -c %i wal.db-wal wal.db-shm 2>/dev/null | tr '\n' ' ')
 "$WL" run wal.yaml -w ws-wal2 -q --no-progress --db wal.db >/dev/null 2>&1 || t_fail "second run failed"
 expect_eq "$(stat -c %i wal.db-wal wal.db-shm 2>/dev/null | tr '\n' ' ')" "$before"
-expect_eq "$(sqlite3 wal.db 'SELECT count(*) FROM runs')" 2
+# ... and empty (checkpointed, truncated to 0 bytes): the next run reads no
+# old frames back at its open (strace: no pread of the WAL before the run
+# first writes it).
+expect_eq "wal bytes $(stat -c %s wal.db-wal)" "wal bytes 0"
+if can_strace; then
+	mkdir -p ws-wal3
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o wal.trace -e trace=openat,pread64,pwrite64 "$WL" run wal.yaml -w ws-wal3 -q --no-progress --db wal.db >/dev/null 2>&1
+	walfd=$(sed -n 's/.*openat(AT_FDCWD, "[^"]*wal\.db-wal", .*) = \([0-9]*\)$/\1/p' wal.trace | head -1)
+	expect_eq "WAL reads at open: $(awk -v r="pread64($walfd," -v w="pwrite64($walfd," 'index($0, w) {exit} index($0, r) {n++} END {print n + 0}' wal.trace)" "WAL reads at open: 0"
+fi
+expect_eq "$(sqlite3 wal.db 'SELECT count(*) FROM runs')" "$([ -d ws-wal3 ] && echo 3 || echo 2)"
 t_end

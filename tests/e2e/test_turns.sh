@@ -7,16 +7,6 @@
 # shellcheck shell=bash
 . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
-can_strace() {
-	if ! command -v strace >/dev/null 2>&1; then
-		t_skip "strace not installed (make deps: DEB_TEST_PKGS)"
-		return 1
-	elif ! strace -o /dev/null true 2>/dev/null; then
-		t_skip "strace cannot trace here (ptrace not permitted)"
-		return 1
-	fi
-}
-
 # traced NAME YAML: run YAML under strace (the runner only: its own write()s
 # and fcntl()s, with the file behind each descriptor) in workspace ws-NAME
 traced() {

@@ -21,14 +21,12 @@
  *   wl-helper echo-env NAME              print the value of NAME (or "(unset)")
  *   wl-helper print-pgid                 print "pid PGID" style: "PID PGID"
  *   wl-helper print-sigmask              print blocked and ignored signals (hex masks)
- *   wl-helper print-cpus                 print how many CPUs it may run on
  *   wl-helper out-err                    print "out" on stdout and "err" on stderr
  *   wl-helper print TEXT                 print TEXT and a newline
  *   wl-helper tick N MS                  print "tick I" N times, MS apart
  */
 #include <dirent.h>
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,13 +202,6 @@ int main(int argc, char **argv)
 				ignored |= 1ULL << s;
 		}
 		printf("blocked=%llx ignored=%llx\n", blocked, ignored);
-		return 0;
-	}
-	if (!strcmp(mode, "print-cpus")) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		sched_getaffinity(0, sizeof(set), &set);
-		printf("%d\n", CPU_COUNT(&set));
 		return 0;
 	}
 	if (!strcmp(mode, "out-err")) {

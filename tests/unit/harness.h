@@ -1,9 +1,8 @@
 /*
  * A tiny unit-test harness: TEST(fn) runs one function; CHECK* record
  * failures with file:line; tests_done() prints the summary and returns the
- * exit status. Output lines "PASS name" / "FAIL name" / "SKIP name: why"
- * are counted by tests/run.sh; a test calls SKIP_TEST("why") and returns
- * when this machine cannot run it.
+ * exit status. Output lines "PASS name" / "FAIL name" are counted by
+ * tests/run.sh.
  *
  *   static void test_x(void) { CHECK(1 + 1 == 2); CHECK_STR(a, "b"); }
  *   int main(void) { TEST(test_x); return tests_done(); }
@@ -14,7 +13,6 @@
 #include <string.h>
 
 static int harness_failed_checks;
-static const char *harness_skip;
 static int harness_passed, harness_failed;
 
 #define CHECK(cond)                                                                   \
@@ -53,16 +51,11 @@ static int harness_passed, harness_failed;
 		}                                                                     \
 	} while (0)
 
-#define SKIP_TEST(why) (harness_skip = (why))
-
 #define TEST(fn)                                                                      \
 	do {                                                                          \
 		int before_ = harness_failed_checks;                                  \
-		harness_skip = NULL;                                                  \
 		fn();                                                                 \
-		if (harness_skip && harness_failed_checks == before_) {               \
-			printf("SKIP %s: %s\n", #fn, harness_skip);                   \
-		} else if (harness_failed_checks == before_) {                        \
+		if (harness_failed_checks == before_) {                               \
 			printf("PASS %s\n", #fn);                                     \
 			harness_passed++;                                             \
 		} else {                                                              \
