@@ -705,6 +705,7 @@ static int run_main(int argc, char **argv, int roboppi)
 
 	runner_run(r);
 	flush_history(store, 0);   /* run_finished is emitted after the last round */
+	store_release_memory(store);
 	/* Deliveries still in flight (run_finished ...): bounded by the targets' timeouts. */
 	if (nt)
 		notify_drain(nt);

@@ -778,6 +778,12 @@ char *store_default_path(const char *dir)
 	return dir ? fs_join(dir, ".waitloop/history.db") : xstrdup(".waitloop/history.db");
 }
 
+void store_release_memory(struct store *st)
+{
+	if (st)
+		sqlite3_db_release_memory(st->db);
+}
+
 void store_close(struct store *st)
 {
 	if (!st)

@@ -61,6 +61,9 @@ int store_err_readonly(const struct wl_err *err);
  * non-empty, else "<dir>/.waitloop/history.db" (dir NULL = "."). Caller frees. */
 char *store_default_path(const char *dir);
 void store_close(struct store *st);
+/* Give the page cache's unused pages back to the heap (the run is over, its
+ * summary is built next: it reuses them instead of growing the peak RSS). */
+void store_release_memory(struct store *st);
 
 /*
  * Event sink (events.h): records ev in one transaction. Never fails from the
