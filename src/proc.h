@@ -164,7 +164,9 @@ void proc_batch_end(void);
 
 /*
  * Watching spawns (reaper.h): spawned() right after a child is forked (pgid
- * is its pid and group; env is spec.env, NULL = the runner's own);
+ * is its pid and group; env is spec.env, NULL = the runner's own;
+ * start_ticks its start time as /proc/PID/stat field 22 gives it, or -1
+ * when the clock's tick changed during the clone: then read /proc);
  * settled() when the spawns since the last settled() are done: right after
  * spawned() outside a batch, at proc_batch_end() inside one (once for all
  * its children, before the wait for an only child's exec); finished() when a proc is done,
@@ -172,7 +174,7 @@ void proc_batch_end(void);
  * Every child also gets PR_SET_PDEATHSIG (SIGKILL): it dies with the runner.
  */
 struct proc_watch {
-	void (*spawned)(void *arg, pid_t pgid, char *const *env);
+	void (*spawned)(void *arg, pid_t pgid, char *const *env, long long start_ticks);
 	void (*settled)(void *arg);
 	void (*finished)(void *arg, pid_t pgid);
 	void *arg;

@@ -32,6 +32,7 @@ struct group {
 	pid_t pgid;
 	long long ticks;             /* start time; -1 unknown, TICKS_UNREAD not read yet */
 	char *step;
+	int recorded;                /* on record (on_settled), or tried */
 };
 #define TICKS_UNREAD (-2)
 
@@ -40,7 +41,7 @@ struct reaper {
 	char *run_id;
 	struct group *live;          /* groups spawned and not finished */
 	size_t nlive, alive;
-	size_t nunread;              /* of them, not yet on record (on_settled) */
+	size_t nunrecorded;          /* of them, not yet on record (on_settled) */
 	pid_t *warned;               /* escapees sent SIGTERM: SIGKILL next time */
 	size_t nwarned, awarned;
 };
@@ -245,7 +246,7 @@ static size_t sweep(struct reaper *rp, const char *step, int force_kill)
 	return left;
 }
 
-static void on_spawned(void *arg, pid_t pgid, char *const *env)
+static void on_spawned(void *arg, pid_t pgid, char *const *env, long long start_ticks)
 {
 	struct reaper *rp = arg;
 	const char *step = NULL;
@@ -257,9 +258,10 @@ static void on_spawned(void *arg, pid_t pgid, char *const *env)
 	XGROW(rp->live, rp->nlive + 1, rp->alive);
 	struct group *g = &rp->live[rp->nlive++];
 	g->pgid = pgid;
-	g->ticks = TICKS_UNREAD;   /* on_settled() reads it and records the group */
+	g->ticks = start_ticks >= 0 ? start_ticks : TICKS_UNREAD;   /* else on_settled() reads /proc */
 	g->step = step ? xstrdup(step) : NULL;
-	rp->nunread++;
+	g->recorded = 0;
+	rp->nunrecorded++;
 }
 
 /* The groups spawned since the last call, on record in one commit once
@@ -269,19 +271,21 @@ static void on_spawned(void *arg, pid_t pgid, char *const *env)
 static void on_settled(void *arg)
 {
 	struct reaper *rp = arg;
-	if (!rp->nunread)
+	if (!rp->nunrecorded)
 		return;
-	struct store_group *rec = xcalloc(rp->nunread, sizeof(*rec));
+	struct store_group *rec = xcalloc(rp->nunrecorded, sizeof(*rec));
 	size_t n = 0;
 	for (size_t i = 0; i < rp->nlive; i++) {
 		struct group *g = &rp->live[i];
-		if (g->ticks != TICKS_UNREAD)
+		if (g->recorded)
 			continue;
-		g->ticks = reaper_start_ticks(g->pgid, NULL);
+		g->recorded = 1;
+		if (g->ticks == TICKS_UNREAD)
+			g->ticks = reaper_start_ticks(g->pgid, NULL);
 		if (g->ticks >= 0)
 			rec[n++] = (struct store_group){g->pgid, g->ticks, g->step};
 	}
-	rp->nunread = 0;
+	rp->nunrecorded = 0;
 	struct wl_err err = WL_ERR_INIT;
 	if (rp->st && n)   /* a history failure is the store's to report */
 		store_groups_started(rp->st, rp->run_id, rec, n, &err);
