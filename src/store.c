@@ -1269,9 +1269,9 @@ int store_groups_started(struct store *st, const char *run_id, const struct stor
 	/* Committed now, with the turn so far, not at the end of the turn: a
 	 * runner SIGKILLed later in this turn must leave the groups on record
 	 * for the watchdog (else its setsid escapees and group members would
-	 * be found by environment only). The reaper records them once the
-	 * spawns have settled (reaper.c on_settled): in a chain, after the next
-	 * step's exec, which this commit no longer delays. */
+	 * be found by environment only). The reaper records the groups of a
+	 * scheduling pass together at its end (reaper.c on_settled), before
+	 * the runner waits for anything. */
 	return store_flush(st, err);
 }
 
