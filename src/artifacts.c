@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bgwrite.h"
 #include "fsutil.h"
 #include "jsonutil.h"
 #include "redact.h"
@@ -23,6 +24,7 @@ struct artifacts {
 	 * addressing set of names, so the question costs no system call */
 	char **made;
 	size_t nmade, amade;
+	struct bgwrite *bg;          /* the step documents' writer thread, or NULL: inline */
 };
 
 
@@ -76,6 +78,7 @@ struct artifacts *artifacts_open(const char *dir, const struct redactor *rd, str
 	c->dir = xstrdup(dir);
 	c->rd = rd;
 	c->events = ev;
+	c->bg = bgwrite_new();   /* NULL (no thread): the documents are written inline */
 	return c;
 }
 
@@ -84,6 +87,7 @@ void artifacts_close(struct artifacts *c)
 	if (!c)
 		return;
 	artifacts_flush_events(c);
+	bgwrite_free(c->bg);
 	event_file_close(c->events, NULL);
 	free(c->dir);
 	free(c->sink_error);
@@ -146,6 +150,12 @@ char *artifacts_step_dir(struct artifacts *c, const char *step, struct wl_err *e
 	return d;
 }
 
+void artifacts_settle(struct artifacts *c, int wait, void (*on_error)(void *arg, const char *msg), void *arg)
+{
+	if (c && c->bg)
+		bgwrite_drain(c->bg, wait, on_error, arg);
+}
+
 int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, int resolved,
 			      struct wl_err *err)
 {
@@ -158,7 +168,12 @@ int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta
 	int rc;
 	if (json_print_sb(&sb, meta, 1) < 0)
 		rc = err_set(err, "cannot serialise JSON for '%s'", path);
-	else {
+	else if (c->bg) {
+		strbuf_addch(&sb, '\n');
+		size_t len = sb.len;
+		bgwrite_linked(c->bg, path, alias, strbuf_detach(&sb), len);
+		return 0;   /* a failure comes back through artifacts_settle() */
+	} else {
 		strbuf_addch(&sb, '\n');
 		/* one file, two names: a create (a new inode) costs more than
 		 * everything else of writing it (docs/artifacts.md) */

@@ -18,7 +18,8 @@
  *   artifacts_flush_events(c);                       -- every turn (idle hook)
  *   artifacts_write_workflow(c, doc, &err);          -- doc is redacted in place
  *   char *d = artifacts_step_dir(c, "build", &err);  -- created; caller frees
- *   artifacts_write_step_meta(c, "build", meta, ended, &err);
+ *   artifacts_write_step_meta(c, "build", meta, ended, &err);  -- by a thread
+ *   artifacts_settle(c, 1, on_error, arg);           -- its failures, once written
  *   artifacts_close(c);
  *
  * A sink failure is kept (artifacts_sink_error()) rather than reported, so a
@@ -62,5 +63,11 @@ int artifacts_step_dir_is_new(const struct artifacts *c, const char *step);
  */
 int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta, int resolved,
 			      struct wl_err *err);
+/* The step documents are written by a thread of their own (bgwrite.h),
+ * in order; artifacts_write_step_meta() then fails only to serialise, and
+ * a write that failed is handed to on_error here (with wait: once every
+ * document given so far is written -- before the run's status is decided,
+ * and artifacts_close() waits too). Without the thread: nothing to do. */
+void artifacts_settle(struct artifacts *c, int wait, void (*on_error)(void *arg, const char *msg), void *arg);
 
 #endif

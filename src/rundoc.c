@@ -92,6 +92,11 @@ char *rundoc_run_id(int64_t wall_ms)
 /* Artifacts are best effort during the run (a full disk must not kill
  * running steps); every distinct failure is reported by the command at the
  * end, and a run that lost an artifact does not succeed. */
+static void keep_artifact_error(void *arg, const char *msg)
+{
+	run_keep_artifact_error(arg, msg);
+}
+
 void run_keep_artifact_error(struct runner *r, const char *msg)
 {
 	if (!r->artifact_error)
@@ -186,6 +191,11 @@ void rundoc_flush_meta(struct runner *r)
 			write_meta_now(&r->steps[i]);
 }
 
+void rundoc_settle(struct runner *r)
+{
+	artifacts_settle(r->ctx, 1, keep_artifact_error, r);
+}
+
 static void rundoc_on_flush_meta(void *arg)
 {
 	rundoc_flush_meta(arg);
@@ -216,6 +226,7 @@ void rundoc_on_idle(void *arg, int will_wait)
 	struct runner *r = arg;
 	if (!will_wait || r->done)
 		return;
+	artifacts_settle(r->ctx, 0, keep_artifact_error, r);
 	int budget = IDLE_CREATES;
 	for (size_t i = 0; budget > 0 && r->meta_timer && i < r->nsteps; i++) {
 		struct step_run *sr = &r->steps[i];

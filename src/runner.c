@@ -638,6 +638,7 @@ enum run_status runner_run(struct runner *r)
 	if (r->meta_timer)
 		evloop_cancel_timer(r->loop, r->meta_timer);
 	rundoc_flush_meta(r);
+	rundoc_settle(r);                  /* every _meta.json written, its errors kept */
 	artifacts_flush_events(r->ctx);   /* its write errors count below (lost) */
 
 	int failed = 0;

@@ -192,6 +192,8 @@ char *rundoc_run_id(int64_t wall_ms);
 void run_keep_artifact_error(struct runner *r, const char *msg);
 void rundoc_meta_changed(struct step_run *sr);
 void rundoc_flush_meta(struct runner *r);
+/* Wait until every _meta.json given is written (bgwrite.h); failures kept. */
+void rundoc_settle(struct runner *r);
 void rundoc_on_idle(void *arg, int will_wait);
 void runner_schedule_on_idle(void *arg, int will_wait);   /* runner.c: before rundoc_on_idle */
 void rundoc_write_workflow(struct runner *r);
