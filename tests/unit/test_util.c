@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bgwrite.h"
 #include "error.h"
 #include "fsutil.h"
 #include "pattern.h"
@@ -425,6 +426,52 @@ static void test_rfc3339(void)
 	}
 }
 
+/* bgwrite: jobs run in the order given (the last of 40 rewrites of one
+ * file wins, its alias with it), a failed write comes back once through
+ * drain -- its name removed, not left stale -- and drain(wait) returns
+ * only when everything given is written. */
+static int bg_errors;
+static void bg_on_error(void *arg, const char *msg)
+{
+	(void)arg;
+	bg_errors++;
+	CHECK_CONTAINS(msg, "cannot write");
+}
+static void test_bgwrite(void)
+{
+	char tmpl[] = "/tmp/wl-bgwrite.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	CHECK(dir != NULL);
+	if (!dir)
+		return;
+	struct bgwrite *b = bgwrite_new();
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	char *p = xasprintf("%s/_meta.json", dir), *alias = xasprintf("%s/_resolved.json", dir);
+	for (int i = 0; i < 40; i++) {
+		char *body = xasprintf("%d\n", i);
+		bgwrite_linked(b, xstrdup(p), i % 2 ? xstrdup(alias) : NULL, body, strlen(body));
+	}
+	char *bad = xasprintf("%s/no-such-dir/_meta.json", dir);
+	bgwrite_linked(b, bad, NULL, xstrdup("x\n"), 2);
+	bg_errors = 0;
+	bgwrite_drain(b, 1, bg_on_error, NULL);
+	CHECK_FILE(p, "39\n");
+	CHECK(same_file(p, alias));
+	CHECK_INT(bg_errors, 1);
+	bgwrite_drain(b, 1, bg_on_error, NULL);
+	CHECK_INT(bg_errors, 1);   /* handed back once */
+	bgwrite_linked(b, xstrdup(p), NULL, xstrdup("last\n"), 5);
+	bgwrite_free(b);           /* waits for it */
+	CHECK_FILE(p, "last\n");
+	unlink(p);
+	unlink(alias);
+	rmdir(dir);
+	free(p);
+	free(alias);
+}
+
 int main(void)
 {
 	TEST(test_duration_parse);
@@ -440,6 +487,7 @@ int main(void)
 	TEST(test_suggest);
 	TEST(test_fs);
 	TEST(test_fs_write_atomic_linked);
+	TEST(test_bgwrite);
 	TEST(test_find_command);
 	return tests_done();
 }
