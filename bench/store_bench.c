@@ -16,20 +16,7 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
-#include <time.h>
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+#include "benchclock.h"
 
 static void emit(struct store *st, enum ev_type t, const char *run, const char *step, int it, int attempt,
 		 const char *json)

@@ -166,15 +166,15 @@ int artifacts_write_step_meta(struct artifacts *c, const char *step, cJSON *meta
 	free(d);
 	struct strbuf sb = STRBUF_INIT;
 	int rc;
-	if (json_print_sb(&sb, meta, 1) < 0)
+	if (json_print_sb(&sb, meta, 1) < 0) {
 		rc = err_set(err, "cannot serialise JSON for '%s'", path);
-	else if (c->bg) {
-		strbuf_addch(&sb, '\n');
-		size_t len = sb.len;
-		bgwrite_linked(c->bg, path, alias, strbuf_detach(&sb), len);
-		return 0;   /* a failure comes back through artifacts_settle() */
 	} else {
 		strbuf_addch(&sb, '\n');
+		if (c->bg) {
+			size_t len = sb.len;
+			bgwrite_linked(c->bg, path, alias, strbuf_detach(&sb), len);
+			return 0;   /* a failure comes back through artifacts_settle() */
+		}
 		/* one file, two names: a create (a new inode) costs more than
 		 * everything else of writing it (docs/artifacts.md) */
 		rc = fs_write_atomic_linked(path, alias, sb.buf, sb.len, err);
