@@ -10,7 +10,7 @@
 # build (build/bench/create_cost) lands there, not in the checkout.
 . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 mkdir -p bench
-cp "$ROOT/bench/vs-roboppi.sh" "$ROOT/bench/run.sh" "$ROOT/bench/create_cost.c" "$ROOT/bench/hello-world.yaml" bench/
+cp "$ROOT/bench/vs-roboppi.sh" "$ROOT/bench/run.sh" "$ROOT/bench/create_cost.c" "$ROOT/bench/benchclock.h" "$ROOT/bench/hello-world.yaml" bench/
 
 t_begin create_cost_counts_and_refuses
 cc -std=c11 -O2 -o cc_bin bench/create_cost.c || t_fail "create_cost.c does not compile"
