@@ -21,10 +21,11 @@
 # the load changes). "CPU/step": the runner's own CPU per step, from
 # separate runs under `perf stat -i -e task-clock` (-i: the runner process
 # alone, not its children -- the shells -- nor its threads), median over
-# the rounds / N; perf's start-up never enters the wall times. waitloop is
-# single-threaded, so that is all of its CPU; for roboppi --direct it is
-# bun's main thread only (a lower bound: bun's helper threads are not
-# counted); roboppi supervised does its work in Core child processes, so
+# the rounds / N; perf's start-up never enters the wall times. For
+# waitloop that is its loop thread, the one that starts the steps (its two
+# writer threads -- documents and history -- are not counted); for roboppi
+# --direct it is bun's main thread only (a lower bound: bun's helper
+# threads are not counted); roboppi supervised does its work in Core child processes, so
 # "-". "-" too when perf does not work here (NO_PERF=1 skips it).
 # The bench deletes nothing until it exits (one trap); the runs themselves
 # may (waitloop replaces files by rename, SQLite removes its -wal/-shm):

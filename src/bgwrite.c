@@ -1,7 +1,8 @@
 /*
  * bgwrite: see bgwrite.h. One worker thread, a FIFO of jobs under one
- * mutex; the worker signals `idle` when the FIFO is empty and it is not
- * writing, which bgwrite_drain(wait) waits for.
+ * mutex; jobs are numbered in the order given (tickets) and `done` counts
+ * the finished ones; the worker signals `idle` after a job when someone
+ * waits (bgwrite_wait, bgwrite_drain(wait)).
  */
 #include "bgwrite.h"
 
@@ -17,6 +18,8 @@
 
 struct job {
 	struct job *next;
+	void (*fn)(void *arg);   /* bgwrite_call(); NULL: a file (bgwrite_linked) */
+	void *arg;
 	char *path, *alias, *buf;
 	size_t len;
 };
@@ -26,12 +29,18 @@ struct bgwrite {
 	pthread_mutex_t mu;
 	pthread_cond_t work, idle;
 	struct job *head, *tail;
-	int busy, stop;
+	unsigned long given, done;   /* jobs given, jobs finished (tickets) */
+	int waiters, stop;
 	struct strvec errors;   /* messages of failed jobs, not yet drained */
 };
 
 static void job_run(struct bgwrite *b, struct job *j)
 {
+	if (j->fn) {
+		j->fn(j->arg);
+		free(j);
+		return;
+	}
 	struct wl_err err = WL_ERR_INIT;
 	int rc = fs_write_atomic_linked(j->path, j->alias, j->buf, j->len, &err);
 	/* absent rather than stale (artifacts.h) */
@@ -63,12 +72,11 @@ static void *worker(void *arg)
 		b->head = j->next;
 		if (!b->head)
 			b->tail = NULL;
-		b->busy = 1;
 		pthread_mutex_unlock(&b->mu);
 		job_run(b, j);
 		pthread_mutex_lock(&b->mu);
-		b->busy = 0;
-		if (!b->head)
+		b->done++;
+		if (b->waiters)
 			pthread_cond_broadcast(&b->idle);
 	}
 	pthread_mutex_unlock(&b->mu);
@@ -98,17 +106,47 @@ struct bgwrite *bgwrite_new(void)
 	return b;
 }
 
-void bgwrite_linked(struct bgwrite *b, char *path, char *alias, char *buf, size_t len)
+static unsigned long give(struct bgwrite *b, struct job *j)
 {
-	struct job *j = xcalloc(1, sizeof(*j));
-	*j = (struct job){NULL, path, alias, buf, len};
 	pthread_mutex_lock(&b->mu);
 	if (b->tail)
 		b->tail->next = j;
 	else
 		b->head = j;
 	b->tail = j;
+	unsigned long ticket = ++b->given;
 	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->mu);
+	return ticket;
+}
+
+void bgwrite_linked(struct bgwrite *b, char *path, char *alias, char *buf, size_t len)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	*j = (struct job){NULL, NULL, NULL, path, alias, buf, len};
+	give(b, j);
+}
+
+unsigned long bgwrite_call(struct bgwrite *b, void (*fn)(void *arg), void *arg)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	*j = (struct job){NULL, fn, arg, NULL, NULL, NULL, 0};
+	return give(b, j);
+}
+
+/* With b->mu held: until job `ticket` and all before it are done. */
+static void wait_locked(struct bgwrite *b, unsigned long ticket)
+{
+	b->waiters++;
+	while (b->done < ticket)
+		pthread_cond_wait(&b->idle, &b->mu);
+	b->waiters--;
+}
+
+void bgwrite_wait(struct bgwrite *b, unsigned long ticket)
+{
+	pthread_mutex_lock(&b->mu);
+	wait_locked(b, ticket);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -116,8 +154,8 @@ void bgwrite_drain(struct bgwrite *b, int wait, void (*on_error)(void *arg, cons
 {
 	struct strvec errors = STRVEC_INIT;
 	pthread_mutex_lock(&b->mu);
-	while (wait && (b->head || b->busy))
-		pthread_cond_wait(&b->idle, &b->mu);
+	if (wait)
+		wait_locked(b, b->given);
 	errors = b->errors;
 	b->errors = (struct strvec)STRVEC_INIT;
 	pthread_mutex_unlock(&b->mu);

@@ -27,6 +27,11 @@ struct bgwrite *bgwrite_new(void);
  * could not be updated is removed (artifacts.h). Takes the three buffers
  * (malloc'd; alias may be NULL). */
 void bgwrite_linked(struct bgwrite *b, char *path, char *alias, char *buf, size_t len);
+/* fn(arg) on the thread, after every job given before it; returns the
+ * job's ticket for bgwrite_wait(). fn owns arg. */
+unsigned long bgwrite_call(struct bgwrite *b, void (*fn)(void *arg), void *arg);
+/* Wait until the job of `ticket` and every one before it are done. */
+void bgwrite_wait(struct bgwrite *b, unsigned long ticket);
 /* Calls on_error(arg, message) for each write that failed since the last
  * call; with wait, first waits until every job given so far is done. */
 void bgwrite_drain(struct bgwrite *b, int wait, void (*on_error)(void *arg, const char *msg), void *arg);

@@ -30,6 +30,7 @@
 #include "redact.h"
 #include "report.h"
 #include "runner.h"
+#include "spawn.h"
 #include "store.h"
 #include "strvec.h"
 #include "timeutil.h"
@@ -164,10 +165,17 @@ static void on_metrics_tick(void *arg)
 	mt->timer = evloop_add_timer(mt->loop, time_now_ms() + mt->every, on_metrics_tick, mt);
 }
 
+/* The turn's writes are committed before the runner waits (docs/history.md
+ * "Durability"): given to the store's writer thread, which has mostly done
+ * them by the time the loop is idle (it ran beside the step's exec), and
+ * waited for when the loop is about to block. */
 static void flush_history(void *arg, int will_wait)
 {
 	struct wl_err err = WL_ERR_INIT;
-	store_flush(arg, &err);   /* a failure shows as a sink warning */
+	if (will_wait)
+		store_sync(arg);
+	else
+		store_flush(arg, &err);   /* a failure shows as a sink warning */
 }
 
 /* The run's start is committed before any of its processes starts (a
@@ -178,7 +186,7 @@ static void flush_history(void *arg, int will_wait)
 static void commit_run_start(void *store, const struct wl_event *ev)
 {
 	if (ev->type == EV_RUN_STARTED)
-		flush_history(store, 0);
+		store_sync(store);
 }
 
 static void warn_once(void *ctx, const char *msg)
@@ -619,6 +627,10 @@ static int run_main(int argc, char **argv, int roboppi)
 		fprintf(stderr, "waitloop: warning: history: %s\n", err.msg);
 	stop_orphans(store);
 
+	/* The loop's wake-ups (a child's output, exit, exec) no longer
+	 * preempt the step that runs on its CPU (docs/execution.md
+	 * "Scheduling"); the steps themselves run SCHED_OTHER as before. */
+	spawn_runner_batch();
 	struct run_options o = RUN_OPTIONS_INIT;
 	o.workspace = workspace;
 	o.context_dir = context;
@@ -671,6 +683,7 @@ static int run_main(int argc, char **argv, int roboppi)
 	bus_subscribe(runner_bus(r), commit_run_start, store);
 	/* One transaction per loop round, not per event (docs/history.md). */
 	store_set_batching(store, 1);
+	store_set_async(store, 1);
 	evloop_on_idle(runner_loop(r), flush_history, store);
 	hb.timer = evloop_add_timer(hb.loop, time_now_ms() + HEARTBEAT_MS, on_heartbeat, &hb);
 	if (metrics_path) {
@@ -704,7 +717,7 @@ static int run_main(int argc, char **argv, int roboppi)
 	}
 
 	runner_run(r);
-	flush_history(store, 0);   /* run_finished is emitted after the last round */
+	store_sync(store);   /* run_finished is emitted after the last round */
 	store_release_memory(store);
 	/* Deliveries still in flight (run_finished ...): bounded by the targets' timeouts. */
 	if (nt)

@@ -1,7 +1,8 @@
 /*
- * reaper: see reaper.h. The runner is single-threaded, so its children are
- * listed in /proc/self/task/<pid>/children; /proc is scanned only by the
- * watchdog and when that file is missing.
+ * reaper: see reaper.h. Only the runner's main thread starts processes
+ * (its writer threads never do), so its children are listed in
+ * /proc/self/task/<pid>/children; /proc is scanned only by the watchdog
+ * and when that file is missing.
  */
 #include "reaper.h"
 

@@ -100,6 +100,8 @@ struct child_plan {
 	int in_fd, out_fd, err_fd;
 	int lookup_err;
 	pid_t parent;                /* the runner, for PR_SET_PDEATHSIG */
+	int sched_other;             /* back to SCHED_OTHER (spawn_runner_batch()) */
+	struct sched_param sched;    /* its parameter: priority 0 */
 	struct spawn_report rep;     /* written by the child */
 	const char *cwd, *path;
 	char *const *argv, *const *envp;
@@ -185,6 +187,8 @@ CHILD_FN static int child_run(void *arg)
 	sys3(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0);
 	if (sys3(SYS_getppid, 0, 0, 0) != cp->parent)
 		child_fail(cp, SPAWN_STAGE_EXEC, ESRCH);
+	if (cp->sched_other)
+		sys3(SYS_sched_setscheduler, 0, SCHED_OTHER, SYSPTR(&cp->sched));
 	/* All signals are blocked (the parent blocked them before clone): reset
 	 * every disposition first, then unblock, so no handler of ours runs. */
 	struct k_sigaction dfl = {0, 0, 0, 0};
@@ -209,6 +213,19 @@ CHILD_FN static int child_run(void *arg)
 	if (r == -ENOEXEC)
 		r = sys3(SYS_execve, SYSPTR("/bin/sh"), SYSPTR(cp->sh_argv), SYSPTR(cp->envp));
 	child_fail(cp, SPAWN_STAGE_EXEC, -r);
+}
+
+/* ---- the runner's scheduling policy ---- */
+
+static int children_sched_other;
+
+int spawn_runner_batch(void)
+{
+	struct sched_param none = {0};
+	if (sched_getscheduler(0) != SCHED_OTHER || sched_setscheduler(0, SCHED_BATCH, &none) != 0)
+		return 0;
+	children_sched_other = 1;
+	return 1;
 }
 
 /* ---- slots ---- */
@@ -354,7 +371,7 @@ static struct child_plan *plan_copy(char *area, const struct spawn_plan *p, char
 	copy_strings(env, envp, envc, &heap);
 	*cp = (struct child_plan){
 		.in_fd = p->in_fd, .out_fd = p->out_fd, .err_fd = p->err_fd,
-		.lookup_err = p->lookup_err, .parent = getpid(),
+		.lookup_err = p->lookup_err, .parent = getpid(), .sched_other = children_sched_other,
 		.rep = {SPAWN_EXECED, 0},
 		.path = copy_string(p->path, &heap), .cwd = copy_string(p->cwd, &heap),
 		.argv = argv, .envp = env, .sh_argv = sh,

@@ -55,6 +55,11 @@ struct spawn_plan {
 
 struct spawn;
 
+/* The calling thread (the runner's loop) becomes SCHED_BATCH when it is
+ * SCHED_OTHER: its wake-ups no longer preempt a running child on its CPU;
+ * the children it spawns from then on go back to SCHED_OTHER before their
+ * exec. 1 if done. */
+int spawn_runner_batch(void);
 struct spawn *spawn_start(const struct spawn_plan *plan, int wait_exec, pid_t *pid);
 void spawn_wait_exec(struct spawn *sp);
 void spawn_finish(struct spawn *sp, struct spawn_report *rep);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "bgwrite.h"
 #include "fsutil.h"
 #include "jsonutil.h"
 #include "strbuf.h"
@@ -400,7 +401,18 @@ struct store {
 	char *script_wait;          /* store_set_script_wait(): the name of the in-script wait recorded */
 	char *tmpdir;               /* its private copy, removed by store_close() */
 	struct strvec crashed;      /* runs store_mark_crashed() marked through this handle */
+	/* store_set_async(): the writes of a turn are given to the writer
+	 * thread at store_flush(); the runner's thread then touches none of
+	 * the fields above until store_sync() has waited for them. */
+	struct bgwrite *writer;
+	struct turn *turn;          /* the writes given since the last store_flush() */
+	unsigned long last_ticket;  /* bgwrite ticket of the last turn given */
+	int on_writer;              /* set while the writer thread applies a turn */
+	int warn_due;               /* the first sink failure was on the writer thread: warn at store_sync() */
 };
+
+static int flush_now(struct store *st, struct wl_err *err);
+static void writer_wait(struct store *st);
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -780,16 +792,19 @@ char *store_default_path(const char *dir)
 
 void store_release_memory(struct store *st)
 {
-	if (st)
-		sqlite3_db_release_memory(st->db);
+	if (!st)
+		return;
+	writer_wait(st);
+	sqlite3_db_release_memory(st->db);
 }
 
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_set_async(st, 0);
 	struct wl_err ignore = WL_ERR_INIT;
-	store_flush(st, &ignore);   /* a failure was counted by store_flush itself */
+	flush_now(st, &ignore);   /* a failure was counted by flush_now itself */
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	set_clear(&st->steps_done);
@@ -815,6 +830,7 @@ void store_close(struct store *st)
 
 void store_set_script_wait(struct store *st, const char *name)
 {
+	writer_wait(st);
 	free(st->script_wait);
 	st->script_wait = name ? xstrdup(name) : NULL;
 }
@@ -1082,7 +1098,9 @@ static void sink_failed(struct store *st, const struct wl_event *ev, struct wl_e
 		if (ev)
 			err_prefix(err, "cannot record event '%s'", event_type_name(ev->type));
 		st->sink_err = *err;
-		if (st->warn_fn)
+		if (st->on_writer)
+			st->warn_due = 1;   /* the runner's thread warns (store_sync) */
+		else if (st->warn_fn)
 			st->warn_fn(st->warn_ctx, st->sink_err.msg);
 	}
 }
@@ -1165,11 +1183,8 @@ static int record_in_batch(struct store *st, const struct wl_event *ev, struct w
 	return -1;
 }
 
-void store_sink(void *store, const struct wl_event *ev)
+static void sink_now(struct store *st, const struct wl_event *ev)
 {
-	struct store *st = store;
-	if (!st || !ev || !ev->run_id)
-		return;
 	struct wl_err err = WL_ERR_INIT;
 	int rc;
 	if (st->batching) {
@@ -1185,17 +1200,9 @@ void store_sink(void *store, const struct wl_event *ev)
 		sink_failed(st, ev, &err);
 }
 
-void store_set_batching(struct store *st, int on)
+static int flush_now(struct store *st, struct wl_err *err)
 {
-	struct wl_err ignore = WL_ERR_INIT;
-	if (!on)
-		store_flush(st, &ignore);
-	st->batching = on;
-}
-
-int store_flush(struct store *st, struct wl_err *err)
-{
-	if (!st || !st->in_batch)
+	if (!st->in_batch)
 		return 0;
 	st->in_batch = 0;
 	free(st->batch_run);
@@ -1218,29 +1225,6 @@ int store_flush(struct store *st, struct wl_err *err)
 	return -1;
 }
 
-void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx)
-{
-	st->warn_fn = fn;
-	st->warn_ctx = ctx;
-}
-
-int store_sink_failures(const struct store *st)
-{
-	return st->sink_failures;
-}
-
-const char *store_sink_error(const struct store *st)
-{
-	return st->sink_err.msg;
-}
-
-/* ---- heartbeat, crashes, notifications ---------------------------------- */
-
-int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err)
-{
-	return run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, time_wall_ms());
-}
-
 /* Batching: open the turn's transaction for a write outside the event sink
  * (process groups), so it shares the turn's commit instead of being a
  * transaction of its own. */
@@ -1254,12 +1238,11 @@ static int batch_join(struct store *st, struct wl_err *err)
 	return 0;
 }
 
-int store_groups_started(struct store *st, const char *run_id, const struct store_group *g, size_t n,
-			 struct wl_err *err)
+static int groups_started_now(struct store *st, const char *run_id, const struct store_group *g, size_t n,
+			      int64_t now, struct wl_err *err)
 {
 	if (batch_join(st, err) < 0)
 		return -1;
-	int64_t now = time_wall_ms();
 	if (!run_row_fresh(st, run_id, now) && ensure_run(st, run_id, now, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
@@ -1272,21 +1255,258 @@ int store_groups_started(struct store *st, const char *run_id, const struct stor
 	 * be found by environment only). The reaper records the groups of a
 	 * scheduling pass together at its end (reaper.c on_settled), before
 	 * the runner waits for anything. */
+	return flush_now(st, err);
+}
+
+static int group_ended_now(struct store *st, const char *run_id, long pgid, long long start_ticks, int64_t now,
+			   struct wl_err *err)
+{
+	/* In the turn's transaction: a group left open by a crash is checked
+	 * by its start time before anyone stops it (reaper.h). */
+	if (batch_join(st, err) < 0)
+		return -1;
+	return run_stmt(st, Q_GROUP_END, err, "sIII", run_id, (int64_t)pgid, (int64_t)start_ticks, now);
+}
+
+/* ---- the writer thread (store_set_async) --------------------------------- */
+
+/* One write of a turn, copied on the runner's thread when given and applied,
+ * in the order given, on the writer thread (apply_turn). */
+enum op_kind { OP_EVENT, OP_GROUPS_STARTED, OP_GROUP_ENDED, OP_HEARTBEAT };
+struct op {
+	enum op_kind kind;
+	struct wl_event ev;          /* OP_EVENT: the event (its data owned); else run_id and ts_ms */
+	char *run_id, *step;         /* ev's, owned */
+	struct store_group *groups;  /* OP_GROUPS_STARTED: n, OP_GROUP_ENDED: 1 */
+	char **group_step;           /* their steps, owned */
+	size_t n;
+};
+
+struct turn {
+	struct store *st;
+	struct op *op;
+	size_t n, alloc;
+};
+
+static struct op *turn_add(struct store *st, enum op_kind kind, const char *run_id, int64_t ts)
+{
+	if (!st->turn) {
+		st->turn = xcalloc(1, sizeof(*st->turn));
+		st->turn->st = st;
+	}
+	struct turn *t = st->turn;
+	XGROW(t->op, t->n + 1, t->alloc);
+	struct op *o = &t->op[t->n++];
+	*o = (struct op){.kind = kind, .run_id = xstrdup(run_id)};
+	o->ev.run_id = o->run_id;
+	o->ev.ts_ms = ts;
+	return o;
+}
+
+static void add_groups(struct op *o, const struct store_group *g, size_t n)
+{
+	o->groups = xcalloc(n, sizeof(*g));
+	o->group_step = xcalloc(n, sizeof(char *));
+	o->n = n;
+	for (size_t i = 0; i < n; i++) {
+		o->group_step[i] = g[i].step ? xstrdup(g[i].step) : NULL;
+		o->groups[i] = (struct store_group){g[i].pgid, g[i].start_ticks, o->group_step[i]};
+	}
+}
+
+/* As the runner's thread would have done it (its callers ignore a failure
+ * of the groups and the heartbeat too: a failed commit is counted). */
+static void op_apply(struct store *st, const struct op *o)
+{
+	struct wl_err ignore = WL_ERR_INIT;
+	switch (o->kind) {
+	case OP_EVENT:
+		sink_now(st, &o->ev);
+		break;
+	case OP_GROUPS_STARTED:
+		groups_started_now(st, o->ev.run_id, o->groups, o->n, o->ev.ts_ms, &ignore);
+		break;
+	case OP_GROUP_ENDED:
+		group_ended_now(st, o->ev.run_id, o->groups[0].pgid, o->groups[0].start_ticks, o->ev.ts_ms, &ignore);
+		break;
+	case OP_HEARTBEAT:
+		run_stmt(st, Q_HEARTBEAT, &ignore, "sI", o->ev.run_id, o->ev.ts_ms);
+		break;
+	}
+}
+
+static void op_free(struct op *o)
+{
+	free(o->run_id);
+	free(o->step);
+	cJSON_Delete(o->ev.data);
+	for (size_t i = 0; i < o->n; i++)
+		free(o->group_step[i]);
+	free(o->group_step);
+	free(o->groups);
+}
+
+/* On the writer thread: a turn's writes, then its commit. */
+static void apply_turn(void *arg)
+{
+	struct turn *t = arg;
+	struct store *st = t->st;
+	st->on_writer = 1;
+	for (size_t i = 0; i < t->n; i++) {
+		op_apply(st, &t->op[i]);
+		op_free(&t->op[i]);
+	}
+	struct wl_err err = WL_ERR_INIT;
+	flush_now(st, &err);   /* a failure is counted there */
+	st->on_writer = 0;
+	free(t->op);
+	free(t);
+}
+
+/* Give the turn so far to the writer thread. */
+static void hand_over(struct store *st)
+{
+	if (!st->turn)
+		return;
+	st->last_ticket = bgwrite_call(st->writer, apply_turn, st->turn);
+	st->turn = NULL;
+}
+
+/* Before the caller's thread uses the connection or reads what the writer
+ * thread writes: every turn given to it done, a failure there reported. */
+static void writer_wait(struct store *st)
+{
+	if (!st || !st->writer)
+		return;
+	hand_over(st);
+	bgwrite_wait(st->writer, st->last_ticket);
+	if (st->warn_due) {
+		st->warn_due = 0;
+		if (st->warn_fn)
+			st->warn_fn(st->warn_ctx, st->sink_err.msg);
+	}
+}
+
+void store_sync(struct store *st)
+{
+	struct wl_err ignore = WL_ERR_INIT;
+	if (st && st->writer)
+		writer_wait(st);
+	else if (st)
+		flush_now(st, &ignore);   /* a failure is counted there */
+}
+
+/* Before a transaction of the caller's own: the writer's work done, the
+ * open batch committed. */
+static int settle(struct store *st, struct wl_err *err)
+{
+	writer_wait(st);
+	return flush_now(st, err);
+}
+
+void store_set_async(struct store *st, int on)
+{
+	writer_wait(st);
+	if (on && !st->writer) {
+		st->writer = bgwrite_new();   /* NULL (no thread): the writes stay on the runner's thread */
+	} else if (!on && st->writer) {
+		bgwrite_free(st->writer);
+		st->writer = NULL;
+	}
+}
+
+/* ---- the public writes ---------------------------------------------------- */
+
+void store_sink(void *store, const struct wl_event *ev)
+{
+	struct store *st = store;
+	if (!st || !ev || !ev->run_id)
+		return;
+	if (!st->writer) {
+		sink_now(st, ev);
+		return;
+	}
+	struct op *o = turn_add(st, OP_EVENT, ev->run_id, ev->ts_ms);
+	o->step = ev->step ? xstrdup(ev->step) : NULL;
+	o->ev = *ev;
+	o->ev.run_id = o->run_id;
+	o->ev.step = o->step;
+	o->ev.data = ev->data ? cJSON_Duplicate(ev->data, 1) : NULL;
+}
+
+void store_set_batching(struct store *st, int on)
+{
+	struct wl_err ignore = WL_ERR_INIT;
+	if (!on)
+		settle(st, &ignore);
+	st->batching = on;
+}
+
+int store_flush(struct store *st, struct wl_err *err)
+{
+	if (!st)
+		return 0;
+	if (st->writer) {
+		hand_over(st);   /* its failure is reported by store_sync() */
+		return 0;
+	}
+	return flush_now(st, err);
+}
+
+void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx)
+{
+	writer_wait(st);
+	st->warn_fn = fn;
+	st->warn_ctx = ctx;
+}
+
+int store_sink_failures(struct store *st)
+{
+	writer_wait(st);
+	return st->sink_failures;
+}
+
+const char *store_sink_error(struct store *st)
+{
+	writer_wait(st);
+	return st->sink_err.msg;
+}
+
+/* ---- heartbeat, crashes, notifications ---------------------------------- */
+
+int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err)
+{
+	if (st->writer) {
+		turn_add(st, OP_HEARTBEAT, run_id, time_wall_ms());
+		return 0;
+	}
+	return run_stmt(st, Q_HEARTBEAT, err, "sI", run_id, time_wall_ms());
+}
+
+int store_groups_started(struct store *st, const char *run_id, const struct store_group *g, size_t n,
+			 struct wl_err *err)
+{
+	int64_t now = time_wall_ms();
+	if (!st->writer)
+		return groups_started_now(st, run_id, g, n, now, err);
+	add_groups(turn_add(st, OP_GROUPS_STARTED, run_id, now), g, n);
 	return store_flush(st, err);
 }
 
 int store_group_ended(struct store *st, const char *run_id, long pgid, long long start_ticks,
 		      struct wl_err *err)
 {
-	/* In the turn's transaction: a group left open by a crash is checked
-	 * by its start time before anyone stops it (reaper.h). */
-	if (batch_join(st, err) < 0)
-		return -1;
-	return run_stmt(st, Q_GROUP_END, err, "sIII", run_id, (int64_t)pgid, (int64_t)start_ticks, time_wall_ms());
+	int64_t now = time_wall_ms();
+	if (!st->writer)
+		return group_ended_now(st, run_id, pgid, start_ticks, now, err);
+	struct store_group g = {pgid, start_ticks, NULL};
+	add_groups(turn_add(st, OP_GROUP_ENDED, run_id, now), &g, 1);
+	return 0;
 }
 
 int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct wl_err *err)
 {
+	writer_wait(st);   /* the writer thread's work first (store_set_async) */
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT g.run_id, g.pgid, g.start_ticks FROM process_groups g JOIN runs r"
@@ -1310,7 +1530,7 @@ int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct w
 	/* called after the statement is done: fn may write (store_group_ended) */
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		if (fn(arg, ids.v[i], rows[i].pgid, rows[i].ticks) == 0 &&
-		    store_group_ended(st, ids.v[i], rows[i].pgid, rows[i].ticks, err) < 0)
+		    group_ended_now(st, ids.v[i], rows[i].pgid, rows[i].ticks, time_wall_ms(), err) < 0)
 			ret = -1;
 	strvec_clear(&ids);
 	free(rows);
@@ -1325,6 +1545,7 @@ const char *const *store_crashed_runs(const struct store *st, size_t *n)
 
 int store_mark_crashed(struct store *st, struct wl_err *err)
 {
+	writer_wait(st);   /* the writer thread's work first (store_set_async) */
 	const int64_t stale_ms = STORE_STALE_MS;
 	int marked = 0;
 	int64_t now = time_wall_ms();
@@ -1360,7 +1581,7 @@ int store_mark_crashed(struct store *st, struct wl_err *err)
 		db_err(st, err, NULL);
 	sqlite3_finalize(s);
 	int ret = rc == SQLITE_DONE ? 0 : -1;
-	if (ids.n && store_flush(st, err) < 0)
+	if (ids.n && settle(st, err) < 0)
 		ret = -1;   /* its own transactions below: none may be open */
 	for (size_t i = 0; ret == 0 && i < ids.n; i++) {
 		if (exec_sql(st, "BEGIN IMMEDIATE", err) < 0) {
@@ -1409,7 +1630,7 @@ int store_notification_claim(struct store *st, const char *run_id, const char *e
 {
 	int64_t ts = time_wall_ms();
 	struct wl_err ignore = WL_ERR_INIT;
-	store_flush(st, &ignore);   /* its own transaction; a failure is counted there */
+	settle(st, &ignore);   /* its own transaction; a failure is counted there */
 	if (tx_begin(st, err) < 0)
 		return -1;
 	int rc = run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, ts, (int64_t)st->pid, st->hostname);
@@ -1427,7 +1648,7 @@ int store_notification_result(struct store *st, const char *run_id, const char *
 {
 	int64_t ts = time_wall_ms();
 	struct wl_err ignore = WL_ERR_INIT;
-	store_flush(st, &ignore);   /* its own transaction; a failure is counted there */
+	settle(st, &ignore);   /* its own transaction; a failure is counted there */
 	if (tx_begin(st, err) < 0)
 		return -1;
 	int rc = run_stmt(st, Q_RUN_ENSURE, err, "sIIs", run_id, ts, (int64_t)st->pid, st->hostname);
@@ -1533,6 +1754,7 @@ static cJSON *query_rows(struct store *st, const char *sql, struct wl_err *err, 
 
 int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err)
 {
+	writer_wait(st);   /* the writer thread's work first (store_set_async) */
 	struct store_run_filter f = STORE_RUN_FILTER_INIT;
 	f.limit = limit;
 	return store_list_runs_where(st, &f, out, err);
@@ -1540,6 +1762,7 @@ int store_list_runs(struct store *st, int limit, cJSON **out, struct wl_err *err
 
 int store_list_runs_where(struct store *st, const struct store_run_filter *f, cJSON **out, struct wl_err *err)
 {
+	writer_wait(st);   /* the writer thread's work first (store_set_async) */
 	char sql[1400], since[32];
 	snprintf(since, sizeof(since), "%lld", (long long)f->since_ms);
 	snprintf(sql, sizeof(sql),
@@ -1636,6 +1859,7 @@ static char *resolve_run(struct store *st, const char *id, struct wl_err *err)
 
 int store_get_run(struct store *st, const char *id_or_prefix, cJSON **out, struct wl_err *err)
 {
+	writer_wait(st);   /* the writer thread's work first (store_set_async) */
 	*out = NULL;
 	char *id = resolve_run(st, id_or_prefix, err);
 	if (!id)
@@ -1747,6 +1971,7 @@ out:
 
 int64_t store_query_int(struct store *st, const char *sql, struct wl_err *err)
 {
+	writer_wait(st);   /* the writer thread's work first (store_set_async) */
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return db_err(st, err, NULL);
@@ -1764,6 +1989,7 @@ int64_t store_query_int(struct store *st, const char *sql, struct wl_err *err)
 
 int store_integrity_check(struct store *st, struct wl_err *err)
 {
+	writer_wait(st);   /* the writer thread's work first (store_set_async) */
 	cJSON *rows = query_rows(st, "PRAGMA integrity_check", err, 0);
 	if (!rows)
 		return -1;

@@ -81,8 +81,26 @@ void store_set_batching(struct store *st, int on);
  * and that name, apart from the runner's own waits of the same step. */
 void store_set_script_wait(struct store *st, const char *name);
 /* Commit the open batch, if any; -1 + err (and counted as a sink failure,
- * reported through the warn callback) if the commit fails. */
+ * reported through the warn callback) if the commit fails. Async (below):
+ * give the turn's writes and their commit to the writer thread, 0. */
 int store_flush(struct store *st, struct wl_err *err);
+/*
+ * Async (on = 1, the runner): the sink's events, the process groups and the
+ * heartbeat are copied and kept until store_flush(), which gives them to a
+ * writer thread of the store's own (bgwrite.h) that records and commits
+ * them there, in the order given, while the runner goes on; the runner's
+ * CPU is the one the kernel gives a chain's next step, so the history's
+ * statements and commit no longer delay it (docs/benchmarks.md).
+ * store_sync() waits for every turn given, and reports a failure there
+ * through the warn callback; every other function of this API syncs
+ * first, so the handle stays one connection used by one thread at a
+ * time. Without a thread (pthread_create failed) everything stays
+ * synchronous. on = 0 syncs and ends the thread; store_close() does too.
+ */
+void store_set_async(struct store *st, int on);
+/* Every write given so far committed (or its failure reported). Not
+ * async: store_flush(). */
+void store_sync(struct store *st);
 /*
  * Process groups of a run (for reaper.h): recorded when spawned (several at
  * once: n of them), closed when they ended. Batching, both join the turn's
@@ -108,8 +126,8 @@ int store_orphan_groups(struct store *st, store_group_fn fn, void *arg, struct w
 /* Called once, on the first failed sink write, with the message. */
 void store_set_warn(struct store *st, void (*fn)(void *ctx, const char *msg), void *ctx);
 /* Number of failed sink writes and the first failure's message ("" if none). */
-int store_sink_failures(const struct store *st);
-const char *store_sink_error(const struct store *st);
+int store_sink_failures(struct store *st);
+const char *store_sink_error(struct store *st);
 
 /* Mark run_id alive now (runs.heartbeat_at). */
 int store_heartbeat(struct store *st, const char *run_id, struct wl_err *err);

@@ -192,3 +192,33 @@ if can_strace; then
 fi
 expect_eq "$(sqlite3 wal.db 'SELECT count(*) FROM runs')" "$([ -d ws-wal3 ] && echo 3 || echo 2)"
 t_end
+
+# The runner's loop runs SCHED_BATCH, so its wake-ups (a child's output,
+# exit, exec) do not preempt the step on its CPU (docs/execution.md
+# "Scheduling"); the steps run SCHED_OTHER as before. A runner started
+# under another policy (chrt -i: SCHED_IDLE) changes nothing: its steps
+# keep that policy.
+t_begin runner_batch_steps_other
+if command -v chrt >/dev/null 2>&1; then
+	cat >sched.yaml <<'Y'
+name: sched
+version: "1"
+timeout: 1m
+steps:
+  show:
+    worker: CUSTOM
+    instructions: |
+      echo "step: $(chrt -p $$ | sed -n 's/.*policy: //p')"
+      echo "runner: $(chrt -p $PPID | sed -n 's/.*policy: //p')"
+Y
+	mkdir -p ws-sched1 ws-sched2
+	"$WL" run sched.yaml -w ws-sched1 -q --no-progress --db sched.db >/dev/null 2>&1 || t_fail "run failed"
+	expect_eq "$(find ws-sched1 -name stdout.log -exec cat {} +)" "step: SCHED_OTHER
+runner: SCHED_BATCH"
+	chrt -i 0 "$WL" run sched.yaml -w ws-sched2 -q --no-progress --db sched.db >/dev/null 2>&1 || t_fail "run under chrt -i failed"
+	expect_eq "$(find ws-sched2 -name stdout.log -exec cat {} +)" "step: SCHED_IDLE
+runner: SCHED_IDLE"
+else
+	t_skip "no chrt (util-linux)"
+fi
+t_end

@@ -7,14 +7,17 @@
 # shellcheck shell=bash
 . "${WAITLOOP_ROOT:?run the tests with tests/run.sh}/tests/e2e/lib.sh" || exit 2
 
-# traced NAME YAML: run YAML under strace (the runner only: its own write()s
-# and fcntl()s, with the file behind each descriptor) in workspace ws-NAME
+# traced NAME YAML: run YAML under strace (the runner and its threads --
+# the history is written by one of them, store.h -- and the steps, which
+# write nothing: their write()s and fcntl()s, with the file behind each
+# descriptor) in workspace ws-NAME
 traced() {
 	mkdir -p "ws-$1"
 	# LeakSanitizer cannot run under ptrace: leaks are checked by every other test
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -y -o "$1.strace" -e trace=write,fcntl \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -y -o "$1.all" -e trace=write,fcntl \
 		"$WL" run "$2" -w "ws-$1" -q --no-progress --db "ws-$1/h.db" >"$1.out" 2>&1 ||
 		t_fail "run $1 failed: $(tail -n 3 "$1.out")"
+	sed 's/^[0-9][0-9]* *//' "$1.all" >"$1.strace"
 }
 ev_writes() { grep -c '^write([0-9]*<[^>]*/_workflow/events.jsonl>' "$1.strace"; }
 # history write transactions: SQLite takes the WAL write lock (byte 120 of

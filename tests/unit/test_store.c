@@ -1,6 +1,7 @@
 /* Unit tests for the history store (src/store.c) on real SQLite files. */
 #include "harness.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -453,6 +454,75 @@ out:
 	free(path);
 }
 
+static int async_warnings, async_warned_off_main;
+static pthread_t main_thread;
+
+static void async_warn(void *ctx, const char *msg)
+{
+	(void)ctx, (void)msg;
+	async_warnings++;
+	if (!pthread_equal(pthread_self(), main_thread))
+		async_warned_off_main = 1;
+}
+
+static void test_async(void)
+{
+	/* Async: a turn's writes are copied when given (the caller frees its
+	 * event at once), recorded and committed in the order given by the
+	 * writer thread after store_flush(), all there after store_sync(); a
+	 * failure there is reported once, on the caller's thread, by
+	 * store_sync(); store_close() commits what was given last. */
+	struct wl_err err = WL_ERR_INIT;
+	char *path;
+	struct store *st, *other;
+	if (open_two("async.db", &path, &st, &other) < 0)
+		goto out;
+	main_thread = pthread_self();
+	async_warnings = async_warned_off_main = 0;
+	store_set_warn(st, async_warn, NULL);
+	store_set_batching(st, 1);
+	store_set_async(st, 1);
+	emit(st, EV_RUN_STARTED, "ra", NULL, 0, 0, 1000, "{\"workflow\":\"w\",\"pid\":1}");
+	for (int i = 0; i < 40; i++)   /* the last one wins: order kept */
+		emit(st, EV_STEP_STATE, "ra", "a", 0, 0, 1001 + i, i % 2 ? "{\"status\":\"SUCCEEDED\"}"
+								     : "{\"status\":\"RUNNING\"}");
+	struct store_group g = {200, 7, "a"};
+	CHECK_INT(store_groups_started(st, "ra", &g, 1, &err), 0);   /* gives the turn so far */
+	CHECK_INT(store_group_ended(st, "ra", 200, 7, &err), 0);
+	CHECK_INT(store_heartbeat(st, "ra", &err), 0);
+	store_sync(st);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'a' AND status = 'SUCCEEDED'"), 1);
+	CHECK_INT(qint(other, "SELECT count(*) FROM process_groups WHERE pgid = 200 AND ended_at IS NOT NULL"), 1);
+	CHECK_INT(qint(other, "SELECT heartbeat_at > 1000 FROM runs WHERE id = 'ra'"), 1);
+
+	/* a failure on the writer thread: a trigger refuses step 'b' */
+	sqlite3 *raw = NULL;
+	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+	CHECK(sqlite3_exec(raw, "CREATE TRIGGER no_b2 BEFORE INSERT ON steps WHEN NEW.step = 'b'"
+				" BEGIN SELECT RAISE(ABORT, 'no b'); END", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+	emit(st, EV_STEP_STATE, "ra", "b", 0, 0, 2000, "{\"status\":\"RUNNING\"}");
+	emit(st, EV_STEP_STATE, "ra", "c", 0, 0, 2001, "{\"status\":\"RUNNING\"}");
+	CHECK_INT(store_flush(st, &err), 0);
+	store_sync(st);
+	CHECK_INT(async_warnings, 1);
+	CHECK_INT(async_warned_off_main, 0);
+	CHECK_INT(store_sink_failures(st), 1);
+	CHECK(strstr(store_sink_error(st), "cannot record event 'step_state'") != NULL);
+	CHECK_INT(qint(other, "SELECT count(*) FROM steps WHERE step = 'c'"), 1);
+
+	/* given, never flushed: store_close() commits it */
+	emit(st, EV_RUN_FINISHED, "ra", NULL, 0, 0, 3000, "{\"status\":\"SUCCEEDED\",\"exit_code\":0}");
+	store_close(st);
+	st = NULL;
+	CHECK_INT(qint(other, "SELECT count(*) FROM runs WHERE status = 'SUCCEEDED'"), 1);
+	CHECK_INT(async_warnings, 1);
+out:
+	store_close(st);
+	store_close(other);
+	free(path);
+}
+
 static void test_rows_across_batches(void)
 {
 	/* The store remembers which step rows exist (committed, or in the open
@@ -661,6 +731,7 @@ int main(void)
 	TEST(test_batching);
 	TEST(test_batch_single_statement_failure);
 	TEST(test_group_commit);
+	TEST(test_async);
 	TEST(test_rows_across_batches);
 	TEST(test_crashed_marking);
 	TEST(test_notification_claim);

@@ -437,6 +437,15 @@ static void bg_on_error(void *arg, const char *msg)
 	bg_errors++;
 	CHECK_CONTAINS(msg, "cannot write");
 }
+static int bg_calls, bg_out_of_order;
+
+static void bg_call(void *arg)
+{
+	if ((intptr_t)arg != bg_calls)
+		bg_out_of_order++;
+	bg_calls++;
+}
+
 static void test_bgwrite(void)
 {
 	char tmpl[] = "/tmp/wl-bgwrite.XXXXXX";
@@ -462,6 +471,15 @@ static void test_bgwrite(void)
 	CHECK_INT(bg_errors, 1);
 	bgwrite_drain(b, 1, bg_on_error, NULL);
 	CHECK_INT(bg_errors, 1);   /* handed back once */
+	/* calls run in the order given, files and calls alike; a ticket's
+	 * wait covers its job and every one before it */
+	bg_calls = 0;
+	unsigned long t = 0;
+	for (int i = 0; i < 20; i++)
+		t = bgwrite_call(b, bg_call, (void *)(intptr_t)i);
+	bgwrite_wait(b, t);
+	CHECK_INT(bg_calls, 20);
+	CHECK_INT(bg_out_of_order, 0);
 	bgwrite_linked(b, xstrdup(p), NULL, xstrdup("last\n"), 5);
 	bgwrite_free(b);           /* waits for it */
 	CHECK_FILE(p, "last\n");
