@@ -929,12 +929,13 @@ void proc_batch_end(void)
 {
 	if (batch_depth == 0 || --batch_depth > 0)
 		return;
-	/* The watcher first: in a chain its /proc read and history commit
-	 * come before the runner sleeps until the child's exec. The other
-	 * order -- the runner woken by the exec on the child's CPU (where the
-	 * kernel starts a child) takes the CPU back for them -- cost 0.3 ms a
-	 * step, and moving the runner to another CPU instead cost the child
-	 * more than it saved (docs/benchmarks.md). */
+	/* The watcher first: in a chain its history record (committed by the
+	 * history's writer thread, store.h) is handed over before the runner
+	 * sleeps until the child's exec. The other order -- the runner woken
+	 * by the exec on the child's CPU (where the kernel starts a child)
+	 * takes the CPU back for it -- cost 0.3 ms a step, and moving the
+	 * runner to another CPU instead cost the child more than it saved
+	 * (docs/benchmarks.md). */
 	if (batch_started && watch.settled)
 		watch.settled(watch.arg);
 	if (batch_started == 1 && batch_last->spawn)

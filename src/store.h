@@ -9,6 +9,8 @@
  *   store_mark_crashed(st, &err);                      -- older runs whose runner died
  *   store_set_warn(st, warn_fn, ctx);                  -- optional: first sink failure
  *   bus_subscribe(&bus, store_sink, st);               -- every event is recorded
+ *   store_set_batching(st, 1); store_set_async(st, 1); -- one commit per turn, on a thread
+ *   ... at the end of each turn: store_flush(st, &err); before a wait: store_sync(st);
  *   ... every ~30 s: store_heartbeat(st, run_id, &err);
  *   store_close(st);
  *
@@ -16,7 +18,7 @@
  * transaction (WAL, synchronous=NORMAL). With store_set_batching(st, 1) the
  * events join one open transaction (an event of several statements in a
  * savepoint) until store_flush(): the runner flushes before every wait of its loop (an idle
- * hook, evloop_on_idle), so a runner killed with SIGKILL leaves a consistent
+ * hook, evloop_on_idle; async: store_sync()), so a runner killed with SIGKILL leaves a consistent
  * database holding everything up to the end of its last complete round, and
  * the write lock is never held while the runner waits. Several processes may
  * write one database at once (busy_timeout 5 s).
@@ -104,8 +106,9 @@ void store_sync(struct store *st);
 /*
  * Process groups of a run (for reaper.h): recorded when spawned (several at
  * once: n of them), closed when they ended. Batching, both join the turn's
- * transaction, and started groups commit it at once (store_flush()): a
- * runner killed later in the turn leaves them on record. store_orphan_groups() calls fn for every group still open of a
+ * transaction, and started groups commit it at once (store_flush(); async:
+ * the commit is given to the writer thread at once): a runner killed
+ * later in the turn leaves them on record. store_orphan_groups() calls fn for every group still open of a
  * run that is no longer RUNNING (CRASHED: its runner is gone); when fn
  * returns 0 the group is closed. run_id is borrowed for the call.
  */
