@@ -11,9 +11,10 @@
 # them alike: waitloop, roboppi --direct, roboppi supervised (its default),
 # and the floor -- the shells both start, `bash -e -c true`: 200 in a shell
 # loop for the chain, `xargs -P 200` (the same concurrency: both runners
-# start every ready step at once) for the parallel workflow. The floor runs
-# before and after every system run (F S1 F S2 F S3 F), so each system run
-# has a floor on both sides.
+# start every ready step at once) for the parallel workflow, started by
+# the same harness as the systems (time -v, setsid, timeout: harness()
+# below). The floor runs before and after every system run (F S1 F S2 F
+# S3 F), so each system run has a floor on both sides.
 # Per system and workflow: min/median/max wall time and median peak RSS
 # (/usr/bin/time -v); per-step overhead = (median wall - median floor) / N
 # (issue 19), and beside it the median over the rounds of (wall - mean of
@@ -111,6 +112,23 @@ reap_session() {
 	# shellcheck disable=SC2086
 	kill -KILL $left 2>/dev/null
 }
+# harness WS CMD...: CMD started as every timed run is -- under
+# /usr/bin/time -v (peak RSS), in a session of its own (the shell execs
+# setsid, which keeps the pid: whatever the run leaves behind is found by
+# session id and killed; roboppi's supervised mode left orphaned core
+# processes, `bun src/index.ts`, ~95 MB each, when a run failed under load)
+# and under timeout -- in directory WS, output to WS.out. The floors are
+# started the same way, so the harness's own process starts (~6 ms a run
+# on these machines: ~0.03 ms of a 200-step run's "per step") are in the
+# floor as in every system's wall, and cancel out of the overheads.
+harness() {
+	local ws=$1
+	shift
+	# shellcheck disable=SC2016
+	(cd "$ws" && /usr/bin/time -v -o "$ws.time" \
+		bash -c 'echo $$ >"$0.sid"; exec setsid timeout -k 5 "$1" "${@:2}"' "$ws" "$RUN_TIMEOUT" "$@" \
+		>"$ws.out" 2>&1)
+}
 seq_no=0
 # measure SYSTEM WORKFLOW [cpu]: one run; appends "wall_us rss_kb" to
 # $tmp/SYSTEM.WORKFLOW, or with "cpu" the runner's own CPU in ms (perf stat
@@ -128,14 +146,7 @@ measure() {
 	esac
 	[ "$mode" = cpu ] && cmd=(perf stat -i -e task-clock -x "," -o "$ws.perf" -- "${cmd[@]}")
 	t0=$(now_us)
-	# Each run in a session of its own (the shell execs setsid, which keeps
-	# the pid): whatever it leaves behind is found by session id and killed.
-	# roboppi's supervised mode left orphaned core processes (`bun
-	# src/index.ts`, ~95 MB each) when a run failed under load.
-	# shellcheck disable=SC2016
-	(cd "$ws" && /usr/bin/time -v -o "$ws.time" \
-		bash -c 'echo $$ >"$0.sid"; exec setsid timeout -k 5 "$1" "${@:2}"' "$ws" "$RUN_TIMEOUT" "${cmd[@]}" \
-		>"$ws.out" 2>&1)
+	harness "$ws" "${cmd[@]}"
 	rc=$?
 	t1=$(now_us)
 	reap_session "$(cat "$ws.sid" 2>/dev/null)"
@@ -156,13 +167,17 @@ measure() {
 # floor WORKFLOW: one floor run; appends "wall_us 0" to $tmp/floor.WORKFLOW
 # and prints wall_us
 floor() {
-	local t0 t i
+	local t0 t ws
+	ws="$tmp/ws/floor.$1.$(date +%s%N)" # (called in $(...): named by the time)
+	mkdir -p "$ws"
 	t0=$(now_us)
+	# shellcheck disable=SC2016
 	case $1 in
-	chain) for ((i = 0; i < N; i++)); do bash -e -c true; done ;;
-	parallel) seq "$N" | xargs -P "$N" -n 1 bash -e -c true ;;
+	chain) harness "$ws" bash -c 'for ((i = 0; i < $0; i++)); do bash -e -c true; done' "$N" ;;
+	parallel) harness "$ws" bash -c 'seq "$0" | xargs -P "$0" -n 1 bash -e -c true' "$N" ;;
 	esac
 	t=$(($(now_us) - t0))
+	reap_session "$(cat "$ws.sid" 2>/dev/null)"
 	echo "$t 0" >>"$tmp/floor.$1"
 	echo "$t"
 }
