@@ -2,6 +2,7 @@
  * waitloop — a workflow runner for implement → verify loops with
  * probe-aware waits. main() dispatches to one cmd_* per subcommand.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,10 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+	/* One heap for every thread: a run's two writer threads (bgwrite.h,
+	 * store.h) would each get an arena of their own, ~0.4 MB more peak RSS
+	 * for a 1000-step run, to save lock contention they do not have. */
+	mallopt(M_ARENA_MAX, 1);
 	const struct command commands[] = {
 		{"run", cmd_run, "run a workflow"},
 		{"workflow", cmd_run, "alias of run (roboppi habit)"},
