@@ -1,6 +1,7 @@
 /*
  * store: the run history in SQLite. One short write transaction per event,
- * or one per turn of the runner (batching); schema migrations as an ordered
+ * or one per turn of the runner (batching; async: recorded and committed
+ * by a writer thread of the store's own); schema migrations as an ordered
  * list of SQL scripts; statements prepared once and cached. See store.h for
  * the API and docs/history.md for tables and durability.
  */
