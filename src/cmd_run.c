@@ -629,7 +629,7 @@ static int run_main(int argc, char **argv, int roboppi)
 
 	/* The loop's wake-ups (a child's output, exit, exec) no longer
 	 * preempt the step that runs on its CPU (docs/execution.md
-	 * "Scheduling"); the steps themselves run SCHED_OTHER as before. */
+	 * "Processes"); the steps themselves run SCHED_OTHER as before. */
 	spawn_runner_batch();
 	struct run_options o = RUN_OPTIONS_INIT;
 	o.workspace = workspace;

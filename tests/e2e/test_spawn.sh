@@ -195,7 +195,7 @@ t_end
 
 # The runner's loop runs SCHED_BATCH, so its wake-ups (a child's output,
 # exit, exec) do not preempt the step on its CPU (docs/execution.md
-# "Scheduling"); the steps run SCHED_OTHER as before. A runner started
+# "Processes"); the steps run SCHED_OTHER as before. A runner started
 # under another policy (chrt -i: SCHED_IDLE) changes nothing: its steps
 # keep that policy.
 t_begin runner_batch_steps_other
