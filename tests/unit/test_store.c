@@ -60,6 +60,16 @@ static int64_t qint(struct store *st, const char *sql)
 	return v;
 }
 
+/* Run sql on the database at path through a connection of its own (a
+ * trigger planted to make the store's statements fail). */
+static void plant_sql(const char *path, const char *sql)
+{
+	sqlite3 *raw = NULL;
+	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+	CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+}
+
 static void test_open_and_migrate(void)
 {
 	struct wl_err err = WL_ERR_INIT;
@@ -369,11 +379,8 @@ static void test_batching(void)
 	CHECK_INT(store_flush(st, &err), 0);                         /* nothing open: a no-op */
 
 	/* a failing event inside a batch: a trigger refuses step 'b' */
-	sqlite3 *raw = NULL;
-	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
-	CHECK(sqlite3_exec(raw, "CREATE TRIGGER no_b BEFORE INSERT ON steps WHEN NEW.step = 'b'"
-				" BEGIN SELECT RAISE(ABORT, 'no b'); END", NULL, NULL, NULL) == SQLITE_OK);
-	sqlite3_close(raw);
+	plant_sql(path, "CREATE TRIGGER no_b BEFORE INSERT ON steps WHEN NEW.step = 'b'"
+			" BEGIN SELECT RAISE(ABORT, 'no b'); END");
 	emit(st, EV_STEP_STATE, "rb", "a", 0, 0, 1003, "{\"status\":\"SUCCEEDED\"}");
 	emit(st, EV_STEP_STATE, "rb", "b", 0, 0, 1004, "{\"status\":\"RUNNING\"}");
 	emit(st, EV_RUN_FINISHED, "rb", NULL, 0, 0, 1005, "{\"status\":\"FAILED\",\"exit_code\":1}");
@@ -400,13 +407,10 @@ static void test_batch_single_statement_failure(void)
 	struct store *st, *other;
 	if (open_two("batch1.db", &path, &st, &other) < 0)
 		goto out;
-	sqlite3 *raw = NULL;
-	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
-	CHECK(sqlite3_exec(raw, "CREATE TRIGGER no_c AFTER UPDATE ON steps"
+	plant_sql(path, "CREATE TRIGGER no_c AFTER UPDATE ON steps"
 				" WHEN NEW.step = 'c' AND NEW.status = 'SUCCEEDED'"
 				" BEGIN INSERT INTO warnings(run_id, step, kind) VALUES('r1', 'c', 'half');"
-				" SELECT RAISE(ABORT, 'no c'); END", NULL, NULL, NULL) == SQLITE_OK);
-	sqlite3_close(raw);
+				" SELECT RAISE(ABORT, 'no c'); END");
 	store_set_batching(st, 1);
 	emit(st, EV_RUN_STARTED, "r1", NULL, 0, 0, 1000, "{\"workflow\":\"w\",\"pid\":1}");
 	emit(st, EV_STEP_STATE, "r1", "c", 0, 0, 1001, "{\"status\":\"RUNNING\"}");
@@ -496,11 +500,8 @@ static void test_async(void)
 	CHECK_INT(qint(other, "SELECT heartbeat_at > 1000 FROM runs WHERE id = 'ra'"), 1);
 
 	/* a failure on the writer thread: a trigger refuses step 'b' */
-	sqlite3 *raw = NULL;
-	CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
-	CHECK(sqlite3_exec(raw, "CREATE TRIGGER no_b2 BEFORE INSERT ON steps WHEN NEW.step = 'b'"
-				" BEGIN SELECT RAISE(ABORT, 'no b'); END", NULL, NULL, NULL) == SQLITE_OK);
-	sqlite3_close(raw);
+	plant_sql(path, "CREATE TRIGGER no_b2 BEFORE INSERT ON steps WHEN NEW.step = 'b'"
+			" BEGIN SELECT RAISE(ABORT, 'no b'); END");
 	emit(st, EV_STEP_STATE, "ra", "b", 0, 0, 2000, "{\"status\":\"RUNNING\"}");
 	emit(st, EV_STEP_STATE, "ra", "c", 0, 0, 2001, "{\"status\":\"RUNNING\"}");
 	CHECK_INT(store_flush(st, &err), 0);
